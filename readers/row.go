@@ -1,0 +1,110 @@
+// Package readers streams rows out of CSV, NDJSON and Parquet sources (plain,
+// gzip or zstd; files, folders, globs, stdin), each row carrying the Position
+// it was read from. It knows nothing about Segment.
+package readers
+
+import (
+	"context"
+	"fmt"
+)
+
+// Position says where a row was read from. Row ordinals and lines are
+// 1-based; Offset is the byte offset of the row's first byte in the
+// uncompressed stream of its file. Line and Offset are zero where a format has
+// none (Parquet); RowGroup is zero-based and only meaningful for Parquet.
+type Position struct {
+	File     string `json:"file"`
+	Row      int64  `json:"row"`
+	Line     int64  `json:"line,omitempty"`
+	Offset   int64  `json:"offset"`
+	RowGroup int    `json:"row_group,omitempty"`
+}
+
+// String formats a position as file:line (or file:row for formats without lines).
+func (p Position) String() string {
+	if p.Line > 0 {
+		return fmt.Sprintf("%s:%d", p.File, p.Line)
+	}
+	return fmt.Sprintf("%s: row %d", p.File, p.Row)
+}
+
+// Row is one record of a source. Names and Values are parallel: Values[i] is
+// the value of the column Names[i]. For CSV and Parquet, Names is the file's
+// schema and is shared by every row of the file (do not modify it); for NDJSON
+// it lists the keys of the row's top-level object in order.
+//
+// A value is one of: nil (null or absent), string, int64, float64, bool,
+// json.Number (a number kept exactly), json.RawMessage (valid JSON text, as
+// NDJSON values are handed on verbatim), []any, map[string]any, time.Time.
+type Row struct {
+	Pos    Position
+	Source *Source // the source the row came from; shared by its rows
+	Raw    []byte // the row's bytes as read, for rejects; nil for binary formats
+	Names  []string
+	Values []any
+}
+
+// Get returns the value of the named column and whether the row has it.
+// It is a linear scan: callers on a hot path should resolve column indexes
+// once per schema with Index.
+func (r *Row) Get(name string) (any, bool) {
+	if i := r.Index(name); i >= 0 {
+		return r.Values[i], true
+	}
+	return nil, false
+}
+
+// Index returns the index of the named column in r.Names, or -1.
+func (r *Row) Index(name string) int {
+	for i, n := range r.Names {
+		if n == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// Reader streams the rows of one source.
+//
+// Next blocks until a row is read and returns io.EOF after the last one. A
+// malformed row is returned as a *RowError: the reader has skipped past it and
+// the next call continues with the following row. Any other error is fatal
+// for the source. A Reader is not safe for concurrent use. Reading never
+// advances any checkpoint.
+type Reader interface {
+	Next(ctx context.Context) (Row, error)
+	Close() error
+}
+
+// Reasons a row can be malformed. They are stable, short identifiers that
+// reports count rejects by.
+const (
+	ReasonInvalidJSON   = "invalid_json"
+	ReasonNotObject     = "not_an_object"
+	ReasonInvalidUTF8   = "invalid_utf8"
+	ReasonLineTooLong   = "line_too_long"
+	ReasonCSVFieldCount = "csv_field_count"
+	ReasonCSVQuote      = "csv_bad_quote"
+	ReasonInvalidValue  = "invalid_value"
+)
+
+// RowError is a malformed row: where it is, why it was refused, and its raw
+// bytes (possibly truncated for over-long lines). The reader goes on after it.
+type RowError struct {
+	Pos    Position
+	Reason string // one of the Reason constants
+	Raw    []byte
+	Err    error
+}
+
+func (e *RowError) Error() string {
+	if e.Pos.Offset > 0 || e.Pos.Line > 0 {
+		return fmt.Sprintf("%s (offset %d): %s: %v", e.Pos, e.Pos.Offset, e.Reason, e.Err)
+	}
+	return fmt.Sprintf("%s: %s: %v", e.Pos, e.Reason, e.Err)
+}
+
+func (e *RowError) Unwrap() error { return e.Err }
+
+// RejectReason returns the stable reason identifier reports count by.
+func (e *RowError) RejectReason() string { return e.Reason }

@@ -1,0 +1,229 @@
+package sink
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Limits are the size caps of a batch. A zero field means its default, which
+// is also its maximum: Segment refuses anything larger.
+type Limits struct {
+	// MaxBatchBytes caps a whole request body, envelope included. Default: 500,000.
+	MaxBatchBytes int
+	// MaxMessageBytes caps one encoded message. Default: 32,000.
+	MaxMessageBytes int
+	// MaxMessages caps the messages of one batch. Default: 2,500.
+	MaxMessages int
+}
+
+// Default and maximum caps of Segment's batch API.
+const (
+	DefaultMaxBatchBytes   = 500_000
+	DefaultMaxMessageBytes = 32_000
+	DefaultMaxMessages     = 2_500
+)
+
+// withDefaults fills zero fields with the defaults.
+func (l Limits) withDefaults() Limits {
+	if l.MaxBatchBytes == 0 {
+		l.MaxBatchBytes = DefaultMaxBatchBytes
+	}
+	if l.MaxMessageBytes == 0 {
+		l.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if l.MaxMessages == 0 {
+		l.MaxMessages = DefaultMaxMessages
+	}
+	return l
+}
+
+// Validate reports a cap that is negative or above Segment's maximum, naming
+// the field.
+func (l Limits) Validate() error {
+	check := func(name string, v, max int) error {
+		if v < 0 || v > max {
+			return fmt.Errorf("limits: %s is %d, want 1 to %d", name, v, max)
+		}
+		return nil
+	}
+	l = l.withDefaults()
+	if err := check("MaxBatchBytes", l.MaxBatchBytes, DefaultMaxBatchBytes); err != nil {
+		return err
+	}
+	if err := check("MaxMessageBytes", l.MaxMessageBytes, DefaultMaxMessageBytes); err != nil {
+		return err
+	}
+	if err := check("MaxMessages", l.MaxMessages, DefaultMaxMessages); err != nil {
+		return err
+	}
+	if l.MaxBatchBytes < l.MaxMessageBytes+envelopeBytes {
+		return fmt.Errorf("limits: MaxBatchBytes %d cannot hold one message of MaxMessageBytes %d", l.MaxBatchBytes, l.MaxMessageBytes)
+	}
+	return nil
+}
+
+// The request body is {"batch":[m1,m2,…],"sentAt":"2006-01-02T15:04:05.000Z"}.
+const (
+	bodyPrefix     = `{"batch":[`
+	sentAtPrefix   = `],"sentAt":"`
+	sentAtSuffix   = `"}`
+	timestampBytes = len("2006-01-02T15:04:05.000Z")
+	envelopeBytes  = len(bodyPrefix) + len(sentAtPrefix) + timestampBytes + len(sentAtSuffix)
+)
+
+// TimeLayout is how every timestamp is written: RFC 3339, UTC, milliseconds.
+const TimeLayout = "2006-01-02T15:04:05.000Z"
+
+// Batch is a set of encoded messages ready to send as one request. Each
+// message was encoded once, into the batch's buffer. A Batch is not safe for
+// concurrent use; a sink sends it from one goroutine at a time.
+type Batch struct {
+	buf  []byte // bodyPrefix, then the messages separated by commas
+	ends []int  // ends[i] is the end offset in buf of message i
+}
+
+func newBatch(capacity int) *Batch {
+	b := &Batch{buf: make([]byte, 0, capacity)}
+	b.buf = append(b.buf, bodyPrefix...)
+	return b
+}
+
+// Len returns the number of messages in the batch.
+func (b *Batch) Len() int { return len(b.ends) }
+
+// Size returns the request body's size in bytes, envelope included.
+func (b *Batch) Size() int { return len(b.buf) + envelopeBytes - len(bodyPrefix) }
+
+// Message returns the JSON encoding of message i. The slice aliases the
+// batch's buffer.
+func (b *Batch) Message(i int) []byte {
+	start := len(bodyPrefix)
+	if i > 0 {
+		start = b.ends[i-1] + 1 // skip the comma
+	}
+	return b.buf[start:b.ends[i]]
+}
+
+// Body returns the request body with sentAt set to t. The slice is valid
+// until the next call of Body.
+func (b *Batch) Body(sentAt time.Time) []byte {
+	n := len(b.buf)
+	body := append(b.buf, sentAtPrefix...)
+	body = sentAt.UTC().AppendFormat(body, TimeLayout)
+	body = append(body, sentAtSuffix...)
+	b.buf = body[:n]
+	return body
+}
+
+// Split returns two batches holding the first and the second half of b's
+// messages, for isolating a message the destination refuses. It panics if b
+// has fewer than two messages.
+func (b *Batch) Split() (first, second *Batch) {
+	if len(b.ends) < 2 {
+		panic("sink: Split of a batch with fewer than two messages")
+	}
+	mid := len(b.ends) / 2
+	return b.Slice(0, mid), b.Slice(mid, len(b.ends))
+}
+
+// Slice returns a new batch holding messages i to j-1 of b.
+func (b *Batch) Slice(i, j int) *Batch {
+	nb := newBatch(len(bodyPrefix) + b.ends[j-1] - b.ends[i] + 1)
+	for k := i; k < j; k++ {
+		nb.add(b.Message(k))
+	}
+	return nb
+}
+
+func (b *Batch) add(msg []byte) {
+	if len(b.ends) > 0 {
+		b.buf = append(b.buf, ',')
+	}
+	b.buf = append(b.buf, msg...)
+	b.ends = append(b.ends, len(b.buf))
+}
+
+// ErrMessageTooLarge is wrapped by the error of Batcher.Add for a message
+// whose encoding exceeds MaxMessageBytes.
+var ErrMessageTooLarge = errors.New("message too large")
+
+// Batcher packs messages into batches that respect Limits. It closes a batch
+// before adding a message would cross a cap. Not safe for concurrent use.
+type Batcher struct {
+	limits Limits
+	cur    *Batch
+}
+
+// NewBatcher returns a Batcher with the given limits (zero fields: defaults).
+func NewBatcher(l Limits) *Batcher {
+	return &Batcher{limits: l.withDefaults()}
+}
+
+// Add validates m and encodes it into the current batch. If m does not fit,
+// the current batch is closed and returned as full, and m starts the next one.
+// An invalid or over-large message is not added: Add returns full == nil and
+// an error that implements RejectReason() string (a *ValidationError, or a
+// *TooLargeError wrapping ErrMessageTooLarge).
+func (bt *Batcher) Add(m *Message) (full *Batch, err error) {
+	if err := Validate(m); err != nil {
+		return nil, err
+	}
+	if bt.cur == nil {
+		bt.cur = newBatch(4096)
+	}
+	b := bt.cur
+	mark := len(b.buf)
+	if len(b.ends) > 0 {
+		b.buf = append(b.buf, ',')
+	}
+	start := len(b.buf)
+	b.buf, err = AppendMessage(b.buf, m)
+	if err != nil {
+		b.buf = b.buf[:mark]
+		return nil, err
+	}
+	size := len(b.buf) - start
+	if size > bt.limits.MaxMessageBytes {
+		b.buf = b.buf[:mark]
+		return nil, &TooLargeError{Size: size, Limit: bt.limits.MaxMessageBytes}
+	}
+	if len(b.ends) == 0 {
+		b.ends = append(b.ends, len(b.buf))
+		return nil, nil
+	}
+	if len(b.ends)+1 > bt.limits.MaxMessages || len(b.buf)+envelopeBytes-len(bodyPrefix) > bt.limits.MaxBatchBytes {
+		// Move the message into a fresh batch; the full one ends before it.
+		next := newBatch(cap(b.buf))
+		next.add(b.buf[start:])
+		b.buf = b.buf[:mark]
+		bt.cur = next
+		return b, nil
+	}
+	b.ends = append(b.ends, len(b.buf))
+	return nil, nil
+}
+
+// Flush closes and returns the current batch, or nil if it is empty.
+func (bt *Batcher) Flush() *Batch {
+	b := bt.cur
+	bt.cur = nil
+	if b == nil || len(b.ends) == 0 {
+		return nil
+	}
+	return b
+}
+
+// TooLargeError is a message whose encoding is over the per-message cap.
+type TooLargeError struct {
+	Size, Limit int
+}
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("message too large: %d bytes encoded, the limit is %d", e.Size, e.Limit)
+}
+
+func (e *TooLargeError) Unwrap() error { return ErrMessageTooLarge }
+
+// RejectReason returns "message_too_large".
+func (e *TooLargeError) RejectReason() string { return "message_too_large" }

@@ -1,0 +1,57 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Sink delivers batches. Send blocks until the batch is acknowledged, has
+// failed for good, or ctx ends. A nil error means every message of the batch
+// was accepted. A *RejectedError means the batch was delivered except for the
+// messages it lists, which the destination refused for good and which must
+// not be sent again. Any other error means the batch was not (known to be)
+// delivered; it wraps ErrUnauthorized when the write key was refused.
+// Implementations are safe for concurrent use.
+type Sink interface {
+	Send(ctx context.Context, b *Batch) error
+}
+
+// ErrUnauthorized is wrapped by errors of a sink whose write key was
+// refused (HTTP 401 or 403). The run must stop.
+var ErrUnauthorized = errors.New("write key rejected")
+
+// RejectedMessage is one message of a batch that the destination refused.
+type RejectedMessage struct {
+	Index  int    // index of the message in the batch that was sent
+	Reason string // stable identifier, such as "server_rejected"
+	Detail string // the destination's own words, if any
+}
+
+// RejectedError reports the messages of a batch that were refused for good;
+// every other message of the batch was delivered.
+type RejectedError struct {
+	Messages []RejectedMessage
+}
+
+func (e *RejectedError) Error() string {
+	if len(e.Messages) == 1 {
+		return fmt.Sprintf("1 message rejected: %s", e.Messages[0].Detail)
+	}
+	return fmt.Sprintf("%d messages rejected", len(e.Messages))
+}
+
+// StatusError is an HTTP response that was not a success.
+type StatusError struct {
+	Status     int
+	Body       string        // start of the response body, for messages
+	RetryAfter time.Duration // from a Retry-After header; zero if none
+}
+
+func (e *StatusError) Error() string {
+	if e.Body != "" {
+		return fmt.Sprintf("http %d: %s", e.Status, e.Body)
+	}
+	return fmt.Sprintf("http %d", e.Status)
+}
