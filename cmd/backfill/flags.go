@@ -1,0 +1,60 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// parseInterleaved parses flags that may come before, between or after the
+// positional arguments, and returns the positional ones. "--" ends flags.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if rest[0] == "--" {
+			return append(pos, rest[1:]...), nil
+		}
+		// flag stops at the first non-flag; "--" before it was consumed.
+		consumed := len(args) - len(rest)
+		if consumed > 0 && args[consumed-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// usageFunc prints a command's synopsis, its description and every flag.
+func usageFunc(fs *flag.FlagSet, w io.Writer, synopsis, about string) func() {
+	return func() {
+		fmt.Fprintf(w, "Usage: %s\n\n%s\nFlags:\n", synopsis, strings.TrimSpace(about)+"\n")
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+	}
+}
+
+// readWriteKey returns the write key from a file (trailing newline removed)
+// or from $SEGMENT_WRITE_KEY. It never prints the key.
+func readWriteKey(path string) (string, error) {
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return "", fmt.Errorf("write key file: %w", err)
+		}
+		key := strings.TrimSpace(string(b))
+		if key == "" {
+			return "", fmt.Errorf("write key file %s is empty", path)
+		}
+		return key, nil
+	}
+	return strings.TrimSpace(os.Getenv("SEGMENT_WRITE_KEY")), nil
+}

@@ -1,0 +1,280 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/backfillhq/backfill/importer"
+	"github.com/backfillhq/backfill/mappings"
+	"github.com/backfillhq/backfill/readers"
+	"github.com/backfillhq/backfill/sink"
+)
+
+const importAbout = `Reads every SOURCE (files, folders, globs with **, or - for stdin; CSV,
+NDJSON or .json arrays, plain, gzip or zstd), maps each row to a Segment
+message, packs messages into batches (500,000 bytes, 32,000 bytes a message,
+2,500 messages at most) and sends them to Segment's HTTP Tracking API
+(/v1/batch) with retries and rate limits.
+
+Without --mapping, every row must already be a Segment message (for example
+an export of Segment's own archive): it is passed through, with sentAt,
+receivedAt, originalTimestamp and writeKey dropped.
+
+The write key is read from $SEGMENT_WRITE_KEY or --write-key-file; it is never
+printed or logged. Rows that cannot be imported are appended to the rejects
+file with their file, line, byte offset, reason and raw bytes; the import goes
+on. Exit codes: 0 every row delivered, 2 finished with rejects, 1 failed,
+130 interrupted.`
+
+// importFlags are the flags of "backfill import".
+type importFlags struct {
+	mapping      string
+	format       string
+	delimiter    string
+	columns      string
+	maxLineBytes int
+
+	dryRun      bool
+	output      string
+	stub        bool
+	endpoint    string
+	keyFile     string
+	noGzip      bool
+	rate        float64
+	eventsRate  float64
+	concurrency int
+	maxRetries  int
+	timeout     time.Duration
+
+	maxBatchBytes   int
+	maxMessageBytes int
+	maxMessages     int
+
+	rejects  string
+	report   string
+	progress string
+}
+
+func (f *importFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.mapping, "mapping", "", "`FILE`: YAML mapping from rows to messages (default: rows are Segment messages, passed through)")
+	fs.StringVar(&f.format, "format", "", "force the input `FORMAT`: csv, ndjson or parquet (default: detected from content and name)")
+	fs.StringVar(&f.delimiter, "delimiter", "", "CSV field delimiter, one character; \\t for tab (default: , and tab for .tsv)")
+	fs.StringVar(&f.columns, "columns", "", "comma-separated column `NAMES` for CSV files without a header row (default: first row is the header)")
+	fs.IntVar(&f.maxLineBytes, "max-line-bytes", 1<<20, "longest NDJSON line or CSV record in `BYTES`; longer ones are rejected")
+
+	fs.BoolVar(&f.dryRun, "dry-run", false, "send nothing: write the messages that would be sent to stdout as NDJSON (same as --output -)")
+	fs.StringVar(&f.output, "output", "", "send nothing: write the messages to `FILE` (- for stdout) as NDJSON, batched and validated as for sending")
+	fs.BoolVar(&f.stub, "stub", false, "send nothing: run the whole pipeline and count every batch as accepted (for testing a mapping at full speed)")
+	fs.StringVar(&f.endpoint, "endpoint", "", "Segment API `URL`, or eu for https://events.eu1.segmentapis.com (default: https://api.segment.io)")
+	fs.StringVar(&f.keyFile, "write-key-file", "", "read the write key from `FILE` (default: $SEGMENT_WRITE_KEY)")
+	fs.BoolVar(&f.noGzip, "no-gzip", false, "send request bodies uncompressed (default: gzip)")
+	fs.Float64Var(&f.rate, "rate", 0, "most requests per second across all senders (default: the sink's documented default; see README)")
+	fs.Float64Var(&f.eventsRate, "events-rate", 0, "most events per second (default: the sink's documented default; see README)")
+	fs.IntVar(&f.concurrency, "concurrency", importer.DefaultConcurrency, "batches in flight at once")
+	fs.IntVar(&f.maxRetries, "max-retries", 0, "retries of one batch before the run stops (default: the sink's default; see README)")
+	fs.DurationVar(&f.timeout, "request-timeout", 0, "timeout of one HTTP request (default: 30s)")
+
+	fs.IntVar(&f.maxBatchBytes, "max-batch-bytes", sink.DefaultMaxBatchBytes, "largest request body in bytes (at most the default)")
+	fs.IntVar(&f.maxMessageBytes, "max-message-bytes", sink.DefaultMaxMessageBytes, "largest message in bytes; larger ones are rejected (at most the default)")
+	fs.IntVar(&f.maxMessages, "max-batch-messages", sink.DefaultMaxMessages, "most messages in one batch (at most the default)")
+
+	fs.StringVar(&f.rejects, "rejects", importer.DefaultRejectsPath, "append rejected rows to `FILE` (NDJSON: file, line, row, offset, reason, error, raw)")
+	fs.StringVar(&f.report, "report", "", "write the final report as JSON to `FILE`")
+	fs.StringVar(&f.progress, "progress", "auto", "progress display: auto (a bar when stderr is a terminal, else a log line every 10s), always or never")
+}
+
+func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("import", flag.ContinueOnError)
+	var f importFlags
+	f.register(fs)
+	fs.SetOutput(stderr)
+	fs.Usage = usageFunc(fs, stderr, "backfill import [flags] SOURCE...", importAbout)
+	sources, err := parseInterleaved(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.Usage = usageFunc(fs, stdout, "backfill import [flags] SOURCE...", importAbout)
+		fs.Usage()
+		return exitOK
+	}
+	if err != nil {
+		return exitUsage
+	}
+	if len(sources) == 0 {
+		fmt.Fprintln(stderr, "backfill import: name at least one SOURCE (a file, folder, glob or -); see --help")
+		return exitUsage
+	}
+	cfg, closeSink, err := f.config(sources, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "backfill import: %v\n", err)
+		return exitUsage
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	display, err := newProgressDisplay(f.progress, stderr, logger)
+	if err != nil {
+		fmt.Fprintf(stderr, "backfill import: %v\n", err)
+		return exitUsage
+	}
+	cfg.Progress = display.update
+
+	rep, err := importer.Run(ctx, cfg)
+	if cerr := closeSink(); err == nil && cerr != nil {
+		err = cerr
+		rep.Complete, rep.Error = false, cerr.Error()
+	}
+
+	// Results go to stdout unless stdout carries the messages.
+	out := stdout
+	if f.dryRun || f.output == "-" {
+		out = stderr
+	}
+	if rep.Files > 0 || rep.RowsRead > 0 {
+		fmt.Fprint(out, rep.Summary())
+	}
+	if f.report != "" {
+		if werr := writeJSONFile(f.report, rep); werr != nil {
+			fmt.Fprintf(stderr, "backfill import: report: %v\n", werr)
+			if err == nil {
+				return exitFailed
+			}
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "backfill import: %v\n", err)
+		if errors.Is(err, sink.ErrUnauthorized) {
+			fmt.Fprintln(stderr, "backfill import: check $SEGMENT_WRITE_KEY or --write-key-file, and --endpoint (a key of the EU region needs --endpoint eu)")
+		}
+		return exitCode(err)
+	}
+	if rep.Rejected > 0 {
+		return exitRejects
+	}
+	return exitOK
+}
+
+// config turns the flags into an importer configuration with its sink. The
+// returned function closes the sink's output, if any.
+func (f *importFlags) config(sources []string, stdout io.Writer) (importer.Config, func() error, error) {
+	noop := func() error { return nil }
+	cfg := importer.Config{
+		Sources:     sources,
+		Concurrency: f.concurrency,
+		RejectsPath: f.rejects,
+		Limits: sink.Limits{
+			MaxBatchBytes:   f.maxBatchBytes,
+			MaxMessageBytes: f.maxMessageBytes,
+			MaxMessages:     f.maxMessages,
+		},
+		Reader: readers.Options{
+			Format:       f.format,
+			MaxLineBytes: f.maxLineBytes,
+		},
+	}
+	if f.concurrency < 1 {
+		return cfg, noop, fmt.Errorf("--concurrency is %d, want at least 1", f.concurrency)
+	}
+	if f.delimiter != "" {
+		d := f.delimiter
+		if d == `\t` || d == "tab" {
+			d = "\t"
+		}
+		r := []rune(d)
+		if len(r) != 1 {
+			return cfg, noop, fmt.Errorf("--delimiter %q: want one character", f.delimiter)
+		}
+		cfg.Reader.Delimiter = r[0]
+	}
+	if f.columns != "" {
+		for _, c := range strings.Split(f.columns, ",") {
+			cfg.Reader.Columns = append(cfg.Reader.Columns, strings.TrimSpace(c))
+		}
+	}
+	if f.mapping != "" {
+		spec, err := mappings.LoadSpec(f.mapping)
+		if err != nil {
+			return cfg, noop, err
+		}
+		cfg.Spec = spec
+	}
+
+	outputs := 0
+	for _, on := range []bool{f.dryRun, f.output != "", f.stub} {
+		if on {
+			outputs++
+		}
+	}
+	if outputs > 1 {
+		return cfg, noop, errors.New("--dry-run, --output and --stub exclude each other")
+	}
+	switch {
+	case f.dryRun || f.output == "-":
+		cfg.Sink = sink.NewWriterSink(stdout)
+		return cfg, noop, nil
+	case f.output != "":
+		file, err := os.OpenFile(f.output, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+		if err != nil {
+			return cfg, noop, fmt.Errorf("--output: %w", err)
+		}
+		cfg.Sink = sink.NewWriterSink(file)
+		return cfg, func() error {
+			if err := file.Sync(); err != nil {
+				file.Close()
+				return fmt.Errorf("--output: %w", err)
+			}
+			return file.Close()
+		}, nil
+	case f.stub:
+		cfg.Sink = sink.NewStubSink()
+		return cfg, noop, nil
+	}
+
+	key, err := readWriteKey(f.keyFile)
+	if err != nil {
+		return cfg, noop, err
+	}
+	if key == "" {
+		return cfg, noop, errors.New("no write key: set $SEGMENT_WRITE_KEY or --write-key-file (or use --dry-run, --output or --stub to send nothing)")
+	}
+	s, stats, err := sink.NewSegmentSink(sink.SegmentConfig{
+		WriteKey:       key,
+		Endpoint:       f.endpoint,
+		NoGzip:         f.noGzip,
+		Rate:           f.rate,
+		EventsRate:     f.eventsRate,
+		MaxRetries:     f.maxRetries,
+		RequestTimeout: f.timeout,
+	})
+	if err != nil {
+		return cfg, noop, err
+	}
+	cfg.Sink = s
+	cfg.Stats = transportStats{stats}
+	return cfg, noop, nil
+}
+
+// transportStats reports the Segment sink's counters to the importer.
+type transportStats struct{ s *sink.Stats }
+
+func (t transportStats) Transport() importer.Transport {
+	snap := t.s.Snapshot()
+	return importer.Transport{
+		Requests:  snap.Requests,
+		Retries:   snap.Retries,
+		Throttled: snap.Throttled,
+		BytesSent: snap.BytesSent,
+	}
+}
+
+func writeJSONFile(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}

@@ -1,0 +1,82 @@
+// Command backfill imports historical event data into Segment.
+//
+//	backfill import [flags] SOURCE...   read, map, batch and send
+//	backfill serve [flags]              run a local Segment-compatible receiver
+//	backfill version                    print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/backfillhq/backfill/sink"
+)
+
+// Exit codes.
+const (
+	exitOK          = 0
+	exitFailed      = 1
+	exitRejects     = 2
+	exitUsage       = 64
+	exitInterrupted = 130
+)
+
+const usage = `backfill imports historical event data into Segment.
+
+Usage:
+  backfill import [flags] SOURCE...   read CSV/NDJSON files, map rows to messages, send them
+  backfill serve [flags]              run a local Segment-compatible receiver
+  backfill version                    print the version
+
+Run "backfill COMMAND --help" for the flags of a command.
+
+Exit codes: 0 every row delivered; 2 finished, some rows rejected (see the
+rejects file); 1 failed; 130 interrupted; 64 bad usage.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run executes one command line and returns the process exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "import":
+		return runImport(ctx, args[1:], stdout, stderr)
+	case "serve":
+		return runServe(ctx, args[1:], stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintf(stdout, "backfill %s\n", sink.Version)
+		return exitOK
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "backfill: unknown command %q\n\n%s", args[0], usage)
+		return exitUsage
+	}
+}
+
+// exitCode maps the outcome of a command to the process exit code.
+func exitCode(err error) int {
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, context.Canceled):
+		return exitInterrupted
+	default:
+		return exitFailed
+	}
+}

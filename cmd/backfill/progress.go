@@ -1,0 +1,92 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/backfillhq/backfill/importer"
+)
+
+// logInterval is how often a progress line is logged when stderr is not a
+// terminal.
+const logInterval = 10 * time.Second
+
+// progressDisplay renders the importer's progress: a bar on a terminal, or a
+// log line every logInterval.
+type progressDisplay struct {
+	w       io.Writer
+	logger  *slog.Logger
+	bar     bool
+	log     bool
+	mu      sync.Mutex
+	pb      *progressbar.ProgressBar
+	lastLog time.Time
+}
+
+func newProgressDisplay(mode string, stderr io.Writer, logger *slog.Logger) (*progressDisplay, error) {
+	d := &progressDisplay{w: stderr, logger: logger, lastLog: time.Now()}
+	tty := false
+	if f, ok := stderr.(*os.File); ok {
+		tty = term.IsTerminal(int(f.Fd()))
+	}
+	switch mode {
+	case "auto":
+		d.bar, d.log = tty, !tty
+	case "always":
+		d.bar = true
+	case "never":
+	default:
+		return nil, fmt.Errorf("--progress %q: want auto, always or never", mode)
+	}
+	return d, nil
+}
+
+// update is the importer's progress callback.
+func (d *progressDisplay) update(p importer.Progress) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.bar {
+		if d.pb == nil {
+			max := p.BytesTotal
+			if max <= 0 {
+				max = -1 // unknown size (stdin): a spinner
+			}
+			d.pb = progressbar.NewOptions64(max,
+				progressbar.OptionSetWriter(d.w),
+				progressbar.OptionShowBytes(true),
+				progressbar.OptionSetPredictTime(true),
+				progressbar.OptionSetWidth(24),
+				progressbar.OptionThrottle(100*time.Millisecond),
+				progressbar.OptionShowDescriptionAtLineEnd(),
+				progressbar.OptionSetRenderBlankState(true),
+			)
+		}
+		d.pb.Describe(describe(p))
+		_ = d.pb.Set64(p.BytesRead)
+		if p.Final {
+			_ = d.pb.Finish()
+			fmt.Fprintln(d.w)
+		}
+		return
+	}
+	if d.log && (p.Final || time.Since(d.lastLog) >= logInterval) {
+		d.lastLog = time.Now()
+		d.logger.Info("progress",
+			"bytes_read", p.BytesRead, "bytes_total", p.BytesTotal,
+			"rows_read", p.RowsRead, "delivered", p.Delivered, "rejected", p.Rejected,
+			"filtered", p.Filtered, "retries", p.Retries, "throttled", p.Throttled,
+			"events_per_second", int64(p.EventsPerSecond()), "final", p.Final)
+	}
+}
+
+func describe(p importer.Progress) string {
+	return fmt.Sprintf("%.0f ev/s  delivered %d  rejected %d  retries %d",
+		p.EventsPerSecond(), p.Delivered, p.Rejected, p.Retries)
+}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/backfillhq/backfill/sink"
+)
+
+const serveAbout = `Runs a Segment-compatible receiver for trying imports locally, without an
+account. It accepts POST /v1/batch and /v1/import (and the single-message
+endpoints /v1/track, /v1/identify, ...), plain or gzip, enforces Segment's size
+limits and message rules (a batch with an invalid message is refused whole
+with 400, naming the message), and appends every accepted message to --out as
+NDJSON. When $SEGMENT_WRITE_KEY or --write-key-file gives a key, requests must
+carry it as Basic auth user; otherwise any key is accepted.
+
+It prints its URL on stdout once it listens and runs until interrupted.`
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:8088", "`HOST:PORT` to listen on (port 0 picks a free port)")
+	out := fs.String("out", "received.ndjson", "append accepted messages to `FILE` as NDJSON (- for stdout)")
+	keyFile := fs.String("write-key-file", "", "require the write key in `FILE` (default: $SEGMENT_WRITE_KEY if set)")
+	urlFile := fs.String("url-file", "", "write the receiver's URL to `FILE` once it listens, for scripts")
+	fs.SetOutput(stderr)
+	fs.Usage = usageFunc(fs, stderr, "backfill serve [flags]", serveAbout)
+	rest, err := parseInterleaved(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.Usage = usageFunc(fs, stdout, "backfill serve [flags]", serveAbout)
+		fs.Usage()
+		return exitOK
+	}
+	if err != nil {
+		return exitUsage
+	}
+	if len(rest) > 0 {
+		fmt.Fprintf(stderr, "backfill serve: unexpected argument %q; see --help\n", rest[0])
+		return exitUsage
+	}
+	key, err := readWriteKey(*keyFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "backfill serve: %v\n", err)
+		return exitUsage
+	}
+	if err := serve(ctx, *addr, *out, key, *urlFile, stdout); err != nil {
+		fmt.Fprintf(stderr, "backfill serve: %v\n", err)
+		return exitFailed
+	}
+	return exitOK
+}
+
+// serve runs the receiver until ctx ends.
+func serve(ctx context.Context, addr, outPath, key, urlFile string, stdout io.Writer) error {
+	var w io.Writer = stdout
+	var flush func() error = func() error { return nil }
+	if outPath != "-" {
+		f, err := os.OpenFile(outPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			return fmt.Errorf("--out: %w", err)
+		}
+		defer f.Close()
+		bw := bufio.NewWriterSize(f, 256<<10)
+		fw := &flushingWriter{w: bw}
+		w, flush = fw, fw.Flush
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	url := "http://" + ln.Addr().String()
+	rcv := sink.NewReceiver(sink.ReceiverConfig{WriteKey: key, Out: w})
+	srv := &http.Server{Handler: rcv, ReadHeaderTimeout: 10 * time.Second}
+	if outPath != "-" {
+		fmt.Fprintf(stdout, "receiving on %s, writing to %s\n", url, outPath)
+	} else {
+		fmt.Fprintf(os.Stderr, "receiving on %s\n", url)
+	}
+	if urlFile != "" {
+		if err := os.WriteFile(urlFile, []byte(url+"\n"), 0o644); err != nil {
+			ln.Close()
+			return fmt.Errorf("--url-file: %w", err)
+		}
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err = srv.Shutdown(shutdown)
+	if ferr := flush(); err == nil {
+		err = ferr
+	}
+	st := rcv.Stats()
+	fmt.Fprintf(os.Stderr, "received %d messages in %d batches\n", st.Messages, st.Batches)
+	return err
+}
+
+// flushingWriter is a buffered writer safe for concurrent use whose Flush
+// writes what is buffered.
+type flushingWriter struct {
+	mu sync.Mutex
+	w  *bufio.Writer
+}
+
+func (f *flushingWriter) Write(p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.w.Write(p)
+}
+
+func (f *flushingWriter) Flush() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.w.Flush()
+}

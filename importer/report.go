@@ -1,0 +1,108 @@
+package importer
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Report sums up an import. Every row read is counted once as delivered,
+// rejected or filtered; a run that stopped early counts the rows it had read
+// but not settled as Unsettled. RowsRead always equals the sum of the four.
+type Report struct {
+	Files            int              `json:"files"`
+	BytesTotal       int64            `json:"bytes_total"`
+	RowsRead         int64            `json:"rows_read"`
+	Delivered        int64            `json:"delivered"`
+	Rejected         int64            `json:"rejected"`
+	RejectedByReason map[string]int64 `json:"rejected_by_reason"`
+	Filtered         int64            `json:"filtered"`
+	Unsettled        int64            `json:"unsettled"`
+	Batches          int64            `json:"batches"`
+	Transport
+	DurationSeconds float64 `json:"duration_seconds"`
+	EventsPerSecond float64 `json:"events_per_second"`
+	RejectsFile     string  `json:"rejects_file,omitempty"`
+	Complete        bool    `json:"complete"`
+	Error           string  `json:"error,omitempty"`
+}
+
+// Check verifies that the counts add up: read = delivered + rejected +
+// filtered + unsettled, and that the rejects by reason sum to Rejected.
+func (r *Report) Check() error {
+	if sum := r.Delivered + r.Rejected + r.Filtered + r.Unsettled; sum != r.RowsRead {
+		return fmt.Errorf("report: %d rows read but %d delivered + %d rejected + %d filtered + %d unsettled = %d",
+			r.RowsRead, r.Delivered, r.Rejected, r.Filtered, r.Unsettled, sum)
+	}
+	var byReason int64
+	for _, n := range r.RejectedByReason {
+		byReason += n
+	}
+	if byReason != r.Rejected {
+		return fmt.Errorf("report: %d rows rejected but the reasons count %d", r.Rejected, byReason)
+	}
+	return nil
+}
+
+// Summary renders the report for people, one fact a line.
+func (r *Report) Summary() string {
+	var b strings.Builder
+	status := "complete"
+	if !r.Complete {
+		status = "stopped"
+	}
+	fmt.Fprintf(&b, "import %s in %s: %d files, %d rows read\n", status,
+		time.Duration(r.DurationSeconds*float64(time.Second)).Round(time.Millisecond), r.Files, r.RowsRead)
+	fmt.Fprintf(&b, "  delivered  %d\n", r.Delivered)
+	fmt.Fprintf(&b, "  rejected   %d\n", r.Rejected)
+	reasons := make([]string, 0, len(r.RejectedByReason))
+	for k := range r.RejectedByReason {
+		reasons = append(reasons, k)
+	}
+	sort.Slice(reasons, func(i, j int) bool {
+		a, c := r.RejectedByReason[reasons[i]], r.RejectedByReason[reasons[j]]
+		if a != c {
+			return a > c
+		}
+		return reasons[i] < reasons[j]
+	})
+	for _, k := range reasons {
+		fmt.Fprintf(&b, "    %-22s %d\n", k, r.RejectedByReason[k])
+	}
+	fmt.Fprintf(&b, "  filtered   %d\n", r.Filtered)
+	if r.Unsettled > 0 {
+		fmt.Fprintf(&b, "  unsettled  %d (read, not yet acknowledged when the run stopped)\n", r.Unsettled)
+	}
+	fmt.Fprintf(&b, "  batches %d, requests %d, retries %d, 429s %d, %d bytes sent\n",
+		r.Batches, r.Requests, r.Retries, r.Throttled, r.BytesSent)
+	fmt.Fprintf(&b, "  %.0f events/s\n", r.EventsPerSecond)
+	if r.RejectsFile != "" && r.Rejected > 0 {
+		fmt.Fprintf(&b, "  rejects written to %s\n", r.RejectsFile)
+	}
+	if r.Error != "" {
+		fmt.Fprintf(&b, "  error: %s\n", r.Error)
+	}
+	return b.String()
+}
+
+// Progress is a snapshot of a running import, for progress displays.
+type Progress struct {
+	BytesRead  int64 // of the underlying files (compressed bytes for compressed files)
+	BytesTotal int64 // 0 when unknown (stdin)
+	RowsRead   int64
+	Delivered  int64
+	Rejected   int64
+	Filtered   int64
+	Transport
+	Elapsed time.Duration
+	Final   bool // the last call, after the run ended
+}
+
+// EventsPerSecond is the delivery rate so far.
+func (p Progress) EventsPerSecond() float64 {
+	if p.Elapsed <= 0 {
+		return 0
+	}
+	return float64(p.Delivered) / p.Elapsed.Seconds()
+}
