@@ -127,11 +127,26 @@ func (b *Batch) Split() (first, second *Batch) {
 	return b.Slice(0, mid), b.Slice(mid, len(b.ends))
 }
 
-// Slice returns a new batch holding messages i to j-1 of b.
+// Slice returns a new batch holding messages i to j-1 of b. It panics if
+// the range is out of bounds.
 func (b *Batch) Slice(i, j int) *Batch {
-	nb := newBatch(len(bodyPrefix) + b.ends[j-1] - b.ends[i] + 1)
+	if i < 0 || i > j || j > len(b.ends) {
+		panic(fmt.Sprintf("sink: Slice(%d, %d) of a batch of %d messages", i, j, len(b.ends)))
+	}
+	start := len(bodyPrefix)
+	if i > 0 {
+		start = b.ends[i-1] + 1 // skip the comma
+	}
+	end := start
+	if j > i {
+		end = b.ends[j-1]
+	}
+	nb := newBatch(end - start + envelopeBytes) // room for the body's tail too
+	nb.buf = append(nb.buf, b.buf[start:end]...)
+	nb.ends = make([]int, j-i)
+	shift := start - len(bodyPrefix)
 	for k := i; k < j; k++ {
-		nb.add(b.Message(k))
+		nb.ends[k-i] = b.ends[k] - shift
 	}
 	return nb
 }
@@ -156,8 +171,14 @@ type Batcher struct {
 }
 
 // NewBatcher returns a Batcher with the given limits (zero fields: defaults).
+// A MaxMessageBytes too large for MaxBatchBytes is lowered so that every
+// batch fits MaxBatchBytes even with limits that Validate would refuse.
 func NewBatcher(l Limits) *Batcher {
-	return &Batcher{limits: l.withDefaults()}
+	l = l.withDefaults()
+	if most := l.MaxBatchBytes - envelopeBytes; l.MaxMessageBytes > most {
+		l.MaxMessageBytes = most
+	}
+	return &Batcher{limits: l}
 }
 
 // Add validates m and encodes it into the current batch. If m does not fit,

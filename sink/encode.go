@@ -1,7 +1,21 @@
 package sink
 
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
 // Version is the library version reported in context.library.
 var Version = "0.1.0"
+
+// MaxMessageIDBytes is the longest messageId Segment keeps; it drops
+// messages with longer ones without saying so.
+const MaxMessageIDBytes = 100
 
 // ValidationError is a message that breaks Segment's spec, naming the field.
 type ValidationError struct {
@@ -10,16 +24,672 @@ type ValidationError struct {
 	Detail string // a sentence for people
 }
 
-func (e *ValidationError) Error() string { return e.Field + ": " + e.Detail }
+func (e *ValidationError) Error() string {
+	if e.Field == "" {
+		return e.Detail
+	}
+	return e.Field + ": " + e.Detail
+}
 
 // RejectReason returns the stable reason identifier.
 func (e *ValidationError) RejectReason() string { return e.Reason }
 
-// Validate checks m against Segment's spec.
-func Validate(m *Message) error { panic("todo") }
+// Reasons of a ValidationError.
+const (
+	ReasonInvalidType      = "invalid_type"
+	ReasonMissingID        = "missing_id"
+	ReasonMissingEvent     = "missing_event"
+	ReasonMissingTimestamp = "missing_timestamp"
+	ReasonInvalidTimestamp = "invalid_timestamp"
+	ReasonInvalidMessageID = "invalid_message_id"
+	ReasonInvalidField     = "invalid_field"
+	ReasonInvalidValue     = "invalid_value"
+)
 
-// AppendMessage appends the JSON encoding of m to buf.
-func AppendMessage(buf []byte, m *Message) ([]byte, error) { panic("todo") }
+// knownKeys are the top-level keys AppendMessage writes from Message's own
+// fields; Extra may not repeat them.
+var knownKeys = [...]string{
+	"type", "messageId", "timestamp", "userId", "anonymousId", "event", "name",
+	"category", "groupId", "previousId", "properties", "traits", "context", "integrations",
+}
 
-// AppendValue appends the JSON encoding of v to buf.
-func AppendValue(buf []byte, v any) ([]byte, error) { panic("todo") }
+// specFields are the string fields the spec rules look at, shared by Validate
+// and the Receiver so that both apply the same rules.
+type specFields struct {
+	typ, messageID, userID, anonymousID, event, groupID, previousID string
+}
+
+// check applies the rules on type, ids, event and messageId.
+func (f *specFields) check() *ValidationError {
+	switch f.typ {
+	case TypeIdentify, TypeTrack, TypePage, TypeScreen, TypeGroup, TypeAlias:
+	case "":
+		return &ValidationError{Field: "type", Reason: ReasonInvalidType, Detail: "type is required"}
+	default:
+		return &ValidationError{Field: "type", Reason: ReasonInvalidType,
+			Detail: strconv.Quote(f.typ) + " is not one of identify, track, page, screen, group, alias"}
+	}
+	if f.typ == TypeAlias {
+		if f.userID == "" {
+			return &ValidationError{Field: "userId", Reason: ReasonMissingID, Detail: "an alias needs a userId"}
+		}
+		if f.previousID == "" {
+			return &ValidationError{Field: "previousId", Reason: ReasonMissingID, Detail: "an alias needs a previousId"}
+		}
+	}
+	if f.userID == "" && f.anonymousID == "" {
+		return &ValidationError{Field: "userId", Reason: ReasonMissingID, Detail: "a userId or an anonymousId is required"}
+	}
+	if f.typ == TypeTrack && f.event == "" {
+		return &ValidationError{Field: "event", Reason: ReasonMissingEvent, Detail: "a track needs an event name"}
+	}
+	if f.typ == TypeGroup && f.groupID == "" {
+		return &ValidationError{Field: "groupId", Reason: ReasonMissingID, Detail: "a group needs a groupId"}
+	}
+	if len(f.messageID) > MaxMessageIDBytes {
+		return &ValidationError{Field: "messageId", Reason: ReasonInvalidMessageID,
+			Detail: "messageId is " + strconv.Itoa(len(f.messageID)) + " bytes long, the limit is " + strconv.Itoa(MaxMessageIDBytes)}
+	}
+	return nil
+}
+
+// Validate checks m against Segment's spec, which the API itself does not
+// enforce (it answers 200 and drops the message). It returns nil or a
+// *ValidationError naming the field:
+//
+//   - Type is one of the six message types ("invalid_type").
+//   - UserID or AnonymousID is set; an alias needs UserID and PreviousID; a
+//     group needs GroupID ("missing_id"). A track needs Event ("missing_event").
+//   - Timestamp is set ("missing_timestamp") and its year in UTC is between
+//     0000 and 9999, the range RFC 3339 can write ("invalid_timestamp").
+//   - MessageID is at most MaxMessageIDBytes long ("invalid_message_id").
+//   - Properties, Traits, Context and Integrations are each nil,
+//     map[string]any, map[string]string, Fields, or a json.RawMessage holding
+//     an object; Extra repeats none of the keys Message writes itself
+//     ("invalid_field").
+//
+// Values inside the objects are checked when the message is encoded.
+func Validate(m *Message) error {
+	f := specFields{
+		typ: m.Type, messageID: m.MessageID, userID: m.UserID, anonymousID: m.AnonymousID,
+		event: m.Event, groupID: m.GroupID, previousID: m.PreviousID,
+	}
+	if err := f.check(); err != nil {
+		return err
+	}
+	if m.Timestamp.IsZero() {
+		return &ValidationError{Field: "timestamp", Reason: ReasonMissingTimestamp, Detail: "timestamp is required"}
+	}
+	if y := m.Timestamp.UTC().Year(); y < 0 || y > 9999 {
+		return &ValidationError{Field: "timestamp", Reason: ReasonInvalidTimestamp,
+			Detail: "year " + strconv.Itoa(y) + " cannot be written in RFC 3339"}
+	}
+	for _, o := range [...]struct {
+		name string
+		v    any
+	}{{"properties", m.Properties}, {"traits", m.Traits}, {"context", m.Context}, {"integrations", m.Integrations}} {
+		if err := checkObject(o.name, o.v); err != nil {
+			return err
+		}
+	}
+	for _, x := range m.Extra {
+		if slices.Contains(knownKeys[:], x.Key) {
+			return &ValidationError{Field: "extra." + x.Key, Reason: ReasonInvalidField,
+				Detail: "Extra repeats the field " + strconv.Quote(x.Key) + " of the message"}
+		}
+	}
+	return nil
+}
+
+// checkObject reports an object field holding anything but an object.
+func checkObject(name string, v any) *ValidationError {
+	switch v := v.(type) {
+	case nil, map[string]any, map[string]string, Fields:
+		return nil
+	case json.RawMessage:
+		if len(v) == 0 || firstNonSpace(v) == '{' {
+			return nil
+		}
+		return &ValidationError{Field: name, Reason: ReasonInvalidField, Detail: name + " must be a JSON object"}
+	default:
+		return &ValidationError{Field: name, Reason: ReasonInvalidField,
+			Detail: name + " must be a JSON object, not " + typeName(v)}
+	}
+}
+
+func firstNonSpace(b []byte) byte {
+	for _, c := range b {
+		switch c {
+		case ' ', '\t', '\n', '\r':
+		default:
+			return c
+		}
+	}
+	return 0
+}
+
+func typeName(v any) string {
+	switch v.(type) {
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64, json.Number:
+		return "a number"
+	case []any, []string:
+		return "an array"
+	}
+	return "a value of another type"
+}
+
+// AppendMessage appends the JSON encoding of m to buf: one object whose keys
+// come in the order type, messageId, timestamp, userId, anonymousId, event,
+// name, category, groupId, previousId, properties, traits, context,
+// integrations, then the members of Extra. Empty strings and unset objects
+// are left out, except context, which always carries "library" (see
+// Message). The timestamp is written with TimeLayout, truncated to the
+// millisecond.
+//
+// AppendMessage does not validate m (see Validate). On error it returns buf
+// as it was and an error that implements RejectReason() string and names
+// the field, such as "properties.amount: NaN is not valid JSON".
+func AppendMessage(buf []byte, m *Message) ([]byte, error) {
+	start := len(buf)
+	buf = append(buf, `{"type":`...)
+	buf = appendString(buf, m.Type)
+	buf = appendStringField(buf, `,"messageId":`, m.MessageID)
+	buf = append(buf, `,"timestamp":"`...)
+	buf = appendTime(buf, m.Timestamp)
+	buf = append(buf, '"')
+	buf = appendStringField(buf, `,"userId":`, m.UserID)
+	buf = appendStringField(buf, `,"anonymousId":`, m.AnonymousID)
+	buf = appendStringField(buf, `,"event":`, m.Event)
+	buf = appendStringField(buf, `,"name":`, m.Name)
+	buf = appendStringField(buf, `,"category":`, m.Category)
+	buf = appendStringField(buf, `,"groupId":`, m.GroupID)
+	buf = appendStringField(buf, `,"previousId":`, m.PreviousID)
+	var err error
+	if buf, err = appendObjectField(buf, `,"properties":`, "properties", m.Properties, false); err != nil {
+		return buf[:start], err
+	}
+	if buf, err = appendObjectField(buf, `,"traits":`, "traits", m.Traits, false); err != nil {
+		return buf[:start], err
+	}
+	if buf, err = appendObjectField(buf, `,"context":`, "context", m.Context, true); err != nil {
+		return buf[:start], err
+	}
+	if buf, err = appendObjectField(buf, `,"integrations":`, "integrations", m.Integrations, false); err != nil {
+		return buf[:start], err
+	}
+	for _, f := range m.Extra {
+		buf = append(buf, ',')
+		buf = appendString(buf, f.Key)
+		buf = append(buf, ':')
+		if buf, err = appendValue(buf, f.Value); err != nil {
+			return buf[:start], prefixField(err, f.Key)
+		}
+	}
+	return append(buf, '}'), nil
+}
+
+func appendStringField(buf []byte, key, s string) []byte {
+	if s == "" {
+		return buf
+	}
+	buf = append(buf, key...)
+	return appendString(buf, s)
+}
+
+// appendObjectField writes key and the object v, leaving both out when v is
+// unset. With library, it is the context: an unset or map context gets
+// "library" unless it has one.
+func appendObjectField(buf []byte, key, name string, v any, library bool) ([]byte, error) {
+	var err error
+	switch v := v.(type) {
+	case nil:
+		if library {
+			buf = append(buf, key...)
+			buf = append(buf, '{')
+			buf = appendLibrary(buf)
+			buf = append(buf, '}')
+		}
+	case map[string]any:
+		if v == nil && !library {
+			return buf, nil
+		}
+		_, has := v["library"]
+		buf = append(buf, key...)
+		if buf, err = appendMap(buf, v, library && !has); err != nil {
+			return buf, prefixField(err, name)
+		}
+	case map[string]string:
+		if v == nil && !library {
+			return buf, nil
+		}
+		_, has := v["library"]
+		buf = append(buf, key...)
+		buf = appendStringMap(buf, v, library && !has)
+	case Fields:
+		if v == nil && !library {
+			return buf, nil
+		}
+		_, has := v.Get("library")
+		buf = append(buf, key...)
+		if buf, err = appendFields(buf, v, library && !has); err != nil {
+			return buf, prefixField(err, name)
+		}
+	case json.RawMessage:
+		if len(v) == 0 {
+			if library {
+				return appendObjectField(buf, key, name, nil, true)
+			}
+			return buf, nil
+		}
+		if firstNonSpace(v) != '{' {
+			return buf, &ValidationError{Field: name, Reason: ReasonInvalidField, Detail: name + " must be a JSON object"}
+		}
+		buf = append(buf, key...)
+		if buf, err = appendRaw(buf, v); err != nil {
+			return buf, prefixField(err, name)
+		}
+	default:
+		return buf, checkObject(name, v)
+	}
+	return buf, nil
+}
+
+// appendLibrary writes the "library" member of the context.
+func appendLibrary(buf []byte) []byte {
+	buf = append(buf, `"library":{"name":"backfill","version":`...)
+	buf = appendString(buf, Version)
+	return append(buf, '}')
+}
+
+// prefixField puts name in front of the field a *ValidationError names, on
+// the way out of nested objects and arrays. Other errors pass unchanged.
+func prefixField(err error, name string) error {
+	ve, ok := err.(*ValidationError)
+	if !ok {
+		return err
+	}
+	switch {
+	case ve.Field == "":
+		ve.Field = name
+	case ve.Field[0] == '[':
+		ve.Field = name + ve.Field
+	default:
+		ve.Field = name + "." + ve.Field
+	}
+	return ve
+}
+
+// AppendValue appends the JSON encoding of v to buf. It writes directly,
+// without reflection, for nil, string, bool, the integer and float kinds,
+// json.Number (checked to be a number), json.RawMessage (trusted to be valid
+// JSON and copied as it is, compacted if it spans lines), time.Time (as
+// TimeLayout in UTC), Fields (members in order), map[string]any and
+// map[string]string (keys sorted), []any and []string; anything else goes
+// through encoding/json.
+//
+// Strings are escaped as encoding/json does, except that <, > and & are left
+// as they are; each byte of invalid UTF-8 becomes U+FFFD. NaN and infinite
+// floats, malformed json.Number values and values encoding/json refuses are
+// errors that implement RejectReason() string ("invalid_value") and name
+// where in v they are. On error the contents appended to buf are undefined.
+func AppendValue(buf []byte, v any) ([]byte, error) {
+	return appendValue(buf, v)
+}
+
+func appendValue(buf []byte, v any) ([]byte, error) {
+	switch v := v.(type) {
+	case nil:
+		return append(buf, "null"...), nil
+	case string:
+		return appendString(buf, v), nil
+	case bool:
+		return strconv.AppendBool(buf, v), nil
+	case int:
+		return strconv.AppendInt(buf, int64(v), 10), nil
+	case int64:
+		return strconv.AppendInt(buf, v, 10), nil
+	case int32:
+		return strconv.AppendInt(buf, int64(v), 10), nil
+	case int16:
+		return strconv.AppendInt(buf, int64(v), 10), nil
+	case int8:
+		return strconv.AppendInt(buf, int64(v), 10), nil
+	case uint:
+		return strconv.AppendUint(buf, uint64(v), 10), nil
+	case uint64:
+		return strconv.AppendUint(buf, v, 10), nil
+	case uint32:
+		return strconv.AppendUint(buf, uint64(v), 10), nil
+	case uint16:
+		return strconv.AppendUint(buf, uint64(v), 10), nil
+	case uint8:
+		return strconv.AppendUint(buf, uint64(v), 10), nil
+	case uintptr:
+		return strconv.AppendUint(buf, uint64(v), 10), nil
+	case float64:
+		return appendFloat(buf, v, 64)
+	case float32:
+		return appendFloat(buf, float64(v), 32)
+	case json.Number:
+		return appendNumber(buf, v)
+	case json.RawMessage:
+		if v == nil {
+			return append(buf, "null"...), nil
+		}
+		return appendRaw(buf, v)
+	case time.Time:
+		buf = append(buf, '"')
+		buf = appendTime(buf, v)
+		return append(buf, '"'), nil
+	case Fields:
+		return appendFields(buf, v, false)
+	case map[string]any:
+		if v == nil {
+			return append(buf, "null"...), nil
+		}
+		return appendMap(buf, v, false)
+	case map[string]string:
+		if v == nil {
+			return append(buf, "null"...), nil
+		}
+		return appendStringMap(buf, v, false), nil
+	case []any:
+		if v == nil {
+			return append(buf, "null"...), nil
+		}
+		buf = append(buf, '[')
+		var err error
+		for i, e := range v {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			if buf, err = appendValue(buf, e); err != nil {
+				return buf, prefixField(err, "["+strconv.Itoa(i)+"]")
+			}
+		}
+		return append(buf, ']'), nil
+	case []string:
+		if v == nil {
+			return append(buf, "null"...), nil
+		}
+		buf = append(buf, '[')
+		for i, s := range v {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = appendString(buf, s)
+		}
+		return append(buf, ']'), nil
+	default:
+		b, err := json.Marshal(v)
+		if err != nil {
+			return buf, &ValidationError{Reason: ReasonInvalidValue, Detail: err.Error()}
+		}
+		return append(buf, b...), nil
+	}
+}
+
+// appendTime writes t in UTC with TimeLayout, truncated to the millisecond.
+// It is the same as t.UTC().AppendFormat(buf, TimeLayout), several times
+// faster, for the years RFC 3339 can write.
+func appendTime(buf []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(buf, TimeLayout)
+	}
+	hour, minute, sec := t.Clock()
+	ms := t.Nanosecond() / 1e6
+	return append(buf,
+		byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
+		byte('0'+month/10), byte('0'+month%10), '-',
+		byte('0'+day/10), byte('0'+day%10), 'T',
+		byte('0'+hour/10), byte('0'+hour%10), ':',
+		byte('0'+minute/10), byte('0'+minute%10), ':',
+		byte('0'+sec/10), byte('0'+sec%10), '.',
+		byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
+}
+
+// appendFields writes an ordered object, with the context's library member
+// last when library is set.
+func appendFields(buf []byte, f Fields, library bool) ([]byte, error) {
+	buf = append(buf, '{')
+	var err error
+	for i, m := range f {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = appendString(buf, m.Key)
+		buf = append(buf, ':')
+		if buf, err = appendValue(buf, m.Value); err != nil {
+			return buf, prefixField(err, m.Key)
+		}
+	}
+	if library {
+		if len(f) > 0 {
+			buf = append(buf, ',')
+		}
+		buf = appendLibrary(buf)
+	}
+	return append(buf, '}'), nil
+}
+
+// appendMap writes a map with its keys sorted, so that the output does not
+// depend on map order.
+func appendMap(buf []byte, m map[string]any, library bool) ([]byte, error) {
+	var stack [16]string
+	keys := stack[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	buf = append(buf, '{')
+	var err error
+	for i, k := range keys {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = appendString(buf, k)
+		buf = append(buf, ':')
+		if buf, err = appendValue(buf, m[k]); err != nil {
+			return buf, prefixField(err, k)
+		}
+	}
+	if library {
+		if len(keys) > 0 {
+			buf = append(buf, ',')
+		}
+		buf = appendLibrary(buf)
+	}
+	return append(buf, '}'), nil
+}
+
+func appendStringMap(buf []byte, m map[string]string, library bool) []byte {
+	var stack [16]string
+	keys := stack[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	buf = append(buf, '{')
+	for i, k := range keys {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = appendString(buf, k)
+		buf = append(buf, ':')
+		buf = appendString(buf, m[k])
+	}
+	if library {
+		if len(keys) > 0 {
+			buf = append(buf, ',')
+		}
+		buf = appendLibrary(buf)
+	}
+	return append(buf, '}')
+}
+
+// appendRaw copies trusted JSON text. Text with line breaks (which valid JSON
+// holds only as white space) is compacted, so that an encoded message is
+// always one line.
+func appendRaw(buf []byte, raw json.RawMessage) ([]byte, error) {
+	if bytes.IndexByte(raw, '\n') < 0 && bytes.IndexByte(raw, '\r') < 0 {
+		return append(buf, raw...), nil
+	}
+	var out bytes.Buffer
+	if err := json.Compact(&out, raw); err != nil {
+		return buf, &ValidationError{Reason: ReasonInvalidValue, Detail: "invalid JSON: " + err.Error()}
+	}
+	return append(buf, out.Bytes()...), nil
+}
+
+// appendFloat writes f as encoding/json does: the shortest representation
+// that reads back to the same value, in exponent form only for very small or
+// very large magnitudes.
+func appendFloat(buf []byte, f float64, bits int) ([]byte, error) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		s := "NaN"
+		if math.IsInf(f, 1) {
+			s = "+Inf"
+		} else if math.IsInf(f, -1) {
+			s = "-Inf"
+		}
+		return buf, &ValidationError{Reason: ReasonInvalidValue, Detail: s + " is not valid JSON"}
+	}
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 {
+		if bits == 64 && (abs < 1e-6 || abs >= 1e21) ||
+			bits == 32 && (float32(abs) < 1e-6 || float32(abs) >= 1e21) {
+			format = 'e'
+		}
+	}
+	buf = strconv.AppendFloat(buf, f, format, -1, bits)
+	if format == 'e' {
+		// Write e-07 as e-7.
+		n := len(buf)
+		if n >= 4 && buf[n-4] == 'e' && buf[n-3] == '-' && buf[n-2] == '0' {
+			buf[n-2] = buf[n-1]
+			buf = buf[:n-1]
+		}
+	}
+	return buf, nil
+}
+
+// appendNumber writes a json.Number after checking that it is a JSON number.
+// The empty number is written as 0, as encoding/json does.
+func appendNumber(buf []byte, n json.Number) ([]byte, error) {
+	if n == "" {
+		return append(buf, '0'), nil
+	}
+	if !isJSONNumber(string(n)) {
+		return buf, &ValidationError{Reason: ReasonInvalidValue, Detail: strconv.Quote(string(n)) + " is not a JSON number"}
+	}
+	return append(buf, n...), nil
+}
+
+// isJSONNumber reports whether s follows the grammar of a JSON number.
+func isJSONNumber(s string) bool {
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case i < len(s) && s[i] >= '1' && s[i] <= '9':
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+	default:
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		if i == len(s) || s[i] < '0' || s[i] > '9' {
+			return false
+		}
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if i == len(s) || s[i] < '0' || s[i] > '9' {
+			return false
+		}
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+	}
+	return i == len(s)
+}
+
+// plain marks the ASCII bytes a JSON string holds as they are.
+var plain = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+const hexDigits = "0123456789abcdef"
+
+// appendString writes s as a JSON string. Control characters, quotes and
+// backslashes are escaped, as are U+2028 and U+2029 (for JavaScript readers);
+// each byte of invalid UTF-8 becomes \ufffd.
+func appendString(buf []byte, s string) []byte {
+	buf = append(buf, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if plain[c] {
+				i++
+				continue
+			}
+			buf = append(buf, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				buf = append(buf, '\\', c)
+			case '\n':
+				buf = append(buf, '\\', 'n')
+			case '\r':
+				buf = append(buf, '\\', 'r')
+			case '\t':
+				buf = append(buf, '\\', 't')
+			case '\b':
+				buf = append(buf, '\\', 'b')
+			case '\f':
+				buf = append(buf, '\\', 'f')
+			default:
+				buf = append(buf, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			buf = append(buf, s[start:i]...)
+			buf = append(buf, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			buf = append(buf, s[start:i]...)
+			buf = append(buf, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	buf = append(buf, s[start:]...)
+	return append(buf, '"')
+}

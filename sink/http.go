@@ -1,0 +1,494 @@
+package sink
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+)
+
+// Endpoints of Segment's HTTP Tracking API.
+const (
+	// SegmentEndpoint is the default endpoint, in the United States.
+	SegmentEndpoint = "https://api.segment.io"
+	// SegmentEUEndpoint is the endpoint of workspaces in the European Union,
+	// also named by the alias "eu".
+	SegmentEUEndpoint = "https://events.eu1.segmentapis.com"
+)
+
+// Defaults of SegmentConfig.
+const (
+	// DefaultRate is the default cap on requests per second, shared by all
+	// senders. Segment recommends staying under 1,000 requests per second
+	// per workspace and asks integrations to stay at or under 50.
+	DefaultRate = 50
+	// DefaultMaxRetries is the default number of retries of one batch.
+	DefaultMaxRetries = 10
+	// DefaultMinBackoff is the default first back-off between attempts.
+	DefaultMinBackoff = 100 * time.Millisecond
+	// DefaultMaxBackoff is the default cap of the exponential back-off.
+	DefaultMaxBackoff = 30 * time.Second
+	// DefaultRequestTimeout is the default time one attempt may take.
+	DefaultRequestTimeout = 30 * time.Second
+)
+
+// SegmentConfig configures the Segment sink: the HTTP sender and the retry
+// and rate-limit wrappers around it. A zero field means its documented
+// default. The write key never appears in errors or in the String form.
+type SegmentConfig struct {
+	// WriteKey is the source's write key, sent as the Basic auth user with
+	// an empty password. Required.
+	WriteKey string
+	// Endpoint is where batches go: an http or https URL (a trailing slash
+	// is tolerated), or "eu" for SegmentEUEndpoint. Batches are posted to
+	// Endpoint + "/v1/batch". Default: SegmentEndpoint.
+	Endpoint string
+	// NoGzip sends request bodies uncompressed. By default they are
+	// gzip-compressed.
+	NoGzip bool
+	// Rate caps requests per second across all senders sharing the sink,
+	// retries included. Segment documents no hard limit; it recommends
+	// under 1,000 requests per second per workspace, may answer 429 above
+	// that, and asks integrations to stay at or under 50. Negative: no
+	// limit. Default: 50 (DefaultRate).
+	Rate float64
+	// EventsRate caps messages per second across all senders. Segment
+	// documents no events-per-second limit for the Tracking API; workspaces
+	// with Engage are limited to 1,000 inbound events per second, so set
+	// 1000 there. Zero or negative: no limit. Default: no limit.
+	EventsRate float64
+	// MaxRetries is how many times one batch is retried after its first
+	// attempt before the send fails. Negative: no retries. Default: 10.
+	MaxRetries int
+	// MinBackoff is the first back-off between attempts; it doubles with
+	// every retry, with jitter. Default: 100ms.
+	MinBackoff time.Duration
+	// MaxBackoff caps the exponential back-off. A Retry-After from the
+	// server is honoured even when it is longer. Default: 30s.
+	MaxBackoff time.Duration
+	// RequestTimeout is the time one attempt may take, response included;
+	// an attempt that times out is retried. Default: 30s.
+	RequestTimeout time.Duration
+	// HTTPClient sends the requests; the sender uses a copy that does not
+	// follow redirects. Default: a client with keep-alive connections,
+	// enough idle connections per host for many concurrent senders, and
+	// dial and TLS handshake timeouts.
+	HTTPClient *http.Client
+}
+
+// String describes the configuration with the write key redacted.
+func (c SegmentConfig) String() string {
+	key := "(empty)"
+	if c.WriteKey != "" {
+		key = "(redacted)"
+	}
+	return fmt.Sprintf("{WriteKey:%s Endpoint:%q NoGzip:%t Rate:%g EventsRate:%g MaxRetries:%d MinBackoff:%s MaxBackoff:%s RequestTimeout:%s}",
+		key, c.Endpoint, c.NoGzip, c.Rate, c.EventsRate, c.MaxRetries, c.MinBackoff, c.MaxBackoff, c.RequestTimeout)
+}
+
+// Validate reports the first field that is missing or out of range, naming
+// it. It never quotes the write key.
+func (c SegmentConfig) Validate() error {
+	if c.WriteKey == "" {
+		return errors.New("segment config: WriteKey is empty")
+	}
+	for _, r := range c.WriteKey {
+		if r <= ' ' || r == 0x7f || r == ':' {
+			return errors.New("segment config: WriteKey contains whitespace, a control character or a colon")
+		}
+	}
+	if _, err := ResolveEndpoint(c.Endpoint); err != nil {
+		return fmt.Errorf("segment config: Endpoint: %w", err)
+	}
+	if math.IsNaN(c.Rate) {
+		return errors.New("segment config: Rate is NaN")
+	}
+	if math.IsNaN(c.EventsRate) {
+		return errors.New("segment config: EventsRate is NaN")
+	}
+	if c.MinBackoff < 0 {
+		return fmt.Errorf("segment config: MinBackoff is %s, want 0 (default) or more", c.MinBackoff)
+	}
+	if c.MaxBackoff < 0 {
+		return fmt.Errorf("segment config: MaxBackoff is %s, want 0 (default) or more", c.MaxBackoff)
+	}
+	minBackoff, maxBackoff := c.MinBackoff, c.MaxBackoff
+	if minBackoff == 0 {
+		minBackoff = DefaultMinBackoff
+	}
+	if maxBackoff == 0 {
+		maxBackoff = DefaultMaxBackoff
+	}
+	if minBackoff > maxBackoff {
+		return fmt.Errorf("segment config: MinBackoff %s is above MaxBackoff %s", minBackoff, maxBackoff)
+	}
+	if c.RequestTimeout < 0 {
+		return fmt.Errorf("segment config: RequestTimeout is %s, want 0 (default) or more", c.RequestTimeout)
+	}
+	return nil
+}
+
+func (c SegmentConfig) retryPolicy() RetryPolicy {
+	return RetryPolicy{MaxRetries: c.MaxRetries, MinBackoff: c.MinBackoff, MaxBackoff: c.MaxBackoff}
+}
+
+// requestRate returns the requests-per-second cap, 0 for none.
+func (c SegmentConfig) requestRate() float64 {
+	switch {
+	case c.Rate == 0:
+		return DefaultRate
+	case c.Rate < 0:
+		return 0
+	}
+	return c.Rate
+}
+
+// NewSegmentSink returns the Segment sink that the importer uses: a
+// Splitter around a Retrier around a RateLimiter around an HTTPSender, so
+// that each half of a split batch is retried and rate limited too. The
+// returned Stats count the sink's work. The sink is safe for concurrent use;
+// all its senders share one rate limit and one Retry-After pause.
+func NewSegmentSink(cfg SegmentConfig) (Sink, *Stats, error) {
+	stats := new(Stats)
+	sender, err := NewHTTPSender(cfg, stats)
+	if err != nil {
+		return nil, nil, err
+	}
+	limited := NewRateLimiter(sender, cfg.requestRate(), cfg.EventsRate)
+	return NewSplitter(NewRetrier(limited, cfg.retryPolicy(), stats)), stats, nil
+}
+
+// ResolveEndpoint turns the Endpoint setting into a base URL without a
+// trailing slash: "" gives SegmentEndpoint, "eu" gives SegmentEUEndpoint, and
+// an http or https URL is returned as it is. Anything else is an error, as
+// is a URL with credentials, a query or a fragment.
+func ResolveEndpoint(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	switch strings.ToLower(s) {
+	case "":
+		return SegmentEndpoint, nil
+	case "eu":
+		return SegmentEUEndpoint, nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
+		return "", fmt.Errorf("endpoint %q: want \"eu\" or an http(s) URL", s)
+	}
+	if u.User != nil {
+		return "", errors.New("endpoint: credentials in the URL are not allowed; the write key goes in WriteKey")
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
+		return "", fmt.Errorf("endpoint %q: want a URL without a query or fragment", s)
+	}
+	return strings.TrimRight(s, "/"), nil
+}
+
+// Stats counts the work of a Segment sink. All fields are safe for
+// concurrent use; read them together with Snapshot.
+type Stats struct {
+	// Requests counts HTTP requests sent, retries included.
+	Requests atomic.Int64
+	// Retries counts attempts after the first attempt of a batch.
+	Retries atomic.Int64
+	// Throttled counts 429 Too Many Requests responses.
+	Throttled atomic.Int64
+	// BytesSent counts request body bytes on the wire (after compression).
+	BytesSent atomic.Int64
+	// Batches counts requests acknowledged with a 2xx; the halves of a
+	// split batch count separately.
+	Batches atomic.Int64
+	// Messages counts the messages of acknowledged requests.
+	Messages atomic.Int64
+}
+
+// StatsSnapshot is a copy of the counters of Stats at one moment.
+type StatsSnapshot struct {
+	Requests, Retries, Throttled, BytesSent, Batches, Messages int64
+}
+
+// Snapshot reads every counter.
+func (s *Stats) Snapshot() StatsSnapshot {
+	return StatsSnapshot{
+		Requests:  s.Requests.Load(),
+		Retries:   s.Retries.Load(),
+		Throttled: s.Throttled.Load(),
+		BytesSent: s.BytesSent.Load(),
+		Batches:   s.Batches.Load(),
+		Messages:  s.Messages.Load(),
+	}
+}
+
+// maxErrorBody is how much of an error response's body StatusError keeps.
+const maxErrorBody = 512
+
+// maxDrain is how much of a response body is read so that its connection
+// can be reused; a longer body closes the connection instead.
+const maxDrain = 256 << 10
+
+// maxRetryAfter caps a Retry-After pause, so that a garbled header cannot
+// stop a run for days.
+const maxRetryAfter = time.Hour
+
+// HTTPSender posts batches to Segment's batch endpoint, one attempt per
+// Send: it neither retries nor rate limits (see Retrier and RateLimiter).
+// Every attempt sets sentAt afresh. A 2xx is success; any other status is a
+// *StatusError, which for 401 and 403 also wraps ErrUnauthorized; a request
+// without a response is a network error. Safe for concurrent use.
+type HTTPSender struct {
+	url      string
+	auth     string // the Authorization header value
+	key      string // only to scrub it from echoed bodies
+	gzip     bool
+	timeout  time.Duration
+	client   *http.Client
+	stats    *Stats
+	now      func() time.Time
+	endpoint string
+}
+
+var _ Sink = (*HTTPSender)(nil)
+
+// NewHTTPSender returns a sender configured by cfg (only WriteKey, Endpoint,
+// NoGzip, RequestTimeout and HTTPClient matter here). It counts requests,
+// bytes, 429s and acknowledged batches and messages into stats, which may be
+// nil.
+func NewHTTPSender(cfg SegmentConfig, stats *Stats) (*HTTPSender, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	endpoint, _ := ResolveEndpoint(cfg.Endpoint)
+	if stats == nil {
+		stats = new(Stats)
+	}
+	client := defaultClient()
+	if cfg.HTTPClient != nil {
+		c := *cfg.HTTPClient
+		client = &c
+	}
+	// A redirected POST would be followed as a GET: report it instead.
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	timeout := cfg.RequestTimeout
+	if timeout == 0 {
+		timeout = DefaultRequestTimeout
+	}
+	return &HTTPSender{
+		url:      endpoint + "/v1/batch",
+		auth:     "Basic " + base64.StdEncoding.EncodeToString([]byte(cfg.WriteKey+":")),
+		key:      cfg.WriteKey,
+		gzip:     !cfg.NoGzip,
+		timeout:  timeout,
+		client:   client,
+		stats:    stats,
+		now:      time.Now,
+		endpoint: endpoint,
+	}, nil
+}
+
+// String names the sender's endpoint; it never shows the write key.
+func (s *HTTPSender) String() string { return "segment sender to " + s.endpoint }
+
+// defaultClient is an HTTP client whose transport keeps enough idle
+// connections per host for many concurrent senders.
+func defaultClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 256
+	t.MaxIdleConnsPerHost = 64
+	t.IdleConnTimeout = 90 * time.Second
+	t.TLSHandshakeTimeout = 10 * time.Second
+	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	return &http.Client{Transport: t}
+}
+
+// Send posts b once. It blocks until the response is read, the attempt
+// times out (RequestTimeout) or ctx ends; when ctx ends the error wraps
+// ctx.Err(). Redirects are not followed: a 3xx is a *StatusError.
+func (s *HTTPSender) Send(ctx context.Context, b *Batch) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("segment request: %w", err)
+	}
+	payload, err := s.payload(b)
+	if err != nil {
+		return err
+	}
+	actx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(actx, http.MethodPost, s.url, bytes.NewReader(payload))
+	if err != nil {
+		return fmt.Errorf("segment request: %w", err)
+	}
+	req.Header.Set("Authorization", s.auth)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "backfill/"+Version)
+	if s.gzip {
+		req.Header.Set("Content-Encoding", "gzip")
+	}
+	s.stats.Requests.Add(1)
+	s.stats.BytesSent.Add(int64(len(payload)))
+	resp, err := s.client.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("segment request: %w", ctx.Err())
+		}
+		return &networkError{err: err}
+	}
+	defer drainClose(resp.Body)
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		s.stats.Batches.Add(1)
+		s.stats.Messages.Add(int64(b.Len()))
+		return nil
+	}
+	head, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	se := &StatusError{
+		Status:     resp.StatusCode,
+		Body:       s.scrub(head),
+		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), s.now()),
+	}
+	if loc := resp.Header.Get("Location"); se.Body == "" && loc != "" {
+		se.Body = "redirected to " + loc
+	}
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests:
+		s.stats.Throttled.Add(1)
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return &unauthorizedError{status: se}
+	}
+	return se
+}
+
+// payload returns the request body of one attempt, in a buffer of its own:
+// the transport may still read a body after Do returns, so it must not
+// alias the batch, whose sentAt the next attempt rewrites.
+func (s *HTTPSender) payload(b *Batch) ([]byte, error) {
+	body := b.Body(s.now())
+	if !s.gzip {
+		return bytes.Clone(body), nil
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(body)/4 + 64)
+	zw := gzipWriters.Get().(*gzip.Writer)
+	defer gzipWriters.Put(zw)
+	zw.Reset(&buf)
+	_, err := zw.Write(body)
+	if err == nil {
+		err = zw.Close()
+	}
+	zw.Reset(io.Discard)
+	if err != nil {
+		return nil, fmt.Errorf("gzip batch: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+var gzipWriters = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
+	return zw
+}}
+
+// scrub turns the start of a response body into text for an error message,
+// with the write key removed should the server have echoed it.
+func (s *HTTPSender) scrub(head []byte) string {
+	text := strings.TrimSpace(strings.ToValidUTF8(string(head), "\uFFFD"))
+	if s.key != "" {
+		text = strings.ReplaceAll(text, s.key, "[write key]")
+	}
+	return text
+}
+
+// drainClose reads what is left of a response body, up to maxDrain, and
+// closes it, so that the connection goes back to the pool.
+func drainClose(body io.ReadCloser) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(body, maxDrain))
+	_ = body.Close()
+}
+
+// parseRetryAfter reads a Retry-After header given as seconds or as an HTTP
+// date, relative to now. It returns zero for an absent, malformed or past
+// value, and caps the result at maxRetryAfter.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		if secs > int64(maxRetryAfter/time.Second) {
+			return maxRetryAfter
+		}
+		d = time.Duration(secs) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	}
+	return min(max(d, 0), maxRetryAfter)
+}
+
+// unauthorizedError is a 401 or 403: the write key was refused.
+type unauthorizedError struct {
+	status *StatusError
+}
+
+func (e *unauthorizedError) Error() string {
+	msg := fmt.Sprintf("%s (http %d)", ErrUnauthorized, e.status.Status)
+	if e.status.Body != "" {
+		msg += ": " + e.status.Body
+	}
+	return msg
+}
+
+func (e *unauthorizedError) Unwrap() []error { return []error{ErrUnauthorized, e.status} }
+
+// networkError is an attempt that got no complete response: the connection
+// failed, was reset or closed mid-response, or the attempt timed out. It
+// never stands for the end of the caller's context.
+type networkError struct {
+	err error
+}
+
+func (e *networkError) Error() string { return e.err.Error() }
+
+func (e *networkError) Unwrap() error { return e.err }
+
+// retryable is the one place that decides whether a failed attempt may be
+// tried again: 408, 429 and 5xx other than 501 and 505, and network errors
+// are; the end of the caller's context, 401 and 403, and other statuses
+// (among them 400 and 413, which the Splitter handles) are not.
+func retryable(err error) bool {
+	if err == nil || errors.Is(err, ErrUnauthorized) {
+		return false
+	}
+	var ne *networkError
+	if errors.As(err, &ne) {
+		return true
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var se *StatusError
+	if errors.As(err, &se) {
+		switch {
+		case se.Status == http.StatusRequestTimeout, se.Status == http.StatusTooManyRequests:
+			return true
+		case se.Status == http.StatusNotImplemented, se.Status == http.StatusHTTPVersionNotSupported:
+			return false
+		}
+		return se.Status >= 500 && se.Status <= 599
+	}
+	var netErr net.Error
+	return errors.As(err, &netErr) ||
+		errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.EPIPE)
+}

@@ -1,0 +1,525 @@
+package sink
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"math"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestHTTPSenderRequest(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		noGzip bool
+	}{
+		{"gzip", false},
+		{"plain", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := newFakeClock()
+			f := newFakeSegment(t, clk.Now, replies(okReply))
+			s, stats := newTestSender(t, f, clk.Now, func(c *SegmentConfig) { c.NoGzip = tc.noGzip })
+			b := buildBatch(t, "m", 5)
+			if err := s.Send(context.Background(), b); err != nil {
+				t.Fatal(err)
+			}
+			reqs := f.Requests()
+			if len(reqs) != 1 {
+				t.Fatalf("got %d requests, want 1", len(reqs))
+			}
+			r := reqs[0]
+			if r.Err != "" {
+				t.Fatalf("body not decodable: %s", r.Err)
+			}
+			if r.Method != http.MethodPost || r.Path != "/v1/batch" {
+				t.Errorf("request %s %s, want POST /v1/batch", r.Method, r.Path)
+			}
+			wantAuth := "Basic " + base64.StdEncoding.EncodeToString([]byte(testKey+":"))
+			for _, h := range []struct{ key, want string }{
+				{"Authorization", wantAuth},
+				{"Content-Type", "application/json"},
+				{"User-Agent", "backfill/" + Version},
+			} {
+				if got := r.Header.Get(h.key); got != h.want {
+					t.Errorf("%s = %q, want %q", h.key, got, h.want)
+				}
+			}
+			user, pass, ok := (&http.Request{Header: r.Header}).BasicAuth()
+			if !ok || user != testKey || pass != "" {
+				t.Errorf("basic auth = %q, %q, %t; want the write key and an empty password", user, pass, ok)
+			}
+			gzipped := bytes.HasPrefix(r.Wire, []byte{0x1f, 0x8b})
+			if enc := r.Header.Get("Content-Encoding"); tc.noGzip && (enc != "" || gzipped) {
+				t.Errorf("NoGzip: Content-Encoding %q, gzip magic %t; want a plain body", enc, gzipped)
+			} else if !tc.noGzip && (enc != "gzip" || !gzipped) {
+				t.Errorf("Content-Encoding %q, gzip magic %t; want a gzip body", enc, gzipped)
+			}
+			if want := string(b.Body(clockStart)); string(r.Body) != want {
+				t.Errorf("body\n got %s\nwant %s", r.Body, want)
+			}
+			if want := clockStart.Format(TimeLayout); r.SentAt != want {
+				t.Errorf("sentAt %q, want %q", r.SentAt, want)
+			}
+			got := stats.Snapshot()
+			want := StatsSnapshot{Requests: 1, BytesSent: int64(len(r.Wire)), Batches: 1, Messages: 5}
+			if got != want {
+				t.Errorf("stats %+v, want %+v", got, want)
+			}
+		})
+	}
+}
+
+func TestHTTPSenderResponses(t *testing.T) {
+	long := strings.Repeat("x", 2000)
+	for _, tc := range []struct {
+		name        string
+		reply       segReply
+		wantStatus  int // 0: success
+		wantBody    string
+		wantAfter   time.Duration
+		unauthorize bool
+		throttled   int64
+	}{
+		{name: "200", reply: okReply},
+		{name: "204", reply: segReply{Status: 204}},
+		{name: "500", reply: segReply{Status: 500, Body: "upstream broke"}, wantStatus: 500, wantBody: "upstream broke"},
+		{name: "400 body", reply: segReply{Status: 400, Body: ` {"message":"x"} `}, wantStatus: 400, wantBody: `{"message":"x"}`},
+		{name: "long body cut", reply: segReply{Status: 502, Body: long}, wantStatus: 502, wantBody: long[:maxErrorBody]},
+		{name: "429 retry-after", reply: segReply{Status: 429, Header: map[string]string{"Retry-After": "7"}},
+			wantStatus: 429, wantAfter: 7 * time.Second, throttled: 1},
+		{name: "503 retry-after date", reply: segReply{Status: 503, Header: map[string]string{
+			"Retry-After": clockStart.Add(90 * time.Second).Format(http.TimeFormat)}},
+			wantStatus: 503, wantAfter: 90 * time.Second},
+		{name: "401", reply: segReply{Status: 401, Body: "invalid write key"}, wantStatus: 401, wantBody: "invalid write key", unauthorize: true},
+		{name: "403 echoing the key", reply: segReply{Status: 403, Body: "key " + testKey + " is disabled"},
+			wantStatus: 403, wantBody: "key [write key] is disabled", unauthorize: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := newFakeClock()
+			f := newFakeSegment(t, clk.Now, replies(tc.reply))
+			s, stats := newTestSender(t, f, clk.Now, nil)
+			err := s.Send(context.Background(), buildBatch(t, "m", 3))
+			if tc.wantStatus == 0 {
+				if err != nil {
+					t.Fatalf("Send: %v", err)
+				}
+				if got := stats.Messages.Load(); got != 3 {
+					t.Errorf("Messages = %d, want 3", got)
+				}
+				return
+			}
+			var se *StatusError
+			if !errors.As(err, &se) {
+				t.Fatalf("Send: %v, want a *StatusError", err)
+			}
+			if se.Status != tc.wantStatus || se.Body != tc.wantBody || se.RetryAfter != tc.wantAfter {
+				t.Errorf("StatusError{%d, %q, %s}, want {%d, %q, %s}", se.Status, se.Body, se.RetryAfter, tc.wantStatus, tc.wantBody, tc.wantAfter)
+			}
+			if got := errors.Is(err, ErrUnauthorized); got != tc.unauthorize {
+				t.Errorf("errors.Is(err, ErrUnauthorized) = %t, want %t", got, tc.unauthorize)
+			}
+			if tc.unauthorize {
+				want := fmt.Sprintf("write key rejected (http %d): %s", tc.wantStatus, tc.wantBody)
+				if err.Error() != want {
+					t.Errorf("error %q, want %q", err, want)
+				}
+			}
+			if strings.Contains(err.Error(), testKey) {
+				t.Errorf("error shows the write key: %v", err)
+			}
+			if got := stats.Throttled.Load(); got != tc.throttled {
+				t.Errorf("Throttled = %d, want %d", got, tc.throttled)
+			}
+			if got := stats.Batches.Load() + stats.Messages.Load(); got != 0 {
+				t.Errorf("a failed request counted as delivered")
+			}
+		})
+	}
+}
+
+func TestHTTPSenderReusesConnections(t *testing.T) {
+	big := strings.Repeat("e", 100<<10)
+	f := newFakeSegment(t, nil, replies(
+		segReply{Status: 500, Body: big},
+		segReply{Status: 400, Body: big},
+		segReply{Status: 200, Body: big},
+		okReply,
+	))
+	s, _ := newTestSender(t, f, nil, nil)
+	for range 4 {
+		s.Send(context.Background(), buildBatch(t, "m", 2))
+	}
+	if n := len(f.Requests()); n != 4 {
+		t.Fatalf("%d requests, want 4", n)
+	}
+	if n := f.conns.Load(); n != 1 {
+		t.Errorf("%d connections for 4 sequential requests, want 1: response bodies are not drained", n)
+	}
+}
+
+func TestHTTPSenderNetworkError(t *testing.T) {
+	f := newFakeSegment(t, nil, replies(segReply{Hangup: true}))
+	s, _ := newTestSender(t, f, nil, nil)
+	err := s.Send(context.Background(), buildBatch(t, "m", 2))
+	if err == nil {
+		t.Fatal("Send succeeded on a closed connection")
+	}
+	var ne *networkError
+	if !errors.As(err, &ne) || !retryable(err) {
+		t.Errorf("error %v (%T) is not a retryable network error", err, err)
+	}
+}
+
+func TestHTTPSenderCancel(t *testing.T) {
+	never := make(chan struct{})
+	f := newFakeSegment(t, nil, replies(segReply{Status: 200, Hold: never}))
+	s, _ := newTestSender(t, f, nil, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- s.Send(ctx, buildBatch(t, "m", 2)) }()
+	f.waitArrival(t)
+	cancel()
+	err := <-errc
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Send: %v, want context.Canceled", err)
+	}
+	if retryable(err) {
+		t.Errorf("the caller's cancellation is retryable")
+	}
+}
+
+func TestHTTPSenderRequestTimeout(t *testing.T) {
+	never := make(chan struct{})
+	f := newFakeSegment(t, nil, replies(segReply{Status: 200, Hold: never}))
+	s, _ := newTestSender(t, f, nil, func(c *SegmentConfig) { c.RequestTimeout = 20 * time.Millisecond })
+	err := s.Send(context.Background(), buildBatch(t, "m", 2))
+	if err == nil {
+		t.Fatal("Send succeeded without a response")
+	}
+	if !retryable(err) {
+		t.Errorf("a timed-out attempt is not retryable: %v", err)
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := clockStart
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+	}{
+		{"", 0},
+		{"5", 5 * time.Second},
+		{" 12 ", 12 * time.Second},
+		{"0", 0},
+		{"-3", 0},
+		{"1.5", 0},
+		{"soon", 0},
+		{"99999999999999999999", maxRetryAfter},
+		{"86400", maxRetryAfter},
+		{now.Add(30 * time.Second).Format(http.TimeFormat), 30 * time.Second},
+		{now.Add(-30 * time.Second).Format(http.TimeFormat), 0},
+		{now.Add(48 * time.Hour).Format(http.TimeFormat), maxRetryAfter},
+		{now.Add(2 * time.Minute).Format(time.RFC850), 2 * time.Minute},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			if got := parseRetryAfter(tc.in, now); got != tc.want {
+				t.Errorf("parseRetryAfter(%q) = %s, want %s", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestResolveEndpoint(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+		wantErr  bool
+	}{
+		{"", SegmentEndpoint, false},
+		{"eu", SegmentEUEndpoint, false},
+		{"EU", SegmentEUEndpoint, false},
+		{"https://api.segment.io", "https://api.segment.io", false},
+		{"https://events.eu1.segmentapis.com/", "https://events.eu1.segmentapis.com", false},
+		{"http://127.0.0.1:8080", "http://127.0.0.1:8080", false},
+		{"http://localhost:9000/proxy/segment/", "http://localhost:9000/proxy/segment", false},
+		{"us-east", "", true},
+		{"api.segment.io", "", true},
+		{"ftp://api.segment.io", "", true},
+		{"https://", "", true},
+		{"https://key:@api.segment.io", "", true},
+		{"https://api.segment.io?x=1", "", true},
+		{"https://api.segment.io/#frag", "", true},
+		{"://bad", "", true},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := ResolveEndpoint(tc.in)
+			if (err != nil) != tc.wantErr || got != tc.want {
+				t.Errorf("ResolveEndpoint(%q) = %q, %v; want %q, error %t", tc.in, got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestSegmentConfigValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		edit    func(*SegmentConfig)
+		wantErr string // "" for valid
+	}{
+		{"minimal", func(c *SegmentConfig) {}, ""},
+		{"everything", func(c *SegmentConfig) {
+			c.Endpoint, c.NoGzip, c.Rate, c.EventsRate, c.MaxRetries = "eu", true, 10, 1000, 3
+			c.MinBackoff, c.MaxBackoff, c.RequestTimeout = time.Second, time.Minute, time.Minute
+		}, ""},
+		{"no limits", func(c *SegmentConfig) { c.Rate, c.EventsRate, c.MaxRetries = -1, -1, -1 }, ""},
+		{"no key", func(c *SegmentConfig) { c.WriteKey = "" }, "WriteKey"},
+		{"key with newline", func(c *SegmentConfig) { c.WriteKey += "\n" }, "WriteKey"},
+		{"key with colon", func(c *SegmentConfig) { c.WriteKey += ":x" }, "WriteKey"},
+		{"bad endpoint", func(c *SegmentConfig) { c.Endpoint = "mars" }, "Endpoint"},
+		{"NaN rate", func(c *SegmentConfig) { c.Rate = math.NaN() }, "Rate"},
+		{"NaN events rate", func(c *SegmentConfig) { c.EventsRate = math.NaN() }, "EventsRate"},
+		{"negative min backoff", func(c *SegmentConfig) { c.MinBackoff = -time.Second }, "MinBackoff"},
+		{"negative max backoff", func(c *SegmentConfig) { c.MaxBackoff = -time.Second }, "MaxBackoff"},
+		{"min above max", func(c *SegmentConfig) { c.MinBackoff, c.MaxBackoff = time.Minute, time.Second }, "MinBackoff"},
+		{"min above default max", func(c *SegmentConfig) { c.MinBackoff = time.Hour }, "MaxBackoff"},
+		{"negative timeout", func(c *SegmentConfig) { c.RequestTimeout = -1 }, "RequestTimeout"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := SegmentConfig{WriteKey: testKey}
+			tc.edit(&cfg)
+			err := cfg.Validate()
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Errorf("Validate: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Errorf("Validate: %v, want an error naming %s", err, tc.wantErr)
+			}
+			if err != nil && strings.Contains(err.Error(), testKey) {
+				t.Errorf("error shows the write key: %v", err)
+			}
+			if _, _, serr := NewSegmentSink(cfg); (serr == nil) != (err == nil) {
+				t.Errorf("NewSegmentSink error %v, Validate error %v", serr, err)
+			}
+		})
+	}
+}
+
+func TestWriteKeyNeverPrinted(t *testing.T) {
+	cfg := SegmentConfig{WriteKey: testKey, Endpoint: "eu"}
+	s, err := NewHTTPSender(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range []string{
+		fmt.Sprint(cfg), fmt.Sprintf("%v", cfg), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%+v", &cfg),
+		fmt.Sprint(s), fmt.Sprintf("%+v", s),
+	} {
+		if strings.Contains(text, testKey) {
+			t.Errorf("printed form shows the write key: %s", text)
+		}
+	}
+}
+
+func TestRetryable(t *testing.T) {
+	status := func(code int) error { return &StatusError{Status: code} }
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"nil", nil, false},
+		{"408", status(408), true},
+		{"429", status(429), true},
+		{"500", status(500), true},
+		{"502", status(502), true},
+		{"503", status(503), true},
+		{"504", status(504), true},
+		{"599", status(599), true},
+		{"501", status(501), false},
+		{"505", status(505), false},
+		{"400", status(400), false},
+		{"404", status(404), false},
+		{"413", status(413), false},
+		{"422", status(422), false},
+		{"301", status(301), false},
+		{"401", &unauthorizedError{status: &StatusError{Status: 401}}, false},
+		{"403", &unauthorizedError{status: &StatusError{Status: 403}}, false},
+		{"wrapped 503", fmt.Errorf("rate limit: %w", status(503)), true},
+		{"network", &networkError{err: io.ErrUnexpectedEOF}, true},
+		{"attempt timeout", &networkError{err: context.DeadlineExceeded}, true},
+		{"unexpected EOF", io.ErrUnexpectedEOF, true},
+		{"connection reset", &net.OpError{Op: "read", Err: syscall.ECONNRESET}, true},
+		{"canceled", context.Canceled, false},
+		{"wrapped canceled", fmt.Errorf("segment request: %w", context.Canceled), false},
+		{"caller deadline", context.DeadlineExceeded, false},
+		{"other", errors.New("disk full"), false},
+		{"rejected", &RejectedError{}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := retryable(tc.err); got != tc.want {
+				t.Errorf("retryable(%v) = %t, want %t", tc.err, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestNewSegmentSink(t *testing.T) {
+	f := newFakeSegment(t, nil, replies(segReply{Status: 500}, okReply))
+	snk, stats, err := NewSegmentSink(SegmentConfig{WriteKey: testKey, Endpoint: f.URL() + "/", MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := snk.Send(context.Background(), buildBatch(t, "m", 4)); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	got := stats.Snapshot()
+	if got.Requests != 2 || got.Retries != 1 || got.Batches != 1 || got.Messages != 4 || got.BytesSent == 0 {
+		t.Errorf("stats %+v, want 2 requests, 1 retry, 1 batch of 4 messages", got)
+	}
+	for _, r := range f.Requests() {
+		if r.Path != "/v1/batch" {
+			t.Errorf("path %q, want /v1/batch", r.Path)
+		}
+	}
+
+	// The chain is Splitter(Retrier(RateLimiter(HTTPSender))).
+	sp, ok := snk.(*Splitter)
+	if !ok {
+		t.Fatalf("sink is %T, want *Splitter", snk)
+	}
+	re, ok := sp.next.(*Retrier)
+	if !ok {
+		t.Fatalf("splitter wraps %T, want *Retrier", sp.next)
+	}
+	rl, ok := re.next.(*RateLimiter)
+	if !ok {
+		t.Fatalf("retrier wraps %T, want *RateLimiter", re.next)
+	}
+	if _, ok := rl.next.(*HTTPSender); !ok {
+		t.Fatalf("rate limiter wraps %T, want *HTTPSender", rl.next)
+	}
+	if rl.requests == nil || float64(rl.requests.Limit()) != DefaultRate || rl.events != nil {
+		t.Errorf("default limits: requests %v, events %v; want %d/s and none", rl.requests, rl.events, DefaultRate)
+	}
+	if re.policy != (RetryPolicy{MaxRetries: DefaultMaxRetries, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond}) {
+		t.Errorf("retry policy %+v", re.policy)
+	}
+}
+
+func TestNewSegmentSinkCancel(t *testing.T) {
+	never := make(chan struct{})
+	f := newFakeSegment(t, nil, replies(segReply{Status: 200, Hold: never}))
+	snk, _, err := NewSegmentSink(SegmentConfig{WriteKey: testKey, Endpoint: f.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- snk.Send(ctx, buildBatch(t, "m", 3)) }()
+	f.waitArrival(t)
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Send: %v, want context.Canceled", err)
+	}
+	if n := len(f.Requests()); n != 1 {
+		t.Errorf("%d requests, want 1: a cancelled send was retried", n)
+	}
+}
+
+func TestNewSegmentSinkUnauthorized(t *testing.T) {
+	f := newFakeSegment(t, nil, replies(segReply{Status: 401, Body: `{"message":"invalid write key"}`}))
+	snk, _, err := NewSegmentSink(SegmentConfig{WriteKey: testKey, Endpoint: f.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = snk.Send(context.Background(), buildBatch(t, "m", 8))
+	if !errors.Is(err, ErrUnauthorized) {
+		t.Fatalf("Send: %v, want ErrUnauthorized", err)
+	}
+	if strings.Contains(err.Error(), testKey) {
+		t.Errorf("error shows the write key: %v", err)
+	}
+	if n := len(f.Requests()); n != 1 {
+		t.Errorf("%d requests, want 1: a refused write key was retried or split", n)
+	}
+}
+
+func TestHTTPSenderDoesNotFollowRedirects(t *testing.T) {
+	f := newFakeSegment(t, nil, replies(
+		segReply{Status: http.StatusFound, Header: map[string]string{"Location": "/elsewhere"}},
+		okReply,
+	))
+	s, stats := newTestSender(t, f, nil, nil)
+	err := s.Send(context.Background(), buildBatch(t, "m", 2))
+	var se *StatusError
+	if !errors.As(err, &se) || se.Status != http.StatusFound || se.Body != "redirected to /elsewhere" {
+		t.Fatalf("Send: %v, want http 302 naming the new location", err)
+	}
+	if n := len(f.Requests()); n != 1 || stats.Batches.Load() != 0 {
+		t.Errorf("%d requests, %d batches counted; the redirect was followed", n, stats.Batches.Load())
+	}
+}
+
+// roundTripFunc is an http.RoundTripper made of a function.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestHTTPSenderUsesInjectedClient(t *testing.T) {
+	f := newFakeSegment(t, nil, replies(okReply))
+	var trips atomic.Int32
+	client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		trips.Add(1)
+		return http.DefaultTransport.RoundTrip(r)
+	})}
+	s, _ := newTestSender(t, f, nil, func(c *SegmentConfig) { c.HTTPClient = client })
+	if err := s.Send(context.Background(), buildBatch(t, "m", 2)); err != nil {
+		t.Fatal(err)
+	}
+	if trips.Load() != 1 || len(f.Requests()) != 1 {
+		t.Errorf("%d round trips through the injected client, %d requests; want 1 and 1", trips.Load(), len(f.Requests()))
+	}
+	if client.CheckRedirect != nil {
+		t.Errorf("the caller's client was modified")
+	}
+}
+
+func ExampleNewSegmentSink() {
+	snk, stats, err := NewSegmentSink(SegmentConfig{
+		WriteKey: "YOUR_WRITE_KEY",
+		Endpoint: "eu",
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	bt := NewBatcher(Limits{})
+	if _, err := bt.Add(&Message{
+		Type:      TypeTrack,
+		MessageID: "orders.csv:2",
+		Timestamp: time.Date(2021, 6, 1, 9, 30, 0, 0, time.UTC),
+		UserID:    "user-42",
+		Event:     "Order Completed",
+	}); err != nil {
+		log.Fatal(err)
+	}
+	var rejected *RejectedError
+	switch err := snk.Send(context.Background(), bt.Flush()); {
+	case errors.As(err, &rejected):
+		fmt.Println("rejected:", rejected.Messages)
+	case err != nil:
+		log.Fatal(err) // not known to be delivered: stop, fix, resume
+	}
+	fmt.Println(stats.Snapshot().Messages, "delivered")
+}

@@ -1,0 +1,378 @@
+package sink
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ReceiverConfig configures a Receiver.
+type ReceiverConfig struct {
+	// WriteKey, if set, must be the user of the request's Basic auth, with an
+	// empty password, as Segment's libraries send it; other requests are
+	// answered 401. Default: no authentication.
+	WriteKey string
+	// Out receives every accepted message as one line of compact JSON, in
+	// the order the requests were accepted. Default: io.Discard.
+	Out io.Writer
+	// Limits are the caps a request must respect, the same as the batcher's:
+	// the (decompressed) body, each message compacted, and the messages of a
+	// batch. Zero fields mean the defaults.
+	Limits Limits
+}
+
+// ReceiverStats are the counts of a Receiver since it was made.
+type ReceiverStats struct {
+	Requests int64 // every request received
+	Batches  int64 // requests accepted, batch or single message
+	Messages int64 // messages accepted and written to Out
+	Rejected int64 // requests answered with an error status
+}
+
+// Receiver is an http.Handler that speaks Segment's HTTP Tracking API, for
+// trying imports locally and for end-to-end tests. It serves POST
+// /v1/batch and /v1/import (a body {"batch": [...], "sentAt": ...}) and
+// /v1/track, /v1/identify, /v1/page, /v1/screen, /v1/group and /v1/alias (one
+// message, whose type is the path's), with the body optionally gzipped
+// (Content-Encoding: gzip).
+//
+// Unlike Segment, it checks every message against the same rules as
+// Validate and takes a request all or nothing: if any message breaks a rule
+// it answers 400 with {"error", "message", "index", "field", "reason"}
+// naming the first bad message, and writes nothing. An accepted request is
+// answered 200 {"success":true} after its messages were written to Out; if
+// writing fails it answers 500. Other answers: 400 for malformed JSON or a
+// request over the limits, 401 for a wrong write key, 404 for an unknown
+// path, 405 for a method other than POST, 415 for an encoding other than
+// gzip.
+//
+// A Receiver is safe for concurrent use; writes to Out are serialized, one
+// request at a time.
+type Receiver struct {
+	writeKey string
+	limits   Limits
+
+	mu  sync.Mutex // guards out
+	out io.Writer
+
+	requests, batches, messages, rejected atomic.Int64
+}
+
+// NewReceiver returns a Receiver configured by cfg.
+func NewReceiver(cfg ReceiverConfig) *Receiver {
+	out := cfg.Out
+	if out == nil {
+		out = io.Discard
+	}
+	return &Receiver{writeKey: cfg.WriteKey, limits: cfg.Limits.withDefaults(), out: out}
+}
+
+// Stats returns the counts so far.
+func (r *Receiver) Stats() ReceiverStats {
+	return ReceiverStats{
+		Requests: r.requests.Load(),
+		Batches:  r.batches.Load(),
+		Messages: r.messages.Load(),
+		Rejected: r.rejected.Load(),
+	}
+}
+
+// receiverPaths maps each path to the message type it implies, or "" for
+// the batch endpoints.
+var receiverPaths = map[string]string{
+	"/v1/batch":    "",
+	"/v1/import":   "",
+	"/v1/track":    TypeTrack,
+	"/v1/identify": TypeIdentify,
+	"/v1/page":     TypePage,
+	"/v1/screen":   TypeScreen,
+	"/v1/group":    TypeGroup,
+	"/v1/alias":    TypeAlias,
+}
+
+// requestError is a request the Receiver refuses.
+type requestError struct {
+	status  int
+	error   string // short, stable
+	message string // for people
+	index   int    // of the bad message, or -1
+	field   string
+	reason  string
+}
+
+// ServeHTTP answers one request; see Receiver.
+func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	r.requests.Add(1)
+	n, rerr := r.serve(w, req)
+	if rerr != nil {
+		r.rejected.Add(1)
+		writeRequestError(w, rerr)
+		return
+	}
+	r.batches.Add(1)
+	r.messages.Add(int64(n))
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	io.WriteString(w, `{"success":true}`)
+}
+
+func writeRequestError(w http.ResponseWriter, e *requestError) {
+	body := map[string]any{"error": e.error, "message": e.message}
+	if e.index >= 0 {
+		body["index"] = e.index
+	}
+	if e.field != "" {
+		body["field"] = e.field
+	}
+	if e.reason != "" {
+		body["reason"] = e.reason
+	}
+	b, _ := json.Marshal(body)
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	if e.status == http.StatusUnauthorized {
+		h.Set("WWW-Authenticate", `Basic realm="segment"`)
+	}
+	if e.status == http.StatusMethodNotAllowed {
+		h.Set("Allow", http.MethodPost)
+	}
+	w.WriteHeader(e.status)
+	w.Write(b)
+}
+
+func badRequest(format string, args ...any) *requestError {
+	return &requestError{status: http.StatusBadRequest, error: "bad request", message: fmt.Sprintf(format, args...), index: -1}
+}
+
+// serve checks and writes the request's messages, returning how many.
+func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) (int, *requestError) {
+	typ, ok := receiverPaths[req.URL.Path]
+	if !ok {
+		return 0, &requestError{status: http.StatusNotFound, error: "not found",
+			message: "no endpoint " + req.URL.Path, index: -1}
+	}
+	if req.Method != http.MethodPost {
+		return 0, &requestError{status: http.StatusMethodNotAllowed, error: "method not allowed",
+			message: req.Method + " " + req.URL.Path + ": use POST", index: -1}
+	}
+	if r.writeKey != "" {
+		user, pass, ok := req.BasicAuth()
+		if !ok || pass != "" || subtle.ConstantTimeCompare([]byte(user), []byte(r.writeKey)) != 1 {
+			msg := "wrong write key"
+			if !ok {
+				msg = "missing write key: use Basic auth with the write key as user"
+			}
+			return 0, &requestError{status: http.StatusUnauthorized, error: "unauthorized", message: msg, index: -1}
+		}
+	}
+	body, rerr := r.readBody(w, req)
+	if rerr != nil {
+		return 0, rerr
+	}
+
+	var out []byte
+	var count int
+	if typ == "" {
+		var env struct {
+			Batch *[]json.RawMessage `json:"batch"`
+		}
+		if err := json.Unmarshal(body, &env); err != nil {
+			return 0, badRequest("invalid JSON body: %v", err)
+		}
+		if env.Batch == nil {
+			return 0, badRequest(`the body has no "batch" array`)
+		}
+		batch := *env.Batch
+		if len(batch) > r.limits.MaxMessages {
+			return 0, badRequest("the batch has %d messages, the limit is %d", len(batch), r.limits.MaxMessages)
+		}
+		for i, raw := range batch {
+			var err *requestError
+			if out, err = r.appendChecked(out, raw, "", i); err != nil {
+				return 0, err
+			}
+		}
+		count = len(batch)
+	} else {
+		if !json.Valid(body) {
+			return 0, badRequest("invalid JSON body")
+		}
+		var err *requestError
+		if out, err = r.appendChecked(out, body, typ, -1); err != nil {
+			return 0, err
+		}
+		count = 1
+	}
+
+	if len(out) > 0 {
+		r.mu.Lock()
+		n, err := r.out.Write(out)
+		r.mu.Unlock()
+		if err == nil && n < len(out) {
+			err = io.ErrShortWrite
+		}
+		if err != nil {
+			return 0, &requestError{status: http.StatusInternalServerError, error: "internal error",
+				message: "write messages: " + err.Error(), index: -1}
+		}
+	}
+	return count, nil
+}
+
+// readBody reads the whole body, gunzipped, refusing more than MaxBatchBytes.
+func (r *Receiver) readBody(w http.ResponseWriter, req *http.Request) ([]byte, *requestError) {
+	limit := r.limits.MaxBatchBytes
+	var src io.Reader
+	switch enc := req.Header.Get("Content-Encoding"); enc {
+	case "", "identity":
+		src = http.MaxBytesReader(w, req.Body, int64(limit)+1)
+	case "gzip":
+		// Incompressible data grows a little when gzipped.
+		raw := http.MaxBytesReader(w, req.Body, 2*int64(limit)+1024)
+		gz, err := gzip.NewReader(raw)
+		if err != nil {
+			return nil, badRequest("invalid gzip body: %v", err)
+		}
+		defer gz.Close()
+		src = io.LimitReader(gz, int64(limit)+1)
+	default:
+		return nil, &requestError{status: http.StatusUnsupportedMediaType, error: "unsupported content encoding",
+			message: "content encoding " + strconv.Quote(enc) + " is not supported; use gzip or none", index: -1}
+	}
+	body, err := io.ReadAll(src)
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return nil, badRequest("the body is over the limit of %d bytes", limit)
+		}
+		return nil, badRequest("read body: %v", err)
+	}
+	if len(body) > limit {
+		return nil, badRequest("the body is over the limit of %d bytes", limit)
+	}
+	return body, nil
+}
+
+// appendChecked validates one message and appends its compact JSON and a
+// newline to out. typ is the type the path implies, or "" for a batch;
+// index is the message's index in the batch, or -1 for a single message.
+func (r *Receiver) appendChecked(out []byte, raw []byte, typ string, index int) ([]byte, *requestError) {
+	where := "message"
+	if index >= 0 {
+		where = "batch[" + strconv.Itoa(index) + "]"
+	}
+	fail := func(ve *ValidationError) *requestError {
+		return &requestError{status: http.StatusBadRequest, error: "invalid message",
+			message: where + ": " + ve.Reason + ": " + ve.Error(), index: index, field: ve.Field, reason: ve.Reason}
+	}
+
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		return out, badRequest("%s: invalid JSON: %v", where, err)
+	}
+	doc, ok := v.(map[string]any)
+	if !ok {
+		return out, fail(&ValidationError{Reason: ReasonInvalidField, Detail: "a message must be a JSON object"})
+	}
+	addType := false
+	if typ != "" {
+		switch t, has := doc["type"]; {
+		case !has:
+			doc["type"] = typ
+			addType = true
+		case t != typ:
+			return out, fail(&ValidationError{Field: "type", Reason: ReasonInvalidType,
+				Detail: fmt.Sprintf("type %v does not match the endpoint %s", t, typ)})
+		}
+	}
+	if ve := checkDoc(doc); ve != nil {
+		return out, fail(ve)
+	}
+
+	start := len(out)
+	b := bytes.NewBuffer(out)
+	if err := json.Compact(b, raw); err != nil {
+		return out, badRequest("%s: invalid JSON: %v", where, err)
+	}
+	out = b.Bytes()
+	if addType {
+		// Put the type first: {"type":"track",…} or {"type":"track"}.
+		rest := string(out[start+1:])
+		out = append(out[:start], `{"type":`...)
+		out = appendString(out, typ)
+		if rest != "}" {
+			out = append(out, ',')
+		}
+		out = append(out, rest...)
+	}
+	if size := len(out) - start; size > r.limits.MaxMessageBytes {
+		return out[:start], &requestError{
+			status:  http.StatusBadRequest,
+			error:   "message too large",
+			message: fmt.Sprintf("%s: message_too_large: %d bytes, the limit is %d", where, size, r.limits.MaxMessageBytes),
+			index:   index,
+			reason:  "message_too_large",
+		}
+	}
+	return append(out, '\n'), nil
+}
+
+// checkDoc applies Validate's rules to a decoded message.
+func checkDoc(doc map[string]any) *ValidationError {
+	var f specFields
+	for _, s := range [...]struct {
+		key    string
+		dst    *string
+		reason string
+	}{
+		{"type", &f.typ, ReasonInvalidType},
+		{"messageId", &f.messageID, ReasonInvalidMessageID},
+		{"userId", &f.userID, ReasonMissingID},
+		{"anonymousId", &f.anonymousID, ReasonMissingID},
+		{"event", &f.event, ReasonMissingEvent},
+		{"groupId", &f.groupID, ReasonMissingID},
+		{"previousId", &f.previousID, ReasonMissingID},
+	} {
+		v, ok := doc[s.key]
+		if !ok || v == nil {
+			continue
+		}
+		str, ok := v.(string)
+		if !ok {
+			return &ValidationError{Field: s.key, Reason: s.reason, Detail: s.key + " must be a string"}
+		}
+		*s.dst = str
+	}
+	if ve := f.check(); ve != nil {
+		return ve
+	}
+	switch ts := doc["timestamp"].(type) {
+	case nil:
+		return &ValidationError{Field: "timestamp", Reason: ReasonMissingTimestamp, Detail: "timestamp is required"}
+	case string:
+		if _, err := time.Parse(time.RFC3339, ts); err != nil {
+			return &ValidationError{Field: "timestamp", Reason: ReasonInvalidTimestamp,
+				Detail: strconv.Quote(ts) + " is not an RFC 3339 time"}
+		}
+	default:
+		return &ValidationError{Field: "timestamp", Reason: ReasonInvalidTimestamp, Detail: "timestamp must be an RFC 3339 string"}
+	}
+	for _, key := range [...]string{"properties", "traits", "context", "integrations"} {
+		switch v := doc[key].(type) {
+		case nil, map[string]any:
+		default:
+			return &ValidationError{Field: key, Reason: ReasonInvalidField, Detail: key + " must be a JSON object, not " + typeName(v)}
+		}
+	}
+	return nil
+}
