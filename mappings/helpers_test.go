@@ -1,0 +1,169 @@
+package mappings
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/backfillhq/backfill/readers"
+	"github.com/backfillhq/backfill/sink"
+)
+
+// testSource is the source of the rows built by the helpers below.
+var testSource = &readers.Source{
+	Path:        "events.csv",
+	Format:      readers.FormatCSV,
+	Fingerprint: "0123456789abcdef0123456789abcdef0123456789abcdef",
+}
+
+// csvRow builds a CSV row: string values for the columns of schema.
+func csvRow(line int64, schema []string, values ...string) *readers.Row {
+	vs := make([]any, len(values))
+	for i, v := range values {
+		vs[i] = v
+	}
+	return &readers.Row{
+		Pos:    readers.Position{File: "events.csv", Row: line - 1, Line: line},
+		Source: testSource,
+		Raw:    []byte(strings.Join(values, ",")),
+		Names:  schema,
+		Values: vs,
+	}
+}
+
+// ndjsonRow builds an NDJSON row from one JSON object: its top-level
+// members, in order, with their exact bytes as json.RawMessage values.
+func ndjsonRow(t testing.TB, line int64, object string) *readers.Row {
+	t.Helper()
+	names, values, err := splitObject([]byte(object))
+	if err != nil {
+		t.Fatalf("bad test object %s: %v", object, err)
+	}
+	return &readers.Row{
+		Pos:    readers.Position{File: "events.ndjson", Row: line, Line: line},
+		Source: &readers.Source{Path: "events.ndjson", Format: readers.FormatNDJSON, Fingerprint: "feedfacefeedfacefeedfacefeedface00"},
+		Raw:    []byte(object),
+		Names:  names,
+		Values: values,
+	}
+}
+
+// splitObject splits a JSON object into its top-level members.
+func splitObject(data []byte) ([]string, []any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, nil, err
+	}
+	if tok != json.Delim('{') {
+		return nil, nil, fmt.Errorf("not an object")
+	}
+	var names []string
+	var values []any
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, nil, err
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, nil, err
+		}
+		names = append(names, tok.(string))
+		values = append(values, raw)
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, nil, fmt.Errorf("trailing data")
+	}
+	return names, values, nil
+}
+
+func mustSpec(t testing.TB, yaml string) *Spec {
+	t.Helper()
+	s, err := ParseSpec([]byte(yaml), "events.yaml")
+	if err != nil {
+		t.Fatalf("ParseSpec: %v", err)
+	}
+	return s
+}
+
+func mustCompile(t testing.TB, yaml string, schema []string, opts Options) Mapper {
+	t.Helper()
+	m, err := mustSpec(t, yaml).Compile(schema, opts)
+	if err != nil {
+		t.Fatalf("Compile: %v", err)
+	}
+	return m
+}
+
+// jsonText renders a value as compact JSON text for comparisons: Fields and
+// raw JSON alike.
+func jsonText(t testing.TB, v any) string {
+	t.Helper()
+	if v == nil {
+		return ""
+	}
+	var b []byte
+	var err error
+	switch x := v.(type) {
+	case sink.Fields:
+		b, err = fieldsJSON(x)
+	case json.RawMessage:
+		var buf bytes.Buffer
+		err = json.Compact(&buf, x)
+		b = buf.Bytes()
+	default:
+		b, err = json.Marshal(x)
+	}
+	if err != nil {
+		t.Fatalf("encode %#v: %v", v, err)
+	}
+	return string(b)
+}
+
+// fieldsJSON encodes Fields in order, independently of the sink's encoder.
+func fieldsJSON(f sink.Fields) ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, m := range f {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, _ := json.Marshal(m.Key)
+		b.Write(k)
+		b.WriteByte(':')
+		var v []byte
+		var err error
+		switch x := m.Value.(type) {
+		case sink.Fields:
+			v, err = fieldsJSON(x)
+		case json.RawMessage:
+			var buf bytes.Buffer
+			err = json.Compact(&buf, x)
+			v = buf.Bytes()
+		default:
+			v, err = json.Marshal(x)
+		}
+		if err != nil {
+			return nil, err
+		}
+		b.Write(v)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// reasonOf returns the reject reason of an error, or "".
+func reasonOf(err error) string {
+	if r, ok := err.(interface{ RejectReason() string }); ok {
+		return r.RejectReason()
+	}
+	return ""
+}

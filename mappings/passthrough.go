@@ -1,0 +1,227 @@
+package mappings
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/backfillhq/backfill/readers"
+	"github.com/backfillhq/backfill/sink"
+)
+
+// Options configure a Mapper.
+type Options struct {
+	// Now returns the current time. It is used only for timestamps whose
+	// spec says `missing: now`, and only for rows without a timestamp.
+	// Default: time.Now.
+	Now func() time.Time
+}
+
+func (o Options) now() func() time.Time {
+	if o.Now != nil {
+		return o.Now
+	}
+	return time.Now
+}
+
+// messageTypes are Segment's six message types, in a fixed order.
+var messageTypes = [...]string{
+	sink.TypeIdentify, sink.TypeTrack, sink.TypePage,
+	sink.TypeScreen, sink.TypeGroup, sink.TypeAlias,
+}
+
+// typeIndex returns the index of a message type in messageTypes, or -1.
+func typeIndex(s string) int {
+	for i, t := range messageTypes {
+		if t == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// droppedFields are the top-level fields of a passed-through message that
+// are not sent on. Segment sets receivedAt on arrival and the sink sets
+// sentAt on every attempt; originalTimestamp is the client's own clock,
+// from which Segment derives timestamp (it is read as a fallback for a
+// missing timestamp, then dropped); writeKey travels in the request's
+// authentication, and a stale one in the body would name another source.
+var droppedFields = map[string]bool{
+	"sentAt":            true,
+	"receivedAt":        true,
+	"originalTimestamp": true,
+	"writeKey":          true,
+}
+
+// Passthrough returns a Mapper for rows that are Segment messages already:
+// NDJSON lines such as those of an export or of Segment's own archives.
+//
+// The string fields (type, userId, anonymousId, event, name, category,
+// groupId, previousId, messageId) are copied; an id may be a JSON number,
+// which is kept as its text. timestamp must be an RFC 3339 string; if it is
+// absent or null, originalTimestamp is used; if both are, the row is
+// rejected with ReasonMissingTimestamp (the current time is never used).
+// properties, traits, context and integrations must be objects (or null)
+// and are copied verbatim; context is split into sink.Fields so that the
+// sink can add context.library when it is absent. sentAt, receivedAt,
+// originalTimestamp and writeKey are dropped; every other top-level field
+// (channel, version, _metadata…) is kept, verbatim, in Message.Extra.
+// A message without a messageId gets RowMessageID(row). A message without
+// both userId and anonymousId is rejected with ReasonMissingID.
+//
+// opts is accepted for symmetry with Spec.Compile; Passthrough never needs
+// the current time. The Mapper is safe for concurrent use.
+func Passthrough(opts Options) Mapper {
+	return passthrough{}
+}
+
+type passthrough struct{}
+
+var _ Mapper = passthrough{}
+
+var errNoType = errors.New("no message type")
+
+// Map implements Mapper.
+func (passthrough) Map(row *readers.Row, msg *sink.Message) error {
+	*msg = sink.Message{}
+	var ts, orig any
+	for i, name := range row.Names {
+		if i >= len(row.Values) {
+			break
+		}
+		v := row.Values[i]
+		var err error
+		switch name {
+		case "type":
+			var s string
+			s, _, err = toText(v)
+			if err == nil && s != "" && typeIndex(s) < 0 {
+				return fieldError(row, "type", "", v, ReasonInvalidType, unknownTypeError(s))
+			}
+			msg.Type = s
+		case "messageId":
+			msg.MessageID, err = passText(v)
+		case "userId":
+			msg.UserID, err = passText(v)
+		case "anonymousId":
+			msg.AnonymousID, err = passText(v)
+		case "event":
+			msg.Event, err = passText(v)
+		case "name":
+			msg.Name, err = passText(v)
+		case "category":
+			msg.Category, err = passText(v)
+		case "groupId":
+			msg.GroupID, err = passText(v)
+		case "previousId":
+			msg.PreviousID, err = passText(v)
+		case "timestamp":
+			ts = v
+		case "originalTimestamp":
+			orig = v
+		case "properties":
+			msg.Properties, err = passObject(v)
+		case "traits":
+			msg.Traits, err = passObject(v)
+		case "integrations":
+			msg.Integrations, err = passObject(v)
+		case "context":
+			msg.Context, err = passContext(v)
+		default:
+			if !droppedFields[name] {
+				msg.Extra = append(msg.Extra, sink.Field{Key: name, Value: v})
+			}
+		}
+		if err != nil {
+			return fieldError(row, name, "", v, ReasonInvalidField, err)
+		}
+	}
+	if msg.Type == "" {
+		return fieldError(row, "type", "", nil, ReasonInvalidType, errNoType)
+	}
+	if err := passTimestamp(row, msg, ts, orig); err != nil {
+		return err
+	}
+	if msg.UserID == "" && msg.AnonymousID == "" {
+		return fieldError(row, "userId", "", nil, ReasonMissingID, errors.New("no userId and no anonymousId"))
+	}
+	if msg.MessageID == "" {
+		msg.MessageID = RowMessageID(row)
+	} else if len(msg.MessageID) > maxMessageID {
+		return fieldError(row, "messageId", "", msg.MessageID, ReasonInvalidMessageID, errMessageIDLength)
+	}
+	return nil
+}
+
+var errMessageIDLength = fmt.Errorf("longer than %d bytes", maxMessageID)
+
+// passTimestamp sets msg.Timestamp from timestamp, else originalTimestamp.
+func passTimestamp(row *readers.Row, msg *sink.Message, ts, orig any) error {
+	col, v := "", ts // the column is named only when it is not the field
+	if isNull(v) {
+		col, v = "originalTimestamp", orig
+	}
+	if isNull(v) {
+		return fieldError(row, "timestamp", "", nil, ReasonMissingTimestamp, errors.New("no timestamp and no originalTimestamp"))
+	}
+	t, err := parseRFC3339(v, nil)
+	if err != nil {
+		return fieldError(row, "timestamp", col, v, ReasonBadTimestamp, err)
+	}
+	msg.Timestamp = t
+	return nil
+}
+
+// passText returns a string field of a passed-through message.
+func passText(v any) (string, error) {
+	s, _, err := toText(v)
+	return s, err
+}
+
+var errNotObject = errors.New("not an object")
+
+// passObject returns an object field of a passed-through message as it is.
+func passObject(v any) (any, error) {
+	switch x := v.(type) {
+	case nil:
+		return nil, nil
+	case json.RawMessage:
+		switch rawKind(x) {
+		case 'n':
+			return nil, nil
+		case '{':
+			return x, nil
+		}
+	case map[string]any:
+		return x, nil
+	case sink.Fields:
+		return x, nil
+	}
+	return nil, errNotObject
+}
+
+// passContext returns the context of a passed-through message, a JSON
+// object split into its members so that the sink can add context.library.
+func passContext(v any) (any, error) {
+	raw, ok := v.(json.RawMessage)
+	if !ok || rawKind(raw) != '{' {
+		return passObject(v)
+	}
+	var f sink.Fields
+	err := readers.ObjectMembers(raw, func(key string, value json.RawMessage) bool {
+		f = append(f, sink.Field{Key: key, Value: value})
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	if f == nil {
+		f = sink.Fields{}
+	}
+	return f, nil
+}
+
+func unknownTypeError(s string) error {
+	return fmt.Errorf("unknown message type %q (want identify, track, page, screen, group or alias)", s)
+}
