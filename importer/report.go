@@ -52,8 +52,12 @@ func (r *Report) Summary() string {
 	if !r.Complete {
 		status = "stopped"
 	}
-	fmt.Fprintf(&b, "import %s in %s: %d files, %d rows read\n", status,
-		time.Duration(r.DurationSeconds*float64(time.Second)).Round(time.Millisecond), r.Files, r.RowsRead)
+	files := "files"
+	if r.Files == 1 {
+		files = "file"
+	}
+	fmt.Fprintf(&b, "import %s in %s: %d %s, %d rows read\n", status,
+		time.Duration(r.DurationSeconds*float64(time.Second)).Round(time.Millisecond), r.Files, files, r.RowsRead)
 	fmt.Fprintf(&b, "  delivered  %d\n", r.Delivered)
 	fmt.Fprintf(&b, "  rejected   %d\n", r.Rejected)
 	reasons := make([]string, 0, len(r.RejectedByReason))

@@ -122,6 +122,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitUsage
 	}
 	cfg.Progress = display.update
+	cfg.ProgressInterval = display.interval()
 
 	rep, err := importer.Run(ctx, cfg)
 	if cerr := closeSink(); err == nil && cerr != nil {

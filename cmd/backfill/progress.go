@@ -65,7 +65,6 @@ func (d *progressDisplay) update(p importer.Progress) {
 				progressbar.OptionSetWidth(24),
 				progressbar.OptionThrottle(100*time.Millisecond),
 				progressbar.OptionShowDescriptionAtLineEnd(),
-				progressbar.OptionSetRenderBlankState(true),
 			)
 		}
 		d.pb.Describe(describe(p))
@@ -84,6 +83,15 @@ func (d *progressDisplay) update(p importer.Progress) {
 			"filtered", p.Filtered, "retries", p.Retries, "throttled", p.Throttled,
 			"events_per_second", int64(p.EventsPerSecond()), "final", p.Final)
 	}
+}
+
+// interval is how often the display wants updates: often enough for a
+// smooth bar, seldom when it only logs.
+func (d *progressDisplay) interval() time.Duration {
+	if d.bar {
+		return 200 * time.Millisecond
+	}
+	return time.Second
 }
 
 func describe(p importer.Progress) string {
