@@ -2,7 +2,9 @@ package readers
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
+	"unicode/utf8"
 )
 
 // Formats a source can have.
@@ -38,20 +40,126 @@ type Options struct {
 	Columns []string
 	// Progress, if set, is increased by the bytes read from the underlying
 	// files (compressed bytes for compressed files), for progress bars.
+	// Bytes a resumed plain file skips by seeking count as read, and no
+	// byte counts twice.
 	Progress *atomic.Int64
+}
+
+// Validate reports the first invalid field of o, naming it.
+func (o Options) Validate() error {
+	switch o.Format {
+	case "", FormatCSV, FormatNDJSON, FormatParquet:
+	default:
+		return fmt.Errorf("readers: Format %q: want csv, ndjson or parquet", o.Format)
+	}
+	if o.MaxLineBytes < 0 {
+		return fmt.Errorf("readers: MaxLineBytes %d: must not be negative", o.MaxLineBytes)
+	}
+	if d := o.Delimiter; d != 0 && (d >= utf8.RuneSelf || d == '"' || d == '\r' || d == '\n') {
+		return fmt.Errorf("readers: Delimiter %q: want a single-byte character other than a quote or a line break", d)
+	}
+	return nil
+}
+
+// withDefaults validates o and fills in its defaults.
+func (o Options) withDefaults() (Options, error) {
+	if err := o.Validate(); err != nil {
+		return o, err
+	}
+	if o.MaxLineBytes == 0 {
+		o.MaxLineBytes = defaultMaxLineBytes
+	}
+	return o, nil
 }
 
 // Expand turns command-line arguments (files, folders, globs with **, "-")
 // into the ordered list of sources to read.
-func Expand(args []string, opts Options) ([]Source, error) { panic("todo") }
+//
+// Arguments keep their order; a folder's files (walked recursively) and a
+// glob's matches are sorted. Inside folders and globs, hidden files and
+// folders (a name starting with '.') and this tool's own files (names
+// ending in ".rejects.ndjson", anything under ".backfill") are skipped; a
+// file named explicitly is always used. A file reached twice is listed
+// once. "-" (standard input) may appear once. A missing file, or a folder or
+// glob that yields no file, is an error naming it. Each file's format is
+// detected (Options.Format forces it) and its size and Fingerprint are
+// recorded; standard input's format is detected when it is opened.
+func Expand(args []string, opts Options) ([]Source, error) { return expand(args, opts) }
 
 // Open opens src for reading. If at is non-nil, reading resumes at the row
 // whose position *at is (as a Position returned by an earlier read of the
 // same file): the first call of Next returns that row, and then the rest.
 // Plain text files seek to at.Offset; compressed ones are decompressed again
 // and the rows before it skipped without parsing their fields.
+//
+// The format is Options.Format, else src.Format, else detected from the file
+// name after any .gz/.zst/.zstd extension (.csv, .tsv, .ndjson, .jsonl,
+// .json, .parquet), else from the content. Compression (gzip, zstd) is
+// detected from the content's magic bytes. A .json file (or detected JSON)
+// whose content is one top-level array is read element by element. Open
+// blocks while it reads the first bytes (and a CSV header). The returned
+// Reader is a Schemer for CSV.
 func Open(ctx context.Context, src Source, opts Options, at *Position) (Reader, error) {
-	panic("todo")
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	format := opts.Format
+	if format == "" {
+		format = src.Format
+	}
+	if format == "" {
+		format = formatByName(src.Path).format
+	}
+	if format == FormatParquet {
+		return nil, fmt.Errorf("%s: %w", src.Path, errParquetUnsupported)
+	}
+	in, err := openInput(src.Path, opts.Progress)
+	if err != nil {
+		return nil, err
+	}
+	r, err := openReader(ctx, src, format, in, opts, at)
+	if err != nil {
+		in.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// openErr names the file in an error of Open, unless it is the context's.
+func openErr(ctx context.Context, path string, err error) error {
+	if isContextError(ctx, err) {
+		return err
+	}
+	return fileError(path, err)
+}
+
+func openReader(ctx context.Context, src Source, format string, in *input, opts Options, at *Position) (Reader, error) {
+	s := newStream(in.r, opts.MaxLineBytes, in.size)
+	head, err := s.peek(ctx, sniffHeadSize)
+	if err != nil {
+		return nil, openErr(ctx, src.Path, err)
+	}
+	if format == "" {
+		if format, err = sniff(head); err != nil {
+			return nil, openErr(ctx, src.Path, err)
+		}
+		if format == FormatParquet {
+			return nil, openErr(ctx, src.Path, errParquetUnsupported)
+		}
+	}
+	if len(head) >= len(utf8BOM) && string(head[:len(utf8BOM)]) == string(utf8BOM) {
+		s.consume(len(utf8BOM))
+	}
+	source := src
+	source.Format = format
+	switch format {
+	case FormatCSV:
+		return newCSVReader(ctx, &source, in, s, opts, at)
+	case FormatNDJSON:
+		return newNDJSONReader(ctx, &source, in, s, opts, at)
+	}
+	return nil, fmt.Errorf("%s: unknown format %q", src.Path, format)
 }
 
 // Schemer is implemented by readers whose rows share one list of column

@@ -39,7 +39,7 @@ func (p Position) String() string {
 type Row struct {
 	Pos    Position
 	Source *Source // the source the row came from; shared by its rows
-	Raw    []byte // the row's bytes as read, for rejects; nil for binary formats
+	Raw    []byte  // the row's bytes as read, for rejects; nil for binary formats
 	Names  []string
 	Values []any
 }

@@ -1,0 +1,107 @@
+package readers
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"testing"
+)
+
+const benchRows = 100_000
+
+// benchCSV is a typical event export: ten columns, some quoted.
+func benchCSV() []byte {
+	var b bytes.Buffer
+	b.WriteString("message_id,timestamp,user_id,anonymous_id,event,plan,amount,currency,page,note\n")
+	for i := range benchRows {
+		fmt.Fprintf(&b, "m-%08d,2024-03-%02dT12:%02d:%02dZ,user-%d,anon-%x,Order Completed,pro,%d.%02d,USD,/checkout/%d,\"said \"\"hi\"\", twice\"\n",
+			i, i%28+1, i%60, i%60, i%5000, i*7919, i%1000, i%100, i%50)
+	}
+	return b.Bytes()
+}
+
+// benchNDJSON is the same events as JSON lines with a nested object.
+func benchNDJSON() []byte {
+	var b bytes.Buffer
+	for i := range benchRows {
+		fmt.Fprintf(&b, `{"messageId":"m-%08d","timestamp":"2024-03-%02dT12:%02d:%02dZ","userId":"user-%d","anonymousId":"anon-%x","event":"Order Completed","properties":{"plan":"pro","amount":%d.%02d,"currency":"USD","items":[1,2,3]},"context":{"page":{"path":"/checkout/%d"}},"big":9007199254740993}`+"\n",
+			i, i%28+1, i%60, i%60, i%5000, i*7919, i%1000, i%100, i%50)
+	}
+	return b.Bytes()
+}
+
+func benchmarkRead(b *testing.B, name string, data []byte) {
+	for _, c := range compressions {
+		b.Run(c.name, func(b *testing.B) {
+			path := writeFile(b, b.TempDir(), name+c.ext, c.pack(b, data))
+			ctx := context.Background()
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				r, err := Open(ctx, Source{Path: path}, Options{}, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n := 0
+				for {
+					_, err := r.Next(ctx)
+					if err == io.EOF {
+						break
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					n++
+				}
+				r.Close()
+				if n != benchRows {
+					b.Fatalf("read %d rows, want %d", n, benchRows)
+				}
+			}
+			b.ReportMetric(float64(benchRows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}
+
+func BenchmarkCSV(b *testing.B) { benchmarkRead(b, "events.csv", benchCSV()) }
+
+func BenchmarkNDJSON(b *testing.B) { benchmarkRead(b, "events.ndjson", benchNDJSON()) }
+
+// BenchmarkScanObject measures the JSON scanner splitting objects into
+// members, next to encoding/json validating and decoding the same lines.
+func BenchmarkScanObject(b *testing.B) {
+	lines := bytes.Split(bytes.TrimSpace(benchNDJSON()), []byte("\n"))[:1000]
+	var size int64
+	for _, l := range lines {
+		size += int64(len(l))
+	}
+	run := func(name string, fn func(line []byte) error) {
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(size)
+			b.ReportAllocs()
+			for b.Loop() {
+				for _, l := range lines {
+					if err := fn(l); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+	run("ObjectMembers", func(l []byte) error {
+		return ObjectMembers(l, func(string, json.RawMessage) bool { return true })
+	})
+	run("encoding-json-Valid", func(l []byte) error {
+		if !json.Valid(l) {
+			return fmt.Errorf("invalid line %s", l)
+		}
+		return nil
+	})
+	run("encoding-json-Unmarshal", func(l []byte) error {
+		var m map[string]json.RawMessage
+		return json.Unmarshal(l, &m)
+	})
+}

@@ -1,0 +1,489 @@
+package readers
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+)
+
+// States of the CSV record scanner.
+const (
+	csvFieldStart    = iota // at the start of a field
+	csvUnquoted             // inside an unquoted field
+	csvQuoted               // inside a quoted field
+	csvQuoteInQuoted        // just after a quote inside a quoted field
+	csvQuoteCR              // after a closing quote and a carriage return
+	csvBad                  // after a quote error: skipping to the end of the line
+)
+
+// csvReader reads CSV (or TSV) records with a header row or given columns.
+type csvReader struct {
+	src     *Source
+	in      *input
+	s       *stream
+	delim   byte
+	special [256]bool // the bytes that end an unquoted field: delimiter, quote, newline
+	max     int
+	header  []string
+	row     int64 // ordinal of the last row returned
+	line    int64 // line of the next unconsumed byte
+	calls   uint
+	err     error // sticky: io.EOF or a fatal error
+	fields  []csvField
+}
+
+var (
+	_ Reader  = (*csvReader)(nil)
+	_ Schemer = (*csvReader)(nil)
+)
+
+// csvField locates a field in its record: the bytes [start, end) of the
+// record, between the quotes of a quoted field; escaped marks doubled
+// quotes inside.
+type csvField struct {
+	start, end int
+	escaped    bool
+}
+
+// csvRecord is one framed record. Unless owned, data lies in the stream's
+// buffer and is valid only until the next read.
+type csvRecord struct {
+	offset int64
+	lines  int64 // line breaks consumed with the record
+	data   []byte
+	owned  bool
+	reason string // set for a malformed record
+	err    error
+	blank  bool
+}
+
+func newCSVReader(ctx context.Context, src *Source, in *input, s *stream, opts Options, at *Position) (*csvReader, error) {
+	delim := byte(',')
+	if opts.Delimiter != 0 {
+		delim = byte(opts.Delimiter)
+	} else if formatByName(src.Path).tab {
+		delim = '\t'
+	}
+	c := &csvReader{src: src, in: in, s: s, delim: delim, max: opts.MaxLineBytes, line: 1}
+	c.special[delim], c.special['"'], c.special['\n'] = true, true, true
+	if len(opts.Columns) > 0 {
+		if err := checkColumns(opts.Columns); err != nil {
+			return nil, fmt.Errorf("%s: columns: %w", src.Path, err)
+		}
+		c.header = append([]string(nil), opts.Columns...)
+	} else if err := c.readHeader(ctx); err != nil {
+		return nil, err
+	}
+	if at == nil {
+		return c, nil
+	}
+	if at.Row < 1 || at.Line < 1 {
+		return nil, fmt.Errorf("%s: resume: invalid position (row %d, line %d)", src.Path, at.Row, at.Line)
+	}
+	if err := positionAt(ctx, in, s, at.Offset, s.off, true); err != nil {
+		return nil, openErr(ctx, src.Path, err)
+	}
+	c.row, c.line = at.Row-1, at.Line
+	return c, nil
+}
+
+// readHeader reads the first record that is not blank as the column names.
+func (c *csvReader) readHeader(ctx context.Context) error {
+	for {
+		rec, err := c.frame(ctx)
+		if err == io.EOF {
+			c.err = io.EOF // an empty file has no rows
+			return nil
+		}
+		if err != nil {
+			return openErr(ctx, c.src.Path, err)
+		}
+		c.line += rec.lines
+		if rec.blank {
+			continue
+		}
+		if rec.reason != "" {
+			return fmt.Errorf("%s: header: %w", c.src.Path, rec.err)
+		}
+		if !utf8.Valid(rec.data) {
+			return fmt.Errorf("%s: header: invalid UTF-8 at byte %d", c.src.Path, invalidUTF8At(rec.data))
+		}
+		names := c.strings(rec.data)
+		header := make([]string, len(names))
+		for i, v := range names {
+			header[i] = v.(string)
+		}
+		if err := checkColumns(header); err != nil {
+			return fmt.Errorf("%s: header: %w", c.src.Path, err)
+		}
+		c.header = header
+		return nil
+	}
+}
+
+// checkColumns refuses empty and duplicate column names.
+func checkColumns(names []string) error {
+	seen := make(map[string]int, len(names))
+	for i, n := range names {
+		if strings.TrimSpace(n) == "" {
+			return fmt.Errorf("column %d is empty", i+1)
+		}
+		if j, ok := seen[n]; ok {
+			return fmt.Errorf("duplicate column %q (columns %d and %d)", n, j+1, i+1)
+		}
+		seen[n] = i
+	}
+	return nil
+}
+
+// Schema returns the column names: the header, or Options.Columns.
+func (c *csvReader) Schema() []string { return c.header }
+
+// Next returns the next row; see Reader.
+func (c *csvReader) Next(ctx context.Context) (Row, error) {
+	if c.err != nil {
+		return Row{}, c.err
+	}
+	c.calls++
+	if c.calls&63 == 1 {
+		if err := ctx.Err(); err != nil {
+			return Row{}, err
+		}
+	}
+	for {
+		rec, err := c.frame(ctx)
+		if err != nil {
+			if err != io.EOF && !isContextError(ctx, err) {
+				err = fileError(c.src.Path, err)
+			}
+			// Context errors stick too: the context may have ended a
+			// read half way through a record.
+			c.err = err
+			return Row{}, err
+		}
+		pos := Position{File: c.src.Path, Line: c.line, Offset: rec.offset}
+		c.line += rec.lines
+		if rec.blank {
+			continue
+		}
+		c.row++
+		pos.Row = c.row
+		raw := rec.data
+		if !rec.owned {
+			raw = make([]byte, len(rec.data))
+			copy(raw, rec.data)
+		}
+		if rec.reason != "" {
+			return Row{}, &RowError{Pos: pos, Reason: rec.reason, Raw: raw, Err: rec.err}
+		}
+		if !utf8.Valid(raw) {
+			return Row{}, &RowError{Pos: pos, Reason: ReasonInvalidUTF8, Raw: raw,
+				Err: fmt.Errorf("invalid UTF-8 at byte %d", invalidUTF8At(raw))}
+		}
+		if len(c.fields) != len(c.header) {
+			return Row{}, &RowError{Pos: pos, Reason: ReasonCSVFieldCount, Raw: raw,
+				Err: fmt.Errorf("expected %d fields, got %d", len(c.header), len(c.fields))}
+		}
+		return Row{Pos: pos, Source: c.src, Raw: raw, Names: c.header, Values: c.strings(raw)}, nil
+	}
+}
+
+// strings returns the fields of the record raw as string values: one copy
+// of the record that the fields share, plus one per field with doubled
+// quotes.
+func (c *csvReader) strings(raw []byte) []any {
+	text := string(raw)
+	values := make([]any, len(c.fields))
+	for k, f := range c.fields {
+		v := text[f.start:f.end]
+		if f.escaped {
+			v = strings.ReplaceAll(v, `""`, `"`)
+		}
+		values[k] = v
+	}
+	return values
+}
+
+// frame reads the next record, splitting it into c.fields. A record is
+// framed the same way whatever the buffering, so that resuming at its
+// offset frames it again identically. io.EOF after the last record.
+func (c *csvReader) frame(ctx context.Context) (csvRecord, error) {
+	s := c.s
+	c.fields = c.fields[:0]
+	rec := csvRecord{offset: s.off}
+	for {
+		avail := s.buf[s.r:s.w]
+		if nl := bytes.IndexByte(avail, '\n'); nl >= 0 {
+			line := avail[:nl]
+			if bytes.IndexByte(line, '"') >= 0 {
+				break
+			}
+			// The common case: a whole line without quotes is one record.
+			line = trimCR(line)
+			s.consume(nl + 1)
+			rec.lines = 1
+			switch {
+			case len(line) > c.max:
+				rec.data, rec.owned = clonePrefix(line, rawPrefixSize), true
+				rec.reason, rec.err = ReasonLineTooLong, fmt.Errorf("record longer than %d bytes", c.max)
+			case len(line) == 0:
+				rec.blank = true
+			default:
+				rec.data = line
+				c.split(line)
+			}
+			return rec, nil
+		}
+		if len(avail) >= c.max+2 {
+			break
+		}
+		if err := s.fill(ctx); err != nil {
+			if err != io.EOF {
+				return rec, err
+			}
+			if s.r == s.w {
+				return rec, io.EOF
+			}
+			break
+		}
+	}
+	return rec, c.frameQuoted(ctx, &rec)
+}
+
+// split splits a record without quotes at the delimiter.
+func (c *csvReader) split(line []byte) {
+	pos := 0
+	for {
+		j := bytes.IndexByte(line[pos:], c.delim)
+		if j < 0 {
+			c.fields = append(c.fields, csvField{start: pos, end: len(line)})
+			return
+		}
+		c.fields = append(c.fields, csvField{start: pos, end: pos + j})
+		pos += j + 1
+	}
+}
+
+// frameQuoted frames a record byte by byte: one with quotes, at the end of
+// the file, or too long to be found in the buffer. It gives up on a record
+// at c.max bytes: inside a quoted field that spans lines, the record is
+// taken to be its first line (an unterminated quote) and reading resumes at
+// the next line; otherwise the rest of the line is skipped.
+func (c *csvReader) frameQuoted(ctx context.Context, rec *csvRecord) error {
+	s := c.s
+	d := c.delim
+	limit := c.max + 2 // bytes after which the record is surely too long
+	state := csvFieldStart
+	var (
+		i, fstart int
+		escaped   bool
+		lines     int64
+		firstNL   = -1
+		quoteErr  error
+	)
+	field := func(end int) {
+		c.fields = append(c.fields, csvField{start: fstart, end: end, escaped: escaped})
+	}
+	for {
+		if i >= limit {
+			return c.giveUp(ctx, rec, state, i, lines, firstNL)
+		}
+		if s.r+i >= s.w {
+			err := s.fill(ctx)
+			if err == io.EOF {
+				return c.endAtEOF(rec, state, i, fstart, escaped, lines, firstNL, quoteErr)
+			}
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		ch := s.buf[s.r+i]
+		switch state {
+		case csvFieldStart:
+			switch ch {
+			case '"':
+				state, fstart, escaped = csvQuoted, i+1, false
+			case d:
+				fstart, escaped = i, false
+				field(i)
+			case '\n':
+				fstart, escaped = i, false
+				field(i)
+				return c.endRecord(rec, i, i+1, lines+1, quoteErr)
+			default:
+				state, fstart, escaped = csvUnquoted, i, false
+			}
+		case csvUnquoted:
+			// Skip the plain bytes of the field.
+			if !c.special[ch] {
+				end := min(s.w, s.r+limit)
+				j := s.r + i + 1
+				for j < end && !c.special[s.buf[j]] {
+					j++
+				}
+				i = j - s.r
+				continue
+			}
+			switch ch {
+			case d:
+				field(i)
+				state = csvFieldStart
+			case '\n':
+				field(i)
+				return c.endRecord(rec, i, i+1, lines+1, quoteErr)
+			case '"':
+				quoteErr = fmt.Errorf("bare quote in unquoted field %d", len(c.fields)+1)
+				state = csvBad
+			}
+		case csvQuoted:
+			// Skip to the next quote, counting line breaks on the way.
+			end := min(s.w, s.r+limit)
+			seg := s.buf[s.r+i : end]
+			j := bytes.IndexByte(seg, '"')
+			if j < 0 {
+				j = len(seg)
+			}
+			if n := bytes.Count(seg[:j], []byte{'\n'}); n > 0 {
+				if firstNL < 0 {
+					firstNL = i + bytes.IndexByte(seg[:j], '\n')
+				}
+				lines += int64(n)
+			}
+			i += j
+			if j < len(seg) {
+				state = csvQuoteInQuoted
+				i++
+			}
+			continue
+		case csvQuoteInQuoted:
+			switch ch {
+			case '"':
+				escaped = true
+				state = csvQuoted
+			case d:
+				field(i - 1)
+				state = csvFieldStart
+			case '\n':
+				field(i - 1)
+				return c.endRecord(rec, i, i+1, lines+1, quoteErr)
+			case '\r':
+				field(i - 1)
+				state = csvQuoteCR
+			default:
+				quoteErr = fmt.Errorf("unexpected %s after the closing quote of field %d", quoteByte(ch), len(c.fields)+1)
+				state = csvBad
+			}
+		case csvQuoteCR:
+			if ch == '\n' {
+				return c.endRecord(rec, i, i+1, lines+1, quoteErr)
+			}
+			quoteErr = fmt.Errorf("unexpected carriage return after the closing quote of field %d", len(c.fields))
+			state = csvBad
+		case csvBad:
+			end := min(s.w, s.r+limit)
+			j := bytes.IndexByte(s.buf[s.r+i:end], '\n')
+			if j < 0 {
+				i = end - s.r
+				continue
+			}
+			i += j
+			return c.endRecord(rec, i, i+1, lines+1, quoteErr)
+		}
+		i++
+	}
+}
+
+// endRecord completes a record of n bytes (before its line break), of
+// which consumed bytes are used up.
+func (c *csvReader) endRecord(rec *csvRecord, n, consumed int, lines int64, quoteErr error) error {
+	s := c.s
+	data := trimCR(s.buf[s.r : s.r+n])
+	if k := len(c.fields) - 1; k >= 0 && c.fields[k].end > len(data) {
+		c.fields[k].end = len(data)
+	}
+	s.consume(consumed)
+	rec.lines = lines
+	switch {
+	case len(data) > c.max:
+		rec.data, rec.owned = clonePrefix(data, rawPrefixSize), true
+		rec.reason, rec.err = ReasonLineTooLong, fmt.Errorf("record longer than %d bytes", c.max)
+	case quoteErr != nil:
+		rec.data = data
+		rec.reason, rec.err = ReasonCSVQuote, quoteErr
+	case len(data) == 0:
+		rec.blank = true
+	default:
+		rec.data = data
+	}
+	return nil
+}
+
+// endAtEOF completes the last record, which has no line break.
+func (c *csvReader) endAtEOF(rec *csvRecord, state, n, fstart int, escaped bool, lines int64, firstNL int, quoteErr error) error {
+	if n == 0 {
+		return io.EOF
+	}
+	field := func(end int) {
+		c.fields = append(c.fields, csvField{start: fstart, end: end, escaped: escaped})
+	}
+	switch state {
+	case csvFieldStart:
+		fstart, escaped = n, false
+		field(n)
+	case csvUnquoted:
+		field(n)
+	case csvQuoteInQuoted:
+		field(n - 1)
+	case csvQuoted:
+		err := fmt.Errorf("unterminated quoted field %d", len(c.fields)+1)
+		if firstNL >= 0 {
+			return c.resyncAfterFirstLine(rec, firstNL, err)
+		}
+		quoteErr = err
+	}
+	return c.endRecord(rec, n, n, lines, quoteErr)
+}
+
+// giveUp ends a record that reached the size limit without ending.
+func (c *csvReader) giveUp(ctx context.Context, rec *csvRecord, state, n int, lines int64, firstNL int) error {
+	if state == csvQuoted {
+		err := fmt.Errorf("quoted field %d not closed within %d bytes", len(c.fields)+1, c.max)
+		if firstNL >= 0 {
+			return c.resyncAfterFirstLine(rec, firstNL, err)
+		}
+		rec.reason, rec.err = ReasonCSVQuote, err
+	} else {
+		rec.reason, rec.err = ReasonLineTooLong, fmt.Errorf("record longer than %d bytes", c.max)
+	}
+	s := c.s
+	keep := clonePrefix(s.buf[s.r:s.r+n], rawPrefixSize)
+	s.consume(n)
+	rec.lines = lines + 1
+	var err error
+	rec.data, err = s.skipLineKeep(ctx, keep)
+	rec.owned = true
+	return err
+}
+
+// resyncAfterFirstLine reports the record's first line as a bad quote and
+// goes on reading at the line after it.
+func (c *csvReader) resyncAfterFirstLine(rec *csvRecord, firstNL int, err error) error {
+	s := c.s
+	rec.data, rec.owned = bytes.Clone(trimCR(s.buf[s.r:s.r+firstNL])), true
+	rec.reason, rec.err = ReasonCSVQuote, err
+	rec.lines = 1
+	s.consume(firstNL + 1)
+	return nil
+}
+
+// Close releases the file. It is safe to call more than once.
+func (c *csvReader) Close() error {
+	if c.err == nil || c.err == io.EOF {
+		c.err = errClosed
+	}
+	return c.in.Close()
+}
