@@ -46,6 +46,33 @@ type Config struct {
 	// Stats, if set, are the sink's counters of requests, retries, 429s and
 	// bytes, reported in Progress and Report.
 	Stats SinkStats
+
+	// CheckpointPath is the checkpoint file. If it exists, the run resumes
+	// from it; it is written at most every CheckpointInterval and at the
+	// end. Default: "" (no checkpoint). Imports from stdin keep none.
+	CheckpointPath string
+	// CheckpointInterval is the longest time between checkpoint writes
+	// while batches are acknowledged; a write also happens as soon as half
+	// of MaxInFlight waits for one. Zero means the default, 1s; a negative
+	// value writes after every acknowledged batch.
+	CheckpointInterval time.Duration
+	// Restart discards an existing checkpoint and starts over.
+	Restart bool
+	// Options describe what else changes the messages sent (the mapping's
+	// fingerprint, the destination, time windows); they are recorded in the
+	// checkpoint, and a resumed run must have the same. Reader options and
+	// limits are added by Run.
+	Options map[string]string
+	// Command is the command line that resumes this import, recorded in the
+	// checkpoint for people.
+	Command []string
+	// MaxInFlight caps the batches read but not yet settled (and, with a
+	// checkpoint, not yet recorded in one): at most MaxInFlight ×
+	// MaxMessages rows are sent again after a crash. Default: 4 × Concurrency.
+	MaxInFlight int
+	// DrainTimeout is how long batches already being sent may take to
+	// finish once ctx ends. Default: 30s.
+	DrainTimeout time.Duration
 }
 
 // SinkStats reports a sink's transport counters.
@@ -63,9 +90,11 @@ type Transport struct {
 
 // Defaults.
 const (
-	DefaultConcurrency      = 4
-	DefaultRejectsPath      = "backfill.rejects.ndjson"
-	DefaultProgressInterval = time.Second
+	DefaultConcurrency        = 4
+	DefaultRejectsPath        = "backfill.rejects.ndjson"
+	DefaultProgressInterval   = time.Second
+	DefaultCheckpointInterval = time.Second
+	DefaultDrainTimeout       = 30 * time.Second
 )
 
 // Validate reports the first field that is missing or out of range.
@@ -78,6 +107,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Concurrency < 0 {
 		return fmt.Errorf("config: Concurrency is %d, want at least 1", c.Concurrency)
+	}
+	if c.MaxInFlight < 0 {
+		return fmt.Errorf("config: MaxInFlight is %d, want at least 1", c.MaxInFlight)
+	}
+	if c.DrainTimeout < 0 {
+		return fmt.Errorf("config: DrainTimeout is %s, want at least 0", c.DrainTimeout)
 	}
 	if err := c.Limits.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
@@ -94,6 +129,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ProgressInterval == 0 {
 		c.ProgressInterval = DefaultProgressInterval
+	}
+	if c.CheckpointInterval == 0 {
+		c.CheckpointInterval = DefaultCheckpointInterval
+	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = 4 * c.Concurrency
+	}
+	if c.DrainTimeout == 0 {
+		c.DrainTimeout = DefaultDrainTimeout
 	}
 	return c
 }

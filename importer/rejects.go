@@ -3,6 +3,7 @@ package importer
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -42,6 +43,47 @@ type rejectsFile struct {
 	f    *os.File
 	w    *bufio.Writer
 	err  error // the first write error; every later write fails with it
+	// written is the file's size with what is buffered: where the next
+	// reject goes. Checkpoints record it.
+	written int64
+}
+
+// openRejects prepares the rejects file at path for appending. With
+// resume, the file is cut back to the size a checkpoint recorded, dropping
+// rejects of rows that will be read again; it must be at least that long.
+func openRejects(path string, resume bool, offset int64) (*rejectsFile, error) {
+	r := &rejectsFile{path: path}
+	st, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if resume && offset > 0 {
+			return nil, fmt.Errorf("rejects: %s is missing, but the checkpoint records %d bytes of rejects in it", path, offset)
+		}
+		return r, nil
+	case err != nil:
+		return nil, fmt.Errorf("rejects: %w", err)
+	}
+	r.written = st.Size()
+	if !resume {
+		return r, nil
+	}
+	if st.Size() < offset {
+		return nil, fmt.Errorf("rejects: %s has %d bytes, but the checkpoint records %d: it was changed or replaced", path, st.Size(), offset)
+	}
+	if st.Size() > offset {
+		if err := os.Truncate(path, offset); err != nil {
+			return nil, fmt.Errorf("rejects: %w", err)
+		}
+	}
+	r.written = offset
+	return r, nil
+}
+
+// size returns where the next reject will be written.
+func (r *rejectsFile) size() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.written
 }
 
 func (r *rejectsFile) write(rej Reject) error {
@@ -66,6 +108,7 @@ func (r *rejectsFile) write(rej Reject) error {
 	if _, err := r.w.Write(line); err != nil {
 		r.err = fmt.Errorf("rejects: write %s: %w", r.path, err)
 	}
+	r.written += int64(len(line))
 	return r.err
 }
 

@@ -24,8 +24,15 @@ type Report struct {
 	DurationSeconds float64 `json:"duration_seconds"`
 	EventsPerSecond float64 `json:"events_per_second"`
 	RejectsFile     string  `json:"rejects_file,omitempty"`
-	Complete        bool    `json:"complete"`
-	Error           string  `json:"error,omitempty"`
+	CheckpointPath  string  `json:"checkpoint,omitempty"`
+	// Resumed is set when the run continued from a checkpoint; the counts
+	// then cover the whole import, earlier runs included.
+	Resumed bool `json:"resumed,omitempty"`
+	// AlreadyComplete is set when the checkpoint said the import had
+	// finished: nothing was read or sent.
+	AlreadyComplete bool   `json:"already_complete,omitempty"`
+	Complete        bool   `json:"complete"`
+	Error           string `json:"error,omitempty"`
 }
 
 // Check verifies that the counts add up: read = delivered + rejected +

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,96 +22,147 @@ import (
 // blockSize is how many rows the read stage hands on at once.
 const blockSize = 512
 
+// A range of rows is cut early when the rejects it holds (kept in memory
+// until the range is settled) reach either bound.
+const (
+	maxRangeRejects     = 1000
+	maxRangeRejectBytes = 4 << 20
+)
+
 // item is one row read, or the error that made it malformed.
 type item struct {
 	row readers.Row
 	err *readers.RowError
 }
 
+func (it *item) pos() readers.Position {
+	if it.err != nil {
+		return it.err.Pos
+	}
+	return it.row.Pos
+}
+
 // block is a run of rows of one source, handed from the read stage to the map
 // stage in one channel send.
 type block struct {
+	file   int // index of the source
 	src    *readers.Source
 	schema []string
 	items  []item
 }
 
-// job is a batch on its way to the sink, with the position of each of its
-// messages (for rejects the destination reports).
-type job struct {
-	batch     *sink.Batch
-	positions []readers.Position
-}
-
 // run holds the state of one import shared by its stages.
 type run struct {
-	cfg     Config
-	rejects *rejectsFile
-	bytes   atomic.Int64
+	cfg         Config
+	sources     []readers.Source
+	files       []CheckpointFile // nil without a checkpoint
+	options     map[string]string
+	started     time.Time
+	rejects     *rejectsFile
+	tracker     *tracker
+	bytes       atomic.Int64
+	interrupted func() bool
+	// startDelivered is the count of rows delivered by earlier runs.
+	startDelivered int64
 
+	// Live counts, for progress: rows read, and settled as they happen.
 	read, delivered, rejected, filtered, batches atomic.Int64
-
-	mu       sync.Mutex
-	byReason map[string]int64
 }
 
 // Run imports cfg.Sources into cfg.Sink and reports what became of every row.
-// It blocks until every row is delivered, rejected or filtered, or until the
-// run fails or ctx ends; the returned Report is meaningful in every case and
-// its counts add up. Errors name the file, the row and the cause; a refused
-// write key wraps sink.ErrUnauthorized, an ended ctx wraps ctx.Err().
+//
+// It blocks until every row is delivered, rejected or filtered, the run
+// fails, or ctx ends. When ctx ends, Run stops reading, lets the batches
+// being sent finish for up to cfg.DrainTimeout, writes the checkpoint and
+// returns an error wrapping ctx.Err(). With a checkpoint that matches, Run
+// resumes where the acknowledged rows end; one that does not match is
+// refused before anything is sent (ErrCheckpointMismatch). The returned
+// Report is meaningful in every case and its counts add up. Errors name the
+// file, the row and the cause; a refused write key wraps sink.ErrUnauthorized.
 func Run(ctx context.Context, cfg Config) (Report, error) {
 	start := time.Now()
 	if err := cfg.Validate(); err != nil {
 		return Report{}, err
 	}
 	cfg = cfg.withDefaults()
-	r := &run{cfg: cfg, rejects: &rejectsFile{path: cfg.RejectsPath}, byReason: map[string]int64{}}
-	if cfg.Reader.Progress == nil {
-		cfg.Reader.Progress = &r.bytes
+	r := &run{cfg: cfg, started: start.UTC(), interrupted: func() bool { return ctx.Err() != nil }}
+	if r.cfg.Reader.Progress == nil {
 		r.cfg.Reader.Progress = &r.bytes
 	}
 	sources, err := readers.Expand(cfg.Sources, cfg.Reader)
 	if err != nil {
 		return Report{}, err
 	}
+	r.sources = sources
+	r.options = r.optionSet()
 	var total int64
 	for _, s := range sources {
 		total += s.Size
 	}
+
 	// Refuse a spec that cannot work before reading any data.
 	var schemaless mappings.Mapper
 	if cfg.Spec == nil {
 		schemaless = mappings.Passthrough(cfg.Mapping)
 	}
 
-	stopProgress := r.startProgress(total, start)
-
-	g, gctx := errgroup.WithContext(ctx)
-	blocks := make(chan block, 4)
-	jobs := make(chan *job, cfg.Concurrency)
-	g.Go(func() error {
-		defer close(blocks)
-		return r.readAll(gctx, sources, blocks)
-	})
-	g.Go(func() error {
-		defer close(jobs)
-		return r.mapAll(gctx, blocks, jobs, schemaless)
-	})
-	for range cfg.Concurrency {
-		g.Go(func() error { return r.sendAll(gctx, jobs) })
+	cp, from, err := r.resume()
+	if err != nil {
+		return Report{}, err
 	}
-	err = g.Wait()
+	if cp != nil && (cp.Complete || from.File == len(sources)) {
+		rep := reportFrom(cp, len(sources), total)
+		rep.AlreadyComplete = true
+		rep.CheckpointPath = cfg.CheckpointPath
+		return rep, nil
+	}
+	var offset int64
+	var total0 tally
+	var byReason map[string]int64
+	var fileTallies []tally
+	if cp != nil {
+		offset = cp.RejectsOffset
+		total0 = tally{Read: cp.Totals.Read, Delivered: cp.Totals.Delivered, Rejected: cp.Totals.Rejected, Filtered: cp.Totals.Filtered}
+		byReason = cp.Totals.RejectedByReason
+		fileTallies = make([]tally, len(sources))
+		for i, f := range cp.Files {
+			fileTallies[i] = tally{Read: f.Read, Delivered: f.Delivered, Rejected: f.Rejected, Filtered: f.Filtered}
+			if i < from.File {
+				r.cfg.Reader.Progress.Add(sources[i].Size)
+			}
+		}
+		r.startDelivered = total0.Delivered
+		r.read.Store(total0.Read)
+		r.delivered.Store(total0.Delivered)
+		r.rejected.Store(total0.Rejected)
+		r.filtered.Store(total0.Filtered)
+	}
+	r.rejects, err = openRejects(cfg.RejectsPath, cp != nil, offset)
+	if err != nil {
+		return Report{}, err
+	}
+	r.tracker = newTracker(r.cfg.MaxInFlight, len(sources), r.rejects, r.files != nil, from, total0, byReason, fileTallies)
+
+	stopProgress := r.startProgress(total, start)
+	err = r.pipeline(ctx, from, schemaless)
 	if cerr := r.rejects.close(); err == nil {
 		err = cerr
 	}
-	if err == nil && ctx.Err() != nil {
-		err = ctx.Err()
+	complete := err == nil
+	if r.files != nil {
+		if cerr := r.writeCheckpoint(complete); err == nil && cerr != nil {
+			err, complete = cerr, false
+		}
 	}
 	stopProgress()
 
 	rep := r.report(len(sources), total, time.Since(start))
-	rep.Complete = err == nil
+	rep.Complete = complete
+	rep.Resumed = cp != nil
+	rep.CheckpointPath = cfg.CheckpointPath
+	if r.files == nil {
+		rep.CheckpointPath = ""
+	}
 	if err != nil {
 		rep.Error = err.Error()
 	}
@@ -120,18 +173,177 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	return rep, err
 }
 
-// readAll reads every source in order and hands its rows on in blocks.
-func (r *run) readAll(ctx context.Context, sources []readers.Source, out chan<- block) error {
-	for i := range sources {
-		if err := r.readSource(ctx, &sources[i], out); err != nil {
+// optionSet returns the options a checkpoint must match: the caller's and
+// those of reading and batching.
+func (r *run) optionSet() map[string]string {
+	o := map[string]string{}
+	for k, v := range r.cfg.Options {
+		o[k] = v
+	}
+	ro := r.cfg.Reader
+	o["format"] = ro.Format
+	o["max_line_bytes"] = strconv.Itoa(ro.MaxLineBytes)
+	if ro.Delimiter != 0 {
+		o["delimiter"] = string(ro.Delimiter)
+	}
+	if len(ro.Columns) > 0 {
+		b, _ := json.Marshal(ro.Columns)
+		o["columns"] = string(b)
+	}
+	l := r.cfg.Limits
+	o["limits"] = fmt.Sprintf("%d/%d/%d", l.MaxBatchBytes, l.MaxMessageBytes, l.MaxMessages)
+	return o
+}
+
+// resume loads the checkpoint, if the run keeps one, and returns it with the
+// mark to start reading from. A checkpoint of another import is an error.
+func (r *run) resume() (*Checkpoint, mark, error) {
+	path := r.cfg.CheckpointPath
+	if path == "" {
+		return nil, mark{}, nil
+	}
+	for _, s := range r.sources {
+		if s.Path == "-" {
+			return nil, mark{}, nil // stdin cannot be read again: no checkpoint
+		}
+	}
+	r.files = make([]CheckpointFile, len(r.sources))
+	for i, s := range r.sources {
+		f, err := fileOf(s)
+		if err != nil {
+			return nil, mark{}, err
+		}
+		r.files[i] = f
+	}
+	if r.cfg.Restart {
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, mark{}, fmt.Errorf("checkpoint: %w", err)
+		}
+		return nil, mark{}, nil
+	}
+	cp, err := LoadCheckpoint(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, mark{}, nil
+	}
+	if err != nil {
+		return nil, mark{}, err
+	}
+	if err := cp.match(r.files, r.options); err != nil {
+		return nil, mark{}, fmt.Errorf("%s: %w; run with --restart to discard the checkpoint and start over", path, err)
+	}
+	if cp.RejectsFile != "" && cp.RejectsFile != r.cfg.RejectsPath {
+		return nil, mark{}, fmt.Errorf("%s: %w: the rejects file was %s, is now %s", path, ErrCheckpointMismatch, cp.RejectsFile, r.cfg.RejectsPath)
+	}
+	r.started = cp.Started
+	for i, f := range cp.Files {
+		switch f.Status {
+		case StatusPartial:
+			return cp, mark{File: i, Pos: *f.Resume}, nil
+		case StatusPending:
+			return cp, mark{File: i}, nil
+		}
+	}
+	return cp, mark{File: len(r.sources)}, nil
+}
+
+// pipeline runs the stages: read → map and batch → send, with the
+// checkpoint writer beside them.
+func (r *run) pipeline(ctx context.Context, from mark, schemaless mappings.Mapper) error {
+	// Failures cancel base; the end of ctx only stops reading, and, after
+	// the drain timeout, sending.
+	base, fail := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer fail(nil)
+	g, gctx := errgroup.WithContext(base)
+	readCtx, cancelRead := context.WithCancel(gctx)
+	defer cancelRead()
+	sendCtx, cancelSend := context.WithCancel(gctx)
+	defer cancelSend()
+	finished := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			cancelRead()
+			t := time.NewTimer(r.cfg.DrainTimeout)
+			defer t.Stop()
+			select {
+			case <-t.C:
+				cancelSend()
+			case <-finished:
+			}
+		case <-finished:
+		}
+	}()
+
+	var ckErr error
+	ckDone := make(chan struct{})
+	if r.files != nil {
+		go func() {
+			defer close(ckDone)
+			if err := r.checkpointLoop(finished); err != nil {
+				ckErr = err
+				fail(err)
+			}
+		}()
+	} else {
+		close(ckDone)
+	}
+
+	blocks := make(chan block, 4)
+	jobs := make(chan *job, r.cfg.Concurrency)
+	g.Go(func() error {
+		defer close(blocks)
+		return r.quiet(r.readAll(readCtx, from, blocks))
+	})
+	g.Go(func() error {
+		defer close(jobs)
+		return r.quiet(r.mapAll(readCtx, blocks, jobs, schemaless))
+	})
+	for range r.cfg.Concurrency {
+		g.Go(func() error { return r.sendAll(readCtx, sendCtx, jobs) })
+	}
+	err := g.Wait()
+	if cause := context.Cause(base); cause != nil && !errors.Is(cause, context.Canceled) {
+		err = cause
+	}
+	// Stop the drain timer and the checkpoint writer before the final write.
+	close(finished)
+	<-ckDone
+	if ckErr != nil {
+		err = ckErr
+	}
+	if ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled)) {
+		err = fmt.Errorf("interrupted: %w", ctx.Err())
+	}
+	return err
+}
+
+// quiet turns the error of a stage stopped by the end of the run's context
+// into nil, so that the batches already being sent can drain.
+func (r *run) quiet(err error) error {
+	if err != nil && r.interrupted() && errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// readAll reads the sources from the mark on and hands their rows on in
+// blocks.
+func (r *run) readAll(ctx context.Context, from mark, out chan<- block) error {
+	for i := from.File; i < len(r.sources); i++ {
+		var at *readers.Position
+		if i == from.File && from.Pos.Row > 0 {
+			at = &from.Pos
+		}
+		if err := r.readSource(ctx, i, at, out); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (r *run) readSource(ctx context.Context, src *readers.Source, out chan<- block) error {
-	rd, err := readers.Open(ctx, *src, r.cfg.Reader, nil)
+func (r *run) readSource(ctx context.Context, file int, at *readers.Position, out chan<- block) error {
+	src := &r.sources[file]
+	rd, err := readers.Open(ctx, *src, r.cfg.Reader, at)
 	if err != nil {
 		return err
 	}
@@ -140,7 +352,7 @@ func (r *run) readSource(ctx context.Context, src *readers.Source, out chan<- bl
 	if s, ok := rd.(readers.Schemer); ok {
 		schema = s.Schema()
 	}
-	blk := block{src: src, schema: schema, items: make([]item, 0, blockSize)}
+	blk := block{file: file, src: src, schema: schema, items: make([]item, 0, blockSize)}
 	send := func() error {
 		if len(blk.items) == 0 {
 			return nil
@@ -175,23 +387,46 @@ func (r *run) readSource(ctx context.Context, src *readers.Source, out chan<- bl
 	}
 }
 
-// mapAll maps rows to messages and packs them into batches, in row order.
+// mapAll maps rows to messages and packs them into batches, in row order,
+// cutting the rows into jobs: contiguous ranges that settle as one.
 func (r *run) mapAll(ctx context.Context, in <-chan block, out chan<- *job, schemaless mappings.Mapper) error {
 	batcher := sink.NewBatcher(r.cfg.Limits)
-	var positions []readers.Position
-	emit := func(b *sink.Batch, pos []readers.Position) error {
+	var (
+		cur     = &job{}
+		seq     int64
+		cut     bool
+		mapper  = schemaless
+		lastSrc *readers.Source
+		msg     sink.Message
+	)
+	// emit hands on the current job, ending its range before end.
+	emit := func(b *sink.Batch, end mark) error {
+		j := cur
+		j.batch, j.end, j.seq = b, end, seq
+		seq++
+		cur = &job{}
+		if err := r.tracker.acquire(ctx); err != nil {
+			return err
+		}
+		if b == nil {
+			return r.tracker.done(j)
+		}
 		select {
-		case out <- &job{batch: b, positions: pos}:
+		case out <- j:
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
-	var (
-		mapper  = schemaless
-		lastSrc *readers.Source
-		msg     sink.Message
-	)
+	reject := func(file int, pos readers.Position, err error, raw []byte) {
+		rej := newReject(pos, reasonOf(err), err, raw)
+		cur.rejects = append(cur.rejects, rej)
+		cur.count(file, func(t *tally) { t.Read++; t.Rejected++ })
+		r.rejected.Add(1)
+		if len(cur.rejects) >= maxRangeRejects || cur.rejectBytes() >= maxRangeRejectBytes {
+			cut = true
+		}
+	}
 	for {
 		var blk block
 		var ok bool
@@ -212,62 +447,64 @@ func (r *run) mapAll(ctx context.Context, in <-chan block, out chan<- *job, sche
 		}
 		for i := range blk.items {
 			it := &blk.items[i]
-			r.read.Add(1)
-			if it.err != nil {
-				if err := r.reject(it.err.Pos, it.err, it.err.Raw); err != nil {
+			pos := it.pos()
+			if cut {
+				cut = false
+				if err := emit(batcher.Flush(), mark{File: blk.file, Pos: pos}); err != nil {
 					return err
 				}
+			}
+			r.read.Add(1)
+			if it.err != nil {
+				reject(blk.file, pos, it.err, it.err.Raw)
 				continue
 			}
 			row := &it.row
 			msg = sink.Message{}
 			if err := mapper.Map(row, &msg); err != nil {
 				if errors.Is(err, mappings.ErrFiltered) {
+					cur.count(blk.file, func(t *tally) { t.Read++; t.Filtered++ })
 					r.filtered.Add(1)
 					continue
 				}
-				if err := r.reject(row.Pos, err, rawRow(row)); err != nil {
-					return err
-				}
+				reject(blk.file, pos, err, rawRow(row))
 				continue
 			}
 			full, err := batcher.Add(&msg)
 			if err != nil {
-				if err := r.reject(row.Pos, fmt.Errorf("%s: %w", row.Pos, err), rawRow(row)); err != nil {
-					return err
-				}
+				reject(blk.file, pos, fmt.Errorf("%s: %w", pos, err), rawRow(row))
 				continue
 			}
 			if full != nil {
-				if err := emit(full, positions); err != nil {
+				// The message starts the next batch, and its row the next range.
+				if err := emit(full, mark{File: blk.file, Pos: pos}); err != nil {
 					return err
 				}
-				positions = make([]readers.Position, 0, full.Len())
 			}
-			positions = append(positions, row.Pos)
+			cur.positions = append(cur.positions, pos)
+			cur.files = append(cur.files, int32(blk.file))
+			cur.count(blk.file, func(t *tally) { t.Read++ })
 		}
 	}
-	if b := batcher.Flush(); b != nil {
-		return emit(b, positions)
-	}
-	return nil
+	return emit(batcher.Flush(), mark{File: len(r.sources)})
 }
 
-// sendAll sends batches until there are no more and settles their rows.
-func (r *run) sendAll(ctx context.Context, in <-chan *job) error {
+// sendAll sends batches until there are no more, or until reading was
+// interrupted, and settles their rows.
+func (r *run) sendAll(readCtx, sendCtx context.Context, in <-chan *job) error {
 	for {
 		var j *job
 		var ok bool
 		select {
 		case j, ok = <-in:
-		case <-ctx.Done():
-			return ctx.Err()
+		case <-sendCtx.Done():
+			return r.quiet(sendCtx.Err())
 		}
-		if !ok {
-			return nil
+		if !ok || readCtx.Err() != nil {
+			return nil // interrupted: what was not sent yet is read again on resume
 		}
-		if err := r.send(ctx, j); err != nil {
-			return err
+		if err := r.send(sendCtx, j); err != nil {
+			return r.quiet(err)
 		}
 	}
 }
@@ -276,45 +513,40 @@ func (r *run) send(ctx context.Context, j *job) error {
 	n := j.batch.Len()
 	err := r.cfg.Sink.Send(ctx, j.batch)
 	var rej *sink.RejectedError
+	refused := map[int]string{}
 	switch {
 	case err == nil:
-		r.delivered.Add(int64(n))
 	case errors.As(err, &rej):
 		for _, m := range rej.Messages {
 			pos := j.positions[m.Index]
 			cause := fmt.Errorf("%s: refused by the destination: %s", pos, m.Detail)
-			if werr := r.writeReject(newReject(pos, m.Reason, cause, j.batch.Message(m.Index))); werr != nil {
-				return werr
-			}
+			j.rejects = append(j.rejects, newReject(pos, m.Reason, cause, j.batch.Message(m.Index)))
+			refused[m.Index] = m.Reason
 		}
-		r.delivered.Add(int64(n - len(rej.Messages)))
 	default:
 		first, last := j.positions[0], j.positions[n-1]
 		return fmt.Errorf("send batch of %d messages (%s to %s): %w", n, first, last, err)
 	}
+	for i, f := range j.files {
+		if _, ok := refused[i]; ok {
+			j.count(int(f), func(t *tally) { t.Rejected++ })
+		} else {
+			j.count(int(f), func(t *tally) { t.Delivered++ })
+		}
+	}
+	r.delivered.Add(int64(n - len(refused)))
+	r.rejected.Add(int64(len(refused)))
 	r.batches.Add(1)
-	return nil
+	return r.tracker.done(j)
 }
 
-// reject records a row that will not be sent.
-func (r *run) reject(pos readers.Position, err error, raw []byte) error {
-	reason := "invalid_row"
+// reasonOf returns the stable reject reason an error carries.
+func reasonOf(err error) string {
 	var rr interface{ RejectReason() string }
 	if errors.As(err, &rr) {
-		reason = rr.RejectReason()
+		return rr.RejectReason()
 	}
-	return r.writeReject(newReject(pos, reason, err, raw))
-}
-
-func (r *run) writeReject(rej Reject) error {
-	if err := r.rejects.write(rej); err != nil {
-		return err
-	}
-	r.mu.Lock()
-	r.byReason[rej.Reason]++
-	r.mu.Unlock()
-	r.rejected.Add(1)
-	return nil
+	return "invalid_row"
 }
 
 // rawRow returns the row's bytes as read, or for formats without them a JSON
@@ -334,6 +566,83 @@ func rawRow(row *readers.Row) []byte {
 	return b
 }
 
+// checkpointLoop writes a checkpoint when batches were acknowledged and
+// either the interval passed or half the in-flight slots wait for a write,
+// until stop is closed.
+func (r *run) checkpointLoop(stop <-chan struct{}) error {
+	interval := r.cfg.CheckpointInterval
+	var tick <-chan time.Time
+	if interval > 0 {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		tick = t.C
+	}
+	last := time.Now()
+	for {
+		select {
+		case <-stop:
+			return nil
+		case <-r.tracker.wake:
+			dirty, waiting := r.tracker.pending()
+			if !dirty || (interval > 0 && 2*waiting < r.cfg.MaxInFlight && time.Since(last) < interval) {
+				continue
+			}
+		case <-tick:
+			if dirty, _ := r.tracker.pending(); !dirty {
+				continue
+			}
+		}
+		if err := r.writeCheckpoint(false); err != nil {
+			return err
+		}
+		last = time.Now()
+	}
+}
+
+// writeCheckpoint records the committed state: first the rejects it covers,
+// then the checkpoint, and only then frees the slots of the jobs it covers.
+func (r *run) writeCheckpoint(complete bool) error {
+	s := r.tracker.snapshot()
+	if err := r.rejects.flush(); err != nil {
+		return err
+	}
+	cp := &Checkpoint{
+		Version:       CheckpointVersion,
+		Command:       r.cfg.Command,
+		Options:       r.options,
+		Files:         make([]CheckpointFile, len(r.files)),
+		RejectsFile:   r.cfg.RejectsPath,
+		RejectsOffset: s.rejectsOffset,
+		Complete:      complete && s.committed.File == len(r.files),
+		Started:       r.started,
+		Updated:       time.Now().UTC(),
+		Totals: CheckpointTotals{
+			Read: s.total.Read, Delivered: s.total.Delivered, Rejected: s.total.Rejected,
+			RejectedByReason: s.byReason, Filtered: s.total.Filtered,
+		},
+	}
+	for i, f := range r.files {
+		t := s.files[i]
+		f.Read, f.Delivered, f.Rejected, f.Filtered = t.Read, t.Delivered, t.Rejected, t.Filtered
+		switch {
+		case i < s.committed.File:
+			f.Status = StatusDone
+		case i == s.committed.File && s.committed.Pos.Row > 0:
+			f.Status = StatusPartial
+			pos := s.committed.Pos
+			f.Resume = &pos
+		default:
+			f.Status = StatusPending
+		}
+		cp.Files[i] = f
+	}
+	if err := cp.save(r.cfg.CheckpointPath); err != nil {
+		return err
+	}
+	r.tracker.release(s.undurable)
+	return nil
+}
+
 func (r *run) transport() Transport {
 	if r.cfg.Stats == nil {
 		return Transport{}
@@ -341,21 +650,18 @@ func (r *run) transport() Transport {
 	return r.cfg.Stats.Transport()
 }
 
+// report sums up the run. Rejects and filtered rows count once settled;
+// delivered rows count once acknowledged.
 func (r *run) report(files int, total int64, d time.Duration) Report {
-	r.mu.Lock()
-	byReason := make(map[string]int64, len(r.byReason))
-	for k, v := range r.byReason {
-		byReason[k] = v
-	}
-	r.mu.Unlock()
+	committed, byReason := r.tracker.counts()
 	rep := Report{
 		Files:            files,
 		BytesTotal:       total,
 		RowsRead:         r.read.Load(),
 		Delivered:        r.delivered.Load(),
-		Rejected:         r.rejected.Load(),
+		Rejected:         committed.Rejected,
 		RejectedByReason: byReason,
-		Filtered:         r.filtered.Load(),
+		Filtered:         committed.Filtered,
 		Batches:          r.batches.Load(),
 		Transport:        r.transport(),
 		DurationSeconds:  d.Seconds(),
@@ -363,9 +669,28 @@ func (r *run) report(files int, total int64, d time.Duration) Report {
 	}
 	rep.Unsettled = rep.RowsRead - rep.Delivered - rep.Rejected - rep.Filtered
 	if d > 0 {
-		rep.EventsPerSecond = float64(rep.Delivered) / d.Seconds()
+		rep.EventsPerSecond = float64(rep.Delivered-r.startDelivered) / d.Seconds()
 	}
 	return rep
+}
+
+// reportFrom sums up an import that a checkpoint says is finished.
+func reportFrom(cp *Checkpoint, files int, total int64) Report {
+	byReason := cp.Totals.RejectedByReason
+	if byReason == nil {
+		byReason = map[string]int64{}
+	}
+	return Report{
+		Files:            files,
+		BytesTotal:       total,
+		RowsRead:         cp.Totals.Read,
+		Delivered:        cp.Totals.Delivered,
+		Rejected:         cp.Totals.Rejected,
+		RejectedByReason: byReason,
+		Filtered:         cp.Totals.Filtered,
+		RejectsFile:      cp.RejectsFile,
+		Complete:         true,
+	}
 }
 
 // startProgress calls cfg.Progress every interval until the returned function

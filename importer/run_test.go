@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/backfillhq/backfill/mappings"
 	"github.com/backfillhq/backfill/sink"
@@ -64,7 +65,7 @@ func writeNDJSON(t *testing.T, dir, name string, n int, bad map[int]string) stri
 			b.WriteString(line + "\n")
 			continue
 		}
-		fmt.Fprintf(&b, `{"type":"track","messageId":"m-%d","userId":"u-%d","event":"E","timestamp":"2024-03-01T12:00:00Z","properties":{"i":%d}}`+"\n", i, i, i)
+		fmt.Fprintf(&b, `{"type":"track","messageId":"%s-%d","userId":"u-%d","event":"E","timestamp":"2024-03-01T12:00:00Z","properties":{"i":%d}}`+"\n", name, i, i, i)
 	}
 	path := filepath.Join(dir, name)
 	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
@@ -153,7 +154,7 @@ func TestRunRejectsWhatTheDestinationRefuses(t *testing.T) {
 	fs := &fakeSink{send: func(_ context.Context, b *sink.Batch) error {
 		var rej sink.RejectedError
 		for i := range b.Len() {
-			if strings.Contains(string(b.Message(i)), `"m-150"`) {
+			if strings.Contains(string(b.Message(i)), `"in.ndjson-150"`) {
 				rej.Messages = append(rej.Messages, sink.RejectedMessage{Index: i, Reason: "server_rejected", Detail: "bad property"})
 			}
 		}
@@ -171,7 +172,7 @@ func TestRunRejectsWhatTheDestinationRefuses(t *testing.T) {
 		t.Fatalf("report %+v", rep)
 	}
 	rejects := readRejectsFile(t, cfg.RejectsPath)
-	if len(rejects) != 1 || rejects[0].Line != 150 || rejects[0].Row != 150 || !strings.Contains(rejects[0].Raw, `"m-150"`) ||
+	if len(rejects) != 1 || rejects[0].Line != 150 || rejects[0].Row != 150 || !strings.Contains(rejects[0].Raw, `"in.ndjson-150"`) ||
 		!strings.Contains(rejects[0].Error, "bad property") {
 		t.Fatalf("rejects %+v", rejects)
 	}
@@ -212,13 +213,14 @@ func TestRunCancelledContextStopsEveryStage(t *testing.T) {
 	dir := t.TempDir()
 	src := writeNDJSON(t, dir, "in.ndjson", 20000, nil)
 	ctx, cancel := context.WithCancel(context.Background())
+	// The sink never answers: only the end of the drain stops it.
 	fs := &fakeSink{send: func(ctx context.Context, _ *sink.Batch) error {
 		cancel()
 		<-ctx.Done()
 		return ctx.Err()
 	}}
 	rep, err := Run(ctx, Config{Sources: []string{src}, Sink: fs, Limits: sink.Limits{MaxMessages: 10},
-		RejectsPath: filepath.Join(dir, "rejects.ndjson")})
+		DrainTimeout: time.Millisecond, RejectsPath: filepath.Join(dir, "rejects.ndjson")})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
@@ -227,6 +229,44 @@ func TestRunCancelledContextStopsEveryStage(t *testing.T) {
 	}
 	if cerr := rep.Check(); cerr != nil {
 		t.Fatal(cerr)
+	}
+}
+
+func TestRunInterruptedDrainsBatchesInFlight(t *testing.T) {
+	dir := t.TempDir()
+	src := writeNDJSON(t, dir, "in.ndjson", 20000, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	release := make(chan struct{})
+	var once sync.Once
+	fs := &fakeSink{send: func(ctx context.Context, _ *sink.Batch) error {
+		// The first batches to arrive cancel the run, then wait to be
+		// released: they are in flight when the interruption comes.
+		once.Do(func() {
+			cancel()
+			go func() { time.Sleep(20 * time.Millisecond); close(release) }()
+		})
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}}
+	cp := filepath.Join(dir, "cp.json")
+	rep, err := Run(ctx, Config{Sources: []string{src}, Sink: fs, Limits: sink.Limits{MaxMessages: 10}, Concurrency: 2,
+		RejectsPath: filepath.Join(dir, "rejects.ndjson"), CheckpointPath: cp})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if rep.Delivered == 0 || rep.Delivered != int64(len(fs.messages)) {
+		t.Fatalf("delivered %d, the sink accepted %d: in-flight batches did not drain", rep.Delivered, len(fs.messages))
+	}
+	saved, err := LoadCheckpoint(cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if saved.Totals.Delivered != rep.Delivered || saved.Files[0].Status != StatusPartial {
+		t.Fatalf("checkpoint %+v does not cover the %d delivered rows", saved.Totals, rep.Delivered)
 	}
 }
 

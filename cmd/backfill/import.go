@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -9,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -61,6 +64,12 @@ type importFlags struct {
 	rejects  string
 	report   string
 	progress string
+
+	checkpoint         string
+	noCheckpoint       bool
+	restart            bool
+	checkpointInterval time.Duration
+	drainTimeout       time.Duration
 }
 
 func (f *importFlags) register(fs *flag.FlagSet) {
@@ -89,6 +98,12 @@ func (f *importFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.rejects, "rejects", importer.DefaultRejectsPath, "append rejected rows to `FILE` (NDJSON: file, line, row, offset, reason, error, raw)")
 	fs.StringVar(&f.report, "report", "", "write the final report as JSON to `FILE`")
 	fs.StringVar(&f.progress, "progress", "auto", "progress display: auto (a bar when stderr is a terminal, else a log line every 10s), always or never")
+
+	fs.StringVar(&f.checkpoint, "checkpoint", "", "keep the checkpoint in `FILE` (default: .backfill/<hash of sources, mapping and destination>.json)")
+	fs.BoolVar(&f.noCheckpoint, "no-checkpoint", false, "keep no checkpoint: an interrupted import cannot resume")
+	fs.BoolVar(&f.restart, "restart", false, "discard an existing checkpoint and import everything again")
+	fs.DurationVar(&f.checkpointInterval, "checkpoint-interval", importer.DefaultCheckpointInterval, "longest time between checkpoint writes; 0 writes after every batch")
+	fs.DurationVar(&f.drainTimeout, "drain-timeout", importer.DefaultDrainTimeout, "on Ctrl-C or SIGTERM, how long batches being sent may take to finish")
 }
 
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -110,7 +125,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "backfill import: name at least one SOURCE (a file, folder, glob or -); see --help")
 		return exitUsage
 	}
-	cfg, closeSink, err := f.config(sources, stdout)
+	cfg, closeSink, err := f.config(sources, args, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "backfill import: %v\n", err)
 		return exitUsage
@@ -135,6 +150,10 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if f.dryRun || f.output == "-" {
 		out = stderr
 	}
+	if rep.AlreadyComplete {
+		fmt.Fprintf(out, "nothing to do: this import already finished (checkpoint %s); nothing was sent.\n", rep.CheckpointPath)
+		fmt.Fprintf(out, "Segment de-duplicates messageIds for about a day only: to import everything again anyway, add --restart.\n")
+	}
 	if rep.Files > 0 || rep.RowsRead > 0 {
 		fmt.Fprint(out, rep.Summary())
 	}
@@ -148,6 +167,10 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "backfill import: %v\n", err)
+		if rep.CheckpointPath != "" && !errors.Is(err, importer.ErrCheckpointMismatch) {
+			fmt.Fprintf(stderr, "backfill import: the checkpoint %s is saved; to resume, run the same command again:\n  %s\n",
+				rep.CheckpointPath, shellQuote(cfg.Command))
+		}
 		if errors.Is(err, sink.ErrUnauthorized) {
 			fmt.Fprintln(stderr, "backfill import: check $SEGMENT_WRITE_KEY or --write-key-file, and --endpoint (a key of the EU region needs --endpoint eu)")
 		}
@@ -161,7 +184,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 
 // config turns the flags into an importer configuration with its sink. The
 // returned function closes the sink's output, if any.
-func (f *importFlags) config(sources []string, stdout io.Writer) (importer.Config, func() error, error) {
+func (f *importFlags) config(sources, args []string, stdout io.Writer) (importer.Config, func() error, error) {
 	noop := func() error { return nil }
 	cfg := importer.Config{
 		Sources:     sources,
@@ -213,12 +236,51 @@ func (f *importFlags) config(sources []string, stdout io.Writer) (importer.Confi
 	if outputs > 1 {
 		return cfg, noop, errors.New("--dry-run, --output and --stub exclude each other")
 	}
+	if f.drainTimeout <= 0 {
+		return cfg, noop, fmt.Errorf("--drain-timeout is %s, want more than 0", f.drainTimeout)
+	}
+	cfg.DrainTimeout = f.drainTimeout
+	cfg.CheckpointInterval = f.checkpointInterval
+	if f.checkpointInterval == 0 {
+		cfg.CheckpointInterval = -1 // after every batch
+	}
+	if f.checkpointInterval < 0 {
+		return cfg, noop, fmt.Errorf("--checkpoint-interval is %s, want 0 or more", f.checkpointInterval)
+	}
+	mappingID, err := mappingFingerprint(f.mapping)
+	if err != nil {
+		return cfg, noop, err
+	}
+	destination := f.destination()
+	cfg.Options = map[string]string{"mapping": mappingID, "destination": destination}
+	cfg.Restart = f.restart
+	cfg.Command = []string{"backfill", "import"}
+	for _, a := range args {
+		if a != "--restart" && a != "-restart" {
+			cfg.Command = append(cfg.Command, a) // resuming must not start over
+		}
+	}
+	toStdout := f.dryRun || f.output == "-"
+	if !f.noCheckpoint && !toStdout {
+		cfg.CheckpointPath = f.checkpoint
+		if cfg.CheckpointPath == "" {
+			cfg.CheckpointPath = importer.DefaultCheckpointPath(sources, f.mapping, destination)
+		}
+	}
+
 	switch {
-	case f.dryRun || f.output == "-":
+	case toStdout:
 		cfg.Sink = sink.NewWriterSink(stdout)
 		return cfg, noop, nil
 	case f.output != "":
-		file, err := os.OpenFile(f.output, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+		// A resumed import appends to what the interrupted one wrote.
+		mode := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+		if cfg.CheckpointPath != "" && !f.restart {
+			if _, err := os.Stat(cfg.CheckpointPath); err == nil {
+				mode = os.O_WRONLY | os.O_CREATE | os.O_APPEND
+			}
+		}
+		file, err := os.OpenFile(f.output, mode, 0o644)
 		if err != nil {
 			return cfg, noop, fmt.Errorf("--output: %w", err)
 		}
@@ -257,6 +319,44 @@ func (f *importFlags) config(sources []string, stdout io.Writer) (importer.Confi
 	cfg.Sink = s
 	cfg.Stats = transportStats{stats}
 	return cfg, noop, nil
+}
+
+// destination names where the messages go, for the checkpoint: a resumed
+// import must send to the same place.
+func (f *importFlags) destination() string {
+	switch {
+	case f.dryRun || f.output == "-":
+		return "stdout"
+	case f.output != "":
+		if abs, err := filepath.Abs(f.output); err == nil {
+			return "file " + abs
+		}
+		return "file " + f.output
+	case f.stub:
+		return "stub"
+	}
+	endpoint, err := sink.ResolveEndpoint(f.endpoint)
+	if err != nil {
+		endpoint = f.endpoint
+	}
+	return "segment " + endpoint
+}
+
+// mappingFingerprint identifies the mapping's content, so that a resumed
+// import refuses a changed mapping.
+func mappingFingerprint(path string) (string, error) {
+	if path == "" {
+		return "passthrough", nil
+	}
+	if strings.HasPrefix(path, "preset:") {
+		return path + " " + sink.Version, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("--mapping: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:8]), nil
 }
 
 // transportStats reports the Segment sink's counters to the importer.

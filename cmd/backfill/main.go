@@ -30,6 +30,7 @@ const usage = `backfill imports historical event data into Segment.
 
 Usage:
   backfill import [flags] SOURCE...   read CSV/NDJSON files, map rows to messages, send them
+  backfill status [--checkpoint FILE] show how far an import got, and how to resume it
   backfill serve [flags]              run a local Segment-compatible receiver
   backfill version                    print the version
 
@@ -40,10 +41,20 @@ rejects file); 1 failed; 130 interrupted; 64 bad usage.
 `
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	// The first signal stops the command gracefully; a second one exits at
+	// once (a checkpoint on disk stays valid, only less recent).
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		cancel()
+		fmt.Fprintln(os.Stderr, "backfill: stopping; interrupt again to quit at once")
+		<-sigs
+		fmt.Fprintln(os.Stderr, "backfill: quitting at once")
+		os.Exit(exitInterrupted)
+	}()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
 // run executes one command line and returns the process exit code.
@@ -55,6 +66,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "import":
 		return runImport(ctx, args[1:], stdout, stderr)
+	case "status":
+		return runStatus(args[1:], stdout, stderr)
 	case "serve":
 		return runServe(ctx, args[1:], stdout, stderr)
 	case "version", "--version":

@@ -1,0 +1,25 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"testing"
+)
+
+// TestMain runs the tests in a temporary working directory, so that the
+// checkpoints and rejects files that commands keep there by default do not
+// land in the source tree.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "backfill-cmd-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if err := os.Chdir(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/backfillhq/backfill/importer"
+)
+
+const statusAbout = `Shows how far an import got: for each source file whether it is done,
+partial (with where it resumes) or pending, the totals so far, and the
+command that resumes it. Without --checkpoint, it lists every checkpoint in
+.backfill/ under the working directory.`
+
+func runStatus(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	path := fs.String("checkpoint", "", "the checkpoint `FILE` to show (default: every checkpoint in .backfill/)")
+	fs.SetOutput(stderr)
+	fs.Usage = usageFunc(fs, stderr, "backfill status [--checkpoint FILE]", statusAbout)
+	rest, err := parseInterleaved(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.Usage = usageFunc(fs, stdout, "backfill status [--checkpoint FILE]", statusAbout)
+		fs.Usage()
+		return exitOK
+	}
+	if err != nil {
+		return exitUsage
+	}
+	if len(rest) > 0 {
+		fmt.Fprintf(stderr, "backfill status: unexpected argument %q; see --help\n", rest[0])
+		return exitUsage
+	}
+	paths := []string{*path}
+	if *path == "" {
+		paths, _ = filepath.Glob(filepath.Join(importer.DefaultCheckpointDir, "*.json"))
+		sort.Strings(paths)
+		if len(paths) == 0 {
+			fmt.Fprintf(stdout, "no checkpoints in %s/\n", importer.DefaultCheckpointDir)
+			return exitOK
+		}
+	}
+	code := exitOK
+	for i, p := range paths {
+		if i > 0 {
+			fmt.Fprintln(stdout)
+		}
+		cp, err := importer.LoadCheckpoint(p)
+		if err != nil {
+			fmt.Fprintf(stderr, "backfill status: %v\n", err)
+			code = exitFailed
+			continue
+		}
+		printStatus(stdout, p, cp)
+	}
+	return code
+}
+
+func printStatus(w io.Writer, path string, cp *importer.Checkpoint) {
+	state := "in progress"
+	if cp.Complete {
+		state = "complete"
+	}
+	fmt.Fprintf(w, "checkpoint %s: %s, started %s, last written %s\n", path, state,
+		cp.Started.Format(time.RFC3339), cp.Updated.Format(time.RFC3339))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "  status\tdone\trows\tdelivered\trejected\tfiltered\tfile\n")
+	for _, f := range cp.Files {
+		fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%d\t%d\t%s\n", f.Status, percent(f), f.Read, f.Delivered, f.Rejected, f.Filtered, describeFile(f))
+	}
+	tw.Flush()
+	t := cp.Totals
+	fmt.Fprintf(w, "  total: %d rows settled: %d delivered, %d rejected, %d filtered\n", t.Read, t.Delivered, t.Rejected, t.Filtered)
+	if cp.RejectsFile != "" && t.Rejected > 0 {
+		fmt.Fprintf(w, "  rejects: %s\n", cp.RejectsFile)
+	}
+	if !cp.Complete && len(cp.Command) > 0 {
+		fmt.Fprintf(w, "  to resume, run from the same folder:\n    %s\n", shellQuote(cp.Command))
+	}
+}
+
+// percent is how much of a file is settled: by bytes for plain text files,
+// where the resume offset says it exactly.
+func percent(f importer.CheckpointFile) string {
+	switch f.Status {
+	case importer.StatusDone:
+		return "100%"
+	case importer.StatusPending:
+		return "0%"
+	}
+	if f.Resume == nil || f.Size == 0 || compressed(f.Path) || f.Format == "parquet" {
+		return "?"
+	}
+	return fmt.Sprintf("%.1f%%", 100*float64(f.Resume.Offset)/float64(f.Size))
+}
+
+func compressed(path string) bool {
+	for _, ext := range []string{".gz", ".gzip", ".zst", ".zstd"} {
+		if strings.HasSuffix(strings.ToLower(path), ext) {
+			return true
+		}
+	}
+	return false
+}
+
+func describeFile(f importer.CheckpointFile) string {
+	if f.Status == importer.StatusPartial && f.Resume != nil {
+		return fmt.Sprintf("%s (resumes at row %d, byte %d)", f.Path, f.Resume.Row, f.Resume.Offset)
+	}
+	return f.Path
+}

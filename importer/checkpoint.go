@@ -1,0 +1,234 @@
+package importer
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/backfillhq/backfill/readers"
+)
+
+// CheckpointVersion is the version of the checkpoint file format.
+const CheckpointVersion = 1
+
+// DefaultCheckpointDir is the folder, under the working directory, that
+// holds checkpoints named after the import they belong to.
+const DefaultCheckpointDir = ".backfill"
+
+// Status of a source file in a checkpoint.
+const (
+	StatusPending = "pending"
+	StatusPartial = "partial"
+	StatusDone    = "done"
+)
+
+// Checkpoint is the durable state of an import: for every source file what
+// is settled, and where to resume. It is JSON, written atomically, and never
+// holds the write key.
+type Checkpoint struct {
+	Version int `json:"version"`
+	// Command is the command line that resumes the import, for people.
+	Command []string `json:"command,omitempty"`
+	// Options are what changes the messages sent (the mapping's
+	// fingerprint, reader options, limits, the destination). A run with
+	// other options may not continue this one.
+	Options       map[string]string `json:"options"`
+	Files         []CheckpointFile  `json:"files"`
+	Totals        CheckpointTotals  `json:"totals"`
+	RejectsFile   string            `json:"rejects_file"`
+	RejectsOffset int64             `json:"rejects_offset"`
+	Complete      bool              `json:"complete"`
+	Started       time.Time         `json:"started"`
+	Updated       time.Time         `json:"updated"`
+}
+
+// CheckpointFile is the state of one source file. Resume is the position of
+// the first row that is not settled, set while the file is partial.
+type CheckpointFile struct {
+	Path        string            `json:"path"`
+	Size        int64             `json:"size"`
+	ModTime     time.Time         `json:"mod_time"`
+	Fingerprint string            `json:"fingerprint"`
+	Format      string            `json:"format"`
+	Status      string            `json:"status"`
+	Resume      *readers.Position `json:"resume,omitempty"`
+	Read        int64             `json:"read"`
+	Delivered   int64             `json:"delivered"`
+	Rejected    int64             `json:"rejected"`
+	Filtered    int64             `json:"filtered"`
+}
+
+// CheckpointTotals are the counts of the rows below the watermark.
+type CheckpointTotals struct {
+	Read             int64            `json:"read"`
+	Delivered        int64            `json:"delivered"`
+	Rejected         int64            `json:"rejected"`
+	RejectedByReason map[string]int64 `json:"rejected_by_reason"`
+	Filtered         int64            `json:"filtered"`
+}
+
+// DefaultCheckpointPath names the checkpoint of an import from its sources,
+// its mapping and its destination, so that the same command finds its own
+// checkpoint and different imports never share one. The mapping's name, not
+// its content, takes part, so that a changed mapping finds the old
+// checkpoint and is refused rather than silently starting over.
+func DefaultCheckpointPath(sources []string, mapping, destination string) string {
+	h := sha256.New()
+	for _, s := range sources {
+		if s != "-" {
+			if abs, err := filepath.Abs(s); err == nil {
+				s = abs
+			}
+		}
+		fmt.Fprintf(h, "source %q\n", s)
+	}
+	if mapping != "" && !strings.HasPrefix(mapping, "preset:") {
+		if abs, err := filepath.Abs(mapping); err == nil {
+			mapping = abs
+		}
+	}
+	fmt.Fprintf(h, "mapping %q\n", mapping)
+	fmt.Fprintf(h, "destination %q\n", destination)
+	return filepath.Join(DefaultCheckpointDir, hex.EncodeToString(h.Sum(nil))[:16]+".json")
+}
+
+// ErrCheckpointMismatch is wrapped by the error of a run whose sources or
+// options differ from those of its checkpoint.
+var ErrCheckpointMismatch = errors.New("checkpoint does not match this import")
+
+// LoadCheckpoint reads a checkpoint file. A missing file is an error
+// wrapping os.ErrNotExist; a corrupt one names the file and the cause.
+func LoadCheckpoint(path string) (*Checkpoint, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	var cp Checkpoint
+	if err := json.Unmarshal(b, &cp); err != nil {
+		return nil, fmt.Errorf("checkpoint %s is corrupt (%v); run with --restart to discard it and start over", path, err)
+	}
+	if cp.Version != CheckpointVersion {
+		return nil, fmt.Errorf("checkpoint %s has version %d, this backfill reads version %d", path, cp.Version, CheckpointVersion)
+	}
+	if len(cp.Files) == 0 || cp.Options == nil {
+		return nil, fmt.Errorf("checkpoint %s is corrupt (no files or no options); run with --restart to discard it and start over", path)
+	}
+	for i, f := range cp.Files {
+		switch f.Status {
+		case StatusDone, StatusPending:
+		case StatusPartial:
+			if f.Resume == nil {
+				return nil, fmt.Errorf("checkpoint %s is corrupt (file %d is partial without a resume position); run with --restart to discard it", path, i+1)
+			}
+		default:
+			return nil, fmt.Errorf("checkpoint %s is corrupt (file %d has status %q); run with --restart to discard it", path, i+1, f.Status)
+		}
+	}
+	return &cp, nil
+}
+
+// save writes the checkpoint atomically: a temporary file in the same
+// folder, fsync, rename over the old one, fsync of the folder. Mode 0600.
+func (cp *Checkpoint) save(path string) error {
+	b, err := json.MarshalIndent(cp, "", "  ")
+	if err != nil {
+		return fmt.Errorf("checkpoint: encode: %w", err)
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename, there is nothing to remove
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("checkpoint: write %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("checkpoint: sync %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("checkpoint: close %s: %w", tmp.Name(), err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("checkpoint: sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// fileOf returns the checkpoint entry of a source as it is now.
+func fileOf(src readers.Source) (CheckpointFile, error) {
+	f := CheckpointFile{Path: src.Path, Size: src.Size, Fingerprint: src.Fingerprint, Format: src.Format, Status: StatusPending}
+	st, err := os.Stat(src.Path)
+	if err != nil {
+		return f, err
+	}
+	f.ModTime = st.ModTime().UTC()
+	return f, nil
+}
+
+// match checks that the checkpoint belongs to an import of these sources
+// with these options, and says every difference.
+func (cp *Checkpoint) match(files []CheckpointFile, options map[string]string) error {
+	var diffs []string
+	keys := make([]string, 0, len(options)+len(cp.Options))
+	seen := map[string]bool{}
+	for k := range options {
+		keys, seen[k] = append(keys, k), true
+	}
+	for k := range cp.Options {
+		if !seen[k] {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if was, now := cp.Options[k], options[k]; was != now {
+			diffs = append(diffs, fmt.Sprintf("option %s was %q, is now %q", k, was, now))
+		}
+	}
+	if len(files) != len(cp.Files) {
+		diffs = append(diffs, fmt.Sprintf("the sources are %d files, the checkpoint has %d", len(files), len(cp.Files)))
+	}
+	for i := 0; i < len(files) && i < len(cp.Files); i++ {
+		was, now := cp.Files[i], files[i]
+		switch {
+		case was.Path != now.Path:
+			diffs = append(diffs, fmt.Sprintf("file %d was %s, is now %s", i+1, was.Path, now.Path))
+		case was.Size != now.Size:
+			diffs = append(diffs, fmt.Sprintf("%s changed: size was %d bytes, is now %d", now.Path, was.Size, now.Size))
+		case was.Fingerprint != now.Fingerprint:
+			diffs = append(diffs, fmt.Sprintf("%s changed: its content differs (same size)", now.Path))
+		case !was.ModTime.Equal(now.ModTime):
+			diffs = append(diffs, fmt.Sprintf("%s changed: modified %s, the checkpoint saw %s", now.Path,
+				now.ModTime.Format(time.RFC3339), was.ModTime.Format(time.RFC3339)))
+		}
+	}
+	if len(diffs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s", ErrCheckpointMismatch, strings.Join(diffs, "; "))
+}

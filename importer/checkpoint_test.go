@@ -1,0 +1,199 @@
+package importer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/backfillhq/backfill/sink"
+)
+
+// failAfter returns a send function that accepts n batches, then fails every
+// later one as a server that went away would, after its retries.
+func failAfter(n int) func(context.Context, *sink.Batch) error {
+	var mu sync.Mutex
+	sent := 0
+	return func(context.Context, *sink.Batch) error {
+		mu.Lock()
+		defer mu.Unlock()
+		sent++
+		if sent > n {
+			return errors.New("http 503: after 10 attempts")
+		}
+		return nil
+	}
+}
+
+func checkpointConfig(dir string, srcs []string, s sink.Sink) Config {
+	return Config{
+		Sources:            srcs,
+		Sink:               s,
+		Limits:             sink.Limits{MaxMessages: 100},
+		Concurrency:        1,
+		RejectsPath:        filepath.Join(dir, "rejects.ndjson"),
+		CheckpointPath:     filepath.Join(dir, "cp.json"),
+		CheckpointInterval: -1,
+		Options:            map[string]string{"mapping": "passthrough"},
+	}
+}
+
+func TestResumeDeliversEveryRowAndTheReportCoversTheWholeImport(t *testing.T) {
+	dir := t.TempDir()
+	bad := map[int]string{250: `{"type":"track"`, 1700: `not json`}
+	a := writeNDJSON(t, dir, "a.ndjson", 1000, bad)
+	b := writeNDJSON(t, dir, "b.ndjson", 2000, bad)
+
+	first := &fakeSink{send: failAfter(13)}
+	rep1, err := Run(context.Background(), checkpointConfig(dir, []string{a, b}, first))
+	if err == nil || rep1.Complete {
+		t.Fatalf("first run: err %v, report %+v; want it stopped", err, rep1)
+	}
+	cp, err := LoadCheckpoint(filepath.Join(dir, "cp.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cp.Files[0].Status != StatusDone || cp.Files[1].Status != StatusPartial || cp.Complete {
+		t.Fatalf("checkpoint after the failure: %+v", cp.Files)
+	}
+	if cp.Totals.Delivered != 1300 || cp.Totals.Rejected != 2 {
+		t.Fatalf("checkpoint totals %+v, want the 13 acknowledged batches and the rejects among them", cp.Totals)
+	}
+	rejectsBefore := readRejectsFile(t, filepath.Join(dir, "rejects.ndjson"))
+
+	second := &fakeSink{send: accept}
+	rep2, err := Run(context.Background(), checkpointConfig(dir, []string{a, b}, second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep2.Resumed || !rep2.Complete || rep2.RowsRead != 3000 || rep2.Delivered != 2997 || rep2.Rejected != 3 {
+		t.Fatalf("resumed report %+v, want the whole import counted", rep2)
+	}
+	got := map[string]int{}
+	for _, m := range append(first.messages, second.messages...) {
+		got[m["messageId"].(string)]++
+	}
+	for _, f := range []struct {
+		name string
+		rows int
+	}{{"a.ndjson", 1000}, {"b.ndjson", 2000}} {
+		for i := 1; i <= f.rows; i++ {
+			id := fmt.Sprintf("%s-%d", f.name, i)
+			want := 1
+			if bad[i] != "" {
+				want = 0
+			}
+			if got[id] != want {
+				t.Fatalf("%s delivered %d times, want %d", id, got[id], want)
+			}
+		}
+	}
+	rejects := readRejectsFile(t, filepath.Join(dir, "rejects.ndjson"))
+	if len(rejects) != 3 || len(rejectsBefore) != 2 {
+		t.Fatalf("rejects file has %d lines (before resume %d), want 3: every reject once", len(rejects), len(rejectsBefore))
+	}
+
+	// A finished import run again sends nothing.
+	third := &fakeSink{send: accept}
+	rep3, err := Run(context.Background(), checkpointConfig(dir, []string{a, b}, third))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep3.AlreadyComplete || third.batches != 0 || rep3.Delivered != 2997 {
+		t.Fatalf("re-run of a finished import: report %+v, %d batches sent", rep3, third.batches)
+	}
+}
+
+func TestCheckpointMismatchStopsBeforeSendingAndChangesNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(t *testing.T, dir string, cfg *Config)
+		want   string
+	}{
+		{"source file changed", func(t *testing.T, dir string, cfg *Config) {
+			f, err := os.OpenFile(cfg.Sources[0], os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintln(f, `{"type":"track","userId":"late","event":"E","timestamp":"2024-03-01T12:00:00Z"}`)
+			f.Close()
+		}, "changed: size was"},
+		{"source content changed, same size", func(t *testing.T, dir string, cfg *Config) {
+			b, _ := os.ReadFile(cfg.Sources[0])
+			b = bytes.Replace(b, []byte(`"u-1"`), []byte(`"u-X"`), 1)
+			os.WriteFile(cfg.Sources[0], b, 0o644)
+		}, "content differs"},
+		{"mapping changed", func(t *testing.T, dir string, cfg *Config) {
+			cfg.Options = map[string]string{"mapping": "sha256:0123"}
+		}, "option mapping was"},
+		{"limits changed", func(t *testing.T, dir string, cfg *Config) {
+			cfg.Limits.MaxMessages = 50
+		}, "option limits was"},
+		{"file added", func(t *testing.T, dir string, cfg *Config) {
+			cfg.Sources = append(cfg.Sources, writeNDJSON(t, dir, "extra.ndjson", 10, nil))
+		}, "the sources are 2 files"},
+		{"checkpoint corrupt", func(t *testing.T, dir string, cfg *Config) {
+			os.WriteFile(cfg.CheckpointPath, []byte(`{"version":1,"files":[{"path":`), 0o600)
+		}, "is corrupt"},
+		{"checkpoint truncated to nothing", func(t *testing.T, dir string, cfg *Config) {
+			os.WriteFile(cfg.CheckpointPath, nil, 0o600)
+		}, "is corrupt"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			src := writeNDJSON(t, dir, "a.ndjson", 1000, nil)
+			cfg := checkpointConfig(dir, []string{src}, &fakeSink{send: failAfter(3)})
+			if _, err := Run(context.Background(), cfg); err == nil {
+				t.Fatal("first run should stop")
+			}
+			tc.change(t, dir, &cfg)
+			before, _ := os.ReadFile(cfg.CheckpointPath)
+			fs := &fakeSink{send: accept}
+			cfg.Sink = fs
+			_, err := Run(context.Background(), cfg)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to say %q", err, tc.want)
+			}
+			if !strings.Contains(err.Error(), "--restart") {
+				t.Fatalf("err = %v does not say how to start over", err)
+			}
+			if fs.batches != 0 {
+				t.Fatalf("%d batches sent despite the mismatch", fs.batches)
+			}
+			after, _ := os.ReadFile(cfg.CheckpointPath)
+			if !bytes.Equal(before, after) {
+				t.Fatal("the checkpoint was changed")
+			}
+			// --restart starts over.
+			cfg.Restart = true
+			rep, err := Run(context.Background(), cfg)
+			if err != nil || rep.Delivered != int64(len(fs.messages)) || rep.Resumed {
+				t.Fatalf("restart: err %v, report %+v", err, rep)
+			}
+		})
+	}
+}
+
+func TestCheckpointNeverHoldsTheWriteKey(t *testing.T) {
+	// The importer is never given the key; what it records comes from
+	// Options, Command and the sources. The command puts no key there; this
+	// guards the file's mode.
+	dir := t.TempDir()
+	src := writeNDJSON(t, dir, "a.ndjson", 10, nil)
+	cfg := checkpointConfig(dir, []string{src}, &fakeSink{send: accept})
+	if _, err := Run(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(cfg.CheckpointPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Fatalf("checkpoint mode %v, want 0600", st.Mode().Perm())
+	}
+}
