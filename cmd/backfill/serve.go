@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -10,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/backfillhq/backfill/sink"
@@ -61,17 +59,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 // serve runs the receiver until ctx ends.
 func serve(ctx context.Context, addr, outPath, key, urlFile string, stdout io.Writer) error {
+	// The receiver writes each accepted request in one call, so the file
+	// is written through: what was acknowledged is on disk.
 	var w io.Writer = stdout
-	var flush func() error = func() error { return nil }
 	if outPath != "-" {
 		f, err := os.OpenFile(outPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 		if err != nil {
 			return fmt.Errorf("--out: %w", err)
 		}
 		defer f.Close()
-		bw := bufio.NewWriterSize(f, 256<<10)
-		fw := &flushingWriter{w: bw}
-		w, flush = fw, fw.Flush
+		w = f
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -101,29 +98,7 @@ func serve(ctx context.Context, addr, outPath, key, urlFile string, stdout io.Wr
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err = srv.Shutdown(shutdown)
-	if ferr := flush(); err == nil {
-		err = ferr
-	}
 	st := rcv.Stats()
 	fmt.Fprintf(os.Stderr, "received %d messages in %d batches\n", st.Messages, st.Batches)
 	return err
-}
-
-// flushingWriter is a buffered writer safe for concurrent use whose Flush
-// writes what is buffered.
-type flushingWriter struct {
-	mu sync.Mutex
-	w  *bufio.Writer
-}
-
-func (f *flushingWriter) Write(p []byte) (int, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.w.Write(p)
-}
-
-func (f *flushingWriter) Flush() error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.w.Flush()
 }
