@@ -73,6 +73,17 @@ type Config struct {
 	// DrainTimeout is how long batches already being sent may take to
 	// finish once ctx ends. Default: 30s.
 	DrainTimeout time.Duration
+
+	// MaxRejects stops the run once more rows than this are rejected in
+	// the whole import. Default: 0, no limit.
+	MaxRejects int64
+	// MaxRejectRate stops the run once the share of rejected rows among
+	// the last RejectWindow rows read exceeds it (0.05 is 5%). Default: 0,
+	// no limit.
+	MaxRejectRate float64
+	// RejectWindow is the number of rows MaxRejectRate is measured over.
+	// Default: 10,000.
+	RejectWindow int
 }
 
 // SinkStats reports a sink's transport counters.
@@ -111,6 +122,15 @@ func (c *Config) Validate() error {
 	if c.MaxInFlight < 0 {
 		return fmt.Errorf("config: MaxInFlight is %d, want at least 1", c.MaxInFlight)
 	}
+	if c.MaxRejects < 0 {
+		return fmt.Errorf("config: MaxRejects is %d, want 0 (no limit) or more", c.MaxRejects)
+	}
+	if c.MaxRejectRate < 0 || c.MaxRejectRate > 1 {
+		return fmt.Errorf("config: MaxRejectRate is %g, want a share from 0 to 1", c.MaxRejectRate)
+	}
+	if c.RejectWindow < 0 {
+		return fmt.Errorf("config: RejectWindow is %d, want at least 1", c.RejectWindow)
+	}
 	if c.DrainTimeout < 0 {
 		return fmt.Errorf("config: DrainTimeout is %s, want at least 0", c.DrainTimeout)
 	}
@@ -138,6 +158,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DrainTimeout == 0 {
 		c.DrainTimeout = DefaultDrainTimeout
+	}
+	if c.RejectWindow == 0 {
+		c.RejectWindow = DefaultRejectWindow
 	}
 	return c
 }

@@ -67,6 +67,8 @@ type run struct {
 
 	// Live counts, for progress: rows read, and settled as they happen.
 	read, delivered, rejected, filtered, batches atomic.Int64
+	// reasons counts the rejects of this run by reason, with examples.
+	reasons reasons
 }
 
 // Run imports cfg.Sources into cfg.Sink and reports what became of every row.
@@ -418,14 +420,18 @@ func (r *run) mapAll(ctx context.Context, in <-chan block, out chan<- *job, sche
 			return ctx.Err()
 		}
 	}
-	reject := func(file int, pos readers.Position, err error, raw []byte) {
+	budget := newBudget(r.cfg.MaxRejects, r.cfg.MaxRejectRate, r.cfg.RejectWindow)
+	reject := func(file int, pos readers.Position, err error, raw []byte) error {
 		rej := newReject(pos, reasonOf(err), err, raw)
 		cur.rejects = append(cur.rejects, rej)
 		cur.count(file, func(t *tally) { t.Read++; t.Rejected++ })
 		r.rejected.Add(1)
+		r.reasons.add(rej.Reason, rej.Error)
 		if len(cur.rejects) >= maxRangeRejects || cur.rejectBytes() >= maxRangeRejectBytes {
 			cut = true
 		}
+		budget.row(true)
+		return budget.check(r.rejected.Load(), r.topReasons)
 	}
 	for {
 		var blk block
@@ -456,7 +462,9 @@ func (r *run) mapAll(ctx context.Context, in <-chan block, out chan<- *job, sche
 			}
 			r.read.Add(1)
 			if it.err != nil {
-				reject(blk.file, pos, it.err, it.err.Raw)
+				if err := reject(blk.file, pos, it.err, it.err.Raw); err != nil {
+					return err
+				}
 				continue
 			}
 			row := &it.row
@@ -465,16 +473,22 @@ func (r *run) mapAll(ctx context.Context, in <-chan block, out chan<- *job, sche
 				if errors.Is(err, mappings.ErrFiltered) {
 					cur.count(blk.file, func(t *tally) { t.Read++; t.Filtered++ })
 					r.filtered.Add(1)
+					budget.row(false)
 					continue
 				}
-				reject(blk.file, pos, err, rawRow(row))
+				if err := reject(blk.file, pos, err, rawRow(row)); err != nil {
+					return err
+				}
 				continue
 			}
 			full, err := batcher.Add(&msg)
 			if err != nil {
-				reject(blk.file, pos, fmt.Errorf("%s: %w", pos, err), rawRow(row))
+				if err := reject(blk.file, pos, fmt.Errorf("%s: %w", pos, err), rawRow(row)); err != nil {
+					return err
+				}
 				continue
 			}
+			budget.row(false)
 			if full != nil {
 				// The message starts the next batch, and its row the next range.
 				if err := emit(full, mark{File: blk.file, Pos: pos}); err != nil {
@@ -522,6 +536,7 @@ func (r *run) send(ctx context.Context, j *job) error {
 			cause := fmt.Errorf("%s: refused by the destination: %s", pos, m.Detail)
 			j.rejects = append(j.rejects, newReject(pos, m.Reason, cause, j.batch.Message(m.Index)))
 			refused[m.Index] = m.Reason
+			r.reasons.add(m.Reason, cause.Error())
 		}
 	default:
 		first, last := j.positions[0], j.positions[n-1]
@@ -539,6 +554,9 @@ func (r *run) send(ctx context.Context, j *job) error {
 	r.batches.Add(1)
 	return r.tracker.done(j)
 }
+
+// topReasons returns the five most frequent reject reasons of this run.
+func (r *run) topReasons() []ReasonCount { return r.reasons.top(5) }
 
 // reasonOf returns the stable reject reason an error carries.
 func reasonOf(err error) string {

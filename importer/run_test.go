@@ -313,3 +313,39 @@ func TestRunRefusesASpecThatNamesAMissingColumn(t *testing.T) {
 		t.Fatal("sent something")
 	}
 }
+
+func TestRunStopsWhenTheErrorBudgetIsSpent(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  func(*Config)
+		want string
+	}{
+		{"max rejects", func(c *Config) { c.MaxRejects = 50 }, "more than --max-rejects 50"},
+		{"reject rate", func(c *Config) { c.MaxRejectRate = 0.2; c.RejectWindow = 100 }, "of the last 100 rows rejected"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			bad := map[int]string{}
+			for i := 500; i <= 5000; i += 2 { // from row 500 on, every other row is broken
+				bad[i] = `{"type":"track","userId":"u","event":"E","timestamp":"yesterday"}`
+			}
+			src := writeNDJSON(t, dir, "in.ndjson", 5000, bad)
+			fs := &fakeSink{send: accept}
+			cfg := Config{Sources: []string{src}, Sink: fs, RejectsPath: filepath.Join(dir, "r.ndjson"), Limits: sink.Limits{MaxMessages: 10}}
+			tc.cfg(&cfg)
+			rep, err := Run(context.Background(), cfg)
+			if !errors.Is(err, ErrTooManyRejects) {
+				t.Fatalf("err = %v, want ErrTooManyRejects", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "bad_timestamp") || !strings.Contains(err.Error(), "in.ndjson:") {
+				t.Fatalf("err = %v, want it to say %q and name the top reason with an example", err, tc.want)
+			}
+			if rep.RowsRead >= 5000 || rep.Complete {
+				t.Fatalf("report %+v: the run did not stop early", rep)
+			}
+			if cerr := rep.Check(); cerr != nil {
+				t.Fatal(cerr)
+			}
+		})
+	}
+}

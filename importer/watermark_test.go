@@ -10,7 +10,9 @@ import (
 	"github.com/backfillhq/backfill/readers"
 )
 
-func pos(row int64) readers.Position { return readers.Position{File: "f", Row: row, Line: row, Offset: row * 10} }
+func pos(row int64) readers.Position {
+	return readers.Position{File: "f", Row: row, Line: row, Offset: row * 10}
+}
 
 func newTestTracker(t *testing.T, inFlight int, durable bool) *tracker {
 	t.Helper()

@@ -65,6 +65,9 @@ type importFlags struct {
 	report   string
 	progress string
 
+	maxRejects    int64
+	maxRejectRate float64
+
 	checkpoint         string
 	noCheckpoint       bool
 	restart            bool
@@ -98,6 +101,9 @@ func (f *importFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.rejects, "rejects", importer.DefaultRejectsPath, "append rejected rows to `FILE` (NDJSON: file, line, row, offset, reason, error, raw)")
 	fs.StringVar(&f.report, "report", "", "write the final report as JSON to `FILE`")
 	fs.StringVar(&f.progress, "progress", "auto", "progress display: auto (a bar when stderr is a terminal, else a log line every 10s), always or never")
+
+	fs.Int64Var(&f.maxRejects, "max-rejects", 0, "stop the import once more than `N` rows are rejected (default: no limit)")
+	fs.Float64Var(&f.maxRejectRate, "max-reject-rate", 0, "stop the import once more than `PERCENT` of the last 10,000 rows are rejected (default: no limit)")
 
 	fs.StringVar(&f.checkpoint, "checkpoint", "", "keep the checkpoint in `FILE` (default: .backfill/<hash of sources, mapping and destination>.json)")
 	fs.BoolVar(&f.noCheckpoint, "no-checkpoint", false, "keep no checkpoint: an interrupted import cannot resume")
@@ -236,6 +242,14 @@ func (f *importFlags) config(sources, args []string, stdout io.Writer) (importer
 	if outputs > 1 {
 		return cfg, noop, errors.New("--dry-run, --output and --stub exclude each other")
 	}
+	if f.maxRejects < 0 {
+		return cfg, noop, fmt.Errorf("--max-rejects is %d, want 0 (no limit) or more", f.maxRejects)
+	}
+	if f.maxRejectRate < 0 || f.maxRejectRate > 100 {
+		return cfg, noop, fmt.Errorf("--max-reject-rate is %g, want a percentage from 0 to 100", f.maxRejectRate)
+	}
+	cfg.MaxRejects = f.maxRejects
+	cfg.MaxRejectRate = f.maxRejectRate / 100
 	if f.drainTimeout <= 0 {
 		return cfg, noop, fmt.Errorf("--drain-timeout is %s, want more than 0", f.drainTimeout)
 	}
