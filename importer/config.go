@@ -37,6 +37,9 @@ type Config struct {
 	// appended to. Default: "backfill.rejects.ndjson"; it is created only when
 	// there is a reject.
 	RejectsPath string
+	// DiscardRejects counts rejects without writing them anywhere, for
+	// checks that must leave no file behind.
+	DiscardRejects bool
 	// Progress, if set, is called about every ProgressInterval with the
 	// counts so far, and once more at the end with Final set. It is called
 	// from one goroutine at a time and must not block for long.
@@ -84,6 +87,20 @@ type Config struct {
 	// RejectWindow is the number of rows MaxRejectRate is measured over.
 	// Default: 10,000.
 	RejectWindow int
+
+	// Sample, if set, is called with each of the first SampleRows rows read
+	// and what became of it, from the map stage, before the row is sent.
+	Sample func(Sample)
+	// SampleRows is how many rows Sample sees. Default: 5.
+	SampleRows int
+}
+
+// Sample is a row and the message mapped from it, or why it has none.
+type Sample struct {
+	Pos     readers.Position
+	Raw     []byte // the row as read (a JSON object of its columns for binary formats)
+	Message []byte // the message's JSON, nil if the row was rejected or filtered
+	Err     error  // why the row was rejected or filtered
 }
 
 // SinkStats reports a sink's transport counters.
@@ -144,8 +161,11 @@ func (c Config) withDefaults() Config {
 	if c.Concurrency == 0 {
 		c.Concurrency = DefaultConcurrency
 	}
-	if c.RejectsPath == "" {
+	if c.RejectsPath == "" && !c.DiscardRejects {
 		c.RejectsPath = DefaultRejectsPath
+	}
+	if c.DiscardRejects {
+		c.RejectsPath = ""
 	}
 	if c.ProgressInterval == 0 {
 		c.ProgressInterval = DefaultProgressInterval
@@ -158,6 +178,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DrainTimeout == 0 {
 		c.DrainTimeout = DefaultDrainTimeout
+	}
+	if c.SampleRows == 0 {
+		c.SampleRows = 5
 	}
 	if c.RejectWindow == 0 {
 		c.RejectWindow = DefaultRejectWindow

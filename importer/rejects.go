@@ -38,11 +38,12 @@ func newReject(pos readers.Position, reason string, err error, raw []byte) Rejec
 // rejectsFile appends rejects as NDJSON. The file is opened on the first
 // reject, so a clean run leaves none behind. Safe for concurrent use.
 type rejectsFile struct {
-	path string
-	mu   sync.Mutex
-	f    *os.File
-	w    *bufio.Writer
-	err  error // the first write error; every later write fails with it
+	path    string
+	mu      sync.Mutex
+	f       *os.File
+	w       *bufio.Writer
+	err     error // the first write error; every later write fails with it
+	discard bool  // count rejects, write them nowhere
 	// written is the file's size with what is buffered: where the next
 	// reject goes. Checkpoints record it.
 	written int64
@@ -53,6 +54,10 @@ type rejectsFile struct {
 // rejects of rows that will be read again; it must be at least that long.
 func openRejects(path string, resume bool, offset int64) (*rejectsFile, error) {
 	r := &rejectsFile{path: path}
+	if path == "" {
+		r.discard = true
+		return r, nil
+	}
 	st, err := os.Stat(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -96,6 +101,10 @@ func (r *rejectsFile) write(rej Reject) error {
 	if r.err != nil {
 		return r.err
 	}
+	if r.discard {
+		r.written += int64(len(line)) + 1
+		return nil
+	}
 	if r.f == nil {
 		f, err := os.OpenFile(r.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 		if err != nil {
@@ -106,7 +115,7 @@ func (r *rejectsFile) write(rej Reject) error {
 	}
 	line = append(line, '\n')
 	if _, err := r.w.Write(line); err != nil {
-		r.err = fmt.Errorf("rejects: write %s: %w", r.path, err)
+		r.err = fmt.Errorf("rejects: %w", err)
 	}
 	r.written += int64(len(line))
 	return r.err
@@ -120,11 +129,11 @@ func (r *rejectsFile) flush() error {
 		return r.err
 	}
 	if err := r.w.Flush(); err != nil {
-		r.err = fmt.Errorf("rejects: write %s: %w", r.path, err)
+		r.err = fmt.Errorf("rejects: %w", err)
 		return r.err
 	}
 	if err := r.f.Sync(); err != nil {
-		r.err = fmt.Errorf("rejects: sync %s: %w", r.path, err)
+		r.err = fmt.Errorf("rejects: %w", err)
 	}
 	return r.err
 }
@@ -135,7 +144,7 @@ func (r *rejectsFile) close() error {
 	defer r.mu.Unlock()
 	if r.f != nil {
 		if cerr := r.f.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("rejects: close %s: %w", r.path, cerr)
+			err = fmt.Errorf("rejects: %w", cerr)
 		}
 		r.f = nil
 	}

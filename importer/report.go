@@ -18,8 +18,11 @@ type Report struct {
 	Rejected         int64            `json:"rejected"`
 	RejectedByReason map[string]int64 `json:"rejected_by_reason"`
 	Filtered         int64            `json:"filtered"`
-	Unsettled        int64            `json:"unsettled"`
-	Batches          int64            `json:"batches"`
+	// TopReasons are this run's most frequent reject reasons, with the
+	// first example of each.
+	TopReasons []ReasonCount `json:"top_reasons,omitempty"`
+	Unsettled  int64         `json:"unsettled"`
+	Batches    int64         `json:"batches"`
 	Transport
 	DurationSeconds float64 `json:"duration_seconds"`
 	EventsPerSecond float64 `json:"events_per_second"`

@@ -421,6 +421,18 @@ func (r *run) mapAll(ctx context.Context, in <-chan block, out chan<- *job, sche
 		}
 	}
 	budget := newBudget(r.cfg.MaxRejects, r.cfg.MaxRejectRate, r.cfg.RejectWindow)
+	sampled := 0
+	sample := func(pos readers.Position, raw []byte, m *sink.Message, err error) {
+		if r.cfg.Sample == nil || sampled >= r.cfg.SampleRows {
+			return
+		}
+		sampled++
+		s := Sample{Pos: pos, Raw: raw, Err: err}
+		if m != nil {
+			s.Message, _ = sink.AppendMessage(nil, m)
+		}
+		r.cfg.Sample(s)
+	}
 	reject := func(file int, pos readers.Position, err error, raw []byte) error {
 		rej := newReject(pos, reasonOf(err), err, raw)
 		cur.rejects = append(cur.rejects, rej)
@@ -462,6 +474,7 @@ func (r *run) mapAll(ctx context.Context, in <-chan block, out chan<- *job, sche
 			}
 			r.read.Add(1)
 			if it.err != nil {
+				sample(pos, it.err.Raw, nil, it.err)
 				if err := reject(blk.file, pos, it.err, it.err.Raw); err != nil {
 					return err
 				}
@@ -470,6 +483,7 @@ func (r *run) mapAll(ctx context.Context, in <-chan block, out chan<- *job, sche
 			row := &it.row
 			msg = sink.Message{}
 			if err := mapper.Map(row, &msg); err != nil {
+				sample(pos, rawRow(row), nil, err)
 				if errors.Is(err, mappings.ErrFiltered) {
 					cur.count(blk.file, func(t *tally) { t.Read++; t.Filtered++ })
 					r.filtered.Add(1)
@@ -483,12 +497,14 @@ func (r *run) mapAll(ctx context.Context, in <-chan block, out chan<- *job, sche
 			}
 			full, err := batcher.Add(&msg)
 			if err != nil {
+				sample(pos, rawRow(row), nil, err)
 				if err := reject(blk.file, pos, fmt.Errorf("%s: %w", pos, err), rawRow(row)); err != nil {
 					return err
 				}
 				continue
 			}
 			budget.row(false)
+			sample(pos, rawRow(row), &msg, nil)
 			if full != nil {
 				// The message starts the next batch, and its row the next range.
 				if err := emit(full, mark{File: blk.file, Pos: pos}); err != nil {
@@ -684,6 +700,7 @@ func (r *run) report(files int, total int64, d time.Duration) Report {
 		Transport:        r.transport(),
 		DurationSeconds:  d.Seconds(),
 		RejectsFile:      r.cfg.RejectsPath,
+		TopReasons:       r.reasons.top(10),
 	}
 	rep.Unsettled = rep.RowsRead - rep.Delivered - rep.Rejected - rep.Filtered
 	if d > 0 {

@@ -16,8 +16,6 @@ import (
 	"time"
 
 	"github.com/backfillhq/backfill/importer"
-	"github.com/backfillhq/backfill/mappings"
-	"github.com/backfillhq/backfill/readers"
 	"github.com/backfillhq/backfill/sink"
 )
 
@@ -39,11 +37,7 @@ on. Exit codes: 0 every row delivered, 2 finished with rejects, 1 failed,
 
 // importFlags are the flags of "backfill import".
 type importFlags struct {
-	mapping      string
-	format       string
-	delimiter    string
-	columns      string
-	maxLineBytes int
+	inputFlags
 
 	dryRun      bool
 	output      string
@@ -76,11 +70,7 @@ type importFlags struct {
 }
 
 func (f *importFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.mapping, "mapping", "", "`FILE`: YAML mapping from rows to messages (default: rows are Segment messages, passed through)")
-	fs.StringVar(&f.format, "format", "", "force the input `FORMAT`: csv, ndjson or parquet (default: detected from content and name)")
-	fs.StringVar(&f.delimiter, "delimiter", "", "CSV field delimiter, one character; \\t for tab (default: , and tab for .tsv)")
-	fs.StringVar(&f.columns, "columns", "", "comma-separated column `NAMES` for CSV files without a header row (default: first row is the header)")
-	fs.IntVar(&f.maxLineBytes, "max-line-bytes", 1<<20, "longest NDJSON line or CSV record in `BYTES`; longer ones are rejected")
+	f.inputFlags.register(fs)
 
 	fs.BoolVar(&f.dryRun, "dry-run", false, "send nothing: write the messages that would be sent to stdout as NDJSON (same as --output -)")
 	fs.StringVar(&f.output, "output", "", "send nothing: write the messages to `FILE` (- for stdout) as NDJSON, batched and validated as for sending")
@@ -201,36 +191,12 @@ func (f *importFlags) config(sources, args []string, stdout io.Writer) (importer
 			MaxMessageBytes: f.maxMessageBytes,
 			MaxMessages:     f.maxMessages,
 		},
-		Reader: readers.Options{
-			Format:       f.format,
-			MaxLineBytes: f.maxLineBytes,
-		},
 	}
 	if f.concurrency < 1 {
 		return cfg, noop, fmt.Errorf("--concurrency is %d, want at least 1", f.concurrency)
 	}
-	if f.delimiter != "" {
-		d := f.delimiter
-		if d == `\t` || d == "tab" {
-			d = "\t"
-		}
-		r := []rune(d)
-		if len(r) != 1 {
-			return cfg, noop, fmt.Errorf("--delimiter %q: want one character", f.delimiter)
-		}
-		cfg.Reader.Delimiter = r[0]
-	}
-	if f.columns != "" {
-		for _, c := range strings.Split(f.columns, ",") {
-			cfg.Reader.Columns = append(cfg.Reader.Columns, strings.TrimSpace(c))
-		}
-	}
-	if f.mapping != "" {
-		spec, err := mappings.LoadSpec(f.mapping)
-		if err != nil {
-			return cfg, noop, err
-		}
-		cfg.Spec = spec
+	if err := f.inputFlags.apply(&cfg); err != nil {
+		return cfg, noop, err
 	}
 
 	outputs := 0

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/backfillhq/backfill/importer"
+	"github.com/backfillhq/backfill/sink"
+)
+
+const checkAbout = `Shows what an import would send, without sending anything: the first rows
+beside the messages mapped from them (as pretty JSON), then a scan of the
+whole input with the counts of what would be delivered, rejected and
+filtered, and the most frequent reject reasons with an example each. It
+writes no rejects file and no checkpoint.
+
+Exit codes: 0 nothing would be rejected; 2 some rows would be; 1 the check
+could not run (an unreadable file, an invalid mapping).`
+
+func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	var in inputFlags
+	in.register(fs)
+	rows := fs.Int("rows", 5, "how many rows to show beside their messages")
+	fs.SetOutput(stderr)
+	fs.Usage = usageFunc(fs, stderr, "backfill check [flags] SOURCE...", checkAbout)
+	sources, err := parseInterleaved(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.Usage = usageFunc(fs, stdout, "backfill check [flags] SOURCE...", checkAbout)
+		fs.Usage()
+		return exitOK
+	}
+	if err != nil {
+		return exitUsage
+	}
+	if len(sources) == 0 {
+		fmt.Fprintln(stderr, "backfill check: name at least one SOURCE (a file, folder, glob or -); see --help")
+		return exitUsage
+	}
+	if *rows < 0 {
+		fmt.Fprintf(stderr, "backfill check: --rows is %d, want 0 or more\n", *rows)
+		return exitUsage
+	}
+	cfg := importer.Config{Sources: sources, Sink: sink.NewStubSink(), DiscardRejects: true, SampleRows: *rows}
+	if err := in.apply(&cfg); err != nil {
+		fmt.Fprintf(stderr, "backfill check: %v\n", err)
+		return exitUsage
+	}
+	if *rows > 0 {
+		cfg.Sample = func(s importer.Sample) { printSample(stdout, s) }
+	}
+	rep, err := importer.Run(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "backfill check: %v\n", err)
+		return exitCode(err)
+	}
+	files := "files"
+	if rep.Files == 1 {
+		files = "file"
+	}
+	fmt.Fprintf(stdout, "== %d rows in %d %s: %d would be sent, %d rejected, %d filtered\n",
+		rep.RowsRead, rep.Files, files, rep.Delivered, rep.Rejected, rep.Filtered)
+	if len(rep.TopReasons) > 0 {
+		fmt.Fprintln(stdout, "== reject reasons, most frequent first:")
+		for _, r := range rep.TopReasons {
+			fmt.Fprintf(stdout, "  %-20s %8d  e.g. %s\n", r.Reason, r.Count, r.Example)
+		}
+	}
+	if rep.Rejected > 0 {
+		return exitRejects
+	}
+	return exitOK
+}
+
+// printSample shows a row beside what it became.
+func printSample(w io.Writer, s importer.Sample) {
+	fmt.Fprintf(w, "── %s\n", s.Pos)
+	raw := s.Raw
+	if !utf8.Valid(raw) {
+		raw = bytes.ToValidUTF8(raw, []byte("\uFFFD"))
+	}
+	fmt.Fprintf(w, "row:     %s\n", strings.TrimRight(string(raw), "\r\n"))
+	if s.Message == nil {
+		fmt.Fprintf(w, "outcome: %v\n\n", s.Err)
+		return
+	}
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, s.Message, "         ", "  "); err != nil {
+		pretty.Reset()
+		pretty.Write(s.Message)
+	}
+	fmt.Fprintf(w, "message: %s\n\n", pretty.String())
+}
