@@ -26,7 +26,19 @@ import (
 func main() {
 	rows := flag.Int("rows", 200_000, "rows in each generated file")
 	dir := flag.String("dir", "", "folder for the generated files (default: a temporary folder, removed after)")
+	genOnly := flag.Bool("generate", false, "only write the input files into -dir, for profiling")
 	flag.Parse()
+	if *genOnly {
+		if *dir == "" {
+			fmt.Fprintln(os.Stderr, "backfill-bench: -generate needs -dir")
+			os.Exit(2)
+		}
+		if err := generate(filepath.Join(*dir, "events.csv"), filepath.Join(*dir, "events.ndjson"), *rows); err != nil {
+			fmt.Fprintln(os.Stderr, "backfill-bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := bench(*rows, *dir); err != nil {
 		fmt.Fprintln(os.Stderr, "backfill-bench:", err)
 		os.Exit(1)

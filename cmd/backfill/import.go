@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -61,6 +62,7 @@ type importFlags struct {
 
 	maxRejects    int64
 	maxRejectRate float64
+	cpuProfile    string
 
 	checkpoint         string
 	noCheckpoint       bool
@@ -94,6 +96,8 @@ func (f *importFlags) register(fs *flag.FlagSet) {
 
 	fs.Int64Var(&f.maxRejects, "max-rejects", 0, "stop the import once more than `N` rows are rejected (default: no limit)")
 	fs.Float64Var(&f.maxRejectRate, "max-reject-rate", 0, "stop the import once more than `PERCENT` of the last 10,000 rows are rejected (default: no limit)")
+
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the import to `FILE` (for bug reports)")
 
 	fs.StringVar(&f.checkpoint, "checkpoint", "", "keep the checkpoint in `FILE` (default: .backfill/<hash of sources, mapping and destination>.json)")
 	fs.BoolVar(&f.noCheckpoint, "no-checkpoint", false, "keep no checkpoint: an interrupted import cannot resume")
@@ -135,6 +139,14 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	cfg.Progress = display.update
 	cfg.ProgressInterval = display.interval()
 
+	if f.cpuProfile != "" {
+		stopProfile, perr := startCPUProfile(f.cpuProfile)
+		if perr != nil {
+			fmt.Fprintf(stderr, "backfill import: %v\n", perr)
+			return exitUsage
+		}
+		defer stopProfile()
+	}
 	rep, err := importer.Run(ctx, cfg)
 	if cerr := closeSink(); err == nil && cerr != nil {
 		err = cerr
@@ -299,6 +311,20 @@ func (f *importFlags) config(sources, args []string, stdout io.Writer) (importer
 	cfg.Sink = s
 	cfg.Stats = transportStats{stats}
 	return cfg, noop, nil
+}
+
+// startCPUProfile writes a CPU profile to path until the returned function
+// is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // destination names where the messages go, for the checkpoint: a resumed
