@@ -70,6 +70,7 @@ type segReply struct {
 	Body   string
 	Hold   <-chan struct{} // if set, answer only once it is closed
 	Hangup bool            // close the connection without answering
+	Stall  bool            // send the status line and headers, then nothing more
 }
 
 var okReply = segReply{Status: http.StatusOK, Body: `{"success":true}`}
@@ -172,6 +173,17 @@ func (f *fakeSegment) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	for k, v := range reply.Header {
 		w.Header().Set(k, v)
+	}
+	if reply.Stall {
+		w.Header().Set("Content-Length", "1000")
+		w.WriteHeader(reply.Status)
+		io.WriteString(w, `{"partial":`)
+		w.(http.Flusher).Flush()
+		select {
+		case <-req.Context().Done():
+		case <-f.done:
+		}
+		return
 	}
 	w.WriteHeader(reply.Status)
 	io.WriteString(w, reply.Body)

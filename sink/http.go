@@ -36,8 +36,16 @@ const (
 	// senders. Segment recommends staying under 1,000 requests per second
 	// per workspace and asks integrations to stay at or under 50.
 	DefaultRate = 50
-	// DefaultMaxRetries is the default number of retries of one batch.
-	DefaultMaxRetries = 10
+	// DefaultMinRate is the default floor of the adaptive request rate,
+	// in requests per second.
+	DefaultMinRate = 1
+	// DefaultMaxRetries is the default number of retries of one batch:
+	// high enough that DefaultMaxRetryTime, not the count, decides when a
+	// failing batch stops the run.
+	DefaultMaxRetries = 1000
+	// DefaultMaxRetryTime is the default time one batch may go on failing
+	// before the sink gives up on it.
+	DefaultMaxRetryTime = 10 * time.Minute
 	// DefaultMinBackoff is the default first back-off between attempts.
 	DefaultMinBackoff = 100 * time.Millisecond
 	// DefaultMaxBackoff is the default cap of the exponential back-off.
@@ -65,29 +73,58 @@ type SegmentConfig struct {
 	// under 1,000 requests per second per workspace, may answer 429 above
 	// that, and asks integrations to stay at or under 50. Negative: no
 	// limit. Default: 50 (DefaultRate).
+	//
+	// The rate in force adapts to 429 responses: each 429 halves it (down
+	// to MinRate), and it climbs back by a fiftieth of Rate (at least 1
+	// request/s) per second with successes, up to Rate. With no limit, the
+	// first 429 sets the limit to half the request rate observed over the
+	// last second or two; the rate then climbs back to the observed rate,
+	// where the limit is lifted again. See NewAdaptiveRateLimiter.
 	Rate float64
+	// MinRate is the floor of the adaptive request rate: 429s never slow
+	// the sink below it. Set it to Rate or more to keep the rate fixed.
+	// Default: 1 request/s (DefaultMinRate), or Rate if that is lower.
+	MinRate float64
 	// EventsRate caps messages per second across all senders. Segment
 	// documents no events-per-second limit for the Tracking API; workspaces
 	// with Engage are limited to 1,000 inbound events per second, so set
 	// 1000 there. Zero or negative: no limit. Default: no limit.
 	EventsRate float64
 	// MaxRetries is how many times one batch is retried after its first
-	// attempt before the send fails. Negative: no retries. Default: 10.
+	// attempt before the send fails. Negative: no retries. Default: 1,000
+	// (DefaultMaxRetries), so that MaxRetryTime governs.
 	MaxRetries int
+	// MaxRetryTime is how long one batch may go on failing (5xx, 429,
+	// timeouts, dropped connections), from its first failed attempt,
+	// before the send fails with a *RetryError; the batch is never
+	// dropped. The sink gives up at whichever of MaxRetries and
+	// MaxRetryTime comes first. Negative: no time limit. Default: 10
+	// minutes (DefaultMaxRetryTime).
+	MaxRetryTime time.Duration
 	// MinBackoff is the first back-off between attempts; it doubles with
 	// every retry, with jitter. Default: 100ms.
 	MinBackoff time.Duration
 	// MaxBackoff caps the exponential back-off. A Retry-After from the
 	// server is honoured even when it is longer. Default: 30s.
 	MaxBackoff time.Duration
-	// RequestTimeout is the time one attempt may take, response included;
-	// an attempt that times out is retried. Default: 30s.
+	// RequestTimeout is the time one attempt may take, from sending the
+	// request to reading the end of the response; an attempt that times
+	// out is retried like a 5xx. It runs on the system clock, whatever
+	// Clock is. Default: 30s.
 	RequestTimeout time.Duration
 	// HTTPClient sends the requests; the sender uses a copy that does not
 	// follow redirects. Default: a client with keep-alive connections,
 	// enough idle connections per host for many concurrent senders, and
 	// dial and TLS handshake timeouts.
 	HTTPClient *http.Client
+	// Clock is the time source of the back-off, Retry-After pauses, rate
+	// limits, MaxRetryTime and sentAt; tests inject one that does not
+	// wait. Default (nil): the system clock.
+	Clock Clock
+	// Stub replaces the HTTP sender with one that answers every request
+	// as a success without any I/O; batching, rate limits and retries
+	// work as usual. WriteKey may then be empty.
+	Stub bool
 }
 
 // String describes the configuration with the write key redacted.
@@ -96,14 +133,14 @@ func (c SegmentConfig) String() string {
 	if c.WriteKey != "" {
 		key = "(redacted)"
 	}
-	return fmt.Sprintf("{WriteKey:%s Endpoint:%q NoGzip:%t Rate:%g EventsRate:%g MaxRetries:%d MinBackoff:%s MaxBackoff:%s RequestTimeout:%s}",
-		key, c.Endpoint, c.NoGzip, c.Rate, c.EventsRate, c.MaxRetries, c.MinBackoff, c.MaxBackoff, c.RequestTimeout)
+	return fmt.Sprintf("{WriteKey:%s Endpoint:%q NoGzip:%t Rate:%g MinRate:%g EventsRate:%g MaxRetries:%d MaxRetryTime:%s MinBackoff:%s MaxBackoff:%s RequestTimeout:%s Stub:%t}",
+		key, c.Endpoint, c.NoGzip, c.Rate, c.MinRate, c.EventsRate, c.MaxRetries, c.MaxRetryTime, c.MinBackoff, c.MaxBackoff, c.RequestTimeout, c.Stub)
 }
 
 // Validate reports the first field that is missing or out of range, naming
 // it. It never quotes the write key.
 func (c SegmentConfig) Validate() error {
-	if c.WriteKey == "" {
+	if c.WriteKey == "" && !c.Stub {
 		return errors.New("segment config: WriteKey is empty")
 	}
 	for _, r := range c.WriteKey {
@@ -119,6 +156,9 @@ func (c SegmentConfig) Validate() error {
 	}
 	if math.IsNaN(c.EventsRate) {
 		return errors.New("segment config: EventsRate is NaN")
+	}
+	if c.MinRate < 0 || math.IsNaN(c.MinRate) || math.IsInf(c.MinRate, 0) {
+		return fmt.Errorf("segment config: MinRate is %g, want 0 (default) or more", c.MinRate)
 	}
 	if c.MinBackoff < 0 {
 		return fmt.Errorf("segment config: MinBackoff is %s, want 0 (default) or more", c.MinBackoff)
@@ -143,7 +183,7 @@ func (c SegmentConfig) Validate() error {
 }
 
 func (c SegmentConfig) retryPolicy() RetryPolicy {
-	return RetryPolicy{MaxRetries: c.MaxRetries, MinBackoff: c.MinBackoff, MaxBackoff: c.MaxBackoff}
+	return RetryPolicy{MaxRetries: c.MaxRetries, MaxRetryTime: c.MaxRetryTime, MinBackoff: c.MinBackoff, MaxBackoff: c.MaxBackoff}
 }
 
 // requestRate returns the requests-per-second cap, 0 for none.
@@ -158,18 +198,50 @@ func (c SegmentConfig) requestRate() float64 {
 }
 
 // NewSegmentSink returns the Segment sink that the importer uses: a
-// Splitter around a Retrier around a RateLimiter around an HTTPSender, so
-// that each half of a split batch is retried and rate limited too. The
-// returned Stats count the sink's work. The sink is safe for concurrent use;
-// all its senders share one rate limit and one Retry-After pause.
+// Splitter around a Retrier around an adaptive RateLimiter around an
+// HTTPSender (or, with Stub, a sender that answers every request as a
+// success), so that each half of a split batch is retried and rate limited
+// too. The returned Stats count the sink's work and show the request rate in
+// force. The sink is safe for concurrent use; all its senders share one rate
+// limit and one Retry-After pause.
 func NewSegmentSink(cfg SegmentConfig) (Sink, *Stats, error) {
-	stats := new(Stats)
-	sender, err := NewHTTPSender(cfg, stats)
-	if err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, nil, err
 	}
-	limited := NewRateLimiter(sender, cfg.requestRate(), cfg.EventsRate)
-	return NewSplitter(NewRetrier(limited, cfg.retryPolicy(), stats)), stats, nil
+	stats := new(Stats)
+	var sender Sink
+	if cfg.Stub {
+		sender = &stubSender{stats: stats}
+	} else {
+		s, err := NewHTTPSender(cfg, stats)
+		if err != nil {
+			return nil, nil, err
+		}
+		sender = s
+	}
+	clock := orSystem(cfg.Clock)
+	limited := NewAdaptiveRateLimiter(sender, cfg.requestRate(), cfg.EventsRate, AdaptiveRate{MinRate: cfg.MinRate}, stats)
+	limited.setClock(clock)
+	retrier := NewRetrier(limited, cfg.retryPolicy(), stats)
+	retrier.setClock(clock)
+	return NewSplitter(retrier), stats, nil
+}
+
+// stubSender answers every request as a success without any I/O, counting
+// it as a request, a batch and its messages.
+type stubSender struct {
+	stub  StubSink
+	stats *Stats
+}
+
+func (s *stubSender) Send(ctx context.Context, b *Batch) error {
+	if err := s.stub.Send(ctx, b); err != nil {
+		return err
+	}
+	s.stats.Requests.Add(1)
+	s.stats.Batches.Add(1)
+	s.stats.Messages.Add(int64(b.Len()))
+	return nil
 }
 
 // ResolveEndpoint turns the Endpoint setting into a base URL without a
@@ -200,6 +272,9 @@ func ResolveEndpoint(s string) (string, error) {
 // Stats counts the work of a Segment sink. All fields are safe for
 // concurrent use; read them together with Snapshot.
 type Stats struct {
+	// currentRate holds the bits of the float64 request rate in force.
+	currentRate atomic.Uint64
+
 	// Requests counts HTTP requests sent, retries included.
 	Requests atomic.Int64
 	// Retries counts attempts after the first attempt of a batch.
@@ -218,18 +293,32 @@ type Stats struct {
 // StatsSnapshot is a copy of the counters of Stats at one moment.
 type StatsSnapshot struct {
 	Requests, Retries, Throttled, BytesSent, Batches, Messages int64
+	// CurrentRate is the request rate in force, in requests per second,
+	// as CurrentRate returns it.
+	CurrentRate float64
 }
 
 // Snapshot reads every counter.
 func (s *Stats) Snapshot() StatsSnapshot {
 	return StatsSnapshot{
-		Requests:  s.Requests.Load(),
-		Retries:   s.Retries.Load(),
-		Throttled: s.Throttled.Load(),
-		BytesSent: s.BytesSent.Load(),
-		Batches:   s.Batches.Load(),
-		Messages:  s.Messages.Load(),
+		Requests:    s.Requests.Load(),
+		Retries:     s.Retries.Load(),
+		Throttled:   s.Throttled.Load(),
+		BytesSent:   s.BytesSent.Load(),
+		Batches:     s.Batches.Load(),
+		Messages:    s.Messages.Load(),
+		CurrentRate: s.CurrentRate(),
 	}
+}
+
+// CurrentRate returns the request rate in force, in requests per second:
+// the configured rate, or less after 429s. Zero means no limit.
+func (s *Stats) CurrentRate() float64 {
+	return math.Float64frombits(s.currentRate.Load())
+}
+
+func (s *Stats) setCurrentRate(r float64) {
+	s.currentRate.Store(math.Float64bits(r))
 }
 
 // maxErrorBody is how much of an error response's body StatusError keeps.
@@ -263,9 +352,9 @@ type HTTPSender struct {
 var _ Sink = (*HTTPSender)(nil)
 
 // NewHTTPSender returns a sender configured by cfg (only WriteKey, Endpoint,
-// NoGzip, RequestTimeout and HTTPClient matter here). It counts requests,
-// bytes, 429s and acknowledged batches and messages into stats, which may be
-// nil.
+// NoGzip, RequestTimeout, HTTPClient and Clock matter here). It counts
+// requests, bytes, 429s and acknowledged batches and messages into stats,
+// which may be nil.
 func NewHTTPSender(cfg SegmentConfig, stats *Stats) (*HTTPSender, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -286,6 +375,7 @@ func NewHTTPSender(cfg SegmentConfig, stats *Stats) (*HTTPSender, error) {
 		timeout = DefaultRequestTimeout
 	}
 	return &HTTPSender{
+		now:      orSystem(cfg.Clock).Now,
 		url:      endpoint + "/v1/batch",
 		auth:     "Basic " + base64.StdEncoding.EncodeToString([]byte(cfg.WriteKey+":")),
 		key:      cfg.WriteKey,
@@ -293,7 +383,6 @@ func NewHTTPSender(cfg SegmentConfig, stats *Stats) (*HTTPSender, error) {
 		timeout:  timeout,
 		client:   client,
 		stats:    stats,
-		now:      time.Now,
 		endpoint: endpoint,
 	}, nil
 }

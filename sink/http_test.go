@@ -11,7 +11,9 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -281,9 +283,14 @@ func TestSegmentConfigValidate(t *testing.T) {
 		{"everything", func(c *SegmentConfig) {
 			c.Endpoint, c.NoGzip, c.Rate, c.EventsRate, c.MaxRetries = "eu", true, 10, 1000, 3
 			c.MinBackoff, c.MaxBackoff, c.RequestTimeout = time.Second, time.Minute, time.Minute
+			c.MinRate, c.MaxRetryTime, c.Clock = 2, time.Hour, newFakeClock()
 		}, ""},
-		{"no limits", func(c *SegmentConfig) { c.Rate, c.EventsRate, c.MaxRetries = -1, -1, -1 }, ""},
+		{"no limits", func(c *SegmentConfig) { c.Rate, c.EventsRate, c.MaxRetries, c.MaxRetryTime = -1, -1, -1, -1 }, ""},
 		{"no key", func(c *SegmentConfig) { c.WriteKey = "" }, "WriteKey"},
+		{"stub needs no key", func(c *SegmentConfig) { c.WriteKey, c.Stub = "", true }, ""},
+		{"negative min rate", func(c *SegmentConfig) { c.MinRate = -1 }, "MinRate"},
+		{"NaN min rate", func(c *SegmentConfig) { c.MinRate = math.NaN() }, "MinRate"},
+		{"infinite min rate", func(c *SegmentConfig) { c.MinRate = math.Inf(1) }, "MinRate"},
 		{"key with newline", func(c *SegmentConfig) { c.WriteKey += "\n" }, "WriteKey"},
 		{"key with colon", func(c *SegmentConfig) { c.WriteKey += ":x" }, "WriteKey"},
 		{"bad endpoint", func(c *SegmentConfig) { c.Endpoint = "mars" }, "Endpoint"},
@@ -412,7 +419,13 @@ func TestNewSegmentSink(t *testing.T) {
 	if rl.requests == nil || float64(rl.requests.Limit()) != DefaultRate || rl.events != nil {
 		t.Errorf("default limits: requests %v, events %v; want %d/s and none", rl.requests, rl.events, DefaultRate)
 	}
-	if re.policy != (RetryPolicy{MaxRetries: DefaultMaxRetries, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond}) {
+	if rl.adapt == nil || rl.adapt.floor != DefaultMinRate || rl.adapt.ceiling != DefaultRate {
+		t.Errorf("adaptive rate %+v, want between %d and %d requests/s", rl.adapt, DefaultMinRate, DefaultRate)
+	}
+	if got.CurrentRate != DefaultRate {
+		t.Errorf("CurrentRate = %g, want %d", got.CurrentRate, DefaultRate)
+	}
+	if re.policy != (RetryPolicy{MaxRetries: DefaultMaxRetries, MaxRetryTime: DefaultMaxRetryTime, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond}) {
 		t.Errorf("retry policy %+v", re.policy)
 	}
 }
@@ -522,4 +535,157 @@ func ExampleNewSegmentSink() {
 		log.Fatal(err) // not known to be delivered: stop, fix, resume
 	}
 	fmt.Println(stats.Snapshot().Messages, "delivered")
+}
+
+// TestRequestTimeoutPerAttempt: RequestTimeout bounds each attempt, the
+// reading of the response included, and a server that accepts a request and
+// never finishes answering it is retried like a 5xx until it answers.
+func TestRequestTimeoutPerAttempt(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fault func() segReply
+	}{
+		{"never answers", func() segReply { return segReply{Status: 200, Hold: make(chan struct{})} }},
+		{"stalls in the body of a 500", func() segReply { return segReply{Status: 500, Stall: true} }},
+		{"stalls in the body of a 429", func() segReply { return segReply{Status: 429, Stall: true} }},
+		{"answers after the timeout", func() segReply { return segReply{Status: 200, Hold: closedAfter(time.Second)} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := newFakeClock()
+			// Two faulty attempts, then a prompt answer: the timeout is not
+			// a budget shared by the attempts.
+			f := newFakeSegment(t, clk.Now, func(r *recordedRequest) segReply {
+				if r.N < 2 {
+					return tc.fault()
+				}
+				return okReply
+			})
+			s, stats := newTestSender(t, f, clk.Now, func(c *SegmentConfig) { c.RequestTimeout = 50 * time.Millisecond })
+			err := s.Send(context.Background(), buildBatch(t, "m", 2))
+			if err == nil || !retryable(err) {
+				t.Fatalf("first attempt: %v, want a retryable error", err)
+			}
+			r := newTestRetrier(s, RetryPolicy{}, stats, clk)
+			if err := r.Send(context.Background(), buildBatch(t, "m", 2)); err != nil {
+				t.Fatalf("Send: %v", err)
+			}
+			// Three, unless a loaded machine made the prompt answer late too.
+			if n := len(f.Requests()); n < 3 {
+				t.Errorf("%d requests, want 3", n)
+			}
+		})
+	}
+}
+
+// closedAfter returns a channel closed after d.
+func closedAfter(d time.Duration) <-chan struct{} {
+	c := make(chan struct{})
+	time.AfterFunc(d, func() { close(c) })
+	return c
+}
+
+// TestResetMidBody: a server that resets the connection while the request
+// body is still arriving is retried like a 5xx.
+func TestResetMidBody(t *testing.T) {
+	var n atomic.Int32
+	var got atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
+			io.ReadFull(r.Body, make([]byte, 1024))
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			conn.(*net.TCPConn).SetLinger(0) // close with a reset
+			conn.Close()
+			return
+		}
+		io.Copy(io.Discard, r.Body)
+		got.Add(1)
+		w.WriteHeader(200)
+	}))
+	defer srv.Close()
+	clk := newFakeClock()
+	stats := new(Stats)
+	s, err := NewHTTPSender(SegmentConfig{WriteKey: testKey, Endpoint: srv.URL, NoGzip: true}, stats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A body of about 1 MB, so that the reset comes while it is being sent.
+	bt := NewBatcher(Limits{})
+	var b *Batch
+	for i := 0; b == nil; i++ {
+		m := sizedMessage(t, i, 30_000)
+		m.MessageID = fmt.Sprintf("m-%d", i)
+		if b, err = bt.Add(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := s.Send(context.Background(), b)
+	var ne *networkError
+	if !errors.As(first, &ne) || !retryable(first) {
+		t.Fatalf("attempt on a reset connection: %v, want a retryable network error", first)
+	}
+	r := newTestRetrier(s, RetryPolicy{}, stats, clk)
+	if err := r.Send(context.Background(), b); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	if got.Load() != 1 {
+		t.Errorf("%d bodies received in full, want 1", got.Load())
+	}
+}
+
+// TestKeepAliveUnderConcurrency: concurrent senders reuse their
+// connections rather than opening one per request.
+func TestKeepAliveUnderConcurrency(t *testing.T) {
+	f := newFakeSegment(t, nil, replies(okReply))
+	snk, stats, err := NewSegmentSink(SegmentConfig{WriteKey: testKey, Endpoint: f.URL(), Rate: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const senders, batches = 4, 80
+	var wg sync.WaitGroup
+	for i := range senders {
+		wg.Go(func() {
+			for j := range batches / senders {
+				if err := snk.Send(context.Background(), buildBatch(t, fmt.Sprintf("s%d-%d", i, j), 2)); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got := stats.Batches.Load(); got != batches {
+		t.Fatalf("%d batches delivered, want %d", got, batches)
+	}
+	if n := f.conns.Load(); n > 2*senders {
+		t.Errorf("%d connections for %d requests from %d senders: connections are not kept alive", n, batches, senders)
+	}
+}
+
+// TestStubSegmentSink: with Stub, the chain runs without a network or a
+// write key and counts what it would have sent.
+func TestStubSegmentSink(t *testing.T) {
+	snk, stats, err := NewSegmentSink(SegmentConfig{Stub: true, Rate: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := snk.Send(context.Background(), buildBatch(t, "m", 4)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := stats.Snapshot()
+	if got.Requests != 3 || got.Batches != 3 || got.Messages != 12 || got.BytesSent != 0 {
+		t.Errorf("stats %+v, want 3 requests and batches, 12 messages, no bytes", got)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := snk.Send(ctx, buildBatch(t, "m", 1)); !errors.Is(err, context.Canceled) {
+		t.Errorf("Send with a cancelled context: %v", err)
+	}
+	if !strings.Contains(fmt.Sprint(SegmentConfig{Stub: true}), "Stub:true") {
+		t.Errorf("String does not show Stub")
+	}
 }

@@ -11,10 +11,22 @@ import (
 
 // RetryPolicy says how often and how patiently a Retrier tries a batch
 // again. A zero field means its default.
+//
+// The Retrier gives up on a batch at whichever limit comes first: the count
+// of retries or the time the batch has been failing. The default count is
+// high enough that MaxRetryTime governs: with the default back-off, 1,000
+// retries take about eight hours.
 type RetryPolicy struct {
 	// MaxRetries is how many times a batch is tried again after its first
-	// attempt. Negative: no retries. Default: 10.
+	// attempt. Negative: no retries. Default: 1,000 (DefaultMaxRetries).
 	MaxRetries int
+	// MaxRetryTime is how long one batch may go on failing, from its first
+	// failed attempt, before the Retrier gives up on it. Back-off waits are
+	// shortened so that the last attempt comes at this limit; a
+	// Retry-After pause that would end beyond it makes the Retrier give up
+	// at once. Negative: no time limit. Default: 10 minutes
+	// (DefaultMaxRetryTime).
+	MaxRetryTime time.Duration
 	// MinBackoff is the back-off before the first retry; it doubles with
 	// every further retry. Default: 100ms.
 	MinBackoff time.Duration
@@ -30,6 +42,12 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	case p.MaxRetries < 0:
 		p.MaxRetries = 0
 	}
+	switch {
+	case p.MaxRetryTime == 0:
+		p.MaxRetryTime = DefaultMaxRetryTime
+	case p.MaxRetryTime < 0:
+		p.MaxRetryTime = -1
+	}
 	if p.MinBackoff <= 0 {
 		p.MinBackoff = DefaultMinBackoff
 	}
@@ -42,6 +60,40 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	return p
 }
 
+// RetryError is the error of a Retrier that gave up on a batch: every
+// attempt failed in a way that might have passed, until MaxRetries or
+// MaxRetryTime ran out. The batch is not known to be delivered; sending it
+// again is safe, since its messages keep their messageIds.
+type RetryError struct {
+	// Attempts is the number of attempts made, the first included.
+	Attempts int
+	// Failing is the time from the first failed attempt to the last, on
+	// the Retrier's clock.
+	Failing time.Duration
+	// TimeLimit tells that MaxRetryTime ran out, rather than MaxRetries.
+	TimeLimit bool
+	// RetryAfter is set when the server asked, with Retry-After, for a
+	// pause that would end past MaxRetryTime.
+	RetryAfter time.Duration
+	// Err is the error of the last attempt.
+	Err error
+}
+
+func (e *RetryError) Error() string {
+	if e.RetryAfter > 0 {
+		return fmt.Sprintf("batch not delivered: the server asks for a pause of %s, which ends past the max retry time (failing for %s); %s failed, the last: %v",
+			e.RetryAfter, e.Failing.Round(time.Millisecond), attempts(e.Attempts), e.Err)
+	}
+	if e.TimeLimit {
+		return fmt.Sprintf("batch not delivered: still failing after %s, the max retry time; %s failed, the last: %v",
+			e.Failing.Round(time.Millisecond), attempts(e.Attempts), e.Err)
+	}
+	return fmt.Sprintf("batch not delivered: %s failed in %s, the last: %v",
+		attempts(e.Attempts), e.Failing.Round(time.Millisecond), e.Err)
+}
+
+func (e *RetryError) Unwrap() error { return e.Err }
+
 // Retrier is a Sink that sends through another one and tries a batch again
 // when an attempt fails in a way that may pass: a 408, a 429, a 5xx other
 // than 501 and 505, or a network error. It waits between attempts with
@@ -53,11 +105,12 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 // success elsewhere does not end a pause early, and a later Retry-After only
 // ever extends it.
 //
-// Other errors are returned at once, as they are. When the retries are used
-// up, Send returns an error that says how many attempts failed and wraps the
-// last one; the batch is then not known to be delivered. Send blocks until
-// the batch is delivered, fails for good, or ctx ends (the error then wraps
-// ctx.Err()). Safe for concurrent use.
+// Other errors are returned at once, as they are. When the retries or the
+// retry time are used up (see RetryPolicy), Send returns a *RetryError that
+// wraps the last attempt's error; the batch is then not known to be
+// delivered. Send blocks until the batch is delivered, fails for good, or ctx
+// ends (the error then wraps ctx.Err()). Every retry waits: there is no
+// busy loop, whatever the server answers. Safe for concurrent use.
 type Retrier struct {
 	next   Sink
 	policy RetryPolicy
@@ -94,7 +147,10 @@ func NewRetrier(next Sink, p RetryPolicy, stats *Stats) *Retrier {
 // Send sends b through the wrapped sink, retrying as the Retrier's doc
 // describes.
 func (r *Retrier) Send(ctx context.Context, b *Batch) error {
-	var last error
+	var (
+		last         error
+		firstFailure time.Time
+	)
 	for attempt := 1; ; attempt++ {
 		if err := r.waitPause(ctx); err != nil {
 			return interrupted(err, attempt-1, last)
@@ -115,22 +171,49 @@ func (r *Retrier) Send(ctx context.Context, b *Batch) error {
 		if !retryable(err) {
 			return err
 		}
+		now := r.now()
+		if attempt == 1 {
+			firstFailure = now
+		}
 		last = err
+		giveUp := func(timeLimit bool) error {
+			return &RetryError{Attempts: attempt, Failing: now.Sub(firstFailure), TimeLimit: timeLimit, Err: err}
+		}
 		var se *StatusError
-		throttled := errors.As(err, &se) && se.RetryAfter > 0
-		if throttled {
-			r.pause(r.now().Add(se.RetryAfter))
+		var pauseEnd time.Time
+		if errors.As(err, &se) && se.RetryAfter > 0 {
+			pauseEnd = now.Add(se.RetryAfter)
+			r.pause(pauseEnd)
 		}
 		if attempt > r.policy.MaxRetries {
-			return fmt.Errorf("batch not delivered: %s failed, the last: %w", attempts(attempt), err)
+			return giveUp(false)
 		}
-		if throttled {
+		wait := r.backoff(attempt)
+		if r.policy.MaxRetryTime > 0 {
+			deadline := firstFailure.Add(r.policy.MaxRetryTime)
+			switch {
+			case !now.Before(deadline):
+				return giveUp(true)
+			case !pauseEnd.IsZero() && pauseEnd.After(deadline):
+				re := giveUp(true).(*RetryError)
+				re.RetryAfter = se.RetryAfter
+				return re
+			}
+			wait = min(wait, deadline.Sub(now))
+		}
+		if !pauseEnd.IsZero() {
 			continue // the pause is the wait
 		}
-		if err := r.sleep(ctx, r.backoff(attempt)); err != nil {
+		if err := r.sleep(ctx, wait); err != nil {
 			return interrupted(err, attempt, last)
 		}
 	}
+}
+
+// setClock makes the Retrier read the time and wait on c.
+func (r *Retrier) setClock(c Clock) {
+	r.now = c.Now
+	r.sleep = c.Sleep
 }
 
 // pause makes every Send wait until t, unless a pause already lasts longer.

@@ -79,19 +79,19 @@ func TestRetrierNotRetried(t *testing.T) {
 func TestRetrierExhausted(t *testing.T) {
 	for _, tc := range []struct {
 		name         string
-		maxRetries   int
+		policy       RetryPolicy
 		wantRequests int
 		wantText     string
 	}{
-		{"default budget", 0, DefaultMaxRetries + 1, "11 attempts failed"},
-		{"three retries", 3, 4, "4 attempts failed"},
-		{"no retries", -1, 1, "1 attempt failed"},
+		{"three retries", RetryPolicy{MaxRetries: 3}, 4, "4 attempts failed in 700ms"},
+		{"no retries", RetryPolicy{MaxRetries: -1}, 1, "1 attempt failed in 0s"},
+		{"count before time", RetryPolicy{MaxRetries: 2, MaxRetryTime: time.Hour}, 3, "3 attempts failed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := newFakeClock()
 			f := newFakeSegment(t, clk.Now, replies(segReply{Status: 503, Body: "unavailable"}))
 			s, stats := newTestSender(t, f, clk.Now, nil)
-			r := newTestRetrier(s, RetryPolicy{MaxRetries: tc.maxRetries}, stats, clk)
+			r := newTestRetrier(s, tc.policy, stats, clk)
 			err := r.Send(context.Background(), buildBatch(t, "m", 2))
 			if err == nil {
 				t.Fatal("Send returned nil for a batch that was never accepted")
@@ -99,6 +99,10 @@ func TestRetrierExhausted(t *testing.T) {
 			var se *StatusError
 			if !errors.As(err, &se) || se.Status != 503 {
 				t.Errorf("error %v does not wrap the last http 503", err)
+			}
+			var re *RetryError
+			if !errors.As(err, &re) || re.TimeLimit || re.Attempts != tc.wantRequests {
+				t.Errorf("error %#v, want a *RetryError of %d attempts on the count limit", err, tc.wantRequests)
 			}
 			if !strings.Contains(err.Error(), tc.wantText) {
 				t.Errorf("error %q does not say %q", err, tc.wantText)
@@ -110,6 +114,168 @@ func TestRetrierExhausted(t *testing.T) {
 				t.Errorf("Retries = %d, want %d", got, tc.wantRequests-1)
 			}
 		})
+	}
+}
+
+// TestRetrierMaxRetryTime: a batch that keeps failing is given up after
+// MaxRetryTime of continuous failure, measured on the Retrier's clock, with
+// a last attempt at the limit; every retry waits first.
+func TestRetrierMaxRetryTime(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		policy    RetryPolicy
+		script    func(*recordedRequest) segReply
+		wantErr   bool
+		wantTime  bool          // gave up on the time limit
+		wantFail  time.Duration // RetryError.Failing
+		wantTries int           // requests; 0: do not check
+		wantText  string        // in the error
+	}{
+		{
+			name:     "default: ten minutes, the count never reached",
+			script:   replies(segReply{Status: 503}),
+			wantErr:  true,
+			wantTime: true,
+			wantFail: DefaultMaxRetryTime,
+			// 100ms, 200ms, … 25.6s (51.1s in all), then 30s waits up to the
+			// limit, the last shortened to end there: 9 + 19 retries.
+			wantTries: 29,
+		},
+		{
+			name:      "last wait shortened to the limit",
+			policy:    RetryPolicy{MaxRetryTime: time.Second},
+			script:    replies(segReply{Status: 500}),
+			wantErr:   true,
+			wantTime:  true,
+			wantFail:  time.Second,
+			wantTries: 5, // at 0, 0.1, 0.3, 0.7 and 1.0s
+		},
+		{
+			name:     "network errors count as failures",
+			policy:   RetryPolicy{MaxRetryTime: time.Second},
+			script:   replies(segReply{Hangup: true}),
+			wantErr:  true,
+			wantTime: true,
+			wantFail: time.Second,
+		},
+		{
+			name:      "429s count as failures",
+			policy:    RetryPolicy{MaxRetryTime: time.Minute},
+			script:    replies(segReply{Status: 429, Header: map[string]string{"Retry-After": "25"}}),
+			wantErr:   true,
+			wantTime:  true,
+			wantFail:  50 * time.Second, // a third pause would end past the limit
+			wantTries: 3,
+		},
+		{
+			name:      "a Retry-After past the limit gives up at once",
+			policy:    RetryPolicy{MaxRetryTime: time.Minute},
+			script:    replies(segReply{Status: 429, Header: map[string]string{"Retry-After": "120"}}),
+			wantErr:   true,
+			wantTime:  true,
+			wantFail:  0,
+			wantTries: 1,
+			wantText:  "the server asks for a pause of 2m0s, which ends past the max retry time",
+		},
+		{
+			name:      "no time limit: the count governs",
+			policy:    RetryPolicy{MaxRetries: 40, MaxRetryTime: -1},
+			script:    replies(segReply{Status: 502}),
+			wantErr:   true,
+			wantTries: 41,
+		},
+		{
+			name:   "down nine minutes, then up",
+			policy: RetryPolicy{},
+			script: func(r *recordedRequest) segReply {
+				if r.At.Before(clockStart.Add(9 * time.Minute)) {
+					return segReply{Status: 503}
+				}
+				return okReply
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := newFakeClock()
+			f := newFakeSegment(t, clk.Now, tc.script)
+			s, stats := newTestSender(t, f, clk.Now, nil)
+			r := newTestRetrier(s, tc.policy, stats, clk)
+			err := r.Send(context.Background(), buildBatch(t, "m", 2))
+			reqs := f.Requests()
+			if !tc.wantErr {
+				if err != nil {
+					t.Fatalf("Send: %v", err)
+				}
+			} else {
+				var re *RetryError
+				if !errors.As(err, &re) {
+					t.Fatalf("Send: %v, want a *RetryError", err)
+				}
+				if re.TimeLimit != tc.wantTime {
+					t.Errorf("TimeLimit = %t, want %t (%v)", re.TimeLimit, tc.wantTime, err)
+				}
+				if tc.wantTime && re.Failing != tc.wantFail {
+					t.Errorf("failing for %s, want %s", re.Failing, tc.wantFail)
+				}
+				if tc.wantTime && !strings.Contains(err.Error(), "the max retry time") {
+					t.Errorf("error %q does not name the max retry time", err)
+				}
+				if !strings.Contains(err.Error(), tc.wantText) {
+					t.Errorf("error %q does not say %q", err, tc.wantText)
+				}
+				if re.Attempts != len(reqs) {
+					t.Errorf("Attempts = %d, %d requests", re.Attempts, len(reqs))
+				}
+				if tc.wantTime {
+					if last := reqs[len(reqs)-1].At; last.After(clockStart.Add(tc.policy.withDefaults().MaxRetryTime)) {
+						t.Errorf("an attempt at %s, past the limit", last)
+					}
+				}
+			}
+			if tc.wantTries != 0 && len(reqs) != tc.wantTries {
+				t.Errorf("%d requests, want %d", len(reqs), tc.wantTries)
+			}
+			// Every retry waited: a back-off or a pause before each.
+			sleeps := clk.Sleeps()
+			if len(sleeps) != len(reqs)-1 {
+				t.Errorf("%d waits for %d requests, want one before each retry", len(sleeps), len(reqs))
+			}
+			for i, d := range sleeps {
+				if d <= 0 {
+					t.Errorf("wait %d is %s", i, d)
+				}
+			}
+		})
+	}
+}
+
+// TestRetrierRetryTimeIsPerBatch: the retry time counts the continuous
+// failure of one batch; a delivery ends it, and the next batch starts
+// afresh.
+func TestRetrierRetryTimeIsPerBatch(t *testing.T) {
+	clk := newFakeClock()
+	// Down for 50s, up, down again for 50s from the second batch's first
+	// request.
+	var secondStart atomic.Pointer[time.Time]
+	f := newFakeSegment(t, clk.Now, func(r *recordedRequest) segReply {
+		if r.has("a") {
+			if r.At.Before(clockStart.Add(50 * time.Second)) {
+				return segReply{Status: 503}
+			}
+			return okReply
+		}
+		secondStart.CompareAndSwap(nil, &r.At)
+		if r.At.Before(secondStart.Load().Add(50 * time.Second)) {
+			return segReply{Status: 503}
+		}
+		return okReply
+	})
+	s, stats := newTestSender(t, f, clk.Now, nil)
+	r := newTestRetrier(s, RetryPolicy{MaxRetryTime: time.Minute}, stats, clk)
+	for _, prefix := range []string{"a", "b"} {
+		if err := r.Send(context.Background(), buildBatch(t, prefix, 2)); err != nil {
+			t.Fatalf("batch %s: %v", prefix, err)
+		}
 	}
 }
 
