@@ -114,6 +114,9 @@ type Transport struct {
 	Retries   int64 `json:"retries"`
 	Throttled int64 `json:"throttled"`
 	BytesSent int64 `json:"bytes_sent"`
+	// CurrentRate is the request rate in force, per second; 0 when there
+	// is no limit.
+	CurrentRate float64 `json:"current_rate"`
 }
 
 // Defaults.

@@ -593,8 +593,8 @@ func TestClientStub(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := c.Stats()
-	if got.Delivered != 250 || got.Transport.Requests != 3 || got.Transport.BytesSent != 0 {
-		t.Errorf("stats %+v, want 250 delivered in 3 requests, no bytes sent", got)
+	if got.Delivered != 250 || got.Transport.Requests != 3 || got.Transport.BytesSent == 0 {
+		t.Errorf("stats %+v, want 250 delivered in 3 requests whose bodies were encoded as for sending", got)
 	}
 	if len(log.all(t)) != 0 {
 		t.Errorf("OnError called")

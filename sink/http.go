@@ -211,7 +211,7 @@ func NewSegmentSink(cfg SegmentConfig) (Sink, *Stats, error) {
 	stats := new(Stats)
 	var sender Sink
 	if cfg.Stub {
-		sender = &stubSender{stats: stats}
+		sender = &stubSender{stats: stats, gzip: !cfg.NoGzip, now: orSystem(cfg.Clock).Now}
 	} else {
 		s, err := NewHTTPSender(cfg, stats)
 		if err != nil {
@@ -227,17 +227,25 @@ func NewSegmentSink(cfg SegmentConfig) (Sink, *Stats, error) {
 	return NewSplitter(retrier), stats, nil
 }
 
-// stubSender answers every request as a success without any I/O, counting
-// it as a request, a batch and its messages.
+// stubSender answers every request as a success without any I/O, after
+// encoding its body as the HTTP sender would (gzip included), counting it as
+// a request, a batch and its messages.
 type stubSender struct {
 	stub  StubSink
 	stats *Stats
+	gzip  bool
+	now   func() time.Time
 }
 
 func (s *stubSender) Send(ctx context.Context, b *Batch) error {
 	if err := s.stub.Send(ctx, b); err != nil {
 		return err
 	}
+	body, err := encodeBody(b, s.now(), s.gzip)
+	if err != nil {
+		return err
+	}
+	s.stats.BytesSent.Add(int64(len(body)))
 	s.stats.Requests.Add(1)
 	s.stats.Batches.Add(1)
 	s.stats.Messages.Add(int64(b.Len()))
@@ -462,8 +470,14 @@ func (s *HTTPSender) Send(ctx context.Context, b *Batch) error {
 // the transport may still read a body after Do returns, so it must not
 // alias the batch, whose sentAt the next attempt rewrites.
 func (s *HTTPSender) payload(b *Batch) ([]byte, error) {
-	body := b.Body(s.now())
-	if !s.gzip {
+	return encodeBody(b, s.now(), s.gzip)
+}
+
+// encodeBody returns the request body of b with sentAt, gzip-compressed
+// if gz, in a buffer of its own.
+func encodeBody(b *Batch, sentAt time.Time, gz bool) ([]byte, error) {
+	body := b.Body(sentAt)
+	if !gz {
 		return bytes.Clone(body), nil
 	}
 	var buf bytes.Buffer

@@ -40,17 +40,19 @@ on. Exit codes: 0 every row delivered, 2 finished with rejects, 1 failed,
 type importFlags struct {
 	inputFlags
 
-	dryRun      bool
-	output      string
-	stub        bool
-	endpoint    string
-	keyFile     string
-	noGzip      bool
-	rate        float64
-	eventsRate  float64
-	concurrency int
-	maxRetries  int
-	timeout     time.Duration
+	dryRun       bool
+	output       string
+	stub         bool
+	endpoint     string
+	keyFile      string
+	noGzip       bool
+	rate         float64
+	eventsRate   float64
+	concurrency  int
+	maxRetries   int
+	maxRetryTime time.Duration
+	minRate      float64
+	timeout      time.Duration
 
 	maxBatchBytes   int
 	maxMessageBytes int
@@ -76,14 +78,16 @@ func (f *importFlags) register(fs *flag.FlagSet) {
 
 	fs.BoolVar(&f.dryRun, "dry-run", false, "send nothing: write the messages that would be sent to stdout as NDJSON (same as --output -)")
 	fs.StringVar(&f.output, "output", "", "send nothing: write the messages to `FILE` (- for stdout) as NDJSON, batched and validated as for sending")
-	fs.BoolVar(&f.stub, "stub", false, "send nothing: run the whole pipeline and count every batch as accepted (for testing a mapping at full speed)")
+	fs.BoolVar(&f.stub, "stub", false, "send nothing: run the whole pipeline, batching, gzip and rate limits included, and count every request as a success (for testing a mapping at full speed)")
 	fs.StringVar(&f.endpoint, "endpoint", "", "Segment API `URL`, or eu for https://events.eu1.segmentapis.com (default: https://api.segment.io)")
 	fs.StringVar(&f.keyFile, "write-key-file", "", "read the write key from `FILE` (default: $SEGMENT_WRITE_KEY)")
 	fs.BoolVar(&f.noGzip, "no-gzip", false, "send request bodies uncompressed (default: gzip)")
-	fs.Float64Var(&f.rate, "rate", 0, "most requests per second across all senders (default: the sink's documented default; see README)")
-	fs.Float64Var(&f.eventsRate, "events-rate", 0, "most events per second (default: the sink's documented default; see README)")
+	fs.Float64Var(&f.rate, "rate", 0, "most requests per second across all senders; 429s lower it for a while (default: 50; negative: no limit)")
+	fs.Float64Var(&f.eventsRate, "events-rate", 0, "most events per second (default: no limit)")
 	fs.IntVar(&f.concurrency, "concurrency", importer.DefaultConcurrency, "batches in flight at once")
-	fs.IntVar(&f.maxRetries, "max-retries", 0, "retries of one batch before the run stops (default: the sink's default; see README)")
+	fs.IntVar(&f.maxRetries, "max-retries", 0, "retries of one batch before the run stops (default: 1000, so that --max-retry-time decides)")
+	fs.DurationVar(&f.maxRetryTime, "max-retry-time", 0, "how long one batch may keep failing before the run stops, its checkpoint written (default: 10m)")
+	fs.Float64Var(&f.minRate, "min-rate", 0, "lowest request rate that 429s may slow the import down to, per second (default: 1)")
 	fs.DurationVar(&f.timeout, "request-timeout", 0, "timeout of one HTTP request (default: 30s)")
 
 	fs.IntVar(&f.maxBatchBytes, "max-batch-bytes", sink.DefaultMaxBatchBytes, "largest request body in bytes (at most the default)")
@@ -284,27 +288,30 @@ func (f *importFlags) config(sources, args []string, stdout io.Writer) (importer
 			}
 			return file.Close()
 		}, nil
-	case f.stub:
-		cfg.Sink = sink.NewStubSink()
-		return cfg, noop, nil
 	}
 
-	key, err := readWriteKey(f.keyFile)
-	if err != nil {
-		return cfg, noop, err
-	}
-	if key == "" {
-		return cfg, noop, errors.New("no write key: set $SEGMENT_WRITE_KEY or --write-key-file (or use --dry-run, --output or --stub to send nothing)")
-	}
-	s, stats, err := sink.NewSegmentSink(sink.SegmentConfig{
-		WriteKey:       key,
+	sc := sink.SegmentConfig{
 		Endpoint:       f.endpoint,
 		NoGzip:         f.noGzip,
 		Rate:           f.rate,
+		MinRate:        f.minRate,
 		EventsRate:     f.eventsRate,
 		MaxRetries:     f.maxRetries,
+		MaxRetryTime:   f.maxRetryTime,
 		RequestTimeout: f.timeout,
-	})
+		Stub:           f.stub,
+	}
+	if !f.stub {
+		key, err := readWriteKey(f.keyFile)
+		if err != nil {
+			return cfg, noop, err
+		}
+		if key == "" {
+			return cfg, noop, errors.New("no write key: set $SEGMENT_WRITE_KEY or --write-key-file (or use --dry-run, --output or --stub to send nothing)")
+		}
+		sc.WriteKey = key
+	}
+	s, stats, err := sink.NewSegmentSink(sc)
 	if err != nil {
 		return cfg, noop, err
 	}
@@ -371,10 +378,11 @@ type transportStats struct{ s *sink.Stats }
 func (t transportStats) Transport() importer.Transport {
 	snap := t.s.Snapshot()
 	return importer.Transport{
-		Requests:  snap.Requests,
-		Retries:   snap.Retries,
-		Throttled: snap.Throttled,
-		BytesSent: snap.BytesSent,
+		Requests:    snap.Requests,
+		Retries:     snap.Retries,
+		Throttled:   snap.Throttled,
+		BytesSent:   snap.BytesSent,
+		CurrentRate: snap.CurrentRate,
 	}
 }
 
