@@ -1,8 +1,12 @@
 package mappings
 
 import (
+	"bufio"
+	"bytes"
+	"os"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/backfillhq/backfill/readers"
 	"github.com/backfillhq/backfill/sink"
@@ -33,14 +37,7 @@ func BenchmarkMapCSV(b *testing.B) {
 			"evt-"+strconv.Itoa(i), "user-"+strconv.Itoa(i%97), "Order Completed", "2024-03-01T12:00:00.123+02:00",
 			"19.99", "3", "pro", "EUR", "10.0.0.1", "note")
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	var msg sink.Message
-	for i := 0; i < b.N; i++ {
-		if err := m.Map(rows[i%len(rows)], &msg); err != nil {
-			b.Fatal(err)
-		}
-	}
+	mapRows(b, m, rows)
 }
 
 func BenchmarkMapNDJSON(b *testing.B) {
@@ -51,14 +48,7 @@ func BenchmarkMapNDJSON(b *testing.B) {
 			`,"event_name":"Order Completed","ts":"2024-03-01T12:00:00.123+02:00","amount":19.99,"quantity":3,`+
 			`"plan":"pro","currency":"EUR","ip":"10.0.0.1","internal_note":"note","tags":["a","b"]}`)
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	var msg sink.Message
-	for i := 0; i < b.N; i++ {
-		if err := m.Map(rows[i%len(rows)], &msg); err != nil {
-			b.Fatal(err)
-		}
-	}
+	mapRows(b, m, rows)
 }
 
 func BenchmarkPassthrough(b *testing.B) {
@@ -69,6 +59,12 @@ func BenchmarkPassthrough(b *testing.B) {
 			`"properties":{"revenue":19.99,"currency":"EUR"},"context":{"ip":"10.0.0.1","library":{"name":"analytics.js"}},`+
 			`"timestamp":"2024-03-01T12:00:00.123+02:00","sentAt":"2024-03-01T10:00:01Z","channel":"server"}`)
 	}
+	mapRows(b, m, rows)
+}
+
+// mapRows maps rows in turn b.N times and reports rows per second.
+func mapRows(b *testing.B, m Mapper, rows []*readers.Row) {
+	b.Helper()
 	b.ReportAllocs()
 	b.ResetTimer()
 	var msg sink.Message
@@ -76,5 +72,38 @@ func BenchmarkPassthrough(b *testing.B) {
 		if err := m.Map(rows[i%len(rows)], &msg); err != nil {
 			b.Fatal(err)
 		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkMapPreset maps the rows of each preset's golden case that
+// become messages.
+func BenchmarkMapPreset(b *testing.B) {
+	for _, name := range Presets() {
+		b.Run(name, func(b *testing.B) {
+			data, err := os.ReadFile(goldenDir + "/preset_" + name + "/input.ndjson")
+			if err != nil {
+				b.Fatal(err)
+			}
+			s, err := LoadSpec("preset:" + name)
+			if err != nil {
+				b.Fatal(err)
+			}
+			opts := Options{Now: func() time.Time { return goldenNow }}
+			m, err := s.Compile(nil, opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var rows []*readers.Row
+			sc := bufio.NewScanner(bytes.NewReader(data))
+			sc.Buffer(nil, 1<<20)
+			for n := int64(1); sc.Scan(); n++ {
+				row := ndjsonRow(b, n, sc.Text())
+				if m.Map(row, &sink.Message{}) == nil {
+					rows = append(rows, row)
+				}
+			}
+			mapRows(b, m, rows)
+		})
 	}
 }

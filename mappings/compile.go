@@ -1,6 +1,8 @@
 package mappings
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -10,17 +12,10 @@ import (
 	"github.com/backfillhq/backfill/sink"
 )
 
-// colRef is a source column as the compiled mapper reads it.
-type colRef struct {
-	name string
-	idx  int // index in the schema; -1 when the column is found by name in each row
-	typ  colType
-}
-
 // textPlan is a compiled string field.
 type textPlan struct {
 	kind  int
-	col   colRef
+	cols  []colRef // textColumn: the first with a value wins
 	value string
 	parts []partPlan
 }
@@ -32,27 +27,45 @@ type partPlan struct {
 	isCol bool
 }
 
-// member is a column placed in an object under key.
+// member is a remaining column placed in an object under key.
 type member struct {
 	key string
-	col colRef
+	idx int // index in the schema
+	typ colType
+	ts  *timeParser
 }
 
-// remainingRule says what becomes of a column among the remaining ones.
+// remainingRule says what becomes of a column (or a member of a from
+// column) among the remaining ones.
 type remainingRule struct {
 	skip bool
 	key  string
 	typ  colType
+	ts   *timeParser
+}
+
+// keyNode is a member an object sets explicitly: a column (col) or a
+// constant (value) under key, or a group of members nested under key.
+type keyNode struct {
+	key        string
+	path       string // the whole key, for errors
+	col        *colRef
+	value      json.RawMessage
+	children   []*keyNode
+	fromValues bool // set first by values: written after the remaining columns
 }
 
 // objectPlan is a compiled object.
 type objectPlan struct {
-	members []member     // included columns, in the spec's order
-	values  []sink.Field // constant members
-	// rules apply to the remaining columns when the object takes them:
-	// columns without a rule keep their name and their value as read.
+	nodes []*keyNode // explicit members, nested by key
+	// from is the object column whose remaining members the object
+	// takes, or nil.
+	from *colRef
+	// rules apply to the remaining columns (or members) the object takes:
+	// those without a rule keep their name and their value as read.
 	rules map[string]remainingRule
-	// remaining are the remaining columns resolved against the schema.
+	// remaining are the row's remaining columns resolved against the
+	// schema, when the object takes them.
 	remaining []member
 }
 
@@ -60,21 +73,23 @@ type objectPlan struct {
 type specMapper struct {
 	schemaless bool
 	now        func() time.Time
+	win        window
+	slots      int // per-row member caches
 
-	constType  int // index in messageTypes, or -1 when the type comes from typeCol
-	typeCol    colRef
-	typeValues map[string]string
+	constType   int // index in messageTypes, or -1 when the type comes from typeCol
+	typeCol     colRef
+	typeValues  map[string]string
+	typeDefault int // index in messageTypes, or -1
 
 	fields [numFields]textPlan
 
-	tsCol      colRef
-	tsFormat   timeFormat
-	tsLoc      *time.Location
+	tsCols     []colRef
+	tsParser   *timeParser
 	missingNow bool
 
 	objects [numObjects]objectPlan
-	// target is, per message type, the object that takes the remaining
-	// columns, or -1.
+	// target is, per message type, the object that takes the row's
+	// remaining columns, or -1.
 	target [len(messageTypes)]int
 	// fieldOn and objectOn say, per message type, which fields and
 	// objects the message has.
@@ -88,29 +103,32 @@ var _ Mapper = (*specMapper)(nil)
 
 // Compile returns a Mapper for rows whose columns are schema (the header of
 // a CSV file, the schema of a Parquet file). Every column the spec names
-// must be in the schema; column positions are resolved here, once, so Map
-// does no lookups by name. With a nil schema (NDJSON, whose rows each carry
-// their own keys) columns are found by name in each row, and a column a
-// row lacks is absent.
+// must be in the schema (or, for a path, its leading part); column
+// positions are resolved here, once, so Map does no lookups by name. With
+// a nil schema (NDJSON, whose rows each carry their own keys) columns are
+// found by name in each row, and a column a row lacks is absent.
 //
 // The remaining columns of a row (those not used by type, messageId, the
-// ids, event, name, category, groupId, previousId, the timestamp or a
-// template, not included by any object, and not excluded by any) go to the
-// object of the spec that has no include list (and is not made of values
-// alone), else to the message type's default object if the spec leaves it
-// out or gives it values alone: properties for track, page and screen;
-// traits for identify and group; none for alias. A remaining column whose
-// name is an output key its object sets explicitly (by rename or values) is
-// left out of it; the explicit member wins.
+// ids, event, name, category, groupId, previousId, the timestamp, a
+// template, an include, a rename or a from, and not excluded by any object)
+// go to the object of the spec that takes them (see Spec), else to the
+// message type's default object if the spec leaves it out or gives it
+// only renames and values: properties for track, page and screen; traits
+// for identify and group; none for alias. Otherwise they are left out. A
+// remaining column whose name is an output key its object sets explicitly
+// (or the first part of one) is left out of it; the explicit member wins.
 //
-// Compile once per schema; the Mapper is safe for concurrent use.
+// With `passthrough: true` the Mapper is Passthrough(opts). Compile fails
+// if opts is invalid. Compile once per schema; the Mapper is safe for
+// concurrent use.
 func (s *Spec) Compile(schema []string, opts Options) (Mapper, error) {
-	m := &specMapper{
-		schemaless: schema == nil,
-		now:        opts.now(),
-		constType:  -1,
+	if err := opts.Validate(); err != nil {
+		return nil, err
 	}
-	index := map[string]int(nil)
+	if s.passthrough {
+		return Passthrough(opts), nil
+	}
+	var index map[string]int
 	if schema != nil {
 		index = make(map[string]int, len(schema))
 		for i, name := range schema {
@@ -119,29 +137,40 @@ func (s *Spec) Compile(schema []string, opts Options) (Mapper, error) {
 			}
 			index[name] = i
 		}
+	}
+	rc := newRefCompiler(s, index)
+	if schema != nil {
 		for _, u := range s.uses {
-			if _, ok := index[u.column]; !ok {
-				return nil, fmt.Errorf("%s:%d: %s: column %q is not in the file (columns: %s)",
-					s.name, u.line, u.path, u.column, columnList(schema))
+			if _, ok := rc.resolve(u.column); !ok {
+				what := "column"
+				if strings.Contains(u.column, ".") {
+					what = "column (or path)"
+				}
+				return nil, fmt.Errorf("%s:%d: %s: %s %q is not in the file (columns: %s)",
+					s.name, u.line, u.path, what, u.column, columnList(schema))
 			}
 		}
 	}
-	ref := func(name string) colRef {
-		c := colRef{name: name, idx: -1, typ: s.columns[name]}
-		if index != nil {
-			c.idx = index[name]
-		}
-		return c
+	m := &specMapper{
+		schemaless:  schema == nil,
+		now:         opts.now(),
+		win:         newWindow(opts),
+		slots:       len(rc.slots),
+		constType:   -1,
+		typeDefault: -1,
 	}
 
-	// Columns that are not among the remaining ones.
+	// Columns (and paths) that are not among the remaining ones.
 	claimed := make(map[string]bool)
 
 	if s.typ.constant != "" {
 		m.constType = typeIndex(s.typ.constant)
 	} else {
-		m.typeCol = ref(s.typ.column)
+		m.typeCol = rc.ref(s.typ.column)
 		m.typeValues = s.typ.values
+		if s.typ.deflt != "" {
+			m.typeDefault = typeIndex(s.typ.deflt)
+		}
 		claimed[s.typ.column] = true
 	}
 	for f := range s.fields {
@@ -150,8 +179,10 @@ func (s *Spec) Compile(schema []string, opts Options) (Mapper, error) {
 		p.kind = t.kind
 		switch t.kind {
 		case textColumn:
-			p.col = ref(t.column)
-			claimed[t.column] = true
+			for _, c := range t.columns {
+				p.cols = append(p.cols, rc.ref(c))
+				claimed[c] = true
+			}
 		case textConst:
 			p.value = t.value
 		case textTemplate:
@@ -160,33 +191,17 @@ func (s *Spec) Compile(schema []string, opts Options) (Mapper, error) {
 					p.parts = append(p.parts, partPlan{text: part.text})
 					continue
 				}
-				p.parts = append(p.parts, partPlan{col: ref(part.column), isCol: true})
+				p.parts = append(p.parts, partPlan{col: rc.ref(part.column), isCol: true})
 				claimed[part.column] = true
 			}
 		}
 	}
-	m.tsCol = ref(s.ts.column)
-	m.tsFormat = timeFormats[s.ts.format]
-	m.tsLoc = s.ts.loc
-	m.missingNow = s.ts.missingNow
-	claimed[s.ts.column] = true
-
-	for o, obj := range s.objects {
-		if obj == nil {
-			continue
-		}
-		p := &m.objects[o]
-		for _, c := range obj.include {
-			if indexOf(obj.exclude, c) >= 0 {
-				continue
-			}
-			p.members = append(p.members, member{key: outputKey(obj, c), col: ref(c)})
-			claimed[c] = true
-		}
-		for _, v := range obj.values {
-			p.values = append(p.values, sink.Field{Key: v.key, Value: v.value})
-		}
+	for _, c := range s.ts.columns {
+		m.tsCols = append(m.tsCols, rc.ref(c))
+		claimed[c] = true
 	}
+	m.tsParser = s.ts.parser
+	m.missingNow = s.ts.missingNow
 
 	for ti, typ := range messageTypes {
 		for f := range m.fieldOn[ti] {
@@ -198,31 +213,77 @@ func (s *Spec) Compile(schema []string, opts Options) (Mapper, error) {
 		m.target[ti] = -1
 		if s.remaining >= 0 && belongs(objectTypes[s.remaining], typ) {
 			m.target[ti] = s.remaining
-		} else if d := defaultObject[ti]; d >= 0 && (s.objects[d] == nil || s.objects[d].valuesOnly()) {
+		} else if d := defaultObject[ti]; d >= 0 && (s.objects[d] == nil || s.objects[d].explicitOnly()) {
 			m.target[ti] = d
 		}
 		if m.target[ti] >= 0 {
 			m.objectOn[ti][m.target[ti]] = true
 		}
 	}
-
-	for o := range m.objects {
-		taken := false
-		for ti := range m.target {
-			if m.target[ti] == o && (m.constType < 0 || m.constType == ti) {
-				taken = true
-			}
+	// takesRowRest says which objects take the row's remaining columns
+	// for the messages they are on.
+	var takesRowRest [numObjects]bool
+	for ti := range m.target {
+		if o := m.target[ti]; o >= 0 && (m.constType < 0 || m.constType == ti) {
+			takesRowRest[o] = true
 		}
-		if !taken {
+	}
+
+	// The explicit members of each object, and the renames that are
+	// rules for the remaining columns it takes.
+	var ruleRenames [numObjects][]string
+	for o, obj := range s.objects {
+		if obj == nil {
 			continue
 		}
 		p := &m.objects[o]
-		p.rules = remainingRules(s, s.objects[o], claimed)
-		if schema != nil {
+		container, takes := "", takesRowRest[o]
+		if obj.from != "" {
+			container, takes = obj.from, true
+			ref := rc.ref(obj.from)
+			p.from = &ref
+			claimed[obj.from] = true
+		}
+		for _, c := range obj.include {
+			if indexOf(obj.exclude, c) >= 0 {
+				continue
+			}
+			key := c
+			if to, ok := obj.rename[c]; ok {
+				key = to
+			}
+			ref := rc.ref(c)
+			p.nodes = addNode(p.nodes, splitKey(key, obj.rename[c] != ""), &keyNode{col: &ref}, false)
+			claimed[c] = true
+		}
+		for _, from := range obj.renamed {
+			if indexOf(obj.include, from) >= 0 {
+				continue
+			}
+			to := obj.rename[from]
+			if takes && renameIsRule(from, to, container) {
+				ruleRenames[o] = append(ruleRenames[o], from)
+				continue
+			}
+			ref := rc.ref(from)
+			p.nodes = addNode(p.nodes, strings.Split(to, "."), &keyNode{col: &ref}, false)
+			claimed[from] = true
+		}
+		for _, v := range obj.values {
+			p.nodes = addNode(p.nodes, v.path, &keyNode{value: v.value}, true)
+		}
+	}
+	for o := range m.objects {
+		obj := s.objects[o]
+		p := &m.objects[o]
+		switch {
+		case p.from != nil:
+			p.rules = remainingRules(s, obj, obj.from, claimed, p.nodes, ruleRenames[o])
+		case takesRowRest[o]:
+			p.rules = remainingRules(s, obj, "", claimed, p.nodes, ruleRenames[o])
 			for i, name := range schema {
-				key, typ, ok := p.rule(name)
-				if ok {
-					p.remaining = append(p.remaining, member{key: key, col: colRef{name: name, idx: i, typ: typ}})
+				if r, ok := p.rule(name); ok {
+					p.remaining = append(p.remaining, member{key: r.key, idx: i, typ: r.typ, ts: r.ts})
 				}
 			}
 		}
@@ -232,56 +293,115 @@ func (s *Spec) Compile(schema []string, opts Options) (Mapper, error) {
 	return m, nil
 }
 
-// remainingRules builds the rules for the remaining columns going to obj
-// (nil for a default object the spec leaves out).
-func remainingRules(s *Spec, obj *objectSpec, claimed map[string]bool) map[string]remainingRule {
-	rules := make(map[string]remainingRule, len(claimed)+len(s.columns))
-	for name, typ := range s.columns {
-		rules[name] = remainingRule{key: name, typ: typ}
+// renameIsRule reports whether a rename on an object that takes the
+// remaining columns of container ("" for the row) is a rule for them: a
+// column (or member) of the container given another flat key.
+func renameIsRule(from, to, container string) bool {
+	if strings.Contains(to, ".") {
+		return false
 	}
-	for name := range claimed {
-		rules[name] = remainingRule{skip: true}
+	if container == "" {
+		return !strings.Contains(from, ".")
 	}
-	if obj == nil {
-		excludeAll(s, rules)
-		return rules
-	}
-	// A column whose name an explicit member takes is left out.
-	for _, to := range obj.rename {
-		rules[to] = remainingRule{skip: true}
-	}
-	for _, v := range obj.values {
-		rules[v.key] = remainingRule{skip: true}
-	}
-	// Renamed columns are taken even if a field uses them too.
-	for from, to := range obj.rename {
-		rules[from] = remainingRule{key: to, typ: s.columns[from]}
-	}
-	excludeAll(s, rules)
-	return rules
+	rest, ok := strings.CutPrefix(from, container+".")
+	return ok && !strings.Contains(rest, ".")
 }
 
-// excludeAll leaves the columns that any object excludes out of the
-// remaining ones, wherever they go.
-func excludeAll(s *Spec, rules map[string]remainingRule) {
+// splitKey returns the parts of an output key: a rename target nests on
+// dots, a column's own name does not.
+func splitKey(key string, renamed bool) []string {
+	if renamed {
+		return strings.Split(key, ".")
+	}
+	return []string{key}
+}
+
+// addNode places a leaf under its key path in the tree of explicit
+// members. The spec parser has made sure keys do not clash.
+func addNode(nodes []*keyNode, path []string, leaf *keyNode, fromValues bool) []*keyNode {
+	full := strings.Join(path, ".")
+	level := &nodes
+	for i, k := range path {
+		var found *keyNode
+		for _, n := range *level {
+			if n.key == k {
+				found = n
+				break
+			}
+		}
+		if i == len(path)-1 {
+			leaf.key, leaf.path, leaf.fromValues = k, full, fromValues
+			*level = append(*level, leaf)
+			break
+		}
+		if found == nil {
+			found = &keyNode{key: k, path: strings.Join(path[:i+1], "."), fromValues: fromValues}
+			*level = append(*level, found)
+		}
+		level = &found.children
+	}
+	return nodes
+}
+
+// remainingRules builds the rules for the remaining columns of container
+// ("" for the row; else the members of that from column) that go to obj
+// (nil for a default object the spec leaves out). Names in the rules are
+// relative to the container.
+func remainingRules(s *Spec, obj *objectSpec, container string, claimed map[string]bool, nodes []*keyNode, renames []string) map[string]remainingRule {
+	rel := func(name string) (string, bool) {
+		if container == "" {
+			return name, true
+		}
+		return strings.CutPrefix(name, container+".")
+	}
+	rules := make(map[string]remainingRule, len(claimed)+len(s.columns))
+	for name, d := range s.columns {
+		if r, ok := rel(name); ok {
+			rules[r] = remainingRule{key: r, typ: d.typ, ts: d.ts}
+		}
+	}
+	for name := range claimed {
+		if r, ok := rel(name); ok {
+			rules[r] = remainingRule{skip: true}
+		}
+	}
+	// A column whose name an explicit member takes is left out.
+	for _, n := range nodes {
+		rules[n.key] = remainingRule{skip: true}
+	}
+	if obj != nil {
+		for _, from := range renames {
+			rules[obj.rename[from]] = remainingRule{skip: true}
+		}
+		// Renamed columns are taken even if a field uses them too.
+		for _, from := range renames {
+			r, _ := rel(from)
+			d := s.columns[from]
+			rules[r] = remainingRule{key: obj.rename[from], typ: d.typ, ts: d.ts}
+		}
+	}
+	// Excluded columns are left out of the remaining ones wherever they go.
 	for _, o := range s.objects {
 		if o == nil {
 			continue
 		}
 		for _, name := range o.exclude {
-			rules[name] = remainingRule{skip: true}
+			if r, ok := rel(name); ok {
+				rules[r] = remainingRule{skip: true}
+			}
 		}
 	}
+	return rules
 }
 
-// rule returns the output key and declared type of a remaining column, and
-// false if the column is not among the remaining ones.
-func (p *objectPlan) rule(name string) (string, colType, bool) {
+// rule returns how a remaining column (or member) goes into the object,
+// and false if it is not among the remaining ones.
+func (p *objectPlan) rule(name string) (remainingRule, bool) {
 	r, ok := p.rules[name]
 	if !ok {
-		return name, typeAsRead, true
+		return remainingRule{key: name}, true
 	}
-	return r.key, r.typ, !r.skip
+	return r, !r.skip
 }
 
 // noIDError describes where the ids come from, for missing_id rejects.
@@ -291,12 +411,24 @@ func noIDError(s *Spec) error {
 		t := &s.fields[f]
 		switch t.kind {
 		case textColumn:
-			where = append(where, fmt.Sprintf("%s (column %q)", fieldNames[f], t.column))
+			where = append(where, fmt.Sprintf("%s (%s)", fieldNames[f], columnsText(t.columns)))
 		case textTemplate:
 			where = append(where, fmt.Sprintf("%s (a template)", fieldNames[f]))
 		}
 	}
 	return fmt.Errorf("no value for %s", strings.Join(where, " nor "))
+}
+
+// columnsText names one column or several.
+func columnsText(cols []string) string {
+	if len(cols) == 1 {
+		return "column " + strconv.Quote(cols[0])
+	}
+	q := make([]string, len(cols))
+	for i, c := range cols {
+		q[i] = strconv.Quote(c)
+	}
+	return "columns " + strings.Join(q, ", ")
 }
 
 // columnList formats a schema for an error message, shortened if long.
@@ -308,24 +440,20 @@ func columnList(schema []string) string {
 	return strings.Join(schema, ", ")
 }
 
-// get returns the value of a column in a row; nil if the row lacks it.
-func (m *specMapper) get(row *readers.Row, c *colRef) any {
-	i := c.idx
-	if i < 0 {
-		if i = row.Index(c.name); i < 0 {
-			return nil
-		}
-	}
-	if i >= len(row.Values) {
-		return nil
-	}
-	return row.Values[i]
-}
-
-// Map implements Mapper.
+// Map implements Mapper. The timestamp is read first, so that a row
+// outside the time window is filtered whatever else is wrong with it.
 func (m *specMapper) Map(row *readers.Row, msg *sink.Message) error {
 	*msg = sink.Message{}
-	ti, err := m.messageType(row)
+	var c rowCtx
+	c.init(row, m.slots)
+
+	ts, err := m.timestamp(&c)
+	if err != nil {
+		return err
+	}
+	msg.Timestamp = ts
+
+	ti, err := m.messageType(&c)
 	if err != nil {
 		return err
 	}
@@ -335,7 +463,7 @@ func (m *specMapper) Map(row *readers.Row, msg *sink.Message) error {
 		if !m.fieldOn[ti][f] {
 			continue
 		}
-		s, err := m.text(row, f)
+		s, err := m.text(&c, f)
 		if err != nil {
 			return err
 		}
@@ -359,9 +487,9 @@ func (m *specMapper) Map(row *readers.Row, msg *sink.Message) error {
 		}
 	}
 	if msg.UserID == "" && msg.AnonymousID == "" {
-		col := m.fields[fieldUserID].col.name
+		col := m.fields[fieldUserID].firstColumn()
 		if m.fields[fieldUserID].kind != textColumn {
-			col = m.fields[fieldAnonymousID].col.name
+			col = m.fields[fieldAnonymousID].firstColumn()
 		}
 		return fieldError(row, "userId", col, nil, ReasonMissingID, m.errNoID)
 	}
@@ -371,18 +499,14 @@ func (m *specMapper) Map(row *readers.Row, msg *sink.Message) error {
 	if msg.MessageID == "" {
 		msg.MessageID = RowMessageID(row)
 	} else if len(msg.MessageID) > maxMessageID {
-		return fieldError(row, "messageId", m.fields[fieldMessageID].col.name, msg.MessageID, ReasonInvalidMessageID, errMessageIDLength)
-	}
-
-	if msg.Timestamp, err = m.timestamp(row); err != nil {
-		return err
+		return fieldError(row, "messageId", m.fields[fieldMessageID].firstColumn(), msg.MessageID, ReasonInvalidMessageID, errMessageIDLength)
 	}
 
 	for o := range m.objects {
 		if !m.objectOn[ti][o] {
 			continue
 		}
-		fields, err := m.object(row, o, m.target[ti] == o)
+		fields, err := m.object(&c, o, m.target[ti] == o)
 		if err != nil {
 			return err
 		}
@@ -403,6 +527,14 @@ func (m *specMapper) Map(row *readers.Row, msg *sink.Message) error {
 	return nil
 }
 
+// firstColumn names the (first) column of a field, or "".
+func (p *textPlan) firstColumn() string {
+	if len(p.cols) > 0 {
+		return p.cols[0].name
+	}
+	return ""
+}
+
 // required checks the fields that a message type cannot do without, so that
 // the reject names the column that was empty.
 func (m *specMapper) required(row *readers.Row, ti int, msg *sink.Message) error {
@@ -410,8 +542,7 @@ func (m *specMapper) required(row *readers.Row, ti int, msg *sink.Message) error
 		if v != "" {
 			return nil
 		}
-		p := &m.fields[f]
-		return fieldError(row, fieldNames[f], p.col.name, nil, reason,
+		return fieldError(row, fieldNames[f], m.fields[f].firstColumn(), nil, reason,
 			fmt.Errorf("no value (%s messages need one)", messageTypes[ti]))
 	}
 	switch messageTypes[ti] {
@@ -429,12 +560,13 @@ func (m *specMapper) required(row *readers.Row, ti int, msg *sink.Message) error
 }
 
 // messageType returns the index in messageTypes of the row's type.
-func (m *specMapper) messageType(row *readers.Row) (int, error) {
+func (m *specMapper) messageType(c *rowCtx) (int, error) {
 	if m.constType >= 0 {
 		return m.constType, nil
 	}
-	v := m.get(row, &m.typeCol)
-	cv, ok, err := coerce(v, m.typeCol.typ)
+	row := c.row
+	v := c.get(&m.typeCol)
+	cv, ok, err := coerceTo(v, m.typeCol.typ, m.typeCol.ts)
 	var s string
 	if err == nil && ok {
 		s, ok, err = toText(cv)
@@ -443,10 +575,16 @@ func (m *specMapper) messageType(row *readers.Row) (int, error) {
 		return 0, fieldError(row, "type", m.typeCol.name, v, ReasonInvalidType, err)
 	}
 	if !ok {
+		if m.typeDefault >= 0 {
+			return m.typeDefault, nil
+		}
 		return 0, fieldError(row, "type", m.typeCol.name, nil, ReasonInvalidType, errNoValue)
 	}
 	if t, ok := m.typeValues[s]; ok {
-		s = t
+		return typeIndex(t), nil
+	}
+	if m.typeDefault >= 0 {
+		return m.typeDefault, nil
 	}
 	ti := typeIndex(s)
 	if ti < 0 {
@@ -460,17 +598,23 @@ func (m *specMapper) messageType(row *readers.Row) (int, error) {
 }
 
 // text returns a string field; "" if it has no value.
-func (m *specMapper) text(row *readers.Row, f int) (string, error) {
+func (m *specMapper) text(c *rowCtx, f int) (string, error) {
 	p := &m.fields[f]
 	switch p.kind {
 	case textConst:
 		return p.value, nil
 	case textColumn:
-		s, _, err := m.columnText(row, &p.col)
-		if err != nil {
-			return "", fieldError(row, fieldNames[f], p.col.name, m.get(row, &p.col), ReasonInvalidValue, err)
+		for i := range p.cols {
+			col := &p.cols[i]
+			s, ok, err := columnText(c, col)
+			if err != nil {
+				return "", fieldError(c.row, fieldNames[f], col.name, c.get(col), ReasonInvalidValue, err)
+			}
+			if ok && s != "" {
+				return s, nil
+			}
 		}
-		return s, nil
+		return "", nil
 	case textTemplate:
 		var b strings.Builder
 		for i := range p.parts {
@@ -479,9 +623,9 @@ func (m *specMapper) text(row *readers.Row, f int) (string, error) {
 				b.WriteString(part.text)
 				continue
 			}
-			s, ok, err := m.columnText(row, &part.col)
+			s, ok, err := columnText(c, &part.col)
 			if err != nil {
-				return "", fieldError(row, fieldNames[f], part.col.name, m.get(row, &part.col), ReasonInvalidValue, err)
+				return "", fieldError(c.row, fieldNames[f], part.col.name, c.get(&part.col), ReasonInvalidValue, err)
 			}
 			if !ok {
 				// A template with a part missing has no value at all,
@@ -496,8 +640,8 @@ func (m *specMapper) text(row *readers.Row, f int) (string, error) {
 }
 
 // columnText returns a column's value as text, after its declared type.
-func (m *specMapper) columnText(row *readers.Row, c *colRef) (string, bool, error) {
-	v, ok, err := coerce(m.get(row, c), c.typ)
+func columnText(c *rowCtx, col *colRef) (string, bool, error) {
+	v, ok, err := coerceTo(c.get(col), col.typ, col.ts)
 	if err != nil || !ok {
 		return "", false, err
 	}
@@ -508,88 +652,209 @@ func (m *specMapper) columnText(row *readers.Row, c *colRef) (string, bool, erro
 	return toText(v)
 }
 
-// timestamp returns the row's timestamp.
-func (m *specMapper) timestamp(row *readers.Row) (time.Time, error) {
-	v := m.get(row, &m.tsCol)
-	cv, ok, err := coerce(v, m.tsCol.typ)
-	if err != nil {
-		return time.Time{}, fieldError(row, "timestamp", m.tsCol.name, v, ReasonBadTimestamp, err)
-	}
-	if !ok || blank(cv) {
-		if m.missingNow {
-			return m.now(), nil
+// timestamp returns the row's timestamp, or the error that refuses or
+// filters the row.
+func (m *specMapper) timestamp(c *rowCtx) (time.Time, error) {
+	row := c.row
+	var (
+		v   any
+		col *colRef
+	)
+	for i := range m.tsCols {
+		col = &m.tsCols[i]
+		v = c.get(col)
+		if !isNull(v) && !blank(v) {
+			break
 		}
-		return time.Time{}, fieldError(row, "timestamp", m.tsCol.name, nil, ReasonMissingTimestamp, errNoValue)
+		v = nil
 	}
-	t, err := m.tsFormat.parse(cv, m.tsLoc)
-	if err != nil {
-		return time.Time{}, fieldError(row, "timestamp", m.tsCol.name, v, ReasonBadTimestamp, err)
+	var t time.Time
+	if v == nil {
+		if !m.missingNow {
+			cause := errNoValue
+			if len(m.tsCols) > 1 {
+				cause = fmt.Errorf("no value in %s", columnsText(columnNames(m.tsCols)))
+			}
+			return time.Time{}, fieldError(row, "timestamp", m.tsCols[0].name, nil, ReasonMissingTimestamp, cause)
+		}
+		t = m.now()
+	} else {
+		var err error
+		if t, err = m.tsParser.parse(v); err != nil {
+			return time.Time{}, fieldError(row, "timestamp", col.name, v, ReasonBadTimestamp, err)
+		}
+	}
+	if err := m.win.filter(t); err != nil {
+		return time.Time{}, err
+	}
+	if err := m.win.futureError(t); err != nil {
+		name := ""
+		if col != nil && v != nil {
+			name = col.name
+		}
+		return time.Time{}, fieldError(row, "timestamp", name, v, ReasonFutureTimestamp, err)
 	}
 	return t, nil
 }
 
-// blank reports whether v is an empty or all-blank string.
-func blank(v any) bool {
-	s, ok := timeText(v)
-	return ok && strings.TrimSpace(s) == ""
+func columnNames(refs []colRef) []string {
+	out := make([]string, len(refs))
+	for i := range refs {
+		out[i] = refs[i].name
+	}
+	return out
 }
 
-// object builds object o of the message; remaining says whether it takes
+// object builds object o of the message; rowRest says whether it takes
 // the remaining columns of the row. It returns nil for an empty object.
-func (m *specMapper) object(row *readers.Row, o int, remaining bool) (sink.Fields, error) {
+func (m *specMapper) object(c *rowCtx, o int, rowRest bool) (sink.Fields, error) {
 	p := &m.objects[o]
-	n := len(p.members) + len(p.values)
-	if remaining {
-		if m.schemaless {
-			n += len(row.Names)
-		} else {
-			n += len(p.remaining)
-		}
+	row := c.row
+	n := len(p.nodes)
+	switch {
+	case p.from != nil:
+		n += 16
+	case rowRest && m.schemaless:
+		n += len(row.Names)
+	case rowRest:
+		n += len(p.remaining)
 	}
 	if n == 0 {
 		return nil, nil
 	}
 	out := make(sink.Fields, 0, n)
 	var err error
-	for i := range p.members {
-		if out, err = m.appendMember(row, o, out, &p.members[i]); err != nil {
+	for _, nd := range p.nodes {
+		if !nd.fromValues {
+			if out, err = m.appendNode(c, o, out, nd); err != nil {
+				return nil, err
+			}
+		}
+	}
+	switch {
+	case p.from != nil:
+		if out, err = m.appendMembers(c, o, out); err != nil {
 			return nil, err
 		}
-	}
-	if remaining {
-		if m.schemaless {
-			for i, name := range row.Names {
-				key, typ, ok := p.rule(name)
-				if !ok {
-					continue
-				}
-				mb := member{key: key, col: colRef{name: name, idx: i, typ: typ}}
-				if out, err = m.appendMember(row, o, out, &mb); err != nil {
-					return nil, err
-				}
+	case rowRest && m.schemaless:
+		for i, name := range row.Names {
+			r, ok := p.rule(name)
+			if !ok || i >= len(row.Values) {
+				continue
 			}
-		} else {
-			for i := range p.remaining {
-				if out, err = m.appendMember(row, o, out, &p.remaining[i]); err != nil {
-					return nil, err
-				}
+			if out, err = appendValue(row, o, out, r.key, name, row.Values[i], r.typ, r.ts); err != nil {
+				return nil, err
+			}
+		}
+	case rowRest:
+		for i := range p.remaining {
+			mb := &p.remaining[i]
+			var v any
+			if mb.idx < len(row.Values) {
+				v = row.Values[mb.idx]
+			}
+			if out, err = appendValue(row, o, out, mb.key, row.Names[mb.idx], v, mb.typ, mb.ts); err != nil {
+				return nil, err
 			}
 		}
 	}
-	out = append(out, p.values...)
+	for _, nd := range p.nodes {
+		if nd.fromValues {
+			if out, err = m.appendNode(c, o, out, nd); err != nil {
+				return nil, err
+			}
+		}
+	}
 	return out, nil
 }
 
-// appendMember appends a column's value under its key, unless it is absent.
-func (m *specMapper) appendMember(row *readers.Row, o int, out sink.Fields, mb *member) (sink.Fields, error) {
-	v := m.get(row, &mb.col)
-	cv, ok, err := coerce(v, mb.col.typ)
+// appendNode appends an explicit member: a column's value (unless it is
+// absent), a constant, or a group of members (unless all are absent).
+func (m *specMapper) appendNode(c *rowCtx, o int, out sink.Fields, nd *keyNode) (sink.Fields, error) {
+	return m.appendNodeHint(c, o, out, nd, 0)
+}
+
+// appendNodeHint is appendNode where out may be nil: it is then made, with
+// room for hint members, only once a member has a value, so that groups
+// whose members are all absent cost nothing.
+func (m *specMapper) appendNodeHint(c *rowCtx, o int, out sink.Fields, nd *keyNode, hint int) (sink.Fields, error) {
+	switch {
+	case nd.col != nil:
+		cv, ok, err := coerceTo(c.get(nd.col), nd.col.typ, nd.col.ts)
+		if err != nil {
+			return nil, fieldError(c.row, objectNames[o]+"."+nd.path, nd.col.name, c.get(nd.col), ReasonInvalidValue,
+				fmt.Errorf("declared %s: %w", nd.col.typ, err))
+		}
+		if !ok {
+			return out, nil
+		}
+		if out == nil {
+			out = make(sink.Fields, 0, hint)
+		}
+		return append(out, sink.Field{Key: nd.key, Value: cv}), nil
+	case nd.children == nil:
+		if out == nil {
+			out = make(sink.Fields, 0, hint)
+		}
+		return append(out, sink.Field{Key: nd.key, Value: nd.value}), nil
+	}
+	var sub sink.Fields
+	var err error
+	for _, ch := range nd.children {
+		if sub, err = m.appendNodeHint(c, o, sub, ch, len(nd.children)); err != nil {
+			return nil, err
+		}
+	}
+	if len(sub) == 0 {
+		return out, nil
+	}
+	if out == nil {
+		out = make(sink.Fields, 0, hint)
+	}
+	return append(out, sink.Field{Key: nd.key, Value: sub}), nil
+}
+
+var errNotObjectColumn = errors.New("not an object, so from: cannot take its members")
+
+// appendMembers appends the remaining members of the object's from column.
+func (m *specMapper) appendMembers(c *rowCtx, o int, out sink.Fields) (sink.Fields, error) {
+	p := &m.objects[o]
+	v := c.get(p.from)
+	if isNull(v) || blank(v) {
+		return out, nil
+	}
+	isObj, err := eachMember(c, p.from, v, func(key string, mv any) error {
+		r, ok := p.rule(key)
+		if !ok {
+			return nil
+		}
+		var err error
+		out, err = appendValue(c.row, o, out, r.key, p.from.name+"."+key, mv, r.typ, r.ts)
+		return err
+	})
 	if err != nil {
-		return nil, fieldError(row, objectNames[o]+"."+mb.key, mb.col.name, v, ReasonInvalidValue,
-			fmt.Errorf("declared %s: %w", mb.col.typ, err))
+		return nil, err
+	}
+	if !isObj {
+		return nil, fieldError(c.row, objectNames[o], p.from.name, v, ReasonInvalidValue, errNotObjectColumn)
+	}
+	return out, nil
+}
+
+// appendValue appends a value under key after its declared type, unless
+// it is absent.
+func appendValue(row *readers.Row, o int, out sink.Fields, key, column string, v any, typ colType, ts *timeParser) (sink.Fields, error) {
+	return appendValueAt(row, o, out, key, key, column, v, typ, ts)
+}
+
+func appendValueAt(row *readers.Row, o int, out sink.Fields, key, path, column string, v any, typ colType, ts *timeParser) (sink.Fields, error) {
+	cv, ok, err := coerceTo(v, typ, ts)
+	if err != nil {
+		return nil, fieldError(row, objectNames[o]+"."+path, column, v, ReasonInvalidValue,
+			fmt.Errorf("declared %s: %w", typ, err))
 	}
 	if !ok {
 		return out, nil
 	}
-	return append(out, sink.Field{Key: mb.key, Value: cv}), nil
+	return append(out, sink.Field{Key: key, Value: cv}), nil
 }

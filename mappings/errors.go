@@ -16,8 +16,13 @@ import (
 const (
 	// ReasonMissingTimestamp: the row has no value for the timestamp.
 	ReasonMissingTimestamp = "missing_timestamp"
-	// ReasonBadTimestamp: the timestamp value does not parse in its format.
+	// ReasonBadTimestamp: the timestamp value does not parse in its
+	// format, has no zone and the spec gives no timezone, or is a local
+	// time that does not exist (skipped when the clocks spring forward).
 	ReasonBadTimestamp = "bad_timestamp"
+	// ReasonFutureTimestamp: the timestamp is later than the current time
+	// by more than Options.FutureTolerance.
+	ReasonFutureTimestamp = "future_timestamp"
 	// ReasonMissingID: the message has neither a userId nor an anonymousId,
 	// or a group has no groupId, or an alias no userId or previousId.
 	ReasonMissingID = "missing_id"

@@ -2,6 +2,7 @@ package mappings
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -124,6 +125,14 @@ func FuzzParseSpec(f *testing.F) {
 	f.Add("type: identify\nuserId: u\ntimestamp: ts\ntraits: ~\n")
 	f.Add("type: track\nuserId: u\nevent: \"{{a}}{{\"\ntimestamp: {column: t, format: unix}\n")
 	f.Add("a: &x [1]\nb: *x\n")
+	f.Add(fuzzFeatureSpec)
+	for _, name := range Presets() {
+		src, err := PresetSource(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(string(src))
+	}
 	f.Fuzz(func(t *testing.T, text string) {
 		s, err := ParseSpec([]byte(text), "f.yaml")
 		if err != nil {
@@ -134,6 +143,120 @@ func FuzzParseSpec(f *testing.F) {
 		}
 		if _, err := s.Compile(nil, Options{}); err != nil {
 			t.Fatalf("schemaless Compile of an accepted spec: %v", err)
+		}
+	})
+}
+
+const fuzzFeatureSpec = `
+type: {column: meta.kind, values: {p: page, s: identify, a: alias}, default: track}
+messageId: {column: [meta.id, id]}
+userId: {column: [user.id, uid]}
+anonymousId: user.devices.0
+previousId: prev
+event: "{{action.verb}} {{action.object}}"
+name: page.title
+timestamp: {column: [meta.ts, ts], format: "%Y-%m-%d %H:%M:%S", timezone: Europe/Berlin}
+columns:
+  props.n: int
+  props.when: {type: timestamp, format: unix_ms}
+  amount: float
+properties:
+  from: props
+  exclude: [props.secret]
+  rename: {props.b: bee.hive}
+traits:
+  from: profile
+context:
+  rename: {client.ip: ip, client.os: os.name, amount: order.total}
+  values: {os.family: unix, app.name: fuzz}
+integrations:
+  values: {All: true}
+`
+
+var fuzzFeatureSchema = []string{"meta", "id", "user", "uid", "prev", "action", "page", "ts", "props", "profile", "client", "amount", "meta.kind"}
+
+// FuzzMapFeatures feeds random rows (fields split on "|", so that JSON
+// objects keep their commas) through a spec that uses nested paths, column
+// lists, templates, from, dotted keys, declared timestamps, a strftime
+// format in a timezone with daylight saving time, a type default and a
+// time window, with a schema and without. Map must never panic; a row is
+// a complete message, a reject with a reason, or filtered.
+func FuzzMapFeatures(f *testing.F) {
+	for _, seed := range []string{
+		`{"kind":"x","ts":"2024-03-31 02:30:00"}|i1|{"id":"u1","devices":["d1"]}||||{"title":"T"}|||||`,
+		`{"kind":"p","id":"m"}||"{\"id\":7}"|u|p|{"verb":"V","object":"O"}|{"title":"Home"}|2024-10-27 02:30:00|{"n":"3","b":1,"secret":2,"when":1709294400123}|{"email":"e"}|{"ip":"1.2.3.4","os":"iOS"}|9.5|s`,
+		`|||u2|||||[1,2]|"str"|5|x|a`,
+		`{"ts":"2024-01-01 00:00:00"}||{"id":null}|u3|prev|{"verb":1}|null|bad|{"n":1.5}|{}|{"ip":{}}|NaN|`,
+		`{"ts":"1999-12-31 23:59:59","id":"` + strings.Repeat("x", 120) + `"}||{"id":"u"}|||{"verb":"a","object":"b"}||||||1e400|`,
+	} {
+		f.Add(seed)
+	}
+	spec := mustSpec(f, fuzzFeatureSpec)
+	now := time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
+	opts := Options{Now: func() time.Time { return now }, Since: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)}
+	withSchema, err := spec.Compile(fuzzFeatureSchema, opts)
+	if err != nil {
+		f.Fatal(err)
+	}
+	schemaless, err := spec.Compile(nil, opts)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		fields := strings.Split(line, "|")
+		strs := make([]any, len(fuzzFeatureSchema))
+		raws := make([]any, len(fuzzFeatureSchema))
+		for i := range strs {
+			if i < len(fields) {
+				strs[i] = fields[i]
+				if json.Valid([]byte(fields[i])) {
+					raws[i] = json.RawMessage(fields[i])
+				} else {
+					raws[i] = fields[i]
+				}
+			}
+		}
+		n := len(fields)
+		if n > len(fuzzFeatureSchema) {
+			n = len(fuzzFeatureSchema)
+		}
+		src := &readers.Source{Fingerprint: "f"}
+		rows := []struct {
+			m   Mapper
+			row *readers.Row
+		}{
+			{withSchema, &readers.Row{Pos: readers.Position{File: "f.csv", Row: 1, Line: 2}, Source: src, Raw: []byte(line), Names: fuzzFeatureSchema, Values: strs}},
+			{withSchema, &readers.Row{Pos: readers.Position{File: "f.csv", Row: 1, Line: 2}, Source: src, Raw: []byte(line), Names: fuzzFeatureSchema, Values: raws}},
+			{schemaless, &readers.Row{Pos: readers.Position{File: "f.ndjson", Row: 1, Line: 1}, Raw: []byte(line), Names: fuzzFeatureSchema[:n], Values: raws[:n]}},
+		}
+		for _, c := range rows {
+			var msg sink.Message
+			err := c.m.Map(c.row, &msg)
+			if errors.Is(err, ErrFiltered) {
+				continue
+			}
+			if err != nil {
+				if reasonOf(err) == "" {
+					t.Fatalf("error without a reason: %v", err)
+				}
+				var fe *FieldError
+				if !errors.As(err, &fe) || fe.Pos != c.row.Pos {
+					t.Fatalf("error does not name the row: %v", err)
+				}
+				continue
+			}
+			if msg.Timestamp.Before(opts.Since) || msg.Timestamp.After(now.Add(DefaultFutureTolerance)) {
+				t.Fatalf("timestamp %v outside the window", msg.Timestamp)
+			}
+			if typeIndex(msg.Type) < 0 || (msg.UserID == "" && msg.AnonymousID == "") || msg.MessageID == "" || len(msg.MessageID) > maxMessageID {
+				t.Fatalf("incomplete message %+v from %q", msg, line)
+			}
+			if err := sink.Validate(&msg); err != nil {
+				t.Fatalf("mapped message fails validation: %v (from %q)", err, line)
+			}
+			if _, err := sink.AppendMessage(nil, &msg); err != nil {
+				t.Fatalf("mapped message does not encode: %v (from %q)", err, line)
+			}
 		}
 	})
 }

@@ -3,15 +3,18 @@ package mappings
 import (
 	"bufio"
 	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"flag"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/backfillhq/backfill/readers"
 	"github.com/backfillhq/backfill/sink"
@@ -22,37 +25,53 @@ var update = flag.Bool("update", false, "rewrite the want.ndjson files of the go
 // goldenDir is where the golden cases live, relative to this package.
 const goldenDir = "../testdata/mappings"
 
-// TestGolden maps the input of each case under testdata/mappings, encodes
-// each message with sink.AppendMessage, and compares the result, line by
-// line and as JSON, with want.ndjson. A row that is refused appears as
-// {"reject": reason, "error": message}. Run with -update to rewrite the
-// want files.
+// goldenNow is the current time of every golden case, unless its
+// options.json says otherwise: future timestamps are judged against it.
+var goldenNow = time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+
+// goldenOptions is the optional options.json of a case.
+type goldenOptions struct {
+	Since           string `json:"since"`
+	Until           string `json:"until"`
+	Now             string `json:"now"`
+	FutureTolerance string `json:"future_tolerance"`
+}
+
+// TestGolden maps the input of each case under testdata/mappings (a
+// folder with input.csv or input.ndjson, and mapping.yaml; a folder named
+// preset_NAME uses the preset NAME and no mapping.yaml; none of either
+// means passthrough), encodes each message with sink.AppendMessage, and
+// compares the result, line by line and as JSON, with want.ndjson. A row
+// that is refused appears as {"reject": reason, "error": message}, a row
+// left out by the time window as {"filtered": message}. Run with -update
+// to rewrite the want files.
 func TestGolden(t *testing.T) {
-	cases := []struct {
-		name  string
-		input string
-		rows  func(t *testing.T, data []byte) []*readers.Row
-	}{
-		{"csv_basic", "input.csv", goldenCSVRows},
-		{"ndjson_passthrough", "input.ndjson", goldenNDJSONRows},
+	entries, err := os.ReadDir(goldenDir)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			dir := filepath.Join(goldenDir, c.name)
-			data, err := os.ReadFile(filepath.Join(dir, c.input))
-			if err != nil {
-				t.Fatal(err)
+	n := 0
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		n++
+		name := e.Name()
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(goldenDir, name)
+			rows, schema := goldenRows(t, dir)
+			opts := loadGoldenOptions(t, dir)
+			m := Passthrough(opts)
+			var spec *Spec
+			var err error
+			if preset, ok := strings.CutPrefix(name, "preset_"); ok {
+				spec, err = LoadSpec("preset:" + preset)
+			} else {
+				spec, err = LoadSpec(filepath.Join(dir, "mapping.yaml"))
 			}
-			rows := c.rows(t, data)
-			m := Passthrough(Options{})
-			spec, err := LoadSpec(filepath.Join(dir, "mapping.yaml"))
 			switch {
 			case err == nil:
-				var schema []string // NDJSON: schemaless
-				if strings.HasSuffix(c.input, ".csv") && len(rows) > 0 {
-					schema = rows[0].Names
-				}
-				if m, err = spec.Compile(schema, Options{}); err != nil {
+				if m, err = spec.Compile(schema, opts); err != nil {
 					t.Fatal(err)
 				}
 			case !errors.Is(err, fs.ErrNotExist):
@@ -78,6 +97,70 @@ func TestGolden(t *testing.T) {
 			compareNDJSON(t, got.Bytes(), want)
 		})
 	}
+	if n < 30 {
+		t.Errorf("%d golden cases, want every case the package documents", n)
+	}
+}
+
+// goldenRowsIfAny reports whether dir holds a golden case's input.
+func goldenRowsIfAny(dir string) (bool, error) {
+	for _, name := range []string{"input.csv", "input.ndjson"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			return true, nil
+		}
+	}
+	return false, fs.ErrNotExist
+}
+
+// goldenRows reads the input of a case, and the schema for CSV.
+func goldenRows(t *testing.T, dir string) ([]*readers.Row, []string) {
+	t.Helper()
+	if data, err := os.ReadFile(filepath.Join(dir, "input.csv")); err == nil {
+		rows := goldenCSVRows(t, data)
+		return rows, rows[0].Names
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "input.ndjson"))
+	if err != nil {
+		t.Fatalf("no input.csv or input.ndjson: %v", err)
+	}
+	return goldenNDJSONRows(t, data), nil
+}
+
+func loadGoldenOptions(t *testing.T, dir string) Options {
+	t.Helper()
+	opts := Options{Now: func() time.Time { return goldenNow }}
+	data, err := os.ReadFile(filepath.Join(dir, "options.json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return opts
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g goldenOptions
+	if err := json.Unmarshal(data, &g); err != nil {
+		t.Fatalf("options.json: %v", err)
+	}
+	bound := func(s string) time.Time {
+		if s == "" {
+			return time.Time{}
+		}
+		b, err := ParseTimeBound(s)
+		if err != nil {
+			t.Fatalf("options.json: %v", err)
+		}
+		return b
+	}
+	opts.Since, opts.Until = bound(g.Since), bound(g.Until)
+	if g.Now != "" {
+		now := bound(g.Now)
+		opts.Now = func() time.Time { return now }
+	}
+	if g.FutureTolerance != "" {
+		if opts.FutureTolerance, err = time.ParseDuration(g.FutureTolerance); err != nil {
+			t.Fatalf("options.json: %v", err)
+		}
+	}
+	return opts
 }
 
 // goldenLine maps one row and returns its encoded message or its reject.
@@ -89,6 +172,10 @@ func goldenLine(t *testing.T, m Mapper, row *readers.Row) []byte {
 	}
 	var msg sink.Message
 	if err := m.Map(row, &msg); err != nil {
+		if errors.Is(err, ErrFiltered) {
+			b, _ := json.Marshal(map[string]string{"filtered": err.Error()})
+			return b
+		}
 		if reasonOf(err) == "" {
 			t.Fatalf("Map error without a reason: %v", err)
 		}
@@ -108,39 +195,55 @@ func goldenLine(t *testing.T, m Mapper, row *readers.Row) []byte {
 // derived messageIds stable.
 var goldenSource = &readers.Source{Fingerprint: "90d3e1f0c0ffee00112233445566778899aabbcc"}
 
-// goldenCSVRows splits a CSV file without quotes into rows.
+// goldenCSVRows reads a CSV file with a header into rows of strings, as
+// the CSV reader makes them.
 func goldenCSVRows(t *testing.T, data []byte) []*readers.Row {
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	header := strings.Split(lines[0], ",")
+	t.Helper()
 	src := *goldenSource
 	src.Path, src.Format = "input.csv", readers.FormatCSV
+	r := csv.NewReader(bytes.NewReader(data))
+	r.ReuseRecord = false
+	header, err := r.Read()
+	if err != nil {
+		t.Fatalf("input.csv: %v", err)
+	}
 	var rows []*readers.Row
-	for i, line := range lines[1:] {
-		fields := strings.Split(line, ",")
-		if len(fields) != len(header) {
-			t.Fatalf("input.csv:%d: %d fields, want %d", i+2, len(fields), len(header))
+	for n := int64(1); ; n++ {
+		offset := r.InputOffset()
+		record, err := r.Read()
+		if err == io.EOF {
+			break
 		}
-		values := make([]any, len(fields))
-		for j, f := range fields {
+		if err != nil {
+			t.Fatalf("input.csv: %v", err)
+		}
+		line, _ := r.FieldPos(0)
+		values := make([]any, len(record))
+		for j, f := range record {
 			values[j] = f
 		}
 		rows = append(rows, &readers.Row{
-			Pos:    readers.Position{File: "input.csv", Row: int64(i + 1), Line: int64(i + 2)},
+			Pos:    readers.Position{File: "input.csv", Row: n, Line: int64(line), Offset: offset},
 			Source: &src,
-			Raw:    []byte(line),
+			Raw:    []byte(strings.Join(record, ",")),
 			Names:  header,
 			Values: values,
 		})
+	}
+	if len(rows) == 0 {
+		t.Fatal("input.csv has no rows")
 	}
 	return rows
 }
 
 // goldenNDJSONRows splits an NDJSON file into rows of raw members.
 func goldenNDJSONRows(t *testing.T, data []byte) []*readers.Row {
+	t.Helper()
 	src := *goldenSource
 	src.Path, src.Format = "input.ndjson", readers.FormatNDJSON
 	var rows []*readers.Row
 	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(nil, 1<<20)
 	for n := int64(1); sc.Scan(); n++ {
 		line := append([]byte(nil), sc.Bytes()...)
 		names, values, err := splitObject(line)

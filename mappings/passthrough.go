@@ -4,26 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/backfillhq/backfill/readers"
 	"github.com/backfillhq/backfill/sink"
 )
-
-// Options configure a Mapper.
-type Options struct {
-	// Now returns the current time. It is used only for timestamps whose
-	// spec says `missing: now`, and only for rows without a timestamp.
-	// Default: time.Now.
-	Now func() time.Time
-}
-
-func (o Options) now() func() time.Time {
-	if o.Now != nil {
-		return o.Now
-	}
-	return time.Now
-}
 
 // messageTypes are Segment's six message types, in a fixed order.
 var messageTypes = [...]string{
@@ -46,58 +30,74 @@ func typeIndex(s string) int {
 // sentAt on every attempt; originalTimestamp is the client's own clock,
 // from which Segment derives timestamp (it is read as a fallback for a
 // missing timestamp, then dropped); writeKey travels in the request's
-// authentication, and a stale one in the body would name another source.
+// authentication, and projectId is the source that first received the
+// message: the receiving source is the one of the write key, and a stale
+// id in the body would name another.
 var droppedFields = map[string]bool{
 	"sentAt":            true,
 	"receivedAt":        true,
 	"originalTimestamp": true,
 	"writeKey":          true,
+	"projectId":         true,
 }
 
 // Passthrough returns a Mapper for rows that are Segment messages already:
-// NDJSON lines such as those of an export or of Segment's own archives.
+// NDJSON lines such as those of an export, or of Segment's S3 archives
+// (gzipped NDJSON of the messages as received, with receivedAt, sentAt,
+// projectId and _metadata).
 //
 // The string fields (type, userId, anonymousId, event, name, category,
 // groupId, previousId, messageId) are copied; an id may be a JSON number,
-// which is kept as its text. timestamp must be an RFC 3339 string; if it is
-// absent or null, originalTimestamp is used; if both are, the row is
-// rejected with ReasonMissingTimestamp (the current time is never used).
-// properties, traits, context and integrations must be objects (or null)
-// and are copied verbatim; context is split into sink.Fields so that the
-// sink can add context.library when it is absent. sentAt, receivedAt,
-// originalTimestamp and writeKey are dropped; every other top-level field
-// (channel, version, _metadata…) is kept, verbatim, in Message.Extra.
-// A message without a messageId gets RowMessageID(row). A message without
-// both userId and anonymousId is rejected with ReasonMissingID.
+// which is kept as its text. timestamp must be an RFC 3339 string with its
+// zone; if it is absent or null, originalTimestamp is used; if both are,
+// the row is rejected with ReasonMissingTimestamp (the current time is
+// never used). properties, traits, context and integrations must be
+// objects (or null) and are copied verbatim; context is split into
+// sink.Fields so that the sink can add context.library when it is absent.
+// sentAt, receivedAt, originalTimestamp, writeKey and projectId are
+// dropped; every other top-level field (channel, version, _metadata…) is
+// kept, verbatim, in Message.Extra. A message without a messageId gets
+// RowMessageID(row). A message without both userId and anonymousId is
+// rejected with ReasonMissingID.
 //
-// opts is accepted for symmetry with Spec.Compile; Passthrough never needs
-// the current time. The Mapper is safe for concurrent use.
+// The timestamp is read first: a row outside the time window of opts is
+// filtered (its error wraps ErrFiltered) whatever else is wrong with it,
+// and one later than the current time by more than opts.FutureTolerance is
+// rejected with ReasonFutureTimestamp. The Mapper is safe for concurrent
+// use.
 func Passthrough(opts Options) Mapper {
-	return passthrough{}
+	return &passthrough{win: newWindow(opts)}
 }
 
-type passthrough struct{}
+type passthrough struct {
+	win window
+}
 
-var _ Mapper = passthrough{}
+var _ Mapper = (*passthrough)(nil)
 
 var errNoType = errors.New("no message type")
 
+// rfc3339 reads the timestamps of passed-through messages.
+var rfc3339 = &timeParser{kind: formatRFC3339, format: "rfc3339"}
+
 // Map implements Mapper.
-func (passthrough) Map(row *readers.Row, msg *sink.Message) error {
+func (p *passthrough) Map(row *readers.Row, msg *sink.Message) error {
 	*msg = sink.Message{}
 	var ts, orig any
+	var first error // the first bad field, reported after the time window
 	for i, name := range row.Names {
 		if i >= len(row.Values) {
 			break
 		}
 		v := row.Values[i]
 		var err error
+		reason := ReasonInvalidField
 		switch name {
 		case "type":
 			var s string
 			s, _, err = toText(v)
 			if err == nil && s != "" && typeIndex(s) < 0 {
-				return fieldError(row, "type", "", v, ReasonInvalidType, unknownTypeError(s))
+				err, reason = unknownTypeError(s), ReasonInvalidType
 			}
 			msg.Type = s
 		case "messageId":
@@ -133,15 +133,18 @@ func (passthrough) Map(row *readers.Row, msg *sink.Message) error {
 				msg.Extra = append(msg.Extra, sink.Field{Key: name, Value: v})
 			}
 		}
-		if err != nil {
-			return fieldError(row, name, "", v, ReasonInvalidField, err)
+		if err != nil && first == nil {
+			first = fieldError(row, name, "", v, reason, err)
 		}
+	}
+	if err := p.timestamp(row, msg, ts, orig); err != nil {
+		return err
+	}
+	if first != nil {
+		return first
 	}
 	if msg.Type == "" {
 		return fieldError(row, "type", "", nil, ReasonInvalidType, errNoType)
-	}
-	if err := passTimestamp(row, msg, ts, orig); err != nil {
-		return err
 	}
 	if msg.UserID == "" && msg.AnonymousID == "" {
 		return fieldError(row, "userId", "", nil, ReasonMissingID, errors.New("no userId and no anonymousId"))
@@ -156,8 +159,9 @@ func (passthrough) Map(row *readers.Row, msg *sink.Message) error {
 
 var errMessageIDLength = fmt.Errorf("longer than %d bytes", maxMessageID)
 
-// passTimestamp sets msg.Timestamp from timestamp, else originalTimestamp.
-func passTimestamp(row *readers.Row, msg *sink.Message, ts, orig any) error {
+// timestamp sets msg.Timestamp from timestamp, else originalTimestamp, and
+// applies the time window.
+func (p *passthrough) timestamp(row *readers.Row, msg *sink.Message, ts, orig any) error {
 	col, v := "", ts // the column is named only when it is not the field
 	if isNull(v) {
 		col, v = "originalTimestamp", orig
@@ -165,9 +169,15 @@ func passTimestamp(row *readers.Row, msg *sink.Message, ts, orig any) error {
 	if isNull(v) {
 		return fieldError(row, "timestamp", "", nil, ReasonMissingTimestamp, errors.New("no timestamp and no originalTimestamp"))
 	}
-	t, err := parseRFC3339(v, nil)
+	t, err := rfc3339.parse(v)
 	if err != nil {
 		return fieldError(row, "timestamp", col, v, ReasonBadTimestamp, err)
+	}
+	if err := p.win.filter(t); err != nil {
+		return err
+	}
+	if err := p.win.futureError(t); err != nil {
+		return fieldError(row, "timestamp", col, v, ReasonFutureTimestamp, err)
 	}
 	msg.Timestamp = t
 	return nil

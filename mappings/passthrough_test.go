@@ -39,7 +39,7 @@ func TestPassthrough(t *testing.T) {
 		{
 			name: "dropped fields and extra kept in order",
 			line: `{"type":"identify","userId":"u1","channel":"server","sentAt":"2024-03-01T12:00:01Z",` +
-				`"receivedAt":"2024-03-01T12:00:02Z","writeKey":"secret","timestamp":"2024-03-01T12:00:00Z",` +
+				`"receivedAt":"2024-03-01T12:00:02Z","writeKey":"secret","projectId":"src1","timestamp":"2024-03-01T12:00:00Z",` +
 				`"originalTimestamp":"2024-03-01T11:00:00Z","version":2,"_metadata":{"bundled":["x"]},"traits":{"plan":"pro"}}`,
 			want: want{
 				msg:    sink.Message{Type: "identify", UserID: "u1", Timestamp: time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)},

@@ -1,13 +1,14 @@
 package mappings
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -17,86 +18,166 @@ import (
 // into a Mapper for one schema by Compile. A Spec is not modified after
 // parsing and is safe for concurrent use.
 //
-// The spec is YAML:
+// The spec is YAML. Every key is optional but type, timestamp and one of
+// userId or anonymousId:
 //
-//	type: track                  # a constant type, or from a column:
-//	# type: {column: kind, values: {click: track, signup: identify}}
-//	messageId: event_id          # a column (default, or when empty: derived, see RowMessageID)
+//	type: track                  # a constant message type, or from a column:
+//	# type: {column: kind, values: {click: track, signup: identify}, default: track}
+//	messageId: event_id          # a column; default (or when empty): derived, see RowMessageID
 //	userId: user_id              # userId and/or anonymousId are required
-//	anonymousId: anon_id
-//	event: event_name            # a column, {column: c}, {value: "Order Completed"},
-//	                             # or a template joining columns: "{{action}} {{object}}"
-//	name: ...                    # also category, groupId, previousId
+//	anonymousId: {column: [device_id, cookie_id]}   # the first of these with a value
+//	event: "{{action}} {{object}}"                  # a template joining columns
+//	name: {value: Home}          # a constant; also category, groupId, previousId
 //	timestamp:                   # required; a plain string is a column in rfc3339
-//	  column: ts
-//	  format: rfc3339            # rfc3339 | unix | unix_ms
+//	  column: ts                 # or a list: the first with a value
+//	  format: "%Y-%m-%d %H:%M:%S"
+//	  timezone: Europe/Berlin    # an IANA name, or UTC
 //	  missing: reject            # reject (default) | now
-//	columns:                     # declared column types: string | int | float | bool | json
+//	columns:                     # declared types: string | int | float | bool | json | timestamp
 //	  amount: float
+//	  signup_at: {type: timestamp, format: unix}
 //	properties:                  # also traits, context, integrations
-//	  include: [plan, amount]    # default: the remaining columns
-//	  exclude: [internal_note]
-//	  rename: {amount: revenue}
-//	  values: {source: legacy}   # constant members (any YAML value)
+//	  include: [plan, amount]    # exactly these columns
+//	  exclude: [internal_note]   # never these, wherever the remaining columns go
+//	  rename: {amount: order.revenue}   # another key; dots build nested objects
+//	  values: {source: legacy, "os.name": iOS}   # constants (any YAML value)
+//	  from: payload              # take the members of this object column
+//	# passthrough: true          # alone: the rows are Segment messages already
 //
-// Rules:
-//   - Unknown keys are errors. Errors name the spec and the line:
-//     "events.yaml:7: userId: …".
-//   - A string containing "{{" is a template; {column: …} names a column
-//     whose name contains "{{". A template with a column that has no value
-//     in a row gives the field no value, never half a text.
-//   - With a type from a column, a value found in values is mapped; a value
-//     that is already a message type passes; any other is a reject
-//     (invalid_type).
-//   - With a constant type, fields and objects the type does not have
-//     (event on identify, properties on identify, …) are errors, and so are
-//     missing ones it needs (event for track, groupId for group, userId and
-//     previousId for alias). With a type from a column they are set only on
-//     the messages whose type has them.
-//   - Ids and other string fields take strings or numbers (as their decimal
-//     text); empty means no value.
-//   - timestamp formats: rfc3339 (any offset, any fraction; a space may
-//     stand for the T), unix and unix_ms (integers or decimals, as numbers
-//     or numeric strings, read exactly to the nanosecond). Years 1 to 9999.
-//     timezone is reserved for formats without an offset; there are none
-//     yet, so it is an error. "missing: now" stamps a row without a value
-//     with Options.Now; a value that does not parse is rejected all the same.
-//   - Declared types convert CSV strings (int exact to 64 bits; float; bool:
-//     true/false/1/0/yes/no in any case; json: parsed and compacted) and
-//     JSON values (numbers keep their exact text; a JSON string declared json
-//     is parsed). Blank values of a declared type other than string are
-//     absent; an undeclared empty CSV value is the string "". Null and absent
-//     values are left out of objects.
-//   - An object without include takes the remaining columns (see
-//     Spec.Compile); only one object may. An object with only values holds
-//     its constants (plus the remaining columns when it is the message
-//     type's default object). include: [] takes nothing. exclude leaves
-//     columns out of include and out of the remaining columns wherever they
-//     go. rename gives a column another key; on the object taking the
-//     remaining columns it also brings in a column a field uses.
+// Columns. Wherever the spec names a column (ids, event, type, timestamp,
+// templates, columns:, include, exclude, rename, from) it may name a path
+// into a column holding an object: "user.address.city". A column whose
+// whole name is the path wins (a CSV column literally named "user.address.city");
+// else the longest leading part of the path that is a column, and the
+// rest is looked up inside its value, one member per dot (a decimal step
+// indexes an array). Values looked into are JSON objects (NDJSON), maps
+// (Parquet), or strings holding JSON text (a CSV cell, or a JSON string).
+// A path that leads nowhere in a row gives no value. With a schema (CSV,
+// Parquet), every column the spec names must be in it, checked by
+// Compile before any row is read; NDJSON rows are looked up by name.
+//
+// Fields. A string is a column, or a template if it contains "{{"; {column: c}
+// names a column whose name contains "{{"; {column: [a, b]} takes the first
+// of the columns with a value; {value: text} is a constant (not for
+// messageId). Ids and other text fields take strings or numbers (as their
+// decimal text); empty means no value. A template with a column that has
+// no value in a row gives the field no value, never half a text.
+//
+// Type. With a type from a column, a value found in values is mapped; with
+// default, every other value (and a missing one) gets the default type;
+// without default, a value that is already a message type passes and any
+// other is a reject (invalid_type). With a constant type, fields and
+// objects the type does not have (event on identify, properties on
+// identify, …) are errors, and so are missing ones it needs (event for
+// track, groupId for group, userId and previousId for alias). With a type
+// from a column they are set only on the messages whose type has them.
+//
+// Timestamps. Formats:
+//   - rfc3339: 2006-01-02T15:04:05Z07:00 with any fraction; "t" or a
+//     space may stand for the "T".
+//   - iso8601: rfc3339 and also a date alone (midnight), minutes without
+//     seconds, a "," before the fraction, the basic forms (20060102,
+//     20060102T150405Z), zones ±hh and ±hhmm, "UTC", and one space before
+//     the zone. Not week or ordinal dates.
+//   - unix, unix_ms, unix_us, unix_ns: a count of seconds, milliseconds,
+//     microseconds or nanoseconds since 1970-01-01T00:00:00Z, as a number
+//     or a numeric string, integer or decimal (an exponent is allowed),
+//     read exactly to the nanosecond.
+//   - a Go layout (any format containing "2006"), such as
+//     "02/01/2006 15:04".
+//   - a strftime format (any format containing "%"): %Y %y %m %d %e %j %H
+//     %I %M %S %f (a fraction, after "." or ","), %p, %b %h %B %a %A
+//     (English names), %z (±hhmm, ±hh:mm or Z), %Z (UTC, GMT or an
+//     abbreviation of the timezone), %T %F %D %R and %%. Numbers may come
+//     without their leading zero where a separator follows; %-d and the
+//     like are read as %d. Other directives are errors.
+//
+// A value of rfc3339 or iso8601 without a zone is read in timezone; without
+// timezone it is a reject (bad_timestamp) — never a guess of UTC. A Go or
+// strftime format without a zone needs timezone, or ParseSpec fails. With
+// an epoch format, timezone says the count is of local wall-clock seconds
+// (as some exports write) rather than of UTC. A wall-clock time the
+// timezone's clocks skip (when they spring forward) is a reject; one they
+// show twice (when they fall back) is its first occurrence, the earlier
+// instant. Years 1 to 9999. Output keeps millisecond precision in UTC.
+// "missing: now" stamps a row without a value with Options.Now; a value
+// that does not parse is rejected all the same.
+//
+// Declared types convert CSV strings (int exact to 64 bits; float; bool:
+// true/false/1/0/yes/no in any case; json: parsed and compacted;
+// timestamp: parsed with its format and timezone, as with timestamp:, and
+// written as RFC 3339 in UTC with milliseconds) and JSON values (numbers
+// keep their exact text; a JSON string declared json is parsed). Blank
+// values of a declared type other than string are absent; an undeclared
+// empty CSV value is the string "". Null and absent values are left out
+// of objects.
+//
+// Objects. An object with include holds exactly those columns (each under
+// its name, dots and all, unless renamed). An object with nothing but
+// rename and values holds just those. Any other object present (with
+// exclude, from, or nothing) takes the remaining columns: those not used
+// by a field, a template, the timestamp, an include or a rename, and not
+// excluded by any object. Only one object may take the row's remaining
+// columns; if none does, the message type's default object takes them
+// (properties for track, page and screen, traits for identify and group,
+// none for alias) unless the spec gives that object an include list or a
+// from. With from, the object takes the remaining members of that object
+// column instead: members used elsewhere in the spec (by their path,
+// "payload.user_id") or excluded are left out; rename and exclude name
+// them by path too. Keys the spec writes (rename targets and values) nest
+// on dots ("order.revenue" is {"order": {"revenue": …}}); keys under one
+// parent merge, and a key that is both a value and a parent is an error.
+// A remaining column whose name is a key the object sets explicitly (or
+// the first part of one) is left out of it: the explicit member wins.
+//
+// Errors name the spec and the line: "events.yaml:7: userId: …". Unknown
+// keys are errors.
 type Spec struct {
-	name    string
-	typ     typeSpec
-	fields  [numFields]textSpec
-	ts      timestampSpec
-	columns map[string]colType
-	objects [numObjects]*objectSpec
-	// remaining is the object that takes the remaining columns by the
-	// spec's word (present without include), or -1.
+	name        string
+	source      []byte
+	passthrough bool
+	typ         typeSpec
+	fields      [numFields]textSpec
+	ts          timestampSpec
+	columns     map[string]colDecl
+	objects     [numObjects]*objectSpec
+	// remaining is the object that takes the row's remaining columns by
+	// the spec's word (present without include, from or being explicit
+	// only), or -1.
 	remaining int
 	// uses lists every column the spec names, for Compile to check
 	// against a schema.
 	uses []columnUse
 }
 
-// Name returns the name the spec was parsed under (its file name).
+// Name returns the name the spec was parsed under (its file name, or
+// "preset:NAME").
 func (s *Spec) Name() string { return s.name }
+
+// Fingerprint identifies the spec's text: the hex SHA-256 of the bytes it
+// was parsed from. A checkpoint records it so that a run is not resumed
+// with another mapping.
+func (s *Spec) Fingerprint() string {
+	sum := sha256.Sum256(s.source)
+	return hex.EncodeToString(sum[:])
+}
+
+// Passthrough reports whether the spec says `passthrough: true`: its
+// Mapper is Passthrough.
+func (s *Spec) Passthrough() bool { return s.passthrough }
 
 // columnUse is one place where the spec names a column.
 type columnUse struct {
 	column string
 	line   int
 	path   string // the spec key, such as "userId" or "properties.include"
+}
+
+// colDecl is a declared column type.
+type colDecl struct {
+	typ  colType
+	ts   *timeParser // typeTimestamp
+	line int
 }
 
 // The string fields of a message that a spec can map, in a fixed order.
@@ -175,6 +256,7 @@ type typeSpec struct {
 	constant string
 	column   string
 	values   map[string]string
+	deflt    string
 }
 
 // Kinds of textSpec.
@@ -185,13 +267,14 @@ const (
 	textTemplate
 )
 
-// textSpec is a string field: a column, a constant or a template.
+// textSpec is a string field: columns (the first with a value wins), a
+// constant or a template.
 type textSpec struct {
-	kind   int
-	line   int
-	column string
-	value  string
-	parts  []templatePart
+	kind    int
+	line    int
+	columns []string
+	value   string
+	parts   []templatePart
 }
 
 // templatePart is literal text, or a column when column is not empty.
@@ -203,9 +286,9 @@ type templatePart struct {
 // timestampSpec says where the timestamp comes from.
 type timestampSpec struct {
 	line       int
-	column     string
+	columns    []string
 	format     string
-	loc        *time.Location
+	parser     *timeParser
 	missingNow bool
 }
 
@@ -218,30 +301,41 @@ type objectSpec struct {
 	rename     map[string]string
 	renamed    []string // the keys of rename, in the spec's order
 	values     []constMember
+	from       string
 }
 
-// takesRest reports whether the object takes the remaining columns by the
-// spec's word: it has no include list and is not made of values alone.
+// takesRest reports whether the object takes remaining columns (of the
+// row, or of its from column) by the spec's word.
 func (o *objectSpec) takesRest() bool {
-	return !o.hasInclude && !o.valuesOnly()
+	return !o.hasInclude && !o.explicitOnly()
 }
 
-// valuesOnly reports whether the object has nothing but constant values.
-// Such an object holds its constants, and the remaining columns too when
-// it is the message type's default object.
-func (o *objectSpec) valuesOnly() bool {
-	return !o.hasInclude && len(o.values) > 0 && len(o.exclude) == 0 && len(o.rename) == 0
+// explicitOnly reports whether the object has nothing but renames and
+// constant values. Such an object holds just those, and the remaining
+// columns too when it is the message type's default object and no other
+// object takes them.
+func (o *objectSpec) explicitOnly() bool {
+	return !o.hasInclude && o.from == "" && len(o.exclude) == 0 && (len(o.values) > 0 || len(o.rename) > 0)
 }
 
 // constMember is a constant member of an object, as JSON.
 type constMember struct {
-	key   string
+	key   string   // as written
+	path  []string // key split on dots
 	value json.RawMessage
 }
 
-// LoadSpec reads and parses the mapping spec in the file at path. Errors
-// name the file by its base name and the line.
+// LoadSpec reads and parses the mapping spec in the file at path, or the
+// preset NAME for "preset:NAME" (see Presets). Errors name the file by its
+// base name (or the preset) and the line.
 func LoadSpec(path string) (*Spec, error) {
+	if name, ok := strings.CutPrefix(path, presetPrefix); ok {
+		data, err := presetData(name)
+		if err != nil {
+			return nil, err
+		}
+		return ParseSpec(data, path)
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read mapping: %w", err)
@@ -250,15 +344,16 @@ func LoadSpec(path string) (*Spec, error) {
 }
 
 // ParseSpec parses a mapping spec. name is used in errors, which read
-// "events.yaml:7: userId: …". Unknown keys, unknown types and formats,
-// fields that the constant message type does not have, and two objects
-// both taking the remaining columns are errors.
+// "events.yaml:7: userId: …". Unknown keys, unknown types, formats and
+// timezones, naive formats without a timezone, fields that the constant
+// message type does not have, clashing output keys, and two objects both
+// taking the remaining columns are errors.
 func ParseSpec(data []byte, name string) (*Spec, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	p := &specParser{spec: &Spec{name: name, remaining: -1}}
+	p := &specParser{spec: &Spec{name: name, remaining: -1, source: append([]byte(nil), data...)}}
 	if err := p.parse(&doc); err != nil {
 		return nil, err
 	}
@@ -337,6 +432,29 @@ func (p *specParser) scalar(n *yaml.Node, path string) (string, error) {
 	return n.Value, nil
 }
 
+// column returns a column name: a non-empty scalar.
+func (p *specParser) column(n *yaml.Node, path string) (string, error) {
+	c, err := p.scalar(n, path)
+	if err != nil {
+		return "", err
+	}
+	if c == "" {
+		return "", p.errorf(n, path, "want a column name, not an empty string")
+	}
+	if err := checkPath(c); err != nil {
+		return "", p.errorf(n, path, "column %q: %v", c, err)
+	}
+	return c, nil
+}
+
+// checkPath refuses a column path with an empty step ("a..b", ".a", "a.").
+func checkPath(c string) error {
+	if c == "." || strings.HasPrefix(c, ".") || strings.HasSuffix(c, ".") || strings.Contains(c, "..") {
+		return errors.New("a path cannot have an empty step")
+	}
+	return nil
+}
+
 func (p *specParser) parse(doc *yaml.Node) error {
 	s := p.spec
 	if doc.Kind == 0 || len(doc.Content) == 0 {
@@ -347,11 +465,21 @@ func (p *specParser) parse(doc *yaml.Node) error {
 	if err != nil {
 		return err
 	}
-	var tsNode, typeNode *yaml.Node
+	var tsNode, typeNode, passNode *yaml.Node
+	var other *yaml.Node
 	for _, m := range ms {
 		k, v := m[0], resolve(m[1])
 		key := k.Value
+		if key != "passthrough" && other == nil {
+			other = k
+		}
 		switch key {
+		case "passthrough":
+			passNode = k
+			if v.Kind != yaml.ScalarNode || (v.Value != "true" && v.Value != "false") {
+				return p.errorf(v, "passthrough", "want true or false, not %s", nodeKind(v))
+			}
+			s.passthrough = v.Value == "true"
 		case "type":
 			typeNode = k
 			if err := p.parseType(v); err != nil {
@@ -379,9 +507,18 @@ func (p *specParser) parse(doc *yaml.Node) error {
 				}
 				continue
 			}
-			return p.errorf(k, "", "unknown key %q (want type, timestamp, columns, %s or %s)",
+			return p.errorf(k, "", "unknown key %q (want passthrough, type, timestamp, columns, %s or %s)",
 				key, strings.Join(fieldNames[:], ", "), strings.Join(objectNames[:], ", "))
 		}
+	}
+	if s.passthrough {
+		if other != nil {
+			return p.errorf(other, "", "%q cannot go with passthrough: true, which takes the rows as Segment messages as they are", other.Value)
+		}
+		return nil
+	}
+	if passNode != nil && other == nil {
+		return p.errorf(passNode, "passthrough", "false, and nothing else: the mapping needs type, timestamp and an id")
 	}
 	if typeNode == nil {
 		return p.errorf(root, "type", "required (a message type, or {column: …})")
@@ -413,12 +550,26 @@ func (p *specParser) parse(doc *yaml.Node) error {
 		if obj == nil || !obj.takesRest() {
 			continue
 		}
+		if obj.from != "" {
+			for o2 := 0; o2 < o; o2++ {
+				if prev := s.objects[o2]; prev != nil && prev.from == obj.from && prev.takesRest() {
+					return fmt.Errorf("%s:%d: %s: takes the members of %q, and so does %s (line %d)",
+						s.name, obj.line, objectNames[o], obj.from, objectNames[o2], prev.line)
+				}
+			}
+			continue
+		}
 		if s.remaining >= 0 {
 			first := s.objects[s.remaining]
 			return fmt.Errorf("%s:%d: %s: takes the remaining columns, and so does %s (line %d); give one of them an include list",
 				s.name, obj.line, objectNames[o], objectNames[s.remaining], first.line)
 		}
 		s.remaining = o
+	}
+	for _, name := range s.ts.columns {
+		if d, ok := s.columns[name]; ok && d.typ == typeTimestamp {
+			return fmt.Errorf("%s:%d: columns.%s: the timestamp column is read by timestamp:, with its format there; declare it a timestamp only as another column", s.name, d.line, name)
+		}
 	}
 	return nil
 }
@@ -454,7 +605,7 @@ func (p *specParser) parseType(n *yaml.Node) error {
 		k, v := m[0], resolve(m[1])
 		switch k.Value {
 		case "column":
-			c, err := p.scalar(v, "type.column")
+			c, err := p.column(v, "type.column")
 			if err != nil {
 				return err
 			}
@@ -476,14 +627,53 @@ func (p *specParser) parseType(n *yaml.Node) error {
 				}
 				s.typ.values[kv[0].Value] = t
 			}
+		case "default":
+			t, err := p.scalar(v, "type.default")
+			if err != nil {
+				return err
+			}
+			if typeIndex(t) < 0 {
+				return p.errorf(v, "type.default", "%v", unknownTypeError(t))
+			}
+			s.typ.deflt = t
 		default:
-			return p.errorf(k, "type", "unknown key %q (want column or values)", k.Value)
+			return p.errorf(k, "type", "unknown key %q (want column, values or default)", k.Value)
 		}
 	}
 	if s.typ.column == "" {
 		return p.errorf(n, "type", "column is required")
 	}
 	return nil
+}
+
+// columnList parses a column name or a list of them (the first with a
+// value wins).
+func (p *specParser) columnChoice(n *yaml.Node, path, usePath string) ([]string, error) {
+	if n.Kind == yaml.SequenceNode {
+		if len(n.Content) == 0 {
+			return nil, p.errorf(n, path, "want at least one column")
+		}
+		out := make([]string, 0, len(n.Content))
+		for _, c := range n.Content {
+			c = resolve(c)
+			name, err := p.column(c, path)
+			if err != nil {
+				return nil, err
+			}
+			if indexOf(out, name) >= 0 {
+				return nil, p.errorf(c, path, "column %q is listed twice", name)
+			}
+			out = append(out, name)
+			p.use(c, usePath, name)
+		}
+		return out, nil
+	}
+	c, err := p.column(n, path)
+	if err != nil {
+		return nil, err
+	}
+	p.use(n, usePath, c)
+	return []string{c}, nil
 }
 
 func (p *specParser) parseText(n *yaml.Node, f int) error {
@@ -498,11 +688,12 @@ func (p *specParser) parseText(n *yaml.Node, f int) error {
 		if strings.Contains(v, "{{") {
 			return p.parseTemplate(n, path, v, t)
 		}
-		if v == "" {
-			return p.errorf(n, path, "want a column name, not an empty string")
+		c, err := p.column(n, path)
+		if err != nil {
+			return err
 		}
-		t.kind, t.column = textColumn, v
-		p.use(n, path, v)
+		t.kind, t.columns = textColumn, []string{c}
+		p.use(n, path, c)
 		return nil
 	}
 	ms, err := p.members(n, path)
@@ -515,12 +706,11 @@ func (p *specParser) parseText(n *yaml.Node, f int) error {
 	k, v := ms[0][0], resolve(ms[0][1])
 	switch k.Value {
 	case "column":
-		c, err := p.scalar(v, path+".column")
+		cols, err := p.columnChoice(v, path+".column", path)
 		if err != nil {
 			return err
 		}
-		t.kind, t.column = textColumn, c
-		p.use(v, path, c)
+		t.kind, t.columns = textColumn, cols
 	case "value":
 		c, err := p.scalar(v, path+".value")
 		if err != nil {
@@ -560,6 +750,9 @@ func (p *specParser) parseTemplate(n *yaml.Node, path, s string, t *textSpec) er
 		if col == "" {
 			return p.errorf(n, path, "template %q: empty {{}}", s)
 		}
+		if err := checkPath(col); err != nil {
+			return p.errorf(n, path, "template %q: column %q: %v", s, col, err)
+		}
 		t.parts = append(t.parts, templatePart{column: col})
 		p.use(n, path, col)
 		rest = rest[open+end+2:]
@@ -572,41 +765,41 @@ func (p *specParser) parseTimestamp(n *yaml.Node) error {
 	ts.line = n.Line
 	ts.format = "rfc3339"
 	if n.Kind == yaml.ScalarNode {
-		c, err := p.scalar(n, "timestamp")
+		c, err := p.column(n, "timestamp")
 		if err != nil {
 			return err
 		}
-		ts.column = c
+		ts.columns = []string{c}
 		p.use(n, "timestamp", c)
+		ts.parser, _ = newTimeParser(ts.format, "")
 		return nil
 	}
 	ms, err := p.members(n, "timestamp")
 	if err != nil {
 		return err
 	}
-	var tzNode *yaml.Node
+	var fmtNode, tzNode *yaml.Node
+	timezone := ""
 	for _, m := range ms {
 		k, v := m[0], resolve(m[1])
 		path := "timestamp." + k.Value
+		if k.Value == "column" {
+			cols, err := p.columnChoice(v, path, "timestamp")
+			if err != nil {
+				return err
+			}
+			ts.columns = cols
+			continue
+		}
 		val, err := p.scalar(v, path)
 		if err != nil {
 			return err
 		}
 		switch k.Value {
-		case "column":
-			ts.column = val
-			p.use(v, "timestamp", val)
 		case "format":
-			if _, ok := timeFormats[val]; !ok {
-				return p.errorf(v, path, "unknown format %q (want one of %s)", val, timeFormatNames())
-			}
-			ts.format = val
+			ts.format, fmtNode = val, v
 		case "timezone":
-			loc, err := time.LoadLocation(val)
-			if err != nil {
-				return p.errorf(v, path, "%v", err)
-			}
-			ts.loc, tzNode = loc, v
+			timezone, tzNode = val, v
 		case "missing":
 			switch val {
 			case "reject":
@@ -620,13 +813,32 @@ func (p *specParser) parseTimestamp(n *yaml.Node) error {
 			return p.errorf(k, "timestamp", "unknown key %q (want column, format, timezone or missing)", k.Value)
 		}
 	}
-	if ts.column == "" {
+	if ts.columns == nil {
 		return p.errorf(n, "timestamp", "column is required")
 	}
-	if tzNode != nil && !timeFormats[ts.format].naive {
-		return p.errorf(tzNode, "timestamp.timezone", "format %s carries its own offset; a timezone applies only to times without one", ts.format)
+	ts.parser, err = p.timeParser(ts.format, timezone, fmtNode, tzNode, n, "timestamp")
+	return err
+}
+
+// timeParser makes the parser of a format and timezone, naming the line
+// of whichever is at fault.
+func (p *specParser) timeParser(format, timezone string, fmtNode, tzNode, at *yaml.Node, path string) (*timeParser, error) {
+	if tzNode != nil {
+		if _, err := newTimeParser("rfc3339", timezone); err != nil {
+			return nil, p.errorf(tzNode, path+".timezone", "%v", err)
+		}
 	}
-	return nil
+	tp, err := newTimeParser(format, timezone)
+	if err != nil {
+		switch {
+		case tzNode != nil && strings.Contains(err.Error(), "timezone:"):
+			at, path = tzNode, path+".timezone"
+		case fmtNode != nil:
+			at, path = fmtNode, path+".format"
+		}
+		return nil, p.errorf(at, path, "%v", err)
+	}
+	return tp, nil
 }
 
 func (p *specParser) parseColumns(n *yaml.Node) error {
@@ -634,23 +846,90 @@ func (p *specParser) parseColumns(n *yaml.Node) error {
 	if err != nil {
 		return err
 	}
-	cols := make(map[string]colType, len(ms))
+	cols := make(map[string]colDecl, len(ms))
 	for _, m := range ms {
 		k, v := m[0], resolve(m[1])
 		path := "columns." + k.Value
-		name, err := p.scalar(v, path)
-		if err != nil {
-			return err
+		if err := checkPath(k.Value); err != nil || k.Value == "" {
+			return p.errorf(k, path, "not a column name")
 		}
-		t, ok := colTypes[name]
-		if !ok {
-			return p.errorf(v, path, "unknown type %q (want string, int, float, bool or json)", name)
+		var d colDecl
+		if v.Kind == yaml.MappingNode {
+			if d, err = p.parseColumnDecl(v, path); err != nil {
+				return err
+			}
+		} else {
+			name, err := p.scalar(v, path)
+			if err != nil {
+				return err
+			}
+			t, ok := colTypes[name]
+			if !ok {
+				return p.errorf(v, path, "unknown type %q (want string, int, float, bool, json or timestamp)", name)
+			}
+			d.typ = t
+			if t == typeTimestamp {
+				d.ts, _ = newTimeParser("rfc3339", "")
+			}
 		}
-		cols[k.Value] = t
+		d.line = k.Line
+		cols[k.Value] = d
 		p.use(k, "columns", k.Value)
 	}
 	p.spec.columns = cols
 	return nil
+}
+
+// parseColumnDecl parses {type: timestamp, format: …, timezone: …}.
+func (p *specParser) parseColumnDecl(n *yaml.Node, path string) (colDecl, error) {
+	ms, err := p.members(n, path)
+	if err != nil {
+		return colDecl{}, err
+	}
+	var d colDecl
+	var typeNode, fmtNode, tzNode *yaml.Node
+	format, timezone := "rfc3339", ""
+	for _, m := range ms {
+		k, v := m[0], resolve(m[1])
+		val, err := p.scalar(v, path+"."+k.Value)
+		if err != nil {
+			return d, err
+		}
+		switch k.Value {
+		case "type":
+			t, ok := colTypes[val]
+			if !ok {
+				return d, p.errorf(v, path+".type", "unknown type %q (want string, int, float, bool, json or timestamp)", val)
+			}
+			d.typ, typeNode = t, v
+		case "format":
+			format, fmtNode = val, v
+		case "timezone":
+			timezone, tzNode = val, v
+		default:
+			return d, p.errorf(k, path, "unknown key %q (want type, format or timezone)", k.Value)
+		}
+	}
+	if typeNode == nil {
+		return d, p.errorf(n, path, "type is required")
+	}
+	if d.typ != typeTimestamp {
+		if at := fmtNode; at != nil || tzNode != nil {
+			if at == nil {
+				at = tzNode
+			}
+			return d, p.errorf(at, path, "format and timezone are for columns of type timestamp")
+		}
+		return d, nil
+	}
+	d.ts, err = p.timeParser(format, timezone, fmtNode, tzNode, n, path)
+	return d, err
+}
+
+// keyOwner records who sets an output key of an object, for collisions.
+type keyOwner struct {
+	what  string
+	group bool // the key holds members set by others
 }
 
 func (p *specParser) parseObject(n *yaml.Node, o int) error {
@@ -664,16 +943,9 @@ func (p *specParser) parseObject(n *yaml.Node, o int) error {
 	if err != nil {
 		return err
 	}
-	// keys are the output keys set explicitly, for collisions.
-	keys := make(map[string]string)
-	claim := func(n *yaml.Node, path, key, what string) error {
-		if prev, ok := keys[key]; ok {
-			return p.errorf(n, path, "output key %q is set by %s and by %s", key, prev, what)
-		}
-		keys[key] = what
-		return nil
-	}
-	var includeNode, renameNode, valuesNode *yaml.Node
+	var includeNode *yaml.Node
+	renameNodes := map[string]*yaml.Node{}
+	valueNodes := map[string]*yaml.Node{}
 	for _, m := range ms {
 		k, v := m[0], resolve(m[1])
 		path := name + "." + k.Value
@@ -688,76 +960,112 @@ func (p *specParser) parseObject(n *yaml.Node, o int) error {
 			if obj.exclude, err = p.columnList(v, path); err != nil {
 				return err
 			}
+		case "from":
+			if obj.from, err = p.column(v, path); err != nil {
+				return err
+			}
+			p.use(v, path, obj.from)
 		case "rename":
-			renameNode = v
 			rs, err := p.members(v, path)
 			if err != nil {
 				return err
 			}
 			obj.rename = make(map[string]string, len(rs))
 			for _, kv := range rs {
-				to, err := p.scalar(resolve(kv[1]), path+"."+kv[0].Value)
+				from := kv[0].Value
+				if err := checkPath(from); err != nil || from == "" {
+					return p.errorf(kv[0], path, "%q is not a column name", from)
+				}
+				to, err := p.scalar(resolve(kv[1]), path+"."+from)
 				if err != nil {
 					return err
 				}
 				if to == "" {
-					return p.errorf(kv[1], path, "column %q is renamed to an empty key", kv[0].Value)
+					return p.errorf(kv[1], path, "column %q is renamed to an empty key", from)
 				}
-				obj.rename[kv[0].Value] = to
-				obj.renamed = append(obj.renamed, kv[0].Value)
-				p.use(kv[0], path, kv[0].Value)
+				if checkPath(to) != nil {
+					return p.errorf(kv[1], path, "column %q is renamed to %q, a key with an empty part", from, to)
+				}
+				obj.rename[from] = to
+				obj.renamed = append(obj.renamed, from)
+				renameNodes[from] = kv[1]
+				p.use(kv[0], path, from)
 			}
 		case "values":
-			valuesNode = v
 			vs, err := p.members(v, path)
 			if err != nil {
 				return err
 			}
 			for _, kv := range vs {
+				key := kv[0].Value
+				if key == "" || checkPath(key) != nil {
+					return p.errorf(kv[0], path, "%q is not a key (a dot separates nested keys)", key)
+				}
 				raw, err := constantJSON(resolve(kv[1]))
 				if err != nil {
-					return p.errorf(kv[1], path+"."+kv[0].Value, "%v", err)
+					return p.errorf(kv[1], path+"."+key, "%v", err)
 				}
-				obj.values = append(obj.values, constMember{key: kv[0].Value, value: raw})
+				obj.values = append(obj.values, constMember{key: key, path: strings.Split(key, "."), value: raw})
+				valueNodes[key] = kv[0]
 			}
 		default:
-			return p.errorf(k, name, "unknown key %q (want include, exclude, rename or values)", k.Value)
+			return p.errorf(k, name, "unknown key %q (want include, exclude, rename, values or from)", k.Value)
 		}
 	}
-	for _, c := range obj.include {
-		at, path := includeNode, name+".include"
-		if _, ok := obj.rename[c]; ok {
-			at, path = renameNode, name+".rename"
+	if obj.from != "" && obj.hasInclude {
+		return p.errorf(includeNode, name+".include", "an object with from takes the members of %q; include picks columns: use one or the other", obj.from)
+	}
+
+	// Every key the object sets explicitly, with who sets it: a key may be
+	// set once, and may not be both a value and the parent of others.
+	keys := make(map[string]keyOwner)
+	claim := func(at *yaml.Node, path string, key []string, what string) error {
+		full := strings.Join(key, ".")
+		if prev, ok := keys[full]; ok {
+			if prev.group {
+				return p.errorf(at, path, "output key %q is set by %s, and %s puts members inside it", full, what, prev.what)
+			}
+			return p.errorf(at, path, "output key %q is set by %s and by %s", full, prev.what, what)
 		}
-		if err := claim(at, path, outputKey(obj, c), fmt.Sprintf("column %q", c)); err != nil {
+		for i := 1; i < len(key); i++ {
+			parent := strings.Join(key[:i], ".")
+			if prev, ok := keys[parent]; ok && !prev.group {
+				return p.errorf(at, path, "output key %q is set by %s, so %s cannot put %q inside it", parent, prev.what, what, full)
+			}
+			if _, ok := keys[parent]; !ok {
+				keys[parent] = keyOwner{what: what, group: true}
+			}
+		}
+		keys[full] = keyOwner{what: what}
+		return nil
+	}
+	for i, c := range obj.include {
+		at, path := includeNode.Content[i], name+".include"
+		key := []string{c}
+		if to, ok := obj.rename[c]; ok {
+			at, path, key = renameNodes[c], name+".rename", strings.Split(to, ".")
+		}
+		if err := claim(at, path, key, fmt.Sprintf("column %q", c)); err != nil {
 			return err
 		}
 	}
 	for _, from := range obj.renamed {
-		to := obj.rename[from]
-		if obj.hasInclude && indexOf(obj.include, from) < 0 {
-			return p.errorf(renameNode, name+".rename", "column %q is not in include", from)
-		}
-		if !obj.hasInclude {
-			if err := claim(renameNode, name+".rename", to, fmt.Sprintf("column %q", from)); err != nil {
-				return err
+		if obj.hasInclude {
+			if indexOf(obj.include, from) < 0 {
+				return p.errorf(renameNodes[from], name+".rename", "column %q is not in include", from)
 			}
+			continue
+		}
+		if err := claim(renameNodes[from], name+".rename", strings.Split(obj.rename[from], "."), fmt.Sprintf("column %q", from)); err != nil {
+			return err
 		}
 	}
 	for _, c := range obj.values {
-		if err := claim(valuesNode, name+".values", c.key, "values"); err != nil {
+		if err := claim(valueNodes[c.key], name+".values", c.path, "values"); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// outputKey returns the key a column has in obj.
-func outputKey(obj *objectSpec, column string) string {
-	if to, ok := obj.rename[column]; ok {
-		return to
-	}
-	return column
 }
 
 // columnList parses a list of column names.
@@ -768,7 +1076,7 @@ func (p *specParser) columnList(n *yaml.Node, path string) ([]string, error) {
 	out := make([]string, 0, len(n.Content))
 	for _, c := range n.Content {
 		c = resolve(c)
-		s, err := p.scalar(c, path)
+		s, err := p.column(c, path)
 		if err != nil {
 			return nil, err
 		}

@@ -37,11 +37,11 @@ func TestParseSpecErrors(t *testing.T) {
 		{"track without event", "type: track\nuserId: u\ntimestamp: ts\n", "events.yaml:1: event: required for track messages"},
 		{"alias without previousId", "type: alias\nuserId: u\ntimestamp: ts\n", "events.yaml:1: previousId: required for alias messages"},
 		{"unknown timestamp key", "type: identify\nuserId: u\ntimestamp:\n  column: ts\n  fromat: unix\n", `events.yaml:5: timestamp: unknown key "fromat"`},
-		{"unknown format", "type: identify\nuserId: u\ntimestamp:\n  column: ts\n  format: iso\n", `events.yaml:5: timestamp.format: unknown format "iso" (want one of rfc3339, unix, unix_ms)`},
+		{"unknown format", "type: identify\nuserId: u\ntimestamp:\n  column: ts\n  format: iso\n", `events.yaml:5: timestamp.format: unknown format "iso" (want one of rfc3339, iso8601, unix, unix_ms, unix_us, unix_ns, a Go layout`},
 		{"timestamp without column", "type: identify\nuserId: u\ntimestamp:\n  format: unix\n", "events.yaml:4: timestamp: column is required"},
 		{"bad missing", "type: identify\nuserId: u\ntimestamp:\n  column: ts\n  missing: skip\n", `events.yaml:5: timestamp.missing: want reject or now, not "skip"`},
-		{"bad timezone", "type: identify\nuserId: u\ntimestamp:\n  column: ts\n  timezone: Mars/Olympus\n", "events.yaml:5: timestamp.timezone: unknown time zone Mars/Olympus"},
-		{"timezone with offset format", "type: identify\nuserId: u\ntimestamp:\n  column: ts\n  timezone: Europe/Berlin\n", "events.yaml:5: timestamp.timezone: format rfc3339 carries its own offset"},
+		{"bad timezone", "type: identify\nuserId: u\ntimestamp:\n  column: ts\n  timezone: Mars/Olympus\n", `events.yaml:5: timestamp.timezone: unknown timezone "Mars/Olympus" (want an IANA name`},
+		{"timezone with offset layout", "type: identify\nuserId: u\ntimestamp:\n  column: ts\n  format: 2006-01-02T15:04:05-07:00\n  timezone: Europe/Berlin\n", `events.yaml:6: timestamp.timezone: format "2006-01-02T15:04:05-07:00" carries its own offset`},
 		{"unknown column type", "type: identify\nuserId: u\ntimestamp: ts\ncolumns:\n  a: integer\n", `events.yaml:5: columns.a: unknown type "integer"`},
 		{"unknown object key", "type: identify\nuserId: u\ntimestamp: ts\ntraits:\n  inclde: [a]\n", `events.yaml:5: traits: unknown key "inclde"`},
 		{"include not a list", "type: identify\nuserId: u\ntimestamp: ts\ntraits:\n  include: a\n", `events.yaml:5: traits.include: want a list of columns, not "a"`},
@@ -163,5 +163,74 @@ properties:
 	}
 	if _, err := s.Compile(nil, Options{}); err != nil {
 		t.Errorf("Compile schemaless: %v", err)
+	}
+}
+
+func TestParseSpecFeatureErrors(t *testing.T) {
+	const head = "type: track\nuserId: u\nevent: e\ntimestamp: ts\n"
+	tests := []struct {
+		name string
+		yaml string
+		want string
+	}{
+		{"passthrough with other keys", "passthrough: true\ntype: track\n", `events.yaml:2: "type" cannot go with passthrough: true`},
+		{"passthrough not a bool", "passthrough: yes please\n", "events.yaml:1: passthrough: want true or false"},
+		{"passthrough false alone", "passthrough: false\n", "events.yaml:1: passthrough: false, and nothing else"},
+		{"bad type default", "type: {column: k, default: click}\nuserId: u\ntimestamp: ts\n", `events.yaml:1: type.default: unknown message type "click"`},
+		{"naive format without timezone", "type: identify\nuserId: u\ntimestamp:\n  column: ts\n  format: \"%Y-%m-%d %H:%M\"\n", `events.yaml:5: timestamp.format: format "%Y-%m-%d %H:%M" has no zone`},
+		{"unsupported directive", "type: identify\nuserId: u\ntimestamp:\n  column: ts\n  format: \"%Y-%V\"\n  timezone: UTC\n", "events.yaml:5: timestamp.format: format \"%Y-%V\": directive %V is not supported"},
+		{"timestamp column list empty", "type: identify\nuserId: u\ntimestamp:\n  column: []\n", "events.yaml:4: timestamp.column: want at least one column"},
+		{"column list twice", "type: identify\nuserId: {column: [a, a]}\ntimestamp: ts\n", `events.yaml:2: userId.column: column "a" is listed twice`},
+		{"empty path step", "type: identify\nuserId: user..id\ntimestamp: ts\n", `events.yaml:2: userId: column "user..id": a path cannot have an empty step`},
+		{"template empty path step", "type: track\nuserId: u\nevent: \"{{a.}}\"\ntimestamp: ts\n", `events.yaml:3: event: template "{{a.}}": column "a.": a path cannot have an empty step`},
+		{"column decl without type", "type: identify\nuserId: u\ntimestamp: ts\ncolumns:\n  a: {format: unix}\n", "events.yaml:5: columns.a: type is required"},
+		{"format on a non-timestamp", "type: identify\nuserId: u\ntimestamp: ts\ncolumns:\n  a: {type: int, format: unix}\n", "events.yaml:5: columns.a: format and timezone are for columns of type timestamp"},
+		{"naive declared timestamp", "type: identify\nuserId: u\ntimestamp: ts\ncolumns:\n  a: {type: timestamp, format: \"2006-01-02\"}\n", `events.yaml:5: columns.a.format: format "2006-01-02" has no zone`},
+		{"declared timestamp bad timezone", "type: identify\nuserId: u\ntimestamp: ts\ncolumns:\n  a: {type: timestamp, timezone: Nowhere}\n", `events.yaml:5: columns.a.timezone: unknown timezone "Nowhere"`},
+		{"unknown key in column decl", "type: identify\nuserId: u\ntimestamp: ts\ncolumns:\n  a: {type: int, fmt: x}\n", `events.yaml:5: columns.a: unknown key "fmt"`},
+		{"timestamp column declared timestamp", "type: identify\nuserId: u\ntimestamp: ts\ncolumns:\n  ts: timestamp\n", "events.yaml:5: columns.ts: the timestamp column is read by timestamp:"},
+		{"from with include", head + "properties:\n  from: p\n  include: [a]\n", `events.yaml:7: properties.include: an object with from takes the members of "p"`},
+		{"two objects from one column", head + "properties: {from: p}\ncontext: {from: p}\n", `events.yaml:6: context: takes the members of "p", and so does properties (line 5)`},
+		{"value and parent", head + "properties:\n  values: {a: 1, a.b: 2}\n", `events.yaml:6: properties.values: output key "a" is set by values, so values cannot put "a.b" inside it`},
+		{"parent and value", head + "properties:\n  rename: {x: a.b}\n  values: {a: 1}\n", `events.yaml:7: properties.values: output key "a" is set by values, and column "x" puts members inside it`},
+		{"include key and nested rename", head + "context:\n  include: [os]\n  rename: {os: os.name, v: os}\n", `events.yaml:7: context.rename: column "v" is not in include`},
+		{"two renames to one key", head + "context:\n  rename: {a: os.name, b: os.name}\n", `events.yaml:6: context.rename: output key "os.name" is set by column "a" and by column "b"`},
+		{"rename to empty part", head + "context:\n  rename: {a: os..name}\n", `events.yaml:6: context.rename: column "a" is renamed to "os..name", a key with an empty part`},
+		{"values key with empty part", head + "context:\n  values: {\"a.\": 1}\n", `events.yaml:6: context.values: "a." is not a key`},
+		{"unknown object key", head + "properties:\n  form: p\n", `events.yaml:6: properties: unknown key "form" (want include, exclude, rename, values or from)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseSpec([]byte(tt.yaml), "events.yaml")
+			if err == nil {
+				t.Fatalf("no error, want %q", tt.want)
+			}
+			if !strings.HasPrefix(err.Error(), tt.want) {
+				t.Errorf("error\n  %q\nwant it to start with\n  %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestSpecFingerprintAndPassthrough(t *testing.T) {
+	a := mustSpec(t, "type: identify\nuserId: u\ntimestamp: ts\n")
+	b := mustSpec(t, "type: identify\nuserId: u\ntimestamp: ts\n")
+	c := mustSpec(t, "type: identify\nuserId: v\ntimestamp: ts\n")
+	if a.Fingerprint() != b.Fingerprint() || a.Fingerprint() == c.Fingerprint() || len(a.Fingerprint()) != 64 {
+		t.Errorf("fingerprints %s %s %s", a.Fingerprint(), b.Fingerprint(), c.Fingerprint())
+	}
+	if a.Passthrough() {
+		t.Errorf("a mapping reports passthrough")
+	}
+	p := mustSpec(t, "# Segment messages\npassthrough: true\n")
+	if !p.Passthrough() {
+		t.Fatal("passthrough: true is not passthrough")
+	}
+	m, err := p.Compile([]string{"anything"}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := m.(*passthrough); !ok {
+		t.Errorf("Compile of passthrough: true = %T", m)
 	}
 }

@@ -23,15 +23,17 @@ const (
 	typeFloat
 	typeBool
 	typeJSON
+	typeTimestamp
 )
 
 // colTypes are the names of the declarable column types.
 var colTypes = map[string]colType{
-	"string": typeString,
-	"int":    typeInt,
-	"float":  typeFloat,
-	"bool":   typeBool,
-	"json":   typeJSON,
+	"string":    typeString,
+	"int":       typeInt,
+	"float":     typeFloat,
+	"bool":      typeBool,
+	"json":      typeJSON,
+	"timestamp": typeTimestamp,
 }
 
 func (t colType) String() string {
@@ -82,6 +84,43 @@ var (
 	errNotBool   = errors.New("not a bool (want true, false, 1, 0, yes or no)")
 	errNotText   = errors.New("want a string or a number")
 )
+
+// coerceTo converts v to a column's declared type, parsing declared
+// timestamps with their format.
+func coerceTo(v any, t colType, tp *timeParser) (any, bool, error) {
+	if t != typeTimestamp {
+		return coerce(v, t)
+	}
+	if isNull(v) || blank(v) {
+		return nil, false, nil
+	}
+	ts, err := tp.parse(v)
+	if err != nil {
+		return nil, false, err
+	}
+	return ts, true, nil
+}
+
+// blank reports whether v is an empty or all-blank string (a Go string or
+// a JSON one).
+func blank(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return strings.TrimSpace(x) == ""
+	case json.RawMessage:
+		raw := trimSpace(x)
+		if len(raw) < 2 || raw[0] != '"' {
+			return false
+		}
+		body := raw[1 : len(raw)-1]
+		if containsByte(body, '\\') {
+			s, err := unquote(raw)
+			return err == nil && strings.TrimSpace(s) == ""
+		}
+		return len(trimSpace(body)) == 0
+	}
+	return false
+}
 
 // coerce converts v to the declared type t. It returns the converted value
 // and whether there is one: nil and JSON null are absent, and so is an empty
@@ -366,6 +405,8 @@ func toText(v any) (string, bool, error) {
 			return "", false, errNotNumber
 		}
 		return strconv.FormatFloat(x, 'f', -1, 64), true, nil
+	case time.Time:
+		return x.UTC().Format("2006-01-02T15:04:05.000Z"), true, nil
 	}
 	return "", false, errNotText
 }

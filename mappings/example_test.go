@@ -1,0 +1,102 @@
+package mappings_test
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/backfillhq/backfill/mappings"
+	"github.com/backfillhq/backfill/readers"
+	"github.com/backfillhq/backfill/sink"
+)
+
+// A CSV export with local times, nested JSON in a cell, and a column to
+// rename into a nested key.
+func ExampleSpec_Compile() {
+	spec, err := mappings.ParseSpec([]byte(`
+type: track
+messageId: order_id
+userId: payload.customer.id
+event: {value: Order Completed}
+timestamp:
+  column: placed_at
+  format: "%d/%m/%Y %H:%M"
+  timezone: Europe/Berlin
+columns:
+  total: float
+properties:
+  include: [order_id, total]
+  rename: {total: order.revenue}
+context:
+  rename: {payload.client.ip: ip}
+`), "orders.yaml")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	schema := []string{"order_id", "placed_at", "total", "payload"}
+	m, err := spec.Compile(schema, mappings.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	row := &readers.Row{
+		Pos:    readers.Position{File: "orders.csv", Row: 1, Line: 2},
+		Source: &readers.Source{Path: "orders.csv", Fingerprint: "5f2c"},
+		Names:  schema,
+		Values: []any{"o-1", "31/03/2024 14:05", "19.90", `{"customer": {"id": 42}, "client": {"ip": "10.0.0.1"}}`},
+	}
+	var msg sink.Message
+	if err := m.Map(row, &msg); err != nil {
+		fmt.Println(err)
+		return
+	}
+	b, _ := sink.AppendMessage(nil, &msg)
+	fmt.Println(string(b))
+
+	// A local time that the clocks skipped is a reject naming the row.
+	row.Values[1] = "31/03/2024 02:30"
+	err = m.Map(row, &msg)
+	var fe *mappings.FieldError
+	if errors.As(err, &fe) {
+		fmt.Println(fe.Reason+":", err)
+	}
+	// Output:
+	// {"type":"track","messageId":"o-1","timestamp":"2024-03-31T12:05:00.000Z","userId":"42","event":"Order Completed","properties":{"order_id":"o-1","order":{"revenue":19.9}},"context":{"ip":"10.0.0.1","library":{"name":"backfill","version":"0.1.0"}}}
+	// bad_timestamp: orders.csv:2: timestamp: column "placed_at": value "31/03/2024 02:30": 2024-03-31 02:30:00 does not exist in Europe/Berlin (the clocks skip it)
+}
+
+// An outage backfill: only the rows of the window are mapped; the others
+// are filtered, which the importer counts apart from rejects.
+func ExampleOptions_window() {
+	since, _ := mappings.ParseTimeBound("2024-03-01T10:00:00Z")
+	until, _ := mappings.ParseTimeBound("2024-03-01T11:00:00Z")
+	spec, _ := mappings.LoadSpec("preset:segment")
+	m, _ := spec.Compile(nil, mappings.Options{Since: since, Until: until})
+	for _, line := range []string{
+		`{"type":"track","userId":"u1","event":"A","timestamp":"2024-03-01T09:59:59Z"}`,
+		`{"type":"track","userId":"u1","event":"B","timestamp":"2024-03-01T10:30:00Z"}`,
+		`{"type":"track","userId":"u1","event":"C","timestamp":"2024-03-01T11:00:00Z"}`,
+	} {
+		var obj map[string]json.RawMessage
+		_ = json.Unmarshal([]byte(line), &obj)
+		row := &readers.Row{Names: []string{"type", "userId", "event", "timestamp"}}
+		for _, k := range row.Names {
+			row.Values = append(row.Values, obj[k])
+		}
+		var msg sink.Message
+		switch err := m.Map(row, &msg); {
+		case errors.Is(err, mappings.ErrFiltered):
+			fmt.Println("filtered:", err)
+		case err != nil:
+			fmt.Println("rejected:", err)
+		default:
+			fmt.Println("sent:", msg.Event, msg.Timestamp.Format(time.RFC3339))
+		}
+	}
+	// Output:
+	// filtered: timestamp before the window's start 2024-03-01T10:00:00Z: filtered
+	// sent: B 2024-03-01T10:30:00Z
+	// filtered: timestamp at or after the window's end 2024-03-01T11:00:00Z: filtered
+}
