@@ -1,59 +1,195 @@
-// Command backfill-bench measures end-to-end import throughput on generated
-// files: through the stub sink (everything but the network) and through the
-// HTTP sink into a local receiver on 127.0.0.1.
+// Command backfill-bench measures the import's throughput and memory on
+// generated files, against the targets of the performance work: for each
+// input path (NDJSON of Segment messages passed through, flat NDJSON with
+// a mapping, CSV with a mapping, Parquet with a mapping, and the text
+// formats gzip-compressed) it measures, in the same run, a floor (the
+// least work any importer must do on the file) and the built "backfill
+// import --stub" as a subprocess, as a user runs it; then the cost of a
+// checkpoint and of sending to a local receiver ("backfill serve"); and,
+// with -memory, the peak RSS of imports of 1,000,000 and 5,000,000 rows.
 //
-//	go run ./cmd/backfill-bench [-rows N] [-dir DIR]
+// Each measurement runs -runs times, interleaved, and the best (fastest)
+// run is reported; peak RSS is the largest of the runs.
+//
+//	go run ./cmd/backfill-bench [-rows N] [-runs N] [-bin PATH] [-dir DIR] [-memory] [-only KINDS] [-extras KINDS] [-profile DIR]
+//	go run ./cmd/backfill-bench -generate -dir DIR [-rows N]
 package main
 
 import (
-	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
+	"os/exec"
+	"os/signal"
 	"path/filepath"
-	"text/tabwriter"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
-	"github.com/backfillhq/backfill/importer"
-	"github.com/backfillhq/backfill/mappings"
-	"github.com/backfillhq/backfill/sink"
+	"github.com/backfillhq/backfill/readers"
 )
 
+// options are the command's flags.
+type options struct {
+	rows       int
+	runs       int
+	rowGroup   int
+	dir        string
+	bin        string
+	generate   bool
+	memory     bool
+	memoryRows []int
+	only       []string
+	extras     []string
+	profileDir string
+}
+
 func main() {
-	rows := flag.Int("rows", 200_000, "rows in each generated file")
-	dir := flag.String("dir", "", "folder for the generated files (default: a temporary folder, removed after)")
-	genOnly := flag.Bool("generate", false, "only write the input files into -dir, for profiling")
+	var o options
+	var memoryRows, only, extras string
+	flag.IntVar(&o.rows, "rows", 1_000_000, "rows in each generated file")
+	flag.IntVar(&o.runs, "runs", 3, "runs of each measurement; the best is reported")
+	flag.IntVar(&o.rowGroup, "row-group", 131_072, "rows in each row group of the generated Parquet files")
+	flag.StringVar(&o.dir, "dir", "", "folder for the generated files, kept and reused by later runs (default: a temporary folder, removed after)")
+	flag.StringVar(&o.bin, "bin", "", "the backfill binary to measure (default: built from ./cmd/backfill into the folder of the generated files)")
+	flag.BoolVar(&o.generate, "generate", false, "only write the input files and mappings into -dir, for profiling")
+	flag.BoolVar(&o.memory, "memory", false, "also measure peak RSS at each row count of -memory-rows, every format")
+	flag.StringVar(&memoryRows, "memory-rows", "1000000,5000000", "comma-separated row counts of the memory section")
+	flag.StringVar(&only, "only", "", "comma-separated kinds to measure: segment, ndjson, csv, parquet (default: all)")
+	flag.StringVar(&extras, "extras", "csv", "comma-separated kinds whose checkpoint cost and local-receiver rate are measured; none for none")
+	flag.StringVar(&o.profileDir, "profile", "", "also write a CPU profile of one more import of each path into `DIR`")
 	flag.Parse()
-	if *genOnly {
-		if *dir == "" {
-			fmt.Fprintln(os.Stderr, "backfill-bench: -generate needs -dir")
-			os.Exit(2)
+
+	var err error
+	if o.memoryRows, err = parseCounts(memoryRows); err != nil {
+		fatalf("-memory-rows: %v", err)
+	}
+	if o.only, err = parseKinds(only); err != nil {
+		fatalf("-only: %v", err)
+	}
+	if extras != "none" {
+		if o.extras, err = parseKinds(extras); err != nil {
+			fatalf("-extras: %v", err)
 		}
-		if err := generate(filepath.Join(*dir, "events.csv"), filepath.Join(*dir, "events.ndjson"), *rows); err != nil {
-			fmt.Fprintln(os.Stderr, "backfill-bench:", err)
-			os.Exit(1)
+	}
+	if o.rows < 1 || o.runs < 1 || o.rowGroup < 1 {
+		fatalf("-rows, -runs and -row-group must be at least 1")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if o.generate {
+		if o.dir == "" {
+			fatalf("-generate needs -dir")
 		}
+		if err := os.MkdirAll(o.dir, 0o755); err != nil {
+			fatalf("%v", err)
+		}
+		fs, err := generate(o.dir, o.rows, selectKinds(o.only), true, o.rowGroup)
+		if err != nil {
+			fatalf("%v", err)
+		}
+		printFiles(fs)
 		return
 	}
-	if err := bench(*rows, *dir); err != nil {
-		fmt.Fprintln(os.Stderr, "backfill-bench:", err)
-		os.Exit(1)
+	if err := bench(ctx, o); err != nil {
+		fatalf("%v", err)
 	}
 }
 
-const csvMapping = `type: track
-messageId: id
-userId: user_id
-event: event
-timestamp: {column: ts, format: rfc3339}
-columns: {amount: float, quantity: int, active: bool}
-`
+func fatalf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "backfill-bench: "+format+"\n", args...)
+	os.Exit(1)
+}
 
-func bench(rows int, dir string) error {
+// parseCounts reads "1000000,5000000".
+func parseCounts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.ReplaceAll(strings.TrimSpace(f), "_", ""))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%q: want positive row counts", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// parseKinds reads a comma-separated list of kind keys; "" is all.
+func parseKinds(s string) ([]string, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if !slices.ContainsFunc(kinds, func(k inputKind) bool { return k.key == f }) {
+			return nil, fmt.Errorf("unknown kind %q (want segment, ndjson, csv or parquet)", f)
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// selectKinds returns the kinds named in keys, all of them if keys is empty.
+func selectKinds(keys []string) []inputKind {
+	var out []inputKind
+	for _, k := range kinds {
+		if len(keys) == 0 || slices.Contains(keys, k.key) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// targets are the issue's events/s targets through "import --stub", by kind.
+var targets = map[string]float64{"segment": 600_000, "ndjson": 500_000, "csv": 700_000, "parquet": 700_000}
+
+// Targets that are not rates.
+const (
+	gzipMaxSlowdown    = 0.15      // a .gz input at most 15 % slower than the plain one
+	receiverMinShare   = 0.70      // to a local receiver: at least 70 % of the --stub rate
+	checkpointMaxCost  = 0.05      // keeping a checkpoint: under 5 % slower
+	memoryMaxRSS       = 256 << 20 // peak RSS under 256 MiB at every size
+	memoryMaxGrowth    = 0.10      // and within 10 % across sizes
+	notSupportedFormat = "%s: not supported yet"
+)
+
+// benchPath is one input path of the table and its measurements.
+type benchPath struct {
+	kind    inputKind
+	gz      bool
+	file    string
+	mapping string
+	skip    string // why it is not measured, if it is not
+
+	floors  []time.Duration
+	imports []importResult
+	ckpts   []importResult
+	recvs   []importResult
+	recvCPU []time.Duration // the receiver's CPU time during each of recvs
+}
+
+func (p *benchPath) title() string {
+	if p.gz {
+		return p.kind.title + ", gzip"
+	}
+	return p.kind.title
+}
+
+func (p *benchPath) name() string {
+	if p.gz {
+		return p.kind.key + ".gz"
+	}
+	return p.kind.key
+}
+
+func bench(ctx context.Context, o options) error {
+	began := time.Now()
+	dir := o.dir
 	if dir == "" {
 		tmp, err := os.MkdirTemp("", "backfill-bench-")
 		if err != nil {
@@ -61,87 +197,387 @@ func bench(rows int, dir string) error {
 		}
 		defer os.RemoveAll(tmp)
 		dir = tmp
-	}
-	csvPath := filepath.Join(dir, "events.csv")
-	ndPath := filepath.Join(dir, "events.ndjson")
-	if err := generate(csvPath, ndPath, rows); err != nil {
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	spec, err := mappings.ParseSpec([]byte(csvMapping), "bench.yaml")
+	bin := o.bin
+	if bin == "" {
+		bin = filepath.Join(dir, "backfill")
+		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/backfillhq/backfill/cmd/backfill")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("go build ./cmd/backfill: %w", err)
+		}
+	} else if abs, err := filepath.Abs(bin); err == nil {
+		bin = abs
+	}
+
+	want := selectKinds(o.only)
+	t0 := time.Now()
+	fs, err := generate(dir, o.rows, want, true, o.rowGroup)
 	if err != nil {
 		return err
 	}
+	fmt.Printf("backfill-bench: %s rows a file, best of %d runs; %d CPUs (GOMAXPROCS %d), load average %s; %s\n",
+		thousands(int64(o.rows)), o.runs, runtime.NumCPU(), runtime.GOMAXPROCS(0), loadAverage(), runtime.Version())
+	fmt.Printf("binary: %s; inputs in %s (ready in %.1fs)\n", bin, dir, time.Since(t0).Seconds())
+	printFiles(fs)
+	fmt.Println()
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
+	var paths []*benchPath
+	for _, k := range want {
+		p := &benchPath{kind: k, file: fs.plain[k.key], mapping: fs.mappings[k.key]}
+		if k.format == readers.FormatParquet {
+			p.skip = parquetSupport(ctx, p.file)
+		}
+		paths = append(paths, p)
 	}
-	srv := &http.Server{Handler: sink.NewReceiver(sink.ReceiverConfig{Out: io.Discard})}
-	go srv.Serve(ln)
-	defer srv.Close()
-	url := "http://" + ln.Addr().String()
-
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "input\tsink\trows\tseconds\tevents/s\t\n")
-	for _, in := range []struct {
-		name string
-		path string
-		spec *mappings.Spec
-	}{
-		{"ndjson passthrough", ndPath, nil},
-		{"csv mapped", csvPath, spec},
-	} {
-		for _, out := range []string{"stub", "http"} {
-			cfg := importer.Config{
-				Sources:     []string{in.path},
-				Spec:        in.spec,
-				RejectsPath: filepath.Join(dir, "bench.rejects.ndjson"),
-			}
-			if out == "stub" {
-				cfg.Sink = sink.NewStubSink()
-			} else {
-				s, _, err := sink.NewSegmentSink(sink.SegmentConfig{WriteKey: "bench", Endpoint: url, Rate: -1, EventsRate: -1})
-				if err != nil {
-					return err
-				}
-				cfg.Sink = s
-			}
-			start := time.Now()
-			rep, err := importer.Run(context.Background(), cfg)
-			if err != nil {
-				return fmt.Errorf("%s into %s: %w", in.name, out, err)
-			}
-			d := time.Since(start)
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%.2f\t%.0f\t\n", in.name, out, rep.Delivered, d.Seconds(), float64(rep.Delivered)/d.Seconds())
+	for _, k := range want {
+		if gz, ok := fs.gz[k.key]; ok {
+			paths = append(paths, &benchPath{kind: k, gz: true, file: gz, mapping: fs.mappings[k.key]})
 		}
 	}
-	return tw.Flush()
+
+	var rcv *receiver
+	if slices.ContainsFunc(paths, func(p *benchPath) bool { return p.extra(o.extras) }) {
+		if rcv, err = startReceiver(ctx, bin, dir); err != nil {
+			return err
+		}
+		defer rcv.stop()
+	}
+
+	var failures []error
+	fail := func(p *benchPath, err error) {
+		p.skip = "error: " + firstLine(err.Error())
+		failures = append(failures, fmt.Errorf("%s: %w", p.title(), err))
+		fmt.Fprintf(os.Stderr, "backfill-bench: %s: %v\n", p.title(), err)
+	}
+	for run := 1; run <= o.runs; run++ {
+		for _, p := range paths {
+			if p.skip != "" {
+				continue
+			}
+			if err := p.measure(ctx, run, o, bin, dir, rcv); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				fail(p, err)
+			}
+		}
+	}
+	if o.profileDir != "" {
+		if err := os.MkdirAll(o.profileDir, 0o755); err != nil {
+			return err
+		}
+		for _, p := range paths {
+			if p.skip != "" {
+				continue
+			}
+			ir := importRun{bin: bin, dir: dir, source: p.file, mapping: p.mapping, rows: o.rows,
+				cpuProfile: filepath.Join(o.profileDir, p.name()+".pprof")}
+			if _, err := ir.run(ctx); err != nil {
+				fail(p, err)
+			}
+		}
+	}
+
+	fmt.Println(floorHelp)
+	fmt.Println()
+	printThroughput(paths, o.rows)
+	fmt.Println()
+	printCosts(paths, o.rows, o.extras)
+
+	if o.memory {
+		fmt.Println()
+		if err := memorySection(ctx, o, bin, dir, fs, want); err != nil {
+			failures = append(failures, err)
+		}
+	}
+	if o.profileDir != "" {
+		fmt.Printf("\nCPU profiles of one more import of each path: %s/*.pprof (go tool pprof -top %s FILE)\n", o.profileDir, bin)
+	}
+	fmt.Printf("\nload average %s; the bench took %s\n", loadAverage(), time.Since(began).Round(time.Second))
+	return errors.Join(failures...)
 }
 
-// generate writes rows events as a mapped CSV and as NDJSON Segment messages.
-func generate(csvPath, ndPath string, rows int) error {
-	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	cf, err := os.Create(csvPath)
+// extra reports whether p's checkpoint and receiver rows are measured.
+func (p *benchPath) extra(keys []string) bool {
+	return !p.gz && p.skip == "" && slices.Contains(keys, p.kind.key)
+}
+
+// measure runs p's floor and imports once.
+func (p *benchPath) measure(ctx context.Context, run int, o options, bin, dir string, rcv *receiver) error {
+	runtime.GC()
+	start := time.Now()
+	n, err := floor(ctx, p.file, p.kind.format)
+	d := time.Since(start)
+	if err != nil {
+		return fmt.Errorf("floor: %w", err)
+	}
+	if n != int64(o.rows) {
+		return fmt.Errorf("floor: read %d rows, want %d", n, o.rows)
+	}
+	p.floors = append(p.floors, d)
+
+	ir := importRun{bin: bin, dir: dir, source: p.file, mapping: p.mapping, rows: o.rows}
+	res, err := ir.run(ctx)
 	if err != nil {
 		return err
 	}
-	defer cf.Close()
-	nf, err := os.Create(ndPath)
+	p.imports = append(p.imports, res)
+	msg := fmt.Sprintf("run %d/%d %-11s floor %5.2fs  import %5.2fs", run, o.runs, p.name(), d.Seconds(), res.wall.Seconds())
+
+	if p.extra(o.extras) {
+		ir.checkpoint = true
+		res, err := ir.run(ctx)
+		if err != nil {
+			return fmt.Errorf("with a checkpoint: %w", err)
+		}
+		p.ckpts = append(p.ckpts, res)
+		ir.checkpoint = false
+		ir.endpoint = rcv.url
+		before, err := rcv.cpu()
+		if err != nil {
+			return err
+		}
+		if res, err = ir.run(ctx); err != nil {
+			return fmt.Errorf("to the local receiver: %w", err)
+		}
+		after, err := rcv.cpu()
+		if err != nil {
+			return err
+		}
+		p.recvs = append(p.recvs, res)
+		p.recvCPU = append(p.recvCPU, after-before)
+		msg += fmt.Sprintf("  checkpoint %5.2fs  receiver %5.2fs", p.ckpts[len(p.ckpts)-1].wall.Seconds(), res.wall.Seconds())
+	}
+	fmt.Fprintln(os.Stderr, msg)
+	return nil
+}
+
+// best returns the index of the fastest run.
+func best(rs []importResult) int {
+	b := 0
+	for i, r := range rs {
+		if r.wall < rs[b].wall {
+			b = i
+		}
+	}
+	return b
+}
+
+// peakRSS returns the largest peak RSS of the runs.
+func peakRSS(rs []importResult) int64 {
+	var m int64
+	for _, r := range rs {
+		m = max(m, r.maxRSS)
+	}
+	return m
+}
+
+// spread is how far the slowest run is behind the fastest, as a fraction.
+func spread(rs []importResult) float64 {
+	lo, hi := rs[0].wall, rs[0].wall
+	for _, r := range rs {
+		lo, hi = min(lo, r.wall), max(hi, r.wall)
+	}
+	return 1 - lo.Seconds()/hi.Seconds()
+}
+
+func printThroughput(paths []*benchPath, rows int) {
+	fmt.Println("Throughput: `backfill import --stub --no-checkpoint --rate -1 --progress never FILE`, everything but the network")
+	fmt.Println()
+	t := &table{
+		header: []string{"path", "floor events/s", "import events/s", "of floor", "cores", "spread", "peak RSS", "target", "met"},
+		right:  []bool{false, true, true, true, true, true, true, false, false},
+	}
+	plain := map[string]float64{}
+	for _, p := range paths {
+		if p.skip != "" {
+			reason := p.skip
+			if p.kind.format == readers.FormatParquet && !strings.HasPrefix(reason, "error:") {
+				reason = fmt.Sprintf(notSupportedFormat, "parquet")
+			}
+			t.add(p.title(), "", "", "", "", "", "", reason)
+			continue
+		}
+		floorRate := float64(rows) / slices.Min(p.floors).Seconds()
+		r := p.imports[best(p.imports)]
+		ev := r.eventsPerSecond(rows)
+		target, met := "", ""
+		if !p.gz {
+			plain[p.kind.key] = ev
+			goal := targets[p.kind.key]
+			target = "≥ " + rate(goal)
+			met = yesNo(ev >= goal)
+			if ev < goal {
+				met += fmt.Sprintf(" (%.0f %%)", 100*ev/goal)
+			}
+		} else if base, ok := plain[p.kind.key]; ok {
+			slower := 1 - ev/base
+			target = fmt.Sprintf("≤ %.0f %% slower than plain", 100*gzipMaxSlowdown)
+			met = fmt.Sprintf("%s (%.1f %% slower)", yesNo(slower <= gzipMaxSlowdown), 100*slower)
+		}
+		t.add(p.title(), rate(floorRate), rate(ev), fmt.Sprintf("%.2f×", ev/floorRate),
+			fmt.Sprintf("%.2f", r.cpu.Seconds()/r.wall.Seconds()), percent(spread(p.imports)),
+			megabytes(peakRSS(p.imports)), target, met)
+	}
+	t.print(os.Stdout)
+	fmt.Println()
+	fmt.Println("of floor: import events/s ÷ floor events/s (the import may use both cores, the floor uses one);")
+	fmt.Println("cores: CPU time ÷ wall time of the best import; spread: how much slower the slowest run was than the best.")
+}
+
+func printCosts(paths []*benchPath, rows int, extras []string) {
+	fmt.Println("Costs beyond `--stub --no-checkpoint` (same file, same runs):")
+	fmt.Println()
+	t := &table{
+		header: []string{"path", "--stub events/s", "events/s", "ratio", "target", "met", "notes"},
+		right:  []bool{false, true, true, true, false, false, false},
+	}
+	measured := false
+	for _, p := range paths {
+		if !p.extra(extras) || len(p.ckpts) == 0 {
+			continue
+		}
+		measured = true
+		stub := p.imports[best(p.imports)].eventsPerSecond(rows)
+		b := best(p.recvs)
+		recv := p.recvs[b].eventsPerSecond(rows)
+		share := recv / stub
+		t.add(p.kind.title+", to a local receiver (`backfill serve` on 127.0.0.1)", rate(stub), rate(recv), percent(share),
+			fmt.Sprintf("≥ %.0f %% of --stub", 100*receiverMinShare), yesNo(share >= receiverMinShare),
+			fmt.Sprintf("receiver used %.1f s CPU on the same 2 cores (%.2f cores); peak RSS %s",
+				p.recvCPU[b].Seconds(), p.recvCPU[b].Seconds()/p.recvs[b].wall.Seconds(), megabytes(peakRSS(p.recvs))))
+		ck := p.ckpts[best(p.ckpts)].eventsPerSecond(rows)
+		cost := 1 - ck/stub
+		t.add(p.kind.title+", with --checkpoint (written every 1s)", rate(stub), rate(ck), percent(cost)+" slower",
+			fmt.Sprintf("< %.0f %% slower", 100*checkpointMaxCost), yesNo(cost < checkpointMaxCost),
+			"spread "+percent(spread(p.ckpts)))
+	}
+	if !measured {
+		t.add("(none measured: see -extras)")
+	}
+	t.print(os.Stdout)
+}
+
+// memorySection imports every kind once at each row count of -memory-rows
+// and prints the peak RSS of each and their ratio.
+func memorySection(ctx context.Context, o options, bin, dir string, base *files, want []inputKind) error {
+	fmt.Printf("Memory: peak RSS (VmHWM) of `backfill import --stub --no-checkpoint`, one run a size (target: < %s at every size, within %.0f %%)\n\n",
+		megabytes(memoryMaxRSS), 100*memoryMaxGrowth)
+	header := []string{"path"}
+	right := []bool{false}
+	for _, n := range o.memoryRows {
+		header = append(header, thousands(int64(n))+" rows")
+		right = append(right, true)
+	}
+	header = append(header, "largest ÷ smallest", "met")
+	right = append(right, true, false)
+	t := &table{header: header, right: right}
+	peaks := make(map[string][]int64)
+	skip := make(map[string]string)
+	var failures []error
+	for _, n := range o.memoryRows {
+		fs := base
+		if n != o.rows {
+			var err error
+			t0 := time.Now()
+			if fs, err = generate(dir, n, want, false, o.rowGroup); err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "memory: generated %s rows a file in %.1fs\n", thousands(int64(n)), time.Since(t0).Seconds())
+		}
+		for _, k := range want {
+			if skip[k.key] != "" {
+				continue
+			}
+			if k.format == readers.FormatParquet {
+				if why := parquetSupport(ctx, fs.plain[k.key]); why != "" {
+					skip[k.key] = fmt.Sprintf(notSupportedFormat, "parquet")
+					continue
+				}
+			}
+			ir := importRun{bin: bin, dir: dir, source: fs.plain[k.key], mapping: fs.mappings[k.key], rows: n}
+			res, err := ir.run(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				skip[k.key] = "error: " + firstLine(err.Error())
+				failures = append(failures, fmt.Errorf("memory, %s, %d rows: %w", k.title, n, err))
+				continue
+			}
+			fmt.Fprintf(os.Stderr, "memory: %-8s %9d rows  %5.2fs  peak RSS %s\n", k.key, n, res.wall.Seconds(), megabytes(res.maxRSS))
+			peaks[k.key] = append(peaks[k.key], res.maxRSS)
+		}
+		if n != o.rows && o.dir == "" {
+			for _, p := range fs.plain { // several GB at the larger sizes
+				os.Remove(p)
+			}
+		}
+	}
+	for _, k := range want {
+		if why := skip[k.key]; why != "" {
+			t.add(k.title, why)
+			continue
+		}
+		cells := []string{k.title}
+		ps := peaks[k.key]
+		for _, v := range ps {
+			cells = append(cells, megabytes(v))
+		}
+		lo, hi := slices.Min(ps), slices.Max(ps)
+		growth := float64(hi) / float64(lo)
+		cells = append(cells, fmt.Sprintf("%.2f", growth), yesNo(hi < memoryMaxRSS && growth <= 1+memoryMaxGrowth))
+		t.add(cells...)
+	}
+	t.print(os.Stdout)
+	return errors.Join(failures...)
+}
+
+// parquetSupport returns why the readers cannot read the Parquet file at
+// path, or "" if they can.
+func parquetSupport(ctx context.Context, path string) string {
+	r, err := readers.Open(ctx, readers.Source{Path: path, Format: readers.FormatParquet}, readers.Options{}, nil)
 	if err != nil {
-		return err
+		return err.Error()
 	}
-	defer nf.Close()
-	cw, nw := bufio.NewWriter(cf), bufio.NewWriter(nf)
-	fmt.Fprintln(cw, "id,user_id,event,ts,amount,quantity,active,plan,country,browser,campaign,referrer,sku")
-	for i := range rows {
-		ts := base.Add(time.Duration(i) * 1537 * time.Millisecond).Format("2006-01-02T15:04:05.000Z")
-		fmt.Fprintf(cw, "e-%d,user-%d,Order Completed,%s,%d.%02d,%d,%t,pro,DE,Firefox,spring-%d,https://example.com/p/%d,SKU-%d\n",
-			i, i%10007, ts, i%300, i%100, i%9, i%2 == 0, i%40, i%1000, i%5000)
-		fmt.Fprintf(nw, `{"type":"track","messageId":"e-%d","userId":"user-%d","event":"Order Completed","timestamp":"%s","sentAt":"%s","context":{"ip":"203.0.113.7","library":{"name":"legacy","version":"1"}},"properties":{"amount":%d.%02d,"quantity":%d,"active":%t,"plan":"pro","country":"DE","browser":"Firefox","campaign":"spring-%d","referrer":"https://example.com/p/%d","sku":"SKU-%d"}}`+"\n",
-			i, i%10007, ts, ts, i%300, i%100, i%9, i%2 == 0, i%40, i%1000, i%5000)
+	defer r.Close()
+	if _, err := r.Next(ctx); err != nil {
+		return err.Error()
 	}
-	if err := cw.Flush(); err != nil {
-		return err
+	return ""
+}
+
+func printFiles(fs *files) {
+	var parts []string
+	for _, k := range kinds {
+		for _, p := range []string{fs.plain[k.key], fs.gz[k.key]} {
+			if p == "" {
+				continue
+			}
+			if st, err := os.Stat(p); err == nil {
+				parts = append(parts, fmt.Sprintf("%s %s", filepath.Base(p), megabytes(st.Size())))
+			}
+		}
 	}
-	return nw.Flush()
+	fmt.Printf("files: %s\n", strings.Join(parts, ", "))
+}
+
+// loadAverage returns the one-minute load average, or "?".
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return "?"
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
 }

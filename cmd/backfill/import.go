@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -13,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
-	"strings"
 	"time"
 
 	"github.com/backfillhq/backfill/importer"
@@ -243,12 +240,9 @@ func (f *importFlags) config(sources, args []string, stdout io.Writer) (importer
 	if f.checkpointInterval < 0 {
 		return cfg, noop, fmt.Errorf("--checkpoint-interval is %s, want 0 or more", f.checkpointInterval)
 	}
-	mappingID, err := mappingFingerprint(f.mapping)
-	if err != nil {
-		return cfg, noop, err
-	}
 	destination := f.destination()
-	cfg.Options = map[string]string{"mapping": mappingID, "destination": destination}
+	cfg.Options = f.inputFlags.options(&cfg)
+	cfg.Options["destination"] = destination
 	cfg.Restart = f.restart
 	cfg.Command = []string{"backfill", "import"}
 	for _, a := range args {
@@ -353,23 +347,6 @@ func (f *importFlags) destination() string {
 		endpoint = f.endpoint
 	}
 	return "segment " + endpoint
-}
-
-// mappingFingerprint identifies the mapping's content, so that a resumed
-// import refuses a changed mapping.
-func mappingFingerprint(path string) (string, error) {
-	if path == "" {
-		return "passthrough", nil
-	}
-	if strings.HasPrefix(path, "preset:") {
-		return path + " " + sink.Version, nil
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("--mapping: %w", err)
-	}
-	sum := sha256.Sum256(b)
-	return "sha256:" + hex.EncodeToString(sum[:8]), nil
 }
 
 // transportStats reports the Segment sink's counters to the importer.

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/backfillhq/backfill/importer"
 	"github.com/backfillhq/backfill/mappings"
@@ -17,14 +18,17 @@ type inputFlags struct {
 	delimiter    string
 	columns      string
 	maxLineBytes int
+	since, until string
 }
 
 func (f *inputFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.mapping, "mapping", "", "`FILE`: YAML mapping from rows to messages (default: rows are Segment messages, passed through)")
+	fs.StringVar(&f.mapping, "mapping", "", "`FILE` (or preset:segment, preset:mixpanel, preset:amplitude): YAML mapping from rows to messages (default: rows are Segment messages, passed through)")
 	fs.StringVar(&f.format, "format", "", "force the input `FORMAT`: csv, ndjson or parquet (default: detected from content and name)")
 	fs.StringVar(&f.delimiter, "delimiter", "", "CSV field delimiter, one character; \\t for tab (default: , and tab for .tsv)")
 	fs.StringVar(&f.columns, "columns", "", "comma-separated column `NAMES` for CSV files without a header row (default: first row is the header)")
 	fs.IntVar(&f.maxLineBytes, "max-line-bytes", 1<<20, "longest NDJSON line or CSV record in `BYTES`; longer ones are rejected")
+	fs.StringVar(&f.since, "since", "", "import only rows whose timestamp is at or after `TIME` (RFC 3339, or a date: midnight UTC); others count as filtered")
+	fs.StringVar(&f.until, "until", "", "import only rows whose timestamp is before `TIME` (RFC 3339, or a date: midnight UTC); others count as filtered")
 }
 
 // apply sets the reader options and the mapping of cfg. A mapping that is
@@ -51,6 +55,23 @@ func (f *inputFlags) apply(cfg *importer.Config) error {
 	if err := cfg.Reader.Validate(); err != nil {
 		return err
 	}
+	if f.since != "" {
+		t, err := mappings.ParseTimeBound(f.since)
+		if err != nil {
+			return fmt.Errorf("--since: %w", err)
+		}
+		cfg.Mapping.Since = t
+	}
+	if f.until != "" {
+		t, err := mappings.ParseTimeBound(f.until)
+		if err != nil {
+			return fmt.Errorf("--until: %w", err)
+		}
+		cfg.Mapping.Until = t
+	}
+	if err := cfg.Mapping.Validate(); err != nil {
+		return err
+	}
 	if f.mapping != "" {
 		spec, err := mappings.LoadSpec(f.mapping)
 		if err != nil {
@@ -59,4 +80,20 @@ func (f *inputFlags) apply(cfg *importer.Config) error {
 		cfg.Spec = spec
 	}
 	return nil
+}
+
+// options are what the input flags change in the messages sent, for the
+// checkpoint: a resumed import must map rows the same way.
+func (f *inputFlags) options(cfg *importer.Config) map[string]string {
+	o := map[string]string{"mapping": "passthrough"}
+	if cfg.Spec != nil {
+		o["mapping"] = cfg.Spec.Fingerprint()
+	}
+	if f.since != "" {
+		o["since"] = cfg.Mapping.Since.UTC().Format(time.RFC3339Nano)
+	}
+	if f.until != "" {
+		o["until"] = cfg.Mapping.Until.UTC().Format(time.RFC3339Nano)
+	}
+	return o
 }

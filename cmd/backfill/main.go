@@ -32,6 +32,7 @@ Usage:
   backfill import [flags] SOURCE...   read CSV/NDJSON files, map rows to messages, send them
   backfill check [flags] SOURCE...    show what an import would send, and what it would reject
   backfill status [--checkpoint FILE] show how far an import got, and how to resume it
+  backfill presets [NAME]             list the built-in mappings, or print one to copy
   backfill serve [flags]              run a local Segment-compatible receiver
   backfill version                    print the version
 
@@ -69,6 +70,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runImport(ctx, args[1:], stdout, stderr)
 	case "check":
 		return runCheck(ctx, args[1:], stdout, stderr)
+	case "presets":
+		return runPresets(args[1:], stdout, stderr)
 	case "status":
 		return runStatus(args[1:], stdout, stderr)
 	case "serve":
