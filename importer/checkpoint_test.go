@@ -197,3 +197,37 @@ func TestCheckpointNeverHoldsTheWriteKey(t *testing.T) {
 		t.Fatalf("checkpoint mode %v, want 0600", st.Mode().Perm())
 	}
 }
+
+func TestFullDiskStopsTheRunAndKeepsTheCheckpoint(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full on this system")
+	}
+	dir := t.TempDir()
+	src := writeNDJSON(t, dir, "a.ndjson", 3000, map[int]string{2500: `{"broken`})
+	cfg := checkpointConfig(dir, []string{src}, &fakeSink{send: accept})
+	cfg.RejectsPath = "/dev/full" // every write fails: no space left on device
+	rep, err := Run(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "no space left on device") {
+		t.Fatalf("err = %v, want the disk-full error", err)
+	}
+	if rep.Complete {
+		t.Fatal("report says complete")
+	}
+	if cerr := rep.Check(); cerr != nil {
+		t.Fatal(cerr)
+	}
+	cp, lerr := LoadCheckpoint(cfg.CheckpointPath)
+	if lerr != nil {
+		t.Fatal(lerr)
+	}
+	// The checkpoint stops before the row whose reject could not be written.
+	if cp.Complete || cp.Files[0].Status == StatusDone || cp.Totals.Read >= 2500 {
+		t.Fatalf("checkpoint %+v covers the reject that was never written", cp.Totals)
+	}
+	// With room on the disk again, the same import resumes and finishes.
+	cfg.RejectsPath = filepath.Join(dir, "rejects.ndjson")
+	_, err = Run(context.Background(), cfg)
+	if !errors.Is(err, ErrCheckpointMismatch) {
+		t.Fatalf("err = %v: a changed rejects file must be refused like any other change", err)
+	}
+}
