@@ -33,6 +33,7 @@ type csvReader struct {
 	calls   uint
 	err     error // sticky: io.EOF or a fatal error
 	fields  []csvField
+	nulls   []string // unquoted cell texts that are absent values
 }
 
 var (
@@ -67,7 +68,10 @@ func newCSVReader(ctx context.Context, src *Source, in *input, s *stream, opts O
 	} else if formatByName(src.Path).tab {
 		delim = '\t'
 	}
-	c := &csvReader{src: src, in: in, s: s, delim: delim, max: opts.MaxLineBytes, line: 1}
+	c := &csvReader{src: src, in: in, s: s, delim: delim, max: opts.MaxLineBytes, line: 1, nulls: opts.Null}
+	if c.nulls == nil {
+		c.nulls = defaultNull
+	}
 	c.special[delim], c.special['"'], c.special['\n'] = true, true, true
 	if len(opts.Columns) > 0 {
 		if err := checkColumns(opts.Columns); err != nil {
@@ -111,7 +115,7 @@ func (c *csvReader) readHeader(ctx context.Context) error {
 		if !utf8.Valid(rec.data) {
 			return fmt.Errorf("%s: header: invalid UTF-8 at byte %d", c.src.Path, invalidUTF8At(rec.data))
 		}
-		names := c.strings(rec.data)
+		names := c.strings(rec.data, nil)
 		header := make([]string, len(names))
 		for i, v := range names {
 			header[i] = v.(string)
@@ -187,17 +191,24 @@ func (c *csvReader) Next(ctx context.Context) (Row, error) {
 			return Row{}, &RowError{Pos: pos, Reason: ReasonCSVFieldCount, Raw: raw,
 				Err: fmt.Errorf("expected %d fields, got %d", len(c.header), len(c.fields))}
 		}
-		return Row{Pos: pos, Source: c.src, Raw: raw, Names: c.header, Values: c.strings(raw)}, nil
+		return Row{Pos: pos, Source: c.src, Raw: raw, Names: c.header, Values: c.strings(raw, c.nulls)}, nil
 	}
 }
 
+// defaultNull is the default of Options.Null: an empty unquoted cell is
+// absent.
+var defaultNull = []string{""}
+
 // strings returns the fields of the record raw as string values: one copy
 // of the record that the fields share, plus one per field with doubled
-// quotes.
-func (c *csvReader) strings(raw []byte) []any {
+// quotes. An unquoted field whose text is one of nulls is nil.
+func (c *csvReader) strings(raw []byte, nulls []string) []any {
 	text := string(raw)
 	values := make([]any, len(c.fields))
 	for k, f := range c.fields {
+		if len(nulls) > 0 && !(f.start > 0 && raw[f.start-1] == '"') && isNullToken(raw[f.start:f.end], nulls) {
+			continue
+		}
 		v := text[f.start:f.end]
 		if f.escaped {
 			v = strings.ReplaceAll(v, `""`, `"`)
@@ -205,6 +216,16 @@ func (c *csvReader) strings(raw []byte) []any {
 		values[k] = v
 	}
 	return values
+}
+
+// isNullToken reports whether the cell text b is one of the null tokens.
+func isNullToken(b []byte, nulls []string) bool {
+	for _, n := range nulls {
+		if len(n) == len(b) && string(b) == n {
+			return true
+		}
+	}
+	return false
 }
 
 // frame reads the next record, splitting it into c.fields. A record is

@@ -3,6 +3,7 @@ package readers
 import (
 	"context"
 	"io"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -38,7 +39,7 @@ func TestCSVRows(t *testing.T) {
 					{Pos: pos("events.csv", 3, 5, at(t, c, "3,")), Raw: `3,"say ""hi"""`, Names: h, Values: strs("3", `say "hi"`)},
 					{Pos: pos("events.csv", 4, 6, at(t, c, "4,")), Raw: "4,plain", Names: h, Values: strs("4", "plain")},
 					{Pos: pos("events.csv", 5, 7, at(t, c, "5,")), Raw: `5,""`, Names: h, Values: strs("5", "")},
-					{Pos: pos("events.csv", 6, 8, at(t, c, "6,")), Raw: "6,", Names: h, Values: strs("6", "")},
+					{Pos: pos("events.csv", 6, 8, at(t, c, "6,")), Raw: "6,", Names: h, Values: []any{"6", nil}},
 				}
 			},
 		},
@@ -290,4 +291,59 @@ func TestCSVSchema(t *testing.T) {
 	if _, err := r.Next(context.Background()); err != io.EOF {
 		t.Fatalf("Next after EOF: %v, want io.EOF again", err)
 	}
+}
+
+func TestCSVNull(t *testing.T) {
+	content := "a,b,c\n,\"\",NULL\nx,\"NULL\",\\N\n\"\",,\"\"\"\"\n,,\n"
+	tests := []struct {
+		name string
+		null []string
+		want [][]any
+	}{
+		{"default: unquoted empty cells", nil, [][]any{
+			{nil, "", "NULL"},
+			{"x", "NULL", `\N`},
+			{"", nil, `"`},
+			{nil, nil, nil},
+		}},
+		{"no null tokens", []string{}, [][]any{
+			{"", "", "NULL"},
+			{"x", "NULL", `\N`},
+			{"", "", `"`},
+			{"", "", ""},
+		}},
+		{"several tokens, quoted cells are never null", []string{"NULL", `\N`}, [][]any{
+			{"", "", nil},
+			{"x", "NULL", nil},
+			{"", "", `"`},
+			{"", "", ""},
+		}},
+		{"empty string among the tokens", []string{"NULL", ""}, [][]any{
+			{nil, "", nil},
+			{"x", "NULL", `\N`},
+			{"", nil, `"`},
+			{nil, nil, nil},
+		}},
+	}
+	path := writeFile(t, t.TempDir(), "null.csv", []byte(content))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			items := mustReadAll(t, path, Options{Null: tt.null}, nil)
+			if len(items) != len(tt.want) {
+				t.Fatalf("read %d items, want %d: %v", len(items), len(tt.want), items)
+			}
+			for i, it := range items {
+				if it.Reason != "" || !reflect.DeepEqual(it.Values, tt.want[i]) {
+					t.Errorf("row %d: %#v (%s), want %#v", i+1, it.Values, it.Err, tt.want[i])
+				}
+			}
+		})
+	}
+	t.Run("header cells are never null", func(t *testing.T) {
+		p := writeFile(t, t.TempDir(), "h.csv", []byte("NULL,b\n1,2\n"))
+		r := openT(t, p, Options{Null: []string{"NULL"}}, nil)
+		if got := r.(Schemer).Schema(); !reflect.DeepEqual(got, []string{"NULL", "b"}) {
+			t.Fatalf("Schema() = %q", got)
+		}
+	})
 }

@@ -38,6 +38,17 @@ type Options struct {
 	// Columns names the columns of headerless CSV files. Default: the
 	// first record is the header.
 	Columns []string
+	// Null lists the CSV cell texts that are absent values (nil) rather
+	// than strings. Only unquoted cells are compared: a quoted "" is
+	// always the empty string. Default (nil): the empty string. A non-nil
+	// empty slice: no cell is absent.
+	Null []string
+	// Select names the top-level columns to read where the format can
+	// skip the others (Parquet); a name the file lacks is ignored, and the
+	// reader's Schema lists what was found, in the file's order. Other
+	// formats read every column. Default (nil): all columns. A non-nil
+	// empty slice reads none: rows then only count.
+	Select []string
 	// Progress, if set, is increased by the bytes read from the underlying
 	// files (compressed bytes for compressed files), for progress bars.
 	// Bytes a resumed plain file skips by seeking count as read, and no
@@ -54,6 +65,11 @@ func (o Options) Validate() error {
 	}
 	if o.MaxLineBytes < 0 {
 		return fmt.Errorf("readers: MaxLineBytes %d: must not be negative", o.MaxLineBytes)
+	}
+	for i, name := range o.Select {
+		if name == "" {
+			return fmt.Errorf("readers: Select[%d]: empty column name", i)
+		}
 	}
 	if d := o.Delimiter; d != 0 && (d >= utf8.RuneSelf || d == '"' || d == '\r' || d == '\n') {
 		return fmt.Errorf("readers: Delimiter %q: want a single-byte character other than a quote or a line break", d)
@@ -97,8 +113,39 @@ func Expand(args []string, opts Options) ([]Source, error) { return expand(args,
 // .json, .parquet), else from the content. Compression (gzip, zstd) is
 // detected from the content's magic bytes. A .json file (or detected JSON)
 // whose content is one top-level array is read element by element. Open
-// blocks while it reads the first bytes (and a CSV header). The returned
-// Reader is a Schemer for CSV.
+// blocks while it reads the first bytes (and a CSV header, or a Parquet
+// footer). The returned Reader is a Schemer for CSV and Parquet.
+//
+// Parquet is read from a regular file (not standard input, and not from
+// inside gzip or zstd), one row group at a time and within it in batches
+// of rows, reading only the columns of Options.Select when it is set. Its
+// rows carry a row ordinal and a row group, no line, offset or Raw bytes;
+// resuming seeks to the position's row group and decodes and drops the
+// rows before it in that group. A file using a codec or an encoding the
+// reader lacks (LZ4, LZ4_RAW, BYTE_STREAM_SPLIT), or with a column chunk
+// over 1 GiB uncompressed, is refused by Open with an error naming the
+// column. Parquet values become:
+//
+//	BOOLEAN                       bool
+//	INT8..INT64, UINT8..UINT32    int64
+//	UINT64                        int64, or json.Number above 2^63-1
+//	FLOAT, DOUBLE, FLOAT16        float64 (FLOAT and FLOAT16 by their shortest decimal: 0.1, not 0.10000000149011612)
+//	STRING                        string
+//	BINARY, FIXED_LEN_BYTE_ARRAY  string, standard base64
+//	DECIMAL                       json.Number, exact, with the column's scale ("12.30")
+//	DATE                          string "2006-01-02"
+//	TIME                          string "15:04:05.000", with 0, 3, 6 or 9 fraction digits by unit
+//	TIMESTAMP, UTC-adjusted       time.Time in UTC
+//	TIMESTAMP, local              string "2006-01-02T15:04:05.999999999" without a zone, for the mapping's timezone to apply
+//	INT96                         time.Time in UTC (computed as Spark does)
+//	LIST, STRUCT, MAP             json.RawMessage: an array, an object in field order, an object in entry order (keys as text)
+//	null                          nil
+//
+// Inside lists, structs and maps the same values are written as JSON, times
+// and dates as the strings above (UTC-adjusted timestamps ending in "Z").
+// NaN and ±Inf, invalid UTF-8 in a STRING, a null map key and a TIME
+// outside the day make the row a *RowError naming the column (reason
+// invalid_value or invalid_utf8), whose Raw is the row as a JSON object.
 func Open(ctx context.Context, src Source, opts Options, at *Position) (Reader, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
@@ -112,7 +159,7 @@ func Open(ctx context.Context, src Source, opts Options, at *Position) (Reader, 
 		format = formatByName(src.Path).format
 	}
 	if format == FormatParquet {
-		return nil, fmt.Errorf("%s: %w", src.Path, errParquetUnsupported)
+		return openParquet(ctx, src, opts, at, 0)
 	}
 	in, err := openInput(src.Path, opts.Progress)
 	if err != nil {
@@ -145,7 +192,16 @@ func openReader(ctx context.Context, src Source, format string, in *input, opts 
 			return nil, openErr(ctx, src.Path, err)
 		}
 		if format == FormatParquet {
-			return nil, openErr(ctx, src.Path, errParquetUnsupported)
+			// Detected from the content: Parquet is read from the
+			// file itself, at any offset.
+			if in.codec != "" {
+				return nil, fmt.Errorf("%s: parquet: %s-compressed Parquet files are not supported (Parquet compresses its pages itself): decompress the file first", src.Path, in.codec)
+			}
+			if !in.owned || !in.seekable {
+				return nil, needsFileError(src.Path)
+			}
+			in.Close()
+			return openParquet(ctx, src, opts, at, in.count.high)
 		}
 	}
 	if len(head) >= len(utf8BOM) && string(head[:len(utf8BOM)]) == string(utf8BOM) {

@@ -116,8 +116,8 @@ func TestFormatDetection(t *testing.T) {
 		{"json array by content", "export", "[{\"a\":1}]", Options{}, FormatNDJSON},
 		{"forced format", "events.csv", "{\"a\":1}\n", Options{Format: FormatNDJSON}, FormatNDJSON},
 		{"extension over content", "events.csv", "{a:1}\n{b}\n", Options{}, FormatCSV},
-		{"parquet by extension", "events.parquet", "PAR1", Options{}, "events.parquet: parquet: not supported yet"},
-		{"parquet by magic", "export", "PAR1\x00\x00", Options{}, "export: parquet: not supported yet"},
+		{"parquet by extension", "events.parquet", "PAR1", Options{}, "events.parquet: parquet: not a Parquet file: 4 bytes is too small"},
+		{"parquet by magic", "export", "PAR1\x00\x00", Options{}, "export: parquet: not a Parquet file: 6 bytes is too small"},
 		{"binary content", "export", "\x00\x01\x02", Options{}, "export: cannot detect the format: the content is not CSV, NDJSON or Parquet (name the format)"},
 		{"unknown forced format", "events.csv", "a\n", Options{Format: "xml"}, `readers: Format "xml": want csv, ndjson or parquet`},
 	}

@@ -35,7 +35,9 @@ func (p Position) String() string {
 //
 // A value is one of: nil (null or absent), string, int64, float64, bool,
 // json.Number (a number kept exactly), json.RawMessage (valid JSON text, as
-// NDJSON values are handed on verbatim), []any, map[string]any, time.Time.
+// NDJSON values are handed on verbatim, and Parquet lists, structs and
+// maps), []any, map[string]any, time.Time. Open lists what each Parquet
+// type becomes.
 type Row struct {
 	Pos    Position
 	Source *Source // the source the row came from; shared by its rows

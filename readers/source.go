@@ -26,8 +26,7 @@ const (
 )
 
 var (
-	errClosed             = errors.New("readers: reader is closed")
-	errParquetUnsupported = errors.New("parquet: not supported yet")
+	errClosed = errors.New("readers: reader is closed")
 )
 
 // fileError names the file in a read error, unless the error already does.
