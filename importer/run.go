@@ -192,6 +192,14 @@ func (r *run) optionSet() map[string]string {
 		b, _ := json.Marshal(ro.Columns)
 		o["columns"] = string(b)
 	}
+	if ro.Null != nil {
+		b, _ := json.Marshal(ro.Null)
+		o["null"] = string(b)
+	}
+	if ro.Select != nil {
+		b, _ := json.Marshal(ro.Select)
+		o["select"] = string(b)
+	}
 	l := r.cfg.Limits
 	o["limits"] = fmt.Sprintf("%d/%d/%d", l.MaxBatchBytes, l.MaxMessageBytes, l.MaxMessages)
 	return o

@@ -108,9 +108,10 @@ import (
 // timestamp: parsed with its format and timezone, as with timestamp:, and
 // written as RFC 3339 in UTC with milliseconds) and JSON values (numbers
 // keep their exact text; a JSON string declared json is parsed). Blank
-// values of a declared type other than string are absent; an undeclared
-// empty CSV value is the string "". Null and absent values are left out
-// of objects.
+// values of a declared type other than string are absent. An empty CSV
+// cell reaches the mapping as no value at all, unless the reader is told
+// that no cell means null (then it is the string ""). Null and absent
+// values are left out of objects.
 //
 // Objects. An object with include holds exactly those columns (each under
 // its name, dots and all, unless renamed). An object with nothing but

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 
@@ -19,7 +20,8 @@ import (
 )
 
 // floorHelp says what each floor does; the floors run on one goroutine.
-const floorHelp = `floor: the least work any importer must do on the file, on one goroutine, measured in this run:
+const floorHelp = `floor: the least work any importer must do on the file, on one goroutine, measured in this run
+over %s (rows/s):
   NDJSON   lines split with bufio.Reader and each decoded with encoding/json into a map[string]any
            (the only JSON library the project uses; its readers scan lines with their own scanner)
   CSV      records split by encoding/csv with ReuseRecord (fields become strings)
@@ -30,10 +32,14 @@ const floorHelp = `floor: the least work any importer must do on the file, on on
 const floorBatchRows = 8192
 
 // floor reads the file at path as format the least costly way an importer
-// could and returns the rows it found.
-func floor(ctx context.Context, path, format string) (int64, error) {
+// could, stopping after limit rows (Parquet: after the batch that reaches
+// limit) unless limit is 0, and returns the rows it read.
+func floor(ctx context.Context, path, format string, limit int64) (int64, error) {
+	if limit <= 0 {
+		limit = math.MaxInt64
+	}
 	if format == "parquet" {
-		return floorParquet(ctx, path)
+		return floorParquet(ctx, path, limit)
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -51,18 +57,18 @@ func floor(ctx context.Context, path, format string) (int64, error) {
 	}
 	switch format {
 	case "ndjson":
-		return floorNDJSON(r)
+		return floorNDJSON(r, limit)
 	case "csv":
-		return floorCSV(r)
+		return floorCSV(r, limit)
 	}
 	return 0, fmt.Errorf("floor: unknown format %q", format)
 }
 
 // floorNDJSON decodes every line into a map[string]any.
-func floorNDJSON(r io.Reader) (int64, error) {
+func floorNDJSON(r io.Reader, limit int64) (int64, error) {
 	br := bufio.NewReaderSize(r, 1<<20)
 	var n int64
-	for {
+	for n < limit {
 		line, err := br.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
 			return n, fmt.Errorf("line %d: longer than 1 MiB", n+1)
@@ -81,28 +87,35 @@ func floorNDJSON(r io.Reader) (int64, error) {
 			return n, err
 		}
 	}
+	return n, nil
 }
 
 // floorCSV splits every record; the header is not counted.
-func floorCSV(r io.Reader) (int64, error) {
+func floorCSV(r io.Reader, limit int64) (int64, error) {
 	cr := csv.NewReader(bufio.NewReaderSize(r, 1<<20))
 	cr.ReuseRecord = true
-	var n int64
-	for {
-		_, err := cr.Read()
+	if _, err := cr.Read(); err != nil {
 		if err == io.EOF {
-			return max(n-1, 0), nil
+			return 0, nil
 		}
-		if err != nil {
+		return 0, err
+	}
+	var n int64
+	for n < limit {
+		if _, err := cr.Read(); err != nil {
+			if err == io.EOF {
+				break
+			}
 			return n, err
 		}
 		n++
 	}
+	return n, nil
 }
 
 // floorParquet reads every column of every row group as Arrow record
 // batches, one row group at a time.
-func floorParquet(ctx context.Context, path string) (int64, error) {
+func floorParquet(ctx context.Context, path string, limit int64) (int64, error) {
 	pf, err := file.OpenParquetFile(path, false)
 	if err != nil {
 		return 0, err
@@ -113,12 +126,12 @@ func floorParquet(ctx context.Context, path string) (int64, error) {
 		return 0, err
 	}
 	var n int64
-	for g := range pf.NumRowGroups() {
+	for g := 0; g < pf.NumRowGroups() && n < limit; g++ {
 		rr, err := fr.GetRecordReader(ctx, nil, []int{g})
 		if err != nil {
 			return n, err
 		}
-		for rr.Next() {
+		for n < limit && rr.Next() {
 			n += rr.Record().NumRows()
 		}
 		err = rr.Err()

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -72,28 +71,23 @@ func (r importRun) args() []string {
 	return append(a, r.source)
 }
 
-// run imports the source and checks that every row was delivered.
-func (r importRun) run(ctx context.Context) (importResult, error) {
+// run imports the source through rn and checks that every row was
+// delivered.
+func (r importRun) run(ctx context.Context, rn *runner) (importResult, error) {
 	reportPath := filepath.Join(r.dir, "bench-report.json")
 	for _, p := range []string{reportPath, filepath.Join(r.dir, "bench-checkpoint.json"), filepath.Join(r.dir, "bench.rejects.ndjson")} {
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return importResult{}, err
 		}
 	}
-	cmd := exec.CommandContext(ctx, r.bin, r.args()...)
-	cmd.Env = append(os.Environ(), "SEGMENT_WRITE_KEY=bench-write-key")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	start := time.Now()
-	err := cmd.Run()
-	wall := time.Since(start)
+	resp, err := rn.run(ctx, runRequest{
+		Args: append([]string{r.bin}, r.args()...),
+		Env:  []string{"SEGMENT_WRITE_KEY=bench-write-key"},
+	})
 	if err != nil {
-		return importResult{}, fmt.Errorf("%s %s: %w\n%s", r.bin, strings.Join(r.args(), " "), err, tail(out.Bytes(), 2000))
+		return importResult{}, fmt.Errorf("%s %s: %w\n%s", r.bin, strings.Join(r.args(), " "), err, resp.Output)
 	}
-	res := importResult{wall: wall, cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		res.maxRSS = int64(ru.Maxrss) * 1024 // kilobytes on Linux
-	}
+	res := importResult{wall: resp.Wall, cpu: resp.CPU, maxRSS: resp.MaxRSS}
 	b, err := os.ReadFile(reportPath)
 	if err != nil {
 		return res, err
@@ -104,7 +98,7 @@ func (r importRun) run(ctx context.Context) (importResult, error) {
 	}
 	if !rep.Complete || rep.RowsRead != int64(r.rows) || rep.Delivered != int64(r.rows) {
 		return res, fmt.Errorf("import of %s: %d rows read, %d delivered, %d rejected, %d filtered, complete %t (%s), want all %d delivered\n%s",
-			r.source, rep.RowsRead, rep.Delivered, rep.Rejected, rep.Filtered, rep.Complete, rep.Error, r.rows, tail(out.Bytes(), 2000))
+			r.source, rep.RowsRead, rep.Delivered, rep.Rejected, rep.Filtered, rep.Complete, rep.Error, r.rows, resp.Output)
 	}
 	return res, nil
 }

@@ -18,7 +18,7 @@ import (
 )
 
 const importAbout = `Reads every SOURCE (files, folders, globs with **, or - for stdin; CSV,
-NDJSON or .json arrays, plain, gzip or zstd), maps each row to a Segment
+NDJSON or .json arrays, plain, gzip or zstd; Parquet), maps each row to a Segment
 message, packs messages into batches (500,000 bytes, 32,000 bytes a message,
 2,500 messages at most) and sends them to Segment's HTTP Tracking API
 (/v1/batch) with retries and rate limits.

@@ -19,6 +19,9 @@ type inputFlags struct {
 	columns      string
 	maxLineBytes int
 	since, until string
+	null         string
+	nullSet      bool
+	noNull       bool
 }
 
 func (f *inputFlags) register(fs *flag.FlagSet) {
@@ -27,6 +30,11 @@ func (f *inputFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.delimiter, "delimiter", "", "CSV field delimiter, one character; \\t for tab (default: , and tab for .tsv)")
 	fs.StringVar(&f.columns, "columns", "", "comma-separated column `NAMES` for CSV files without a header row (default: first row is the header)")
 	fs.IntVar(&f.maxLineBytes, "max-line-bytes", 1<<20, "longest NDJSON line or CSV record in `BYTES`; longer ones are rejected")
+	fs.Func("null", "comma-separated CSV cell `TOKENS` that mean no value, such as NULL or \\N; an empty item is the empty cell (default: only empty cells)", func(v string) error {
+		f.null, f.nullSet = v, true
+		return nil
+	})
+	fs.BoolVar(&f.noNull, "no-null", false, "no CSV cell means no value: empty cells are empty strings")
 	fs.StringVar(&f.since, "since", "", "import only rows whose timestamp is at or after `TIME` (RFC 3339, or a date: midnight UTC); others count as filtered")
 	fs.StringVar(&f.until, "until", "", "import only rows whose timestamp is before `TIME` (RFC 3339, or a date: midnight UTC); others count as filtered")
 }
@@ -51,6 +59,14 @@ func (f *inputFlags) apply(cfg *importer.Config) error {
 		for _, c := range strings.Split(f.columns, ",") {
 			cfg.Reader.Columns = append(cfg.Reader.Columns, strings.TrimSpace(c))
 		}
+	}
+	switch {
+	case f.noNull && f.nullSet:
+		return fmt.Errorf("--null and --no-null exclude each other")
+	case f.noNull:
+		cfg.Reader.Null = []string{}
+	case f.nullSet:
+		cfg.Reader.Null = strings.Split(f.null, ",")
 	}
 	if err := cfg.Reader.Validate(); err != nil {
 		return err

@@ -29,7 +29,7 @@ const (
 const usage = `backfill imports historical event data into Segment.
 
 Usage:
-  backfill import [flags] SOURCE...   read CSV/NDJSON files, map rows to messages, send them
+  backfill import [flags] SOURCE...   read CSV/NDJSON/Parquet files, map rows to messages, send them
   backfill check [flags] SOURCE...    show what an import would send, and what it would reject
   backfill status [--checkpoint FILE] show how far an import got, and how to resume it
   backfill presets [NAME]             list the built-in mappings, or print one to copy

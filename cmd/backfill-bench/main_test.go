@@ -1,0 +1,282 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/backfillhq/backfill/importer"
+	"github.com/backfillhq/backfill/mappings"
+	"github.com/backfillhq/backfill/sink"
+)
+
+// TestMain lets the test binary serve as the runner, as the command does.
+func TestMain(m *testing.M) {
+	if len(os.Args) == 2 && os.Args[1] == runnerArg {
+		os.Exit(runnerMain())
+	}
+	os.Exit(m.Run())
+}
+
+const testRows = 300
+
+// generated writes the test inputs once per test.
+func generated(t *testing.T) *files {
+	t.Helper()
+	fs, err := generate(t.TempDir(), testRows, kinds, true, 128)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fs
+}
+
+// sentMessage holds the fields every input path must agree on.
+type sentMessage struct {
+	Type       string         `json:"type"`
+	MessageID  string         `json:"messageId"`
+	UserID     string         `json:"userId"`
+	Event      string         `json:"event"`
+	Timestamp  string         `json:"timestamp"`
+	Properties map[string]any `json:"properties"`
+}
+
+// TestGeneratedInputsImport imports every generated file with its mapping
+// and checks that each row becomes the same message whatever the format.
+func TestGeneratedInputsImport(t *testing.T) {
+	fs := generated(t)
+	var want []sentMessage
+	for _, k := range kinds {
+		paths := []string{fs.plain[k.key]}
+		if gz, ok := fs.gz[k.key]; ok {
+			paths = append(paths, gz)
+		}
+		for _, path := range paths {
+			t.Run(filepath.Base(path), func(t *testing.T) {
+				if k.format == "parquet" {
+					if why := parquetSupport(context.Background(), path); why != "" {
+						t.Skipf(notSupportedFormat+": %s", "parquet", why)
+					}
+				}
+				cfg := importer.Config{
+					Sources:     []string{path},
+					RejectsPath: filepath.Join(t.TempDir(), "rejects.ndjson"),
+				}
+				if mp := fs.mappings[k.key]; mp != "" {
+					spec, err := mappings.LoadSpec(mp)
+					if err != nil {
+						t.Fatal(err)
+					}
+					cfg.Spec = spec
+				}
+				var out bytes.Buffer
+				cfg.Sink = sink.NewWriterSink(&out)
+				rep, err := importer.Run(context.Background(), cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if rep.Delivered != testRows || rep.Rejected != 0 {
+					t.Fatalf("%d delivered, %d rejected (%v), want %d delivered", rep.Delivered, rep.Rejected, rep.TopReasons, testRows)
+				}
+				got := decodeMessages(t, out.Bytes())
+				if want == nil {
+					want = got
+					first := got[0]
+					if first.MessageID != "evt-0" || first.Timestamp != "2024-01-01T00:00:00.000Z" || len(first.Properties) != 10 {
+						t.Errorf("first message %+v, want evt-0 at 2024-01-01T00:00:00.000Z with ten properties", first)
+					}
+					return
+				}
+				if !reflect.DeepEqual(got, want) {
+					for i := range got {
+						if !reflect.DeepEqual(got[i], want[i]) {
+							t.Fatalf("message %d is\n%+v\nwant (as from %s)\n%+v", i, got[i], fileName(kinds[0], testRows), want[i])
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+func decodeMessages(t *testing.T, ndjson []byte) []sentMessage {
+	t.Helper()
+	var msgs []sentMessage
+	sc := bufio.NewScanner(bytes.NewReader(ndjson))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var m sentMessage
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("%s: %v", sc.Text(), err)
+		}
+		msgs = append(msgs, m)
+	}
+	if len(msgs) != testRows {
+		t.Fatalf("%d messages, want %d", len(msgs), testRows)
+	}
+	return msgs
+}
+
+func TestFloor(t *testing.T) {
+	fs := generated(t)
+	ctx := context.Background()
+	for _, k := range kinds {
+		paths := []string{fs.plain[k.key]}
+		if gz, ok := fs.gz[k.key]; ok {
+			paths = append(paths, gz)
+		}
+		for _, path := range paths {
+			t.Run(filepath.Base(path), func(t *testing.T) {
+				for _, c := range []struct {
+					limit    int64
+					min, max int64
+				}{
+					{0, testRows, testRows},
+					{testRows * 2, testRows, testRows},
+					{100, 100, 128}, // Parquet stops after the batch that reaches the limit
+				} {
+					n, err := floor(ctx, path, k.format, c.limit)
+					if err != nil {
+						t.Fatalf("limit %d: %v", c.limit, err)
+					}
+					if n < c.min || n > c.max || k.format != "parquet" && n != c.min {
+						t.Errorf("limit %d: %d rows, want %d", c.limit, n, c.min)
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestFloorBadInput(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name, format, content string
+	}{
+		{"bad.ndjson", "ndjson", "{\"a\":1}\n{\"a\":\n"},
+		{"bad.csv", "csv", "a,b\n1,2\n1,2,3\n"},
+		{"bad.csv.gz", "csv", "not gzip"},
+		{"bad.parquet", "parquet", "not parquet"},
+		{"missing.ndjson", "ndjson", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(dir, c.name)
+			if c.content != "" {
+				if err := os.WriteFile(path, []byte(c.content), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n, err := floor(context.Background(), path, c.format, 0); err == nil {
+				t.Errorf("floor read %d rows and no error", n)
+			}
+		})
+	}
+}
+
+func TestRunner(t *testing.T) {
+	rn, err := startRunner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := rn.close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	ctx := context.Background()
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+
+	t.Run("failure", func(t *testing.T) {
+		resp, err := rn.run(ctx, runRequest{Args: []string{sh, "-c", "echo oops >&2; exit 3"}})
+		if err == nil || !strings.Contains(err.Error(), "exit status 3") {
+			t.Errorf("error %v, want exit status 3", err)
+		}
+		if resp.Output != "oops" {
+			t.Errorf("output %q, want oops", resp.Output)
+		}
+	})
+	t.Run("env", func(t *testing.T) {
+		resp, err := rn.run(ctx, runRequest{Args: []string{sh, "-c", "echo $BENCH_TEST"}, Env: []string{"BENCH_TEST=42"}})
+		if err != nil || resp.Output != "42" {
+			t.Errorf("output %q, error %v, want 42", resp.Output, err)
+		}
+	})
+	t.Run("peak RSS is the command's own", func(t *testing.T) {
+		// This process grows well past the runner; what the runner
+		// starts afterwards must not report this process's peak.
+		big := make([]byte, 192<<20)
+		for i := 0; i < len(big); i += 4096 {
+			big[i] = 1
+		}
+		resp, err := rn.run(ctx, runRequest{Args: []string{sh, "-c", "exit 0"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.MaxRSS <= 0 || resp.MaxRSS > 128<<20 {
+			t.Errorf("peak RSS of sh %d bytes, want its own (a few MB)", resp.MaxRSS)
+		}
+		if resp.Wall <= 0 {
+			t.Errorf("wall time %s", resp.Wall)
+		}
+		big[0]++ // keep it alive until here
+	})
+	t.Run("missing command", func(t *testing.T) {
+		if _, err := rn.run(ctx, runRequest{Args: []string{filepath.Join(t.TempDir(), "nothing")}}); err == nil {
+			t.Error("no error for a missing command")
+		}
+	})
+}
+
+func TestThousands(t *testing.T) {
+	for _, c := range []struct {
+		n    int64
+		want string
+	}{
+		{0, "0"}, {999, "999"}, {1000, "1,000"}, {123456, "123,456"}, {1234567, "1,234,567"}, {-1234, "-1,234"},
+	} {
+		if got := thousands(c.n); got != c.want {
+			t.Errorf("thousands(%d) = %q, want %q", c.n, got, c.want)
+		}
+	}
+}
+
+func TestTable(t *testing.T) {
+	tb := &table{header: []string{"path", "events/s"}, right: []bool{false, true}}
+	tb.add("csv", "1,000")
+	tb.add("ndjson, gzip", "12")
+	var b bytes.Buffer
+	tb.print(&b)
+	want := "| path         | events/s |\n" +
+		"| ------------ | -------: |\n" +
+		"| csv          |    1,000 |\n" +
+		"| ndjson, gzip |       12 |\n"
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	if got, err := parseCounts("1000000, 5_000_000"); err != nil || !reflect.DeepEqual(got, []int{1_000_000, 5_000_000}) {
+		t.Errorf("parseCounts = %v, %v", got, err)
+	}
+	for _, bad := range []string{"", "0", "x", "1,-2"} {
+		if _, err := parseCounts(bad); err == nil {
+			t.Errorf("parseCounts(%q): no error", bad)
+		}
+	}
+	if got, err := parseKinds("csv, parquet"); err != nil || !reflect.DeepEqual(got, []string{"csv", "parquet"}) {
+		t.Errorf("parseKinds = %v, %v", got, err)
+	}
+	if _, err := parseKinds("xml"); err == nil {
+		t.Error("parseKinds(xml): no error")
+	}
+}
