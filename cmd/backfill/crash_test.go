@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -18,6 +19,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+	"github.com/apache/arrow/go/v15/parquet"
+	"github.com/apache/arrow/go/v15/parquet/compress"
+	"github.com/apache/arrow/go/v15/parquet/pqarrow"
 )
 
 var (
@@ -50,7 +58,7 @@ func binary(t *testing.T) string {
 	return binPath
 }
 
-// crashInput writes 200,000 rows over several files and formats, with a few
+// crashInput writes 200,000 rows in CSV, NDJSON, gzip NDJSON and Parquet, with a few
 // bad rows, and returns the sources, the mapping, the ids that must arrive
 // and the rows that must be rejected.
 func crashInput(t *testing.T, dir string) (sources []string, mapping string, want map[string]bool, bad int) {
@@ -63,11 +71,11 @@ func crashInput(t *testing.T, dir string) (sources []string, mapping string, wan
 	ts := func(i int) string {
 		return time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Second).Format(time.RFC3339)
 	}
-	var csvA, csvD bytes.Buffer
+	var csvA bytes.Buffer
 	for _, f := range []struct {
 		name string
 		buf  *bytes.Buffer
-	}{{"a", &csvA}, {"d", &csvD}} {
+	}{{"a", &csvA}} {
 		f.buf.WriteString("id,user,event,ts,n\n")
 		for i := range perFile {
 			id, isBad := row(f.name, i)
@@ -100,11 +108,15 @@ func crashInput(t *testing.T, dir string) (sources []string, mapping string, wan
 	zw := gzip.NewWriter(&gz)
 	zw.Write(ndgz.Bytes())
 	zw.Close()
-	files := map[string][]byte{"a.csv": csvA.Bytes(), "b.ndjson": nd.Bytes(), "c.ndjson.gz": gz.Bytes(), "d.csv": csvD.Bytes()}
-	for _, name := range []string{"a.csv", "b.ndjson", "c.ndjson.gz", "d.csv"} {
+	files := map[string][]byte{"a.csv": csvA.Bytes(), "b.ndjson": nd.Bytes(), "c.ndjson.gz": gz.Bytes()}
+	for _, name := range []string{"a.csv", "b.ndjson", "c.ndjson.gz", "d.parquet"} {
 		p := filepath.Join(dir, "in", name)
 		os.MkdirAll(filepath.Dir(p), 0o755)
-		writeFile(t, p, files[name])
+		if name == "d.parquet" {
+			bad += writeCrashParquet(t, p, "d", perFile, row, want)
+		} else {
+			writeFile(t, p, files[name])
+		}
 		sources = append(sources, p)
 	}
 	mapping = filepath.Join(dir, "mapping.yaml")
@@ -310,6 +322,59 @@ func TestCrashAndResume(t *testing.T) {
 			}
 		})
 	}
+}
+
+// writeCrashParquet writes rows like the other crash inputs as Parquet, in
+// several row groups; a NaN score makes a row bad. It returns the bad rows.
+func writeCrashParquet(t *testing.T, path, name string, rows int, row func(string, int) (string, bool), want map[string]bool) (bad int) {
+	t.Helper()
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "id", Type: arrow.BinaryTypes.String},
+		{Name: "user", Type: arrow.BinaryTypes.String},
+		{Name: "event", Type: arrow.BinaryTypes.String},
+		{Name: "ts", Type: &arrow.TimestampType{Unit: arrow.Millisecond, TimeZone: "UTC"}},
+		{Name: "n", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "score", Type: arrow.PrimitiveTypes.Float64},
+	}, nil)
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	props := parquet.NewWriterProperties(parquet.WithMaxRowGroupLength(6000), parquet.WithCompression(compress.Codecs.Snappy))
+	fw, err := pqarrow.NewFileWriter(schema, f, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+	for start := 0; start < rows; start += 4096 {
+		b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+		for i := start; i < min(start+4096, rows); i++ {
+			id, isBad := row(name, i)
+			score := float64(i) / 10
+			if isBad {
+				score, bad = math.NaN(), bad+1
+			} else {
+				want[id] = true
+			}
+			b.Field(0).(*array.StringBuilder).Append(id)
+			b.Field(1).(*array.StringBuilder).Append(fmt.Sprintf("u%d", i%1000))
+			b.Field(2).(*array.StringBuilder).Append(fmt.Sprintf("Event, %d", i%5))
+			b.Field(3).(*array.TimestampBuilder).Append(arrow.Timestamp(base + int64(i)*1000))
+			b.Field(4).(*array.Int64Builder).Append(int64(i))
+			b.Field(5).(*array.Float64Builder).Append(score)
+		}
+		rec := b.NewRecord()
+		if err := fw.WriteBuffered(rec); err != nil {
+			t.Fatal(err)
+		}
+		rec.Release()
+		b.Release()
+	}
+	if err := fw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return bad
 }
 
 func readRejectsLines(t *testing.T, path string) int {
