@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -45,7 +46,8 @@ func (it *item) pos() readers.Position {
 // block is a run of rows of one source, handed from the read stage to the map
 // stage in one channel send.
 type block struct {
-	file   int // index of the source
+	seq    int64 // the block's place among all blocks of the run
+	file   int   // index of the source
 	src    *readers.Source
 	schema []string
 	items  []item
@@ -69,6 +71,8 @@ type run struct {
 	read, delivered, rejected, filtered, batches atomic.Int64
 	// reasons counts the rejects of this run by reason, with examples.
 	reasons reasons
+	// blocks counts the blocks the read stage handed on.
+	blocks int64
 }
 
 // Run imports cfg.Sources into cfg.Sink and reports what became of every row.
@@ -298,15 +302,31 @@ func (r *run) pipeline(ctx context.Context, from mark, schemaless mappings.Mappe
 		close(ckDone)
 	}
 
-	blocks := make(chan block, 4)
+	workers := max(1, runtime.GOMAXPROCS(0))
+	blocks := make(chan block, 2*workers)
+	results := make(chan *mapped, 2*workers)
 	jobs := make(chan *job, r.cfg.Concurrency)
 	g.Go(func() error {
 		defer close(blocks)
 		return r.quiet(r.readAll(readCtx, from, blocks))
 	})
+	var mappers sync.WaitGroup
+	cache := &mapperCache{}
+	for range workers {
+		mappers.Add(1)
+		g.Go(func() error {
+			defer mappers.Done()
+			return r.quiet(r.mapWorker(readCtx, blocks, results, schemaless, cache))
+		})
+	}
+	g.Go(func() error {
+		mappers.Wait()
+		close(results)
+		return nil
+	})
 	g.Go(func() error {
 		defer close(jobs)
-		return r.quiet(r.mapAll(readCtx, blocks, jobs, schemaless))
+		return r.quiet(r.assemble(readCtx, results, jobs))
 	})
 	for range r.cfg.Concurrency {
 		g.Go(func() error { return r.sendAll(readCtx, sendCtx, jobs) })
@@ -367,6 +387,8 @@ func (r *run) readSource(ctx context.Context, file int, at *readers.Position, ou
 		if len(blk.items) == 0 {
 			return nil
 		}
+		blk.seq = r.blocks
+		r.blocks++
 		select {
 		case out <- blk:
 		case <-ctx.Done():
@@ -397,17 +419,127 @@ func (r *run) readSource(ctx context.Context, file int, at *readers.Position, ou
 	}
 }
 
-// mapAll maps rows to messages and packs them into batches, in row order,
-// cutting the rows into jobs: contiguous ranges that settle as one.
-func (r *run) mapAll(ctx context.Context, in <-chan block, out chan<- *job, schemaless mappings.Mapper) error {
+// Outcomes of a row in the map stage.
+const (
+	outMessage = iota
+	outReject
+	outFiltered
+)
+
+// outcome is what the map stage made of one row: a message (its JSON at
+// buf[start:end] of its block), or why there is none.
+type outcome struct {
+	kind       uint8
+	pos        readers.Position
+	start, end int
+	err        error
+	raw        []byte // for rejects, and for samples
+}
+
+// mapped is a block of rows as the map workers leave it.
+type mapped struct {
+	seq  int64
+	file int
+	buf  []byte // the JSON of the block's messages, one after the other
+	outs []outcome
+}
+
+// mapperCache compiles the spec once per source file, for every worker.
+type mapperCache struct {
+	mu      sync.Mutex
+	mappers map[int]mappings.Mapper
+}
+
+func (c *mapperCache) get(r *run, blk *block) (mappings.Mapper, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if m, ok := c.mappers[blk.file]; ok {
+		return m, nil
+	}
+	m, err := r.cfg.Spec.Compile(blk.schema, r.cfg.Mapping)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", blk.src.Path, err)
+	}
+	if c.mappers == nil {
+		c.mappers = map[int]mappings.Mapper{}
+	}
+	c.mappers[blk.file] = m
+	return m, nil
+}
+
+// mapWorker maps and encodes blocks of rows. Several run at once; the
+// assembler puts their blocks back in order.
+func (r *run) mapWorker(ctx context.Context, in <-chan block, out chan<- *mapped, schemaless mappings.Mapper, cache *mapperCache) error {
+	keepRaw := r.cfg.Sample != nil
+	var msg sink.Message
+	for {
+		var blk block
+		var ok bool
+		select {
+		case blk, ok = <-in:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if !ok {
+			return nil
+		}
+		mapper := schemaless
+		if r.cfg.Spec != nil {
+			var err error
+			if mapper, err = cache.get(r, &blk); err != nil {
+				return err
+			}
+		}
+		m := &mapped{seq: blk.seq, file: blk.file, outs: make([]outcome, len(blk.items)), buf: make([]byte, 0, 384*len(blk.items))}
+		for i := range blk.items {
+			it, o := &blk.items[i], &m.outs[i]
+			o.pos = it.pos()
+			if it.err != nil {
+				o.kind, o.err, o.raw = outReject, it.err, it.err.Raw
+				continue
+			}
+			row := &it.row
+			msg = sink.Message{}
+			if err := mapper.Map(row, &msg); err != nil {
+				o.kind, o.err = outReject, err
+				if errors.Is(err, mappings.ErrFiltered) {
+					o.kind = outFiltered
+				}
+				if o.kind == outReject || keepRaw {
+					o.raw = rawRow(row)
+				}
+				continue
+			}
+			start := len(m.buf)
+			var err error
+			if m.buf, err = sink.EncodeMessage(m.buf, &msg, r.cfg.Limits); err != nil {
+				o.kind, o.err, o.raw = outReject, fmt.Errorf("%s: %w", o.pos, err), rawRow(row)
+				continue
+			}
+			o.kind, o.start, o.end = outMessage, start, len(m.buf)
+			if keepRaw {
+				o.raw = rawRow(row)
+			}
+		}
+		select {
+		case out <- m:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// assemble takes the mapped blocks in row order and packs their messages
+// into batches, cutting the rows into jobs: contiguous ranges that settle as
+// one.
+func (r *run) assemble(ctx context.Context, in <-chan *mapped, out chan<- *job) error {
 	batcher := sink.NewBatcher(r.cfg.Limits)
 	var (
 		cur     = &job{}
 		seq     int64
 		cut     bool
-		mapper  = schemaless
-		lastSrc *readers.Source
-		msg     sink.Message
+		next    int64
+		waiting = map[int64]*mapped{}
 	)
 	// emit hands on the current job, ending its range before end.
 	emit := func(b *sink.Batch, end mark) error {
@@ -429,20 +561,8 @@ func (r *run) mapAll(ctx context.Context, in <-chan block, out chan<- *job, sche
 		}
 	}
 	budget := newBudget(r.cfg.MaxRejects, r.cfg.MaxRejectRate, r.cfg.RejectWindow)
-	sampled := 0
-	sample := func(pos readers.Position, raw []byte, m *sink.Message, err error) {
-		if r.cfg.Sample == nil || sampled >= r.cfg.SampleRows {
-			return
-		}
-		sampled++
-		s := Sample{Pos: pos, Raw: raw, Err: err}
-		if m != nil {
-			s.Message, _ = sink.AppendMessage(nil, m)
-		}
-		r.cfg.Sample(s)
-	}
-	reject := func(file int, pos readers.Position, err error, raw []byte) error {
-		rej := newReject(pos, reasonOf(err), err, raw)
+	reject := func(file int, o *outcome) error {
+		rej := newReject(o.pos, reasonOf(o.err), o.err, o.raw)
 		cur.rejects = append(cur.rejects, rej)
 		cur.count(file, func(t *tally) { t.Read++; t.Rejected++ })
 		r.rejected.Add(1)
@@ -453,76 +573,90 @@ func (r *run) mapAll(ctx context.Context, in <-chan block, out chan<- *job, sche
 		budget.row(true)
 		return budget.check(r.rejected.Load(), r.topReasons)
 	}
+	sampled := 0
+	sample := func(m *mapped, o *outcome) {
+		if r.cfg.Sample == nil || sampled >= r.cfg.SampleRows {
+			return
+		}
+		sampled++
+		s := Sample{Pos: o.pos, Raw: o.raw}
+		if o.kind == outMessage {
+			s.Message = m.buf[o.start:o.end:o.end]
+		} else {
+			s.Err = o.err
+		}
+		r.cfg.Sample(s)
+	}
+	process := func(m *mapped) error {
+		for i := range m.outs {
+			o := &m.outs[i]
+			if cut {
+				cut = false
+				if err := emit(batcher.Flush(), mark{File: m.file, Pos: o.pos}); err != nil {
+					return err
+				}
+			}
+			r.read.Add(1)
+			sample(m, o)
+			switch o.kind {
+			case outReject:
+				if err := reject(m.file, o); err != nil {
+					return err
+				}
+				continue
+			case outFiltered:
+				cur.count(m.file, func(t *tally) { t.Read++; t.Filtered++ })
+				r.filtered.Add(1)
+				budget.row(false)
+				continue
+			}
+			full, err := batcher.AddEncoded(m.buf[o.start:o.end])
+			if err != nil {
+				o.err = fmt.Errorf("%s: %w", o.pos, err)
+				if err := reject(m.file, o); err != nil {
+					return err
+				}
+				continue
+			}
+			budget.row(false)
+			if full != nil {
+				// The message starts the next batch, and its row the next range.
+				if err := emit(full, mark{File: m.file, Pos: o.pos}); err != nil {
+					return err
+				}
+			}
+			cur.positions = append(cur.positions, o.pos)
+			cur.files = append(cur.files, int32(m.file))
+			cur.count(m.file, func(t *tally) { t.Read++ })
+		}
+		return nil
+	}
 	for {
-		var blk block
+		var m *mapped
 		var ok bool
 		select {
-		case blk, ok = <-in:
+		case m, ok = <-in:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 		if !ok {
 			break
 		}
-		if r.cfg.Spec != nil && blk.src != lastSrc {
-			m, err := r.cfg.Spec.Compile(blk.schema, r.cfg.Mapping)
-			if err != nil {
-				return fmt.Errorf("%s: %w", blk.src.Path, err)
+		waiting[m.seq] = m
+		for {
+			m, ok := waiting[next]
+			if !ok {
+				break
 			}
-			mapper, lastSrc = m, blk.src
+			delete(waiting, next)
+			next++
+			if err := process(m); err != nil {
+				return err
+			}
 		}
-		for i := range blk.items {
-			it := &blk.items[i]
-			pos := it.pos()
-			if cut {
-				cut = false
-				if err := emit(batcher.Flush(), mark{File: blk.file, Pos: pos}); err != nil {
-					return err
-				}
-			}
-			r.read.Add(1)
-			if it.err != nil {
-				sample(pos, it.err.Raw, nil, it.err)
-				if err := reject(blk.file, pos, it.err, it.err.Raw); err != nil {
-					return err
-				}
-				continue
-			}
-			row := &it.row
-			msg = sink.Message{}
-			if err := mapper.Map(row, &msg); err != nil {
-				sample(pos, rawRow(row), nil, err)
-				if errors.Is(err, mappings.ErrFiltered) {
-					cur.count(blk.file, func(t *tally) { t.Read++; t.Filtered++ })
-					r.filtered.Add(1)
-					budget.row(false)
-					continue
-				}
-				if err := reject(blk.file, pos, err, rawRow(row)); err != nil {
-					return err
-				}
-				continue
-			}
-			full, err := batcher.Add(&msg)
-			if err != nil {
-				sample(pos, rawRow(row), nil, err)
-				if err := reject(blk.file, pos, fmt.Errorf("%s: %w", pos, err), rawRow(row)); err != nil {
-					return err
-				}
-				continue
-			}
-			budget.row(false)
-			sample(pos, rawRow(row), &msg, nil)
-			if full != nil {
-				// The message starts the next batch, and its row the next range.
-				if err := emit(full, mark{File: blk.file, Pos: pos}); err != nil {
-					return err
-				}
-			}
-			cur.positions = append(cur.positions, pos)
-			cur.files = append(cur.files, int32(blk.file))
-			cur.count(blk.file, func(t *tally) { t.Read++ })
-		}
+	}
+	if len(waiting) > 0 {
+		return fmt.Errorf("map stage: %d blocks of rows out of order", len(waiting))
 	}
 	return emit(batcher.Flush(), mark{File: len(r.sources)})
 }

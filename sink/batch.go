@@ -174,11 +174,62 @@ type Batcher struct {
 // A MaxMessageBytes too large for MaxBatchBytes is lowered so that every
 // batch fits MaxBatchBytes even with limits that Validate would refuse.
 func NewBatcher(l Limits) *Batcher {
+	return &Batcher{limits: l.effective()}
+}
+
+// effective fills the defaults and lowers a MaxMessageBytes too large for
+// MaxBatchBytes, so that every batch fits MaxBatchBytes.
+func (l Limits) effective() Limits {
 	l = l.withDefaults()
 	if most := l.MaxBatchBytes - envelopeBytes; l.MaxMessageBytes > most {
 		l.MaxMessageBytes = most
 	}
-	return &Batcher{limits: l}
+	return l
+}
+
+// EncodeMessage validates m and appends its JSON encoding to buf, for
+// Batcher.AddEncoded: it lets messages be encoded on several goroutines and
+// batched, in order, on one. An invalid message or one over the limits'
+// MaxMessageBytes is an error that implements RejectReason() string (a
+// *ValidationError or a *TooLargeError), and buf comes back unchanged. Safe
+// for concurrent use.
+func EncodeMessage(buf []byte, m *Message, l Limits) ([]byte, error) {
+	if err := Validate(m); err != nil {
+		return buf, err
+	}
+	start := len(buf)
+	out, err := AppendMessage(buf, m)
+	if err != nil {
+		return buf, err
+	}
+	if size, limit := len(out)-start, l.effective().MaxMessageBytes; size > limit {
+		return buf, &TooLargeError{Size: size, Limit: limit}
+	}
+	return out, nil
+}
+
+// AddEncoded adds a message encoded by EncodeMessage (valid JSON, one
+// object) to the current batch, exactly as Add does: if it does not fit,
+// the current batch is closed and returned as full, and the message starts
+// the next one. A message over MaxMessageBytes is refused with a
+// *TooLargeError.
+func (bt *Batcher) AddEncoded(msg []byte) (full *Batch, err error) {
+	if len(msg) > bt.limits.MaxMessageBytes {
+		return nil, &TooLargeError{Size: len(msg), Limit: bt.limits.MaxMessageBytes}
+	}
+	if bt.cur == nil {
+		bt.cur = newBatch(4096)
+	}
+	b := bt.cur
+	if len(b.ends) > 0 && (len(b.ends)+1 > bt.limits.MaxMessages ||
+		len(b.buf)+1+len(msg)+envelopeBytes-len(bodyPrefix) > bt.limits.MaxBatchBytes) {
+		next := newBatch(cap(b.buf))
+		next.add(msg)
+		bt.cur = next
+		return b, nil
+	}
+	b.add(msg)
+	return nil, nil
 }
 
 // Add validates m and encodes it into the current batch. If m does not fit,
