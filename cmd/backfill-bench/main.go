@@ -8,10 +8,15 @@
 // checkpoint and of sending to a local receiver ("backfill serve"); and,
 // with -memory, the peak RSS of imports of 1,000,000 and 5,000,000 rows.
 //
-// Each measurement runs -runs times, interleaved, and the best (fastest)
-// run is reported; peak RSS is the largest of the runs.
+// Each measurement runs -runs times, interleaved path by path so that load
+// from elsewhere on the machine falls on floors and imports alike, and the
+// best (fastest) run is reported; peak RSS is the largest of the runs. The
+// rates are also given per CPU-second, which such load disturbs less. The
+// floor reads the first -floor-rows rows of each file: its rate is the
+// same over the whole file.
 //
-//	go run ./cmd/backfill-bench [-rows N] [-runs N] [-bin PATH] [-dir DIR] [-memory] [-only KINDS] [-extras KINDS] [-profile DIR]
+//	go run ./cmd/backfill-bench [-rows N] [-runs N] [-floor-rows N] [-bin PATH] [-dir DIR]
+//	        [-memory] [-memory-rows N,N] [-only KINDS] [-extras KINDS] [-profile DIR]
 //	go run ./cmd/backfill-bench -generate -dir DIR [-rows N]
 package main
 
@@ -20,6 +25,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -28,6 +34,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/backfillhq/backfill/readers"
@@ -155,13 +162,16 @@ var targets = map[string]float64{"segment": 600_000, "ndjson": 500_000, "csv": 7
 
 // Targets that are not rates.
 const (
-	gzipMaxSlowdown    = 0.15      // a .gz input at most 15 % slower than the plain one
-	receiverMinShare   = 0.70      // to a local receiver: at least 70 % of the --stub rate
-	checkpointMaxCost  = 0.05      // keeping a checkpoint: under 5 % slower
-	memoryMaxRSS       = 256 << 20 // peak RSS under 256 MiB at every size
-	memoryMaxGrowth    = 0.10      // and within 10 % across sizes
-	notSupportedFormat = "%s: not supported yet"
+	gzipMaxSlowdown   = 0.15      // a .gz input at most 15 % slower than the plain one
+	receiverMinShare  = 0.70      // to a local receiver: at least 70 % of the --stub rate
+	checkpointMaxCost = 0.05      // keeping a checkpoint: under 5 % slower
+	memoryMaxRSS      = 256 << 20 // peak RSS under 256 MiB at every size
+	memoryMaxGrowth   = 0.10      // and within 10 % across sizes
 )
+
+// notSupportedFormat is what a row of a format the readers cannot read yet
+// says, with the format's name.
+const notSupportedFormat = "%s: not supported yet"
 
 // benchPath is one input path of the table and its measurements.
 type benchPath struct {
@@ -171,11 +181,12 @@ type benchPath struct {
 	mapping string
 	skip    string // why it is not measured, if it is not
 
-	floors  []float64 // rows/s
-	imports []importResult
-	ckpts   []importResult
-	recvs   []importResult
-	recvCPU []time.Duration // the receiver's CPU time during each of recvs
+	floors   []float64 // rows/s
+	floorCPU []float64 // rows per CPU-second
+	imports  []importResult
+	ckpts    []importResult
+	recvs    []importResult
+	recvCPU  []time.Duration // the receiver's CPU time during each of recvs
 }
 
 func (p *benchPath) title() string {
@@ -246,7 +257,9 @@ func bench(ctx context.Context, o options) error {
 	for _, k := range want {
 		p := &benchPath{kind: k, file: fs.plain[k.key], mapping: fs.mappings[k.key]}
 		if k.format == readers.FormatParquet {
-			p.skip = parquetSupport(ctx, p.file)
+			if p.skip = parquetSupport(ctx, p.file); p.skip != "" {
+				fmt.Fprintf(os.Stderr, "backfill-bench: "+notSupportedFormat+": %s\n", "parquet", p.skip)
+			}
 		}
 		paths = append(paths, p)
 	}
@@ -301,9 +314,11 @@ func bench(ctx context.Context, o options) error {
 
 	fmt.Printf(floorHelp+"\n", floorScope(o))
 	fmt.Println()
-	printThroughput(paths, o.rows)
+	printThroughput(os.Stdout, paths, o.rows)
 	fmt.Println()
-	printCosts(paths, o.rows, o.extras)
+	printCPU(os.Stdout, paths, o.rows)
+	fmt.Println()
+	printCosts(os.Stdout, paths, o.rows, o.extras)
 
 	if o.memory {
 		fmt.Println()
@@ -326,9 +341,11 @@ func (p *benchPath) extra(keys []string) bool {
 // measure runs p's floor and imports once.
 func (p *benchPath) measure(ctx context.Context, run int, o options, rn *runner, bin, dir string, rcv *receiver) error {
 	runtime.GC()
+	cpu0 := processCPU()
 	start := time.Now()
 	n, err := floor(ctx, p.file, p.kind.format, int64(o.floorRows))
 	d := time.Since(start)
+	cpu := processCPU() - cpu0
 	if err != nil {
 		return fmt.Errorf("floor: %w", err)
 	}
@@ -340,6 +357,7 @@ func (p *benchPath) measure(ctx context.Context, run int, o options, rn *runner,
 		return fmt.Errorf("floor: read %d rows, want %d", n, want)
 	}
 	p.floors = append(p.floors, float64(n)/d.Seconds())
+	p.floorCPU = append(p.floorCPU, float64(n)/cpu.Seconds())
 
 	ir := importRun{bin: bin, dir: dir, source: p.file, mapping: p.mapping, rows: o.rows}
 	res, err := ir.run(ctx, rn)
@@ -406,9 +424,9 @@ func spread(rs []importResult) float64 {
 	return 1 - lo.Seconds()/hi.Seconds()
 }
 
-func printThroughput(paths []*benchPath, rows int) {
-	fmt.Println("Throughput: `backfill import --stub --no-checkpoint --rate -1 --progress never FILE`, everything but the network")
-	fmt.Println()
+func printThroughput(w io.Writer, paths []*benchPath, rows int) {
+	fmt.Fprintln(w, "Throughput: `backfill import --stub --no-checkpoint --rate -1 --progress never FILE`, everything but the network")
+	fmt.Fprintln(w)
 	t := &table{
 		header: []string{"path", "floor events/s", "import events/s", "of floor", "cores", "spread", "peak RSS", "target", "met"},
 		right:  []bool{false, true, true, true, true, true, true, false, false},
@@ -444,15 +462,49 @@ func printThroughput(paths []*benchPath, rows int) {
 			fmt.Sprintf("%.2f", r.cpu.Seconds()/r.wall.Seconds()), percent(spread(p.imports)),
 			megabytes(peakRSS(p.imports)), target, met)
 	}
-	t.print(os.Stdout)
-	fmt.Println()
-	fmt.Println("of floor: import events/s ÷ floor events/s (the import may use both cores, the floor uses one);")
-	fmt.Println("cores: CPU time ÷ wall time of the best import; spread: how much slower the slowest run was than the best.")
+	t.print(w)
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "of floor: import events/s ÷ floor events/s (the import may use both cores, the floor uses one);")
+	fmt.Fprintln(w, "cores: CPU time ÷ wall time of the best import; spread: how much slower the slowest run was than the best;")
+	fmt.Fprintln(w, "peak RSS: the largest of the runs (ru_maxrss of the import process, started by a small runner process).")
 }
 
-func printCosts(paths []*benchPath, rows int, extras []string) {
-	fmt.Println("Costs beyond `--stub --no-checkpoint` (same file, same runs):")
-	fmt.Println()
+// printCPU prints the rates per CPU-second, which other load on the
+// machine disturbs much less than rates per second of wall time.
+func printCPU(w io.Writer, paths []*benchPath, rows int) {
+	fmt.Fprintln(w, "Per CPU-second (user + system time; less disturbed by other load on the machine than wall time):")
+	fmt.Fprintln(w)
+	t := &table{
+		header: []string{"path", "floor rows/CPU-s", "import events/CPU-s", "of floor", "CPU-s for 1M events"},
+		right:  []bool{false, true, true, true, true},
+	}
+	for _, p := range paths {
+		if p.skip != "" {
+			continue
+		}
+		floorRate := slices.Max(p.floorCPU)
+		cpu := p.imports[0].cpu
+		for _, r := range p.imports {
+			cpu = min(cpu, r.cpu)
+		}
+		ev := float64(rows) / cpu.Seconds()
+		t.add(p.title(), rate(floorRate), rate(ev), fmt.Sprintf("%.2f×", ev/floorRate), fmt.Sprintf("%.2f", 1e6/ev))
+	}
+	t.print(w)
+}
+
+// processCPU returns the user and system time this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func printCosts(w io.Writer, paths []*benchPath, rows int, extras []string) {
+	fmt.Fprintln(w, "Costs beyond `--stub --no-checkpoint` (same file, same runs):")
+	fmt.Fprintln(w)
 	t := &table{
 		header: []string{"path", "--stub events/s", "events/s", "ratio", "target", "met", "notes"},
 		right:  []bool{false, true, true, true, false, false, false},
@@ -480,14 +532,14 @@ func printCosts(paths []*benchPath, rows int, extras []string) {
 	if !measured {
 		t.add("(none measured: see -extras)")
 	}
-	t.print(os.Stdout)
+	t.print(w)
 }
 
 // memorySection imports every kind once at each row count of -memory-rows
 // and prints the peak RSS of each and their ratio.
 func memorySection(ctx context.Context, o options, rn *runner, bin, dir string, base *files, want []inputKind) error {
-	fmt.Printf("Memory: peak RSS (VmHWM) of `backfill import --stub --no-checkpoint`, one run a size (target: < %s at every size, within %.0f %%)\n\n",
-		megabytes(memoryMaxRSS), 100*memoryMaxGrowth)
+	fmt.Printf("Memory: peak RSS of `backfill import --stub --no-checkpoint`, one run a size (target: < %d MiB at every size, within %.0f %%)\n\n",
+		memoryMaxRSS>>20, 100*memoryMaxGrowth)
 	header := []string{"path"}
 	right := []bool{false}
 	for _, n := range o.memoryRows {

@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/backfillhq/backfill/importer"
 	"github.com/backfillhq/backfill/mappings"
@@ -278,5 +279,56 @@ func TestParseFlags(t *testing.T) {
 	}
 	if _, err := parseKinds("xml"); err == nil {
 		t.Error("parseKinds(xml): no error")
+	}
+}
+
+// TestPrintTargets checks the verdicts of the tables on made-up results.
+func TestPrintTargets(t *testing.T) {
+	const rows = 1_000_000
+	kind := func(key string) inputKind {
+		for _, k := range kinds {
+			if k.key == key {
+				return k
+			}
+		}
+		t.Fatalf("no kind %s", key)
+		return inputKind{}
+	}
+	secs := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+	run := func(wall, cpu float64) importResult {
+		return importResult{wall: secs(wall), cpu: secs(cpu), maxRSS: 50 << 20}
+	}
+	csvPath := &benchPath{kind: kind("csv"),
+		floors: []float64{2e6, 1.9e6}, floorCPU: []float64{2e6},
+		imports: []importResult{run(2.5, 4), run(2, 3.8)}, // best: 500,000 events/s
+		ckpts:   []importResult{run(2.1, 3.9)},
+		recvs:   []importResult{run(4, 3.9)},
+		recvCPU: []time.Duration{secs(2)},
+	}
+	paths := []*benchPath{
+		csvPath,
+		{kind: kind("parquet"), skip: "parquet: unknown format"},
+		{kind: kind("csv"), gz: true, floors: []float64{1e6}, floorCPU: []float64{1e6},
+			imports: []importResult{run(2.2, 4)}}, // 9.1 % slower than plain
+		{kind: kind("segment"), gz: true, skip: "error: exit status 1"},
+	}
+	var b bytes.Buffer
+	printThroughput(&b, paths, rows)
+	printCPU(&b, paths, rows)
+	printCosts(&b, paths, rows, []string{"csv"})
+	squeeze := func(s string) string { return strings.Join(strings.Fields(s), " ") }
+	out := squeeze(b.String())
+	for _, want := range []string{
+		"| CSV with a YAML mapping (typed columns)        |      2,000,000 |         500,000 |    0.25× |  1.90 | 20.0 % | 50.0 MiB | ≥ 700,000                | NO (71 %)          |",
+		"| Parquet with a YAML mapping                    |                |                 |          |       |        |          | parquet: not supported yet |",
+		"| ≤ 15 % slower than plain | yes (9.1 % slower) |",
+		"error: exit status 1",
+		"|      2,000,000 |             263,158 |    0.13× |                3.80 |",
+		"|         500,000 |  250,000 |        50.0 % | ≥ 70 % of --stub | NO  | receiver used 2.0 s CPU on the same 2 cores (0.50 cores)",
+		"|         500,000 |  476,190 |  4.8 % slower | < 5 % slower     | yes |",
+	} {
+		if !strings.Contains(out, squeeze(want)) {
+			t.Errorf("output lacks %q:\n%s", want, b.String())
+		}
 	}
 }

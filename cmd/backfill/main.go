@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/backfillhq/backfill/sink"
@@ -43,6 +44,7 @@ rejects file); 1 failed; 130 interrupted; 64 bad usage.
 `
 
 func main() {
+	tuneGC()
 	// The first signal stops the command gracefully; a second one exits at
 	// once (a checkpoint on disk stays valid, only less recent).
 	ctx, cancel := context.WithCancel(context.Background())
@@ -57,6 +59,20 @@ func main() {
 		os.Exit(exitInterrupted)
 	}()
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// tuneGC raises the garbage collector's target. An import's live heap is a
+// few megabytes, so the default target collects hundreds of times per
+// million rows; a higher one, under a memory limit that keeps the process
+// well below 256 MB, spends that time importing instead. GOGC and
+// GOMEMLIMIT in the environment take precedence.
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(192 << 20)
+	}
 }
 
 // run executes one command line and returns the process exit code.
