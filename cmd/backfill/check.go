@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -25,24 +23,13 @@ Exit codes: 0 nothing would be rejected; 2 some rows would be; 1 the check
 could not run (an unreadable file, an invalid mapping).`
 
 func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	cmd := newCommand("check", "backfill check [flags] SOURCE...", checkAbout, stderr)
 	var in inputFlags
-	in.register(fs)
-	rows := fs.Int("rows", 5, "how many rows to show beside their messages")
-	fs.SetOutput(stderr)
-	fs.Usage = usageFunc(fs, stderr, "backfill check [flags] SOURCE...", checkAbout)
-	sources, err := parseInterleaved(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		fs.Usage = usageFunc(fs, stdout, "backfill check [flags] SOURCE...", checkAbout)
-		fs.Usage()
-		return exitOK
-	}
-	if err != nil {
-		return exitUsage
-	}
-	if len(sources) == 0 {
-		fmt.Fprintln(stderr, "backfill check: name at least one SOURCE (a file, folder, glob or -); see --help")
-		return exitUsage
+	in.register(cmd.fs)
+	rows := cmd.fs.Int("rows", 5, "how many rows to show beside their messages")
+	sources, code, done := cmd.parse(args, true, stdout, stderr)
+	if done {
+		return code
 	}
 	if *rows < 0 {
 		fmt.Fprintf(stderr, "backfill check: --rows is %d, want 0 or more\n", *rows)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -31,6 +32,43 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
+}
+
+// command is a subcommand's flag set with its synopsis and description.
+type command struct {
+	fs       *flag.FlagSet
+	name     string // "import"
+	synopsis string // "backfill import [flags] SOURCE..."
+	about    string
+}
+
+func newCommand(name, synopsis, about string, stderr io.Writer) *command {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = usageFunc(fs, stderr, synopsis, about)
+	return &command{fs: fs, name: name, synopsis: synopsis, about: about}
+}
+
+// parse parses args. When done is set, the command must return code at
+// once: --help was asked for (printed to stdout) or the flags were wrong
+// (said on stderr). With needSources, at least one positional argument is
+// required.
+func (c *command) parse(args []string, needSources bool, stdout, stderr io.Writer) (pos []string, code int, done bool) {
+	pos, err := parseInterleaved(c.fs, args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		usageFunc(c.fs, stdout, c.synopsis, c.about)()
+		return nil, exitOK, true
+	case err != nil:
+		return nil, exitUsage, true
+	case needSources && len(pos) == 0:
+		fmt.Fprintf(stderr, "backfill %s: name at least one SOURCE (a file, folder, glob or -); see --help\n", c.name)
+		return nil, exitUsage, true
+	case !needSources && len(pos) > 0:
+		fmt.Fprintf(stderr, "backfill %s: unexpected argument %q; see --help\n", c.name, pos[0])
+		return nil, exitUsage, true
+	}
+	return pos, exitOK, false
 }
 
 // usageFunc prints a command's synopsis, its description and every flag.

@@ -108,23 +108,12 @@ func (f *importFlags) register(fs *flag.FlagSet) {
 }
 
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("import", flag.ContinueOnError)
+	cmd := newCommand("import", "backfill import [flags] SOURCE...", importAbout, stderr)
 	var f importFlags
-	f.register(fs)
-	fs.SetOutput(stderr)
-	fs.Usage = usageFunc(fs, stderr, "backfill import [flags] SOURCE...", importAbout)
-	sources, err := parseInterleaved(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		fs.Usage = usageFunc(fs, stdout, "backfill import [flags] SOURCE...", importAbout)
-		fs.Usage()
-		return exitOK
-	}
-	if err != nil {
-		return exitUsage
-	}
-	if len(sources) == 0 {
-		fmt.Fprintln(stderr, "backfill import: name at least one SOURCE (a file, folder, glob or -); see --help")
-		return exitUsage
+	f.register(cmd.fs)
+	sources, code, done := cmd.parse(args, true, stdout, stderr)
+	if done {
+		return code
 	}
 	cfg, closeSink, err := f.config(sources, args, stdout)
 	if err != nil {

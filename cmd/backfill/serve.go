@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -25,25 +23,14 @@ carry it as Basic auth user; otherwise any key is accepted.
 It prints its URL on stdout once it listens and runs until interrupted.`
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	cmd := newCommand("serve", "backfill serve [flags]", serveAbout, stderr)
+	fs := cmd.fs
 	addr := fs.String("addr", "127.0.0.1:8088", "`HOST:PORT` to listen on (port 0 picks a free port)")
 	out := fs.String("out", "received.ndjson", "append accepted messages to `FILE` as NDJSON (- for stdout)")
 	keyFile := fs.String("write-key-file", "", "require the write key in `FILE` (default: $SEGMENT_WRITE_KEY if set)")
 	urlFile := fs.String("url-file", "", "write the receiver's URL to `FILE` once it listens, for scripts")
-	fs.SetOutput(stderr)
-	fs.Usage = usageFunc(fs, stderr, "backfill serve [flags]", serveAbout)
-	rest, err := parseInterleaved(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		fs.Usage = usageFunc(fs, stdout, "backfill serve [flags]", serveAbout)
-		fs.Usage()
-		return exitOK
-	}
-	if err != nil {
-		return exitUsage
-	}
-	if len(rest) > 0 {
-		fmt.Fprintf(stderr, "backfill serve: unexpected argument %q; see --help\n", rest[0])
-		return exitUsage
+	if _, code, done := cmd.parse(args, false, stdout, stderr); done {
+		return code
 	}
 	key, err := readWriteKey(*keyFile)
 	if err != nil {

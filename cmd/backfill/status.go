@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -20,22 +18,10 @@ command that resumes it. Without --checkpoint, it lists every checkpoint in
 .backfill/ under the working directory.`
 
 func runStatus(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	path := fs.String("checkpoint", "", "the checkpoint `FILE` to show (default: every checkpoint in .backfill/)")
-	fs.SetOutput(stderr)
-	fs.Usage = usageFunc(fs, stderr, "backfill status [--checkpoint FILE]", statusAbout)
-	rest, err := parseInterleaved(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		fs.Usage = usageFunc(fs, stdout, "backfill status [--checkpoint FILE]", statusAbout)
-		fs.Usage()
-		return exitOK
-	}
-	if err != nil {
-		return exitUsage
-	}
-	if len(rest) > 0 {
-		fmt.Fprintf(stderr, "backfill status: unexpected argument %q; see --help\n", rest[0])
-		return exitUsage
+	cmd := newCommand("status", "backfill status [--checkpoint FILE]", statusAbout, stderr)
+	path := cmd.fs.String("checkpoint", "", "the checkpoint `FILE` to show (default: every checkpoint in .backfill/)")
+	if _, code, done := cmd.parse(args, false, stdout, stderr); done {
+		return code
 	}
 	paths := []string{*path}
 	if *path == "" {
