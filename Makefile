@@ -42,10 +42,12 @@ vet:
 fmt:
 	gofmt -w $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')
 
-## bench: Go benchmarks of the stages, then end-to-end throughput.
-bench:
+## bench: Go benchmarks of the stages, then the built binary's throughput, floors and
+## memory against the targets (BENCHFLAGS: e.g. -memory, -rows N, -dir .bench to keep
+## the inputs, -profile DIR; see go run ./cmd/backfill-bench -h).
+bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
-	$(GO) run ./cmd/backfill-bench
+	$(GO) run ./cmd/backfill-bench -bin $(BIN) $(BENCHFLAGS)
 
 clean:
 	rm -rf bin $(DEMO)
