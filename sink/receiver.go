@@ -274,25 +274,26 @@ func (r *Receiver) appendChecked(out []byte, raw []byte, typ string, index int) 
 			message: where + ": " + ve.Reason + ": " + ve.Error(), index: index, field: ve.Field, reason: ve.Reason}
 	}
 
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
-		return out, badRequest("%s: invalid JSON: %v", where, err)
-	}
-	doc, ok := v.(map[string]any)
-	if !ok {
+	// Only the top level is decoded: nested values stay raw, which keeps
+	// the check cheap next to the importer it serves.
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &doc); err != nil || doc == nil {
+		var syntax *json.SyntaxError
+		if errors.As(err, &syntax) {
+			return out, badRequest("%s: invalid JSON: %v", where, err)
+		}
 		return out, fail(&ValidationError{Reason: ReasonInvalidField, Detail: "a message must be a JSON object"})
 	}
 	addType := false
 	if typ != "" {
-		switch t, has := doc["type"]; {
+		t, has := doc["type"]
+		switch s, isString := rawString(t); {
 		case !has:
-			doc["type"] = typ
+			doc["type"] = json.RawMessage(strconv.Quote(typ))
 			addType = true
-		case t != typ:
+		case !isString || s != typ:
 			return out, fail(&ValidationError{Field: "type", Reason: ReasonInvalidType,
-				Detail: fmt.Sprintf("type %v does not match the endpoint %s", t, typ)})
+				Detail: fmt.Sprintf("type %s does not match the endpoint %s", t, typ)})
 		}
 	}
 	if ve := checkDoc(doc); ve != nil {
@@ -327,8 +328,8 @@ func (r *Receiver) appendChecked(out []byte, raw []byte, typ string, index int) 
 	return append(out, '\n'), nil
 }
 
-// checkDoc applies Validate's rules to a decoded message.
-func checkDoc(doc map[string]any) *ValidationError {
+// checkDoc applies Validate's rules to a message decoded one level deep.
+func checkDoc(doc map[string]json.RawMessage) *ValidationError {
 	var f specFields
 	for _, s := range [...]struct {
 		key    string
@@ -343,11 +344,11 @@ func checkDoc(doc map[string]any) *ValidationError {
 		{"groupId", &f.groupID, ReasonMissingID},
 		{"previousId", &f.previousID, ReasonMissingID},
 	} {
-		v, ok := doc[s.key]
-		if !ok || v == nil {
+		raw, ok := doc[s.key]
+		if !ok || isNull(raw) {
 			continue
 		}
-		str, ok := v.(string)
+		str, ok := rawString(raw)
 		if !ok {
 			return &ValidationError{Field: s.key, Reason: s.reason, Detail: s.key + " must be a string"}
 		}
@@ -356,23 +357,54 @@ func checkDoc(doc map[string]any) *ValidationError {
 	if ve := f.check(); ve != nil {
 		return ve
 	}
-	switch ts := doc["timestamp"].(type) {
-	case nil:
+	switch raw, ok := doc["timestamp"]; {
+	case !ok || isNull(raw):
 		return &ValidationError{Field: "timestamp", Reason: ReasonMissingTimestamp, Detail: "timestamp is required"}
-	case string:
+	default:
+		ts, isString := rawString(raw)
+		if !isString {
+			return &ValidationError{Field: "timestamp", Reason: ReasonInvalidTimestamp, Detail: "timestamp must be an RFC 3339 string"}
+		}
 		if _, err := time.Parse(time.RFC3339, ts); err != nil {
 			return &ValidationError{Field: "timestamp", Reason: ReasonInvalidTimestamp,
 				Detail: strconv.Quote(ts) + " is not an RFC 3339 time"}
 		}
-	default:
-		return &ValidationError{Field: "timestamp", Reason: ReasonInvalidTimestamp, Detail: "timestamp must be an RFC 3339 string"}
 	}
 	for _, key := range [...]string{"properties", "traits", "context", "integrations"} {
-		switch v := doc[key].(type) {
-		case nil, map[string]any:
-		default:
-			return &ValidationError{Field: key, Reason: ReasonInvalidField, Detail: key + " must be a JSON object, not " + typeName(v)}
+		raw, ok := doc[key]
+		if !ok || isNull(raw) || raw[0] == '{' {
+			continue
 		}
+		return &ValidationError{Field: key, Reason: ReasonInvalidField, Detail: key + " must be a JSON object, not " + rawKind(raw)}
 	}
 	return nil
+}
+
+// isNull reports whether a raw JSON value is null.
+func isNull(raw json.RawMessage) bool { return string(raw) == "null" }
+
+// rawString decodes a raw JSON string; ok is false for any other value.
+func rawString(raw json.RawMessage) (string, bool) {
+	if len(raw) == 0 || raw[0] != '"' {
+		return "", false
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// rawKind names the JSON type of a raw value, for messages.
+func rawKind(raw json.RawMessage) string {
+	switch raw[0] {
+	case '"':
+		return "a string"
+	case '[':
+		return "an array"
+	case 't', 'f':
+		return "a boolean"
+	default:
+		return "a number"
+	}
 }
