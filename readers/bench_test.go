@@ -96,6 +96,7 @@ func BenchmarkScanObject(b *testing.B) {
 	run("ObjectMembers", func(l []byte) error {
 		return ObjectMembers(l, func(string, json.RawMessage) bool { return true })
 	})
+	run("validJSON", validJSON)
 	run("encoding-json-Valid", func(l []byte) error {
 		if !json.Valid(l) {
 			return fmt.Errorf("invalid line %s", l)

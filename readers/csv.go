@@ -3,8 +3,10 @@ package readers
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
+	"math/bits"
 	"strings"
 	"unicode/utf8"
 )
@@ -34,6 +36,11 @@ type csvReader struct {
 	err     error // sticky: io.EOF or a fatal error
 	fields  []csvField
 	nulls   []string // unquoted cell texts that are absent values
+	arena   rowArena // the rows' bytes, strings and values
+
+	// byteByByte frames every record with quotes byte by byte, as the
+	// tests do to compare splitQuoted with frameQuoted.
+	byteByByte bool
 }
 
 var (
@@ -177,8 +184,7 @@ func (c *csvReader) Next(ctx context.Context) (Row, error) {
 		pos.Row = c.row
 		raw := rec.data
 		if !rec.owned {
-			raw = make([]byte, len(rec.data))
-			copy(raw, rec.data)
+			raw = c.arena.copyBytes(rec.data)
 		}
 		if rec.reason != "" {
 			return Row{}, &RowError{Pos: pos, Reason: rec.reason, Raw: raw, Err: rec.err}
@@ -199,23 +205,40 @@ func (c *csvReader) Next(ctx context.Context) (Row, error) {
 // absent.
 var defaultNull = []string{""}
 
-// strings returns the fields of the record raw as string values: one copy
-// of the record that the fields share, plus one per field with doubled
-// quotes. An unquoted field whose text is one of nulls is nil.
+// strings returns the fields of the record raw as string values. The
+// strings of a record share one copy of it, in the arena's current block
+// unless the record is large, and a field with doubled quotes is one more
+// string. An unquoted field whose text is one of nulls is nil.
 func (c *csvReader) strings(raw []byte, nulls []string) []any {
-	text := string(raw)
-	values := make([]any, len(c.fields))
+	values := c.arena.newValues(len(c.fields))
+	// Room for the record and, at most as long, its unescaped fields.
+	var text string
+	if c.arena.reserveText(2 * len(raw)) {
+		text = c.arena.string(raw)
+	} else {
+		text = string(raw)
+	}
 	for k, f := range c.fields {
 		if len(nulls) > 0 && !(f.start > 0 && raw[f.start-1] == '"') && isNullToken(raw[f.start:f.end], nulls) {
 			continue
 		}
 		v := text[f.start:f.end]
 		if f.escaped {
-			v = strings.ReplaceAll(v, `""`, `"`)
+			v = c.unescape(raw[f.start:f.end], len(raw))
 		}
 		values[k] = v
 	}
 	return values
+}
+
+// unescape returns the text of a quoted field, b, with its doubled quotes
+// made single. n is the length of the field's record: the arena has room
+// for the text if it had room for twice the record.
+func (c *csvReader) unescape(b []byte, n int) string {
+	if 2*n > arenaSmall {
+		return strings.ReplaceAll(string(b), `""`, `"`)
+	}
+	return c.arena.unquotedCSV(b)
 }
 
 // isNullToken reports whether the cell text b is one of the null tokens.
@@ -240,7 +263,20 @@ func (c *csvReader) frame(ctx context.Context) (csvRecord, error) {
 		if nl := bytes.IndexByte(avail, '\n'); nl >= 0 {
 			line := avail[:nl]
 			if bytes.IndexByte(line, '"') >= 0 {
-				break
+				// A line with quotes is one record if its quoted fields
+				// end on it and are well formed; anything else is
+				// framed byte by byte.
+				if nl > c.max || c.byteByByte {
+					break
+				}
+				line = trimCR(line)
+				if !c.splitQuoted(line) {
+					c.fields = c.fields[:0]
+					break
+				}
+				s.consume(nl + 1)
+				rec.lines, rec.data = 1, line
+				return rec, nil
 			}
 			// The common case: a whole line without quotes is one record.
 			line = trimCR(line)
@@ -278,13 +314,80 @@ func (c *csvReader) frame(ctx context.Context) (csvRecord, error) {
 func (c *csvReader) split(line []byte) {
 	pos := 0
 	for {
-		j := bytes.IndexByte(line[pos:], c.delim)
-		if j < 0 {
-			c.fields = append(c.fields, csvField{start: pos, end: len(line)})
+		end := c.indexSpecial(line, pos)
+		c.fields = append(c.fields, csvField{start: pos, end: end})
+		if end == len(line) {
 			return
 		}
-		c.fields = append(c.fields, csvField{start: pos, end: pos + j})
-		pos += j + 1
+		pos = end + 1
+	}
+}
+
+// indexSpecial returns the index of the first delimiter or quote in
+// line[i:], or len(line).
+func (c *csvReader) indexSpecial(line []byte, i int) int {
+	d := c.delim
+	dw, qw := lowBits*uint64(d), lowBits*uint64('"')
+	for ; i+8 <= len(line); i += 8 {
+		w := binary.LittleEndian.Uint64(line[i:])
+		x, y := w^dw, w^qw
+		// The lowest byte flagged is the first that is zero in x or y.
+		if m := ((x-lowBits)&^x | (y-lowBits)&^y) & highBits; m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+	}
+	for ; i < len(line); i++ {
+		if b := line[i]; b == d || b == '"' {
+			return i
+		}
+	}
+	return len(line)
+}
+
+// splitQuoted splits a line with quotes into fields as frameQuoted would,
+// if the line is one well-formed record: every quoted field closes on the
+// line and is followed by a delimiter or the end of the line, and no
+// unquoted field holds a quote. It reports false otherwise, leaving the
+// line to frameQuoted.
+func (c *csvReader) splitQuoted(line []byte) bool {
+	d := c.delim
+	pos := 0
+	for {
+		if pos < len(line) && line[pos] == '"' {
+			start, j := pos+1, pos+1
+			escaped := false
+			for {
+				k := bytes.IndexByte(line[j:], '"')
+				if k < 0 {
+					return false // the field goes on past the line
+				}
+				j += k + 1
+				if j < len(line) && line[j] == '"' {
+					escaped = true
+					j++
+					continue
+				}
+				break
+			}
+			c.fields = append(c.fields, csvField{start: start, end: j - 1, escaped: escaped})
+			if j == len(line) {
+				return true
+			}
+			if line[j] != d {
+				return false
+			}
+			pos = j + 1
+			continue
+		}
+		end := c.indexSpecial(line, pos)
+		if end < len(line) && line[end] == '"' {
+			return false // a bare quote
+		}
+		c.fields = append(c.fields, csvField{start: pos, end: end})
+		if end == len(line) {
+			return true
+		}
+		pos = end + 1
 	}
 }
 

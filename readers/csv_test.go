@@ -1,7 +1,9 @@
 package readers
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"reflect"
 	"strings"
@@ -346,4 +348,42 @@ func TestCSVNull(t *testing.T) {
 			t.Fatalf("Schema() = %q", got)
 		}
 	})
+}
+
+// TestIndexSpecial puts delimiters and quotes at every offset of lines
+// long enough for the word-at-a-time scan, among bytes of several kinds,
+// and checks indexSpecial against a byte-at-a-time search.
+func TestIndexSpecial(t *testing.T) {
+	for _, delim := range []byte{',', '\t', ';', '|', 0x01, 0x7f} {
+		t.Run(fmt.Sprintf("delimiter %#x", delim), func(t *testing.T) {
+			c := &csvReader{delim: delim}
+			for _, fill := range []byte{'a', 0x00, 0x80, 0xff, delim + 1, delim - 1, '"' + 1, '"' - 1} {
+				if fill == delim || fill == '"' {
+					continue
+				}
+				for n := 0; n <= 20; n++ {
+					for at := -1; at < n; at++ {
+						for _, special := range []byte{delim, '"'} {
+							line := bytes.Repeat([]byte{fill}, n)
+							if at >= 0 {
+								line[at] = special
+							}
+							for from := 0; from <= n; from++ {
+								want := len(line)
+								for k := from; k < len(line); k++ {
+									if line[k] == delim || line[k] == '"' {
+										want = k
+										break
+									}
+								}
+								if got := c.indexSpecial(line, from); got != want {
+									t.Fatalf("%q from %d: %d, want %d", line, from, got, want)
+								}
+							}
+						}
+					}
+				}
+			}
+		})
+	}
 }

@@ -116,6 +116,19 @@ func FuzzCSV(f *testing.F) {
 			prev = it.Pos
 		}
 		checkResume(t, "f.csv", data, opts, items, nil)
+		// Lines with quotes frame the same on the fast path and byte by
+		// byte.
+		r, err = openBytes("f.csv", data, opts, nil)
+		if err != nil {
+			t.Fatalf("open again: %v", err)
+		}
+		r.(*csvReader).byteByByte = true
+		slow, err := readN(r, len(data)+2)
+		r.Close()
+		if err != io.EOF {
+			t.Fatalf("reading byte by byte: %v", err)
+		}
+		diffItems(t, slow, items)
 		if !small {
 			compareWithEncodingCSV(t, data, header, items)
 		}
@@ -177,6 +190,8 @@ func FuzzNDJSON(f *testing.F) {
 		strings.Repeat("[", 1001) + strings.Repeat("]", 1001),
 		"{\"a\":\"\x00\"}",
 		`"\ud800\udc00"`,
+		"{\"a\":1,\"b\":2}\n{\"a\":3,\"b\":4}\n{\"a\":5,\"a\":6}\n{\"\\u0061\":1,\"b\":2}\n{\"a\":1,\"b\":2,\"c\":3}\n{\"a\" :1}\n{\"a\":1,\"b\":2}\n{\"ab\":1,\"b\":2}\n{\"a\":1,\"bc\":2}\n{\"a\":1,\"b\"}\n",
+		"{\"k\\\"\":1}\n{\"k\\\"\":2}\n{\"k\\\"\":3,\"k\\\"\":4}\n",
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))
@@ -203,18 +218,7 @@ func FuzzNDJSON(f *testing.F) {
 			if err != nil {
 				t.Fatalf("parse: %v", err)
 			}
-			var want map[string]json.RawMessage
-			if err := json.Unmarshal(data, &want); err != nil {
-				t.Fatalf("encoding/json: %v", err)
-			}
-			if len(row.Names) != len(want) {
-				t.Fatalf("names %q, encoding/json has %d keys", row.Names, len(want))
-			}
-			for i, name := range row.Names {
-				if w, ok := want[name]; !ok || !bytes.Equal(row.Values[i].(json.RawMessage), w) {
-					t.Fatalf("%q = %s, encoding/json says %s", name, row.Values[i], w)
-				}
-			}
+			checkMembers(t, row.Names, row.Values, data)
 		}
 		// As a file, every line is a row, a row error or blank.
 		items, fatal := readAllBytes(t, "f.ndjson", data, Options{}, nil)
@@ -259,6 +263,9 @@ func FuzzNDJSON(f *testing.F) {
 			if items[i].Pos != want[i].Pos || items[i].Raw != want[i].Raw || items[i].Reason != want[i].Reason {
 				t.Fatalf("item %d: %v, want %v", i, items[i], want[i])
 			}
+			if items[i].Reason == "" {
+				checkMembers(t, items[i].Names, items[i].Values, []byte(items[i].Raw))
+			}
 		}
 		checkResume(t, "f.ndjson", data, Options{}, items, nil)
 		// As a .json file it may be an array; it must not panic or hang.
@@ -268,4 +275,22 @@ func FuzzNDJSON(f *testing.F) {
 			t.Fatalf("fatal error wraps io.EOF: %v", err)
 		}
 	})
+}
+
+// checkMembers checks that names and values are the members encoding/json
+// decodes from the object text, the last of duplicate keys counting.
+func checkMembers(t *testing.T, names []string, values []any, text []byte) {
+	t.Helper()
+	var want map[string]json.RawMessage
+	if err := json.Unmarshal(text, &want); err != nil {
+		t.Fatalf("encoding/json: %v", err)
+	}
+	if len(names) != len(want) || len(values) != len(names) {
+		t.Fatalf("names %q, %d values; encoding/json has %d keys", names, len(values), len(want))
+	}
+	for i, name := range names {
+		if w, ok := want[name]; !ok || !bytes.Equal(values[i].(json.RawMessage), w) {
+			t.Fatalf("%q = %s, encoding/json says %s", name, values[i], w)
+		}
+	}
 }

@@ -1,9 +1,11 @@
 package readers
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -48,6 +50,23 @@ var plainInString = func() (t [256]bool) {
 	return t
 }()
 
+// Constants of the word-at-a-time string scan.
+const (
+	lowBits  = 0x0101010101010101 // 0x01 in every byte
+	highBits = 0x8080808080808080 // 0x80 in every byte
+)
+
+// specialInString flags the bytes of w (eight bytes of a string, the first
+// in the lowest bits) that end a run of plain string bytes: the quote, the
+// backslash and control characters. The lowest flagged byte is exact (a
+// flag can spill only into bytes above a flagged one); a zero result means
+// all eight bytes are plain.
+func specialInString(w uint64) uint64 {
+	q := w ^ (lowBits * '"')
+	b := w ^ (lowBits * '\\')
+	return ((q-lowBits)&^q | (b-lowBits)&^b | (w-lowBits*0x20)&^w) & highBits
+}
+
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
@@ -70,8 +89,21 @@ func skipSpace(data []byte, i int) int {
 func scanString(data []byte, i int) (end int, escaped bool, err error) {
 	j := i + 1
 	for {
-		for j < len(data) && plainInString[data[j]] {
-			j++
+		// Skip to the next byte that is not plain: eight bytes at a time,
+		// and one at a time at the end of data.
+		for {
+			if j+8 <= len(data) {
+				if m := specialInString(binary.LittleEndian.Uint64(data[j:])); m != 0 {
+					j += bits.TrailingZeros64(m) >> 3
+					break
+				}
+				j += 8
+				continue
+			}
+			for j < len(data) && plainInString[data[j]] {
+				j++
+			}
+			break
 		}
 		if j >= len(data) {
 			return j, escaped, syntaxErr(data, j, "")
@@ -289,42 +321,52 @@ func (it *objectIter) init(data []byte) error {
 // reports whether it holds escapes) and the value's text. ok is false after
 // the last member, once the rest of data is checked to be whitespace.
 func (it *objectIter) next() (key []byte, escaped bool, value []byte, ok bool, err error) {
+	key, escaped, _, value, ok, err = it.nextHint("")
+	return key, escaped, value, ok, err
+}
+
+// nextHint is next where the key is expected to be hint, a key known to
+// be valid JSON string text without escapes: matched reports that it is,
+// in which case the key's bytes need no scan.
+func (it *objectIter) nextHint(hint string) (key []byte, escaped, matched bool, value []byte, ok bool, err error) {
 	data := it.data
 	j := skipSpace(data, it.i)
 	if j >= len(data) {
-		return nil, false, nil, false, syntaxErr(data, j, "")
+		return nil, false, false, nil, false, syntaxErr(data, j, "")
 	}
 	if it.n > 0 {
 		switch data[j] {
 		case ',':
 			j = skipSpace(data, j+1)
 		case '}':
-			return nil, false, nil, false, it.finish(j + 1)
+			return nil, false, false, nil, false, it.finish(j + 1)
 		default:
-			return nil, false, nil, false, syntaxErr(data, j, "after object key:value pair")
+			return nil, false, false, nil, false, syntaxErr(data, j, "after object key:value pair")
 		}
 	} else if data[j] == '}' {
-		return nil, false, nil, false, it.finish(j + 1)
+		return nil, false, false, nil, false, it.finish(j + 1)
 	}
 	if j >= len(data) || data[j] != '"' {
-		return nil, false, nil, false, syntaxErr(data, j, "looking for beginning of object key string")
+		return nil, false, false, nil, false, syntaxErr(data, j, "looking for beginning of object key string")
 	}
 	ks := j
-	if j, escaped, err = scanString(data, j); err != nil {
-		return nil, false, nil, false, err
+	if e := j + 1 + len(hint); hint != "" && e < len(data) && data[e] == '"' && string(data[j+1:e]) == hint {
+		j, matched = e+1, true
+	} else if j, escaped, err = scanString(data, j); err != nil {
+		return nil, false, false, nil, false, err
 	}
 	key = data[ks+1 : j-1]
 	j = skipSpace(data, j)
 	if j >= len(data) || data[j] != ':' {
-		return nil, false, nil, false, syntaxErr(data, j, "after object key")
+		return nil, false, false, nil, false, syntaxErr(data, j, "after object key")
 	}
 	vs := skipSpace(data, j+1)
 	if j, err = scanValue(data, vs, 1); err != nil {
-		return nil, false, nil, false, err
+		return nil, false, false, nil, false, err
 	}
 	it.i = j
 	it.n++
-	return key, escaped, data[vs:j:j], true, nil
+	return key, escaped, matched, data[vs:j:j], true, nil
 }
 
 func (it *objectIter) finish(i int) error {

@@ -1,7 +1,10 @@
 package readers
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"math/bits"
 	"strings"
 	"testing"
 )
@@ -138,5 +141,81 @@ func TestUnquote(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestScanStringEveryByte puts every byte value at every offset of strings
+// long enough for the word-at-a-time scan and checks scanString against
+// the byte-at-a-time definition: where the string ends, and whether it is
+// refused.
+func TestScanStringEveryByte(t *testing.T) {
+	fillers := []struct {
+		name string
+		fill byte
+	}{{"ascii", 'a'}, {"high", 0xc3}, {"space", ' '}, {"tilde", '~'}}
+	for _, f := range fillers {
+		t.Run(f.name, func(t *testing.T) {
+			for n := 0; n <= 24; n++ {
+				for at := 0; at < n; at++ {
+					for c := range 256 {
+						body := bytes.Repeat([]byte{f.fill}, n)
+						body[at] = byte(c)
+						data := append(append([]byte{'"'}, body...), '"', 'x')
+						end, _, err := scanString(data, 0)
+						wantEnd, wantErr := n+2, false
+						switch {
+						case c == '"':
+							wantEnd = at + 2
+						case c == '\\':
+							// An escape of the filler byte or of the closing quote.
+							wantEnd, wantErr = -1, true
+						case c < 0x20:
+							wantEnd, wantErr = at+1, true
+						}
+						if wantErr {
+							if err == nil || (c != '\\' && end != wantEnd) {
+								t.Fatalf("n=%d at=%d c=%#x: end %d, err %v; want an error at %d", n, at, c, end, err, wantEnd)
+							}
+							continue
+						}
+						if err != nil || end != wantEnd {
+							t.Fatalf("n=%d at=%d c=%#x: end %d, err %v; want %d", n, at, c, end, err, wantEnd)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestSpecialInString checks the flag of the lowest special byte of a word
+// against the byte table for every byte value at every position, behind
+// plain bytes of several kinds.
+func TestSpecialInString(t *testing.T) {
+	for _, fill := range []byte{'a', ' ', 0x7f, 0x80, 0xff, '!', '#', '[', ']'} {
+		for at := range 8 {
+			for c := range 256 {
+				var b [8]byte
+				for k := range b {
+					b[k] = fill
+				}
+				b[at] = byte(c)
+				m := specialInString(binary.LittleEndian.Uint64(b[:]))
+				want := -1
+				for k, x := range b {
+					if !plainInString[x] {
+						want = k
+						break
+					}
+				}
+				got := -1
+				if m != 0 {
+					got = bits.TrailingZeros64(m) >> 3
+				}
+				if got != want {
+					t.Fatalf("fill %#x, %#x at %d: first special byte %d, want %d", fill, c, at, got, want)
+				}
+			}
+		}
 	}
 }

@@ -12,7 +12,7 @@ import (
 )
 
 // TestPeakHeapIndependentOfRows reads 100,000 and 1,000,000 rows of
-// Parquet and of NDJSON and checks that the heap the reader holds (live
+// Parquet, NDJSON and CSV and checks that the heap the reader holds (live
 // after a collection, sampled every 50,000 rows) and the heap in use
 // (sampled every 5,000 rows, garbage included) do not grow with the
 // number of rows. A size assertion, not a timed one.
@@ -27,6 +27,7 @@ func TestPeakHeapIndependentOfRows(t *testing.T) {
 	}{
 		{"parquet", func(t *testing.T, path string, rows int) { writeEventsParquet(t, path, rows, 64*1024) }},
 		{"ndjson", writeEventsNDJSON},
+		{"csv", writeEventsCSV},
 	} {
 		t.Run(format.name, func(t *testing.T) {
 			var live, inuse [2]uint64
@@ -99,6 +100,29 @@ func writeEventsNDJSON(t *testing.T, path string, rows int) {
 	w := bufio.NewWriterSize(f, 1<<20)
 	for i := range rows {
 		fmt.Fprintf(w, `{"messageId":"m-%08d","timestamp":"2024-03-01T12:%02d:%02dZ","userId":"user-%d","event":%q,"properties":{"plan":"pro","amount":%d.25}}`+"\n",
+			i, i/60%60, i%60, i%5000, fixEvents[i%3], i%1000)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writeEventsCSV writes rows events as CSV with a header, some fields
+// quoted.
+func writeEventsCSV(t *testing.T, path string, rows int) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := bufio.NewWriterSize(f, 1<<20)
+	fmt.Fprintln(w, "message_id,timestamp,user_id,event,plan,amount,note")
+	for i := range rows {
+		fmt.Fprintf(w, "m-%08d,2024-03-01T12:%02d:%02dZ,user-%d,%s,pro,%d.25,\"said \"\"hi\"\", twice\"\n",
 			i, i/60%60, i%60, i%5000, fixEvents[i%3], i%1000)
 	}
 	if err := w.Flush(); err != nil {

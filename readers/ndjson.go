@@ -39,6 +39,11 @@ type ndjsonReader struct {
 	names []string          // scratch: the current row's keys
 	vals  []json.RawMessage // scratch: the current row's values
 	last  []string          // the previous row's Names, shared when equal
+	// lastPlain reports that the keys of last are written in JSON
+	// without escapes, so that the text of each is the key in quotes.
+	lastPlain bool
+
+	arena rowArena // the rows' bytes and values
 }
 
 var _ Reader = (*ndjsonReader)(nil)
@@ -133,9 +138,7 @@ func (r *ndjsonReader) nextLine(ctx context.Context) (Row, error) {
 		}
 		r.row++
 		pos.Row = r.row
-		raw := make([]byte, len(data))
-		copy(raw, data)
-		return r.parse(raw, pos)
+		return r.parse(r.arena.copyBytes(data), pos)
 	}
 }
 
@@ -184,8 +187,8 @@ func isBlank(b []byte) bool {
 	return true
 }
 
-// parse turns the text of one row (owned by the row) into a Row or a
-// RowError.
+// parse turns the text of one row (owned by the row, never written again)
+// into a Row or a RowError.
 func (r *ndjsonReader) parse(raw []byte, pos Position) (Row, error) {
 	rowErr := func(reason string, err error) (Row, error) {
 		return Row{}, &RowError{Pos: pos, Reason: reason, Raw: raw, Err: err}
@@ -202,8 +205,15 @@ func (r *ndjsonReader) parse(raw []byte, pos Position) (Row, error) {
 	}
 	r.names, r.vals = r.names[:0], r.vals[:0]
 	var seen [4]uint64 // a 256-bit filter of key hashes to find duplicates cheaply
+	// Rows mostly repeat the keys of the row before: while they do, each
+	// key is expected to be the next of r.last and needs no scan.
+	repeating := true
 	for {
-		key, escaped, value, ok, err := it.next()
+		var hint string
+		if k := len(r.names); repeating && r.lastPlain && k < len(r.last) {
+			hint = r.last[k]
+		}
+		key, escaped, matched, value, ok, err := it.nextHint(hint)
 		if err != nil {
 			return rowErr(ReasonInvalidJSON, err)
 		}
@@ -212,15 +222,20 @@ func (r *ndjsonReader) parse(raw []byte, pos Position) (Row, error) {
 		}
 		var name string
 		switch k := len(r.names); {
+		case matched:
+			name = hint
 		case escaped:
 			name = unquoteBody(key)
 		case k < len(r.last) && r.last[k] == string(key):
-			name = r.last[k] // rows mostly repeat the keys of the row before
+			name = r.last[k]
 		default:
 			name = r.intern(key)
 		}
+		repeating = repeating && matched
 		h := keyHash(name)
-		if seen[h>>6]&(1<<(h&63)) != 0 {
+		if !matched && seen[h>>6]&(1<<(h&63)) != 0 {
+			// A key matching r.last is distinct from the ones before it,
+			// which matched r.last too.
 			if j := indexOf(r.names, name); j >= 0 {
 				r.vals[j] = value // the last of duplicate keys wins
 				continue
@@ -234,16 +249,29 @@ func (r *ndjsonReader) parse(raw []byte, pos Position) (Row, error) {
 		return Row{Pos: pos, Source: r.src, Raw: raw}, nil
 	}
 	names := r.last
-	if !equalNames(names, r.names) {
+	if !(repeating && len(r.names) == len(names)) && !equalNames(names, r.names) {
 		names = make([]string, len(r.names))
 		copy(names, r.names)
-		r.last = names
+		r.last, r.lastPlain = names, plainKeys(names)
 	}
-	values := make([]any, len(r.vals))
+	values := r.arena.newValues(len(r.vals))
 	for k, v := range r.vals {
 		values[k] = v
 	}
 	return Row{Pos: pos, Source: r.src, Raw: raw, Names: names, Values: values}, nil
+}
+
+// plainKeys reports whether every key in names is JSON string text that
+// needs no escapes: no quote, backslash or control character.
+func plainKeys(names []string) bool {
+	for _, n := range names {
+		for k := 0; k < len(n); k++ {
+			if !plainInString[n[k]] {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func (r *ndjsonReader) intern(b []byte) string {
@@ -427,8 +455,7 @@ func (r *ndjsonReader) element(ctx context.Context) (Row, error) {
 		return Row{}, &RowError{Pos: pos, Reason: ReasonLineTooLong, Raw: prefix,
 			Err: fmt.Errorf("array element longer than %d bytes", r.max)}
 	}
-	raw := make([]byte, n)
-	copy(raw, r.s.buf[r.s.r:])
+	raw := r.arena.copyBytes(r.s.buf[r.s.r : r.s.r+n])
 	r.s.consume(n)
 	return r.parse(raw, pos)
 }
