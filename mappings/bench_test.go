@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"os"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -28,38 +29,123 @@ context:
   include: [ip]
 `
 
-func BenchmarkMapCSV(b *testing.B) {
-	schema := []string{"event_id", "user_id", "event_name", "ts", "amount", "quantity", "plan", "currency", "ip", "internal_note"}
-	m := mustCompile(b, benchSpec, schema, Options{})
+var csvBenchSchema = []string{"event_id", "user_id", "event_name", "ts", "amount", "quantity", "plan", "currency", "ip", "internal_note"}
+
+// wideSpec and wideSchema are the CSV file and mapping of the end-to-end
+// benchmark (cmd/backfill-bench): fourteen columns, ten of them
+// properties, four of those typed.
+const wideSpec = `
+type: track
+messageId: id
+userId: user_id
+event: event
+timestamp: {column: ts, format: rfc3339}
+columns: {amount: float, quantity: int, page_views: int, active: bool}
+`
+
+var wideSchema = []string{"id", "user_id", "event", "ts", "amount", "quantity", "active", "page_views", "plan", "country", "browser", "campaign", "referrer", "sku"}
+
+func wideRows() []*readers.Row {
 	rows := make([]*readers.Row, 256)
 	for i := range rows {
-		rows[i] = csvRow(int64(i+2), schema,
+		rows[i] = csvRow(int64(i+2), wideSchema,
+			"evt-"+strconv.Itoa(i), "user-"+strconv.Itoa(i*7919%100_003), "Order Completed", "2024-01-01T00:00:01.537Z",
+			strconv.FormatFloat(float64(i%100_000)/100, 'f', -1, 64), strconv.Itoa(i%9+1), strconv.FormatBool(i%3 != 0),
+			strconv.Itoa(i*31%1000), "pro", "DE", "Firefox", "spring-"+strconv.Itoa(i%40),
+			"https://example.com/p/"+strconv.Itoa(i%1000), "SKU-"+strconv.Itoa(i%5000))
+	}
+	return rows
+}
+
+func csvBenchMapper(b *testing.B) Mapper {
+	return mustCompile(b, benchSpec, csvBenchSchema, Options{})
+}
+
+func csvBenchRows() []*readers.Row {
+	rows := make([]*readers.Row, 256)
+	for i := range rows {
+		rows[i] = csvRow(int64(i+2), csvBenchSchema,
 			"evt-"+strconv.Itoa(i), "user-"+strconv.Itoa(i%97), "Order Completed", "2024-03-01T12:00:00.123+02:00",
 			"19.99", "3", "pro", "EUR", "10.0.0.1", "note")
 	}
-	mapRows(b, m, rows)
+	return rows
 }
 
-func BenchmarkMapNDJSON(b *testing.B) {
-	m := mustCompile(b, benchSpec, nil, Options{})
+func ndjsonBenchRows(b *testing.B) []*readers.Row {
 	rows := make([]*readers.Row, 256)
 	for i := range rows {
 		rows[i] = ndjsonRow(b, int64(i+1), `{"event_id":"evt-`+strconv.Itoa(i)+`","user_id":`+strconv.Itoa(i%97)+
 			`,"event_name":"Order Completed","ts":"2024-03-01T12:00:00.123+02:00","amount":19.99,"quantity":3,`+
 			`"plan":"pro","currency":"EUR","ip":"10.0.0.1","internal_note":"note","tags":["a","b"]}`)
 	}
-	mapRows(b, m, rows)
+	return rows
 }
 
-func BenchmarkPassthrough(b *testing.B) {
-	m := Passthrough(Options{})
+func passthroughBenchRows(b *testing.B) []*readers.Row {
 	rows := make([]*readers.Row, 256)
 	for i := range rows {
 		rows[i] = ndjsonRow(b, int64(i+1), `{"type":"track","messageId":"m-`+strconv.Itoa(i)+`","userId":"u1","event":"Order Completed",`+
 			`"properties":{"revenue":19.99,"currency":"EUR"},"context":{"ip":"10.0.0.1","library":{"name":"analytics.js"}},`+
 			`"timestamp":"2024-03-01T12:00:00.123+02:00","sentAt":"2024-03-01T10:00:01Z","channel":"server"}`)
 	}
-	mapRows(b, m, rows)
+	return rows
+}
+
+func BenchmarkMapCSV(b *testing.B) {
+	mapRows(b, csvBenchMapper(b), csvBenchRows())
+}
+
+func BenchmarkMapNDJSON(b *testing.B) {
+	mapRows(b, mustCompile(b, benchSpec, nil, Options{}), ndjsonBenchRows(b))
+}
+
+func BenchmarkPassthrough(b *testing.B) {
+	mapRows(b, Passthrough(Options{}), passthroughBenchRows(b))
+}
+
+// BenchmarkMapEncode maps each row and encodes its message with
+// sink.EncodeMessage into a reused buffer, as a map worker of the
+// importer does.
+func BenchmarkMapEncode(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		m    Mapper
+		rows []*readers.Row
+	}{
+		{"CSV", csvBenchMapper(b), csvBenchRows()},
+		{"CSVWide", mustCompile(b, wideSpec, wideSchema, Options{}), wideRows()},
+		{"NDJSON", mustCompile(b, benchSpec, nil, Options{}), ndjsonBenchRows(b)},
+		{"Passthrough", Passthrough(Options{}), passthroughBenchRows(b)},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var msg sink.Message
+			var buf []byte
+			cpu0 := processCPU()
+			for i := 0; b.Loop(); i++ {
+				if err := c.m.Map(c.rows[i%len(c.rows)], &msg); err != nil {
+					b.Fatal(err)
+				}
+				var err error
+				if buf, err = sink.EncodeMessage(buf[:0], &msg, sink.Limits{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+			// On a shared machine the process's CPU time is steadier than
+			// the wall clock.
+			b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+		})
+	}
+}
+
+// processCPU returns the CPU time the process has used, in nanoseconds.
+func processCPU() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
 // mapRows maps rows in turn b.N times and reports rows per second.

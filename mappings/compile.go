@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/backfillhq/backfill/readers"
@@ -29,10 +30,11 @@ type partPlan struct {
 
 // member is a remaining column placed in an object under key.
 type member struct {
-	key string
-	idx int // index in the schema
-	typ colType
-	ts  *timeParser
+	key  string
+	qkey string // key as JSON, with its colon
+	idx  int    // index in the schema
+	typ  colType
+	ts   *timeParser
 }
 
 // remainingRule says what becomes of a column (or a member of a from
@@ -40,6 +42,7 @@ type member struct {
 type remainingRule struct {
 	skip bool
 	key  string
+	qkey string // key as JSON, with its colon; set by prepareJSON
 	typ  colType
 	ts   *timeParser
 }
@@ -52,7 +55,9 @@ type keyNode struct {
 	col        *colRef
 	value      json.RawMessage
 	children   []*keyNode
-	fromValues bool // set first by values: written after the remaining columns
+	fromValues bool   // set first by values: written after the remaining columns
+	qkey       string // key as JSON, with its colon
+	valueJSON  []byte // value as the sink encodes it
 }
 
 // objectPlan is a compiled object.
@@ -67,6 +72,8 @@ type objectPlan struct {
 	// remaining are the row's remaining columns resolved against the
 	// schema, when the object takes them.
 	remaining []member
+	// shape caches the rules for the columns of the last schemaless row.
+	shape atomic.Pointer[rowShape]
 }
 
 // specMapper is a Spec compiled for one schema (or for schemaless rows).
@@ -97,7 +104,19 @@ type specMapper struct {
 	objectOn [len(messageTypes)][numObjects]bool
 
 	errNoID error // the cause of a missing_id reject, naming the columns
+
+	// jsonHint is the capacity of a row's buffer of object JSON: from the
+	// size of recent rows' objects, between minJSONHint and maxJSONHint.
+	jsonHint atomic.Int64
+	// fieldsOnly builds every object as sink.Fields, for tests that
+	// compare the two ways.
+	fieldsOnly bool
 }
+
+const (
+	minJSONHint = 64
+	maxJSONHint = 1 << 10
+)
 
 var _ Mapper = (*specMapper)(nil)
 
@@ -117,6 +136,12 @@ var _ Mapper = (*specMapper)(nil)
 // for identify and group; none for alias. Otherwise they are left out. A
 // remaining column whose name is an output key its object sets explicitly
 // (or the first part of one) is left out of it; the explicit member wins.
+//
+// Map sets each object of the message as a json.RawMessage holding its
+// JSON text, written once (a context with its "library" member, see
+// sink.AppendLibrary); an object with a value the sink's encoder refuses,
+// such as a NaN float, is set as sink.Fields instead, so that encoding the
+// message reports it.
 //
 // With `passthrough: true` the Mapper is Passthrough(opts). Compile fails
 // if opts is invalid. Compile once per schema; the Mapper is safe for
@@ -290,6 +315,10 @@ func (s *Spec) Compile(schema []string, opts Options) (Mapper, error) {
 	}
 
 	m.errNoID = noIDError(s)
+	if err := m.prepareJSON(); err != nil {
+		return nil, fmt.Errorf("%s: %w", s.name, err)
+	}
+	m.jsonHint.Store(minJSONHint)
 	return m, nil
 }
 
@@ -502,27 +531,55 @@ func (m *specMapper) Map(row *readers.Row, msg *sink.Message) error {
 		return fieldError(row, "messageId", m.fields[fieldMessageID].firstColumn(), msg.MessageID, ReasonInvalidMessageID, errMessageIDLength)
 	}
 
+	var buf []byte
 	for o := range m.objects {
 		if !m.objectOn[ti][o] {
 			continue
 		}
-		fields, err := m.object(&c, o, m.target[ti] == o)
-		if err != nil {
+		if buf == nil {
+			buf = make([]byte, 0, m.jsonHint.Load())
+		}
+		start := len(buf)
+		var (
+			has, fallback bool
+			obj           any
+		)
+		if m.fieldsOnly {
+			fallback = true
+		} else if buf, has, fallback, err = m.objectJSON(&c, o, m.target[ti] == o, buf); err != nil {
 			return err
 		}
-		if len(fields) == 0 {
+		switch {
+		case fallback:
+			fields, err := m.object(&c, o, m.target[ti] == o)
+			if err != nil {
+				return err
+			}
+			if len(fields) == 0 {
+				continue
+			}
+			obj = fields
+		case has:
+			obj = json.RawMessage(buf[start:len(buf):len(buf)])
+		default:
 			continue
 		}
 		switch o {
 		case objProperties:
-			msg.Properties = fields
+			msg.Properties = obj
 		case objTraits:
-			msg.Traits = fields
+			msg.Traits = obj
 		case objContext:
-			msg.Context = fields
+			msg.Context = obj
 		case objIntegrations:
-			msg.Integrations = fields
+			msg.Integrations = obj
 		}
+	}
+	// The next row's buffer has room for this one's objects and a little
+	// more, so that rows of similar size fit in one allocation; the hint
+	// shrinks again after much smaller rows.
+	if n, hint := int64(len(buf)), m.jsonHint.Load(); n > hint || n+minJSONHint < hint/2 {
+		m.jsonHint.Store(min(max((n+16+15)&^15, minJSONHint), maxJSONHint))
 	}
 	return nil
 }

@@ -232,7 +232,7 @@ properties:
 	if got, want := jsonText(t, msg.Properties), `{"x":{"y":{"z":"A","w":"B"},"v":"C","k":1}}`; got != want {
 		t.Errorf("properties = %s, want %s", got, want)
 	}
-	if got, want := jsonText(t, msg.Context), `{"network":{"ip":"1.2.3.4"}}`; got != want {
+	if got, want := contextText(t, msg.Context), `{"network":{"ip":"1.2.3.4"}}`; got != want {
 		t.Errorf("context = %s, want %s", got, want)
 	}
 	row := &readers.Row{Pos: readers.Position{Row: 2}, Source: testSource, Names: schema, Values: []any{"u1", "2024-01-01T00:00:00Z", nil, nil, nil, nil, nil}}

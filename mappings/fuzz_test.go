@@ -3,6 +3,7 @@ package mappings
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -62,6 +63,12 @@ func FuzzMap(f *testing.F) {
 		f.Fatal(err)
 	}
 	pass := Passthrough(Options{})
+	// The same mappers building objects as sink.Fields: the encoded
+	// messages must be the same bytes.
+	fieldsWithSchema, _ := spec.Compile(fuzzSchema, Options{Now: time.Now})
+	fieldsWithSchema.(*specMapper).fieldsOnly = true
+	fieldsSchemaless, _ := spec.Compile(nil, Options{})
+	fieldsSchemaless.(*specMapper).fieldsOnly = true
 	f.Fuzz(func(t *testing.T, line string) {
 		fields := strings.Split(line, ",")
 		values := make([]any, len(fuzzSchema))
@@ -92,11 +99,14 @@ func FuzzMap(f *testing.F) {
 		passRow := &readers.Row{Pos: nd.Pos, Raw: nd.Raw, Names: passNames[:pn], Values: raws[:pn]}
 
 		for _, c := range []struct {
-			m   Mapper
-			row *readers.Row
-		}{{withSchema, csv}, {schemaless, nd}, {schemaless, csv}, {pass, passRow}} {
+			m, fields Mapper
+			row       *readers.Row
+		}{{withSchema, fieldsWithSchema, csv}, {schemaless, fieldsSchemaless, nd}, {schemaless, fieldsSchemaless, csv}, {pass, nil, passRow}} {
 			var msg sink.Message
 			err := c.m.Map(c.row, &msg)
+			if c.fields != nil {
+				sameAsFields(t, c.fields, c.row, &msg, err)
+			}
 			if err != nil {
 				if reasonOf(err) == "" {
 					t.Fatalf("error without a reason: %v", err)
@@ -115,6 +125,26 @@ func FuzzMap(f *testing.F) {
 			}
 		}
 	})
+}
+
+// sameAsFields maps row with a mapper that builds its objects as
+// sink.Fields and checks that the outcome is that of msg and err: the same
+// error, or the same encoded bytes (or the same encoding error).
+func sameAsFields(t *testing.T, m Mapper, row *readers.Row, msg *sink.Message, err error) {
+	t.Helper()
+	var want sink.Message
+	wantErr := m.Map(row, &want)
+	if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
+		t.Fatalf("Map error %v, with sink.Fields %v", err, wantErr)
+	}
+	if err != nil {
+		return
+	}
+	got, gotErr := sink.AppendMessage(nil, msg)
+	exp, expErr := sink.AppendMessage(nil, &want)
+	if string(got) != string(exp) || fmt.Sprint(gotErr) != fmt.Sprint(expErr) {
+		t.Fatalf("encoded\n %s (%v)\nwith sink.Fields\n %s (%v)", got, gotErr, exp, expErr)
+	}
 }
 
 // FuzzParseSpec feeds random YAML to ParseSpec: it must never panic, every
@@ -202,6 +232,10 @@ func FuzzMapFeatures(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	fieldsWithSchema, _ := spec.Compile(fuzzFeatureSchema, opts)
+	fieldsWithSchema.(*specMapper).fieldsOnly = true
+	fieldsSchemaless, _ := spec.Compile(nil, opts)
+	fieldsSchemaless.(*specMapper).fieldsOnly = true
 	f.Fuzz(func(t *testing.T, line string) {
 		fields := strings.Split(line, "|")
 		strs := make([]any, len(fuzzFeatureSchema))
@@ -222,16 +256,17 @@ func FuzzMapFeatures(f *testing.F) {
 		}
 		src := &readers.Source{Fingerprint: "f"}
 		rows := []struct {
-			m   Mapper
-			row *readers.Row
+			m, fields Mapper
+			row       *readers.Row
 		}{
-			{withSchema, &readers.Row{Pos: readers.Position{File: "f.csv", Row: 1, Line: 2}, Source: src, Raw: []byte(line), Names: fuzzFeatureSchema, Values: strs}},
-			{withSchema, &readers.Row{Pos: readers.Position{File: "f.csv", Row: 1, Line: 2}, Source: src, Raw: []byte(line), Names: fuzzFeatureSchema, Values: raws}},
-			{schemaless, &readers.Row{Pos: readers.Position{File: "f.ndjson", Row: 1, Line: 1}, Raw: []byte(line), Names: fuzzFeatureSchema[:n], Values: raws[:n]}},
+			{withSchema, fieldsWithSchema, &readers.Row{Pos: readers.Position{File: "f.csv", Row: 1, Line: 2}, Source: src, Raw: []byte(line), Names: fuzzFeatureSchema, Values: strs}},
+			{withSchema, fieldsWithSchema, &readers.Row{Pos: readers.Position{File: "f.csv", Row: 1, Line: 2}, Source: src, Raw: []byte(line), Names: fuzzFeatureSchema, Values: raws}},
+			{schemaless, fieldsSchemaless, &readers.Row{Pos: readers.Position{File: "f.ndjson", Row: 1, Line: 1}, Raw: []byte(line), Names: fuzzFeatureSchema[:n], Values: raws[:n]}},
 		}
 		for _, c := range rows {
 			var msg sink.Message
 			err := c.m.Map(c.row, &msg)
+			sameAsFields(t, c.fields, c.row, &msg, err)
 			if errors.Is(err, ErrFiltered) {
 				continue
 			}

@@ -1,6 +1,7 @@
 package mappings
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -52,8 +53,9 @@ var droppedFields = map[string]bool{
 // zone; if it is absent or null, originalTimestamp is used; if both are,
 // the row is rejected with ReasonMissingTimestamp (the current time is
 // never used). properties, traits, context and integrations must be
-// objects (or null) and are copied verbatim; context is split into
-// sink.Fields so that the sink can add context.library when it is absent.
+// objects (or null) and are copied verbatim, except a context without a
+// "library" member, which is split into sink.Fields so that the sink adds
+// context.library.
 // sentAt, receivedAt, originalTimestamp, writeKey and projectId are
 // dropped; every other top-level field (channel, version, _metadata…) is
 // kept, verbatim, in Message.Extra. A message without a messageId gets
@@ -94,6 +96,10 @@ func (p *passthrough) Map(row *readers.Row, msg *sink.Message) error {
 		reason := ReasonInvalidField
 		switch name {
 		case "type":
+			if ti := quotedType(v); ti >= 0 {
+				msg.Type = messageTypes[ti]
+				break
+			}
 			var s string
 			s, _, err = toText(v)
 			if err == nil && s != "" && typeIndex(s) < 0 {
@@ -191,7 +197,8 @@ func passText(v any) (string, error) {
 
 var errNotObject = errors.New("not an object")
 
-// passObject returns an object field of a passed-through message as it is.
+// passObject returns an object field of a passed-through message as it is
+// (v itself, so that the value is not boxed again).
 func passObject(v any) (any, error) {
 	switch x := v.(type) {
 	case nil:
@@ -201,22 +208,24 @@ func passObject(v any) (any, error) {
 		case 'n':
 			return nil, nil
 		case '{':
-			return x, nil
+			return v, nil
 		}
-	case map[string]any:
-		return x, nil
-	case sink.Fields:
-		return x, nil
+	case map[string]any, sink.Fields:
+		return v, nil
 	}
 	return nil, errNotObject
 }
 
-// passContext returns the context of a passed-through message, a JSON
-// object split into its members so that the sink can add context.library.
+// passContext returns the context of a passed-through message. A JSON
+// object that has a "library" member is passed on as it is; one without is
+// split into its members so that the sink adds context.library.
 func passContext(v any) (any, error) {
 	raw, ok := v.(json.RawMessage)
 	if !ok || rawKind(raw) != '{' {
 		return passObject(v)
+	}
+	if hasMember(raw, "library") {
+		return v, nil
 	}
 	var f sink.Fields
 	err := readers.ObjectMembers(raw, func(key string, value json.RawMessage) bool {
@@ -234,4 +243,134 @@ func passContext(v any) (any, error) {
 
 func unknownTypeError(s string) error {
 	return fmt.Errorf("unknown message type %q (want identify, track, page, screen, group or alias)", s)
+}
+
+// quotedType returns the index in messageTypes of a JSON string that is
+// a message type as it is, without escapes, or -1.
+func quotedType(v any) int {
+	raw, ok := v.(json.RawMessage)
+	if !ok || len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return -1
+	}
+	body := raw[1 : len(raw)-1]
+	for i, t := range messageTypes {
+		if string(body) == t {
+			return i
+		}
+	}
+	return -1
+}
+
+// hasMember reports whether the JSON object raw has a member named key at
+// its top level, without splitting the object or checking the text of
+// the values it skips. It reports false for a text that is not an object
+// (the caller then splits it, which finds what is wrong with it).
+func hasMember(raw []byte, key string) bool {
+	i := skipBlank(raw, 0)
+	if i >= len(raw) || raw[i] != '{' {
+		return false
+	}
+	i = skipBlank(raw, i+1)
+	if i < len(raw) && raw[i] == '}' {
+		return false
+	}
+	for i < len(raw) && raw[i] == '"' {
+		end := stringEnd(raw, i)
+		if end < 0 {
+			return false
+		}
+		k := raw[i+1 : end-1]
+		if bytes.IndexByte(k, '\\') >= 0 {
+			if s, ok := readers.Unquote(raw[i:end]); ok && s == key {
+				return true
+			}
+		} else if string(k) == key {
+			return true
+		}
+		i = skipBlank(raw, end)
+		if i >= len(raw) || raw[i] != ':' {
+			return false
+		}
+		if i = skipJSONValue(raw, skipBlank(raw, i+1)); i < 0 {
+			return false
+		}
+		i = skipBlank(raw, i)
+		if i >= len(raw) || raw[i] != ',' {
+			return false
+		}
+		i = skipBlank(raw, i+1)
+	}
+	return false
+}
+
+func skipBlank(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// stringEnd returns the index after the closing quote of the JSON string
+// that starts at b[i], or -1.
+func stringEnd(b []byte, i int) int {
+	j := i + 1
+	for {
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			return -1
+		}
+		q := j + k
+		n := 0
+		for p := q - 1; p > i && b[p] == '\\'; p-- {
+			n++
+		}
+		if n%2 == 0 {
+			return q + 1
+		}
+		j = q + 1
+	}
+}
+
+// skipJSONValue returns the index after the JSON value that starts at
+// b[i], or -1.
+func skipJSONValue(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch b[i] {
+	case '"':
+		return stringEnd(b, i)
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				if i = stringEnd(b, i); i < 0 {
+					return -1
+				}
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return -1
+	}
+	start := i
+	for i < len(b) {
+		switch b[i] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			if i == start {
+				return -1
+			}
+			return i
+		}
+		i++
+	}
+	return -1
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/backfillhq/backfill/readers"
 	"github.com/backfillhq/backfill/sink"
@@ -101,10 +102,12 @@ func TestPassthrough(t *testing.T) {
 			if s := jsonText(t, msg.Context); s != tt.want.context {
 				t.Errorf("context = %s, want %s", s, tt.want.context)
 			}
-			if msg.Context != nil {
-				if _, ok := msg.Context.(sink.Fields); !ok {
-					t.Errorf("context is %T, want sink.Fields", msg.Context)
+			if lib := encodedLibrary(t, &msg); tt.want.context != "" && strings.Contains(tt.want.context, `"library"`) {
+				if lib != `{"name":"analytics.js"}` {
+					t.Errorf("context.library = %s, want the message's own", lib)
 				}
+			} else if want := `{"name":"backfill","version":"` + sink.Version + `"}`; lib != want {
+				t.Errorf("context.library = %s, want %s", lib, want)
 			}
 			var extra string
 			if msg.Extra != nil {
@@ -118,6 +121,23 @@ func TestPassthrough(t *testing.T) {
 			}
 		})
 	}
+}
+
+// encodedLibrary encodes msg and returns the JSON text of its
+// context.library.
+func encodedLibrary(t *testing.T, msg *sink.Message) string {
+	t.Helper()
+	b, err := sink.AppendMessage(nil, msg)
+	if err != nil {
+		t.Fatalf("AppendMessage: %v", err)
+	}
+	var m struct {
+		Context map[string]json.RawMessage `json:"context"`
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("encoded message %s: %v", b, err)
+	}
+	return string(m.Context["library"])
 }
 
 func TestPassthroughRejects(t *testing.T) {
@@ -225,4 +245,62 @@ func TestPassthroughGoValues(t *testing.T) {
 // stringFields returns the string fields of a message, for comparisons.
 func stringFields(m *sink.Message) [9]string {
 	return [9]string{m.Type, m.MessageID, m.UserID, m.AnonymousID, m.Event, m.Name, m.Category, m.GroupID, m.PreviousID}
+}
+
+// hasMemberWant is what hasMember must say: whether encoding/json finds
+// the key at the top level of a valid object.
+func hasMemberWant(raw []byte, key string) (bool, bool) {
+	if !json.Valid(raw) || !utf8.Valid(raw) {
+		return false, false
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil {
+		return false, false // not an object
+	}
+	_, ok := m[key]
+	return ok, true
+}
+
+func TestHasMember(t *testing.T) {
+	for _, tt := range []struct {
+		raw  string
+		want bool
+	}{
+		{`{}`, false},
+		{` { } `, false},
+		{`{"library":{}}`, true},
+		{`{"ip":"1.2.3.4","library":{"name":"x"}}`, true},
+		{`{"ip":"1.2.3.4" , "page":{"library":1},"x":["library"]}`, false},
+		{`{"a":"\"library\"","b":"\\","library":null}`, true},
+		{`{"librar\u0079":1}`, true},
+		{`{"a":{"b":[1,{"c":"}"}]},"library":true}`, true},
+		{`{"a":-1.5e3,"b":true,"c":null,"d":[]}`, false},
+		{`{"library" : 1}`, true},
+		{`{"x":1}{"library":1}`, false},
+		{`["library"]`, false},
+		{`{"a":`, false},
+		{`{"a":"b`, false},
+		{`{"a" 1,"library":1}`, false},
+	} {
+		t.Run(tt.raw, func(t *testing.T) {
+			if got := hasMember([]byte(tt.raw), "library"); got != tt.want {
+				t.Errorf("hasMember(%s) = %v, want %v", tt.raw, got, tt.want)
+			}
+			if want, ok := hasMemberWant([]byte(tt.raw), "library"); ok && want != tt.want {
+				t.Errorf("encoding/json says %v", want)
+			}
+		})
+	}
+}
+
+func FuzzHasMember(f *testing.F) {
+	for _, s := range []string{`{}`, `{"library":1}`, `{"a":{"library":1}}`, `{"a":"\\\"","library":[]}`, `{"librar\u0079":1}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		got := hasMember([]byte(raw), "library")
+		if want, ok := hasMemberWant([]byte(raw), "library"); ok && got != want {
+			t.Fatalf("hasMember(%s) = %v, want %v", raw, got, want)
+		}
+	})
 }

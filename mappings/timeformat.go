@@ -593,6 +593,15 @@ func localInstant(year int, month time.Month, day, hour, min, sec, nsec int, loc
 		if end.IsZero() || end.Unix() > wall+maxZoneOffset {
 			break
 		}
+		if end.Unix() <= t.Unix() {
+			// The bounds do not move on, as the time package reports
+			// them around the turn of some years far beyond the zone's
+			// table of transitions: take its own reading of the time.
+			if !found {
+				return checkRange(time.Date(year, month, day, hour, min, sec, nsec, loc).UTC())
+			}
+			break
+		}
 		t = end
 	}
 	if !found {

@@ -369,3 +369,33 @@ func FuzzParseTime(f *testing.F) {
 		}
 	})
 }
+
+// TestLocalInstantFarFuture reads wall-clock times around the turn of
+// years far beyond the zones' tables of transitions, where the time
+// package's zone bounds stop moving on: localInstant must return (it once
+// looped forever on 6001-01-01 in Europe/Berlin) and agree with time.Date.
+func TestLocalInstantFarFuture(t *testing.T) {
+	for _, name := range []string{"Europe/Berlin", "America/New_York", "Australia/Sydney"} {
+		loc, err := time.LoadLocation(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, year := range []int{2100, 4000, 6001, 9999} {
+			for _, w := range []time.Time{
+				time.Date(year, 1, 1, 0, 0, 0, 0, time.UTC),
+				time.Date(year, 1, 1, 12, 30, 0, 0, time.UTC),
+				time.Date(year-1, 12, 31, 23, 59, 59, 0, time.UTC),
+			} {
+				t.Run(name+"/"+w.Format("2006-01-02T15:04:05"), func(t *testing.T) {
+					got, err := localInstant(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), 0, loc)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if want := time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), 0, loc); !got.Equal(want) {
+						t.Errorf("localInstant = %v, want %v", got, want.UTC())
+					}
+				})
+			}
+		}
+	}
+}

@@ -72,10 +72,29 @@ func isNull(v any) bool {
 
 // unquote returns the string a JSON string literal stands for.
 func unquote(raw json.RawMessage) (string, error) {
+	if s, ok := plainString(raw); ok {
+		return s, nil
+	}
 	if s, ok := readers.Unquote(bytes.TrimSpace(raw)); ok {
 		return s, nil
 	}
 	return "", fmt.Errorf("invalid JSON string")
+}
+
+// plainString returns the string a JSON string literal stands for when it
+// is the literal's text between its quotes: printable ASCII without
+// escapes, as most ids and names are. It reports false for any other text.
+func plainString(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	body := raw[1 : len(raw)-1]
+	for _, c := range body {
+		if c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			return "", false
+		}
+	}
+	return string(body), true
 }
 
 var (

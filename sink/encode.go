@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"math/bits"
 	"slices"
 	"strconv"
 	"time"
@@ -120,9 +121,9 @@ func Validate(m *Message) error {
 	if m.Timestamp.IsZero() {
 		return &ValidationError{Field: "timestamp", Reason: ReasonMissingTimestamp, Detail: "timestamp is required"}
 	}
-	if y := m.Timestamp.UTC().Year(); y < 0 || y > 9999 {
+	if sec := m.Timestamp.Unix(); sec < minRFC3339Unix || sec >= endRFC3339Unix {
 		return &ValidationError{Field: "timestamp", Reason: ReasonInvalidTimestamp,
-			Detail: "year " + strconv.Itoa(y) + " cannot be written in RFC 3339"}
+			Detail: "year " + strconv.Itoa(m.Timestamp.UTC().Year()) + " cannot be written in RFC 3339"}
 	}
 	for _, o := range [...]struct {
 		name string
@@ -140,6 +141,13 @@ func Validate(m *Message) error {
 	}
 	return nil
 }
+
+// The instants RFC 3339 can write in UTC, from 0000-01-01T00:00:00Z up to
+// 10000-01-01T00:00:00Z, in Unix seconds.
+const (
+	minRFC3339Unix = -62167219200
+	endRFC3339Unix = 253402300800
+)
 
 // checkObject reports an object field holding anything but an object.
 func checkObject(name string, v any) *ValidationError {
@@ -298,6 +306,27 @@ func appendObjectField(buf []byte, key, name string, v any, library bool) ([]byt
 	return buf, nil
 }
 
+// AppendLibrary appends the "library" member that AppendMessage gives a
+// context without one: "library":{"name":"backfill","version":Version}. A
+// caller that hands AppendMessage a context as a json.RawMessage (copied as
+// it is) writes the member itself with AppendLibrary.
+func AppendLibrary(buf []byte) []byte {
+	return appendLibrary(buf)
+}
+
+// AppendString appends s as a JSON string, escaped as AppendValue escapes
+// strings. It is AppendValue for a string, without the interface.
+func AppendString(buf []byte, s string) []byte {
+	return appendString(buf, s)
+}
+
+// AppendFloat appends f as AppendValue writes a float64. NaN and infinite
+// values are errors that implement RejectReason() string ("invalid_value"),
+// and buf comes back unchanged.
+func AppendFloat(buf []byte, f float64) ([]byte, error) {
+	return appendFloat(buf, f, 64)
+}
+
 // appendLibrary writes the "library" member of the context.
 func appendLibrary(buf []byte) []byte {
 	buf = append(buf, `"library":{"name":"backfill","version":`...)
@@ -437,12 +466,31 @@ func appendValue(buf []byte, v any) ([]byte, error) {
 // It is the same as t.UTC().AppendFormat(buf, TimeLayout), several times
 // faster, for the years RFC 3339 can write.
 func appendTime(buf []byte, t time.Time) []byte {
-	t = t.UTC()
-	year, month, day := t.Date()
-	if year < 0 || year > 9999 {
-		return t.AppendFormat(buf, TimeLayout)
+	sec := t.Unix()
+	if sec < minRFC3339Unix || sec >= endRFC3339Unix {
+		return t.UTC().AppendFormat(buf, TimeLayout)
 	}
-	hour, minute, sec := t.Clock()
+	// Days since 0000-03-01, so that leap days end the year; the civil
+	// date follows from the 400-year cycles of the Gregorian calendar.
+	days := (sec - minRFC3339Unix) / 86400
+	rem := int(sec - minRFC3339Unix - days*86400)
+	hour, minute, second := rem/3600, rem/60%60, rem%60
+	z := int(days) - 60
+	era := z / 146097
+	if z < 0 {
+		era = (z - 146096) / 146097
+	}
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	day := doy - (153*mp+2)/5 + 1
+	month := mp + 3
+	year := yoe + era*400
+	if month > 12 {
+		month -= 12
+		year++
+	}
 	ms := t.Nanosecond() / 1e6
 	return append(buf,
 		byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
@@ -450,7 +498,7 @@ func appendTime(buf []byte, t time.Time) []byte {
 		byte('0'+day/10), byte('0'+day%10), 'T',
 		byte('0'+hour/10), byte('0'+hour%10), ':',
 		byte('0'+minute/10), byte('0'+minute%10), ':',
-		byte('0'+sec/10), byte('0'+sec%10), '.',
+		byte('0'+second/10), byte('0'+second%10), '.',
 		byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
 }
 
@@ -631,6 +679,29 @@ func isJSONNumber(s string) bool {
 	return i == len(s)
 }
 
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// load8 returns the eight bytes of s at i as a little-endian word.
+func load8(s string, i int) uint64 {
+	_ = s[i+7]
+	return uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+}
+
+// specialMask marks the bytes of x that appendString cannot copy as they
+// are: control characters, quotes, backslashes and bytes that are not
+// ASCII. The lowest mark (the high bit of a byte) is exactly at the first
+// such byte; marks above it may be false.
+func specialMask(x uint64) uint64 {
+	q := x ^ ('"' * ones)
+	b := x ^ ('\\' * ones)
+	lt := (x - 0x20*ones) &^ x
+	return (lt | (q-ones)&^q | (b-ones)&^b | x) & highs
+}
+
 // plain marks the ASCII bytes a JSON string holds as they are.
 var plain = func() (t [utf8.RuneSelf]bool) {
 	for c := 0x20; c < utf8.RuneSelf; c++ {
@@ -648,6 +719,16 @@ func appendString(buf []byte, s string) []byte {
 	buf = append(buf, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Skip plain ASCII bytes eight at a time, up to the first one
+		// that is not.
+		if i+8 <= len(s) {
+			m := specialMask(load8(s, i))
+			if m == 0 {
+				i += 8
+				continue
+			}
+			i += bits.TrailingZeros64(m) >> 3
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if plain[c] {

@@ -503,6 +503,11 @@ func TestValidate(t *testing.T) {
 		{name: "page without name", m: Message{Type: TypePage, UserID: "u", Timestamp: encodeTime}},
 		{name: "messageId of 100 bytes", m: with(TypeTrack, func(m *Message) { m.MessageID = strings.Repeat("x", 100) })},
 		{name: "year 9999", m: with(TypeTrack, func(m *Message) { m.Timestamp = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC) })},
+		{name: "last instant of 9999", m: with(TypeTrack, func(m *Message) { m.Timestamp = time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.UTC) })},
+		{name: "first instant of year 0", m: with(TypeTrack, func(m *Message) { m.Timestamp = time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC) })},
+		{name: "year 0 from a zone east of UTC", m: with(TypeTrack, func(m *Message) {
+			m.Timestamp = time.Date(0, 1, 1, 0, 30, 0, 0, time.FixedZone("", 3600))
+		}), wantField: "timestamp", wantReason: "invalid_timestamp"},
 		{name: "objects of every accepted kind", m: with(TypeIdentify, func(m *Message) {
 			m.Properties = map[string]any{}
 			m.Traits = Fields{}
@@ -655,10 +660,45 @@ func TestAppendTimeMatchesAppendFormat(t *testing.T) {
 	for range 2000 {
 		times = append(times, time.Unix(rng.Int64N(400*365*86400)-100*365*86400, rng.Int64N(1e9)).In(time.FixedZone("", rng.IntN(49)*1800-12*3600)))
 	}
+	// Any instant of the years RFC 3339 can write, and the days around
+	// the ends of months and of leap and century years.
+	for range 20000 {
+		times = append(times, time.Unix(minRFC3339Unix+rng.Int64N(endRFC3339Unix-minRFC3339Unix), rng.Int64N(1e9)))
+	}
+	for _, y := range []int{0, 1, 4, 100, 400, 1600, 1700, 1900, 2000, 2100, 2400, 9600, 9999} {
+		for _, d := range []time.Time{time.Date(y, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(y, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(y+1, 1, 1, 0, 0, 0, 0, time.UTC)} {
+			times = append(times, d.Add(-time.Millisecond), d, d.Add(-24*time.Hour), d.Add(24*time.Hour))
+		}
+	}
 	for _, tm := range times {
 		want := tm.UTC().AppendFormat(nil, TimeLayout)
 		if got := appendTime(nil, tm); string(got) != string(want) {
 			t.Errorf("appendTime(%v) = %s, want %s", tm, got, want)
+		}
+	}
+}
+
+// TestAppendStringEveryPosition puts each kind of byte that needs care at
+// every position of plain strings of 1 to 24 bytes, so that both the
+// eight-byte skip and the byte loop meet it, and compares with
+// encoding/json (told not to escape HTML).
+func TestAppendStringEveryPosition(t *testing.T) {
+	specials := []string{"\"", "\\", "\n", "\x00", "\x1f", "\x7f", " ", "é", "\u2028", "\u2029", "\xff", "\xe2\x80", "日", "<", "~"}
+	for n := 1; n <= 24; n++ {
+		for _, sp := range specials {
+			for pos := 0; pos < n; pos++ {
+				s := strings.Repeat("a", pos) + sp + strings.Repeat("b", n-pos-1)
+				var std bytes.Buffer
+				enc := json.NewEncoder(&std)
+				enc.SetEscapeHTML(false)
+				if err := enc.Encode(s); err != nil {
+					t.Fatal(err)
+				}
+				want := bytes.TrimSuffix(std.Bytes(), []byte("\n"))
+				if got := appendString(nil, s); !bytes.Equal(got, want) {
+					t.Errorf("appendString(%q) = %s, want %s", s, got, want)
+				}
+			}
 		}
 	}
 }

@@ -29,7 +29,7 @@ const (
 //
 // Context gets "library": {"name": "backfill", "version": Version} unless it
 // already has a "library" key (for a json.RawMessage context, the caller
-// decides: it is copied as it is).
+// decides: it is copied as it is, and AppendLibrary writes the member).
 //
 // Extra holds any other top-level fields (for example "channel" or "version"
 // of passed-through messages), written after the known ones.

@@ -1,0 +1,134 @@
+package mappings
+
+import (
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/backfillhq/backfill/readers"
+	"github.com/backfillhq/backfill/sink"
+)
+
+// TestPlainDecimal checks that every text plainDecimal accepts is what
+// the sink writes for the float64 it reads as, on chosen and random
+// decimals.
+func TestPlainDecimal(t *testing.T) {
+	check := func(s string) {
+		t.Helper()
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			if plainDecimal(s) {
+				t.Errorf("plainDecimal(%q) = true for a text that does not parse", s)
+			}
+			return
+		}
+		b, err := sink.AppendFloat(nil, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if plainDecimal(s) && string(b) != s {
+			t.Errorf("plainDecimal(%q) = true, but the float is written %s", s, b)
+		}
+	}
+	for _, tt := range []struct {
+		s    string
+		want bool
+	}{
+		{"0", true}, {"-0", true}, {"19.99", true}, {"-3.5", true}, {"123456789012345", true},
+		{"0.000001", true}, {"0.0000001", false}, {"1.10", false}, {"01", false}, {"+1", false},
+		{"1e3", false}, {".5", false}, {"5.", false}, {"1234567890123456", false},
+		{"0.30000000000000004", false}, {"", false}, {"-", false}, {"1.2.3", false}, {"0x10", false},
+		{"999999999999999", true}, {"9007199254740993", false}, {"100000000000000000000000", false},
+	} {
+		t.Run(tt.s, func(t *testing.T) {
+			if got := plainDecimal(tt.s); got != tt.want {
+				t.Errorf("plainDecimal(%q) = %v, want %v", tt.s, got, tt.want)
+			}
+			check(tt.s)
+		})
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 200000 {
+		var b strings.Builder
+		if rng.IntN(3) == 0 {
+			b.WriteByte('-')
+		}
+		for range 1 + rng.IntN(9) {
+			b.WriteByte(byte('0' + rng.IntN(10)))
+		}
+		if rng.IntN(4) > 0 {
+			b.WriteByte('.')
+			for range 1 + rng.IntN(12) {
+				b.WriteByte(byte('0' + rng.IntN(10)))
+			}
+		}
+		check(b.String())
+	}
+}
+
+// TestSchemalessShapesConcurrently maps NDJSON rows of several key sets
+// and orders on four goroutines at once with one Mapper, whose cache of
+// the last row's columns the goroutines share and replace: every message
+// must come out as the same mapper building sink.Fields makes it.
+func TestSchemalessShapesConcurrently(t *testing.T) {
+	const spec = `
+type: track
+userId: uid
+event: ev
+timestamp: ts
+columns: {n: int, f: float}
+properties:
+  exclude: [secret]
+  rename: {f: price}
+context: {include: [ip]}
+`
+	m := mustCompile(t, spec, nil, Options{})
+	fields := mustCompile(t, spec, nil, Options{})
+	fields.(*specMapper).fieldsOnly = true
+	lines := []string{
+		`{"uid":"u1","ev":"E","ts":"2024-01-01T00:00:00Z","n":"7","f":"1.50","plan":"pro","secret":1,"ip":"1.2.3.4"}`,
+		`{"ts":"2024-01-01T00:00:00Z","uid":"u2","ev":"E","plan":"free","n":8,"ip":"5.6.7.8"}`,
+		`{"uid":"u3","ev":"E","ts":"2024-01-01T00:00:00Z","library":{"x":1},"f":2,"tags":["a"]}`,
+		`{"uid":"u4","ev":"E","ts":"2024-01-01T00:00:00Z","n":"7","f":"1.50","plan":"pro","secret":1,"ip":"1.2.3.4","extra":"\u00e9\n"}`,
+	}
+	var rows []*readers.Row
+	var want []string
+	for i := range 64 {
+		row := ndjsonRow(t, int64(i+1), lines[i%len(lines)])
+		var msg sink.Message
+		if err := fields.Map(row, &msg); err != nil {
+			t.Fatal(err)
+		}
+		b, err := sink.AppendMessage(nil, &msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, want = append(rows, row), append(want, string(b))
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			var msg sink.Message
+			var buf []byte
+			for k := range 50 * len(rows) {
+				i := (k*(2*g+1) + g) % len(rows)
+				if err := m.Map(rows[i], &msg); err != nil {
+					t.Error(err)
+					return
+				}
+				var err error
+				if buf, err = sink.EncodeMessage(buf[:0], &msg, sink.Limits{}); err != nil {
+					t.Error(err)
+					return
+				}
+				if string(buf) != want[i] {
+					t.Errorf("row %d: %s\nwant %s", i, buf, want[i])
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
