@@ -11,7 +11,7 @@ import (
 	"testing"
 )
 
-const benchRows = 100_000
+const benchRows = 1_000_000
 
 // benchCSV is a typical event export: ten columns, some quoted.
 func benchCSV() []byte {
@@ -114,7 +114,7 @@ func BenchmarkScanObject(b *testing.B) {
 // select. MB/s counts the bytes of the file.
 func BenchmarkParquet(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "events.parquet")
-	writeEventsParquet(b, path, benchRows, 50_000)
+	writeEventsParquet(b, path, benchRows, 131_072)
 	fi, err := os.Stat(path)
 	if err != nil {
 		b.Fatal(err)
