@@ -563,11 +563,11 @@ func (r *run) assemble(ctx context.Context, in <-chan *mapped, out chan<- *job) 
 	budget := newBudget(r.cfg.MaxRejects, r.cfg.MaxRejectRate, r.cfg.RejectWindow)
 	reject := func(file int, o *outcome) error {
 		rej := newReject(o.pos, reasonOf(o.err), o.err, o.raw)
-		cur.rejects = append(cur.rejects, rej)
+		cur.addReject(rej)
 		cur.count(file, func(t *tally) { t.Read++; t.Rejected++ })
 		r.rejected.Add(1)
 		r.reasons.add(rej.Reason, rej.Error)
-		if len(cur.rejects) >= maxRangeRejects || cur.rejectBytes() >= maxRangeRejectBytes {
+		if len(cur.rejects) >= maxRangeRejects || cur.rawBytes >= maxRangeRejectBytes {
 			cut = true
 		}
 		budget.row(true)
@@ -692,7 +692,7 @@ func (r *run) send(ctx context.Context, j *job) error {
 		for _, m := range rej.Messages {
 			pos := j.positions[m.Index]
 			cause := fmt.Errorf("%s: refused by the destination: %s", pos, m.Detail)
-			j.rejects = append(j.rejects, newReject(pos, m.Reason, cause, j.batch.Message(m.Index)))
+			j.addReject(newReject(pos, m.Reason, cause, j.batch.Message(m.Index)))
 			refused[m.Index] = m.Reason
 			r.reasons.add(m.Reason, cause.Error())
 		}

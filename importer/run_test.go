@@ -349,3 +349,30 @@ func TestRunStopsWhenTheErrorBudgetIsSpent(t *testing.T) {
 		})
 	}
 }
+
+func TestLongRunsOfRejectsAreSettledInRanges(t *testing.T) {
+	dir := t.TempDir()
+	bad := map[int]string{}
+	for i := 1; i <= 2500; i++ {
+		bad[i] = `{"broken`
+	}
+	src := writeNDJSON(t, dir, "in.ndjson", 2501, bad)
+	cfg := Config{Sources: []string{src}, Sink: &fakeSink{send: accept}, RejectsPath: filepath.Join(dir, "r.ndjson"),
+		CheckpointPath: filepath.Join(dir, "cp.json"), CheckpointInterval: -1, MaxInFlight: 1}
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Rejected != 2500 || rep.Delivered != 1 {
+		t.Fatalf("report %+v", rep)
+	}
+	rejects := readRejectsFile(t, cfg.RejectsPath)
+	if len(rejects) != 2500 {
+		t.Fatalf("%d rejects written, want 2500", len(rejects))
+	}
+	for i, r := range rejects {
+		if r.Line != int64(i+1) {
+			t.Fatalf("reject %d is of line %d: out of order", i, r.Line)
+		}
+	}
+}

@@ -48,6 +48,7 @@ type job struct {
 	files     []int32            // source index of each message of batch
 	end       mark
 	rejects   []Reject // written to the rejects file when the job commits
+	rawBytes  int      // the size of the rejects' raw rows
 	tallies   []fileTally
 }
 
@@ -63,13 +64,10 @@ func (j *job) count(file int, f func(*tally)) {
 	f(&j.tallies[len(j.tallies)-1].tally)
 }
 
-// rejectBytes is the size of the raw rows of the job's rejects so far.
-func (j *job) rejectBytes() int {
-	n := 0
-	for i := range j.rejects {
-		n += len(j.rejects[i].Raw) + len(j.rejects[i].RawBase64)
-	}
-	return n
+// addReject keeps a reject until the job commits.
+func (j *job) addReject(r Reject) {
+	j.rejects = append(j.rejects, r)
+	j.rawBytes += len(r.Raw) + len(r.RawBase64)
 }
 
 // tracker commits jobs in order as they are acknowledged, moving the
