@@ -2,7 +2,6 @@ package sink
 
 import (
 	"bytes"
-	"compress/gzip"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -13,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/klauspost/compress/gzip"
 )
 
 // ReceiverConfig configures a Receiver.
@@ -182,16 +183,25 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) (int, *reques
 	var out []byte
 	var count int
 	if typ == "" {
-		var env struct {
-			Batch *[]json.RawMessage `json:"batch"`
+		if !json.Valid(body) {
+			var v any
+			return 0, badRequest("invalid JSON body: %v", json.Unmarshal(body, &v))
 		}
-		if err := json.Unmarshal(body, &env); err != nil {
-			return 0, badRequest("invalid JSON body: %v", err)
+		var batchRaw []byte
+		if _, isObject := walkMembers(body, func(key string, value []byte) {
+			if key == "batch" {
+				batchRaw = value
+			}
+		}); !isObject {
+			return 0, badRequest("invalid JSON body: the body must be a JSON object")
 		}
-		if env.Batch == nil {
+		if batchRaw == nil || isNull(batchRaw) {
 			return 0, badRequest(`the body has no "batch" array`)
 		}
-		batch := *env.Batch
+		var batch [][]byte
+		if !walkElements(batchRaw, func(v []byte) { batch = append(batch, v) }) {
+			return 0, badRequest(`invalid JSON body: "batch" must be an array`)
+		}
 		if len(batch) > r.limits.MaxMessages {
 			return 0, badRequest("the batch has %d messages, the limit is %d", len(batch), r.limits.MaxMessages)
 		}
@@ -274,14 +284,12 @@ func (r *Receiver) appendChecked(out []byte, raw []byte, typ string, index int) 
 			message: where + ": " + ve.Reason + ": " + ve.Error(), index: index, field: ve.Field, reason: ve.Reason}
 	}
 
-	// Only the top level is decoded: nested values stay raw, which keeps
-	// the check cheap next to the importer it serves.
-	var doc map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &doc); err != nil || doc == nil {
-		var syntax *json.SyntaxError
-		if errors.As(err, &syntax) {
-			return out, badRequest("%s: invalid JSON: %v", where, err)
-		}
+	// Only the top level is looked at: nested values stay raw, which keeps
+	// the check cheap next to the importer it serves. The JSON is valid:
+	// the whole body was checked.
+	doc := make(map[string]json.RawMessage, 16)
+	spaced, isObject := walkMembers(raw, func(key string, value []byte) { doc[key] = value })
+	if !isObject {
 		return out, fail(&ValidationError{Reason: ReasonInvalidField, Detail: "a message must be a JSON object"})
 	}
 	addType := false
@@ -301,11 +309,15 @@ func (r *Receiver) appendChecked(out []byte, raw []byte, typ string, index int) 
 	}
 
 	start := len(out)
-	b := bytes.NewBuffer(out)
-	if err := json.Compact(b, raw); err != nil {
-		return out, badRequest("%s: invalid JSON: %v", where, err)
+	if spaced {
+		b := bytes.NewBuffer(out)
+		if err := json.Compact(b, raw); err != nil {
+			return out, badRequest("%s: invalid JSON: %v", where, err)
+		}
+		out = b.Bytes()
+	} else {
+		out = append(out, raw...)
 	}
-	out = b.Bytes()
 	if addType {
 		// Put the type first: {"type":"track",…} or {"type":"track"}.
 		rest := string(out[start+1:])
