@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,25 +11,14 @@ import (
 // readRejects returns the rejects file's lines keyed by "file:line".
 func readRejects(t *testing.T, path string) map[string]map[string]any {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	got := map[string]map[string]any{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var m map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatalf("rejects line is not JSON: %v: %s", err, sc.Text())
-		}
+	eachJSONLine(t, path, func(m map[string]any) {
 		key := fmt.Sprintf("%s:%v", filepath.Base(m["file"].(string)), m["line"])
 		if _, dup := got[key]; dup {
 			t.Fatalf("two rejects for %s", key)
 		}
 		got[key] = m
-	}
+	})
 	return got
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -79,18 +78,7 @@ func TestCheckWorksOnEveryTestdataCase(t *testing.T) {
 // wantOutcomes counts a golden want.ndjson's messages, rejects and filtered rows.
 func wantOutcomes(t *testing.T, path string) (sent, rejected, filtered int) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var m map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
+	eachJSONLine(t, path, func(m map[string]any) {
 		switch {
 		case m["reject"] != nil:
 			rejected++
@@ -99,7 +87,7 @@ func wantOutcomes(t *testing.T, path string) (sent, rejected, filtered int) {
 		default:
 			sent++
 		}
-	}
+	})
 	return sent, rejected, filtered
 }
 

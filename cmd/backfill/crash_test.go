@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -276,18 +274,7 @@ func TestCrashAndResume(t *testing.T) {
 
 			first := map[string]map[string]any{}
 			dups := 0
-			f, err := os.Open(received)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			sc := bufio.NewScanner(f)
-			sc.Buffer(make([]byte, 1<<20), 1<<20)
-			for sc.Scan() {
-				var m map[string]any
-				if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-					t.Fatalf("received line is not JSON: %v", err)
-				}
+			eachJSONLine(t, received, func(m map[string]any) {
 				id := m["messageId"].(string)
 				if !want[id] {
 					t.Fatalf("message %s arrived, but no such row should", id)
@@ -297,10 +284,10 @@ func TestCrashAndResume(t *testing.T) {
 					if !reflect.DeepEqual(prev, m) {
 						t.Fatalf("duplicate of %s differs:\n%v\n%v", id, prev, m)
 					}
-					continue
+					return
 				}
 				first[id] = m
-			}
+			})
 			if len(first) != len(want) {
 				t.Fatalf("%d of %d rows arrived", len(first), len(want))
 			}

@@ -80,16 +80,16 @@ func startServe(t *testing.T, key string) (url, out string, stop func()) {
 	return url, out, stop
 }
 
-// received reads the receiver's NDJSON output, keyed by messageId, and fails
-// on any messageId that arrived twice.
-func received(t *testing.T, path string) map[string]map[string]any {
+// eachJSONLine decodes every line of an NDJSON file (numbers kept as
+// json.Number) and hands it to fn, failing the test on a line that is not
+// a JSON object.
+func eachJSONLine(t *testing.T, path string, fn func(m map[string]any)) {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	got := map[string]map[string]any{}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
@@ -97,17 +97,27 @@ func received(t *testing.T, path string) map[string]map[string]any {
 		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
 		dec.UseNumber()
 		if err := dec.Decode(&m); err != nil {
-			t.Fatalf("received line is not JSON: %v: %s", err, sc.Text())
+			t.Fatalf("%s: line is not JSON: %v: %s", path, err, sc.Text())
 		}
+		fn(m)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// received reads the receiver's NDJSON output, keyed by messageId, and fails
+// on any messageId that arrived twice.
+func received(t *testing.T, path string) map[string]map[string]any {
+	t.Helper()
+	got := map[string]map[string]any{}
+	eachJSONLine(t, path, func(m map[string]any) {
 		id, _ := m["messageId"].(string)
 		if _, dup := got[id]; dup {
 			t.Fatalf("messageId %q arrived twice", id)
 		}
 		got[id] = m
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
+	})
 	return got
 }
 
