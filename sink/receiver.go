@@ -29,6 +29,12 @@ type ReceiverConfig struct {
 	// the (decompressed) body, each message compacted, and the messages of a
 	// batch. Zero fields mean the defaults.
 	Limits Limits
+	// Discard makes a receiver that costs as little as it can, for
+	// measuring an importer: it answers every authenticated POST to a
+	// known path 200 after reading the body (up to the body limit, not
+	// decompressed), without checking or keeping its messages. Messages
+	// stays zero; Bytes counts what was read.
+	Discard bool
 }
 
 // ReceiverStats are the counts of a Receiver since it was made.
@@ -37,6 +43,7 @@ type ReceiverStats struct {
 	Batches  int64 // requests accepted, batch or single message
 	Messages int64 // messages accepted and written to Out
 	Rejected int64 // requests answered with an error status
+	Bytes    int64 // request bodies read by a Discard receiver, as sent
 }
 
 // Receiver is an http.Handler that speaks Segment's HTTP Tracking API, for
@@ -61,11 +68,12 @@ type ReceiverStats struct {
 type Receiver struct {
 	writeKey string
 	limits   Limits
+	discard  bool
 
 	mu  sync.Mutex // guards out
 	out io.Writer
 
-	requests, batches, messages, rejected atomic.Int64
+	requests, batches, messages, rejected, bytes atomic.Int64
 }
 
 // NewReceiver returns a Receiver configured by cfg.
@@ -74,7 +82,7 @@ func NewReceiver(cfg ReceiverConfig) *Receiver {
 	if out == nil {
 		out = io.Discard
 	}
-	return &Receiver{writeKey: cfg.WriteKey, limits: cfg.Limits.withDefaults(), out: out}
+	return &Receiver{writeKey: cfg.WriteKey, limits: cfg.Limits.withDefaults(), discard: cfg.Discard, out: out}
 }
 
 // Stats returns the counts so far.
@@ -84,6 +92,7 @@ func (r *Receiver) Stats() ReceiverStats {
 		Batches:  r.batches.Load(),
 		Messages: r.messages.Load(),
 		Rejected: r.rejected.Load(),
+		Bytes:    r.bytes.Load(),
 	}
 }
 
@@ -174,6 +183,19 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) (int, *reques
 			}
 			return 0, &requestError{status: http.StatusUnauthorized, error: "unauthorized", message: msg, index: -1}
 		}
+	}
+	if r.discard {
+		// As readBody allows for gzip: incompressible data grows a little.
+		limit := 2*int64(r.limits.MaxBatchBytes) + 1024
+		n, err := io.Copy(io.Discard, io.LimitReader(req.Body, limit+1))
+		r.bytes.Add(n)
+		switch {
+		case err != nil:
+			return 0, badRequest("read body: %v", err)
+		case n > limit:
+			return 0, badRequest("the body is over the limit of %d bytes", limit)
+		}
+		return 0, nil
 	}
 	body, rerr := r.readBody(w, req)
 	if rerr != nil {

@@ -68,11 +68,7 @@ func (f *receiverFixture) post(t *testing.T, path string, body []byte, o postOpt
 func (f *receiverFixture) do(t *testing.T, path string, body []byte, o postOptions) (receiverReply, error) {
 	t.Helper()
 	if o.gzip {
-		var zb bytes.Buffer
-		zw := gzip.NewWriter(&zb)
-		zw.Write(body)
-		zw.Close()
-		body = zb.Bytes()
+		body = gzipped(body)
 		o.encoding = "gzip"
 	}
 	method := o.method
@@ -644,4 +640,45 @@ func TestReceiverConcurrentPosts(t *testing.T) {
 	if out.writes != clients*perClient {
 		t.Errorf("%d writes to Out, want one per request (%d)", out.writes, clients*perClient)
 	}
+}
+
+// TestReceiverDiscard checks that a discarding receiver still refuses a
+// wrong key, an unknown path and an over-long body, and otherwise answers
+// 200 without checking or keeping anything.
+func TestReceiverDiscard(t *testing.T) {
+	f := newReceiverFixture(t, ReceiverConfig{WriteKey: receiverKey, Discard: true,
+		Limits: Limits{MaxBatchBytes: 1000}})
+	body := []byte(`{"batch": [{"type": "nonsense"}]}`) // refused by a checking receiver
+	if r := f.post(t, "/v1/batch", body, postOptions{}); r.status != 200 {
+		t.Fatalf("status %d: %s", r.status, r.raw)
+	}
+	if r := f.post(t, "/v1/batch", body, postOptions{gzip: true}); r.status != 200 {
+		t.Fatalf("gzip: status %d: %s", r.status, r.raw)
+	}
+	if r := f.post(t, "/v1/batch", body, postOptions{user: "wk_other"}); r.status != 401 {
+		t.Errorf("wrong key: status %d, want 401", r.status)
+	}
+	if r := f.post(t, "/v1/nowhere", body, postOptions{}); r.status != 404 {
+		t.Errorf("unknown path: status %d, want 404", r.status)
+	}
+	if r := f.post(t, "/v1/batch", bytes.Repeat([]byte(" "), 2*1000+1025), postOptions{}); r.status != 400 {
+		t.Errorf("over-long body: status %d, want 400", r.status)
+	}
+	if f.out.Len() != 0 {
+		t.Errorf("a discarding receiver wrote %q", f.out.String())
+	}
+	st := f.rcv.Stats()
+	gz := len(gzipped(body))
+	if want := (ReceiverStats{Requests: 5, Batches: 2, Rejected: 3, Bytes: int64(len(body) + gz + 2*1000 + 1025)}); st != want {
+		t.Errorf("stats %+v, want %+v", st, want)
+	}
+}
+
+// gzipped returns b gzipped, as the fixture posts it.
+func gzipped(b []byte) []byte {
+	var zb bytes.Buffer
+	zw := gzip.NewWriter(&zb)
+	zw.Write(b)
+	zw.Close()
+	return zb.Bytes()
 }

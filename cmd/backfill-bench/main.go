@@ -5,7 +5,8 @@
 // formats gzip-compressed) it measures, in the same run, a floor (the
 // least work any importer must do on the file) and the built "backfill
 // import --stub" as a subprocess, as a user runs it; then the cost of a
-// checkpoint and of sending to a local receiver ("backfill serve"); and,
+// checkpoint and of sending to a local receiver ("backfill serve", which
+// checks every message, and "backfill serve --discard"); and,
 // with -memory, the peak RSS of imports of 1,000,000 and 5,000,000 rows.
 //
 // Each measurement runs -runs times, interleaved path by path so that load
@@ -187,6 +188,8 @@ type benchPath struct {
 	ckpts    []importResult
 	recvs    []importResult
 	recvCPU  []time.Duration // the receiver's CPU time during each of recvs
+	discards []importResult  // to a receiver that discards without checking
+	discCPU  []time.Duration // that receiver's CPU time during each of discards
 }
 
 func (p *benchPath) title() string {
@@ -269,12 +272,16 @@ func bench(ctx context.Context, o options) error {
 		}
 	}
 
-	var rcv *receiver
+	var rcvs receivers
 	if slices.ContainsFunc(paths, func(p *benchPath) bool { return p.extra(o.extras) }) {
-		if rcv, err = startReceiver(ctx, bin, dir); err != nil {
+		if rcvs.check, err = startReceiver(ctx, bin, dir, false); err != nil {
 			return err
 		}
-		defer rcv.stop()
+		defer rcvs.check.stop()
+		if rcvs.discard, err = startReceiver(ctx, bin, dir, true); err != nil {
+			return err
+		}
+		defer rcvs.discard.stop()
 	}
 
 	var failures []error
@@ -288,7 +295,7 @@ func bench(ctx context.Context, o options) error {
 			if p.skip != "" {
 				continue
 			}
-			if err := p.measure(ctx, run, o, rn, bin, dir, rcv); err != nil {
+			if err := p.measure(ctx, run, o, rn, bin, dir, rcvs); err != nil {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
@@ -338,8 +345,29 @@ func (p *benchPath) extra(keys []string) bool {
 	return !p.gz && p.skip == "" && slices.Contains(keys, p.kind.key)
 }
 
+// receivers are the two local receivers the extras send to.
+type receivers struct {
+	check, discard *receiver
+}
+
+// toReceiver runs ir against rcv and returns the result and the CPU time
+// the receiver used meanwhile.
+func toReceiver(ctx context.Context, ir importRun, rn *runner, rcv *receiver) (importResult, time.Duration, error) {
+	ir.endpoint = rcv.url
+	before, err := rcv.cpu()
+	if err != nil {
+		return importResult{}, 0, err
+	}
+	res, err := ir.run(ctx, rn)
+	if err != nil {
+		return res, 0, err
+	}
+	after, err := rcv.cpu()
+	return res, after - before, err
+}
+
 // measure runs p's floor and imports once.
-func (p *benchPath) measure(ctx context.Context, run int, o options, rn *runner, bin, dir string, rcv *receiver) error {
+func (p *benchPath) measure(ctx context.Context, run int, o options, rn *runner, bin, dir string, rcvs receivers) error {
 	runtime.GC()
 	cpu0 := processCPU()
 	start := time.Now()
@@ -375,21 +403,20 @@ func (p *benchPath) measure(ctx context.Context, run int, o options, rn *runner,
 		}
 		p.ckpts = append(p.ckpts, res)
 		ir.checkpoint = false
-		ir.endpoint = rcv.url
-		before, err := rcv.cpu()
+		res, cpu, err := toReceiver(ctx, ir, rn, rcvs.check)
 		if err != nil {
-			return err
-		}
-		if res, err = ir.run(ctx, rn); err != nil {
 			return fmt.Errorf("to the local receiver: %w", err)
 		}
-		after, err := rcv.cpu()
-		if err != nil {
-			return err
-		}
 		p.recvs = append(p.recvs, res)
-		p.recvCPU = append(p.recvCPU, after-before)
-		msg += fmt.Sprintf("  checkpoint %5.2fs  receiver %5.2fs", p.ckpts[len(p.ckpts)-1].wall.Seconds(), res.wall.Seconds())
+		p.recvCPU = append(p.recvCPU, cpu)
+		dres, dcpu, err := toReceiver(ctx, ir, rn, rcvs.discard)
+		if err != nil {
+			return fmt.Errorf("to the discarding receiver: %w", err)
+		}
+		p.discards = append(p.discards, dres)
+		p.discCPU = append(p.discCPU, dcpu)
+		msg += fmt.Sprintf("  checkpoint %5.2fs  receiver %5.2fs  discard %5.2fs",
+			p.ckpts[len(p.ckpts)-1].wall.Seconds(), res.wall.Seconds(), dres.wall.Seconds())
 	}
 	fmt.Fprintln(os.Stderr, msg)
 	return nil
@@ -516,13 +543,25 @@ func printCosts(w io.Writer, paths []*benchPath, rows int, extras []string) {
 		}
 		measured = true
 		stub := p.imports[best(p.imports)].eventsPerSecond(rows)
-		b := best(p.recvs)
-		recv := p.recvs[b].eventsPerSecond(rows)
-		share := recv / stub
-		t.add(p.kind.title+", to a local receiver (`backfill serve` on 127.0.0.1)", rate(stub), rate(recv), percent(share),
-			fmt.Sprintf("≥ %.0f %% of --stub", 100*receiverMinShare), yesNo(share >= receiverMinShare),
-			fmt.Sprintf("receiver used %.1f s CPU on the same 2 cores (%.2f cores); peak RSS %s",
-				p.recvCPU[b].Seconds(), p.recvCPU[b].Seconds()/p.recvs[b].wall.Seconds(), megabytes(peakRSS(p.recvs))))
+		for _, r := range []struct {
+			how  string
+			runs []importResult
+			cpu  []time.Duration
+		}{
+			{"to a local receiver that checks every message (`backfill serve` on 127.0.0.1)", p.recvs, p.recvCPU},
+			{"to a local receiver that discards (`backfill serve --discard` on 127.0.0.1)", p.discards, p.discCPU},
+		} {
+			if len(r.runs) == 0 {
+				continue
+			}
+			b := best(r.runs)
+			recv := r.runs[b].eventsPerSecond(rows)
+			share := recv / stub
+			t.add(p.kind.title+", "+r.how, rate(stub), rate(recv), percent(share),
+				fmt.Sprintf("≥ %.0f %% of --stub", 100*receiverMinShare), yesNo(share >= receiverMinShare),
+				fmt.Sprintf("receiver used %.1f s CPU on the same 2 cores (%.2f cores); peak RSS %s",
+					r.cpu[b].Seconds(), r.cpu[b].Seconds()/r.runs[b].wall.Seconds(), megabytes(peakRSS(r.runs))))
+		}
 		ck := p.ckpts[best(p.ckpts)].eventsPerSecond(rows)
 		cost := 1 - ck/stub
 		t.add(p.kind.title+", with --checkpoint (written every 1s)", rate(stub), rate(ck), slowerText(cost),

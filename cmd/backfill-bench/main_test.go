@@ -300,10 +300,12 @@ func TestPrintTargets(t *testing.T) {
 	}
 	csvPath := &benchPath{kind: kind("csv"),
 		floors: []float64{2e6, 1.9e6}, floorCPU: []float64{2e6},
-		imports: []importResult{run(2.5, 4), run(2, 3.8)}, // best: 500,000 events/s
-		ckpts:   []importResult{run(2.1, 3.9)},
-		recvs:   []importResult{run(4, 3.9)},
-		recvCPU: []time.Duration{secs(2)},
+		imports:  []importResult{run(2.5, 4), run(2, 3.8)}, // best: 500,000 events/s
+		ckpts:    []importResult{run(2.1, 3.9)},
+		recvs:    []importResult{run(4, 3.9)},
+		recvCPU:  []time.Duration{secs(2)},
+		discards: []importResult{run(2.5, 3.9)},
+		discCPU:  []time.Duration{secs(0.5)},
 	}
 	paths := []*benchPath{
 		csvPath,
@@ -324,7 +326,8 @@ func TestPrintTargets(t *testing.T) {
 		"| ≤ 15 % slower than plain | yes (9.1 % slower) |",
 		"error: exit status 1",
 		"|      2,000,000 |             263,158 |    0.13× |                3.80 |",
-		"|         500,000 |  250,000 |        50.0 % | ≥ 70 % of --stub | NO  | receiver used 2.0 s CPU on the same 2 cores (0.50 cores)",
+		"that checks every message (`backfill serve` on 127.0.0.1) |         500,000 |  250,000 |        50.0 % | ≥ 70 % of --stub | NO  | receiver used 2.0 s CPU on the same 2 cores (0.50 cores)",
+		"that discards (`backfill serve --discard` on 127.0.0.1) |         500,000 |  400,000 |        80.0 % | ≥ 70 % of --stub | yes | receiver used 0.5 s CPU on the same 2 cores (0.20 cores)",
 		"|         500,000 |  476,190 |  4.8 % slower | < 5 % slower     | yes |",
 	} {
 		if !strings.Contains(out, squeeze(want)) {

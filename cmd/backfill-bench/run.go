@@ -112,7 +112,8 @@ func tail(b []byte, n int) string {
 }
 
 // receiver is "backfill serve" running as a subprocess on 127.0.0.1,
-// discarding what it accepts.
+// checking what it receives and writing it to /dev/null, or with
+// --discard, not even checking it.
 type receiver struct {
 	cmd   *exec.Cmd
 	url   string
@@ -120,12 +121,17 @@ type receiver struct {
 	waitc chan error // receives the result of cmd.Wait
 }
 
-// startReceiver starts "backfill serve" and waits until it listens.
-func startReceiver(ctx context.Context, bin, dir string) (*receiver, error) {
-	urlFile := filepath.Join(dir, "bench-receiver.url")
+// startReceiver starts "backfill serve" (with --discard if discard) and
+// waits until it listens.
+func startReceiver(ctx context.Context, bin, dir string, discard bool) (*receiver, error) {
+	urlFile := filepath.Join(dir, fmt.Sprintf("bench-receiver-%t.url", discard))
 	os.Remove(urlFile)
 	r := &receiver{}
-	r.cmd = exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--out", os.DevNull, "--url-file", urlFile)
+	args := []string{"serve", "--addr", "127.0.0.1:0", "--out", os.DevNull, "--url-file", urlFile}
+	if discard {
+		args = append(args, "--discard")
+	}
+	r.cmd = exec.Command(bin, args...)
 	r.cmd.Stdout, r.cmd.Stderr = &r.out, &r.out
 	if err := r.cmd.Start(); err != nil {
 		return nil, err

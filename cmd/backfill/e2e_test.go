@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,8 +37,9 @@ func (l *lockedBuffer) String() string {
 }
 
 // startServe runs "backfill serve" in-process on a free port and returns its
-// URL, the file it writes, and a function that stops it and waits.
-func startServe(t *testing.T, key string) (url, out string, stop func()) {
+// URL, the file it writes, and a function that stops it and waits. extra
+// are more flags for serve.
+func startServe(t *testing.T, key string, extra ...string) (url, out string, stop func()) {
 	t.Helper()
 	dir := t.TempDir()
 	out = filepath.Join(dir, "received.ndjson")
@@ -48,7 +51,8 @@ func startServe(t *testing.T, key string) (url, out string, stop func()) {
 	var stdout, stderr lockedBuffer
 	done := make(chan int)
 	go func() {
-		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--out", out, "--url-file", urlFile}, &stdout, &stderr)
+		args := append([]string{"serve", "--addr", "127.0.0.1:0", "--out", out, "--url-file", urlFile}, extra...)
+		done <- run(ctx, args, &stdout, &stderr)
 	}()
 	deadline := time.NewTimer(10 * time.Second)
 	defer deadline.Stop()
@@ -150,6 +154,37 @@ func writeFile(t *testing.T, path string, data []byte) {
 	t.Helper()
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestServeDiscard imports into "serve --discard": the import completes,
+// a wrong key is still refused, and nothing is written.
+func TestServeDiscard(t *testing.T) {
+	url, out, stop := startServe(t, "discard-key", "--discard")
+	dir := t.TempDir()
+	var nd bytes.Buffer
+	for i := range 1000 {
+		fmt.Fprintf(&nd, `{"type":"track","userId":"u-%d","event":"E","timestamp":"2024-01-02T03:04:05Z"}`+"\n", i)
+	}
+	src := filepath.Join(dir, "events.ndjson")
+	writeFile(t, src, nd.Bytes())
+	report := filepath.Join(dir, "report.json")
+	var stdout, stderr lockedBuffer
+	args := []string{"import", "--endpoint", url, "--progress", "never", "--no-checkpoint", "--report", report, src}
+	if code := run(context.Background(), args, &stdout, &stderr); code != 0 {
+		t.Fatalf("import exited with %d: %s", code, stderr.String())
+	}
+	if rep := readReport(t, report); rep.Delivered != 1000 || !rep.Complete {
+		t.Errorf("report %+v, want 1000 delivered", rep)
+	}
+	t.Setenv("SEGMENT_WRITE_KEY", "another-key")
+	args = []string{"import", "--endpoint", url, "--progress", "never", "--no-checkpoint", src}
+	if code := run(context.Background(), args, &stdout, &stderr); code == 0 {
+		t.Error("an import with a wrong key succeeded")
+	}
+	stop()
+	if _, err := os.Stat(out); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("--discard wrote %s: %v", out, err)
 	}
 }
 

@@ -20,6 +20,10 @@ with 400, naming the message), and appends every accepted message to --out as
 NDJSON. When $SEGMENT_WRITE_KEY or --write-key-file gives a key, requests must
 carry it as Basic auth user; otherwise any key is accepted.
 
+With --discard it checks nothing and keeps nothing: every authenticated
+request is read and answered 200, so that an import's speed can be measured
+without the receiver's own work on the same machine.
+
 It prints its URL on stdout once it listens and runs until interrupted.`
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -29,6 +33,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	out := fs.String("out", "received.ndjson", "append accepted messages to `FILE` as NDJSON (- for stdout)")
 	keyFile := fs.String("write-key-file", "", "require the write key in `FILE` (default: $SEGMENT_WRITE_KEY if set)")
 	urlFile := fs.String("url-file", "", "write the receiver's URL to `FILE` once it listens, for scripts")
+	discard := fs.Bool("discard", false, "accept every authenticated request without checking or keeping its messages (--out is not written)")
 	if _, code, done := cmd.parse(args, false, stdout, stderr); done {
 		return code
 	}
@@ -37,19 +42,28 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "backfill serve: %v\n", err)
 		return exitUsage
 	}
-	if err := serve(ctx, *addr, *out, key, *urlFile, stdout); err != nil {
+	if err := serve(ctx, serveOptions{addr: *addr, out: *out, key: key, urlFile: *urlFile, discard: *discard}, stdout); err != nil {
 		fmt.Fprintf(stderr, "backfill serve: %v\n", err)
 		return exitFailed
 	}
 	return exitOK
 }
 
+// serveOptions are serve's settings, from the flags.
+type serveOptions struct {
+	addr, out, key, urlFile string
+	discard                 bool
+}
+
 // serve runs the receiver until ctx ends.
-func serve(ctx context.Context, addr, outPath, key, urlFile string, stdout io.Writer) error {
+func serve(ctx context.Context, o serveOptions, stdout io.Writer) error {
+	addr, outPath, urlFile := o.addr, o.out, o.urlFile
 	// The receiver writes each accepted request in one call, so the file
 	// is written through: what was acknowledged is on disk.
 	var w io.Writer = stdout
-	if outPath != "-" {
+	if o.discard {
+		outPath, w = "", io.Discard
+	} else if outPath != "-" {
 		f, err := os.OpenFile(outPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 		if err != nil {
 			return fmt.Errorf("--out: %w", err)
@@ -62,11 +76,14 @@ func serve(ctx context.Context, addr, outPath, key, urlFile string, stdout io.Wr
 		return err
 	}
 	url := "http://" + ln.Addr().String()
-	rcv := sink.NewReceiver(sink.ReceiverConfig{WriteKey: key, Out: w})
+	rcv := sink.NewReceiver(sink.ReceiverConfig{WriteKey: o.key, Out: w, Discard: o.discard})
 	srv := &http.Server{Handler: rcv, ReadHeaderTimeout: 10 * time.Second}
-	if outPath != "-" {
+	switch outPath {
+	case "":
+		fmt.Fprintf(stdout, "receiving on %s, discarding what it receives\n", url)
+	default:
 		fmt.Fprintf(stdout, "receiving on %s, writing to %s\n", url, outPath)
-	} else {
+	case "-":
 		fmt.Fprintf(os.Stderr, "receiving on %s\n", url)
 	}
 	if urlFile != "" {
@@ -86,6 +103,10 @@ func serve(ctx context.Context, addr, outPath, key, urlFile string, stdout io.Wr
 	defer cancel()
 	err = srv.Shutdown(shutdown)
 	st := rcv.Stats()
-	fmt.Fprintf(os.Stderr, "received %d messages in %d batches\n", st.Messages, st.Batches)
+	if o.discard {
+		fmt.Fprintf(os.Stderr, "received %d requests (%d bytes) and discarded them\n", st.Batches, st.Bytes)
+	} else {
+		fmt.Fprintf(os.Stderr, "received %d messages in %d batches\n", st.Messages, st.Batches)
+	}
 	return err
 }
