@@ -733,11 +733,11 @@ func rawRow(row *readers.Row) []byte {
 	}
 	obj := make(sink.Fields, len(row.Names))
 	for i, name := range row.Names {
-		obj[i] = sink.Field{Key: name, Value: row.Values[i]}
+		obj[i] = sink.Field{Key: name, Value: row.Value(i)}
 	}
 	b, err := sink.AppendValue(nil, obj)
 	if err != nil {
-		b, _ = json.Marshal(fmt.Sprint(row.Values))
+		b, _ = json.Marshal(fmt.Sprint(row.AllValues()))
 	}
 	return b
 }

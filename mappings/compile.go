@@ -698,6 +698,18 @@ func (m *specMapper) text(c *rowCtx, f int) (string, error) {
 
 // columnText returns a column's value as text, after its declared type.
 func columnText(c *rowCtx, col *colRef) (string, bool, error) {
+	if col.typ == typeAsRead {
+		// As read, the value is the text: no need to box it.
+		if i := c.index(col); i >= 0 {
+			switch c.row.Values[i].(type) {
+			case readers.InTexts:
+				s := c.row.Texts[i]
+				return s, s != "", nil
+			case readers.InJSON:
+				return rawToText(c.row.JSON[i])
+			}
+		}
+	}
 	v, ok, err := coerceTo(c.get(col), col.typ, col.ts)
 	if err != nil || !ok {
 		return "", false, err
@@ -717,16 +729,30 @@ func (m *specMapper) timestamp(c *rowCtx) (time.Time, error) {
 		v   any
 		col *colRef
 	)
+	var (
+		t      time.Time
+		parsed bool
+	)
 	for i := range m.tsCols {
 		col = &m.tsCols[i]
+		if j := c.index(col); j >= 0 {
+			var err error
+			if t, parsed, err = m.tsParser.parseAt(row, j); err != nil {
+				return time.Time{}, fieldError(row, "timestamp", col.name, row.Value(j), ReasonBadTimestamp, err)
+			}
+			if parsed {
+				break
+			}
+		}
 		v = c.get(col)
 		if !isNull(v) && !blank(v) {
 			break
 		}
 		v = nil
 	}
-	var t time.Time
-	if v == nil {
+	switch {
+	case parsed:
+	case v == nil:
 		if !m.missingNow {
 			cause := errNoValue
 			if len(m.tsCols) > 1 {
@@ -735,7 +761,7 @@ func (m *specMapper) timestamp(c *rowCtx) (time.Time, error) {
 			return time.Time{}, fieldError(row, "timestamp", m.tsCols[0].name, nil, ReasonMissingTimestamp, cause)
 		}
 		t = m.now()
-	} else {
+	default:
 		var err error
 		if t, err = m.tsParser.parse(v); err != nil {
 			return time.Time{}, fieldError(row, "timestamp", col.name, v, ReasonBadTimestamp, err)
@@ -745,6 +771,9 @@ func (m *specMapper) timestamp(c *rowCtx) (time.Time, error) {
 		return time.Time{}, err
 	}
 	if err := m.win.futureError(t); err != nil {
+		if parsed {
+			v = c.get(col) // boxed only for the error
+		}
 		name := ""
 		if col != nil && v != nil {
 			name = col.name
@@ -799,7 +828,7 @@ func (m *specMapper) object(c *rowCtx, o int, rowRest bool) (sink.Fields, error)
 			if !ok || i >= len(row.Values) {
 				continue
 			}
-			if out, err = appendValue(row, o, out, r.key, name, row.Values[i], r.typ, r.ts); err != nil {
+			if out, err = appendValue(row, o, out, r.key, name, row.Value(i), r.typ, r.ts); err != nil {
 				return nil, err
 			}
 		}
@@ -808,7 +837,7 @@ func (m *specMapper) object(c *rowCtx, o int, rowRest bool) (sink.Fields, error)
 			mb := &p.remaining[i]
 			var v any
 			if mb.idx < len(row.Values) {
-				v = row.Values[mb.idx]
+				v = row.Value(mb.idx)
 			}
 			if out, err = appendValue(row, o, out, mb.key, row.Names[mb.idx], v, mb.typ, mb.ts); err != nil {
 				return nil, err

@@ -50,7 +50,7 @@ func RowMessageID(row *readers.Row) string {
 		for i, name := range row.Names {
 			var v any
 			if i < len(row.Values) {
-				v = row.Values[i]
+				v = row.Value(i)
 			}
 			fmt.Fprintf(h, "%q=%T:%v\x00", name, v, v)
 		}

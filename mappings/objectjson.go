@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/backfillhq/backfill/readers"
 	"github.com/backfillhq/backfill/sink"
 )
 
@@ -104,54 +105,9 @@ func (w *objectWriter) value(v any, t colType, ts *timeParser) (bool, error) {
 	case nil:
 		return false, nil
 	case string:
-		switch t {
-		case typeAsRead, typeString:
-			w.buf = sink.AppendString(w.buf, x)
-			return true, nil
-		case typeInt:
-			s := strings.TrimSpace(x)
-			if s == "" {
-				return false, nil
-			}
-			if i, err := strconv.ParseInt(s, 10, 64); err == nil {
-				w.buf = strconv.AppendInt(w.buf, i, 10)
-				return true, nil
-			}
-		case typeFloat:
-			s := strings.TrimSpace(x)
-			if s == "" {
-				return false, nil
-			}
-			if plainDecimal(s) {
-				w.buf = append(w.buf, s...)
-				return true, nil
-			}
-			if isDecimal(s) {
-				if f, err := strconv.ParseFloat(s, 64); err == nil {
-					return w.float(f), nil
-				}
-			}
-		case typeBool:
-			cv, ok, err := coerceString(x, t)
-			if err != nil || !ok {
-				return false, err
-			}
-			w.buf = strconv.AppendBool(w.buf, cv.(bool))
-			return true, nil
-		}
+		return w.text(x, t, ts)
 	case json.RawMessage:
-		if t == typeAsRead {
-			if isNull(v) {
-				return false, nil
-			}
-			return w.any(v), nil
-		}
-		// A JSON number declared float or json, or an integer declared
-		// int, keeps its text.
-		if k := rawKind(x); isNumberKind(k) && (t == typeFloat || t == typeJSON ||
-			t == typeInt && bytes.IndexAny(x, ".eE") < 0) {
-			return w.any(v), nil
-		}
+		return w.raw(x, t, ts)
 	case int64:
 		if t == typeAsRead || t == typeInt || t == typeFloat || t == typeJSON {
 			w.buf = strconv.AppendInt(w.buf, x, 10)
@@ -162,11 +118,96 @@ func (w *objectWriter) value(v any, t colType, ts *timeParser) (bool, error) {
 			return w.float(x), nil
 		}
 	}
+	return w.coerced(v, t, ts)
+}
+
+// valueAt appends the value of column i of row as value does, without
+// boxing a value the row holds in Texts or JSON.
+func (w *objectWriter) valueAt(row *readers.Row, i int, t colType, ts *timeParser) (bool, error) {
+	switch row.Values[i].(type) {
+	case readers.InTexts:
+		return w.text(row.Texts[i], t, ts)
+	case readers.InJSON:
+		return w.raw(row.JSON[i], t, ts)
+	}
+	return w.value(row.Values[i], t, ts)
+}
+
+// coerced appends v converted with coerceTo.
+func (w *objectWriter) coerced(v any, t colType, ts *timeParser) (bool, error) {
 	cv, ok, err := coerceTo(v, t, ts)
 	if err != nil || !ok {
 		return false, err
 	}
 	return w.any(cv), nil
+}
+
+// text appends a string value, as value does.
+func (w *objectWriter) text(x string, t colType, ts *timeParser) (bool, error) {
+	switch t {
+	case typeAsRead, typeString:
+		w.buf = sink.AppendString(w.buf, x)
+		return true, nil
+	case typeInt:
+		s := strings.TrimSpace(x)
+		if s == "" {
+			return false, nil
+		}
+		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+			w.buf = strconv.AppendInt(w.buf, i, 10)
+			return true, nil
+		}
+	case typeFloat:
+		s := strings.TrimSpace(x)
+		if s == "" {
+			return false, nil
+		}
+		if plainDecimal(s) {
+			w.buf = append(w.buf, s...)
+			return true, nil
+		}
+		if isDecimal(s) {
+			if f, err := strconv.ParseFloat(s, 64); err == nil {
+				return w.float(f), nil
+			}
+		}
+	case typeBool:
+		cv, ok, err := coerceString(x, t)
+		if err != nil || !ok {
+			return false, err
+		}
+		w.buf = strconv.AppendBool(w.buf, cv.(bool))
+		return true, nil
+	}
+	return w.coerced(x, t, ts)
+}
+
+// raw appends a JSON value, as value does.
+func (w *objectWriter) raw(x json.RawMessage, t colType, ts *timeParser) (bool, error) {
+	if t == typeAsRead {
+		if len(x) == 0 || rawKind(x) == 'n' {
+			return false, nil
+		}
+		return w.rawText(x), nil
+	}
+	// A JSON number declared float or json, or an integer declared
+	// int, keeps its text.
+	if k := rawKind(x); isNumberKind(k) && (t == typeFloat || t == typeJSON ||
+		t == typeInt && bytes.IndexAny(x, ".eE") < 0) {
+		return w.rawText(x), nil
+	}
+	return w.coerced(x, t, ts)
+}
+
+// rawText appends JSON text with sink.AppendRaw.
+func (w *objectWriter) rawText(x json.RawMessage) bool {
+	b, err := sink.AppendRaw(w.buf, x)
+	if err != nil {
+		w.fallback = true
+		return true
+	}
+	w.buf = b
+	return true
 }
 
 // float appends a float64 as the sink writes it; a NaN or an infinity is
@@ -228,16 +269,15 @@ func (m *specMapper) objectJSON(c *rowCtx, o int, rowRest bool, buf []byte) (out
 			if r.skip || i >= len(row.Values) {
 				continue
 			}
-			v := row.Values[i]
 			var mark int
 			if r.qkey != "" {
 				mark = w.open(n, r.qkey)
 			} else {
 				mark = w.openKey(n, r.key)
 			}
-			present, err := w.value(v, r.typ, r.ts)
+			present, err := w.valueAt(row, i, r.typ, r.ts)
 			if err != nil {
-				return buf[:start], false, false, fieldError(row, objectNames[o]+"."+r.key, name, v, ReasonInvalidValue,
+				return buf[:start], false, false, fieldError(row, objectNames[o]+"."+r.key, name, row.Value(i), ReasonInvalidValue,
 					fmt.Errorf("declared %s: %w", r.typ, err))
 			}
 			if w.fallback {
@@ -253,14 +293,13 @@ func (m *specMapper) objectJSON(c *rowCtx, o int, rowRest bool, buf []byte) (out
 	case rowRest:
 		for i := range p.remaining {
 			mb := &p.remaining[i]
-			var v any
-			if mb.idx < len(row.Values) {
-				v = row.Values[mb.idx]
+			if mb.idx >= len(row.Values) {
+				continue
 			}
 			mark := w.open(n, mb.qkey)
-			present, err := w.value(v, mb.typ, mb.ts)
+			present, err := w.valueAt(row, mb.idx, mb.typ, mb.ts)
 			if err != nil {
-				return buf[:start], false, false, fieldError(row, objectNames[o]+"."+mb.key, row.Names[mb.idx], v, ReasonInvalidValue,
+				return buf[:start], false, false, fieldError(row, objectNames[o]+"."+mb.key, row.Names[mb.idx], row.Value(mb.idx), ReasonInvalidValue,
 					fmt.Errorf("declared %s: %w", mb.typ, err))
 			}
 			if w.fallback {
@@ -297,10 +336,15 @@ func (m *specMapper) nodeJSON(c *rowCtx, o int, w *objectWriter, nd *keyNode, n 
 	mark := w.open(n, nd.qkey)
 	switch {
 	case nd.col != nil:
-		v := c.get(nd.col)
-		present, err := w.value(v, nd.col.typ, nd.col.ts)
+		var present bool
+		var err error
+		if i := c.index(nd.col); i >= 0 {
+			present, err = w.valueAt(c.row, i, nd.col.typ, nd.col.ts)
+		} else {
+			present, err = w.value(c.get(nd.col), nd.col.typ, nd.col.ts)
+		}
 		if err != nil {
-			return n, fieldError(c.row, objectNames[o]+"."+nd.path, nd.col.name, v, ReasonInvalidValue,
+			return n, fieldError(c.row, objectNames[o]+"."+nd.path, nd.col.name, c.get(nd.col), ReasonInvalidValue,
 				fmt.Errorf("declared %s: %w", nd.col.typ, err))
 		}
 		if !present || w.fallback {

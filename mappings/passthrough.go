@@ -85,62 +85,63 @@ var rfc3339 = &timeParser{kind: formatRFC3339, format: "rfc3339"}
 // Map implements Mapper.
 func (p *passthrough) Map(row *readers.Row, msg *sink.Message) error {
 	*msg = sink.Message{}
-	var ts, orig any
+	ts, orig := -1, -1
 	var first error // the first bad field, reported after the time window
 	for i, name := range row.Names {
 		if i >= len(row.Values) {
 			break
 		}
-		v := row.Values[i]
 		var err error
 		reason := ReasonInvalidField
 		switch name {
 		case "type":
-			if ti := quotedType(v); ti >= 0 {
-				msg.Type = messageTypes[ti]
-				break
+			if raw, ok := row.RawJSON(i); ok {
+				if ti := quotedType(raw); ti >= 0 {
+					msg.Type = messageTypes[ti]
+					break
+				}
 			}
 			var s string
-			s, _, err = toText(v)
+			s, _, err = toText(row.Value(i))
 			if err == nil && s != "" && typeIndex(s) < 0 {
 				err, reason = unknownTypeError(s), ReasonInvalidType
 			}
 			msg.Type = s
 		case "messageId":
-			msg.MessageID, err = passText(v)
+			msg.MessageID, err = passText(row, i)
 		case "userId":
-			msg.UserID, err = passText(v)
+			msg.UserID, err = passText(row, i)
 		case "anonymousId":
-			msg.AnonymousID, err = passText(v)
+			msg.AnonymousID, err = passText(row, i)
 		case "event":
-			msg.Event, err = passText(v)
+			msg.Event, err = passText(row, i)
 		case "name":
-			msg.Name, err = passText(v)
+			msg.Name, err = passText(row, i)
 		case "category":
-			msg.Category, err = passText(v)
+			msg.Category, err = passText(row, i)
 		case "groupId":
-			msg.GroupID, err = passText(v)
+			msg.GroupID, err = passText(row, i)
 		case "previousId":
-			msg.PreviousID, err = passText(v)
+			msg.PreviousID, err = passText(row, i)
 		case "timestamp":
-			ts = v
+			ts = i
 		case "originalTimestamp":
-			orig = v
+			orig = i
 		case "properties":
-			msg.Properties, err = passObject(v)
+			msg.Properties, err = passObject(row.Value(i))
 		case "traits":
-			msg.Traits, err = passObject(v)
+			msg.Traits, err = passObject(row.Value(i))
 		case "integrations":
-			msg.Integrations, err = passObject(v)
+			msg.Integrations, err = passObject(row.Value(i))
 		case "context":
-			msg.Context, err = passContext(v)
+			msg.Context, err = passContext(row.Value(i))
 		default:
 			if !droppedFields[name] {
-				msg.Extra = append(msg.Extra, sink.Field{Key: name, Value: v})
+				msg.Extra = append(msg.Extra, sink.Field{Key: name, Value: row.Value(i)})
 			}
 		}
 		if err != nil && first == nil {
-			first = fieldError(row, name, "", v, reason, err)
+			first = fieldError(row, name, "", row.Value(i), reason, err)
 		}
 	}
 	if err := p.timestamp(row, msg, ts, orig); err != nil {
@@ -165,33 +166,53 @@ func (p *passthrough) Map(row *readers.Row, msg *sink.Message) error {
 
 var errMessageIDLength = fmt.Errorf("longer than %d bytes", maxMessageID)
 
-// timestamp sets msg.Timestamp from timestamp, else originalTimestamp, and
-// applies the time window.
-func (p *passthrough) timestamp(row *readers.Row, msg *sink.Message, ts, orig any) error {
-	col, v := "", ts // the column is named only when it is not the field
-	if isNull(v) {
-		col, v = "originalTimestamp", orig
+// timestamp sets msg.Timestamp from the row's column ts (timestamp), else
+// orig (originalTimestamp), and applies the time window. A column index
+// below zero is a field the message lacks.
+func (p *passthrough) timestamp(row *readers.Row, msg *sink.Message, ts, orig int) error {
+	col, i := "", ts // the column is named only when it is not the field
+	if absent(row, i) {
+		col, i = "originalTimestamp", orig
 	}
-	if isNull(v) {
+	if absent(row, i) {
 		return fieldError(row, "timestamp", "", nil, ReasonMissingTimestamp, errors.New("no timestamp and no originalTimestamp"))
 	}
-	t, err := rfc3339.parse(v)
+	t, parsed, err := rfc3339.parseAt(row, i)
+	if !parsed {
+		t, err = rfc3339.parse(row.Value(i))
+	}
 	if err != nil {
-		return fieldError(row, "timestamp", col, v, ReasonBadTimestamp, err)
+		return fieldError(row, "timestamp", col, row.Value(i), ReasonBadTimestamp, err)
 	}
 	if err := p.win.filter(t); err != nil {
 		return err
 	}
 	if err := p.win.futureError(t); err != nil {
-		return fieldError(row, "timestamp", col, v, ReasonFutureTimestamp, err)
+		return fieldError(row, "timestamp", col, row.Value(i), ReasonFutureTimestamp, err)
 	}
 	msg.Timestamp = t
 	return nil
 }
 
-// passText returns a string field of a passed-through message.
-func passText(v any) (string, error) {
-	s, _, err := toText(v)
+// absent reports whether column i of row is null or missing (i < 0).
+func absent(row *readers.Row, i int) bool {
+	if i < 0 {
+		return true
+	}
+	if raw, ok := row.RawJSON(i); ok {
+		return len(raw) == 0 || rawKind(raw) == 'n'
+	}
+	return isNull(row.Value(i))
+}
+
+// passText returns a string field of a passed-through message, column i
+// of row.
+func passText(row *readers.Row, i int) (string, error) {
+	if raw, ok := row.RawJSON(i); ok {
+		s, _, err := rawToText(raw)
+		return s, err
+	}
+	s, _, err := toText(row.Value(i))
 	return s, err
 }
 
@@ -247,9 +268,8 @@ func unknownTypeError(s string) error {
 
 // quotedType returns the index in messageTypes of a JSON string that is
 // a message type as it is, without escapes, or -1.
-func quotedType(v any) int {
-	raw, ok := v.(json.RawMessage)
-	if !ok || len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+func quotedType(raw json.RawMessage) int {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
 		return -1
 	}
 	body := raw[1 : len(raw)-1]

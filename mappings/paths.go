@@ -131,9 +131,9 @@ func firstByte(s string) byte {
 	return 0
 }
 
-// get returns the value of a column or path in the row; nil if the row
-// has none.
-func (c *rowCtx) get(ref *colRef) any {
+// locate returns the split of ref that the row has and the index of its
+// top column, or nil if the row has none of them.
+func (c *rowCtx) locate(ref *colRef) (*colSplit, int) {
 	row := c.row
 	for i := range ref.splits {
 		sp := &ref.splits[i]
@@ -143,16 +143,33 @@ func (c *rowCtx) get(ref *colRef) any {
 				continue
 			}
 		}
-		if j >= len(row.Values) {
-			return nil
-		}
-		v := row.Values[j]
-		if len(sp.path) == 0 {
-			return v
-		}
-		return c.descend(sp, v)
+		return sp, j
 	}
-	return nil
+	return nil, -1
+}
+
+// index returns the index of the row's column that ref reads, when ref
+// is a column present in the row rather than a path into one; else -1.
+func (c *rowCtx) index(ref *colRef) int {
+	sp, j := c.locate(ref)
+	if sp == nil || j >= len(c.row.Values) || len(sp.path) != 0 {
+		return -1
+	}
+	return j
+}
+
+// get returns the value of a column or path in the row; nil if the row
+// has none.
+func (c *rowCtx) get(ref *colRef) any {
+	sp, j := c.locate(ref)
+	if sp == nil || j >= len(c.row.Values) {
+		return nil
+	}
+	v := c.row.Value(j)
+	if len(sp.path) == 0 {
+		return v
+	}
+	return c.descend(sp, v)
 }
 
 // descend looks up a split's path inside v, the value of its top column.

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 	_ "time/tzdata" // the zone database, for machines without one
+
+	"github.com/backfillhq/backfill/readers"
 )
 
 // Kinds of timestamp format.
@@ -214,34 +216,75 @@ func timeText(v any) (string, bool) {
 // parseISO reads an rfc3339 or iso8601 value. A JSON string without
 // escapes is read in place.
 func (p *timeParser) parseISO(v any) (time.Time, error) {
+	switch x := v.(type) {
+	case string:
+		return p.isoText(x)
+	case json.RawMessage:
+		return p.isoRaw(x)
+	}
+	if p.kind == formatRFC3339 {
+		return time.Time{}, errWantRFCText
+	}
+	return time.Time{}, errWantISOText
+}
+
+// isoText parses an ISO 8601 or RFC 3339 string.
+func (p *timeParser) isoText(s string) (time.Time, error) {
+	ts, err := scanISO(s, p.kind == formatRFC3339)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return ts.instant(p.loc)
+}
+
+// isoRaw parses a JSON string holding an ISO 8601 or RFC 3339 time.
+func (p *timeParser) isoRaw(x json.RawMessage) (time.Time, error) {
+	rfc := p.kind == formatRFC3339
 	var (
 		ts  isoTime
 		err error
 	)
-	rfc := p.kind == formatRFC3339
-	errText := errWantISOText
-	if rfc {
-		errText = errWantRFCText
-	}
-	switch x := v.(type) {
-	case string:
-		ts, err = scanISO(x, rfc)
-	case json.RawMessage:
-		raw := trimSpace(x)
-		if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' && !containsByte(raw, '\\') {
-			ts, err = scanISO(raw[1:len(raw)-1], rfc)
-		} else if s, ok := timeText(x); ok {
-			ts, err = scanISO(s, rfc)
-		} else {
-			err = errText
-		}
-	default:
-		err = errText
+	raw := trimSpace(x)
+	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' && !containsByte(raw, '\\') {
+		ts, err = scanISO(raw[1:len(raw)-1], rfc)
+	} else if s, ok := timeText(x); ok {
+		ts, err = scanISO(s, rfc)
+	} else if rfc {
+		err = errWantRFCText
+	} else {
+		err = errWantISOText
 	}
 	if err != nil {
 		return time.Time{}, err
 	}
 	return ts.instant(p.loc)
+}
+
+// parseAt parses column i of row when the row holds it unboxed, in Texts
+// or JSON, and the format is ISO 8601 or RFC 3339, without boxing it as
+// parse would. It reports false, leaving the value to parse, for any
+// other value and format, and for an absent or blank one.
+func (p *timeParser) parseAt(row *readers.Row, i int) (time.Time, bool, error) {
+	if p.kind != formatRFC3339 && p.kind != formatISO8601 {
+		return time.Time{}, false, nil
+	}
+	switch row.Values[i].(type) {
+	case readers.InTexts:
+		s := row.Texts[i]
+		if strings.TrimSpace(s) == "" {
+			return time.Time{}, false, nil
+		}
+		t, err := p.isoText(s)
+		return t, true, err
+	case readers.InJSON:
+		x := row.JSON[i]
+		if k := rawKind(x); k == 0 || k == 'n' || k == '"' && blankRaw(x) {
+			return time.Time{}, false, nil
+		}
+		t, err := p.isoRaw(x)
+		return t, true, err
+	}
+	return time.Time{}, false, nil
 }
 
 func trimSpace(b []byte) []byte {

@@ -127,18 +127,23 @@ func blank(v any) bool {
 	case string:
 		return strings.TrimSpace(x) == ""
 	case json.RawMessage:
-		raw := trimSpace(x)
-		if len(raw) < 2 || raw[0] != '"' {
-			return false
-		}
-		body := raw[1 : len(raw)-1]
-		if containsByte(body, '\\') {
-			s, err := unquote(raw)
-			return err == nil && strings.TrimSpace(s) == ""
-		}
-		return len(trimSpace(body)) == 0
+		return blankRaw(x)
 	}
 	return false
+}
+
+// blankRaw reports whether x is a JSON string that is empty or all blank.
+func blankRaw(x json.RawMessage) bool {
+	raw := trimSpace(x)
+	if len(raw) < 2 || raw[0] != '"' {
+		return false
+	}
+	body := raw[1 : len(raw)-1]
+	if containsByte(body, '\\') {
+		s, err := unquote(raw)
+		return err == nil && strings.TrimSpace(s) == ""
+	}
+	return len(trimSpace(body)) == 0
 }
 
 // coerce converts v to the declared type t. It returns the converted value
@@ -404,17 +409,7 @@ func toText(v any) (string, bool, error) {
 	case string:
 		return x, x != "", nil
 	case json.RawMessage:
-		switch rawKind(x) {
-		case 0, 'n':
-			return "", false, nil
-		case '"':
-			s, err := unquote(x)
-			return s, s != "", err
-		case 't', 'f', '{', '[':
-			return "", false, errNotText
-		}
-		s := string(bytes.TrimSpace(x))
-		return s, true, nil
+		return rawToText(x)
 	case json.Number:
 		return string(x), x != "", nil
 	case int64:
@@ -428,4 +423,18 @@ func toText(v any) (string, bool, error) {
 		return x.UTC().Format("2006-01-02T15:04:05.000Z"), true, nil
 	}
 	return "", false, errNotText
+}
+
+// rawToText is toText for JSON text.
+func rawToText(x json.RawMessage) (string, bool, error) {
+	switch rawKind(x) {
+	case 0, 'n':
+		return "", false, nil
+	case '"':
+		s, err := unquote(x)
+		return s, s != "", err
+	case 't', 'f', '{', '[':
+		return "", false, errNotText
+	}
+	return string(bytes.TrimSpace(x)), true, nil
 }

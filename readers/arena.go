@@ -2,6 +2,7 @@ package readers
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 )
 
@@ -15,7 +16,8 @@ const (
 )
 
 // rowArena hands out the memory of rows in blocks rather than row by row:
-// the bytes of Row.Raw, the strings of CSV fields and the Values slices.
+// the bytes of Row.Raw, the strings of CSV fields and the Values, Texts and
+// JSON slices.
 // A block is only ever appended to, never written again where it was
 // handed out, and never reused: once the rows cut from it are released it
 // is garbage like any row. Every piece is capped at its length, so that
@@ -24,6 +26,8 @@ type rowArena struct {
 	bytes  []byte
 	text   strings.Builder
 	values []any
+	texts  []string
+	json   []json.RawMessage
 }
 
 // copyBytes returns a copy of b that the arena owns; nil for an empty b.
@@ -81,14 +85,24 @@ func (a *rowArena) unquotedCSV(b []byte) string {
 }
 
 // newValues returns a slice of n nil values.
-func (a *rowArena) newValues(n int) []any {
-	if n > cap(a.values)-len(a.values) {
+func (a *rowArena) newValues(n int) []any { return carve(&a.values, n) }
+
+// newTexts returns a slice of n empty strings, for Row.Texts.
+func (a *rowArena) newTexts(n int) []string { return carve(&a.texts, n) }
+
+// newJSON returns a slice of n nil JSON texts, for Row.JSON.
+func (a *rowArena) newJSON(n int) []json.RawMessage { return carve(&a.json, n) }
+
+// carve returns the next n zero elements of the block *b, starting a new
+// block when it has too few left.
+func carve[T any](b *[]T, n int) []T {
+	if n > cap(*b)-len(*b) {
 		if n > arenaValues/8 {
-			return make([]any, n)
+			return make([]T, n)
 		}
-		a.values = make([]any, 0, arenaValues)
+		*b = make([]T, 0, arenaValues)
 	}
-	k := len(a.values)
-	a.values = a.values[:k+n]
-	return a.values[k : k+n : k+n]
+	k := len(*b)
+	*b = (*b)[:k+n]
+	return (*b)[k : k+n : k+n]
 }

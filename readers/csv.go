@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/bits"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -122,11 +123,8 @@ func (c *csvReader) readHeader(ctx context.Context) error {
 		if !utf8.Valid(rec.data) {
 			return fmt.Errorf("%s: header: invalid UTF-8 at byte %d", c.src.Path, invalidUTF8At(rec.data))
 		}
-		names := c.strings(rec.data, nil)
-		header := make([]string, len(names))
-		for i, v := range names {
-			header[i] = v.(string)
-		}
+		_, names := c.strings(rec.data, nil)
+		header := slices.Clone(names)
 		if err := checkColumns(header); err != nil {
 			return fmt.Errorf("%s: header: %w", c.src.Path, err)
 		}
@@ -197,7 +195,8 @@ func (c *csvReader) Next(ctx context.Context) (Row, error) {
 			return Row{}, &RowError{Pos: pos, Reason: ReasonCSVFieldCount, Raw: raw,
 				Err: fmt.Errorf("expected %d fields, got %d", len(c.header), len(c.fields))}
 		}
-		return Row{Pos: pos, Source: c.src, Raw: raw, Names: c.header, Values: c.strings(raw, c.nulls)}, nil
+		values, texts := c.strings(raw, c.nulls)
+		return Row{Pos: pos, Source: c.src, Raw: raw, Names: c.header, Values: values, Texts: texts}, nil
 	}
 }
 
@@ -205,12 +204,14 @@ func (c *csvReader) Next(ctx context.Context) (Row, error) {
 // absent.
 var defaultNull = []string{""}
 
-// strings returns the fields of the record raw as string values. The
-// strings of a record share one copy of it, in the arena's current block
-// unless the record is large, and a field with doubled quotes is one more
-// string. An unquoted field whose text is one of nulls is nil.
-func (c *csvReader) strings(raw []byte, nulls []string) []any {
-	values := c.arena.newValues(len(c.fields))
+// strings returns the fields of the record raw as Row values held in
+// texts. The strings of a record share one copy of it, in the arena's
+// current block unless the record is large, and a field with doubled
+// quotes is one more string. An unquoted field whose text is one of nulls
+// is nil.
+func (c *csvReader) strings(raw []byte, nulls []string) (values []any, texts []string) {
+	values = c.arena.newValues(len(c.fields))
+	texts = c.arena.newTexts(len(c.fields))
 	// Room for the record and, at most as long, its unescaped fields.
 	var text string
 	if c.arena.reserveText(2 * len(raw)) {
@@ -226,9 +227,9 @@ func (c *csvReader) strings(raw []byte, nulls []string) []any {
 		if f.escaped {
 			v = c.unescape(raw[f.start:f.end], len(raw))
 		}
-		values[k] = v
+		values[k], texts[k] = InTexts{}, v
 	}
-	return values
+	return values, texts
 }
 
 // unescape returns the text of a quoted field, b, with its doubled quotes

@@ -44,7 +44,7 @@ func ExampleOpen() {
 				fmt.Println(err)
 				break
 			}
-			fmt.Printf("line %d: %v = %v\n", row.Pos.Line, row.Names, row.Values)
+			fmt.Printf("line %d: %v = %v\n", row.Pos.Line, row.Names, row.AllValues())
 		}
 		r.Close()
 	}

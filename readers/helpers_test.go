@@ -109,7 +109,7 @@ func readItems(t testing.TB, r Reader) ([]item, error) {
 		if len(row.Names) != len(row.Values) {
 			t.Fatalf("row %v: %d names, %d values", row.Pos, len(row.Names), len(row.Values))
 		}
-		items = append(items, item{Pos: row.Pos, Raw: string(row.Raw), Names: row.Names, Values: row.Values})
+		items = append(items, item{Pos: row.Pos, Raw: string(row.Raw), Names: row.Names, Values: row.AllValues()})
 	}
 	t.Fatal("reader does not end")
 	return nil, nil

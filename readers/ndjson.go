@@ -255,10 +255,11 @@ func (r *ndjsonReader) parse(raw []byte, pos Position) (Row, error) {
 		r.last, r.lastPlain = names, plainKeys(names)
 	}
 	values := r.arena.newValues(len(r.vals))
+	vals := r.arena.newJSON(len(r.vals))
 	for k, v := range r.vals {
-		values[k] = v
+		values[k], vals[k] = InJSON{}, v
 	}
-	return Row{Pos: pos, Source: r.src, Raw: raw, Names: names, Values: values}, nil
+	return Row{Pos: pos, Source: r.src, Raw: raw, Names: names, Values: values, JSON: vals}, nil
 }
 
 // plainKeys reports whether every key in names is JSON string text that

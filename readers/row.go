@@ -5,6 +5,7 @@ package readers
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 )
 
@@ -38,12 +39,67 @@ func (p Position) String() string {
 // NDJSON values are handed on verbatim, and Parquet lists, structs and
 // maps), []any, map[string]any, time.Time. Open lists what each Parquet
 // type becomes.
+//
+// Putting a string or a byte slice in an interface allocates, once per value
+// of every row, so readers hand such values on unboxed: where Values[i] is
+// InTexts{}, the value is the string Texts[i]; where it is InJSON{}, it is
+// JSON[i] as a json.RawMessage. Value returns a value whichever way it is
+// held; code on a hot path can look for the two marks instead.
 type Row struct {
 	Pos    Position
 	Source *Source // the source the row came from; shared by its rows
 	Raw    []byte  // the row's bytes as read, for rejects; nil for binary formats
 	Names  []string
 	Values []any
+	Texts  []string          // parallel to Values where a value is InTexts{}; else nil
+	JSON   []json.RawMessage // parallel to Values where a value is InJSON{}; else nil
+}
+
+// InTexts marks a value held in Row.Texts.
+type InTexts struct{}
+
+// InJSON marks a value held in Row.JSON.
+type InJSON struct{}
+
+// Value returns the value of column i, as a string or json.RawMessage
+// where it is held in Texts or JSON.
+func (r *Row) Value(i int) any {
+	switch r.Values[i].(type) {
+	case InTexts:
+		return r.Texts[i]
+	case InJSON:
+		return r.JSON[i]
+	}
+	return r.Values[i]
+}
+
+// Text returns the value of column i if it is held in Texts.
+func (r *Row) Text(i int) (string, bool) {
+	if _, ok := r.Values[i].(InTexts); ok {
+		return r.Texts[i], true
+	}
+	return "", false
+}
+
+// RawJSON returns the value of column i if it is held in JSON.
+func (r *Row) RawJSON(i int) (json.RawMessage, bool) {
+	if _, ok := r.Values[i].(InJSON); ok {
+		return r.JSON[i], true
+	}
+	return nil, false
+}
+
+// AllValues returns the row's values as one slice, each as Value returns
+// it. It allocates; it is meant for tests and tools, not the hot path.
+func (r *Row) AllValues() []any {
+	if r.Values == nil {
+		return nil
+	}
+	out := make([]any, len(r.Values))
+	for i := range r.Values {
+		out[i] = r.Value(i)
+	}
+	return out
 }
 
 // Get returns the value of the named column and whether the row has it.
@@ -51,7 +107,7 @@ type Row struct {
 // once per schema with Index.
 func (r *Row) Get(name string) (any, bool) {
 	if i := r.Index(name); i >= 0 {
-		return r.Values[i], true
+		return r.Value(i), true
 	}
 	return nil, false
 }

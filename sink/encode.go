@@ -581,6 +581,16 @@ func appendStringMap(buf []byte, m map[string]string, library bool) []byte {
 	return append(buf, '}')
 }
 
+// AppendRaw appends JSON text as AppendValue appends a json.RawMessage:
+// null for nil, the text as it is otherwise, compacted if it has line
+// breaks. The text must be valid JSON.
+func AppendRaw(buf []byte, raw json.RawMessage) ([]byte, error) {
+	if raw == nil {
+		return append(buf, "null"...), nil
+	}
+	return appendRaw(buf, raw)
+}
+
 // appendRaw copies trusted JSON text. Text with line breaks (which valid JSON
 // holds only as white space) is compacted, so that an encoded message is
 // always one line.
