@@ -85,6 +85,8 @@ type parquetReader struct {
 	reported int64 // file offset up to which progress is reported
 	size     int64
 
+	arena  rowArena // the rows' Values and Texts
+	text   string   // where a valueFunc puts a string
 	fields []parquetField
 	names  []string
 	groups []rowGroup
@@ -453,10 +455,19 @@ func (r *parquetReader) Next(ctx context.Context) (row Row, err error) {
 	r.i++
 	r.row++
 	pos := Position{File: r.src.Path, Row: r.row, RowGroup: r.group}
-	values := make([]any, len(r.values))
-	var bad *RowError
+	values := r.arena.newValues(len(r.values))
+	var (
+		texts []string
+		bad   *RowError
+	)
 	for k, value := range r.values {
-		v, err := value(i)
+		v, err := value(i, &r.text)
+		if _, ok := v.(InTexts); ok {
+			if texts == nil {
+				texts = r.arena.newTexts(len(r.values))
+			}
+			texts[k] = r.text
+		}
 		if err != nil {
 			var ve *valueError
 			if !errors.As(err, &ve) {
@@ -469,11 +480,12 @@ func (r *parquetReader) Next(ctx context.Context) (row Row, err error) {
 		}
 		values[k] = v
 	}
+	row = Row{Pos: pos, Source: r.src, Names: r.names, Values: values, Texts: texts}
 	if bad != nil {
-		bad.Raw = appendRowJSON(nil, r.names, values)
+		bad.Raw = appendRowJSON(nil, r.names, row.AllValues())
 		return Row{}, bad
 	}
-	return Row{Pos: pos, Source: r.src, Names: r.names, Values: values}, nil
+	return row, nil
 }
 
 func (r *parquetReader) fail(err error) error {

@@ -467,7 +467,7 @@ func TestParquetTimestampsAsMapped(t *testing.T) {
 	if ts, ok := row.Values[0].(time.Time); !ok || ts.Location() != time.UTC || !ts.Equal(baseTime) {
 		t.Fatalf("ts_millis = %#v, want %v in UTC", row.Values[0], baseTime)
 	}
-	if local, ok := row.Values[1].(string); !ok || local != "2024-03-01T12:00:00.123" {
-		t.Fatalf("local = %#v, want the string 2024-03-01T12:00:00.123", row.Values[1])
+	if local, ok := row.Value(1).(string); !ok || local != "2024-03-01T12:00:00.123" {
+		t.Fatalf("local = %#v, want the string 2024-03-01T12:00:00.123", row.Value(1))
 	}
 }

@@ -23,8 +23,10 @@ import (
 // text (json.RawMessage) written by a small encoder that keeps the order of
 // struct fields and map entries and builds no map per row.
 
-// valueFunc returns the value at row i of the array it is bound to.
-type valueFunc func(i int) (any, error)
+// valueFunc returns the value at row i of the array it is bound to. A
+// string it returns as InTexts{}, with the string in *text, so that it
+// is not boxed.
+type valueFunc func(i int, text *string) (any, error)
 
 // converter binds an array of the column's type to a valueFunc.
 type converter func(arr arrow.Array) valueFunc
@@ -89,7 +91,7 @@ func newConverter(dt arrow.DataType, int96 bool, hints typeHints) (converter, er
 	if int96 {
 		return func(arr arrow.Array) valueFunc {
 			a := arr.(*array.FixedSizeBinary)
-			return func(i int) (any, error) {
+			return func(i int, text *string) (any, error) {
 				if a.IsNull(i) {
 					return nil, nil
 				}
@@ -100,7 +102,7 @@ func newConverter(dt arrow.DataType, int96 bool, hints typeHints) (converter, er
 	switch t := dt.(type) {
 	case *arrow.NullType:
 		return func(arrow.Array) valueFunc {
-			return func(int) (any, error) { return nil, nil }
+			return func(int, *string) (any, error) { return nil, nil }
 		}, nil
 	case *arrow.BooleanType:
 		return scalar(func(a *array.Boolean, i int) (any, error) { return a.Value(i), nil }), nil
@@ -142,7 +144,7 @@ func newConverter(dt arrow.DataType, int96 bool, hints typeHints) (converter, er
 	case *arrow.BinaryType, *arrow.LargeBinaryType, *arrow.FixedSizeBinaryType:
 		return func(arr arrow.Array) valueFunc {
 			b := arr.(binaryArray)
-			return func(i int) (any, error) {
+			return func(i int, text *string) (any, error) {
 				if arr.IsNull(i) {
 					return nil, nil
 				}
@@ -196,11 +198,11 @@ func newConverter(dt arrow.DataType, int96 bool, hints typeHints) (converter, er
 		return func(arr arrow.Array) valueFunc {
 			d := arr.(*array.Dictionary)
 			values := inner(d.Dictionary())
-			return func(i int) (any, error) {
+			return func(i int, text *string) (any, error) {
 				if d.IsNull(i) {
 					return nil, nil
 				}
-				return values(d.GetValueIndex(i))
+				return values(d.GetValueIndex(i), text)
 			}
 		}, nil
 	}
@@ -209,7 +211,7 @@ func newConverter(dt arrow.DataType, int96 bool, hints typeHints) (converter, er
 		return nil, err
 	}
 	return func(arr arrow.Array) valueFunc {
-		return func(i int) (any, error) {
+		return func(i int, text *string) (any, error) {
 			if arr.IsNull(i) {
 				return nil, nil
 			}
@@ -227,7 +229,7 @@ func newConverter(dt arrow.DataType, int96 bool, hints typeHints) (converter, er
 func scalar[A arrow.Array](get func(a A, i int) (any, error)) converter {
 	return func(arr arrow.Array) valueFunc {
 		a := arr.(A)
-		return func(i int) (any, error) {
+		return func(i int, text *string) (any, error) {
 			if a.IsNull(i) {
 				return nil, nil
 			}
@@ -247,42 +249,43 @@ type binaryArray interface {
 // the whole batch for valid UTF-8 in one pass.
 func stringConverter(arr arrow.Array) valueFunc {
 	var (
-		text    string
+		all     string
 		offsets []int64
 	)
 	switch a := arr.(type) {
 	case *array.String:
-		text = string(a.ValueBytes())
+		all = string(a.ValueBytes())
 		offs := a.ValueOffsets()
 		offsets = make([]int64, len(offs))
 		for k, o := range offs {
 			offsets[k] = int64(o - offs[0])
 		}
 	case *array.LargeString:
-		text = string(a.ValueBytes())
+		all = string(a.ValueBytes())
 		offs := a.ValueOffsets()
 		offsets = make([]int64, len(offs))
 		for k, o := range offs {
 			offsets[k] = o - offs[0]
 		}
 	}
-	valid := utf8.ValidString(text)
+	valid := utf8.ValidString(all)
 	for k := 0; valid && k < len(offsets)-1; k++ {
 		// A value boundary inside a character would join two invalid
 		// values into valid text.
-		if o := offsets[k]; o < int64(len(text)) && !utf8.RuneStart(text[o]) {
+		if o := offsets[k]; o < int64(len(all)) && !utf8.RuneStart(all[o]) {
 			valid = false
 		}
 	}
-	return func(i int) (any, error) {
+	return func(i int, text *string) (any, error) {
 		if arr.IsNull(i) {
 			return nil, nil
 		}
-		s := text[offsets[i]:offsets[i+1]]
+		s := all[offsets[i]:offsets[i+1]]
 		if !valid && !utf8.ValidString(s) {
 			return nil, invalidUTF8(s)
 		}
-		return s, nil
+		*text = s
+		return InTexts{}, nil
 	}
 }
 
