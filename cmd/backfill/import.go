@@ -62,6 +62,7 @@ type importFlags struct {
 	maxRejects    int64
 	maxRejectRate float64
 	cpuProfile    string
+	memProfile    string
 
 	checkpoint         string
 	noCheckpoint       bool
@@ -99,6 +100,7 @@ func (f *importFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&f.maxRejectRate, "max-reject-rate", 0, "stop the import once more than `PERCENT` of the last 10,000 rows are rejected (default: no limit)")
 
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the import to `FILE` (for bug reports)")
+	fs.StringVar(&f.memProfile, "memprofile", "", "write a profile of the memory the import allocated to `FILE` when it ends (for bug reports)")
 
 	fs.StringVar(&f.checkpoint, "checkpoint", "", "keep the checkpoint in `FILE` (default: .backfill/<hash of sources, mapping and destination>.json)")
 	fs.BoolVar(&f.noCheckpoint, "no-checkpoint", false, "keep no checkpoint: an interrupted import cannot resume")
@@ -136,6 +138,9 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			return exitUsage
 		}
 		defer stopProfile()
+	}
+	if f.memProfile != "" {
+		defer writeMemProfile(f.memProfile, stderr)
 	}
 	rep, err := importer.Run(ctx, cfg)
 	if cerr := closeSink(); err == nil && cerr != nil {
@@ -315,6 +320,24 @@ func startCPUProfile(path string) (stop func(), err error) {
 		return nil, fmt.Errorf("--cpuprofile: %w", err)
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// writeMemProfile writes the profile of allocations so far to path.
+func writeMemProfile(path string, stderr io.Writer) {
+	err := func() error {
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+			f.Close()
+			return err
+		}
+		return f.Close()
+	}()
+	if err != nil {
+		fmt.Fprintf(stderr, "backfill import: --memprofile: %v\n", err)
+	}
 }
 
 // destination names where the messages go, for the checkpoint: a resumed
