@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -73,6 +74,9 @@ type run struct {
 	reasons reasons
 	// blocks counts the blocks the read stage handed on.
 	blocks int64
+
+	itemsPool  sync.Pool // of *[]item; see newItems
+	mappedPool sync.Pool // of *mapped; see newMapped
 }
 
 // Run imports cfg.Sources into cfg.Sink and reports what became of every row.
@@ -382,7 +386,7 @@ func (r *run) readSource(ctx context.Context, file int, at *readers.Position, ou
 	if s, ok := rd.(readers.Schemer); ok {
 		schema = s.Schema()
 	}
-	blk := block{file: file, src: src, schema: schema, items: make([]item, 0, blockSize)}
+	blk := block{file: file, src: src, schema: schema, items: r.newItems()}
 	send := func() error {
 		if len(blk.items) == 0 {
 			return nil
@@ -394,7 +398,7 @@ func (r *run) readSource(ctx context.Context, file int, at *readers.Position, ou
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		blk.items = make([]item, 0, blockSize)
+		blk.items = r.newItems()
 		return nil
 	}
 	for {
@@ -444,6 +448,46 @@ type mapped struct {
 	outs []outcome
 }
 
+// The stages hand blocks of rows and of mapped messages on through free
+// lists rather than allocating (and the runtime clearing) new ones for
+// every block: most of what an import allocates otherwise. A reused items
+// slice keeps the rows it last held reachable until they are overwritten,
+// which the few blocks in flight bound.
+
+// newItems returns an empty items slice with room for a block.
+func (r *run) newItems() []item {
+	if p, ok := r.itemsPool.Get().(*[]item); ok {
+		return (*p)[:0]
+	}
+	return make([]item, 0, blockSize)
+}
+
+// freeItems hands the items slice of a block that was mapped back.
+func (r *run) freeItems(items []item) {
+	r.itemsPool.Put(&items)
+}
+
+// newMapped returns a mapped block with n outcomes, to be set, and an empty
+// buffer.
+func (r *run) newMapped(seq int64, file, n int) *mapped {
+	m, ok := r.mappedPool.Get().(*mapped)
+	if !ok {
+		m = &mapped{buf: make([]byte, 0, 384*n)}
+	}
+	m.seq, m.file, m.buf = seq, file, m.buf[:0]
+	if cap(m.outs) < n {
+		m.outs = make([]outcome, n)
+	}
+	m.outs = m.outs[:n]
+	return m
+}
+
+// freeMapped hands a block back once its messages were copied into
+// batches and its rejects recorded.
+func (r *run) freeMapped(m *mapped) {
+	r.mappedPool.Put(m)
+}
+
 // mapperCache compiles the spec once per source file, for every worker.
 type mapperCache struct {
 	mu      sync.Mutex
@@ -471,7 +515,10 @@ func (c *mapperCache) get(r *run, blk *block) (mappings.Mapper, error) {
 // assembler puts their blocks back in order.
 func (r *run) mapWorker(ctx context.Context, in <-chan block, out chan<- *mapped, schemaless mappings.Mapper, cache *mapperCache) error {
 	keepRaw := r.cfg.Sample != nil
-	var msg sink.Message
+	var (
+		msg     sink.Message
+		scratch []byte // the JSON of msg's objects
+	)
 	for {
 		var blk block
 		var ok bool
@@ -490,17 +537,24 @@ func (r *run) mapWorker(ctx context.Context, in <-chan block, out chan<- *mapped
 				return err
 			}
 		}
-		m := &mapped{seq: blk.seq, file: blk.file, outs: make([]outcome, len(blk.items)), buf: make([]byte, 0, 384*len(blk.items))}
+		m := r.newMapped(blk.seq, blk.file, len(blk.items))
 		for i := range blk.items {
 			it, o := &blk.items[i], &m.outs[i]
-			o.pos = it.pos()
+			*o = outcome{pos: it.pos()}
 			if it.err != nil {
 				o.kind, o.err, o.raw = outReject, it.err, it.err.Raw
 				continue
 			}
 			row := &it.row
 			msg = sink.Message{}
-			if err := mapper.Map(row, &msg); err != nil {
+			var err error
+			if sm, ok := mapper.(mappings.ScratchMapper); ok {
+				// msg is encoded below, before the scratch is used again.
+				scratch, err = sm.MapScratch(row, &msg, scratch)
+			} else {
+				err = mapper.Map(row, &msg)
+			}
+			if err != nil {
 				o.kind, o.err = outReject, err
 				if errors.Is(err, mappings.ErrFiltered) {
 					o.kind = outFiltered
@@ -511,7 +565,6 @@ func (r *run) mapWorker(ctx context.Context, in <-chan block, out chan<- *mapped
 				continue
 			}
 			start := len(m.buf)
-			var err error
 			if m.buf, err = sink.EncodeMessage(m.buf, &msg, r.cfg.Limits); err != nil {
 				o.kind, o.err, o.raw = outReject, fmt.Errorf("%s: %w", o.pos, err), rawRow(row)
 				continue
@@ -521,6 +574,7 @@ func (r *run) mapWorker(ctx context.Context, in <-chan block, out chan<- *mapped
 				o.raw = rawRow(row)
 			}
 		}
+		r.freeItems(blk.items)
 		select {
 		case out <- m:
 		case <-ctx.Done():
@@ -581,7 +635,7 @@ func (r *run) assemble(ctx context.Context, in <-chan *mapped, out chan<- *job) 
 		sampled++
 		s := Sample{Pos: o.pos, Raw: o.raw}
 		if o.kind == outMessage {
-			s.Message = m.buf[o.start:o.end:o.end]
+			s.Message = bytes.Clone(m.buf[o.start:o.end]) // m.buf is reused
 		} else {
 			s.Err = o.err
 		}
@@ -653,6 +707,7 @@ func (r *run) assemble(ctx context.Context, in <-chan *mapped, out chan<- *job) 
 			if err := process(m); err != nil {
 				return err
 			}
+			r.freeMapped(m)
 		}
 	}
 	if len(waiting) > 0 {
@@ -663,8 +718,16 @@ func (r *run) assemble(ctx context.Context, in <-chan *mapped, out chan<- *job) 
 
 // sendAll sends batches until there are no more, or until reading was
 // interrupted, and settles their rows.
+//
+// A job taken from in is always sent, even when reading was interrupted
+// meanwhile: the jobs before it may be in flight on other senders, and
+// dropping it would leave a gap that keeps the checkpoint from recording
+// them. Jobs not yet taken are left, and read again on resume.
 func (r *run) sendAll(readCtx, sendCtx context.Context, in <-chan *job) error {
 	for {
+		if readCtx.Err() != nil {
+			return nil
+		}
 		var j *job
 		var ok bool
 		select {
@@ -672,8 +735,8 @@ func (r *run) sendAll(readCtx, sendCtx context.Context, in <-chan *job) error {
 		case <-sendCtx.Done():
 			return r.quiet(sendCtx.Err())
 		}
-		if !ok || readCtx.Err() != nil {
-			return nil // interrupted: what was not sent yet is read again on resume
+		if !ok {
+			return nil
 		}
 		if err := r.send(sendCtx, j); err != nil {
 			return r.quiet(err)
@@ -692,7 +755,7 @@ func (r *run) send(ctx context.Context, j *job) error {
 		for _, m := range rej.Messages {
 			pos := j.positions[m.Index]
 			cause := fmt.Errorf("%s: refused by the destination: %s", pos, m.Detail)
-			j.addReject(newReject(pos, m.Reason, cause, j.batch.Message(m.Index)))
+			j.addReject(newReject(pos, m.Reason, cause, bytes.Clone(j.batch.Message(m.Index))))
 			refused[m.Index] = m.Reason
 			r.reasons.add(m.Reason, cause.Error())
 		}
@@ -707,6 +770,8 @@ func (r *run) send(ctx context.Context, j *job) error {
 			j.count(int(f), func(t *tally) { t.Delivered++ })
 		}
 	}
+	j.batch.Release()
+	j.batch = nil
 	r.delivered.Add(int64(n - len(refused)))
 	r.rejected.Add(int64(len(refused)))
 	r.batches.Add(1)

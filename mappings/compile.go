@@ -469,22 +469,30 @@ func columnList(schema []string) string {
 	return strings.Join(schema, ", ")
 }
 
-// Map implements Mapper. The timestamp is read first, so that a row
-// outside the time window is filtered whatever else is wrong with it.
+// Map implements Mapper.
 func (m *specMapper) Map(row *readers.Row, msg *sink.Message) error {
+	_, err := m.MapScratch(row, msg, nil)
+	return err
+}
+
+// MapScratch implements ScratchMapper. Without scratch, it allocates the
+// memory of the row's objects. The timestamp is read first, so that a row
+// outside the time window is filtered whatever else is wrong with it.
+func (m *specMapper) MapScratch(row *readers.Row, msg *sink.Message, scratch []byte) (buf []byte, err error) {
+	buf = scratch[:0]
 	*msg = sink.Message{}
 	var c rowCtx
 	c.init(row, m.slots)
 
 	ts, err := m.timestamp(&c)
 	if err != nil {
-		return err
+		return buf, err
 	}
 	msg.Timestamp = ts
 
 	ti, err := m.messageType(&c)
 	if err != nil {
-		return err
+		return buf, err
 	}
 	msg.Type = messageTypes[ti]
 
@@ -494,7 +502,7 @@ func (m *specMapper) Map(row *readers.Row, msg *sink.Message) error {
 		}
 		s, err := m.text(&c, f)
 		if err != nil {
-			return err
+			return buf, err
 		}
 		switch f {
 		case fieldMessageID:
@@ -520,18 +528,17 @@ func (m *specMapper) Map(row *readers.Row, msg *sink.Message) error {
 		if m.fields[fieldUserID].kind != textColumn {
 			col = m.fields[fieldAnonymousID].firstColumn()
 		}
-		return fieldError(row, "userId", col, nil, ReasonMissingID, m.errNoID)
+		return buf, fieldError(row, "userId", col, nil, ReasonMissingID, m.errNoID)
 	}
 	if err := m.required(row, ti, msg); err != nil {
-		return err
+		return buf, err
 	}
 	if msg.MessageID == "" {
 		msg.MessageID = RowMessageID(row)
 	} else if len(msg.MessageID) > maxMessageID {
-		return fieldError(row, "messageId", m.fields[fieldMessageID].firstColumn(), msg.MessageID, ReasonInvalidMessageID, errMessageIDLength)
+		return buf, fieldError(row, "messageId", m.fields[fieldMessageID].firstColumn(), msg.MessageID, ReasonInvalidMessageID, errMessageIDLength)
 	}
 
-	var buf []byte
 	for o := range m.objects {
 		if !m.objectOn[ti][o] {
 			continue
@@ -547,13 +554,13 @@ func (m *specMapper) Map(row *readers.Row, msg *sink.Message) error {
 		if m.fieldsOnly {
 			fallback = true
 		} else if buf, has, fallback, err = m.objectJSON(&c, o, m.target[ti] == o, buf); err != nil {
-			return err
+			return buf, err
 		}
 		switch {
 		case fallback:
 			fields, err := m.object(&c, o, m.target[ti] == o)
 			if err != nil {
-				return err
+				return buf, err
 			}
 			if len(fields) == 0 {
 				continue
@@ -578,10 +585,10 @@ func (m *specMapper) Map(row *readers.Row, msg *sink.Message) error {
 	// The next row's buffer has room for this one's objects and a little
 	// more, so that rows of similar size fit in one allocation; the hint
 	// shrinks again after much smaller rows.
-	if n, hint := int64(len(buf)), m.jsonHint.Load(); n > hint || n+minJSONHint < hint/2 {
+	if n, hint := int64(len(buf)), m.jsonHint.Load(); scratch == nil && (n > hint || n+minJSONHint < hint/2) {
 		m.jsonHint.Store(min(max((n+16+15)&^15, minJSONHint), maxJSONHint))
 	}
-	return nil
+	return buf, nil
 }
 
 // firstColumn names the (first) column of a field, or "".

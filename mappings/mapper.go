@@ -19,6 +19,17 @@ type Mapper interface {
 	Map(row *readers.Row, msg *sink.Message) error
 }
 
+// A ScratchMapper is a Mapper that can build the JSON of a message's
+// objects in memory the caller provides instead of memory of its own for
+// every row. MapScratch does what Map does, writing from the start of
+// scratch, and returns scratch, grown if it had to be (also with an
+// error). The message then refers to that memory: the caller must be done
+// with it before it hands the memory to MapScratch again.
+type ScratchMapper interface {
+	Mapper
+	MapScratch(row *readers.Row, msg *sink.Message, scratch []byte) ([]byte, error)
+}
+
 // ErrFiltered is returned by Map for a row that a rule of the run (such as a
 // time window) leaves out on purpose. Such a row is counted as filtered, not
 // rejected.

@@ -3,6 +3,7 @@ package sink
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -83,10 +84,30 @@ type Batch struct {
 	ends []int  // ends[i] is the end offset in buf of message i
 }
 
+// released holds batches handed back with Release, for newBatch to reuse.
+var released sync.Pool
+
 func newBatch(capacity int) *Batch {
+	if b, ok := released.Get().(*Batch); ok {
+		if cap(b.buf) >= capacity {
+			b.buf = append(b.buf[:0], bodyPrefix...)
+			b.ends = b.ends[:0]
+			return b
+		}
+	}
 	b := &Batch{buf: make([]byte, 0, capacity)}
 	b.buf = append(b.buf, bodyPrefix...)
 	return b
+}
+
+// Release hands the batch's memory back, for later batches to reuse rather
+// than allocate. Neither the batch nor any slice its methods returned may be
+// used after. A batch that is never released is garbage like any other.
+func (b *Batch) Release() {
+	if b == nil || b.buf == nil {
+		return
+	}
+	released.Put(b)
 }
 
 // Len returns the number of messages in the batch.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -557,6 +558,56 @@ func TestBatchesDoNotAlias(t *testing.T) {
 		}
 	}
 	checkOrder(t, allIDs(t, batches), 9)
+}
+
+// TestReleasedBatchesStartClean releases every batch as soon as it is
+// full, so that the batcher reuses their memory, and checks that each
+// batch holds exactly its own messages, the same as without releasing.
+func TestReleasedBatchesStartClean(t *testing.T) {
+	for _, encoded := range []bool{false, true} {
+		var want, got []string
+		for _, release := range []bool{false, true} {
+			bt := NewBatcher(Limits{MaxMessages: 3})
+			var bodies []string
+			keep := func(b *Batch) {
+				bodies = append(bodies, string(b.Body(batchSentAt)))
+				if release {
+					b.Release()
+				}
+			}
+			for i := range 20 {
+				m := sizedMessage(t, i, 200+40*(i%5))
+				var full *Batch
+				var err error
+				if encoded {
+					var enc []byte
+					if enc, err = EncodeMessage(nil, m, Limits{}); err == nil {
+						full, err = bt.AddEncoded(enc)
+					}
+				} else {
+					full, err = bt.Add(m)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if full != nil {
+					keep(full)
+				}
+			}
+			keep(bt.Flush())
+			if release {
+				got = bodies
+			} else {
+				want = bodies
+			}
+		}
+		if len(want) != 7 || !slices.Equal(got, want) {
+			t.Errorf("encoded %v: with Release the batches are\n%s\nwant\n%s", encoded,
+				strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+	var nilBatch *Batch
+	nilBatch.Release() // does nothing
 }
 
 func TestLimitsValidate(t *testing.T) {

@@ -13,7 +13,8 @@ import (
 // messages it lists, which the destination refused for good and which must
 // not be sent again. Any other error means the batch was not (known to be)
 // delivered; it wraps ErrUnauthorized when the write key was refused.
-// Implementations are safe for concurrent use.
+// Send does not keep b, or any part of it, once it returns: the caller may
+// then Release it. Implementations are safe for concurrent use.
 type Sink interface {
 	Send(ctx context.Context, b *Batch) error
 }
