@@ -600,7 +600,9 @@ func (r *run) assemble(ctx context.Context, in <-chan *mapped, out chan<- *job) 
 		j := cur
 		j.batch, j.end, j.seq = b, end, seq
 		seq++
-		cur = &job{}
+		// The next job likely holds as many messages as this one.
+		n := len(j.positions)
+		cur = &job{positions: make([]readers.Position, 0, n), files: make([]int32, 0, n)}
 		if err := r.tracker.acquire(ctx); err != nil {
 			return err
 		}

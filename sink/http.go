@@ -241,7 +241,14 @@ func (s *stubSender) Send(ctx context.Context, b *Batch) error {
 	if err := s.stub.Send(ctx, b); err != nil {
 		return err
 	}
-	body, err := encodeBody(b, s.now(), s.gzip)
+	// Nothing reads the body after this: its buffer is reused.
+	buf, _ := stubBodies.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
+	}
+	defer stubBodies.Put(buf)
+	body, err := appendBody((*buf)[:0], b, s.now(), s.gzip)
+	*buf = body
 	if err != nil {
 		return err
 	}
@@ -476,22 +483,31 @@ func (s *HTTPSender) payload(b *Batch) ([]byte, error) {
 // encodeBody returns the request body of b with sentAt, gzip-compressed
 // if gz, in a buffer of its own.
 func encodeBody(b *Batch, sentAt time.Time, gz bool) ([]byte, error) {
+	return appendBody(nil, b, sentAt, gz)
+}
+
+// stubBodies are the buffers of the bodies a stub sender makes.
+var stubBodies sync.Pool // of *[]byte
+
+// appendBody appends the request body of b with sentAt, gzip-compressed if
+// gz, to dst.
+func appendBody(dst []byte, b *Batch, sentAt time.Time, gz bool) ([]byte, error) {
 	body := b.Body(sentAt)
 	if !gz {
-		return bytes.Clone(body), nil
+		return append(dst, body...), nil
 	}
-	var buf bytes.Buffer
+	buf := bytes.NewBuffer(dst)
 	buf.Grow(len(body)/4 + 64)
 	zw := gzipWriters.Get().(*gzip.Writer)
 	defer gzipWriters.Put(zw)
-	zw.Reset(&buf)
+	zw.Reset(buf)
 	_, err := zw.Write(body)
 	if err == nil {
 		err = zw.Close()
 	}
 	zw.Reset(io.Discard)
 	if err != nil {
-		return nil, fmt.Errorf("gzip batch: %w", err)
+		return dst, fmt.Errorf("gzip batch: %w", err)
 	}
 	return buf.Bytes(), nil
 }
