@@ -71,7 +71,8 @@ type Config struct {
 	Command []string
 	// MaxInFlight caps the batches read but not yet settled (and, with a
 	// checkpoint, not yet recorded in one): at most MaxInFlight ×
-	// MaxMessages rows are sent again after a crash. Default: 4 × Concurrency.
+	// MaxMessages rows are sent again after a crash. Default: 8 × Concurrency,
+	// so that a checkpoint being written rarely holds the pipeline up.
 	MaxInFlight int
 	// DrainTimeout is how long batches already being sent may take to
 	// finish once ctx ends. Default: 30s.
@@ -177,7 +178,7 @@ func (c Config) withDefaults() Config {
 		c.CheckpointInterval = DefaultCheckpointInterval
 	}
 	if c.MaxInFlight == 0 {
-		c.MaxInFlight = 4 * c.Concurrency
+		c.MaxInFlight = 8 * c.Concurrency
 	}
 	if c.DrainTimeout == 0 {
 		c.DrainTimeout = DefaultDrainTimeout

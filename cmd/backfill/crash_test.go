@@ -232,7 +232,7 @@ func TestCrashAndResume(t *testing.T) {
 			const (
 				batch       = 500
 				concurrency = 2
-				inFlight    = 4 * concurrency // the importer's default cap, in batches
+				inFlight    = 8 * concurrency // the importer's default cap, in batches
 			)
 			args := append([]string{"import", "--endpoint", url, "--mapping", mapping, "--progress", "never",
 				"--max-batch-messages", fmt.Sprint(batch), "--concurrency", fmt.Sprint(concurrency), "--rate", "100000",
