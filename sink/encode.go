@@ -583,10 +583,14 @@ func appendStringMap(buf []byte, m map[string]string, library bool) []byte {
 
 // AppendRaw appends JSON text as AppendValue appends a json.RawMessage:
 // null for nil, the text as it is otherwise, compacted if it has line
-// breaks. The text must be valid JSON.
+// breaks. The text must be valid JSON: a string, number or literal with no
+// white space around it is copied without looking for line breaks.
 func AppendRaw(buf []byte, raw json.RawMessage) ([]byte, error) {
 	if raw == nil {
 		return append(buf, "null"...), nil
+	}
+	if scalarText(raw) {
+		return append(buf, raw...), nil
 	}
 	return appendRaw(buf, raw)
 }
@@ -603,6 +607,16 @@ func appendRaw(buf []byte, raw json.RawMessage) ([]byte, error) {
 		return buf, &ValidationError{Reason: ReasonInvalidValue, Detail: "invalid JSON: " + err.Error()}
 	}
 	return append(buf, out.Bytes()...), nil
+}
+
+// scalarText reports whether raw is a JSON string, number or literal with
+// no white space around it, which holds no line break if it is valid.
+func scalarText(raw []byte) bool {
+	if len(raw) == 0 {
+		return false
+	}
+	first, last := raw[0], raw[len(raw)-1]
+	return first != '{' && first != '[' && first > ' ' && last > ' '
 }
 
 // appendFloat writes f as encoding/json does: the shortest representation

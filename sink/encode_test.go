@@ -702,3 +702,21 @@ func TestAppendStringEveryPosition(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendRaw(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{`"a b"`, `"a b"`},
+		{`-1.5e3`, `-1.5e3`},
+		{`true`, `true`},
+		{"{\"a\":\r\n [1,\n2]}", `{"a":[1,2]}`},
+		{"\n\"x\"\n", `"x"`},
+	} {
+		got, err := AppendRaw([]byte("x:"), json.RawMessage(tt.in))
+		if err != nil || string(got) != "x:"+tt.want {
+			t.Errorf("AppendRaw(%q) = %q, %v; want %q", tt.in, got, err, "x:"+tt.want)
+		}
+	}
+	if got, err := AppendRaw(nil, nil); err != nil || string(got) != "null" {
+		t.Errorf("AppendRaw(nil) = %q, %v", got, err)
+	}
+}
