@@ -406,14 +406,12 @@ func (r *run) readSource(ctx context.Context, file int, at *readers.Position, ou
 		if err == io.EOF {
 			return send()
 		}
-		var rowErr *readers.RowError
-		switch {
-		case errors.As(err, &rowErr):
-			blk.items = append(blk.items, item{err: rowErr})
-		case err != nil:
-			return err
-		default:
+		if err == nil {
 			blk.items = append(blk.items, item{row: row})
+		} else if rowErr, ok := errors.AsType[*readers.RowError](err); ok {
+			blk.items = append(blk.items, item{err: rowErr})
+		} else {
+			return err
 		}
 		if len(blk.items) == blockSize {
 			if err := send(); err != nil {
