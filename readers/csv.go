@@ -31,6 +31,7 @@ type csvReader struct {
 	special [256]bool // the bytes that end an unquoted field: delimiter, quote, newline
 	max     int
 	header  []string
+	nulled  []int // scratch: the null fields of the current record
 	row     int64 // ordinal of the last row returned
 	line    int64 // line of the next unconsumed byte
 	calls   uint
@@ -210,8 +211,8 @@ var defaultNull = []string{""}
 // quotes is one more string. An unquoted field whose text is one of nulls
 // is nil.
 func (c *csvReader) strings(raw []byte, nulls []string) (values []any, texts []string) {
-	values = c.arena.newValues(len(c.fields))
 	texts = c.arena.newTexts(len(c.fields))
+	null := c.nulled[:0] // the fields that are null
 	// Room for the record and, at most as long, its unescaped fields.
 	var text string
 	if c.arena.reserveText(2 * len(raw)) {
@@ -221,13 +222,25 @@ func (c *csvReader) strings(raw []byte, nulls []string) (values []any, texts []s
 	}
 	for k, f := range c.fields {
 		if len(nulls) > 0 && !(f.start > 0 && raw[f.start-1] == '"') && isNullToken(raw[f.start:f.end], nulls) {
+			null = append(null, k)
 			continue
 		}
 		v := text[f.start:f.end]
 		if f.escaped {
 			v = c.unescape(raw[f.start:f.end], len(raw))
 		}
-		values[k], texts[k] = InTexts{}, v
+		texts[k] = v
+	}
+	c.nulled = null
+	if len(null) == 0 {
+		return marks(textMarks, len(texts), &c.arena, InTexts{}), texts
+	}
+	values = c.arena.newValues(len(texts))
+	for k := range values {
+		values[k] = InTexts{}
+	}
+	for _, k := range null {
+		values[k] = nil
 	}
 	return values, texts
 }

@@ -254,11 +254,9 @@ func (r *ndjsonReader) parse(raw []byte, pos Position) (Row, error) {
 		copy(names, r.names)
 		r.last, r.lastPlain = names, plainKeys(names)
 	}
-	values := r.arena.newValues(len(r.vals))
 	vals := r.arena.newJSON(len(r.vals))
-	for k, v := range r.vals {
-		values[k], vals[k] = InJSON{}, v
-	}
+	copy(vals, r.vals)
+	values := marks(jsonMarks, len(vals), &r.arena, InJSON{})
 	return Row{Pos: pos, Source: r.src, Raw: raw, Names: names, Values: values, JSON: vals}, nil
 }
 

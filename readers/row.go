@@ -31,8 +31,9 @@ func (p Position) String() string {
 
 // Row is one record of a source. Names and Values are parallel: Values[i] is
 // the value of the column Names[i]. For CSV and Parquet, Names is the file's
-// schema and is shared by every row of the file (do not modify it); for NDJSON
-// it lists the keys of the row's top-level object in order.
+// schema; for NDJSON it lists the keys of the row's top-level object in
+// order. A row's slices (Raw, Names, Values, Texts, JSON) may share memory
+// with other rows: read them, never modify them.
 //
 // A value is one of: nil (null or absent), string, int64, float64, bool,
 // json.Number (a number kept exactly), json.RawMessage (valid JSON text, as
@@ -60,6 +61,34 @@ type InTexts struct{}
 
 // InJSON marks a value held in Row.JSON.
 type InJSON struct{}
+
+// marks returns a slice of n values all set to mark, shared by every row
+// that needs no other values while n is small, so that such rows need no
+// Values of their own.
+func marks(shared []any, n int, a *rowArena, mark any) []any {
+	if n <= len(shared) {
+		return shared[:n:n]
+	}
+	values := a.newValues(n)
+	for i := range values {
+		values[i] = mark
+	}
+	return values
+}
+
+// Read-only slices of marks, for marks.
+var (
+	textMarks = repeat[any](InTexts{}, 256)
+	jsonMarks = repeat[any](InJSON{}, 256)
+)
+
+func repeat[T any](v T, n int) []T {
+	s := make([]T, n)
+	for i := range s {
+		s[i] = v
+	}
+	return s
+}
 
 // Value returns the value of column i, as a string or json.RawMessage
 // where it is held in Texts or JSON.
