@@ -544,6 +544,15 @@ func (r *run) mapWorker(ctx context.Context, in <-chan block, out chan<- *mapped
 				continue
 			}
 			row := &it.row
+			if enc, ok := mapper.(mappings.RowEncoder); ok && !keepRaw {
+				start := len(m.buf)
+				if out, ok := enc.EncodeRow(m.buf, row); ok && sink.CheckEncoded(out[start:], r.cfg.Limits) == nil {
+					m.buf = out
+					o.kind, o.start, o.end = outMessage, start, len(m.buf)
+					continue
+				}
+				// Left to Map, which refuses or builds it.
+			}
 			msg = sink.Message{}
 			var err error
 			if sm, ok := mapper.(mappings.ScratchMapper); ok {

@@ -295,3 +295,58 @@ func FuzzMapFeatures(f *testing.F) {
 		}
 	})
 }
+
+// FuzzEncodeRow feeds random JSON objects, as the NDJSON reader hands them
+// on, to the passthrough mapper's EncodeRow: whenever it takes a row, Map
+// must accept the row too, and the message it makes must encode to the
+// same bytes.
+func FuzzEncodeRow(f *testing.F) {
+	for _, seed := range []string{
+		`{"type":"track","messageId":"m1","userId":"u1","event":"Order","timestamp":"2024-01-02T03:04:05.678Z","sentAt":"2024-01-02T03:04:06Z","context":{"ip":"1.2.3.4","library":{"name":"x"}},"properties":{"a":1}}`,
+		`{"type":"identify","anonymousId":"a","originalTimestamp":"2024-01-02T03:04:05+02:00","traits":{"plan":"pro"},"context":null,"channel":"server","_metadata":{"x":[1,2]}}`,
+		`{"type":"alias","userId":"u","previousId":"p","timestamp":"2024-01-02T03:04:05Z","context":{}}`,
+		`{"type":"group","userId":"u","groupId":"","timestamp":"2024-01-02T03:04:05Z"}`,
+		`{"type":"page","userId":"u\u00e9","name":"Home","timestamp":"2024-01-02T03:04:05Z","properties":[1]}`,
+		`{"type":"screen","userId":7,"timestamp":"2024-01-02 03:04:05Z","integrations":{"All":false},"extra":"a\tb"}`,
+		`{"type":"track","userId":"u","event":"E","timestamp":"9999-12-31T23:59:59.999Z","messageId":""}`,
+		`{"type":"track","userId":"u","event":"E","timestamp":"2024-01-02T03:04:05Z","context":{"library":1},"properties":{"b":
+ 2}}`,
+	} {
+		f.Add(seed)
+	}
+	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	pass := Passthrough(Options{Now: func() time.Time { return now }, Since: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)})
+	enc := pass.(RowEncoder)
+	f.Fuzz(func(t *testing.T, line string) {
+		var names []string
+		var vals []json.RawMessage
+		if err := readers.ObjectMembers([]byte(line), func(k string, v json.RawMessage) bool {
+			names = append(names, k)
+			vals = append(vals, v)
+			return true
+		}); err != nil {
+			return
+		}
+		row := &readers.Row{Pos: readers.Position{File: "f.ndjson", Row: 1, Line: 1},
+			Source: &readers.Source{Fingerprint: "f"}, Raw: []byte(line), Names: names,
+			Values: make([]any, len(vals)), JSON: vals}
+		for i := range row.Values {
+			row.Values[i] = readers.InJSON{}
+		}
+		out, ok := enc.EncodeRow(nil, row)
+		if !ok {
+			return
+		}
+		var msg sink.Message
+		if err := pass.Map(row, &msg); err != nil {
+			t.Fatalf("EncodeRow took a row Map refuses (%v): %s", err, line)
+		}
+		if err := sink.Validate(&msg); err != nil {
+			t.Fatalf("EncodeRow took a row whose message is invalid (%v): %s", err, line)
+		}
+		want, err := sink.AppendMessage(nil, &msg)
+		if err != nil || string(out) != string(want) {
+			t.Fatalf("EncodeRow gives\n%s\nAppendMessage gives (%v)\n%s", out, err, want)
+		}
+	})
+}

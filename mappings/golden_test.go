@@ -50,7 +50,7 @@ func TestGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
+	n, encoded := 0, 0
 	for _, e := range entries {
 		if !e.IsDir() {
 			continue
@@ -97,6 +97,18 @@ func TestGolden(t *testing.T) {
 			if !bytes.Equal(again.Bytes(), got.Bytes()) {
 				t.Errorf("unboxed rows, mapped with a scratch buffer, give\n%s\nwant\n%s", again.Bytes(), got.Bytes())
 			}
+			// A row encoded straight from the row is the message Map makes.
+			if enc, ok := m.(RowEncoder); ok {
+				lines := bytes.Split(got.Bytes(), []byte("\n"))
+				for i, row := range rows {
+					if out, ok := enc.EncodeRow([]byte("x"), unboxed(row)); ok {
+						encoded++
+						if string(out) != "x"+string(lines[i]) {
+							t.Errorf("row %d: EncodeRow gives\n%s\nMap and AppendMessage give\n%s", i+1, out[1:], lines[i])
+						}
+					}
+				}
+			}
 			wantPath := filepath.Join(dir, "want.ndjson")
 			if *update {
 				if err := os.WriteFile(wantPath, got.Bytes(), 0o644); err != nil {
@@ -113,6 +125,9 @@ func TestGolden(t *testing.T) {
 	}
 	if n < 30 {
 		t.Errorf("%d golden cases, want every case the package documents", n)
+	}
+	if encoded < 10 {
+		t.Errorf("EncodeRow took %d golden rows, want the plain passthrough ones", encoded)
 	}
 }
 

@@ -304,3 +304,45 @@ func FuzzHasMember(f *testing.F) {
 		}
 	})
 }
+
+// TestEncodeRowTakesPlainMessages checks which rows the passthrough
+// mapper encodes straight from the row and which it leaves to Map.
+func TestEncodeRowTakesPlainMessages(t *testing.T) {
+	enc := Passthrough(Options{}).(RowEncoder)
+	for _, tt := range []struct {
+		line string
+		take bool
+	}{
+		{`{"type":"track","messageId":"m1","userId":"u1","event":"Order","timestamp":"2024-01-02T03:04:05.678Z","sentAt":"x","context":{"library":{"name":"x"}},"properties":{"a":1}}`, true},
+		{`{"type":"identify","anonymousId":"a","originalTimestamp":"2024-01-02T03:04:05+02:00","context":null,"channel":"server"}`, true},
+		{`{"type":"identify","userId":"u","timestamp":"2024-01-02T03:04:05Z"}`, true},
+		{`{"type":"identify","userId":"u","timestamp":"2024-01-02T03:04:05Z","context":{"ip":"1"}}`, false}, // context.library to add
+		{`{"type":"identify","userId":"\u0075","timestamp":"2024-01-02T03:04:05Z"}`, false},                 // an escape
+		{`{"type":"identify","userId":7,"timestamp":"2024-01-02T03:04:05Z"}`, false},                        // a number
+		{`{"type":"track","userId":"u","timestamp":"2024-01-02T03:04:05Z"}`, false},                         // no event
+		{`{"type":"Track","userId":"u","event":"E","timestamp":"2024-01-02T03:04:05Z"}`, false},             // not a type
+		{`{"type":"track","userId":"u","event":"E","timestamp":"2024-01-02"}`, false},                       // not RFC 3339
+	} {
+		names, values, err := splitObject([]byte(tt.line))
+		if err != nil {
+			t.Fatal(err)
+		}
+		row := unboxed(&readers.Row{Pos: readers.Position{File: "f", Row: 1, Line: 1},
+			Source: &readers.Source{Fingerprint: "f"}, Raw: []byte(tt.line), Names: names, Values: values})
+		out, took := enc.EncodeRow(nil, row)
+		if took != tt.take {
+			t.Errorf("EncodeRow took %v, want %v: %s", took, tt.take, tt.line)
+			continue
+		}
+		if !took {
+			continue
+		}
+		var msg sink.Message
+		if err := enc.Map(row, &msg); err != nil {
+			t.Fatalf("Map: %v", err)
+		}
+		if want, err := sink.AppendMessage(nil, &msg); err != nil || string(out) != string(want) {
+			t.Errorf("EncodeRow gives\n%s\nwant\n%s", out, want)
+		}
+	}
+}

@@ -85,16 +85,10 @@ func unquote(raw json.RawMessage) (string, error) {
 // is the literal's text between its quotes: printable ASCII without
 // escapes, as most ids and names are. It reports false for any other text.
 func plainString(raw []byte) (string, bool) {
-	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+	if !plainLiteral(raw) {
 		return "", false
 	}
-	body := raw[1 : len(raw)-1]
-	for _, c := range body {
-		if c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
-			return "", false
-		}
-	}
-	return string(body), true
+	return string(raw[1 : len(raw)-1]), true
 }
 
 var (

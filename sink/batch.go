@@ -223,10 +223,20 @@ func EncodeMessage(buf []byte, m *Message, l Limits) ([]byte, error) {
 	if err != nil {
 		return buf, err
 	}
-	if size, limit := len(out)-start, l.effective().MaxMessageBytes; size > limit {
-		return buf, &TooLargeError{Size: size, Limit: limit}
+	if err := CheckEncoded(out[start:], l); err != nil {
+		return buf, err
 	}
 	return out, nil
+}
+
+// CheckEncoded returns the *TooLargeError that EncodeMessage gives a
+// message encoded as msg when msg is over the limits' MaxMessageBytes, or
+// nil.
+func CheckEncoded(msg []byte, l Limits) error {
+	if size, limit := len(msg), l.effective().MaxMessageBytes; size > limit {
+		return &TooLargeError{Size: size, Limit: limit}
+	}
+	return nil
 }
 
 // AddEncoded adds a message encoded by EncodeMessage (valid JSON, one

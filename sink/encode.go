@@ -465,6 +465,12 @@ func appendValue(buf []byte, v any) ([]byte, error) {
 // appendTime writes t in UTC with TimeLayout, truncated to the millisecond.
 // It is the same as t.UTC().AppendFormat(buf, TimeLayout), several times
 // faster, for the years RFC 3339 can write.
+// AppendTime appends t as AppendMessage writes a timestamp, without the
+// quotes: TimeLayout, in UTC, truncated to the millisecond.
+func AppendTime(buf []byte, t time.Time) []byte {
+	return appendTime(buf, t)
+}
+
 func appendTime(buf []byte, t time.Time) []byte {
 	sec := t.Unix()
 	if sec < minRFC3339Unix || sec >= endRFC3339Unix {
