@@ -480,19 +480,29 @@ func (m *specMapper) Map(row *readers.Row, msg *sink.Message) error {
 // outside the time window is filtered whatever else is wrong with it.
 func (m *specMapper) MapScratch(row *readers.Row, msg *sink.Message, scratch []byte) (buf []byte, err error) {
 	buf = scratch[:0]
-	*msg = sink.Message{}
 	var c rowCtx
 	c.init(row, m.slots)
-
-	ts, err := m.timestamp(&c)
+	ti, err := m.header(&c, msg)
 	if err != nil {
 		return buf, err
 	}
+	return m.objectsInto(&c, ti, msg, buf, scratch == nil)
+}
+
+// header sets the message's timestamp, type and string fields from the
+// row (everything but the objects), and returns the type's index.
+func (m *specMapper) header(c *rowCtx, msg *sink.Message) (ti int, err error) {
+	*msg = sink.Message{}
+	row := c.row
+	ts, err := m.timestamp(c)
+	if err != nil {
+		return 0, err
+	}
 	msg.Timestamp = ts
 
-	ti, err := m.messageType(&c)
+	ti, err = m.messageType(c)
 	if err != nil {
-		return buf, err
+		return 0, err
 	}
 	msg.Type = messageTypes[ti]
 
@@ -500,9 +510,9 @@ func (m *specMapper) MapScratch(row *readers.Row, msg *sink.Message, scratch []b
 		if !m.fieldOn[ti][f] {
 			continue
 		}
-		s, err := m.text(&c, f)
+		s, err := m.text(c, f)
 		if err != nil {
-			return buf, err
+			return 0, err
 		}
 		switch f {
 		case fieldMessageID:
@@ -528,17 +538,23 @@ func (m *specMapper) MapScratch(row *readers.Row, msg *sink.Message, scratch []b
 		if m.fields[fieldUserID].kind != textColumn {
 			col = m.fields[fieldAnonymousID].firstColumn()
 		}
-		return buf, fieldError(row, "userId", col, nil, ReasonMissingID, m.errNoID)
+		return 0, fieldError(row, "userId", col, nil, ReasonMissingID, m.errNoID)
 	}
 	if err := m.required(row, ti, msg); err != nil {
-		return buf, err
+		return 0, err
 	}
 	if msg.MessageID == "" {
 		msg.MessageID = RowMessageID(row)
 	} else if len(msg.MessageID) > maxMessageID {
-		return buf, fieldError(row, "messageId", m.fields[fieldMessageID].firstColumn(), msg.MessageID, ReasonInvalidMessageID, errMessageIDLength)
+		return 0, fieldError(row, "messageId", m.fields[fieldMessageID].firstColumn(), msg.MessageID, ReasonInvalidMessageID, errMessageIDLength)
 	}
+	return ti, nil
+}
 
+// objectsInto sets the message's objects, built as JSON in buf, which it
+// returns; alloc says buf is the mapper's own.
+func (m *specMapper) objectsInto(c *rowCtx, ti int, msg *sink.Message, buf []byte, alloc bool) ([]byte, error) {
+	var err error
 	for o := range m.objects {
 		if !m.objectOn[ti][o] {
 			continue
@@ -553,12 +569,12 @@ func (m *specMapper) MapScratch(row *readers.Row, msg *sink.Message, scratch []b
 		)
 		if m.fieldsOnly {
 			fallback = true
-		} else if buf, has, fallback, err = m.objectJSON(&c, o, m.target[ti] == o, buf); err != nil {
+		} else if buf, has, fallback, err = m.objectJSON(c, o, m.target[ti] == o, buf); err != nil {
 			return buf, err
 		}
 		switch {
 		case fallback:
-			fields, err := m.object(&c, o, m.target[ti] == o)
+			fields, err := m.object(c, o, m.target[ti] == o)
 			if err != nil {
 				return buf, err
 			}
@@ -585,7 +601,7 @@ func (m *specMapper) MapScratch(row *readers.Row, msg *sink.Message, scratch []b
 	// The next row's buffer has room for this one's objects and a little
 	// more, so that rows of similar size fit in one allocation; the hint
 	// shrinks again after much smaller rows.
-	if n, hint := int64(len(buf)), m.jsonHint.Load(); scratch == nil && (n > hint || n+minJSONHint < hint/2) {
+	if n, hint := int64(len(buf)), m.jsonHint.Load(); alloc && (n > hint || n+minJSONHint < hint/2) {
 		m.jsonHint.Store(min(max((n+16+15)&^15, minJSONHint), maxJSONHint))
 	}
 	return buf, nil

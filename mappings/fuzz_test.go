@@ -107,6 +107,7 @@ func FuzzMap(f *testing.F) {
 			if c.fields != nil {
 				sameAsFields(t, c.fields, c.row, &msg, err)
 			}
+			sameAsEncodeRow(t, c.m, unboxed(c.row), err)
 			if err != nil {
 				if reasonOf(err) == "" {
 					t.Fatalf("error without a reason: %v", err)
@@ -144,6 +145,32 @@ func sameAsFields(t *testing.T, m Mapper, row *readers.Row, msg *sink.Message, e
 	exp, expErr := sink.AppendMessage(nil, &want)
 	if string(got) != string(exp) || fmt.Sprint(gotErr) != fmt.Sprint(expErr) {
 		t.Fatalf("encoded\n %s (%v)\nwith sink.Fields\n %s (%v)", got, gotErr, exp, expErr)
+	}
+}
+
+// sameAsEncodeRow checks that a row EncodeRow takes is one Map accepts
+// (mapErr is Map's outcome) and that it gives the bytes of Map's message,
+// encoded.
+func sameAsEncodeRow(t *testing.T, m Mapper, row *readers.Row, mapErr error) {
+	t.Helper()
+	enc, ok := m.(RowEncoder)
+	if !ok {
+		return
+	}
+	out, took := enc.EncodeRow(nil, row)
+	if !took {
+		return
+	}
+	var msg sink.Message
+	if err := m.Map(row, &msg); err != nil || mapErr != nil {
+		t.Fatalf("EncodeRow took a row Map refuses: %v", errors.Join(err, mapErr))
+	}
+	if err := sink.Validate(&msg); err != nil {
+		t.Fatalf("EncodeRow took a row whose message is invalid: %v", err)
+	}
+	want, err := sink.AppendMessage(nil, &msg)
+	if err != nil || string(out) != string(want) {
+		t.Fatalf("EncodeRow gives\n%s\nMap and AppendMessage give (%v)\n%s", out, err, want)
 	}
 }
 
@@ -267,6 +294,7 @@ func FuzzMapFeatures(f *testing.F) {
 			var msg sink.Message
 			err := c.m.Map(c.row, &msg)
 			sameAsFields(t, c.fields, c.row, &msg, err)
+			sameAsEncodeRow(t, c.m, unboxed(c.row), err)
 			if errors.Is(err, ErrFiltered) {
 				continue
 			}

@@ -5,19 +5,6 @@ import (
 	"github.com/backfillhq/backfill/sink"
 )
 
-// A RowEncoder is a Mapper that can also encode the message of a row
-// straight from the row, without building a sink.Message: the bytes are
-// those sink.AppendMessage writes for what Map makes of the row. EncodeRow
-// appends them to buf and reports true, or reports false, with buf as it
-// was, for a row it leaves to Map: one that Map refuses, filters or builds
-// in a way EncodeRow does not. The caller then maps and encodes the row as
-// usual. EncodeRow does not check the size of the message (see
-// sink.CheckEncoded).
-type RowEncoder interface {
-	Mapper
-	EncodeRow(buf []byte, row *readers.Row) ([]byte, bool)
-}
-
 var _ RowEncoder = (*passthrough)(nil)
 
 // The string fields of a passed-through message, in the order
@@ -47,8 +34,6 @@ const (
 	objPassIntegrations
 	numPassObjects
 )
-
-var passObjectKeys = [numPassObjects]string{`,"properties":`, `,"traits":`, `,"context":`, `,"integrations":`}
 
 // EncodeRow implements RowEncoder for rows whose values are JSON held in
 // Row.JSON (as the NDJSON reader hands them on) and that are plain: a
@@ -184,7 +169,7 @@ func (p *passthrough) EncodeRow(buf []byte, row *readers.Row) ([]byte, bool) {
 	for o, raw := range objects {
 		switch {
 		case raw != nil:
-			buf = append(buf, passObjectKeys[o]...)
+			buf = append(buf, objectKeys[o]...)
 			if buf, err = sink.AppendRaw(buf, raw); err != nil {
 				return buf[:start], false
 			}

@@ -203,19 +203,7 @@ func typeName(v any) string {
 // the field, such as "properties.amount: NaN is not valid JSON".
 func AppendMessage(buf []byte, m *Message) ([]byte, error) {
 	start := len(buf)
-	buf = append(buf, `{"type":`...)
-	buf = appendString(buf, m.Type)
-	buf = appendStringField(buf, `,"messageId":`, m.MessageID)
-	buf = append(buf, `,"timestamp":"`...)
-	buf = appendTime(buf, m.Timestamp)
-	buf = append(buf, '"')
-	buf = appendStringField(buf, `,"userId":`, m.UserID)
-	buf = appendStringField(buf, `,"anonymousId":`, m.AnonymousID)
-	buf = appendStringField(buf, `,"event":`, m.Event)
-	buf = appendStringField(buf, `,"name":`, m.Name)
-	buf = appendStringField(buf, `,"category":`, m.Category)
-	buf = appendStringField(buf, `,"groupId":`, m.GroupID)
-	buf = appendStringField(buf, `,"previousId":`, m.PreviousID)
+	buf = AppendMessageHead(buf, m)
 	var err error
 	if buf, err = appendObjectField(buf, `,"properties":`, "properties", m.Properties, false); err != nil {
 		return buf[:start], err
@@ -238,6 +226,27 @@ func AppendMessage(buf []byte, m *Message) ([]byte, error) {
 		}
 	}
 	return append(buf, '}'), nil
+}
+
+// AppendMessageHead appends what AppendMessage writes before the objects:
+// the opening brace, the type, the messageId, the timestamp and the other
+// string fields. A caller that writes the objects itself (each as
+// `,"name":{...}`, in AppendMessage's order, context always, with a
+// "library" member), then the closing brace, gets AppendMessage's bytes.
+func AppendMessageHead(buf []byte, m *Message) []byte {
+	buf = append(buf, `{"type":`...)
+	buf = appendString(buf, m.Type)
+	buf = appendStringField(buf, `,"messageId":`, m.MessageID)
+	buf = append(buf, `,"timestamp":"`...)
+	buf = appendTime(buf, m.Timestamp)
+	buf = append(buf, '"')
+	buf = appendStringField(buf, `,"userId":`, m.UserID)
+	buf = appendStringField(buf, `,"anonymousId":`, m.AnonymousID)
+	buf = appendStringField(buf, `,"event":`, m.Event)
+	buf = appendStringField(buf, `,"name":`, m.Name)
+	buf = appendStringField(buf, `,"category":`, m.Category)
+	buf = appendStringField(buf, `,"groupId":`, m.GroupID)
+	return appendStringField(buf, `,"previousId":`, m.PreviousID)
 }
 
 func appendStringField(buf []byte, key, s string) []byte {
