@@ -65,7 +65,7 @@ func main() {
 	var memoryRows, only, extras string
 	flag.IntVar(&o.rows, "rows", 1_000_000, "rows in each generated file")
 	flag.IntVar(&o.floorRows, "floor-rows", 250_000, "rows of each file the floor reads (the rate is the same over the whole file); 0 for all")
-	flag.IntVar(&o.runs, "runs", 5, "runs of each measurement; the best is reported (the speed of this kind of machine varies by up to 25 % from one run to the next)")
+	flag.IntVar(&o.runs, "runs", 5, "runs of each measurement; the best is reported (on a shared machine, speed can vary by 25 % from one run to the next)")
 	flag.IntVar(&o.rowGroup, "row-group", 131_072, "rows in each row group of the generated Parquet files")
 	flag.StringVar(&o.dir, "dir", "", "folder for the generated files, kept and reused by later runs (default: a temporary folder, removed after)")
 	flag.StringVar(&o.bin, "bin", "", "the backfill binary to measure (default: built from ./cmd/backfill into the folder of the generated files)")
