@@ -193,3 +193,42 @@ func BenchmarkMapPreset(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkEncodeRow encodes each row's message straight from the row
+// (the rows as the readers hand them on, values unboxed) into a reused
+// buffer, as a map worker of the importer does; BenchmarkMapEncode is the
+// path of rows EncodeRow leaves to Map.
+func BenchmarkEncodeRow(b *testing.B) {
+	unbox := func(rows []*readers.Row) []*readers.Row {
+		out := make([]*readers.Row, len(rows))
+		for i, r := range rows {
+			out[i] = unboxed(r)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name string
+		m    Mapper
+		rows []*readers.Row
+	}{
+		{"CSV", csvBenchMapper(b), unbox(csvBenchRows())},
+		{"CSVWide", mustCompile(b, wideSpec, wideSchema, Options{}), unbox(wideRows())},
+		{"NDJSON", mustCompile(b, benchSpec, nil, Options{}), unbox(ndjsonBenchRows(b))},
+		{"Passthrough", Passthrough(Options{}), unbox(passthroughBenchRows(b))},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			enc := c.m.(RowEncoder)
+			var buf []byte
+			cpu0 := processCPU()
+			for i := 0; b.Loop(); i++ {
+				var ok bool
+				if buf, ok = enc.EncodeRow(buf[:0], c.rows[i%len(c.rows)]); !ok {
+					b.Fatal("EncodeRow left a row to Map")
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+			b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+		})
+	}
+}
