@@ -82,15 +82,23 @@ func skipSpace(b []byte, i int) (int, bool) {
 	return j, j > i
 }
 
-// skipString returns the index just after the string starting at b[i].
+// skipString returns the index just after the string starting at b[i]:
+// after the next quote that an odd run of backslashes does not escape.
 func skipString(b []byte, i int) int {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
+	for j := i + 1; j < len(b); {
+		q := bytes.IndexByte(b[j:], '"')
+		if q < 0 {
+			break
+		}
+		j += q
+		k := j
+		for k > i+1 && b[k-1] == '\\' {
+			k--
+		}
+		if (j-k)%2 == 0 {
 			return j + 1
 		}
+		j++
 	}
 	return len(b)
 }

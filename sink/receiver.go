@@ -12,7 +12,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
+	"github.com/backfillhq/backfill/readers"
 	"github.com/klauspost/compress/gzip"
 )
 
@@ -197,25 +199,22 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) (int, *reques
 		}
 		return 0, nil
 	}
-	body, rerr := r.readBody(w, req)
+	// The body and what is written of it are done with once the request
+	// is answered: their buffers serve the next requests.
+	bufs := receiverBufs.Get().(*receiverBuffers)
+	defer receiverBufs.Put(bufs)
+	body, rerr := r.readBody(w, req, &bufs.body)
 	if rerr != nil {
 		return 0, rerr
 	}
 
-	var out []byte
+	out := bufs.out[:0]
+	defer func() { bufs.out = out[:0] }()
 	var count int
 	if typ == "" {
-		if !json.Valid(body) {
-			var v any
-			return 0, badRequest("invalid JSON body: %v", json.Unmarshal(body, &v))
-		}
-		var batchRaw []byte
-		if _, isObject := walkMembers(body, func(key string, value []byte) {
-			if key == "batch" {
-				batchRaw = value
-			}
-		}); !isObject {
-			return 0, badRequest("invalid JSON body: the body must be a JSON object")
+		batchRaw, rerr := batchMember(body)
+		if rerr != nil {
+			return 0, rerr
 		}
 		if batchRaw == nil || isNull(batchRaw) {
 			return 0, badRequest(`the body has no "batch" array`)
@@ -260,8 +259,48 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) (int, *reques
 	return count, nil
 }
 
-// readBody reads the whole body, gunzipped, refusing more than MaxBatchBytes.
-func (r *Receiver) readBody(w http.ResponseWriter, req *http.Request) ([]byte, *requestError) {
+// batchMember checks that body is a valid JSON object and returns its
+// "batch" member (the last one), nil if it has none. The readers' scanner
+// checks and splits the body in one pass; a body it refuses (it also
+// refuses nesting deeper than it reads) gets encoding/json's verdict.
+func batchMember(body []byte) ([]byte, *requestError) {
+	var batchRaw []byte
+	err := readers.ObjectMembers(body, func(key string, value json.RawMessage) bool {
+		if key == "batch" {
+			batchRaw = value
+		}
+		return true
+	})
+	if err == nil {
+		return batchRaw, nil
+	}
+	if !json.Valid(body) {
+		var v any
+		return nil, badRequest("invalid JSON body: %v", json.Unmarshal(body, &v))
+	}
+	batchRaw = nil
+	if _, isObject := walkMembers(body, func(key string, value []byte) {
+		if key == "batch" {
+			batchRaw = value
+		}
+	}); !isObject {
+		return nil, badRequest("invalid JSON body: the body must be a JSON object")
+	}
+	return batchRaw, nil
+}
+
+// receiverBuffers are the memory of one request: its body, and the lines
+// written of it.
+type receiverBuffers struct {
+	body bytes.Buffer
+	out  []byte
+}
+
+var receiverBufs = sync.Pool{New: func() any { return new(receiverBuffers) }}
+
+// readBody reads the whole body into buf, gunzipped, refusing more than
+// MaxBatchBytes.
+func (r *Receiver) readBody(w http.ResponseWriter, req *http.Request, buf *bytes.Buffer) ([]byte, *requestError) {
 	limit := r.limits.MaxBatchBytes
 	var src io.Reader
 	switch enc := req.Header.Get("Content-Encoding"); enc {
@@ -280,7 +319,9 @@ func (r *Receiver) readBody(w http.ResponseWriter, req *http.Request) ([]byte, *
 		return nil, &requestError{status: http.StatusUnsupportedMediaType, error: "unsupported content encoding",
 			message: "content encoding " + strconv.Quote(enc) + " is not supported; use gzip or none", index: -1}
 	}
-	body, err := io.ReadAll(src)
+	buf.Reset()
+	_, err := buf.ReadFrom(src)
+	body := buf.Bytes()
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			return nil, badRequest("the body is over the limit of %d bytes", limit)
@@ -309,24 +350,24 @@ func (r *Receiver) appendChecked(out []byte, raw []byte, typ string, index int) 
 	// Only the top level is looked at: nested values stay raw, which keeps
 	// the check cheap next to the importer it serves. The JSON is valid:
 	// the whole body was checked.
-	doc := make(map[string]json.RawMessage, 16)
-	spaced, isObject := walkMembers(raw, func(key string, value []byte) { doc[key] = value })
+	var doc topLevel
+	spaced, isObject := walkMembers(raw, doc.set)
 	if !isObject {
 		return out, fail(&ValidationError{Reason: ReasonInvalidField, Detail: "a message must be a JSON object"})
 	}
 	addType := false
 	if typ != "" {
-		t, has := doc["type"]
+		t := doc.values[keyType]
 		switch s, isString := rawString(t); {
-		case !has:
-			doc["type"] = json.RawMessage(strconv.Quote(typ))
+		case t == nil:
+			doc.values[keyType] = json.RawMessage(strconv.Quote(typ))
 			addType = true
 		case !isString || s != typ:
 			return out, fail(&ValidationError{Field: "type", Reason: ReasonInvalidType,
 				Detail: fmt.Sprintf("type %s does not match the endpoint %s", t, typ)})
 		}
 	}
-	if ve := checkDoc(doc); ve != nil {
+	if ve := doc.check(); ve != nil {
 		return out, fail(ve)
 	}
 
@@ -362,37 +403,73 @@ func (r *Receiver) appendChecked(out []byte, raw []byte, typ string, index int) 
 	return append(out, '\n'), nil
 }
 
-// checkDoc applies Validate's rules to a message decoded one level deep.
-func checkDoc(doc map[string]json.RawMessage) *ValidationError {
+// The top-level members of a message that the receiver checks.
+const (
+	keyType = iota
+	keyMessageID
+	keyUserID
+	keyAnonymousID
+	keyEvent
+	keyGroupID
+	keyPreviousID
+	keyTimestamp
+	keyProperties
+	keyTraits
+	keyContext
+	keyIntegrations
+	numKeys
+)
+
+var topLevelKeys = [numKeys]string{"type", "messageId", "userId", "anonymousId", "event", "groupId",
+	"previousId", "timestamp", "properties", "traits", "context", "integrations"}
+
+// topLevel holds the values of the members a message is checked by; nil
+// for a member it lacks. Of duplicate members the last counts.
+type topLevel struct {
+	values [numKeys][]byte
+}
+
+func (d *topLevel) set(key string, value []byte) {
+	for i, k := range topLevelKeys {
+		if k == key {
+			d.values[i] = value
+			return
+		}
+	}
+}
+
+// check applies Validate's rules to a message read one level deep.
+func (d *topLevel) check() *ValidationError {
 	var f specFields
 	for _, s := range [...]struct {
-		key    string
+		key    int
 		dst    *string
 		reason string
 	}{
-		{"type", &f.typ, ReasonInvalidType},
-		{"messageId", &f.messageID, ReasonInvalidMessageID},
-		{"userId", &f.userID, ReasonMissingID},
-		{"anonymousId", &f.anonymousID, ReasonMissingID},
-		{"event", &f.event, ReasonMissingEvent},
-		{"groupId", &f.groupID, ReasonMissingID},
-		{"previousId", &f.previousID, ReasonMissingID},
+		{keyType, &f.typ, ReasonInvalidType},
+		{keyMessageID, &f.messageID, ReasonInvalidMessageID},
+		{keyUserID, &f.userID, ReasonMissingID},
+		{keyAnonymousID, &f.anonymousID, ReasonMissingID},
+		{keyEvent, &f.event, ReasonMissingEvent},
+		{keyGroupID, &f.groupID, ReasonMissingID},
+		{keyPreviousID, &f.previousID, ReasonMissingID},
 	} {
-		raw, ok := doc[s.key]
-		if !ok || isNull(raw) {
+		raw := d.values[s.key]
+		if raw == nil || isNull(raw) {
 			continue
 		}
 		str, ok := rawString(raw)
 		if !ok {
-			return &ValidationError{Field: s.key, Reason: s.reason, Detail: s.key + " must be a string"}
+			name := topLevelKeys[s.key]
+			return &ValidationError{Field: name, Reason: s.reason, Detail: name + " must be a string"}
 		}
 		*s.dst = str
 	}
 	if ve := f.check(); ve != nil {
 		return ve
 	}
-	switch raw, ok := doc["timestamp"]; {
-	case !ok || isNull(raw):
+	switch raw := d.values[keyTimestamp]; {
+	case raw == nil || isNull(raw):
 		return &ValidationError{Field: "timestamp", Reason: ReasonMissingTimestamp, Detail: "timestamp is required"}
 	default:
 		ts, isString := rawString(raw)
@@ -404,11 +481,12 @@ func checkDoc(doc map[string]json.RawMessage) *ValidationError {
 				Detail: strconv.Quote(ts) + " is not an RFC 3339 time"}
 		}
 	}
-	for _, key := range [...]string{"properties", "traits", "context", "integrations"} {
-		raw, ok := doc[key]
-		if !ok || isNull(raw) || raw[0] == '{' {
+	for k := keyProperties; k <= keyIntegrations; k++ {
+		raw := d.values[k]
+		if raw == nil || isNull(raw) || raw[0] == '{' {
 			continue
 		}
+		key := topLevelKeys[k]
 		return &ValidationError{Field: key, Reason: ReasonInvalidField, Detail: key + " must be a JSON object, not " + rawKind(raw)}
 	}
 	return nil
@@ -421,6 +499,14 @@ func isNull(raw json.RawMessage) bool { return string(raw) == "null" }
 func rawString(raw json.RawMessage) (string, bool) {
 	if len(raw) == 0 || raw[0] != '"' {
 		return "", false
+	}
+	if len(raw) >= 2 && raw[len(raw)-1] == '"' && bytes.IndexByte(raw[1:len(raw)-1], '\\') < 0 && bytes.IndexByte(raw[1:len(raw)-1], '"') < 0 {
+		// No escapes: the text between the quotes (valid JSON, so
+		// without control characters; invalid UTF-8 is left to
+		// the slow path, which replaces it as encoding/json does).
+		if body := raw[1 : len(raw)-1]; utf8.Valid(body) {
+			return string(body), true
+		}
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
