@@ -75,6 +75,10 @@ type run struct {
 	// blocks counts the blocks the read stage handed on.
 	blocks int64
 
+	// selectCols are the columns the spec reads, for readers that can
+	// skip the others; nil when it needs them all.
+	selectCols []string
+
 	itemsPool  sync.Pool // of *[]item; see newItems
 	mappedPool sync.Pool // of *mapped; see newMapped
 }
@@ -96,6 +100,14 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	cfg = cfg.withDefaults()
 	r := &run{cfg: cfg, started: start.UTC(), interrupted: func() bool { return ctx.Err() != nil }}
+	if cfg.Spec != nil && cfg.Reader.Select == nil {
+		// Formats that can skip columns (Parquet) read only those the
+		// mapping uses. The choice follows from the spec, which the
+		// checkpoint records, so it is not an option of its own.
+		if cols, all := cfg.Spec.Columns(); !all {
+			r.selectCols = cols
+		}
+	}
 	if r.cfg.Reader.Progress == nil {
 		r.cfg.Reader.Progress = &r.bytes
 	}
@@ -377,7 +389,11 @@ func (r *run) readAll(ctx context.Context, from mark, out chan<- block) error {
 
 func (r *run) readSource(ctx context.Context, file int, at *readers.Position, out chan<- block) error {
 	src := &r.sources[file]
-	rd, err := readers.Open(ctx, *src, r.cfg.Reader, at)
+	opts := r.cfg.Reader
+	if r.selectCols != nil {
+		opts.Select = r.selectCols
+	}
+	rd, err := readers.Open(ctx, *src, opts, at)
 	if err != nil {
 		return err
 	}

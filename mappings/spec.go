@@ -1106,3 +1106,46 @@ func constantJSON(n *yaml.Node) (json.RawMessage, error) {
 	}
 	return b, nil
 }
+
+// Columns returns the top-level columns that rows must have for the spec,
+// for readers that can skip the others (readers.Options.Select): every
+// column the spec names and, for a name with dots, each of its leading
+// parts, since which of them is the column depends on the file. all is
+// true when rows need every column: when an object takes the columns that
+// no field uses (as it does unless every object the messages carry lists
+// its members), and for passthrough.
+func (s *Spec) Columns() (cols []string, all bool) {
+	if s.passthrough {
+		return nil, true
+	}
+	m, err := s.Compile(nil, Options{})
+	if err != nil {
+		return nil, true
+	}
+	sm, ok := m.(*specMapper)
+	if !ok {
+		return nil, true
+	}
+	for ti, o := range sm.target {
+		if o >= 0 && (sm.constType < 0 || sm.constType == ti) {
+			return nil, true
+		}
+	}
+	seen := map[string]bool{}
+	cols = []string{}
+	for _, u := range s.uses {
+		name := u.column
+		for {
+			if !seen[name] {
+				seen[name] = true
+				cols = append(cols, name)
+			}
+			i := strings.LastIndexByte(name, '.')
+			if i < 0 {
+				break
+			}
+			name = name[:i]
+		}
+	}
+	return cols, false
+}

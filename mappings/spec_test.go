@@ -3,6 +3,7 @@ package mappings
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -232,5 +233,39 @@ func TestSpecFingerprintAndPassthrough(t *testing.T) {
 	}
 	if _, ok := m.(*passthrough); !ok {
 		t.Errorf("Compile of passthrough: true = %T", m)
+	}
+}
+
+// TestSpecColumns checks the columns a spec needs rows to have.
+func TestSpecColumns(t *testing.T) {
+	for _, tt := range []struct {
+		name, spec string
+		cols       []string // nil: all
+	}{
+		{"remaining columns go to properties", "type: track\nuserId: u\nevent: e\ntimestamp: ts\n", nil},
+		{"properties take the rest", "type: track\nuserId: u\nevent: e\ntimestamp: ts\nproperties: {exclude: [x]}\n", nil},
+		{"passthrough", "passthrough: true\n", nil},
+		{"include only", "type: track\nuserId: u\nevent: e\ntimestamp: {column: [ts, ts2]}\nproperties: {include: [a, b.c], rename: {a: alpha}}\n",
+			[]string{"u", "e", "ts", "ts2", "a", "b.c", "b"}},
+		{"template and type column", "type: {column: kind, values: {p: page}, default: track}\nanonymousId: \"{{dev}}-{{seq}}\"\nevent: e\nname: n\n" +
+			"timestamp: ts\nproperties: {include: [a]}\ntraits: {include: [t]}\ncontext: {include: [ip]}\n",
+			[]string{"kind", "dev", "seq", "e", "n", "ts", "a", "t", "ip"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := mustSpec(t, tt.spec)
+			cols, all := spec.Columns()
+			if tt.cols == nil {
+				if !all {
+					t.Errorf("Columns() = %q, want all", cols)
+				}
+				return
+			}
+			slices.Sort(cols)
+			want := slices.Clone(tt.cols)
+			slices.Sort(want)
+			if all || !slices.Equal(cols, want) {
+				t.Errorf("Columns() = %q, %v; want %q", cols, all, want)
+			}
+		})
 	}
 }
