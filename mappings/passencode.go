@@ -26,15 +26,6 @@ var passTextKeys = [numPassText]string{
 	`,"category":`, `,"groupId":`, `,"previousId":`, `,"messageId":`,
 }
 
-// The object fields, in the order sink.AppendMessage writes them.
-const (
-	objPassProperties = iota
-	objPassTraits
-	objPassContext
-	objPassIntegrations
-	numPassObjects
-)
-
 // EncodeRow implements RowEncoder for rows whose values are JSON held in
 // Row.JSON (as the NDJSON reader hands them on) and that are plain: a
 // known type, ids and names that are JSON strings without escapes or
@@ -48,7 +39,7 @@ func (p *passthrough) EncodeRow(buf []byte, row *readers.Row) ([]byte, bool) {
 		typ           = -1
 		ts, orig      = -1, -1
 		texts         [numPassText][]byte // the JSON literals, nil if absent or empty
-		objects       [numPassObjects][]byte
+		objects       [numObjects][]byte
 		extras        int
 		contextAbsent = true
 	)
@@ -90,19 +81,19 @@ func (p *passthrough) EncodeRow(buf []byte, row *readers.Row) ([]byte, bool) {
 		case "previousId":
 			field = passPreviousID
 		case "properties", "traits", "context", "integrations":
-			o := passObjectIndex(name)
+			o := objectIndex(name)
 			switch rawKind(raw) {
 			case 'n':
 				objects[o] = nil
 			case '{':
-				if o == objPassContext && !hasMember(raw, "library") {
+				if o == objContext && !hasMember(raw, "library") {
 					return buf, false // Map adds context.library among the members
 				}
 				objects[o] = raw
 			default:
 				return buf, false
 			}
-			if o == objPassContext {
+			if o == objContext {
 				contextAbsent = objects[o] == nil
 			}
 			continue
@@ -173,7 +164,7 @@ func (p *passthrough) EncodeRow(buf []byte, row *readers.Row) ([]byte, bool) {
 			if buf, err = sink.AppendRaw(buf, raw); err != nil {
 				return buf[:start], false
 			}
-		case o == objPassContext && contextAbsent:
+		case o == objContext && contextAbsent:
 			buf = append(buf, `,"context":{`...)
 			buf = sink.AppendLibrary(buf)
 			buf = append(buf, '}')
@@ -198,17 +189,17 @@ func (p *passthrough) EncodeRow(buf []byte, row *readers.Row) ([]byte, bool) {
 	return append(buf, '}'), true
 }
 
-// passObjectIndex returns the index of an object field among passObjectKeys.
-func passObjectIndex(name string) int {
+// objectIndex returns the index of an object field among objectNames.
+func objectIndex(name string) int {
 	switch name {
 	case "properties":
-		return objPassProperties
+		return objProperties
 	case "traits":
-		return objPassTraits
+		return objTraits
 	case "context":
-		return objPassContext
+		return objContext
 	}
-	return objPassIntegrations
+	return objIntegrations
 }
 
 // passHandled are the top-level fields Map reads into the message's own
