@@ -229,8 +229,9 @@ func newConverter(dt arrow.DataType, int96 bool, hints typeHints) (converter, er
 func scalar[A arrow.Array](get func(a A, i int) (any, error)) converter {
 	return func(arr arrow.Array) valueFunc {
 		a := arr.(A)
+		nulls := a.NullN() > 0
 		return func(i int, text *string) (any, error) {
-			if a.IsNull(i) {
+			if nulls && a.IsNull(i) {
 				return nil, nil
 			}
 			return get(a, i)
@@ -276,8 +277,9 @@ func stringConverter(arr arrow.Array) valueFunc {
 			valid = false
 		}
 	}
+	nulls := arr.NullN() > 0
 	return func(i int, text *string) (any, error) {
-		if arr.IsNull(i) {
+		if nulls && arr.IsNull(i) {
 			return nil, nil
 		}
 		s := all[offsets[i]:offsets[i+1]]
