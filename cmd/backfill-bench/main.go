@@ -13,6 +13,9 @@
 // from elsewhere on the machine falls on floors and imports alike, and the
 // best (fastest) run is reported; peak RSS is the largest of the runs. The
 // rates are also given per CPU-second, which such load disturbs less. The
+// ratios of two imports (gzip against plain, with a checkpoint or to a
+// receiver against --stub) are the median of the ratios of the runs of
+// each round, which are seconds apart. The
 // floor reads the first -floor-rows rows of each file: its rate is the
 // same over the whole file.
 //
@@ -451,6 +454,23 @@ func spread(rs []importResult) float64 {
 	return 1 - lo.Seconds()/hi.Seconds()
 }
 
+// pairedRatio is the median, over the runs, of the rate of b's run k
+// divided by the rate of a's run k. Runs of the same round are seconds
+// apart, so their ratio is much steadier than the ratio of the two best
+// runs when the machine's speed drifts from one round to the next.
+func pairedRatio(a, b []importResult) float64 {
+	n := min(len(a), len(b))
+	ratios := make([]float64, n)
+	for k := range n {
+		ratios[k] = a[k].wall.Seconds() / b[k].wall.Seconds()
+	}
+	slices.Sort(ratios)
+	if n%2 == 1 {
+		return ratios[n/2]
+	}
+	return (ratios[n/2-1] + ratios[n/2]) / 2
+}
+
 func printThroughput(w io.Writer, paths []*benchPath, rows int) {
 	fmt.Fprintln(w, "Throughput: `backfill import --stub --no-checkpoint --rate -1 --progress never FILE`, everything but the network")
 	fmt.Fprintln(w)
@@ -458,7 +478,7 @@ func printThroughput(w io.Writer, paths []*benchPath, rows int) {
 		header: []string{"path", "floor events/s", "import events/s", "of floor", "cores", "spread", "peak RSS", "target", "met"},
 		right:  []bool{false, true, true, true, true, true, true, false, false},
 	}
-	plain := map[string]float64{}
+	plain := map[string][]importResult{}
 	for _, p := range paths {
 		if p.skip != "" {
 			reason := p.skip
@@ -473,7 +493,7 @@ func printThroughput(w io.Writer, paths []*benchPath, rows int) {
 		ev := r.eventsPerSecond(rows)
 		target, met := "", ""
 		if !p.gz {
-			plain[p.kind.key] = ev
+			plain[p.kind.key] = p.imports
 			goal := targets[p.kind.key]
 			target = "≥ " + rate(goal)
 			met = yesNo(ev >= goal)
@@ -481,7 +501,7 @@ func printThroughput(w io.Writer, paths []*benchPath, rows int) {
 				met += fmt.Sprintf(" (%.0f %%)", 100*ev/goal)
 			}
 		} else if base, ok := plain[p.kind.key]; ok {
-			slower := 1 - ev/base
+			slower := 1 - pairedRatio(base, p.imports)
 			target = fmt.Sprintf("≤ %.0f %% slower than plain", 100*gzipMaxSlowdown)
 			met = fmt.Sprintf("%s (%s)", yesNo(slower <= gzipMaxSlowdown), slowerText(slower))
 		}
@@ -493,7 +513,8 @@ func printThroughput(w io.Writer, paths []*benchPath, rows int) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "of floor: import events/s ÷ floor events/s (the import may use both cores, the floor uses one);")
 	fmt.Fprintln(w, "cores: CPU time ÷ wall time of the best import; spread: how much slower the slowest run was than the best;")
-	fmt.Fprintln(w, "peak RSS: the largest of the runs (ru_maxrss of the import process, started by a small runner process).")
+	fmt.Fprintln(w, "peak RSS: the largest of the runs (ru_maxrss of the import process, started by a small runner process);")
+	fmt.Fprintln(w, "gzip: how much slower than plain, the median over the rounds of each round's gzip run against its plain run.")
 }
 
 // printCPU prints the rates per CPU-second, which other load on the
@@ -530,7 +551,8 @@ func processCPU() time.Duration {
 }
 
 func printCosts(w io.Writer, paths []*benchPath, rows int, extras []string) {
-	fmt.Fprintln(w, "Costs beyond `--stub --no-checkpoint` (same file, same runs):")
+	fmt.Fprintln(w, "Costs beyond `--stub --no-checkpoint` (same file; ratio: the median over the rounds of each round's run against")
+	fmt.Fprintln(w, "its --stub run, made just before it):")
 	fmt.Fprintln(w)
 	t := &table{
 		header: []string{"path", "--stub events/s", "events/s", "ratio", "target", "met", "notes"},
@@ -556,14 +578,14 @@ func printCosts(w io.Writer, paths []*benchPath, rows int, extras []string) {
 			}
 			b := best(r.runs)
 			recv := r.runs[b].eventsPerSecond(rows)
-			share := recv / stub
+			share := pairedRatio(p.imports, r.runs)
 			t.add(p.kind.title+", "+r.how, rate(stub), rate(recv), percent(share),
 				fmt.Sprintf("≥ %.0f %% of --stub", 100*receiverMinShare), yesNo(share >= receiverMinShare),
 				fmt.Sprintf("receiver used %.1f s CPU on the same 2 cores (%.2f cores); peak RSS %s",
 					r.cpu[b].Seconds(), r.cpu[b].Seconds()/r.runs[b].wall.Seconds(), megabytes(peakRSS(r.runs))))
 		}
 		ck := p.ckpts[best(p.ckpts)].eventsPerSecond(rows)
-		cost := 1 - ck/stub
+		cost := 1 - pairedRatio(p.imports, p.ckpts)
 		t.add(p.kind.title+", with --checkpoint (written every 1s)", rate(stub), rate(ck), slowerText(cost),
 			fmt.Sprintf("< %.0f %% slower", 100*checkpointMaxCost), yesNo(cost < checkpointMaxCost),
 			"spread "+percent(spread(p.ckpts)))

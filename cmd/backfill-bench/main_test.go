@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -298,20 +299,21 @@ func TestPrintTargets(t *testing.T) {
 	run := func(wall, cpu float64) importResult {
 		return importResult{wall: secs(wall), cpu: secs(cpu), maxRSS: 50 << 20}
 	}
+	// Two rounds: each round's runs are paired for the ratios.
 	csvPath := &benchPath{kind: kind("csv"),
 		floors: []float64{2e6, 1.9e6}, floorCPU: []float64{2e6},
 		imports:  []importResult{run(2.5, 4), run(2, 3.8)}, // best: 500,000 events/s
-		ckpts:    []importResult{run(2.1, 3.9)},
-		recvs:    []importResult{run(4, 3.9)},
-		recvCPU:  []time.Duration{secs(2)},
-		discards: []importResult{run(2.5, 3.9)},
-		discCPU:  []time.Duration{secs(0.5)},
+		ckpts:    []importResult{run(2.6, 3.9), run(2.1, 3.9)},
+		recvs:    []importResult{run(5, 3.9), run(4, 3.9)},
+		recvCPU:  []time.Duration{secs(2.5), secs(2)},
+		discards: []importResult{run(3.125, 3.9), run(2.5, 3.9)},
+		discCPU:  []time.Duration{secs(0.6), secs(0.5)},
 	}
 	paths := []*benchPath{
 		csvPath,
 		{kind: kind("parquet"), skip: "parquet: unknown format"},
 		{kind: kind("csv"), gz: true, floors: []float64{1e6}, floorCPU: []float64{1e6},
-			imports: []importResult{run(2.2, 4)}}, // 9.1 % slower than plain
+			imports: []importResult{run(2.75, 4), run(2.2, 4)}}, // 9.1 % slower than plain, round by round
 		{kind: kind("segment"), gz: true, skip: "error: exit status 1"},
 	}
 	var b bytes.Buffer
@@ -328,10 +330,24 @@ func TestPrintTargets(t *testing.T) {
 		"|      2,000,000 |             263,158 |    0.13× |                3.80 |",
 		"that checks every message (`backfill serve` on 127.0.0.1) |         500,000 |  250,000 |        50.0 % | ≥ 70 % of --stub | NO  | receiver used 2.0 s CPU on the same 2 cores (0.50 cores)",
 		"that discards (`backfill serve --discard` on 127.0.0.1) |         500,000 |  400,000 |        80.0 % | ≥ 70 % of --stub | yes | receiver used 0.5 s CPU on the same 2 cores (0.20 cores)",
-		"|         500,000 |  476,190 |  4.8 % slower | < 5 % slower     | yes |",
+		"|         500,000 |  476,190 |  4.3 % slower | < 5 % slower     | yes |",
 	} {
 		if !strings.Contains(out, squeeze(want)) {
 			t.Errorf("output lacks %q:\n%s", want, b.String())
 		}
+	}
+}
+
+// TestPairedRatio checks the median of round-by-round rate ratios: a
+// round where the machine was slow for both runs does not skew it.
+func TestPairedRatio(t *testing.T) {
+	run := func(s float64) importResult { return importResult{wall: time.Duration(s * float64(time.Second))} }
+	a := []importResult{run(1), run(2), run(1)}      // the second round ran on a slow machine
+	b := []importResult{run(1.25), run(2.5), run(5)} // the third run of b was disturbed
+	if got := pairedRatio(a, b); math.Abs(got-0.8) > 1e-9 {
+		t.Errorf("pairedRatio = %v, want 0.8 (the median of 0.8, 0.8 and 0.2)", got)
+	}
+	if got := pairedRatio(a[:2], b[:1]); math.Abs(got-0.8) > 1e-9 {
+		t.Errorf("pairedRatio of unequal lengths = %v, want 0.8 (only round one pairs)", got)
 	}
 }
