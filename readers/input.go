@@ -104,6 +104,7 @@ type input struct {
 	count    countingReader
 	br       *bufio.Reader
 	gz       *gzip.Reader
+	ra       *readAhead // over gz
 	zs       *zstd.Decoder
 	codec    string    // "", "gzip" or "zstd"
 	r        io.Reader // the uncompressed stream
@@ -150,8 +151,10 @@ func openInput(path string, progress *atomic.Int64) (*input, error) {
 			}
 			return nil, fmt.Errorf("%s: %w", path, &codecError{codec: "gzip", err: err})
 		}
-		in.gz, in.codec = gz, "gzip"
-		in.r = codecReader{codec: "gzip", r: gz}
+		// Decompressed on a goroutine of its own, while the rows of what
+		// is already decompressed are parsed.
+		in.gz, in.ra, in.codec = gz, newReadAhead(gz), "gzip"
+		in.r = codecReader{codec: "gzip", r: in.ra}
 		in.seekable, in.size = false, 0
 	case bytes.HasPrefix(magic, zstdMagic):
 		zs, err := zstd.NewReader(in.br, zstd.WithDecoderConcurrency(1))
@@ -182,6 +185,10 @@ func (in *input) seek(off int64) error {
 // Close releases the decompressor and closes the file (never stdin). It is
 // safe to call more than once.
 func (in *input) Close() error {
+	if in.ra != nil {
+		in.ra.Close() // before gz, which it reads
+		in.ra = nil
+	}
 	if in.gz != nil {
 		in.gz.Close()
 		in.gz = nil
