@@ -151,10 +151,16 @@ func openInput(path string, progress *atomic.Int64) (*input, error) {
 			}
 			return nil, fmt.Errorf("%s: %w", path, &codecError{codec: "gzip", err: err})
 		}
-		// Decompressed on a goroutine of its own, while the rows of what
-		// is already decompressed are parsed.
-		in.gz, in.ra, in.codec = gz, newReadAhead(gz), "gzip"
-		in.r = codecReader{codec: "gzip", r: in.ra}
+		in.gz, in.codec = gz, "gzip"
+		in.r = codecReader{codec: "gzip", r: gz}
+		if in.seekable {
+			// A regular file is decompressed on a goroutine of its own,
+			// while the rows of what is already decompressed are parsed.
+			// Not a pipe or stdin: a read of one may wait for ever, and
+			// Close waits for the goroutine's read to return.
+			in.ra = newReadAhead(gz)
+			in.r = codecReader{codec: "gzip", r: in.ra}
+		}
 		in.seekable, in.size = false, 0
 	case bytes.HasPrefix(magic, zstdMagic):
 		zs, err := zstd.NewReader(in.br, zstd.WithDecoderConcurrency(1))

@@ -6,6 +6,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/klauspost/compress/gzip"
 )
 
 // pieces returns data in pieces of random sizes, then err.
@@ -63,4 +65,27 @@ func TestReadAhead(t *testing.T) {
 	}
 	r.Close()
 	r.Close()
+}
+
+// TestGzipFileReadsAhead checks that a gzip file is decompressed ahead of
+// its reader, and that Close stops the read-ahead.
+func TestGzipFileReadsAhead(t *testing.T) {
+	var zb bytes.Buffer
+	zw := gzip.NewWriter(&zb)
+	zw.Write(bytes.Repeat([]byte("{\"a\":1}\n"), 100_000))
+	zw.Close()
+	path := writeFile(t, t.TempDir(), "a.ndjson.gz", zb.Bytes())
+	in, err := openInput(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.ra == nil {
+		t.Fatal("a gzip file is read without read-ahead")
+	}
+	if _, err := io.ReadFull(in.r, make([]byte, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Close(); err != nil || in.ra != nil {
+		t.Fatalf("Close: %v; read-ahead %v", err, in.ra)
+	}
 }
