@@ -185,7 +185,7 @@ func (w *objectWriter) text(x string, t colType, ts *timeParser) (bool, error) {
 // raw appends a JSON value, as value does.
 func (w *objectWriter) raw(x json.RawMessage, t colType, ts *timeParser) (bool, error) {
 	if t == typeAsRead {
-		if len(x) == 0 || rawKind(x) == 'n' {
+		if rawNull(x) {
 			return false, nil
 		}
 		return w.rawText(x), nil
@@ -201,30 +201,24 @@ func (w *objectWriter) raw(x json.RawMessage, t colType, ts *timeParser) (bool, 
 
 // rawText appends JSON text with sink.AppendRaw.
 func (w *objectWriter) rawText(x json.RawMessage) bool {
-	b, err := sink.AppendRaw(w.buf, x)
-	if err != nil {
-		w.fallback = true
-		return true
-	}
-	w.buf = b
-	return true
+	return w.keep(sink.AppendRaw(w.buf, x))
 }
 
 // float appends a float64 as the sink writes it; a NaN or an infinity is
 // left to the sink.
 func (w *objectWriter) float(f float64) bool {
-	b, err := sink.AppendFloat(w.buf, f)
-	if err != nil {
-		w.fallback = true
-		return true
-	}
-	w.buf = b
-	return true
+	return w.keep(sink.AppendFloat(w.buf, f))
 }
 
 // any appends a value with sink.AppendValue.
 func (w *objectWriter) any(v any) bool {
-	b, err := sink.AppendValue(w.buf, v)
+	return w.keep(sink.AppendValue(w.buf, v))
+}
+
+// keep takes what a sink encoder appended to w.buf, or, when it refused
+// the value, sets fallback so that the object is built as sink.Fields and
+// the sink names the cause. It reports that the value is present.
+func (w *objectWriter) keep(b []byte, err error) bool {
 	if err != nil {
 		w.fallback = true
 		return true

@@ -40,7 +40,8 @@ func (p *passthrough) EncodeRow(buf []byte, row *readers.Row) ([]byte, bool) {
 		ts, orig      = -1, -1
 		texts         [numPassText][]byte // the JSON literals, nil if absent or empty
 		objects       [numObjects][]byte
-		extras        int
+		extraBuf      [8]int
+		extras        = extraBuf[:0] // the indexes of the fields Map puts in Extra
 		contextAbsent = true
 	)
 	for i, name := range row.Names {
@@ -99,12 +100,12 @@ func (p *passthrough) EncodeRow(buf []byte, row *readers.Row) ([]byte, bool) {
 			continue
 		default:
 			if !droppedFields[name] {
-				extras++
+				extras = append(extras, i)
 			}
 			continue
 		}
 		switch {
-		case rawKind(raw) == 'n':
+		case rawNull(raw):
 			texts[field] = nil
 		case plainLiteral(raw):
 			texts[field] = raw
@@ -170,20 +171,12 @@ func (p *passthrough) EncodeRow(buf []byte, row *readers.Row) ([]byte, bool) {
 			buf = append(buf, '}')
 		}
 	}
-	if extras > 0 {
-		for i, name := range row.Names {
-			if i >= len(row.Values) {
-				break
-			}
-			if passHandled[name] || droppedFields[name] {
-				continue
-			}
-			buf = append(buf, ',')
-			buf = sink.AppendString(buf, name)
-			buf = append(buf, ':')
-			if buf, err = sink.AppendRaw(buf, row.JSON[i]); err != nil {
-				return buf[:start], false
-			}
+	for _, i := range extras {
+		buf = append(buf, ',')
+		buf = sink.AppendString(buf, row.Names[i])
+		buf = append(buf, ':')
+		if buf, err = sink.AppendRaw(buf, row.JSON[i]); err != nil {
+			return buf[:start], false
 		}
 	}
 	return append(buf, '}'), true
@@ -200,14 +193,6 @@ func objectIndex(name string) int {
 		return objContext
 	}
 	return objIntegrations
-}
-
-// passHandled are the top-level fields Map reads into the message's own
-// fields; every other field not dropped goes to Extra.
-var passHandled = map[string]bool{
-	"type": true, "messageId": true, "userId": true, "anonymousId": true, "event": true,
-	"name": true, "category": true, "groupId": true, "previousId": true, "timestamp": true,
-	"originalTimestamp": true, "properties": true, "traits": true, "context": true, "integrations": true,
 }
 
 // plainLiteral reports whether raw is a JSON string literal whose text is

@@ -200,7 +200,7 @@ func absent(row *readers.Row, i int) bool {
 		return true
 	}
 	if raw, ok := row.RawJSON(i); ok {
-		return len(raw) == 0 || rawKind(raw) == 'n'
+		return rawNull(raw)
 	}
 	return isNull(row.Value(i))
 }

@@ -278,7 +278,7 @@ func (p *timeParser) parseAt(row *readers.Row, i int) (time.Time, bool, error) {
 		return t, true, err
 	case readers.InJSON:
 		x := row.JSON[i]
-		if k := rawKind(x); k == 0 || k == 'n' || k == '"' && blankRaw(x) {
+		if rawNull(x) || blankRaw(x) {
 			return time.Time{}, false, nil
 		}
 		t, err := p.isoRaw(x)

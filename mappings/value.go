@@ -65,9 +65,15 @@ func isNull(v any) bool {
 	case nil:
 		return true
 	case json.RawMessage:
-		return rawKind(x) == 'n' || len(x) == 0
+		return rawNull(x)
 	}
 	return false
+}
+
+// rawNull reports whether JSON text is null, or empty (no value).
+func rawNull(raw []byte) bool {
+	k := rawKind(raw)
+	return k == 'n' || k == 0
 }
 
 // unquote returns the string a JSON string literal stands for.
