@@ -2,6 +2,7 @@ package importer
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,7 +31,7 @@ func newReject(pos readers.Position, reason string, err error, raw []byte) Rejec
 	if utf8.Valid(raw) {
 		r.Raw = string(raw)
 	} else {
-		r.RawBase64 = raw
+		r.RawBase64 = bytes.Clone(raw) // a reject outlives the caller's memory
 	}
 	return r
 }

@@ -552,6 +552,11 @@ func (r *run) mapWorker(ctx context.Context, in <-chan block, out chan<- *mapped
 			}
 		}
 		m := r.newMapped(blk.seq, blk.file, len(blk.items))
+		enc, _ := mapper.(mappings.RowEncoder)
+		if keepRaw {
+			enc = nil // samples go through Map, with the row's raw bytes
+		}
+		sm, _ := mapper.(mappings.ScratchMapper)
 		for i := range blk.items {
 			it, o := &blk.items[i], &m.outs[i]
 			*o = outcome{pos: it.pos()}
@@ -560,7 +565,7 @@ func (r *run) mapWorker(ctx context.Context, in <-chan block, out chan<- *mapped
 				continue
 			}
 			row := &it.row
-			if enc, ok := mapper.(mappings.RowEncoder); ok && !keepRaw {
+			if enc != nil {
 				start := len(m.buf)
 				if out, ok := enc.EncodeRow(m.buf, row); ok && sink.CheckEncoded(out[start:], r.cfg.Limits) == nil {
 					m.buf = out
@@ -571,7 +576,7 @@ func (r *run) mapWorker(ctx context.Context, in <-chan block, out chan<- *mapped
 			}
 			msg = sink.Message{}
 			var err error
-			if sm, ok := mapper.(mappings.ScratchMapper); ok {
+			if sm != nil {
 				// msg is encoded below, before the scratch is used again.
 				scratch, err = sm.MapScratch(row, &msg, scratch)
 			} else {
@@ -780,7 +785,7 @@ func (r *run) send(ctx context.Context, j *job) error {
 		for _, m := range rej.Messages {
 			pos := j.positions[m.Index]
 			cause := fmt.Errorf("%s: refused by the destination: %s", pos, m.Detail)
-			j.addReject(newReject(pos, m.Reason, cause, bytes.Clone(j.batch.Message(m.Index))))
+			j.addReject(newReject(pos, m.Reason, cause, j.batch.Message(m.Index)))
 			refused[m.Index] = m.Reason
 			r.reasons.add(m.Reason, cause.Error())
 		}
