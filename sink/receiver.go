@@ -12,7 +12,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/backfillhq/backfill/readers"
 	"github.com/klauspost/compress/gzip"
@@ -497,22 +496,7 @@ func isNull(raw json.RawMessage) bool { return string(raw) == "null" }
 
 // rawString decodes a raw JSON string; ok is false for any other value.
 func rawString(raw json.RawMessage) (string, bool) {
-	if len(raw) == 0 || raw[0] != '"' {
-		return "", false
-	}
-	if len(raw) >= 2 && raw[len(raw)-1] == '"' && bytes.IndexByte(raw[1:len(raw)-1], '\\') < 0 && bytes.IndexByte(raw[1:len(raw)-1], '"') < 0 {
-		// No escapes: the text between the quotes (valid JSON, so
-		// without control characters; invalid UTF-8 is left to
-		// the slow path, which replaces it as encoding/json does).
-		if body := raw[1 : len(raw)-1]; utf8.Valid(body) {
-			return string(body), true
-		}
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", false
-	}
-	return s, true
+	return readers.Unquote(raw)
 }
 
 // rawKind names the JSON type of a raw value, for messages.
