@@ -235,10 +235,7 @@ func (c *csvReader) strings(raw []byte, nulls []string) (values []any, texts []s
 	if len(null) == 0 {
 		return marks(textMarks, len(texts), &c.arena, InTexts{}), texts
 	}
-	values = c.arena.newValues(len(texts))
-	for k := range values {
-		values[k] = InTexts{}
-	}
+	values = marks(nil, len(texts), &c.arena, InTexts{}) // a slice of its own
 	for _, k := range null {
 		values[k] = nil
 	}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 )
 
 // Position says where a row was read from. Row ordinals and lines are
@@ -78,17 +79,9 @@ func marks(shared []any, n int, a *rowArena, mark any) []any {
 
 // Read-only slices of marks, for marks.
 var (
-	textMarks = repeat[any](InTexts{}, 256)
-	jsonMarks = repeat[any](InJSON{}, 256)
+	textMarks = slices.Repeat([]any{InTexts{}}, 256)
+	jsonMarks = slices.Repeat([]any{InJSON{}}, 256)
 )
-
-func repeat[T any](v T, n int) []T {
-	s := make([]T, n)
-	for i := range s {
-		s[i] = v
-	}
-	return s
-}
 
 // Value returns the value of column i, as a string or json.RawMessage
 // where it is held in Texts or JSON.
