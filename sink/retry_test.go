@@ -495,22 +495,24 @@ func TestRetrierCancel(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var calls atomic.Int32
-			attempted := make(chan struct{}, 1)
 			next := sendFunc(func(ctx context.Context, b *Batch) error {
 				calls.Add(1)
-				attempted <- struct{}{}
 				return fail
 			})
-			// The real wait: only the cancellation can end it.
+			// The real wait: only the cancellation can end it. The test
+			// cancels once the Retrier waits, not at a time of its own.
 			r := NewRetrier(next, RetryPolicy{MinBackoff: time.Hour, MaxBackoff: time.Hour}, nil)
+			waiting := make(chan struct{}, 1)
+			r.sleep = func(ctx context.Context, d time.Duration) error {
+				waiting <- struct{}{}
+				return sleepContext(ctx, d)
+			}
 			tc.setup(r)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			errc := make(chan error, 1)
 			go func() { errc <- r.Send(ctx, buildBatch(t, "m", 1)) }()
-			if tc.calls > 0 {
-				<-attempted
-			}
+			<-waiting
 			cancel()
 			err := <-errc
 			if !errors.Is(err, context.Canceled) {
