@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -52,12 +53,29 @@ type ClientConfig struct {
 	Endpoint string
 	// OnError, if set, is called with a *DeliveryError for messages that
 	// were not delivered: refused by the API, in a batch that failed for
-	// good, or still held when Close or Shutdown ended. It is called from
-	// the Client's goroutines, one call at a time, and should return
-	// quickly: sending waits for it. It may call Enqueue, but not Flush,
-	// Close or Shutdown, which wait for it. Without OnError, failures are
-	// only counted (ClientStats.Failed).
+	// good, or still held when Close or Shutdown ended. Without OnError,
+	// failures are counted (ClientStats.Failed), logged, and the first is
+	// returned by Close.
+	//
+	// OnError and OnSuccess are called from the Client's goroutines, one
+	// call at a time (never both at once), and should return quickly:
+	// sending waits for them. They may call Enqueue, but not Flush, Close
+	// or Shutdown, which wait for them.
 	OnError func(error)
+	// OnSuccess, if set, is called with the messages the API acknowledged,
+	// once per request: all of a batch, or those of a batch from which
+	// the API refused some (reported to OnError). See OnError for how it
+	// is called. Default: successes are only counted
+	// (ClientStats.Delivered).
+	OnSuccess func(Delivery)
+	// Logger receives the Client's log: retries at Debug level, messages
+	// refused by the API at Warn, batches that failed for good and
+	// messages not sent before Close at Error. It never sees the write
+	// key or the content of a message. Default: slog.Default(), so that a
+	// program's own logger takes the Client's log (the standard logger
+	// writes to stderr, Info and above); slog.New(slog.DiscardHandler)
+	// silences it.
+	Logger *slog.Logger
 	// Stub sends nothing: every batch is answered as a success, without
 	// any network, after the same batching and rate limits.
 	Stub bool
@@ -135,6 +153,9 @@ func (c ClientConfig) withDefaults() ClientConfig {
 	if c.CloseTimeout == 0 {
 		c.CloseTimeout = DefaultCloseTimeout
 	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
 	return c
 }
 
@@ -169,6 +190,17 @@ func (e *DeliveryError) Error() string {
 
 func (e *DeliveryError) Unwrap() error { return e.Err }
 
+// Delivery reports messages of a Client that the API acknowledged, to
+// OnSuccess.
+type Delivery struct {
+	// MessageIDs are the messageIds of the messages delivered, in the
+	// order they were queued.
+	MessageIDs []string
+	// Messages are their JSON encodings as sent, in the order of
+	// MessageIDs.
+	Messages []json.RawMessage
+}
+
 // ClientStats are the counts of a Client since it was made.
 type ClientStats struct {
 	// Enqueued counts the messages Enqueue accepted.
@@ -185,51 +217,57 @@ type ClientStats struct {
 }
 
 // Client sends Segment messages from a Go program, on the sending engine of
-// the importer: Enqueue validates and encodes a message and queues it at
-// once; background workers pack the queue into batches and send them with
-// the same caps, gzip, retries, Retry-After pauses and adaptive rate limits
-// as the importer. Several Clients, with different write keys, work side by
-// side and share no state (beyond a pool of idle gzip compressors). A Client
-// is safe for concurrent use.
+// the importer: Enqueue validates and encodes a message and adds it at once
+// to the open batch of a Batcher, which closes a batch before it would
+// cross BatchSize messages or Segment's caps; background workers send the
+// closed batches (and the open one when it is due) with the same gzip,
+// retries, Retry-After pauses and adaptive rate limits as the importer.
+// Several Clients, with different write keys, work side by side and share
+// no state (beyond a pool of idle gzip compressors). A Client is safe for
+// concurrent use.
 //
-// Every message Enqueue accepts is, in the end, delivered or reported to
-// OnError: none is lost without a word.
+// Every message Enqueue accepts is, in the end, delivered (and passed to
+// OnSuccess) or reported to OnError: none is lost without a word. Close
+// returns the first delivery error, so that a program that checks it
+// learns that something was not delivered even without OnError.
 type Client struct {
 	cfg         ClientConfig
 	sink        Sink
 	stats       *Stats
+	log         *slog.Logger
 	now         func() time.Time
 	newID       func() string
 	cancelSends context.CancelFunc
 	stopTicks   chan struct{}
 	done        chan struct{} // closed once the workers have stopped
 
-	mu          sync.Mutex
-	queue       []queued // waiting to be sent, in order
-	queuedBytes int
-	inFlight    map[*clientBatch]struct{}
-	held        int    // messages queued or in flight
-	nextSeq     uint64 // of the next message enqueued, from 1
-	flushTo     uint64 // messages up to this one are to be sent now
-	closing     bool
-	aborted     bool
-	changed     chan struct{} // closed and replaced at every change of the above
+	mu       sync.Mutex
+	batcher  *Batcher       // holds the open batch
+	open     []pending      // the messages of the open batch, in order
+	ready    []*clientBatch // closed batches waiting to be sent, in order
+	inFlight map[*clientBatch]struct{}
+	held     int    // messages queued or in flight
+	nextSeq  uint64 // of the next message enqueued, from 1
+	flushTo  uint64 // messages up to this one are to be sent now
+	closing  bool
+	aborted  bool
+	changed  chan struct{} // closed and replaced at every change of the above
 
-	reportMu                    sync.Mutex // one OnError call at a time
+	reportMu                    sync.Mutex // one callback at a time
+	firstErr                    error      // the first *DeliveryError, under reportMu
 	enqueued, delivered, failed atomic.Int64
 }
 
-// queued is a message encoded and waiting to be sent.
-type queued struct {
-	seq  uint64
-	id   string
-	data []byte
+// pending is a message in a batch of a Client.
+type pending struct {
+	seq uint64
+	id  string
 }
 
-// clientBatch is a batch in flight and the messages it holds.
+// clientBatch is a closed batch and the messages it holds.
 type clientBatch struct {
 	batch  *Batch
-	items  []queued
+	items  []pending
 	minSeq uint64
 }
 
@@ -240,7 +278,8 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	snk, stats, err := NewSegmentSink(cfg.segment())
+	log := slog.New(redactHandler{next: cfg.Logger.Handler(), secret: cfg.WriteKey})
+	snk, stats, err := newSegmentSink(cfg.segment(), log)
 	if err != nil {
 		return nil, fmt.Errorf("client config: %w", err)
 	}
@@ -249,11 +288,13 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		cfg:         cfg,
 		sink:        snk,
 		stats:       stats,
+		log:         log,
 		now:         orSystem(cfg.Delivery.Clock).Now,
 		newID:       newUUID,
 		cancelSends: cancel,
 		stopTicks:   make(chan struct{}),
 		done:        make(chan struct{}),
+		batcher:     NewBatcher(Limits{MaxMessages: cfg.BatchSize}),
 		inFlight:    map[*clientBatch]struct{}{},
 		nextSeq:     1,
 		changed:     make(chan struct{}),
@@ -301,9 +342,6 @@ func (c *Client) Enqueue(m Messager) error {
 	if err != nil {
 		return err
 	}
-	if len(data) > DefaultMaxMessageBytes {
-		return &TooLargeError{Size: len(data), Limit: DefaultMaxMessageBytes}
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closing {
@@ -312,14 +350,20 @@ func (c *Client) Enqueue(m Messager) error {
 	if c.held >= c.cfg.MaxQueueSize {
 		return ErrQueueFull
 	}
-	c.queue = append(c.queue, queued{seq: c.nextSeq, id: msg.MessageID, data: data})
-	c.nextSeq++
-	c.queuedBytes += len(data) + 1
-	c.held++
-	c.enqueued.Add(1)
-	if c.fullBatch() {
+	full, err := c.batcher.AddEncoded(data)
+	if err != nil {
+		return err // over the per-message cap: nothing was added
+	}
+	if full != nil {
+		// The open batch closed before this message, which opens the next.
+		c.ready = append(c.ready, &clientBatch{batch: full, items: c.open, minSeq: c.open[0].seq})
+		c.open = nil
 		c.broadcast()
 	}
+	c.open = append(c.open, pending{seq: c.nextSeq, id: msg.MessageID})
+	c.nextSeq++
+	c.held++
+	c.enqueued.Add(1)
 	return nil
 }
 
@@ -362,9 +406,15 @@ func (c *Client) Close() error {
 
 // Shutdown stops the Client: Enqueue and Flush refuse from then on, the
 // messages held are sent, and Shutdown blocks until each is delivered or
-// reported to OnError. If ctx ends first, the sends in flight are cancelled
-// and every message not delivered is reported to OnError, with the count;
-// Shutdown then returns an error wrapping ctx.Err() that gives the count.
+// reported to OnError.
+//
+// It returns nil if every message the Client accepted was delivered.
+// Otherwise it returns an error that wraps the first *DeliveryError the
+// Client reported in its life (so errors.Is(err, ErrUnauthorized) tells a
+// refused write key) and gives the count of messages not delivered.
+//
+// If ctx ends first, the sends in flight are cancelled and every message
+// not delivered is reported to OnError; the error then wraps ctx.Err() too.
 // Calling it again waits for the first call to finish and returns nil.
 func (c *Client) Shutdown(ctx context.Context) error {
 	c.mu.Lock()
@@ -375,15 +425,11 @@ func (c *Client) Shutdown(ctx context.Context) error {
 		c.broadcast()
 	}
 	c.mu.Unlock()
-	var (
-		cause        error
-		failedBefore int64
-	)
+	var cause error
 	select {
 	case <-c.done:
 	case <-ctx.Done():
 		cause = ctx.Err()
-		failedBefore = c.failed.Load()
 		c.mu.Lock()
 		c.aborted = true
 		c.broadcast()
@@ -393,21 +439,42 @@ func (c *Client) Shutdown(ctx context.Context) error {
 	}
 	// Only an aborted shutdown leaves messages queued.
 	c.mu.Lock()
-	left := c.queue
-	c.queue, c.queuedBytes = nil, 0
+	left := c.ready
+	if len(c.open) > 0 {
+		left = append(left, c.closeOpen())
+	}
+	c.ready = nil
 	c.mu.Unlock()
 	if len(left) > 0 {
-		c.report(&DeliveryError{Err: fmt.Errorf("not sent before the client was closed: %w", cause)}, left)
+		de := &DeliveryError{Err: fmt.Errorf("not sent before the client was closed: %w", cause)}
+		n := 0
+		for _, cb := range left {
+			de.add(cb, 0, len(cb.items))
+			n += len(cb.items)
+		}
+		c.log.Error("sink client: messages not sent before close", "messages", n, "err", cause)
+		c.report(de)
 		c.mu.Lock()
-		c.held -= len(left)
+		c.held -= n
 		c.broadcast()
 		c.mu.Unlock()
 	}
-	if cause == nil || !first {
+	if !first {
 		return nil
 	}
-	return fmt.Errorf("sink client: close: %w: %d messages not delivered, reported to OnError",
-		cause, c.failed.Load()-failedBefore)
+	c.reportMu.Lock()
+	firstErr := c.firstErr
+	c.reportMu.Unlock()
+	failed := c.failed.Load()
+	switch {
+	case cause != nil && firstErr != nil:
+		return fmt.Errorf("sink client: close: %w: %d messages not delivered; the first failure: %w", cause, failed, firstErr)
+	case cause != nil:
+		return fmt.Errorf("sink client: close: %w", cause)
+	case firstErr != nil:
+		return fmt.Errorf("sink client: close: %d messages not delivered; the first failure: %w", failed, firstErr)
+	}
+	return nil
 }
 
 // Stats returns the counts so far.
@@ -455,20 +522,31 @@ func (c *Client) tick() {
 	}
 }
 
-// next blocks until a batch is due and takes it from the queue. It returns
-// nil when there will be none: the Client is aborted, or closed with an
-// empty queue.
+// next blocks until a batch is due and takes it, counting it in flight: a
+// closed batch, else the open one once the Client is closing or a flush
+// asks for its first message. The open batch goes on filling until a worker
+// is free to take it. It returns nil when there will be none: the Client is
+// aborted, or closed with nothing left.
 func (c *Client) next() *clientBatch {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for {
+		var cb *clientBatch
 		switch {
 		case c.aborted:
 			return nil
-		case len(c.queue) > 0 && (c.closing || c.fullBatch() || c.queue[0].seq <= c.flushTo):
-			return c.cut()
+		case len(c.ready) > 0:
+			cb = c.ready[0]
+			c.ready[0] = nil
+			c.ready = c.ready[1:]
+		case len(c.open) > 0 && (c.closing || c.open[0].seq <= c.flushTo):
+			cb = c.closeOpen()
 		case c.closing:
 			return nil
+		}
+		if cb != nil {
+			c.inFlight[cb] = struct{}{}
+			return cb
 		}
 		ch := c.changed
 		c.mu.Unlock()
@@ -477,32 +555,11 @@ func (c *Client) next() *clientBatch {
 	}
 }
 
-// fullBatch reports whether the queue holds a full batch.
-func (c *Client) fullBatch() bool {
-	return len(c.queue) >= c.cfg.BatchSize || c.queuedBytes-1+envelopeBytes > DefaultMaxBatchBytes
-}
-
-// cut takes the longest batch that respects the caps from the head of the
-// queue and counts it in flight.
-func (c *Client) cut() *clientBatch {
-	n, size := 0, envelopeBytes-1
-	for n < len(c.queue) && n < c.cfg.BatchSize {
-		add := len(c.queue[n].data) + 1 // with a comma
-		if n > 0 && size+add > DefaultMaxBatchBytes {
-			break
-		}
-		size += add
-		n++
-	}
-	b := newBatch(size)
-	for _, q := range c.queue[:n] {
-		b.add(q.data)
-	}
-	cb := &clientBatch{batch: b, items: append([]queued(nil), c.queue[:n]...), minSeq: c.queue[0].seq}
-	clear(c.queue[:n])
-	c.queue = c.queue[n:]
-	c.queuedBytes -= size - envelopeBytes + 1
-	c.inFlight[cb] = struct{}{}
+// closeOpen closes the batcher's open batch, which must hold messages, and
+// returns it. c.mu must be held.
+func (c *Client) closeOpen() *clientBatch {
+	cb := &clientBatch{batch: c.batcher.Flush(), items: c.open, minSeq: c.open[0].seq}
+	c.open = nil
 	return cb
 }
 
@@ -514,15 +571,23 @@ func (c *Client) settle(cb *clientBatch, err error) {
 	switch {
 	case err == nil:
 		c.delivered.Add(int64(n))
+		c.succeed(cb, nil)
 	case errors.As(err, &rej):
+		refused := make(map[int]bool, len(rej.Messages))
 		for _, m := range rej.Messages {
+			refused[m.Index] = true
 			status := http.StatusBadRequest
 			if m.Reason == "message_too_large" {
 				status = http.StatusRequestEntityTooLarge
 			}
-			c.report(&DeliveryError{Status: status, Err: &StatusError{Status: status, Body: m.Detail}}, cb.items[m.Index:m.Index+1])
+			de := &DeliveryError{Status: status, Err: &StatusError{Status: status, Body: m.Detail}}
+			de.add(cb, m.Index, m.Index+1)
+			c.log.Warn("sink client: message refused by the API, dropped",
+				"messageId", cb.items[m.Index].id, "status", status, "err", m.Detail)
+			c.report(de)
 		}
 		c.delivered.Add(int64(n - len(rej.Messages)))
+		c.succeed(cb, refused)
 	default:
 		de := &DeliveryError{Err: err}
 		var se *StatusError
@@ -535,7 +600,9 @@ func (c *Client) settle(cb *clientBatch, err error) {
 		if aborted {
 			de.Err = fmt.Errorf("sending when the client was closed: %w", err)
 		}
-		c.report(de, cb.items)
+		de.add(cb, 0, n)
+		c.log.Error("sink client: batch not delivered", "messages", n, "status", de.Status, "err", de.Err)
+		c.report(de)
 	}
 	c.mu.Lock()
 	delete(c.inFlight, cb)
@@ -544,28 +611,64 @@ func (c *Client) settle(cb *clientBatch, err error) {
 	c.mu.Unlock()
 }
 
-// report fills in the messages of e, counts them as failed and calls
-// OnError.
-func (c *Client) report(e *DeliveryError, items []queued) {
-	e.MessageIDs = make([]string, len(items))
-	e.Messages = make([]json.RawMessage, len(items))
-	for i, q := range items {
-		e.MessageIDs[i], e.Messages[i] = q.id, q.data
+// add appends messages i to j-1 of cb to e.
+func (e *DeliveryError) add(cb *clientBatch, i, j int) {
+	for k := i; k < j; k++ {
+		e.MessageIDs = append(e.MessageIDs, cb.items[k].id)
+		e.Messages = append(e.Messages, clientMessage(cb, k))
 	}
-	c.failed.Add(int64(len(items)))
-	if c.cfg.OnError == nil {
+}
+
+// clientMessage returns message k of cb. It aliases the batch, which a
+// Client never releases; its capacity ends with it, so that appending to
+// it cannot touch the next message.
+func clientMessage(cb *clientBatch, k int) json.RawMessage {
+	m := cb.batch.Message(k)
+	return m[:len(m):len(m)]
+}
+
+// succeed passes the messages of cb that are not refused to OnSuccess.
+func (c *Client) succeed(cb *clientBatch, refused map[int]bool) {
+	if c.cfg.OnSuccess == nil || len(refused) == len(cb.items) {
 		return
+	}
+	n := len(cb.items) - len(refused)
+	d := Delivery{MessageIDs: make([]string, 0, n), Messages: make([]json.RawMessage, 0, n)}
+	for k, p := range cb.items {
+		if !refused[k] {
+			d.MessageIDs = append(d.MessageIDs, p.id)
+			d.Messages = append(d.Messages, clientMessage(cb, k))
+		}
 	}
 	c.reportMu.Lock()
 	defer c.reportMu.Unlock()
-	c.cfg.OnError(e)
+	c.cfg.OnSuccess(d)
+}
+
+// report counts the messages of e as failed, keeps e if it is the first,
+// and calls OnError.
+func (c *Client) report(e *DeliveryError) {
+	c.failed.Add(int64(len(e.MessageIDs)))
+	c.reportMu.Lock()
+	defer c.reportMu.Unlock()
+	if c.firstErr == nil {
+		c.firstErr = e
+	}
+	if c.cfg.OnError != nil {
+		c.cfg.OnError(e)
+	}
 }
 
 // settledUpTo reports whether every message up to seq is delivered or
-// reported.
+// reported. c.mu must be held.
 func (c *Client) settledUpTo(seq uint64) bool {
-	if len(c.queue) > 0 && c.queue[0].seq <= seq {
+	if len(c.open) > 0 && c.open[0].seq <= seq {
 		return false
+	}
+	for _, cb := range c.ready {
+		if cb.minSeq <= seq {
+			return false
+		}
 	}
 	for cb := range c.inFlight {
 		if cb.minSeq <= seq {

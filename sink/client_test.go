@@ -1,11 +1,13 @@
 package sink
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"regexp"
 	"slices"
@@ -58,7 +60,8 @@ func (l *errorLog) ids(t *testing.T) []string {
 func newTestClient(t *testing.T, f *fakeSegment, clk *fakeClock, edit func(*ClientConfig)) (*Client, *errorLog) {
 	t.Helper()
 	log := new(errorLog)
-	cfg := ClientConfig{WriteKey: testKey, OnError: log.onError, FlushInterval: time.Hour}
+	cfg := ClientConfig{WriteKey: testKey, OnError: log.onError, FlushInterval: time.Hour,
+		Logger: slog.New(slog.DiscardHandler)}
 	if f != nil {
 		cfg.Endpoint = f.URL()
 	}
@@ -765,5 +768,280 @@ func TestClientConcurrentUse(t *testing.T) {
 	delivered := f.delivered()
 	if int64(len(delivered)) < got.Delivered {
 		t.Errorf("%d distinct messages reached the server, %d counted delivered", len(delivered), got.Delivered)
+	}
+}
+
+// successLog collects what a Client passes to OnSuccess.
+type successLog struct {
+	mu  sync.Mutex
+	ids []string
+}
+
+func (l *successLog) onSuccess(d Delivery) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(d.MessageIDs) != len(d.Messages) {
+		panic(fmt.Sprintf("OnSuccess: %d ids, %d messages", len(d.MessageIDs), len(d.Messages)))
+	}
+	for i, id := range d.MessageIDs {
+		var m struct{ MessageID string }
+		if err := json.Unmarshal(d.Messages[i], &m); err != nil || m.MessageID != id {
+			panic(fmt.Sprintf("OnSuccess: message %s is %s (%v)", id, d.Messages[i], err))
+		}
+	}
+	l.ids = append(l.ids, d.MessageIDs...)
+}
+
+func (l *successLog) all() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.ids)
+}
+
+// TestClientCloseUnauthorized: with the write key refused, Close returns an
+// error that says so, even without OnError, and the messages count as
+// failed.
+func TestClientCloseUnauthorized(t *testing.T) {
+	for _, status := range []int{401, 403} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			f := newFakeSegment(t, nil, replies(segReply{Status: status, Body: `{"error":"unauthorized"}`}))
+			c, _ := newTestClient(t, f, nil, func(c *ClientConfig) {
+				c.OnError = nil
+				c.BatchSize = 2
+			})
+			for i := range 5 {
+				if err := c.Enqueue(everyType("m", i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := c.Close()
+			if !errors.Is(err, ErrUnauthorized) {
+				t.Fatalf("Close: %v, want an error wrapping ErrUnauthorized", err)
+			}
+			var de *DeliveryError
+			var se *StatusError
+			if !errors.As(err, &de) || de.Status != status || !errors.As(err, &se) || se.Status != status {
+				t.Errorf("Close: %v, want the *DeliveryError of status %d", err, status)
+			}
+			if strings.Contains(err.Error(), testKey) {
+				t.Errorf("Close's error shows the write key: %v", err)
+			}
+			if s := c.Stats(); s.Failed != 5 || s.Delivered != 0 || s.Held != 0 {
+				t.Errorf("stats %+v, want 5 failed", s)
+			}
+			if !strings.Contains(err.Error(), "5 messages not delivered") {
+				t.Errorf("Close: %q does not give the count", err)
+			}
+		})
+	}
+}
+
+// TestClientCloseAllDelivered: when every batch is acknowledged, Close
+// returns nil and OnSuccess saw every message once, OnError none.
+func TestClientCloseAllDelivered(t *testing.T) {
+	f := newFakeSegment(t, nil, replies(okReply))
+	var ok successLog
+	c, log := newTestClient(t, f, nil, func(c *ClientConfig) {
+		c.BatchSize = 7
+		c.Concurrency = 2
+		c.OnSuccess = ok.onSuccess
+	})
+	var want []string
+	for i := range 50 {
+		m := everyType("m", i)
+		want = append(want, m.Message().MessageID)
+		if err := c.Enqueue(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Close(); err != nil {
+		t.Fatalf("Close: %v, want nil", err)
+	}
+	got := ok.all()
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("OnSuccess saw %v, want each of %v once", got, want)
+	}
+	if errs := log.all(t); len(errs) != 0 {
+		t.Errorf("OnError called: %v", errs)
+	}
+	if n := len(f.Requests()); n != 8 {
+		t.Errorf("%d requests, want 8 (batches of 7)", n)
+	}
+}
+
+// TestClientOnSuccessAndOnError: of a batch from which the API refuses one
+// message, the others go to OnSuccess and the refused one to OnError; every
+// message is in exactly one of them, and Close returns the refusal.
+func TestClientOnSuccessAndOnError(t *testing.T) {
+	f := newFakeSegment(t, nil, rejectMarked(400))
+	var ok successLog
+	c, log := newTestClient(t, f, nil, func(c *ClientConfig) { c.OnSuccess = ok.onSuccess })
+	for i := range 10 {
+		props := map[string]any{"i": i}
+		if i == 3 {
+			props["bad"] = true
+		}
+		if err := c.Enqueue(Track{MessageID: fmt.Sprintf("m-%d", i), UserID: "u", Event: "e", Properties: props}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := log.ids(t); !slices.Equal(got, []string{"m-3"}) {
+		t.Errorf("OnError saw %v, want m-3", got)
+	}
+	want := []string{"m-0", "m-1", "m-2", "m-4", "m-5", "m-6", "m-7", "m-8", "m-9"}
+	if got := ok.all(); !slices.Equal(got, want) {
+		t.Errorf("OnSuccess saw %v, want %v in order", got, want)
+	}
+	// A later success does not hide the earlier failure from Close.
+	if err := c.Enqueue(Track{MessageID: "late", UserID: "u", Event: "e"}); err != nil {
+		t.Fatal(err)
+	}
+	err := c.Close()
+	var se *StatusError
+	if !errors.As(err, &se) || se.Status != 400 || !strings.Contains(err.Error(), "m-3") {
+		t.Errorf("Close: %v, want the refusal of m-3", err)
+	}
+	if got := ok.all(); got[len(got)-1] != "late" {
+		t.Errorf("OnSuccess saw %v, want the late message last", got)
+	}
+}
+
+// TestClientStubOnSuccess: a stub Client passes every message to OnSuccess
+// and Close returns nil.
+func TestClientStubOnSuccess(t *testing.T) {
+	var ok successLog
+	c, _ := newTestClient(t, nil, nil, func(c *ClientConfig) {
+		c.Stub = true
+		c.OnSuccess = ok.onSuccess
+	})
+	for i := range 30 {
+		if err := c.Enqueue(everyType("s", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(ok.all()); got != 30 {
+		t.Errorf("OnSuccess saw %d messages, want 30", got)
+	}
+}
+
+// TestClientLogs: retries are logged at Debug level, a batch that fails for
+// good at Error level, a refused message at Warn; the write key appears
+// nowhere, even when the server echoes it.
+func TestClientLogs(t *testing.T) {
+	clk := newFakeClock()
+	echo := "your key was " + testKey
+	f := newFakeSegment(t, clk.Now, func(r *recordedRequest) segReply {
+		switch {
+		case r.has("fail"):
+			return segReply{Status: 500, Body: echo}
+		case r.marked():
+			return segReply{Status: 400, Body: echo}
+		}
+		return okReply
+	})
+	var buf lockedBuffer
+	c, _ := newTestClient(t, f, clk, func(c *ClientConfig) {
+		c.Delivery.MaxRetries = 2
+		c.Logger = slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	for i := range 3 {
+		if err := c.Enqueue(Track{MessageID: fmt.Sprintf("fail-%d", i), UserID: "u", Event: "e"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		props := map[string]any{"bad": i == 1}
+		if err := c.Enqueue(Track{MessageID: fmt.Sprintf("ok-%d", i), UserID: "u", Event: "e", Properties: props}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Close(); err == nil {
+		t.Fatal("Close: nil after failures")
+	}
+	buf.mu.Lock()
+	out := buf.buf.String()
+	buf.mu.Unlock()
+	for _, want := range []string{
+		`level=DEBUG msg="sink: retrying a batch" messages=3 attempt=2`,
+		`level=DEBUG msg="sink: retrying a batch" messages=3 attempt=3`,
+		`level=ERROR msg="sink client: batch not delivered" messages=3 status=500`,
+		`level=WARN msg="sink client: message refused by the API, dropped" messageId=ok-1 status=400`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(out, "your key was [write key]") {
+		t.Errorf("log does not show the server's words, redacted:\n%s", out)
+	}
+	auth := base64.StdEncoding.EncodeToString([]byte(testKey + ":"))
+	if strings.Contains(out, testKey) || strings.Contains(out, auth) {
+		t.Errorf("log shows the write key:\n%s", out)
+	}
+}
+
+// TestClientLogsToDefault: without Logger, failures go to slog.Default().
+func TestClientLogsToDefault(t *testing.T) {
+	var buf lockedBuffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+	f := newFakeSegment(t, nil, replies(segReply{Status: 401}))
+	c, _ := newTestClient(t, f, nil, func(c *ClientConfig) { c.Logger = nil })
+	if err := c.Enqueue(Track{UserID: "u", Event: "e"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); !errors.Is(err, ErrUnauthorized) {
+		t.Fatalf("Close: %v", err)
+	}
+	buf.mu.Lock()
+	out := buf.buf.String()
+	buf.mu.Unlock()
+	if !strings.Contains(out, `level=ERROR msg="sink client: batch not delivered" messages=1 status=401`) {
+		t.Errorf("the default logger got:\n%s", out)
+	}
+	if strings.Contains(out, testKey) {
+		t.Errorf("log shows the write key:\n%s", out)
+	}
+}
+
+// TestRedactHandler: the write key is taken out of the message, string and
+// error attributes, groups and attributes added with With.
+func TestRedactHandler(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(redactHandler{next: slog.NewJSONHandler(&buf, nil), secret: testKey})
+	log = log.With("with", "a "+testKey)
+	log.Info("message "+testKey,
+		"s", testKey,
+		"err", fmt.Errorf("wrapped: %w", errors.New(testKey)),
+		"n", 42,
+		slog.Group("g", "inner", testKey+testKey))
+	out := buf.String()
+	if strings.Contains(out, testKey) {
+		t.Fatalf("redacted log shows the key: %s", out)
+	}
+	var rec map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"msg": "message [write key]", "with": "a [write key]", "s": "[write key]",
+		"err": "wrapped: [write key]", "n": 42.0, "g": map[string]any{"inner": "[write key][write key]"},
+	}
+	for k, v := range want {
+		if got, _ := json.Marshal(rec[k]); string(got) != mustJSON(t, v) {
+			t.Errorf("%s = %s, want %s", k, got, mustJSON(t, v))
+		}
 	}
 }

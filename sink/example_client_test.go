@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"log/slog"
 	"net/http/httptest"
 	"time"
 
@@ -92,11 +93,11 @@ func ExampleDeliveryError() {
 	c, err := sink.NewClient(sink.ClientConfig{
 		WriteKey: "YOUR_WRITE_KEY",
 		Endpoint: srv.URL,
+		Logger:   slog.New(slog.DiscardHandler), // the default, slog.Default(), logs the failure
 		OnError: func(err error) {
 			var failed *sink.DeliveryError
 			if errors.As(err, &failed) {
-				fmt.Printf("%d messages not delivered, http %d, write key refused: %t\n",
-					len(failed.MessageIDs), failed.Status, errors.Is(err, sink.ErrUnauthorized))
+				fmt.Printf("%d messages not delivered, http %d\n", len(failed.MessageIDs), failed.Status)
 			}
 		},
 	})
@@ -108,8 +109,34 @@ func ExampleDeliveryError() {
 			log.Fatal(err)
 		}
 	}
+	// Close returns the first failure: nil only if everything was delivered.
+	err = c.Close()
+	fmt.Println("write key refused:", errors.Is(err, sink.ErrUnauthorized))
+	// Output:
+	// 3 messages not delivered, http 401
+	// write key refused: true
+}
+
+func ExampleDelivery() {
+	delivered := 0
+	c, err := sink.NewClient(sink.ClientConfig{
+		Stub: true, // sends nothing; leave it out to send to Segment
+		OnSuccess: func(d sink.Delivery) {
+			delivered += len(d.MessageIDs) // one call at a time: no lock needed
+		},
+		OnError: func(err error) { log.Print(err) },
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for i := range 250 {
+		if err := c.Enqueue(sink.Track{UserID: fmt.Sprint("u", i), Event: "Signed Up"}); err != nil {
+			log.Fatal(err)
+		}
+	}
 	if err := c.Close(); err != nil {
 		log.Fatal(err)
 	}
-	// Output: 3 messages not delivered, http 401, write key refused: true
+	fmt.Println(delivered, "acknowledged")
+	// Output: 250 acknowledged
 }

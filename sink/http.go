@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net"
 	"net/http"
@@ -205,6 +206,12 @@ func (c SegmentConfig) requestRate() float64 {
 // force. The sink is safe for concurrent use; all its senders share one rate
 // limit and one Retry-After pause.
 func NewSegmentSink(cfg SegmentConfig) (Sink, *Stats, error) {
+	return newSegmentSink(cfg, nil)
+}
+
+// newSegmentSink is NewSegmentSink whose retries are logged to log at Debug
+// level, if log is not nil.
+func newSegmentSink(cfg SegmentConfig, log *slog.Logger) (Sink, *Stats, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, nil, err
 	}
@@ -224,6 +231,7 @@ func NewSegmentSink(cfg SegmentConfig) (Sink, *Stats, error) {
 	limited.setClock(clock)
 	retrier := NewRetrier(limited, cfg.retryPolicy(), stats)
 	retrier.setClock(clock)
+	retrier.log = log
 	return NewSplitter(retrier), stats, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -119,6 +120,8 @@ type Retrier struct {
 	mu          sync.Mutex
 	pausedUntil time.Time
 
+	log *slog.Logger // of each retry, at Debug level; nil: none
+
 	// Seams for tests: the clock, the wait, and the jitter, which returns a
 	// duration in [0, d].
 	now    func() time.Time
@@ -200,6 +203,12 @@ func (r *Retrier) Send(ctx context.Context, b *Batch) error {
 				return re
 			}
 			wait = min(wait, deadline.Sub(now))
+		}
+		if !pauseEnd.IsZero() {
+			wait = se.RetryAfter
+		}
+		if r.log != nil {
+			r.log.Debug("sink: retrying a batch", "messages", b.Len(), "attempt", attempt+1, "after", wait, "err", err)
 		}
 		if !pauseEnd.IsZero() {
 			continue // the pause is the wait
