@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"maps"
 	"net/http"
 	"strconv"
 	"sync"
@@ -23,9 +25,14 @@ type ReceiverConfig struct {
 	// empty password, as Segment's libraries send it; other requests are
 	// answered 401. Default: no authentication.
 	WriteKey string
-	// Out receives every accepted message as one line of compact JSON, in
-	// the order the requests were accepted. Default: io.Discard.
+	// Out receives every message kept as one line of compact JSON, in the
+	// order the requests were accepted. A message Segment would drop is
+	// not written (see Receiver). Default: io.Discard.
 	Out io.Writer
+	// Logger receives one Warn record for each message Segment would drop,
+	// with its index in the batch, messageId, reason, field and detail.
+	// Default (nil): no log; the drops are still counted.
+	Logger *slog.Logger
 	// Limits are the caps a request must respect, the same as the batcher's:
 	// the (decompressed) body, each message compacted, and the messages of a
 	// batch. Zero fields mean the defaults.
@@ -43,9 +50,15 @@ type ReceiverStats struct {
 	Requests int64 // every request received
 	Batches  int64 // requests accepted, batch or single message
 	Messages int64 // messages accepted and written to Out
+	Dropped  int64 // messages of accepted requests that Segment would drop; see Receiver.DroppedByReason
 	Rejected int64 // requests answered with an error status
 	Bytes    int64 // request bodies read by a Discard receiver, as sent
 }
+
+// ReasonTooManyMessages is the reason a Receiver drops the messages of a
+// batch past its MaxMessages (2,500): Segment accepts the request and
+// drops them.
+const ReasonTooManyMessages = "too_many_messages"
 
 // Receiver is an http.Handler that speaks Segment's HTTP Tracking API, for
 // trying imports locally and for end-to-end tests. It serves POST
@@ -54,15 +67,27 @@ type ReceiverStats struct {
 // message, whose type is the path's), with the body optionally gzipped
 // (Content-Encoding: gzip).
 //
-// Unlike Segment, it checks every message against the same rules as
-// Validate and takes a request all or nothing: if any message breaks a rule
-// it answers 400 with {"error", "message", "index", "field", "reason"}
-// naming the first bad message, and writes nothing. An accepted request is
-// answered 200 {"success":true} after its messages were written to Out; if
-// writing fails it answers 500. Other answers: 400 for malformed JSON or a
-// request over the limits, 401 for a wrong write key, 404 for an unknown
-// path, 405 for a method other than POST, 415 for an encoding other than
-// gzip.
+// It answers as Segment does. A well-formed request is answered 200
+// {"success":true}, even when it holds messages that Segment would accept
+// and then drop: a message that breaks Validate's rules (no userId or
+// anonymousId, a track without event, a messageId over 100 characters, an
+// unknown type, …) and the messages of a batch past MaxMessages. Such a
+// message is not written to Out; it is counted in ReceiverStats.Dropped and
+// by reason (DroppedByReason, the ValidationError reasons and
+// ReasonTooManyMessages) and logged to Logger. Validate is a little
+// stricter than Segment, which stamps a message without a timestamp with
+// the time it received it: the receiver drops it as missing_timestamp, so
+// that an importer's mistake shows.
+//
+// A malformed request is refused whole with 400 and {"error", "message"}
+// (and "index" and "reason" when one message is at fault), and nothing of it
+// is written: invalid JSON, a body that is not an object with a "batch"
+// array, a message that is not a JSON object, a body over MaxBatchBytes
+// (after gunzip) or a message over MaxMessageBytes (compacted). The messages
+// of an accepted request are written to Out before the 200; if writing
+// fails it answers 500. Other answers: 401 for a wrong write key, 404 for an
+// unknown path, 405 for a method other than POST, 415 for an encoding other
+// than gzip.
 //
 // A Receiver is safe for concurrent use; writes to Out are serialized, one
 // request at a time.
@@ -71,10 +96,15 @@ type Receiver struct {
 	limits   Limits
 	discard  bool
 
+	log *slog.Logger // nil: none
+
 	mu  sync.Mutex // guards out
 	out io.Writer
 
-	requests, batches, messages, rejected, bytes atomic.Int64
+	dropMu sync.Mutex
+	drops  map[string]int64 // by reason
+
+	requests, batches, messages, dropped, rejected, bytes atomic.Int64
 }
 
 // NewReceiver returns a Receiver configured by cfg.
@@ -83,7 +113,16 @@ func NewReceiver(cfg ReceiverConfig) *Receiver {
 	if out == nil {
 		out = io.Discard
 	}
-	return &Receiver{writeKey: cfg.WriteKey, limits: cfg.Limits.withDefaults(), discard: cfg.Discard, out: out}
+	return &Receiver{writeKey: cfg.WriteKey, limits: cfg.Limits.withDefaults(), discard: cfg.Discard,
+		log: cfg.Logger, out: out, drops: map[string]int64{}}
+}
+
+// DroppedByReason returns how many messages of accepted requests Segment
+// would drop, by reason; it sums to ReceiverStats.Dropped.
+func (r *Receiver) DroppedByReason() map[string]int64 {
+	r.dropMu.Lock()
+	defer r.dropMu.Unlock()
+	return maps.Clone(r.drops)
 }
 
 // Stats returns the counts so far.
@@ -92,6 +131,7 @@ func (r *Receiver) Stats() ReceiverStats {
 		Requests: r.requests.Load(),
 		Batches:  r.batches.Load(),
 		Messages: r.messages.Load(),
+		Dropped:  r.dropped.Load(),
 		Rejected: r.rejected.Load(),
 		Bytes:    r.bytes.Load(),
 	}
@@ -118,6 +158,15 @@ type requestError struct {
 	index   int    // of the bad message, or -1
 	field   string
 	reason  string
+}
+
+// drop is a message of a request that Segment would accept and drop.
+type drop struct {
+	index     int // in the batch, or -1 for a single message
+	messageID string
+	field     string
+	reason    string
+	detail    string
 }
 
 // ServeHTTP answers one request; see Receiver.
@@ -164,7 +213,36 @@ func badRequest(format string, args ...any) *requestError {
 	return &requestError{status: http.StatusBadRequest, error: "bad request", message: fmt.Sprintf(format, args...), index: -1}
 }
 
-// serve checks and writes the request's messages, returning how many.
+// countDrops counts and logs the messages of an accepted request that
+// Segment would drop.
+func (r *Receiver) countDrops(path string, drops []drop) {
+	r.dropped.Add(int64(len(drops)))
+	r.dropMu.Lock()
+	for _, d := range drops {
+		r.drops[d.reason]++
+	}
+	r.dropMu.Unlock()
+	if r.log == nil {
+		return
+	}
+	for _, d := range drops {
+		attrs := []any{"path", path, "reason", d.reason}
+		if d.index >= 0 {
+			attrs = append(attrs, "index", d.index)
+		}
+		if d.messageID != "" {
+			attrs = append(attrs, "messageId", d.messageID)
+		}
+		if d.field != "" {
+			attrs = append(attrs, "field", d.field)
+		}
+		r.log.Warn("Segment would drop this message", append(attrs, "detail", d.detail)...)
+	}
+}
+
+// serve checks the request's messages and writes those Segment would keep,
+// returning how many; once the request is accepted, it counts those Segment
+// would drop.
 func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) (int, *requestError) {
 	typ, ok := receiverPaths[req.URL.Path]
 	if !ok {
@@ -209,7 +287,10 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) (int, *reques
 
 	out := bufs.out[:0]
 	defer func() { bufs.out = out[:0] }()
-	var count int
+	var (
+		count int
+		drops []drop
+	)
 	if typ == "" {
 		batchRaw, rerr := batchMember(body)
 		if rerr != nil {
@@ -222,25 +303,44 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) (int, *reques
 		if !walkElements(batchRaw, func(v []byte) { batch = append(batch, v) }) {
 			return 0, badRequest(`invalid JSON body: "batch" must be an array`)
 		}
-		if len(batch) > r.limits.MaxMessages {
-			return 0, badRequest("the batch has %d messages, the limit is %d", len(batch), r.limits.MaxMessages)
-		}
 		for i, raw := range batch {
-			var err *requestError
-			if out, err = r.appendChecked(out, raw, "", i); err != nil {
+			var (
+				d   *drop
+				err *requestError
+			)
+			start := len(out)
+			if out, d, err = r.appendChecked(out, raw, "", i); err != nil {
 				return 0, err
 			}
+			switch {
+			case d != nil:
+				drops = append(drops, *d)
+			case i >= r.limits.MaxMessages:
+				// Past the cap, but still checked: a malformed message
+				// refuses the whole request.
+				out = out[:start]
+				drops = append(drops, drop{index: i, reason: ReasonTooManyMessages,
+					detail: fmt.Sprintf("the batch has %d messages, the limit is %d", len(batch), r.limits.MaxMessages)})
+			default:
+				count++
+			}
 		}
-		count = len(batch)
 	} else {
 		if !json.Valid(body) {
 			return 0, badRequest("invalid JSON body")
 		}
-		var err *requestError
-		if out, err = r.appendChecked(out, body, typ, -1); err != nil {
+		var (
+			d   *drop
+			err *requestError
+		)
+		if out, d, err = r.appendChecked(out, body, typ, -1); err != nil {
 			return 0, err
 		}
-		count = 1
+		if d != nil {
+			drops = append(drops, *d)
+		} else {
+			count = 1
+		}
 	}
 
 	if len(out) > 0 {
@@ -254,6 +354,9 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) (int, *reques
 			return 0, &requestError{status: http.StatusInternalServerError, error: "internal error",
 				message: "write messages: " + err.Error(), index: -1}
 		}
+	}
+	if len(drops) > 0 {
+		r.countDrops(req.URL.Path, drops)
 	}
 	return count, nil
 }
@@ -333,10 +436,13 @@ func (r *Receiver) readBody(w http.ResponseWriter, req *http.Request, buf *bytes
 	return body, nil
 }
 
-// appendChecked validates one message and appends its compact JSON and a
-// newline to out. typ is the type the path implies, or "" for a batch;
-// index is the message's index in the batch, or -1 for a single message.
-func (r *Receiver) appendChecked(out []byte, raw []byte, typ string, index int) ([]byte, *requestError) {
+// appendChecked checks one message and appends its compact JSON and a
+// newline to out. A message Segment would drop is returned as d, and out
+// comes back unchanged; a malformed one (not an object, over the size cap)
+// is an error that refuses the request. typ is the type the path implies,
+// or "" for a batch; index is the message's index in the batch, or -1 for
+// a single message.
+func (r *Receiver) appendChecked(out []byte, raw []byte, typ string, index int) (_ []byte, d *drop, _ *requestError) {
 	where := "message"
 	if index >= 0 {
 		where = "batch[" + strconv.Itoa(index) + "]"
@@ -352,8 +458,12 @@ func (r *Receiver) appendChecked(out []byte, raw []byte, typ string, index int) 
 	var doc topLevel
 	spaced, isObject := walkMembers(raw, doc.set)
 	if !isObject {
-		return out, fail(&ValidationError{Reason: ReasonInvalidField, Detail: "a message must be a JSON object"})
+		return out, nil, fail(&ValidationError{Reason: ReasonInvalidField, Detail: "a message must be a JSON object"})
 	}
+	// Segment drops a message that breaks its spec, but only once the
+	// request as a whole is known to be well-formed: the size is checked
+	// first.
+	var ve *ValidationError
 	addType := false
 	if typ != "" {
 		t := doc.values[keyType]
@@ -362,19 +472,19 @@ func (r *Receiver) appendChecked(out []byte, raw []byte, typ string, index int) 
 			doc.values[keyType] = json.RawMessage(strconv.Quote(typ))
 			addType = true
 		case !isString || s != typ:
-			return out, fail(&ValidationError{Field: "type", Reason: ReasonInvalidType,
-				Detail: fmt.Sprintf("type %s does not match the endpoint %s", t, typ)})
+			ve = &ValidationError{Field: "type", Reason: ReasonInvalidType,
+				Detail: fmt.Sprintf("type %s does not match the endpoint %s", t, typ)}
 		}
 	}
-	if ve := doc.check(); ve != nil {
-		return out, fail(ve)
+	if ve == nil {
+		ve = doc.check()
 	}
 
 	start := len(out)
 	if spaced {
 		b := bytes.NewBuffer(out)
 		if err := json.Compact(b, raw); err != nil {
-			return out, badRequest("%s: invalid JSON: %v", where, err)
+			return out, nil, badRequest("%s: invalid JSON: %v", where, err)
 		}
 		out = b.Bytes()
 	} else {
@@ -391,7 +501,7 @@ func (r *Receiver) appendChecked(out []byte, raw []byte, typ string, index int) 
 		out = append(out, rest...)
 	}
 	if size := len(out) - start; size > r.limits.MaxMessageBytes {
-		return out[:start], &requestError{
+		return out[:start], nil, &requestError{
 			status:  http.StatusBadRequest,
 			error:   "message too large",
 			message: fmt.Sprintf("%s: message_too_large: %d bytes, the limit is %d", where, size, r.limits.MaxMessageBytes),
@@ -399,7 +509,11 @@ func (r *Receiver) appendChecked(out []byte, raw []byte, typ string, index int) 
 			reason:  "message_too_large",
 		}
 	}
-	return append(out, '\n'), nil
+	if ve != nil {
+		id, _ := rawString(doc.values[keyMessageID])
+		return out[:start], &drop{index: index, messageID: id, field: ve.Field, reason: ve.Reason, detail: ve.Error()}, nil
+	}
+	return append(out, '\n'), nil, nil
 }
 
 // The top-level members of a message that the receiver checks.

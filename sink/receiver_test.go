@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -24,14 +25,16 @@ type receiverFixture struct {
 	rcv *Receiver
 	srv *httptest.Server
 	out *bytes.Buffer
+	log *lockedBuffer // the receiver's log, JSON
 }
 
 func newReceiverFixture(t *testing.T, cfg ReceiverConfig) *receiverFixture {
 	t.Helper()
-	f := &receiverFixture{out: &bytes.Buffer{}}
+	f := &receiverFixture{out: &bytes.Buffer{}, log: &lockedBuffer{}}
 	if cfg.Out == nil {
 		cfg.Out = f.out
 	}
+	cfg.Logger = slog.New(slog.NewJSONHandler(f.log, nil))
 	f.rcv = NewReceiver(cfg)
 	f.srv = httptest.NewServer(f.rcv)
 	t.Cleanup(f.srv.Close)
@@ -114,6 +117,47 @@ func (f *receiverFixture) do(t *testing.T, path string, body []byte, o postOptio
 		t.Errorf("error reply %d has no error: %s", r.status, raw)
 	}
 	return r, nil
+}
+
+// drops returns the records the receiver logged for messages Segment would
+// drop.
+func (f *receiverFixture) drops(t *testing.T) []map[string]any {
+	t.Helper()
+	f.log.mu.Lock()
+	defer f.log.mu.Unlock()
+	var recs []map[string]any
+	sc := bufio.NewScanner(bytes.NewReader(f.log.buf.Bytes()))
+	for sc.Scan() {
+		var rec map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatalf("log line %s: %v", sc.Bytes(), err)
+		}
+		if rec["msg"] != "Segment would drop this message" || rec["level"] != "WARN" {
+			t.Errorf("unexpected log record %s", sc.Bytes())
+		}
+		recs = append(recs, rec)
+	}
+	return recs
+}
+
+// checkDropped checks that the receiver counted and logged exactly one
+// message that Segment would drop, for reason, and returns its log record.
+func (f *receiverFixture) checkDropped(t *testing.T, reason string) map[string]any {
+	t.Helper()
+	if st := f.rcv.Stats(); st.Dropped != 1 {
+		t.Errorf("stats %+v, want 1 dropped", st)
+	}
+	if got := f.rcv.DroppedByReason(); len(got) != 1 || got[reason] != 1 {
+		t.Errorf("dropped by reason %v, want %s: 1", got, reason)
+	}
+	recs := f.drops(t)
+	if len(recs) != 1 {
+		t.Fatalf("%d drops logged, want 1: %v", len(recs), recs)
+	}
+	if recs[0]["reason"] != reason {
+		t.Errorf("logged reason %v, want %s", recs[0]["reason"], reason)
+	}
+	return recs[0]
 }
 
 // lines returns the lines written to Out.
@@ -257,11 +301,13 @@ func TestReceiverSingleEndpoints(t *testing.T) {
 			`{"type":"group","userId":"u","groupId":"g","timestamp":"2024-01-01T00:00:00Z"}`, ""},
 		{"/v1/alias", `{"userId":"u","previousId":"p","timestamp":"2024-01-01T00:00:00Z"}`, 200,
 			`{"type":"alias","userId":"u","previousId":"p","timestamp":"2024-01-01T00:00:00Z"}`, ""},
-		{"/v1/track", `{"userId":"u","timestamp":"2024-01-01T00:00:00Z"}`, 400, "", "missing_event"},
-		{"/v1/group", `{"userId":"u","timestamp":"2024-01-01T00:00:00Z"}`, 400, "", "missing_id"},
-		{"/v1/alias", `{"anonymousId":"a","previousId":"p","timestamp":"2024-01-01T00:00:00Z"}`, 400, "", "missing_id"},
-		{"/v1/track", `{"type":"identify","userId":"u","event":"e","timestamp":"2024-01-01T00:00:00Z"}`, 400, "", "invalid_type"},
-		{"/v1/identify", `{"userId":"u"}`, 400, "", "missing_timestamp"},
+		// Well-formed, but Segment would drop the message: 200, not kept.
+		{"/v1/track", `{"userId":"u","timestamp":"2024-01-01T00:00:00Z"}`, 200, "", "missing_event"},
+		{"/v1/group", `{"userId":"u","timestamp":"2024-01-01T00:00:00Z"}`, 200, "", "missing_id"},
+		{"/v1/alias", `{"anonymousId":"a","previousId":"p","timestamp":"2024-01-01T00:00:00Z"}`, 200, "", "missing_id"},
+		{"/v1/track", `{"type":"identify","userId":"u","event":"e","timestamp":"2024-01-01T00:00:00Z"}`, 200, "", "invalid_type"},
+		{"/v1/identify", `{"userId":"u"}`, 200, "", "missing_timestamp"},
+		// Malformed: 400.
 		{"/v1/identify", `[{"userId":"u"}]`, 400, "", "invalid_field"},
 		{"/v1/identify", `{"userId":"u",`, 400, "", ""},
 		{"/v1/identify", `{"userId":"u"} {}`, 400, "", ""},
@@ -272,6 +318,18 @@ func TestReceiverSingleEndpoints(t *testing.T) {
 			r := f.post(t, tt.path, []byte(tt.body), postOptions{})
 			if r.status != tt.wantStatus {
 				t.Fatalf("status %d, want %d: %s", r.status, tt.wantStatus, r.raw)
+			}
+			if tt.wantStatus == 200 && tt.wantReason != "" {
+				if f.out.Len() != 0 {
+					t.Errorf("a message Segment would drop was written: %s", f.out.String())
+				}
+				if st := f.rcv.Stats(); st.Batches != 1 || st.Messages != 0 || st.Rejected != 0 {
+					t.Errorf("stats %+v, want 1 batch accepted, no message kept", st)
+				}
+				if _, has := f.checkDropped(t, tt.wantReason)["index"]; has {
+					t.Errorf("a single message's drop is logged with an index")
+				}
+				return
 			}
 			if tt.wantStatus == 200 {
 				if got := f.lines(); len(got) != 1 || got[0] != tt.wantLine {
@@ -300,8 +358,13 @@ func rawBatchBody(msgs ...string) []byte {
 	return []byte(`{"batch":[` + strings.Join(msgs, ",") + `],"sentAt":"2024-01-01T00:00:00.000Z"}`)
 }
 
-func TestReceiverAllOrNothing(t *testing.T) {
+// TestReceiverDropsWhatSegmentDrops: a well-formed batch holding a message
+// that breaks Segment's spec is answered 200, as Segment does; the other
+// messages are kept, and the bad one is counted and logged as one Segment
+// would drop, with its index, field and reason.
+func TestReceiverDropsWhatSegmentDrops(t *testing.T) {
 	good := `{"type":"track","userId":"u","event":"e","timestamp":"2024-01-01T00:00:00Z"}`
+	longID := strings.Repeat("m", 101)
 	tests := []struct {
 		name       string
 		bad        string
@@ -318,7 +381,7 @@ func TestReceiverAllOrNothing(t *testing.T) {
 		{"alias without userId", `{"type":"alias","anonymousId":"a","previousId":"p","timestamp":"2024-01-01T00:00:00Z"}`, "missing_id", "userId"},
 		{"track without event", `{"type":"track","userId":"u","timestamp":"2024-01-01T00:00:00Z"}`, "missing_event", "event"},
 		{"group without groupId", `{"type":"group","userId":"u","timestamp":"2024-01-01T00:00:00Z"}`, "missing_id", "groupId"},
-		{"messageId too long", `{"type":"identify","userId":"u","messageId":"` + strings.Repeat("m", 101) + `","timestamp":"2024-01-01T00:00:00Z"}`, "invalid_message_id", "messageId"},
+		{"messageId too long", `{"type":"identify","userId":"u","messageId":"` + longID + `","timestamp":"2024-01-01T00:00:00Z"}`, "invalid_message_id", "messageId"},
 		{"no timestamp", `{"type":"identify","userId":"u"}`, "missing_timestamp", "timestamp"},
 		{"null timestamp", `{"type":"identify","userId":"u","timestamp":null}`, "missing_timestamp", "timestamp"},
 		{"timestamp not RFC 3339", `{"type":"identify","userId":"u","timestamp":"2024-01-01 00:00:00"}`, "invalid_timestamp", "timestamp"},
@@ -327,14 +390,58 @@ func TestReceiverAllOrNothing(t *testing.T) {
 		{"traits a string", `{"type":"identify","userId":"u","timestamp":"2024-01-01T00:00:00Z","traits":"x"}`, "invalid_field", "traits"},
 		{"context a number", `{"type":"identify","userId":"u","timestamp":"2024-01-01T00:00:00Z","context":1}`, "invalid_field", "context"},
 		{"integrations a boolean", `{"type":"identify","userId":"u","timestamp":"2024-01-01T00:00:00Z","integrations":true}`, "invalid_field", "integrations"},
-		{"not an object", `"hello"`, "invalid_field", ""},
-		{"null message", `null`, "invalid_field", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newReceiverFixture(t, ReceiverConfig{})
 			body := rawBatchBody(good, good, good, tt.bad, good)
 			r := f.post(t, "/v1/batch", body, postOptions{noAuth: true})
+			if r.status != 200 {
+				t.Fatalf("status %d, want 200 as Segment answers: %s", r.status, r.raw)
+			}
+			if got := f.lines(); len(got) != 4 || strings.Join(got, "\n") != strings.Join([]string{good, good, good, good}, "\n") {
+				t.Errorf("Out %q, want the 4 good messages and not the bad one", got)
+			}
+			if st := f.rcv.Stats(); st != (ReceiverStats{Requests: 1, Batches: 1, Messages: 4, Dropped: 1}) {
+				t.Errorf("stats %+v", st)
+			}
+			rec := f.checkDropped(t, tt.wantReason)
+			if rec["index"] != 3.0 || rec["path"] != "/v1/batch" {
+				t.Errorf("logged drop %v, want index 3 of /v1/batch", rec)
+			}
+			if got, _ := rec["field"].(string); got != tt.wantField {
+				t.Errorf("logged field %q, want %q", got, tt.wantField)
+			}
+			if detail, _ := rec["detail"].(string); detail == "" {
+				t.Errorf("logged drop %v has no detail", rec)
+			}
+			if tt.wantReason == "invalid_message_id" && rec["messageId"] != longID {
+				t.Errorf("logged messageId %v", rec["messageId"])
+			}
+		})
+	}
+}
+
+// TestReceiverMalformedMessage: a message that is not a JSON object makes
+// the request malformed: refused whole with 400 naming the message, nothing
+// written, nothing counted as dropped. A message over the size cap is
+// refused so even when it also breaks the spec.
+func TestReceiverMalformedMessage(t *testing.T) {
+	good := `{"type":"track","userId":"u","event":"e","timestamp":"2024-01-01T00:00:00Z"}`
+	tests := []struct {
+		name       string
+		bad        string
+		wantReason string
+	}{
+		{"not an object", `"hello"`, "invalid_field"},
+		{"null message", `null`, "invalid_field"},
+		{"an array", `[` + good + `]`, "invalid_field"},
+		{"too large and without event", `{"type":"track","userId":"u","timestamp":"2024-01-01T00:00:00Z","properties":{"s":"` + strings.Repeat("x", 600) + `"}}`, "message_too_large"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newReceiverFixture(t, ReceiverConfig{Limits: Limits{MaxMessageBytes: 600}})
+			r := f.post(t, "/v1/batch", rawBatchBody(good, good, good, tt.bad, good), postOptions{noAuth: true})
 			if r.status != 400 {
 				t.Fatalf("status %d, want 400: %s", r.status, r.raw)
 			}
@@ -344,15 +451,15 @@ func TestReceiverAllOrNothing(t *testing.T) {
 			if r.body["index"] != 3.0 || r.body["reason"] != tt.wantReason {
 				t.Errorf("reply names index %v reason %v, want 3 %s: %s", r.body["index"], r.body["reason"], tt.wantReason, r.raw)
 			}
-			if got, _ := r.body["field"].(string); got != tt.wantField {
-				t.Errorf("field %q, want %q", got, tt.wantField)
-			}
 			msg, _ := r.body["message"].(string)
 			if !strings.HasPrefix(msg, "batch[3]: "+tt.wantReason+": ") {
 				t.Errorf("message %q does not name the index and the rule", msg)
 			}
 			if st := f.rcv.Stats(); st != (ReceiverStats{Requests: 1, Rejected: 1}) {
 				t.Errorf("stats %+v", st)
+			}
+			if got := f.drops(t); len(got) != 0 {
+				t.Errorf("a refused request logged drops: %v", got)
 			}
 			// The same batch without the bad message goes through.
 			if r := f.post(t, "/v1/batch", rawBatchBody(good, good, good, good), postOptions{noAuth: true}); r.status != 200 {
@@ -366,7 +473,8 @@ func TestReceiverAllOrNothing(t *testing.T) {
 }
 
 // TestReceiverAgreesWithValidate sends messages that Validate refuses (but
-// that encode) and expects the receiver to refuse them for the same reason.
+// that encode) and expects the receiver to drop them for the same reason
+// and field.
 func TestReceiverAgreesWithValidate(t *testing.T) {
 	base := func(typ string, edit func(*Message)) *Message {
 		m := &Message{Type: typ, UserID: "u", Event: "e", GroupID: "g", PreviousID: "p", Timestamp: receiverTime}
@@ -399,8 +507,11 @@ func TestReceiverAgreesWithValidate(t *testing.T) {
 			}
 			f := newReceiverFixture(t, ReceiverConfig{})
 			r := f.post(t, "/v1/batch", rawBatchBody(string(enc)), postOptions{noAuth: true})
-			if r.status != 400 || r.body["reason"] != ve.Reason || r.body["field"] != ve.Field {
-				t.Errorf("receiver: %d %s; Validate: %s %s", r.status, r.raw, ve.Field, ve.Reason)
+			if r.status != 200 || f.out.Len() != 0 {
+				t.Fatalf("receiver: %d %s, wrote %q; want 200 and the message dropped", r.status, r.raw, f.out.String())
+			}
+			if rec := f.checkDropped(t, ve.Reason); rec["field"] != ve.Field {
+				t.Errorf("receiver dropped %v; Validate: %s %s", rec, ve.Field, ve.Reason)
 			}
 		})
 	}
@@ -492,16 +603,31 @@ func TestReceiverCaps(t *testing.T) {
 		wantStatus int
 	}{
 		{"messages at the cap", 5, 200},
-		{"messages one over the cap", 6, 400},
+		{"messages one over the cap", 6, 200},
+		{"messages three over the cap", 8, 200},
 	} {
+		// Segment answers 200 and drops the messages past the cap.
 		t.Run(tt.name, func(t *testing.T) {
 			f := newReceiverFixture(t, ReceiverConfig{Limits: Limits{MaxMessages: 5}})
-			r := f.post(t, "/v1/batch", receiverBatch(t, validMessages(t, "n", tt.n)...).Body(receiverTime), postOptions{noAuth: true})
+			b := receiverBatch(t, validMessages(t, "n", tt.n)...)
+			r := f.post(t, "/v1/batch", b.Body(receiverTime), postOptions{noAuth: true})
 			if r.status != tt.wantStatus {
 				t.Fatalf("status %d, want %d: %s", r.status, tt.wantStatus, r.raw)
 			}
-			if want := map[int]int{200: 5, 400: 0}[tt.wantStatus]; len(f.lines()) != want {
-				t.Errorf("wrote %d lines, want %d", len(f.lines()), want)
+			if got, want := f.lines(), batchLines(b)[:5]; strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("wrote %d lines, want the first 5", len(got))
+			}
+			over := int64(tt.n - 5)
+			if st := f.rcv.Stats(); st.Messages != 5 || st.Dropped != over {
+				t.Errorf("stats %+v, want 5 kept, %d dropped", st, over)
+			}
+			if over > 0 {
+				if got := f.rcv.DroppedByReason(); len(got) != 1 || got[ReasonTooManyMessages] != over {
+					t.Errorf("dropped by reason %v", got)
+				}
+				if recs := f.drops(t); len(recs) != int(over) || recs[0]["index"] != 5.0 {
+					t.Errorf("logged drops %v, want from index 5", recs)
+				}
 			}
 		})
 	}

@@ -1,9 +1,11 @@
 package sink
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -189,5 +191,65 @@ func TestSplitterCancel(t *testing.T) {
 	var re *RejectedError
 	if errors.As(err, &re) {
 		t.Errorf("a cancelled send reported rejections: %v", re)
+	}
+}
+
+// TestSplitterAgainstReceiver: the Segment sink posting to a Receiver, which
+// answers as Segment does. A malformed batch (one message over the
+// receiver's per-message cap) is answered 400; the splitter isolates that
+// message as a reject and delivers the others once. A message Segment would
+// drop is answered 200, as by Segment: it is not a reject of the sink.
+func TestSplitterAgainstReceiver(t *testing.T) {
+	var out bytes.Buffer
+	rcv := NewReceiver(ReceiverConfig{WriteKey: testKey, Out: &out, Limits: Limits{MaxMessageBytes: 600}})
+	srv := httptest.NewServer(rcv)
+	t.Cleanup(srv.Close)
+	snk, _, err := NewSegmentSink(SegmentConfig{WriteKey: testKey, Endpoint: srv.URL, Rate: -1, MaxRetries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bt := NewBatcher(Limits{})
+	var msgs []*Message
+	for i := range 10 {
+		size := 300
+		if i == 6 {
+			size = 700
+		}
+		msgs = append(msgs, sizedMessage(t, i, size))
+	}
+	for _, m := range msgs {
+		if full, err := bt.Add(m); err != nil || full != nil {
+			t.Fatalf("Add: %v, %v", full, err)
+		}
+	}
+	err = snk.Send(context.Background(), bt.Flush())
+	var re *RejectedError
+	if !errors.As(err, &re) || len(re.Messages) != 1 || re.Messages[0].Index != 6 {
+		t.Fatalf("Send: %v, want message 6 rejected", err)
+	}
+	if m := re.Messages[0]; m.Reason != "server_rejected" || !strings.Contains(m.Detail, "message_too_large") {
+		t.Errorf("reject %+v, want the receiver's words on the size", m)
+	}
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != 9 || strings.Contains(out.String(), `"m000006"`) {
+		t.Errorf("the receiver kept %d messages, want the 9 others once", len(lines))
+	}
+	if st := rcv.Stats(); st.Messages != 9 || st.Rejected == 0 || st.Dropped != 0 {
+		t.Errorf("receiver stats %+v", st)
+	}
+
+	// A message Segment would drop: 200, no reject.
+	bad := &Message{Type: TypeTrack, MessageID: "no-event", Timestamp: receiverTime, UserID: "u"}
+	body := []byte(`{"type":"track","messageId":"no-event","userId":"u","timestamp":"2024-05-06T07:08:09.000Z"}`)
+	if Validate(bad) == nil {
+		t.Fatal("a track without event is valid")
+	}
+	b := newBatch(256)
+	b.add(body)
+	if err := snk.Send(context.Background(), b); err != nil {
+		t.Errorf("Send of a message Segment would drop: %v, want nil (a 200)", err)
+	}
+	if got := rcv.DroppedByReason(); got[ReasonMissingEvent] != 1 {
+		t.Errorf("dropped by reason %v", got)
 	}
 }
