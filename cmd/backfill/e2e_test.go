@@ -41,6 +41,15 @@ func (l *lockedBuffer) String() string {
 // are more flags for serve.
 func startServe(t *testing.T, key string, extra ...string) (url, out string, stop func()) {
 	t.Helper()
+	url, out, _, stop = startServeLog(t, key, extra...)
+	return url, out, stop
+}
+
+// startServeLog is startServe that also returns what serve writes to
+// stderr.
+func startServeLog(t *testing.T, key string, extra ...string) (url, out string, stderr *lockedBuffer, stop func()) {
+	t.Helper()
+	stderr = new(lockedBuffer)
 	dir := t.TempDir()
 	out = filepath.Join(dir, "received.ndjson")
 	urlFile := filepath.Join(dir, "url")
@@ -48,11 +57,11 @@ func startServe(t *testing.T, key string, extra ...string) (url, out string, sto
 		t.Setenv("SEGMENT_WRITE_KEY", key)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr lockedBuffer
+	var stdout lockedBuffer
 	done := make(chan int)
 	go func() {
 		args := append([]string{"serve", "--addr", "127.0.0.1:0", "--out", out, "--url-file", urlFile}, extra...)
-		done <- run(ctx, args, &stdout, &stderr)
+		done <- run(ctx, args, &stdout, stderr)
 	}()
 	deadline := time.NewTimer(10 * time.Second)
 	defer deadline.Stop()
@@ -81,7 +90,7 @@ func startServe(t *testing.T, key string, extra ...string) (url, out string, sto
 		})
 	}
 	t.Cleanup(stop)
-	return url, out, stop
+	return url, out, stderr, stop
 }
 
 // eachJSONLine decodes every line of an NDJSON file (numbers kept as

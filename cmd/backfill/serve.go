@@ -4,9 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/backfillhq/backfill/sink"
@@ -14,11 +18,16 @@ import (
 
 const serveAbout = `Runs a Segment-compatible receiver for trying imports locally, without an
 account. It accepts POST /v1/batch and /v1/import (and the single-message
-endpoints /v1/track, /v1/identify, ...), plain or gzip, enforces Segment's size
-limits and message rules (a batch with an invalid message is refused whole
-with 400, naming the message), and appends every accepted message to --out as
-NDJSON. When $SEGMENT_WRITE_KEY or --write-key-file gives a key, requests must
-carry it as Basic auth user; otherwise any key is accepted.
+endpoints /v1/track, /v1/identify, ...), plain or gzip, and answers as Segment
+does: 400 only for a malformed request (invalid JSON, a body over 500 KB, a
+message over 32 KB), refused whole; 200 for any well-formed one. It appends the
+messages Segment would keep to --out as NDJSON. A message Segment would accept
+and drop (no userId or anonymousId, a track without event, a messageId over
+100 characters, ...; also one without a valid timestamp) is not written: it is
+logged on stderr as "Segment would drop this message" with its reason, and
+counted by reason in the summary printed when serve stops. When
+$SEGMENT_WRITE_KEY or --write-key-file gives a key, requests must carry it as
+Basic auth user; otherwise any key is accepted.
 
 With --discard it checks nothing and keeps nothing: every authenticated
 request is read and answered 200, so that an import's speed can be measured
@@ -42,7 +51,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "backfill serve: %v\n", err)
 		return exitUsage
 	}
-	if err := serve(ctx, serveOptions{addr: *addr, out: *out, key: key, urlFile: *urlFile, discard: *discard}, stdout); err != nil {
+	if err := serve(ctx, serveOptions{addr: *addr, out: *out, key: key, urlFile: *urlFile, discard: *discard}, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "backfill serve: %v\n", err)
 		return exitFailed
 	}
@@ -56,7 +65,7 @@ type serveOptions struct {
 }
 
 // serve runs the receiver until ctx ends.
-func serve(ctx context.Context, o serveOptions, stdout io.Writer) error {
+func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error {
 	addr, outPath, urlFile := o.addr, o.out, o.urlFile
 	// The receiver writes each accepted request in one call, so the file
 	// is written through: what was acknowledged is on disk.
@@ -76,7 +85,8 @@ func serve(ctx context.Context, o serveOptions, stdout io.Writer) error {
 		return err
 	}
 	url := "http://" + ln.Addr().String()
-	rcv := sink.NewReceiver(sink.ReceiverConfig{WriteKey: o.key, Out: w, Discard: o.discard})
+	rcv := sink.NewReceiver(sink.ReceiverConfig{WriteKey: o.key, Out: w, Discard: o.discard,
+		Logger: slog.New(slog.NewTextHandler(stderr, nil))})
 	srv := &http.Server{Handler: rcv, ReadHeaderTimeout: 10 * time.Second}
 	switch outPath {
 	case "":
@@ -84,7 +94,7 @@ func serve(ctx context.Context, o serveOptions, stdout io.Writer) error {
 	default:
 		fmt.Fprintf(stdout, "receiving on %s, writing to %s\n", url, outPath)
 	case "-":
-		fmt.Fprintf(os.Stderr, "receiving on %s\n", url)
+		fmt.Fprintf(stderr, "receiving on %s\n", url)
 	}
 	if urlFile != "" {
 		if err := os.WriteFile(urlFile, []byte(url+"\n"), 0o644); err != nil {
@@ -103,10 +113,20 @@ func serve(ctx context.Context, o serveOptions, stdout io.Writer) error {
 	defer cancel()
 	err = srv.Shutdown(shutdown)
 	st := rcv.Stats()
-	if o.discard {
-		fmt.Fprintf(os.Stderr, "received %d requests (%d bytes) and discarded them\n", st.Batches, st.Bytes)
-	} else {
-		fmt.Fprintf(os.Stderr, "received %d messages in %d batches\n", st.Messages, st.Batches)
+	switch {
+	case o.discard:
+		fmt.Fprintf(stderr, "received %d requests (%d bytes) and discarded them\n", st.Batches, st.Bytes)
+	case st.Dropped == 0:
+		fmt.Fprintf(stderr, "received %d messages in %d batches\n", st.Messages, st.Batches)
+	default:
+		byReason := rcv.DroppedByReason()
+		reasons := slices.Sorted(maps.Keys(byReason))
+		parts := make([]string, len(reasons))
+		for i, r := range reasons {
+			parts[i] = fmt.Sprintf("%s: %d", r, byReason[r])
+		}
+		fmt.Fprintf(stderr, "received %d messages in %d batches, and %d that Segment would drop (%s)\n",
+			st.Messages, st.Batches, st.Dropped, strings.Join(parts, ", "))
 	}
 	return err
 }
