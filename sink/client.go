@@ -63,18 +63,18 @@ type ClientConfig struct {
 	// or Shutdown, which wait for them.
 	OnError func(error)
 	// OnSuccess, if set, is called with the messages the API acknowledged,
-	// once per request: all of a batch, or those of a batch from which
-	// the API refused some (reported to OnError). See OnError for how it
-	// is called. Default: successes are only counted
-	// (ClientStats.Delivered).
+	// once per batch: all of its messages, or, when the API refused some
+	// (each reported to OnError), the others. See OnError for how it is
+	// called. Default: successes are only counted (ClientStats.Delivered).
 	OnSuccess func(Delivery)
 	// Logger receives the Client's log: retries at Debug level, messages
 	// refused by the API at Warn, batches that failed for good and
-	// messages not sent before Close at Error. It never sees the write
-	// key or the content of a message. Default: slog.Default(), so that a
-	// program's own logger takes the Client's log (the standard logger
-	// writes to stderr, Info and above); slog.New(slog.DiscardHandler)
-	// silences it.
+	// messages not sent before Close at Error, with counts, messageIds
+	// and causes, not the messages themselves; the write key is taken out
+	// of every record, should a cause quote it. Default: slog.Default(),
+	// so that a program's own logger takes the Client's log (the standard
+	// logger writes to stderr, Info and above);
+	// slog.New(slog.DiscardHandler) silences it.
 	Logger *slog.Logger
 	// Stub sends nothing: every batch is answered as a success, without
 	// any network, after the same batching and rate limits.
