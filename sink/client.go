@@ -517,7 +517,7 @@ func (c *Client) settle(cb *clientBatch, err error) {
 	case errors.As(err, &rej):
 		for _, m := range rej.Messages {
 			status := http.StatusBadRequest
-			if m.Reason == "message_too_large" {
+			if m.Reason == ReasonMessageTooLarge {
 				status = http.StatusRequestEntityTooLarge
 			}
 			c.report(&DeliveryError{Status: status, Err: &StatusError{Status: status, Body: m.Detail}}, cb.items[m.Index:m.Index+1])
