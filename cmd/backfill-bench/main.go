@@ -602,6 +602,17 @@ func pairedRatios(a, b []importResult) []float64 {
 	return ratios
 }
 
+// pairedCPURatios is pairedRatios of the CPU time: for each round, a's
+// CPU time over b's, b's events per CPU-second against a's.
+func pairedCPURatios(a, b []importResult) []float64 {
+	n := min(len(a), len(b))
+	ratios := make([]float64, n)
+	for k := range n {
+		ratios[k] = a[k].cpu.Seconds() / b[k].cpu.Seconds()
+	}
+	return ratios
+}
+
 // median returns the median of xs (the mean of the two middle values for
 // an even count), or NaN for none. It does not change xs.
 func median(xs []float64) float64 {
@@ -694,8 +705,8 @@ func printBaseline(w io.Writer, paths []*benchPath, rows int, baselineBin string
 	fmt.Fprintf(w, "Against the baseline %s: the same `import --stub` of the same file, both binaries in every round\n", baselineBin)
 	fmt.Fprintln(w)
 	t := &table{
-		header: []string{"path", "baseline events/s", "new events/s", "new/old (median)", "new/old (min–max)", "rounds", "target", "met"},
-		right:  []bool{false, true, true, true, true, true, false, false},
+		header: []string{"path", "baseline events/s", "new events/s", "new/old (median)", "new/old (min–max)", "rounds", "target", "met", "per CPU-s new/old (median)"},
+		right:  []bool{false, true, true, true, true, true, false, false, true},
 	}
 	for _, p := range paths {
 		n := min(len(p.imports), len(p.baseImports))
@@ -716,12 +727,15 @@ func printBaseline(w io.Writer, paths []*benchPath, rows int, baselineBin string
 			fmt.Sprintf("%.3f–%.3f", slices.Min(ratios), slices.Max(ratios)),
 			strconv.Itoa(n),
 			fmt.Sprintf("≥ %.2f", 1-baselineMaxSlowdown),
-			fmt.Sprintf("%s (%s)", yesNo(med >= 1-baselineMaxSlowdown), slowerText(1-med)))
+			fmt.Sprintf("%s (%s)", yesNo(med >= 1-baselineMaxSlowdown), slowerText(1-med)),
+			fmt.Sprintf("%.3f", median(pairedCPURatios(p.baseImports, p.imports))))
 	}
 	t.print(w)
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "new/old: the new binary's events/s ÷ the baseline's, of the two runs of one round (seconds apart, the order")
-	fmt.Fprintln(w, "alternating between rounds); the median over the rounds, and the smallest and largest of them.")
+	fmt.Fprintln(w, "alternating between rounds); the median over the rounds, and the smallest and largest of them;")
+	fmt.Fprintln(w, "per CPU-s: the same median of events per CPU-second (user + system time), which load from elsewhere on the")
+	fmt.Fprintln(w, "machine disturbs less: when the two medians disagree, the machine was busy.")
 }
 
 // checkBinary reports why path is not an executable file, or nil.
