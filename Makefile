@@ -44,7 +44,8 @@ fmt:
 
 ## bench: Go benchmarks of the stages, then the built binary's throughput, floors and
 ## memory against the targets (BENCHFLAGS: e.g. -memory, -rows N, -dir .bench to keep
-## the inputs, -profile DIR; see go run ./cmd/backfill-bench -h).
+## the inputs, -profile DIR, -baseline OLD_BIN to compare with an older binary;
+## see go run ./cmd/backfill-bench -h).
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	$(GO) run ./cmd/backfill-bench -bin $(BIN) $(BENCHFLAGS)

@@ -811,13 +811,20 @@ func (r *run) send(ctx context.Context, j *job) error {
 // topReasons returns the five most frequent reject reasons of this run.
 func (r *run) topReasons() []ReasonCount { return r.reasons.top(5) }
 
-// reasonOf returns the stable reject reason an error carries.
+// ReasonInvalidRow is the reject reason of a row refused with an error
+// that carries no reason of its own (no RejectReason method). Every error
+// of readers, mappings and sink carries one, so this reason in a rejects
+// file points to a gap in them; the row's error says what went wrong.
+const ReasonInvalidRow = "invalid_row"
+
+// reasonOf returns the stable reject reason an error carries, or
+// ReasonInvalidRow.
 func reasonOf(err error) string {
 	var rr interface{ RejectReason() string }
 	if errors.As(err, &rr) {
 		return rr.RejectReason()
 	}
-	return "invalid_row"
+	return ReasonInvalidRow
 }
 
 // rawRow returns the row's bytes as read, or for formats without them a JSON

@@ -538,7 +538,7 @@ func (m *specMapper) header(c *rowCtx, msg *sink.Message) (ti int, err error) {
 		if m.fields[fieldUserID].kind != textColumn {
 			col = m.fields[fieldAnonymousID].firstColumn()
 		}
-		return 0, fieldError(row, "userId", col, nil, ReasonMissingID, m.errNoID)
+		return 0, fieldError(row, "userId", col, nil, sink.ReasonMissingID, m.errNoID)
 	}
 	if err := m.required(row, ti, msg); err != nil {
 		return 0, err
@@ -546,7 +546,7 @@ func (m *specMapper) header(c *rowCtx, msg *sink.Message) (ti int, err error) {
 	if msg.MessageID == "" {
 		msg.MessageID = RowMessageID(row)
 	} else if len(msg.MessageID) > maxMessageID {
-		return 0, fieldError(row, "messageId", m.fields[fieldMessageID].firstColumn(), msg.MessageID, ReasonInvalidMessageID, errMessageIDLength)
+		return 0, fieldError(row, "messageId", m.fields[fieldMessageID].firstColumn(), msg.MessageID, sink.ReasonInvalidMessageID, errMessageIDLength)
 	}
 	return ti, nil
 }
@@ -627,14 +627,14 @@ func (m *specMapper) required(row *readers.Row, ti int, msg *sink.Message) error
 	}
 	switch messageTypes[ti] {
 	case sink.TypeTrack:
-		return check(fieldEvent, msg.Event, ReasonMissingEvent)
+		return check(fieldEvent, msg.Event, sink.ReasonMissingEvent)
 	case sink.TypeGroup:
-		return check(fieldGroupID, msg.GroupID, ReasonMissingID)
+		return check(fieldGroupID, msg.GroupID, sink.ReasonMissingID)
 	case sink.TypeAlias:
-		if err := check(fieldUserID, msg.UserID, ReasonMissingID); err != nil {
+		if err := check(fieldUserID, msg.UserID, sink.ReasonMissingID); err != nil {
 			return err
 		}
-		return check(fieldPreviousID, msg.PreviousID, ReasonMissingID)
+		return check(fieldPreviousID, msg.PreviousID, sink.ReasonMissingID)
 	}
 	return nil
 }
@@ -652,13 +652,13 @@ func (m *specMapper) messageType(c *rowCtx) (int, error) {
 		s, ok, err = toText(cv)
 	}
 	if err != nil {
-		return 0, fieldError(row, "type", m.typeCol.name, v, ReasonInvalidType, err)
+		return 0, fieldError(row, "type", m.typeCol.name, v, sink.ReasonInvalidType, err)
 	}
 	if !ok {
 		if m.typeDefault >= 0 {
 			return m.typeDefault, nil
 		}
-		return 0, fieldError(row, "type", m.typeCol.name, nil, ReasonInvalidType, errNoValue)
+		return 0, fieldError(row, "type", m.typeCol.name, nil, sink.ReasonInvalidType, errNoValue)
 	}
 	if t, ok := m.typeValues[s]; ok {
 		return typeIndex(t), nil
@@ -669,10 +669,10 @@ func (m *specMapper) messageType(c *rowCtx) (int, error) {
 	ti := typeIndex(s)
 	if ti < 0 {
 		if m.typeValues != nil {
-			return 0, fieldError(row, "type", m.typeCol.name, v, ReasonInvalidType,
+			return 0, fieldError(row, "type", m.typeCol.name, v, sink.ReasonInvalidType,
 				fmt.Errorf("%q is not in type.values and is not a message type", s))
 		}
-		return 0, fieldError(row, "type", m.typeCol.name, v, ReasonInvalidType, unknownTypeError(s))
+		return 0, fieldError(row, "type", m.typeCol.name, v, sink.ReasonInvalidType, unknownTypeError(s))
 	}
 	return ti, nil
 }
@@ -688,7 +688,7 @@ func (m *specMapper) text(c *rowCtx, f int) (string, error) {
 			col := &p.cols[i]
 			s, ok, err := columnText(c, col)
 			if err != nil {
-				return "", fieldError(c.row, fieldNames[f], col.name, c.get(col), ReasonInvalidValue, err)
+				return "", fieldError(c.row, fieldNames[f], col.name, c.get(col), sink.ReasonInvalidValue, err)
 			}
 			if ok && s != "" {
 				return s, nil
@@ -705,7 +705,7 @@ func (m *specMapper) text(c *rowCtx, f int) (string, error) {
 			}
 			s, ok, err := columnText(c, &part.col)
 			if err != nil {
-				return "", fieldError(c.row, fieldNames[f], part.col.name, c.get(&part.col), ReasonInvalidValue, err)
+				return "", fieldError(c.row, fieldNames[f], part.col.name, c.get(&part.col), sink.ReasonInvalidValue, err)
 			}
 			if !ok {
 				// A template with a part missing has no value at all,
@@ -761,7 +761,7 @@ func (m *specMapper) timestamp(c *rowCtx) (time.Time, error) {
 		if j := c.index(col); j >= 0 {
 			var err error
 			if t, parsed, err = m.tsParser.parseAt(row, j); err != nil {
-				return time.Time{}, fieldError(row, "timestamp", col.name, row.Value(j), ReasonBadTimestamp, err)
+				return time.Time{}, fieldError(row, "timestamp", col.name, row.Value(j), sink.ReasonBadTimestamp, err)
 			}
 			if parsed {
 				break
@@ -781,13 +781,13 @@ func (m *specMapper) timestamp(c *rowCtx) (time.Time, error) {
 			if len(m.tsCols) > 1 {
 				cause = fmt.Errorf("no value in %s", columnsText(columnNames(m.tsCols)))
 			}
-			return time.Time{}, fieldError(row, "timestamp", m.tsCols[0].name, nil, ReasonMissingTimestamp, cause)
+			return time.Time{}, fieldError(row, "timestamp", m.tsCols[0].name, nil, sink.ReasonMissingTimestamp, cause)
 		}
 		t = m.now()
 	default:
 		var err error
 		if t, err = m.tsParser.parse(v); err != nil {
-			return time.Time{}, fieldError(row, "timestamp", col.name, v, ReasonBadTimestamp, err)
+			return time.Time{}, fieldError(row, "timestamp", col.name, v, sink.ReasonBadTimestamp, err)
 		}
 	}
 	if err := m.win.filter(t); err != nil {
@@ -891,7 +891,7 @@ func (m *specMapper) appendNodeHint(c *rowCtx, o int, out sink.Fields, nd *keyNo
 	case nd.col != nil:
 		cv, ok, err := coerceTo(c.get(nd.col), nd.col.typ, nd.col.ts)
 		if err != nil {
-			return nil, fieldError(c.row, objectNames[o]+"."+nd.path, nd.col.name, c.get(nd.col), ReasonInvalidValue,
+			return nil, fieldError(c.row, objectNames[o]+"."+nd.path, nd.col.name, c.get(nd.col), sink.ReasonInvalidValue,
 				fmt.Errorf("declared %s: %w", nd.col.typ, err))
 		}
 		if !ok {
@@ -945,7 +945,7 @@ func (m *specMapper) appendMembers(c *rowCtx, o int, out sink.Fields) (sink.Fiel
 		return nil, err
 	}
 	if !isObj {
-		return nil, fieldError(c.row, objectNames[o], p.from.name, v, ReasonInvalidValue, errNotObjectColumn)
+		return nil, fieldError(c.row, objectNames[o], p.from.name, v, sink.ReasonInvalidValue, errNotObjectColumn)
 	}
 	return out, nil
 }
@@ -959,7 +959,7 @@ func appendValue(row *readers.Row, o int, out sink.Fields, key, column string, v
 func appendValueAt(row *readers.Row, o int, out sink.Fields, key, path, column string, v any, typ colType, ts *timeParser) (sink.Fields, error) {
 	cv, ok, err := coerceTo(v, typ, ts)
 	if err != nil {
-		return nil, fieldError(row, objectNames[o]+"."+path, column, v, ReasonInvalidValue,
+		return nil, fieldError(row, objectNames[o]+"."+path, column, v, sink.ReasonInvalidValue,
 			fmt.Errorf("declared %s: %w", typ, err))
 	}
 	if !ok {

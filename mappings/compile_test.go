@@ -179,19 +179,19 @@ func TestMapCSVRejects(t *testing.T) {
 		reason string
 		want   string // the error
 	}{
-		{"bad float", 5, "9,99", ReasonInvalidValue, `events.csv:7: properties.revenue: column "amount": value "9,99": declared float: not a number`},
-		{"float NaN", 5, "NaN", ReasonInvalidValue, `events.csv:7: properties.revenue: column "amount": value "NaN": declared float: not a number`},
-		{"bad int", 6, "3.5", ReasonInvalidValue, `events.csv:7: properties.qty: column "qty": value "3.5": declared int: not an integer`},
-		{"int overflow", 6, "9223372036854775808", ReasonInvalidValue, `events.csv:7: properties.qty: column "qty": value "9223372036854775808": declared int: not an integer`},
-		{"bad bool", 7, "maybe", ReasonInvalidValue, `events.csv:7: properties.active: column "active": value "maybe": declared bool: not a bool`},
-		{"bad json", 8, "{a:1}", ReasonInvalidValue, `events.csv:7: properties.meta: column "meta": value "{a:1}": declared json: not JSON: invalid character`},
-		{"bad int id", 1, "u-1", ReasonInvalidValue, `events.csv:7: userId: column "user_id": value "u-1": not an integer`},
-		{"bad timestamp", 4, "2024-13-01T00:00:00Z", ReasonBadTimestamp, `events.csv:7: timestamp: column "ts": value "2024-13-01T00:00:00Z": month out of range`},
-		{"timestamp without offset", 4, "2024-03-01T00:00:00", ReasonBadTimestamp, `events.csv:7: timestamp: column "ts": value "2024-03-01T00:00:00": no zone in value and no timezone: in the mapping`},
-		{"missing timestamp", 4, "", ReasonMissingTimestamp, `events.csv:7: timestamp: column "ts": no value`},
-		{"blank timestamp", 4, "  ", ReasonMissingTimestamp, `events.csv:7: timestamp: column "ts": no value`},
-		{"missing event", 3, "", ReasonMissingEvent, `events.csv:7: event: column "event_name": no value (track messages need one)`},
-		{"long messageId", 0, strings.Repeat("é", 60), ReasonInvalidMessageID, `events.csv:7: messageId: column "event_id": value "` + strings.Repeat("é", 40) + `…": longer than 100 bytes`},
+		{"bad float", 5, "9,99", sink.ReasonInvalidValue, `events.csv:7: properties.revenue: column "amount": value "9,99": declared float: not a number`},
+		{"float NaN", 5, "NaN", sink.ReasonInvalidValue, `events.csv:7: properties.revenue: column "amount": value "NaN": declared float: not a number`},
+		{"bad int", 6, "3.5", sink.ReasonInvalidValue, `events.csv:7: properties.qty: column "qty": value "3.5": declared int: not an integer`},
+		{"int overflow", 6, "9223372036854775808", sink.ReasonInvalidValue, `events.csv:7: properties.qty: column "qty": value "9223372036854775808": declared int: not an integer`},
+		{"bad bool", 7, "maybe", sink.ReasonInvalidValue, `events.csv:7: properties.active: column "active": value "maybe": declared bool: not a bool`},
+		{"bad json", 8, "{a:1}", sink.ReasonInvalidValue, `events.csv:7: properties.meta: column "meta": value "{a:1}": declared json: not JSON: invalid character`},
+		{"bad int id", 1, "u-1", sink.ReasonInvalidValue, `events.csv:7: userId: column "user_id": value "u-1": not an integer`},
+		{"bad timestamp", 4, "2024-13-01T00:00:00Z", sink.ReasonBadTimestamp, `events.csv:7: timestamp: column "ts": value "2024-13-01T00:00:00Z": month out of range`},
+		{"timestamp without offset", 4, "2024-03-01T00:00:00", sink.ReasonBadTimestamp, `events.csv:7: timestamp: column "ts": value "2024-03-01T00:00:00": no zone in value and no timezone: in the mapping`},
+		{"missing timestamp", 4, "", sink.ReasonMissingTimestamp, `events.csv:7: timestamp: column "ts": no value`},
+		{"blank timestamp", 4, "  ", sink.ReasonMissingTimestamp, `events.csv:7: timestamp: column "ts": no value`},
+		{"missing event", 3, "", sink.ReasonMissingEvent, `events.csv:7: event: column "event_name": no value (track messages need one)`},
+		{"long messageId", 0, strings.Repeat("é", 60), sink.ReasonInvalidMessageID, `events.csv:7: messageId: column "event_id": value "` + strings.Repeat("é", 40) + `…": longer than 100 bytes`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -222,7 +222,7 @@ func TestMapCSVRejects(t *testing.T) {
 		values := append([]string(nil), valid...)
 		values[1], values[2] = "", ""
 		err := m.Map(csvRow(9, csvSchema, values...), &sink.Message{})
-		if reasonOf(err) != ReasonMissingID {
+		if reasonOf(err) != sink.ReasonMissingID {
 			t.Fatalf("error = %v, want missing_id", err)
 		}
 		want := `events.csv:9: userId: column "user_id": no value for userId (column "user_id") nor anonymousId (column "anon_id")`
@@ -297,7 +297,7 @@ integrations:
 			err := m.Map(row, &msg)
 			if tt.want.typ == "alias" {
 				// An alias needs a previousId, which this spec does not map.
-				if reasonOf(err) != ReasonMissingID || !strings.Contains(err.Error(), "previousId") {
+				if reasonOf(err) != sink.ReasonMissingID || !strings.Contains(err.Error(), "previousId") {
 					t.Fatalf("Map error = %v, want missing_id for previousId", err)
 				}
 				return
@@ -331,19 +331,19 @@ integrations:
 		reason string
 		want   string
 	}{
-		{"unmapped type", `{"kind":"hover","uid":"u","ts":1}`, ReasonInvalidType, `events.ndjson:3: type: column "kind": value "hover": "hover" is not in type.values`},
-		{"no type", `{"uid":"u","ts":1}`, ReasonInvalidType, `events.ndjson:3: type: column "kind": no value`},
-		{"type not text", `{"kind":{"a":1},"uid":"u","ts":1}`, ReasonInvalidType, `events.ndjson:3: type: column "kind"`},
-		{"half a template", `{"kind":"click","uid":"u","action":"Order","ts":1}`, ReasonMissingEvent, `events.ndjson:3: event: no value (track messages need one)`},
-		{"object in a template", `{"kind":"click","uid":"u","action":"Order","object":[1],"ts":1}`, ReasonInvalidValue, `events.ndjson:3: event: column "object": value "[1]": want a string or a number`},
-		{"bool id", `{"kind":"signup","uid":true,"ts":1}`, ReasonInvalidValue, `events.ndjson:3: userId: column "uid": value "true"`},
-		{"bad unix", `{"kind":"signup","uid":"u","ts":"soon"}`, ReasonBadTimestamp, `events.ndjson:3: timestamp: column "ts": value "soon": not a number`},
-		{"unix in ms by mistake", `{"kind":"signup","uid":"u","ts":1700000000000000}`, ReasonBadTimestamp, `events.ndjson:3: timestamp: column "ts": value "1700000000000000": out of range`},
-		{"null timestamp", `{"kind":"signup","uid":"u","ts":null}`, ReasonMissingTimestamp, `events.ndjson:3: timestamp: column "ts": no value`},
-		{"bad declared int", `{"kind":"signup","uid":"u","ts":1,"count":"many"}`, ReasonInvalidValue, `events.ndjson:3: traits.count: column "count": value "many": declared int: not an integer`},
-		{"fractional declared int", `{"kind":"signup","uid":"u","ts":1,"count":1.5}`, ReasonInvalidValue, `events.ndjson:3: traits.count: column "count": value "1.5": declared int`},
-		{"bad declared bool", `{"kind":"signup","uid":"u","ts":1,"flag":2}`, ReasonInvalidValue, `events.ndjson:3: traits.flag: column "flag": value "2": declared bool`},
-		{"bad declared json", `{"kind":"signup","uid":"u","ts":1,"payload":"{nope"}`, ReasonInvalidValue, `events.ndjson:3: traits.payload: column "payload"`},
+		{"unmapped type", `{"kind":"hover","uid":"u","ts":1}`, sink.ReasonInvalidType, `events.ndjson:3: type: column "kind": value "hover": "hover" is not in type.values`},
+		{"no type", `{"uid":"u","ts":1}`, sink.ReasonInvalidType, `events.ndjson:3: type: column "kind": no value`},
+		{"type not text", `{"kind":{"a":1},"uid":"u","ts":1}`, sink.ReasonInvalidType, `events.ndjson:3: type: column "kind"`},
+		{"half a template", `{"kind":"click","uid":"u","action":"Order","ts":1}`, sink.ReasonMissingEvent, `events.ndjson:3: event: no value (track messages need one)`},
+		{"object in a template", `{"kind":"click","uid":"u","action":"Order","object":[1],"ts":1}`, sink.ReasonInvalidValue, `events.ndjson:3: event: column "object": value "[1]": want a string or a number`},
+		{"bool id", `{"kind":"signup","uid":true,"ts":1}`, sink.ReasonInvalidValue, `events.ndjson:3: userId: column "uid": value "true"`},
+		{"bad unix", `{"kind":"signup","uid":"u","ts":"soon"}`, sink.ReasonBadTimestamp, `events.ndjson:3: timestamp: column "ts": value "soon": not a number`},
+		{"unix in ms by mistake", `{"kind":"signup","uid":"u","ts":1700000000000000}`, sink.ReasonBadTimestamp, `events.ndjson:3: timestamp: column "ts": value "1700000000000000": out of range`},
+		{"null timestamp", `{"kind":"signup","uid":"u","ts":null}`, sink.ReasonMissingTimestamp, `events.ndjson:3: timestamp: column "ts": no value`},
+		{"bad declared int", `{"kind":"signup","uid":"u","ts":1,"count":"many"}`, sink.ReasonInvalidValue, `events.ndjson:3: traits.count: column "count": value "many": declared int: not an integer`},
+		{"fractional declared int", `{"kind":"signup","uid":"u","ts":1,"count":1.5}`, sink.ReasonInvalidValue, `events.ndjson:3: traits.count: column "count": value "1.5": declared int`},
+		{"bad declared bool", `{"kind":"signup","uid":"u","ts":1,"flag":2}`, sink.ReasonInvalidValue, `events.ndjson:3: traits.flag: column "flag": value "2": declared bool`},
+		{"bad declared json", `{"kind":"signup","uid":"u","ts":1,"payload":"{nope"}`, sink.ReasonInvalidValue, `events.ndjson:3: traits.payload: column "payload"`},
 	}
 	for _, tt := range rejects {
 		t.Run(tt.name, func(t *testing.T) {
@@ -379,8 +379,8 @@ func TestMapTimestamps(t *testing.T) {
 		{"rfc3339 space", "rfc3339", "reject", "2024-03-01 12:00:00.5+00:00", time.Date(2024, 3, 1, 12, 0, 0, 5e8, time.UTC), ""},
 		{"rfc3339 time.Time", "rfc3339", "reject", time.Date(2024, 3, 1, 12, 0, 0, 0, time.FixedZone("x", 3600)), time.Date(2024, 3, 1, 11, 0, 0, 0, time.UTC), ""},
 		{"rfc3339 JSON string", "rfc3339", "reject", json.RawMessage(`"2024-03-01T12:00:00Z"`), time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC), ""},
-		{"rfc3339 date only", "rfc3339", "reject", "2024-03-01", time.Time{}, ReasonBadTimestamp},
-		{"rfc3339 number", "rfc3339", "reject", json.RawMessage(`1700000000`), time.Time{}, ReasonBadTimestamp},
+		{"rfc3339 date only", "rfc3339", "reject", "2024-03-01", time.Time{}, sink.ReasonBadTimestamp},
+		{"rfc3339 number", "rfc3339", "reject", json.RawMessage(`1700000000`), time.Time{}, sink.ReasonBadTimestamp},
 		{"unix seconds", "unix", "reject", "1700000000", time.Unix(1700000000, 0), ""},
 		{"unix decimal", "unix", "reject", "1700000000.123456", time.Unix(1700000000, 123456000), ""},
 		{"unix negative decimal", "unix", "reject", "-1.5", time.Unix(-2, 5e8), ""},
@@ -390,23 +390,23 @@ func TestMapTimestamps(t *testing.T) {
 		{"unix JSON number", "unix", "reject", json.RawMessage(`1700000000.001`), time.Unix(1700000000, 1e6), ""},
 		{"unix JSON numeric string", "unix", "reject", json.RawMessage(`"1700000000"`), time.Unix(1700000000, 0), ""},
 		{"unix json.Number", "unix", "reject", json.Number("1700000000"), time.Unix(1700000000, 0), ""},
-		{"unix not a number", "unix", "reject", "12:00", time.Time{}, ReasonBadTimestamp},
-		{"unix hex", "unix", "reject", "0x10", time.Time{}, ReasonBadTimestamp},
-		{"unix out of range", "unix", "reject", "99999999999999", time.Time{}, ReasonBadTimestamp},
-		{"unix huge", "unix", "reject", "1e300", time.Time{}, ReasonBadTimestamp},
-		{"unix bool", "unix", "reject", json.RawMessage(`true`), time.Time{}, ReasonBadTimestamp},
+		{"unix not a number", "unix", "reject", "12:00", time.Time{}, sink.ReasonBadTimestamp},
+		{"unix hex", "unix", "reject", "0x10", time.Time{}, sink.ReasonBadTimestamp},
+		{"unix out of range", "unix", "reject", "99999999999999", time.Time{}, sink.ReasonBadTimestamp},
+		{"unix huge", "unix", "reject", "1e300", time.Time{}, sink.ReasonBadTimestamp},
+		{"unix bool", "unix", "reject", json.RawMessage(`true`), time.Time{}, sink.ReasonBadTimestamp},
 		{"unix_ms", "unix_ms", "reject", "1700000000123", time.UnixMilli(1700000000123), ""},
 		{"unix_ms decimal", "unix_ms", "reject", "1700000000123.5", time.UnixMilli(1700000000123).Add(500 * time.Microsecond), ""},
 		{"unix_ms negative", "unix_ms", "reject", "-1500", time.UnixMilli(-1500), ""},
 		{"unix_ms int64", "unix_ms", "reject", int64(-1), time.UnixMilli(-1), ""},
-		{"unix_ms out of range", "unix_ms", "reject", "9223372036854775807", time.Time{}, ReasonBadTimestamp},
-		{"missing rejects", "rfc3339", "reject", "", time.Time{}, ReasonMissingTimestamp},
-		{"null rejects", "unix", "reject", json.RawMessage(`null`), time.Time{}, ReasonMissingTimestamp},
-		{"nil rejects", "unix", "reject", nil, time.Time{}, ReasonMissingTimestamp},
+		{"unix_ms out of range", "unix_ms", "reject", "9223372036854775807", time.Time{}, sink.ReasonBadTimestamp},
+		{"missing rejects", "rfc3339", "reject", "", time.Time{}, sink.ReasonMissingTimestamp},
+		{"null rejects", "unix", "reject", json.RawMessage(`null`), time.Time{}, sink.ReasonMissingTimestamp},
+		{"nil rejects", "unix", "reject", nil, time.Time{}, sink.ReasonMissingTimestamp},
 		{"missing now", "rfc3339", "now", "", clock, ""},
 		{"missing now, nil", "unix", "now", nil, clock, ""},
 		{"missing now keeps a present value", "unix", "now", "1700000000", time.Unix(1700000000, 0), ""},
-		{"missing now still rejects a bad value", "rfc3339", "now", "later", time.Time{}, ReasonBadTimestamp},
+		{"missing now still rejects a bad value", "rfc3339", "now", "later", time.Time{}, sink.ReasonBadTimestamp},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -574,7 +574,7 @@ traits: {include: [t]}
 			var msg sink.Message
 			err := m.Map(row, &msg)
 			if tt.error != "" {
-				if err == nil || err.Error() != tt.error || reasonOf(err) != ReasonInvalidType {
+				if err == nil || err.Error() != tt.error || reasonOf(err) != sink.ReasonInvalidType {
 					t.Fatalf("error = %v, want %s", err, tt.error)
 				}
 				return
@@ -678,14 +678,14 @@ func TestFieldErrorFormat(t *testing.T) {
 		Field:  "timestamp",
 		Column: "ts",
 		Value:  "2024-13-01",
-		Reason: ReasonBadTimestamp,
+		Reason: sink.ReasonBadTimestamp,
 		Err:    errors.New("month out of range"),
 	}
 	want := `events.csv:1042: timestamp: column "ts": value "2024-13-01": month out of range`
 	if e.Error() != want {
 		t.Errorf("Error() = %s, want %s", e, want)
 	}
-	if e.RejectReason() != ReasonBadTimestamp || !errors.Is(e, e.Err) {
+	if e.RejectReason() != sink.ReasonBadTimestamp || !errors.Is(e, e.Err) {
 		t.Errorf("RejectReason or Unwrap broken")
 	}
 	if got := valueText(strings.Repeat("ab", 100)); len(got) != 80+len("…") {

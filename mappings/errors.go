@@ -11,36 +11,14 @@ import (
 	"github.com/backfillhq/backfill/readers"
 )
 
-// Reasons a row can be refused by a Mapper. They are stable, short
-// identifiers that reports count rejects by.
-const (
-	// ReasonMissingTimestamp: the row has no value for the timestamp.
-	ReasonMissingTimestamp = "missing_timestamp"
-	// ReasonBadTimestamp: the timestamp value does not parse in its
-	// format, has no zone and the spec gives no timezone, or is a local
-	// time that does not exist (skipped when the clocks spring forward).
-	ReasonBadTimestamp = "bad_timestamp"
-	// ReasonFutureTimestamp: the timestamp is later than the current time
-	// by more than Options.FutureTolerance.
-	ReasonFutureTimestamp = "future_timestamp"
-	// ReasonMissingID: the message has neither a userId nor an anonymousId,
-	// or a group has no groupId, or an alias no userId or previousId.
-	ReasonMissingID = "missing_id"
-	// ReasonMissingEvent: a track message has no event name.
-	ReasonMissingEvent = "missing_event"
-	// ReasonInvalidMessageID: a messageId is longer than 100 bytes.
-	ReasonInvalidMessageID = "invalid_message_id"
-	// ReasonInvalidValue: a value does not convert to its declared type or
-	// cannot be used where the spec puts it.
-	ReasonInvalidValue = "invalid_value"
-	// ReasonInvalidType: the message type is missing or not one of
-	// Segment's six types.
-	ReasonInvalidType = "invalid_type"
-	// ReasonInvalidField: a field of a passed-through message has the
-	// wrong JSON type (an object field that is not an object, an id that
-	// is neither a string nor a number).
-	ReasonInvalidField = "invalid_field"
-)
+// ReasonFutureTimestamp is the reason of a row whose timestamp is later
+// than the current time by more than Options.FutureTolerance. The other
+// reasons a Mapper refuses a row with are those of the message it would
+// write, defined once in sink (sink.ReasonMissingTimestamp,
+// sink.ReasonBadTimestamp, sink.ReasonMissingID, sink.ReasonMissingEvent,
+// sink.ReasonInvalidMessageID, sink.ReasonInvalidValue,
+// sink.ReasonInvalidType, sink.ReasonInvalidField).
+const ReasonFutureTimestamp = "future_timestamp"
 
 // maxValueText is how much of a value a FieldError quotes.
 const maxValueText = 80
@@ -55,7 +33,7 @@ type FieldError struct {
 	Field  string // message field, such as "timestamp" or "properties.revenue"
 	Column string // source column, if the field came from one
 	Value  string // the offending value as text, truncated to about 80 characters
-	Reason string // one of the Reason constants
+	Reason string // ReasonFutureTimestamp or one of sink's Reason constants
 	Err    error
 }
 

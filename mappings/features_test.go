@@ -130,7 +130,7 @@ func TestTimeWindow(t *testing.T) {
 		{"since is in", "2024-03-01T10:00:00Z", false, ""},
 		{"inside, another zone", "2024-03-01T11:30:00+01:00", false, ""},
 		{"until is out", "2024-03-01T11:00:00Z", true, ""},
-		{"unreadable is a reject, not filtered", "2024-03-01T10:30:00", false, ReasonBadTimestamp},
+		{"unreadable is a reject, not filtered", "2024-03-01T10:30:00", false, sink.ReasonBadTimestamp},
 	}
 	for _, tt := range tests {
 		for _, c := range []struct {

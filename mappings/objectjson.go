@@ -271,7 +271,7 @@ func (m *specMapper) objectJSON(c *rowCtx, o int, rowRest bool, buf []byte) (out
 			}
 			present, err := w.valueAt(row, i, r.typ, r.ts)
 			if err != nil {
-				return buf[:start], false, false, fieldError(row, objectNames[o]+"."+r.key, name, row.Value(i), ReasonInvalidValue,
+				return buf[:start], false, false, fieldError(row, objectNames[o]+"."+r.key, name, row.Value(i), sink.ReasonInvalidValue,
 					fmt.Errorf("declared %s: %w", r.typ, err))
 			}
 			if w.fallback {
@@ -293,7 +293,7 @@ func (m *specMapper) objectJSON(c *rowCtx, o int, rowRest bool, buf []byte) (out
 			mark := w.open(n, mb.qkey)
 			present, err := w.valueAt(row, mb.idx, mb.typ, mb.ts)
 			if err != nil {
-				return buf[:start], false, false, fieldError(row, objectNames[o]+"."+mb.key, row.Names[mb.idx], row.Value(mb.idx), ReasonInvalidValue,
+				return buf[:start], false, false, fieldError(row, objectNames[o]+"."+mb.key, row.Names[mb.idx], row.Value(mb.idx), sink.ReasonInvalidValue,
 					fmt.Errorf("declared %s: %w", mb.typ, err))
 			}
 			if w.fallback {
@@ -338,7 +338,7 @@ func (m *specMapper) nodeJSON(c *rowCtx, o int, w *objectWriter, nd *keyNode, n 
 			present, err = w.value(c.get(nd.col), nd.col.typ, nd.col.ts)
 		}
 		if err != nil {
-			return n, fieldError(c.row, objectNames[o]+"."+nd.path, nd.col.name, c.get(nd.col), ReasonInvalidValue,
+			return n, fieldError(c.row, objectNames[o]+"."+nd.path, nd.col.name, c.get(nd.col), sink.ReasonInvalidValue,
 				fmt.Errorf("declared %s: %w", nd.col.typ, err))
 		}
 		if !present || w.fallback {
@@ -389,7 +389,7 @@ func (m *specMapper) membersJSON(c *rowCtx, o int, w *objectWriter, n int) (int,
 		}
 		present, err := w.value(mv, r.typ, r.ts)
 		if err != nil {
-			return fieldError(c.row, objectNames[o]+"."+r.key, p.from.name+"."+key, mv, ReasonInvalidValue,
+			return fieldError(c.row, objectNames[o]+"."+r.key, p.from.name+"."+key, mv, sink.ReasonInvalidValue,
 				fmt.Errorf("declared %s: %w", r.typ, err))
 		}
 		if w.fallback {
@@ -410,7 +410,7 @@ func (m *specMapper) membersJSON(c *rowCtx, o int, w *objectWriter, n int) (int,
 		return n, err
 	}
 	if !isObj {
-		return n, fieldError(c.row, objectNames[o], p.from.name, v, ReasonInvalidValue, errNotObjectColumn)
+		return n, fieldError(c.row, objectNames[o], p.from.name, v, sink.ReasonInvalidValue, errNotObjectColumn)
 	}
 	return n, nil
 }

@@ -51,7 +51,7 @@ var droppedFields = map[string]bool{
 // groupId, previousId, messageId) are copied; an id may be a JSON number,
 // which is kept as its text. timestamp must be an RFC 3339 string with its
 // zone; if it is absent or null, originalTimestamp is used; if both are,
-// the row is rejected with ReasonMissingTimestamp (the current time is
+// the row is rejected with sink.ReasonMissingTimestamp (the current time is
 // never used). properties, traits, context and integrations must be
 // objects (or null) and are copied verbatim, except a context without a
 // "library" member, which is split into sink.Fields so that the sink adds
@@ -60,7 +60,7 @@ var droppedFields = map[string]bool{
 // dropped; every other top-level field (channel, version, _metadata…) is
 // kept, verbatim, in Message.Extra. A message without a messageId gets
 // RowMessageID(row). A message without both userId and anonymousId is
-// rejected with ReasonMissingID.
+// rejected with sink.ReasonMissingID.
 //
 // The timestamp is read first: a row outside the time window of opts is
 // filtered (its error wraps ErrFiltered) whatever else is wrong with it,
@@ -92,7 +92,7 @@ func (p *passthrough) Map(row *readers.Row, msg *sink.Message) error {
 			break
 		}
 		var err error
-		reason := ReasonInvalidField
+		reason := sink.ReasonInvalidField
 		switch name {
 		case "type":
 			if raw, ok := row.RawJSON(i); ok {
@@ -104,7 +104,7 @@ func (p *passthrough) Map(row *readers.Row, msg *sink.Message) error {
 			var s string
 			s, _, err = toText(row.Value(i))
 			if err == nil && s != "" && typeIndex(s) < 0 {
-				err, reason = unknownTypeError(s), ReasonInvalidType
+				err, reason = unknownTypeError(s), sink.ReasonInvalidType
 			}
 			msg.Type = s
 		case "messageId":
@@ -151,15 +151,15 @@ func (p *passthrough) Map(row *readers.Row, msg *sink.Message) error {
 		return first
 	}
 	if msg.Type == "" {
-		return fieldError(row, "type", "", nil, ReasonInvalidType, errNoType)
+		return fieldError(row, "type", "", nil, sink.ReasonInvalidType, errNoType)
 	}
 	if msg.UserID == "" && msg.AnonymousID == "" {
-		return fieldError(row, "userId", "", nil, ReasonMissingID, errors.New("no userId and no anonymousId"))
+		return fieldError(row, "userId", "", nil, sink.ReasonMissingID, errors.New("no userId and no anonymousId"))
 	}
 	if msg.MessageID == "" {
 		msg.MessageID = RowMessageID(row)
 	} else if len(msg.MessageID) > maxMessageID {
-		return fieldError(row, "messageId", "", msg.MessageID, ReasonInvalidMessageID, errMessageIDLength)
+		return fieldError(row, "messageId", "", msg.MessageID, sink.ReasonInvalidMessageID, errMessageIDLength)
 	}
 	return nil
 }
@@ -175,14 +175,14 @@ func (p *passthrough) timestamp(row *readers.Row, msg *sink.Message, ts, orig in
 		col, i = "originalTimestamp", orig
 	}
 	if absent(row, i) {
-		return fieldError(row, "timestamp", "", nil, ReasonMissingTimestamp, errors.New("no timestamp and no originalTimestamp"))
+		return fieldError(row, "timestamp", "", nil, sink.ReasonMissingTimestamp, errors.New("no timestamp and no originalTimestamp"))
 	}
 	t, parsed, err := rfc3339.parseAt(row, i)
 	if !parsed {
 		t, err = rfc3339.parse(row.Value(i))
 	}
 	if err != nil {
-		return fieldError(row, "timestamp", col, row.Value(i), ReasonBadTimestamp, err)
+		return fieldError(row, "timestamp", col, row.Value(i), sink.ReasonBadTimestamp, err)
 	}
 	if err := p.win.filter(t); err != nil {
 		return err

@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+
+	"github.com/backfillhq/backfill/internal/reason"
 )
 
 // Position says where a row was read from. Row ordinals and lines are
@@ -156,16 +158,31 @@ type Reader interface {
 	Close() error
 }
 
-// Reasons a row can be malformed. They are stable, short identifiers that
-// reports count rejects by.
+// Reasons a row can be malformed, as a *RowError carries them. They are
+// stable, short identifiers that reports and the rejects file count rejects
+// by; the README lists every reason of every package, with how to fix the
+// row.
 const (
-	ReasonInvalidJSON   = "invalid_json"
-	ReasonNotObject     = "not_an_object"
-	ReasonInvalidUTF8   = "invalid_utf8"
-	ReasonLineTooLong   = "line_too_long"
+	// ReasonInvalidJSON is an NDJSON line that is not valid JSON.
+	ReasonInvalidJSON = "invalid_json"
+	// ReasonNotObject is an NDJSON line that is valid JSON but not an
+	// object.
+	ReasonNotObject = "not_an_object"
+	// ReasonInvalidUTF8 is a row, field or string value whose bytes are not
+	// valid UTF-8.
+	ReasonInvalidUTF8 = "invalid_utf8"
+	// ReasonLineTooLong is a line or CSV record longer than
+	// Options.MaxLineBytes.
+	ReasonLineTooLong = "line_too_long"
+	// ReasonCSVFieldCount is a CSV record with a different number of fields
+	// than the header.
 	ReasonCSVFieldCount = "csv_field_count"
-	ReasonCSVQuote      = "csv_bad_quote"
-	ReasonInvalidValue  = "invalid_value"
+	// ReasonCSVQuote is a CSV record with a misplaced or unterminated quote.
+	ReasonCSVQuote = "csv_bad_quote"
+	// ReasonInvalidValue is a Parquet value a row cannot carry: NaN or ±Inf,
+	// which JSON cannot hold, a map with a null key, a time of day outside
+	// 00:00–24:00. It is the same reason as sink.ReasonInvalidValue.
+	ReasonInvalidValue = reason.InvalidValue
 )
 
 // RowError is a malformed row: where it is, why it was refused, and its raw

@@ -328,5 +328,5 @@ func (e *TooLargeError) Error() string {
 
 func (e *TooLargeError) Unwrap() error { return ErrMessageTooLarge }
 
-// RejectReason returns "message_too_large".
-func (e *TooLargeError) RejectReason() string { return "message_too_large" }
+// RejectReason returns ReasonMessageTooLarge.
+func (e *TooLargeError) RejectReason() string { return ReasonMessageTooLarge }

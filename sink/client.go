@@ -577,7 +577,7 @@ func (c *Client) settle(cb *clientBatch, err error) {
 		for _, m := range rej.Messages {
 			refused[m.Index] = true
 			status := http.StatusBadRequest
-			if m.Reason == "message_too_large" {
+			if m.Reason == ReasonMessageTooLarge {
 				status = http.StatusRequestEntityTooLarge
 			}
 			de := &DeliveryError{Status: status, Err: &StatusError{Status: status, Body: m.Detail}}

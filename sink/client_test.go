@@ -265,7 +265,7 @@ func TestClientEnqueueErrors(t *testing.T) {
 		{"alias without previousId", Alias{UserID: "u"}, "previousId", ReasonMissingID, false},
 		{"unknown type", &Message{Type: "purchase", UserID: "u"}, "type", ReasonInvalidType, false},
 		{"messageId too long", Track{UserID: "u", Event: "e", MessageID: strings.Repeat("x", 101)}, "messageId", ReasonInvalidMessageID, false},
-		{"timestamp out of range", Track{UserID: "u", Event: "e", Timestamp: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}, "timestamp", ReasonInvalidTimestamp, false},
+		{"timestamp out of range", Track{UserID: "u", Event: "e", Timestamp: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}, "timestamp", ReasonBadTimestamp, false},
 		{"NaN property", Track{UserID: "u", Event: "e", Properties: map[string]any{"x": math.NaN()}}, "properties.x", ReasonInvalidValue, false},
 		{"too large", Track{UserID: "u", Event: "e", Properties: map[string]any{"blob": strings.Repeat("x", 32_000)}}, "", "", true},
 	} {

@@ -21,7 +21,7 @@ const MaxMessageIDBytes = 100
 // ValidationError is a message that breaks Segment's spec, naming the field.
 type ValidationError struct {
 	Field  string // the message field at fault, such as "userId"
-	Reason string // stable identifier, such as "missing_id"
+	Reason string // one of the Reason constants, such as ReasonMissingID
 	Detail string // a sentence for people
 }
 
@@ -34,18 +34,6 @@ func (e *ValidationError) Error() string {
 
 // RejectReason returns the stable reason identifier.
 func (e *ValidationError) RejectReason() string { return e.Reason }
-
-// Reasons of a ValidationError.
-const (
-	ReasonInvalidType      = "invalid_type"
-	ReasonMissingID        = "missing_id"
-	ReasonMissingEvent     = "missing_event"
-	ReasonMissingTimestamp = "missing_timestamp"
-	ReasonInvalidTimestamp = "invalid_timestamp"
-	ReasonInvalidMessageID = "invalid_message_id"
-	ReasonInvalidField     = "invalid_field"
-	ReasonInvalidValue     = "invalid_value"
-)
 
 // knownKeys are the top-level keys AppendMessage writes from Message's own
 // fields; Extra may not repeat them.
@@ -102,7 +90,7 @@ func (f *specFields) check() *ValidationError {
 //   - UserID or AnonymousID is set; an alias needs UserID and PreviousID; a
 //     group needs GroupID ("missing_id"). A track needs Event ("missing_event").
 //   - Timestamp is set ("missing_timestamp") and its year in UTC is between
-//     0000 and 9999, the range RFC 3339 can write ("invalid_timestamp").
+//     0000 and 9999, the range RFC 3339 can write ("bad_timestamp").
 //   - MessageID is at most MaxMessageIDBytes long ("invalid_message_id").
 //   - Properties, Traits, Context and Integrations are each nil,
 //     map[string]any, map[string]string, Fields, or a json.RawMessage holding
@@ -122,7 +110,7 @@ func Validate(m *Message) error {
 		return &ValidationError{Field: "timestamp", Reason: ReasonMissingTimestamp, Detail: "timestamp is required"}
 	}
 	if sec := m.Timestamp.Unix(); sec < minRFC3339Unix || sec >= endRFC3339Unix {
-		return &ValidationError{Field: "timestamp", Reason: ReasonInvalidTimestamp,
+		return &ValidationError{Field: "timestamp", Reason: ReasonBadTimestamp,
 			Detail: "year " + strconv.Itoa(m.Timestamp.UTC().Year()) + " cannot be written in RFC 3339"}
 	}
 	for _, o := range [...]struct {

@@ -504,9 +504,9 @@ func (r *Receiver) appendChecked(out []byte, raw []byte, typ string, index int) 
 		return out[:start], nil, &requestError{
 			status:  http.StatusBadRequest,
 			error:   "message too large",
-			message: fmt.Sprintf("%s: message_too_large: %d bytes, the limit is %d", where, size, r.limits.MaxMessageBytes),
+			message: fmt.Sprintf("%s: %s: %d bytes, the limit is %d", where, ReasonMessageTooLarge, size, r.limits.MaxMessageBytes),
 			index:   index,
-			reason:  "message_too_large",
+			reason:  ReasonMessageTooLarge,
 		}
 	}
 	if ve != nil {
@@ -587,10 +587,10 @@ func (d *topLevel) check() *ValidationError {
 	default:
 		ts, isString := rawString(raw)
 		if !isString {
-			return &ValidationError{Field: "timestamp", Reason: ReasonInvalidTimestamp, Detail: "timestamp must be an RFC 3339 string"}
+			return &ValidationError{Field: "timestamp", Reason: ReasonBadTimestamp, Detail: "timestamp must be an RFC 3339 string"}
 		}
 		if _, err := time.Parse(time.RFC3339, ts); err != nil {
-			return &ValidationError{Field: "timestamp", Reason: ReasonInvalidTimestamp,
+			return &ValidationError{Field: "timestamp", Reason: ReasonBadTimestamp,
 				Detail: strconv.Quote(ts) + " is not an RFC 3339 time"}
 		}
 	}

@@ -26,7 +26,7 @@ var ErrUnauthorized = errors.New("write key rejected")
 // RejectedMessage is one message of a batch that the destination refused.
 type RejectedMessage struct {
 	Index  int    // index of the message in the batch that was sent
-	Reason string // stable identifier, such as "server_rejected"
+	Reason string // ReasonServerRejected or ReasonMessageTooLarge
 	Detail string // the destination's own words, if any
 }
 

@@ -16,7 +16,7 @@ import (
 //
 // Send returns nil when every message was delivered, or a *RejectedError
 // listing the refused messages by their index in the batch given to Send,
-// with Reason "server_rejected" (400) or "message_too_large" (413) and the
+// with Reason ReasonServerRejected (400) or ReasonMessageTooLarge (413) and the
 // server's message as Detail; every other message was then delivered. Any
 // other error, from any half, is returned as it is and means the batch is
 // not known to be delivered: halves sent before the error may have been
@@ -71,9 +71,9 @@ func (s *Splitter) send(ctx context.Context, b *Batch, base int, rejected *[]Rej
 		return fmt.Errorf("%w (while isolating refused messages: %v)", cerr, err)
 	}
 	if b.Len() == 1 {
-		reason := "server_rejected"
+		reason := ReasonServerRejected
 		if se.Status == http.StatusRequestEntityTooLarge {
-			reason = "message_too_large"
+			reason = ReasonMessageTooLarge
 		}
 		*rejected = append(*rejected, RejectedMessage{Index: base, Reason: reason, Detail: serverMessage(se)})
 		return nil

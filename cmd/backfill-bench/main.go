@@ -30,6 +30,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -58,49 +59,26 @@ type options struct {
 	only       []string
 	extras     []string
 	profileDir string
+	// baseline is the binary the new one is compared with, run in the
+	// same rounds; "" for none.
+	baseline string
 }
 
 func main() {
 	if len(os.Args) == 2 && os.Args[1] == runnerArg {
 		os.Exit(runnerMain())
 	}
-	var o options
-	var memoryRows, only, extras string
-	flag.IntVar(&o.rows, "rows", 1_000_000, "rows in each generated file")
-	flag.IntVar(&o.floorRows, "floor-rows", 250_000, "rows of each file the floor reads (the rate is the same over the whole file); 0 for all")
-	flag.IntVar(&o.runs, "runs", 5, "runs of each measurement; the best is reported (on a shared machine, speed can vary by 25 % from one run to the next)")
-	flag.IntVar(&o.rowGroup, "row-group", 131_072, "rows in each row group of the generated Parquet files")
-	flag.StringVar(&o.dir, "dir", "", "folder for the generated files, kept and reused by later runs (default: a temporary folder, removed after)")
-	flag.StringVar(&o.bin, "bin", "", "the backfill binary to measure (default: built from ./cmd/backfill into the folder of the generated files)")
-	flag.BoolVar(&o.generate, "generate", false, "only write the input files and mappings into -dir, for profiling")
-	flag.BoolVar(&o.memory, "memory", false, "also measure peak RSS at each row count of -memory-rows, every format")
-	flag.StringVar(&memoryRows, "memory-rows", "1000000,5000000", "comma-separated row counts of the memory section")
-	flag.StringVar(&only, "only", "", "comma-separated kinds to measure: segment, ndjson, csv, parquet (default: all)")
-	flag.StringVar(&extras, "extras", "csv", "comma-separated kinds whose checkpoint cost and local-receiver rate are measured; none for none")
-	flag.StringVar(&o.profileDir, "profile", "", "also write a CPU profile of one more import of each path into `DIR`")
-	flag.Parse()
-
-	var err error
-	if o.memoryRows, err = parseCounts(memoryRows); err != nil {
-		fatalf("-memory-rows: %v", err)
+	fs := flag.NewFlagSet("backfill-bench", flag.ContinueOnError)
+	o, err := parseOptions(fs, os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return
 	}
-	if o.only, err = parseKinds(only); err != nil {
-		fatalf("-only: %v", err)
-	}
-	if extras != "none" {
-		if o.extras, err = parseKinds(extras); err != nil {
-			fatalf("-extras: %v", err)
-		}
-	}
-	if o.rows < 1 || o.runs < 1 || o.rowGroup < 1 {
-		fatalf("-rows, -runs and -row-group must be at least 1")
+	if err != nil {
+		fatalf("%v", err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if o.generate {
-		if o.dir == "" {
-			fatalf("-generate needs -dir")
-		}
 		if err := os.MkdirAll(o.dir, 0o755); err != nil {
 			fatalf("%v", err)
 		}
@@ -114,6 +92,82 @@ func main() {
 	if err := bench(ctx, o); err != nil {
 		fatalf("%v", err)
 	}
+}
+
+// usage is the head of -h, before the flags.
+const usage = `Usage of backfill-bench:
+
+	go run ./cmd/backfill-bench [-rows N] [-runs N] [-floor-rows N] [-bin PATH] [-baseline OLD_BIN] [-dir DIR]
+	        [-memory] [-memory-rows N,N] [-only KINDS] [-extras KINDS] [-profile DIR]
+	go run ./cmd/backfill-bench -generate -dir DIR [-rows N]
+
+Measures "backfill import --stub" on generated inputs against the floor of
+each path and the targets. With -baseline OLD_BIN, every round also runs
+OLD_BIN on the same input right before or after the new binary (the order
+alternates from one round to the next), and a last table gives, per path,
+both rates and the median of the paired ratios new/old with their range:
+"new/old 0.98" is 2 % slower.
+
+`
+
+// parseOptions reads the command's flags from args into options; it
+// returns flag.ErrHelp after printing the usage for -h.
+func parseOptions(fs *flag.FlagSet, args []string) (options, error) {
+	var o options
+	var memoryRows, only, extras string
+	fs.IntVar(&o.rows, "rows", 1_000_000, "rows in each generated file")
+	fs.IntVar(&o.floorRows, "floor-rows", 250_000, "rows of each file the floor reads (the rate is the same over the whole file); 0 for all")
+	fs.IntVar(&o.runs, "runs", 5, "runs of each measurement; the best is reported (on a shared machine, speed can vary by 25 % from one run to the next)")
+	fs.IntVar(&o.rowGroup, "row-group", 131_072, "rows in each row group of the generated Parquet files")
+	fs.StringVar(&o.dir, "dir", "", "folder for the generated files, kept and reused by later runs (default: a temporary folder, removed after)")
+	fs.StringVar(&o.bin, "bin", "", "the backfill binary to measure (default: built from ./cmd/backfill into the folder of the generated files)")
+	fs.StringVar(&o.baseline, "baseline", "", "an older backfill binary `OLD_BIN` to compare with: each round runs it and the new binary on the same input, one right after the other, alternating which goes first, and reports the median of the paired ratios new/old per path")
+	fs.BoolVar(&o.generate, "generate", false, "only write the input files and mappings into -dir, for profiling")
+	fs.BoolVar(&o.memory, "memory", false, "also measure peak RSS at each row count of -memory-rows, every format")
+	fs.StringVar(&memoryRows, "memory-rows", "1000000,5000000", "comma-separated row counts of the memory section")
+	fs.StringVar(&only, "only", "", "comma-separated kinds to measure: segment, ndjson, csv, parquet (default: all)")
+	fs.StringVar(&extras, "extras", "csv", "comma-separated kinds whose checkpoint cost and local-receiver rate are measured; none for none")
+	fs.StringVar(&o.profileDir, "profile", "", "also write a CPU profile of one more import of each path into `DIR`")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+
+	var err error
+	if o.memoryRows, err = parseCounts(memoryRows); err != nil {
+		return o, fmt.Errorf("-memory-rows: %w", err)
+	}
+	if o.only, err = parseKinds(only); err != nil {
+		return o, fmt.Errorf("-only: %w", err)
+	}
+	if extras != "none" {
+		if o.extras, err = parseKinds(extras); err != nil {
+			return o, fmt.Errorf("-extras: %w", err)
+		}
+	}
+	if o.rows < 1 || o.runs < 1 || o.rowGroup < 1 {
+		return o, errors.New("-rows, -runs and -row-group must be at least 1")
+	}
+	if o.generate && o.dir == "" {
+		return o, errors.New("-generate needs -dir")
+	}
+	if o.baseline != "" {
+		if o.generate {
+			return o, errors.New("-baseline measures imports; -generate only writes the inputs")
+		}
+		abs, err := filepath.Abs(o.baseline)
+		if err != nil {
+			return o, fmt.Errorf("-baseline: %w", err)
+		}
+		o.baseline = abs
+	}
+	return o, nil
 }
 
 func fatalf(format string, args ...any) {
@@ -171,6 +225,9 @@ const (
 	checkpointMaxCost = 0.05      // keeping a checkpoint: under 5 % slower
 	memoryMaxRSS      = 256 << 20 // peak RSS under 256 MiB at every size
 	memoryMaxGrowth   = 0.10      // and within 10 % across sizes
+	// baselineMaxSlowdown: against -baseline, no path more than 3 % slower
+	// (the median of the paired ratios new/old at least 0.97).
+	baselineMaxSlowdown = 0.03
 )
 
 // notSupportedFormat is what a row of a format the readers cannot read yet
@@ -188,11 +245,14 @@ type benchPath struct {
 	floors   []float64 // rows/s
 	floorCPU []float64 // rows per CPU-second
 	imports  []importResult
-	ckpts    []importResult
-	recvs    []importResult
-	recvCPU  []time.Duration // the receiver's CPU time during each of recvs
-	discards []importResult  // to a receiver that discards without checking
-	discCPU  []time.Duration // that receiver's CPU time during each of discards
+	// baseImports are the baseline binary's runs, paired round by round
+	// with imports: baseImports[k] and imports[k] ran one after the other.
+	baseImports []importResult
+	ckpts       []importResult
+	recvs       []importResult
+	recvCPU     []time.Duration // the receiver's CPU time during each of recvs
+	discards    []importResult  // to a receiver that discards without checking
+	discCPU     []time.Duration // that receiver's CPU time during each of discards
 }
 
 func (p *benchPath) title() string {
@@ -239,6 +299,11 @@ func bench(ctx context.Context, o options) error {
 	} else if abs, err := filepath.Abs(bin); err == nil {
 		bin = abs
 	}
+	if o.baseline != "" {
+		if err := checkBinary(o.baseline); err != nil {
+			return fmt.Errorf("-baseline: %w", err)
+		}
+	}
 
 	want := selectKinds(o.only)
 	t0 := time.Now()
@@ -256,6 +321,9 @@ func bench(ctx context.Context, o options) error {
 		thousands(int64(o.rows)), o.runs, runtime.NumCPU(), runtime.GOMAXPROCS(0), loadAverage(), runtime.Version())
 	fmt.Printf("binary: %s; inputs in %s (ready in %.1fs); peak RSS of /bin/true as measured here: %s\n",
 		bin, dir, time.Since(t0).Seconds(), baseline)
+	if o.baseline != "" {
+		fmt.Printf("baseline: %s, run in every round right before or after the binary, alternating\n", o.baseline)
+	}
 	printFiles(fs)
 	fmt.Println()
 
@@ -329,6 +397,10 @@ func bench(ctx context.Context, o options) error {
 	printCPU(os.Stdout, paths, o.rows)
 	fmt.Println()
 	printCosts(os.Stdout, paths, o.rows, o.extras)
+	if o.baseline != "" {
+		fmt.Println()
+		printBaseline(os.Stdout, paths, o.rows, o.baseline)
+	}
 
 	if o.memory {
 		fmt.Println()
@@ -391,12 +463,14 @@ func (p *benchPath) measure(ctx context.Context, run int, o options, rn *runner,
 	p.floorCPU = append(p.floorCPU, float64(n)/cpu.Seconds())
 
 	ir := importRun{bin: bin, dir: dir, source: p.file, mapping: p.mapping, rows: o.rows}
-	res, err := ir.run(ctx, rn)
+	res, base, err := p.importPair(run, o.baseline, ir, func(ir importRun) (importResult, error) { return ir.run(ctx, rn) })
 	if err != nil {
 		return err
 	}
-	p.imports = append(p.imports, res)
 	msg := fmt.Sprintf("run %d/%d %-11s floor %5.2fs (%s rows)  import %5.2fs", run, o.runs, p.name(), d.Seconds(), thousands(n), res.wall.Seconds())
+	if o.baseline != "" {
+		msg += fmt.Sprintf("  baseline %5.2fs", base.wall.Seconds())
+	}
 
 	if p.extra(o.extras) {
 		ir.checkpoint = true
@@ -423,6 +497,61 @@ func (p *benchPath) measure(ctx context.Context, run int, o options, rn *runner,
 	}
 	fmt.Fprintln(os.Stderr, msg)
 	return nil
+}
+
+// binaryRole says which binary an import of a pair runs.
+type binaryRole int
+
+const (
+	newBinary binaryRole = iota
+	baselineBinary
+)
+
+// pairOrder returns the imports a round runs, in order: the new binary
+// alone without a baseline; with one, the baseline first in odd rounds and
+// the new binary first in even rounds, so that neither always runs first
+// (after the other has warmed the page cache, or while it still loads the
+// machine).
+func pairOrder(round int, baseline bool) []binaryRole {
+	switch {
+	case !baseline:
+		return []binaryRole{newBinary}
+	case round%2 == 1:
+		return []binaryRole{baselineBinary, newBinary}
+	default:
+		return []binaryRole{newBinary, baselineBinary}
+	}
+}
+
+// importPair runs round's import of p with ir and, if baselineBin is set,
+// the same import with the baseline binary just before or after it, in the
+// order of pairOrder. It appends the results to p.imports and
+// p.baseImports, so that the runs of one round share their index, and
+// returns them.
+func (p *benchPath) importPair(round int, baselineBin string, ir importRun, run func(importRun) (importResult, error)) (res, base importResult, err error) {
+	for _, role := range pairOrder(round, baselineBin != "") {
+		r := ir
+		if role == baselineBinary {
+			r.bin = baselineBin
+		}
+		got, err := run(r)
+		if err != nil {
+			if role == baselineBinary {
+				return res, base, fmt.Errorf("baseline: %w", err)
+			}
+			return res, base, err
+		}
+		if role == baselineBinary {
+			base = got
+		} else {
+			res = got
+		}
+	}
+	p.imports = append(p.imports, res)
+	if baselineBin != "" {
+		p.baseImports = append(p.baseImports, base)
+	}
+	return res, base, nil
 }
 
 // best returns the index of the fastest run.
@@ -459,16 +588,44 @@ func spread(rs []importResult) float64 {
 // apart, so their ratio is much steadier than the ratio of the two best
 // runs when the machine's speed drifts from one round to the next.
 func pairedRatio(a, b []importResult) float64 {
+	return median(pairedRatios(a, b))
+}
+
+// pairedRatios returns, for each round k that both a and b ran, the rate of
+// b's run k divided by the rate of a's run k.
+func pairedRatios(a, b []importResult) []float64 {
 	n := min(len(a), len(b))
 	ratios := make([]float64, n)
 	for k := range n {
 		ratios[k] = a[k].wall.Seconds() / b[k].wall.Seconds()
 	}
-	slices.Sort(ratios)
-	if n%2 == 1 {
-		return ratios[n/2]
+	return ratios
+}
+
+// pairedCPURatios is pairedRatios of the CPU time: for each round, a's
+// CPU time over b's, b's events per CPU-second against a's.
+func pairedCPURatios(a, b []importResult) []float64 {
+	n := min(len(a), len(b))
+	ratios := make([]float64, n)
+	for k := range n {
+		ratios[k] = a[k].cpu.Seconds() / b[k].cpu.Seconds()
 	}
-	return (ratios[n/2-1] + ratios[n/2]) / 2
+	return ratios
+}
+
+// median returns the median of xs (the mean of the two middle values for
+// an even count), or NaN for none. It does not change xs.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
 }
 
 func printThroughput(w io.Writer, paths []*benchPath, rows int) {
@@ -539,6 +696,58 @@ func printCPU(w io.Writer, paths []*benchPath, rows int) {
 		t.add(p.title(), rate(floorRate), rate(ev), fmt.Sprintf("%.2f×", ev/floorRate), fmt.Sprintf("%.2f", 1e6/ev))
 	}
 	t.print(w)
+}
+
+// printBaseline compares, path by path, the new binary's --stub imports
+// with the baseline's: the rate of the best run of each, and the median and
+// range over the rounds of the ratio new/old of the two runs of a round.
+func printBaseline(w io.Writer, paths []*benchPath, rows int, baselineBin string) {
+	fmt.Fprintf(w, "Against the baseline %s: the same `import --stub` of the same file, both binaries in every round\n", baselineBin)
+	fmt.Fprintln(w)
+	t := &table{
+		header: []string{"path", "baseline events/s", "new events/s", "new/old (median)", "new/old (min–max)", "rounds", "target", "met", "per CPU-s new/old (median)"},
+		right:  []bool{false, true, true, true, true, true, false, false, true},
+	}
+	for _, p := range paths {
+		n := min(len(p.imports), len(p.baseImports))
+		if p.skip != "" || n == 0 {
+			reason := p.skip
+			if reason == "" {
+				reason = "not measured"
+			}
+			t.add(p.title(), "", "", "", "", "", reason)
+			continue
+		}
+		ratios := pairedRatios(p.baseImports, p.imports)
+		med := median(ratios)
+		t.add(p.title(),
+			rate(p.baseImports[best(p.baseImports)].eventsPerSecond(rows)),
+			rate(p.imports[best(p.imports)].eventsPerSecond(rows)),
+			fmt.Sprintf("%.3f", med),
+			fmt.Sprintf("%.3f–%.3f", slices.Min(ratios), slices.Max(ratios)),
+			strconv.Itoa(n),
+			fmt.Sprintf("≥ %.2f", 1-baselineMaxSlowdown),
+			fmt.Sprintf("%s (%s)", yesNo(med >= 1-baselineMaxSlowdown), slowerText(1-med)),
+			fmt.Sprintf("%.3f", median(pairedCPURatios(p.baseImports, p.imports))))
+	}
+	t.print(w)
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "new/old: the new binary's events/s ÷ the baseline's, of the two runs of one round (seconds apart, the order")
+	fmt.Fprintln(w, "alternating between rounds); the median over the rounds, and the smallest and largest of them;")
+	fmt.Fprintln(w, "per CPU-s: the same median of events per CPU-second (user + system time), which load from elsewhere on the")
+	fmt.Fprintln(w, "machine disturbs less: when the two medians disagree, the machine was busy.")
+}
+
+// checkBinary reports why path is not an executable file, or nil.
+func checkBinary(path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if st.IsDir() || st.Mode()&0o111 == 0 {
+		return fmt.Errorf("%s is not an executable file", path)
+	}
+	return nil
 }
 
 // processCPU returns the user and system time this process has used.

@@ -5,11 +5,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
+	"io"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -349,5 +353,222 @@ func TestPairedRatio(t *testing.T) {
 	}
 	if got := pairedRatio(a[:2], b[:1]); math.Abs(got-0.8) > 1e-9 {
 		t.Errorf("pairedRatio of unequal lengths = %v, want 0.8 (only round one pairs)", got)
+	}
+}
+
+func TestParseOptions(t *testing.T) {
+	parse := func(args ...string) (options, error) {
+		fs := flag.NewFlagSet("backfill-bench", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		return parseOptions(fs, args)
+	}
+	o, err := parse()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.rows != 1_000_000 || o.runs != 5 || o.baseline != "" || !reflect.DeepEqual(o.extras, []string{"csv"}) {
+		t.Errorf("defaults: %+v", o)
+	}
+	o, err = parse("-rows", "2000", "-runs", "3", "-baseline", "old/backfill", "-only", "csv,segment", "-extras", "none")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(wd, "old", "backfill"); o.baseline != want {
+		t.Errorf("baseline = %q, want the absolute path %q", o.baseline, want)
+	}
+	if o.rows != 2000 || o.runs != 3 || !reflect.DeepEqual(o.only, []string{"csv", "segment"}) || o.extras != nil {
+		t.Errorf("parsed %+v", o)
+	}
+	if o, err := parse("-baseline", "/tmp/old/backfill"); err != nil || o.baseline != "/tmp/old/backfill" {
+		t.Errorf("absolute -baseline: %q, %v", o.baseline, err)
+	}
+	for _, bad := range [][]string{
+		{"-runs", "0"},
+		{"-only", "xml"},
+		{"-generate"},
+		{"-generate", "-dir", "x", "-baseline", "old"},
+		{"-rows", "many"},
+		{"stray"},
+	} {
+		if _, err := parse(bad...); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+	if _, err := parse("-h"); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("-h: %v, want flag.ErrHelp", err)
+	}
+}
+
+// TestUsage checks that -h documents -baseline.
+func TestUsage(t *testing.T) {
+	var b bytes.Buffer
+	fs := flag.NewFlagSet("backfill-bench", flag.ContinueOnError)
+	fs.SetOutput(&b)
+	if _, err := parseOptions(fs, []string{"-h"}); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("-h: %v", err)
+	}
+	for _, want := range []string{"[-baseline OLD_BIN]", "-baseline OLD_BIN", "median of the paired ratios new/old"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("usage lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
+func TestPairOrder(t *testing.T) {
+	for _, c := range []struct {
+		round    int
+		baseline bool
+		want     []binaryRole
+	}{
+		{1, false, []binaryRole{newBinary}},
+		{2, false, []binaryRole{newBinary}},
+		{1, true, []binaryRole{baselineBinary, newBinary}},
+		{2, true, []binaryRole{newBinary, baselineBinary}},
+		{3, true, []binaryRole{baselineBinary, newBinary}},
+		{4, true, []binaryRole{newBinary, baselineBinary}},
+	} {
+		if got := pairOrder(c.round, c.baseline); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("pairOrder(%d, %t) = %v, want %v", c.round, c.baseline, got, c.want)
+		}
+	}
+}
+
+// TestImportPair checks that each round runs both binaries on the same
+// input, in alternating order, and files the two results of a round under
+// the same index.
+func TestImportPair(t *testing.T) {
+	p := &benchPath{}
+	var ran []string
+	var wall time.Duration
+	run := func(ir importRun) (importResult, error) {
+		if ir.source != "in.csv" || ir.mapping != "in.yaml" || ir.rows != 10 {
+			t.Errorf("run with %+v, want the same input for both binaries", ir)
+		}
+		ran = append(ran, ir.bin)
+		wall += time.Second
+		return importResult{wall: wall}, nil
+	}
+	ir := importRun{bin: "/new", source: "in.csv", mapping: "in.yaml", rows: 10}
+	for round := 1; round <= 3; round++ {
+		res, base, err := p.importPair(round, "/old", ir, run)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.wall == base.wall || res.wall == 0 || base.wall == 0 {
+			t.Errorf("round %d: res %v, base %v", round, res.wall, base.wall)
+		}
+	}
+	if want := []string{"/old", "/new", "/new", "/old", "/old", "/new"}; !reflect.DeepEqual(ran, want) {
+		t.Errorf("ran %v, want %v", ran, want)
+	}
+	secs := func(rs []importResult) []float64 {
+		var out []float64
+		for _, r := range rs {
+			out = append(out, r.wall.Seconds())
+		}
+		return out
+	}
+	if got, want := secs(p.imports), []float64{2, 3, 6}; !reflect.DeepEqual(got, want) {
+		t.Errorf("imports %v, want %v", got, want)
+	}
+	if got, want := secs(p.baseImports), []float64{1, 4, 5}; !reflect.DeepEqual(got, want) {
+		t.Errorf("baseline imports %v, want %v", got, want)
+	}
+
+	// Without a baseline only the new binary runs.
+	q := &benchPath{}
+	ran = nil
+	if _, _, err := q.importPair(1, "", ir, run); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(ran, []string{"/new"}) || len(q.imports) != 1 || q.baseImports != nil {
+		t.Errorf("without a baseline: ran %v, %d imports, %d baseline imports", ran, len(q.imports), len(q.baseImports))
+	}
+
+	// A failed run of either binary keeps the round out of both lists.
+	fail := errors.New("exit status 1")
+	r := &benchPath{}
+	_, _, err := r.importPair(2, "/old", ir, func(ir importRun) (importResult, error) {
+		if ir.bin == "/old" {
+			return importResult{}, fail
+		}
+		return importResult{wall: time.Second}, nil
+	})
+	if !errors.Is(err, fail) || !strings.HasPrefix(err.Error(), "baseline: ") {
+		t.Errorf("err = %v, want the baseline's error", err)
+	}
+	if len(r.imports) != 0 || len(r.baseImports) != 0 {
+		t.Errorf("a failed round left %d imports and %d baseline imports", len(r.imports), len(r.baseImports))
+	}
+}
+
+func TestMedian(t *testing.T) {
+	for _, c := range []struct {
+		xs   []float64
+		want float64
+	}{
+		{[]float64{3}, 3},
+		{[]float64{3, 1, 2}, 2},
+		{[]float64{4, 1, 3, 2}, 2.5},
+		{[]float64{0.9, 1.1, 1.0, 5, 0.2}, 1.0},
+	} {
+		in := slices.Clone(c.xs)
+		if got := median(c.xs); got != c.want {
+			t.Errorf("median(%v) = %v, want %v", c.xs, got, c.want)
+		}
+		if !reflect.DeepEqual(in, c.xs) {
+			t.Errorf("median reordered its input: %v", c.xs)
+		}
+	}
+	if got := median(nil); !math.IsNaN(got) {
+		t.Errorf("median(nil) = %v, want NaN", got)
+	}
+}
+
+// TestPrintBaseline checks the comparison table on made-up results: the
+// rates are of the best runs, the ratio is the median of the rounds'.
+func TestPrintBaseline(t *testing.T) {
+	const rows = 1_000_000
+	secs := func(s float64) importResult {
+		d := time.Duration(s * float64(time.Second))
+		return importResult{wall: d, cpu: 2 * d}
+	}
+	paths := []*benchPath{
+		{kind: kinds[0], // new/old by round: 1.0, 0.5 (a disturbed run), 0.98
+			imports:     []importResult{secs(2), secs(4), secs(2.5)},
+			baseImports: []importResult{secs(2), secs(2), secs(2.45)}},
+		{kind: kinds[2], // new/old by round: 1.25, 1.2
+			imports:     []importResult{secs(1.6), secs(2)},
+			baseImports: []importResult{secs(2), secs(2.4)}},
+		{kind: kinds[3], skip: "parquet: not supported yet"},
+	}
+	var b bytes.Buffer
+	printBaseline(&b, paths, rows, "/tmp/old/backfill")
+	squeeze := func(s string) string { return strings.Join(strings.Fields(s), " ") }
+	out := squeeze(b.String())
+	for _, want := range []string{
+		"Against the baseline /tmp/old/backfill:",
+		"| path | baseline events/s | new events/s | new/old (median) | new/old (min–max) | rounds | target | met | per CPU-s new/old (median) |",
+		"| " + kinds[0].title + " | 500,000 | 500,000 | 0.980 | 0.500–1.000 | 3 | ≥ 0.97 | yes (2.0 % slower) | 0.980 |",
+		"| " + kinds[2].title + " | 500,000 | 625,000 | 1.225 | 1.200–1.250 | 2 | ≥ 0.97 | yes (22.5 % faster) | 1.225 |",
+		"| " + kinds[3].title + " | | | | | | parquet: not supported yet | |",
+	} {
+		if !strings.Contains(out, squeeze(want)) {
+			t.Errorf("output lacks %q:\n%s", want, b.String())
+		}
+	}
+
+	// Slower by wall time, the same by CPU time: a busy machine.
+	slow := []*benchPath{{kind: kinds[0],
+		imports:     []importResult{{wall: 2100 * time.Millisecond, cpu: 3 * time.Second}, {wall: 2100 * time.Millisecond, cpu: 3 * time.Second}},
+		baseImports: []importResult{{wall: 2 * time.Second, cpu: 3 * time.Second}, {wall: 2 * time.Second, cpu: 3 * time.Second}}}}
+	b.Reset()
+	printBaseline(&b, slow, rows, "old")
+	if want := "| 0.952 | 0.952–0.952 | 2 | ≥ 0.97 | NO (4.8 % slower) | 1.000 |"; !strings.Contains(squeeze(b.String()), squeeze(want)) {
+		t.Errorf("output lacks %q:\n%s", want, b.String())
 	}
 }
