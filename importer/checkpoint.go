@@ -136,7 +136,8 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 
 // save writes the checkpoint atomically: a temporary file in the same
 // folder, fsync, rename over the old one, fsync of the folder. Mode 0600.
-func (cp *Checkpoint) save(path string) error {
+// crash is called at the crash points on the way.
+func (cp *Checkpoint) save(path string, crash func(point string)) error {
 	b, err := json.MarshalIndent(cp, "", "  ")
 	if err != nil {
 		return fmt.Errorf("checkpoint: encode: %w", err)
@@ -165,9 +166,11 @@ func (cp *Checkpoint) save(path string) error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("checkpoint: close %s: %w", tmp.Name(), err)
 	}
+	crash(crashCheckpointWritten)
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
+	crash(crashCheckpointRenamed)
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)

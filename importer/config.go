@@ -94,6 +94,10 @@ type Config struct {
 	Sample func(Sample)
 	// SampleRows is how many rows Sample sees. Default: 5.
 	SampleRows int
+
+	// crashHook, if set, is called at each crash point of the run (see
+	// crashpoint.go), for tests of this package.
+	crashHook func(point string)
 }
 
 // Sample is a row and the message mapped from it, or why it has none.

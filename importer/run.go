@@ -163,7 +163,17 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
+	r.rejects.crash = r.crash
 	r.tracker = newTracker(r.cfg.MaxInFlight, len(sources), r.rejects, r.files != nil, from, total0, byReason, fileTallies)
+	if r.files != nil {
+		// The checkpoint, with the rejects file's size, exists before the
+		// first row is read: whatever this run appends to the rejects file
+		// lies past the offset it records, and a resume cuts it back.
+		r.crash(crashBeforeFirstCheckpoint)
+		if err := r.writeCheckpoint(false); err != nil {
+			return Report{}, err
+		}
+	}
 
 	stopProgress := r.startProgress(total, start)
 	err = r.pipeline(ctx, from, schemaless)
@@ -176,6 +186,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			err, complete = cerr, false
 		}
 	}
+	r.crash(crashRunEnded)
 	stopProgress()
 
 	rep := r.report(len(sources), total, time.Since(start))
@@ -793,6 +804,7 @@ func (r *run) send(ctx context.Context, j *job) error {
 		first, last := j.positions[0], j.positions[n-1]
 		return fmt.Errorf("send batch of %d messages (%s to %s): %w", n, first, last, err)
 	}
+	r.crash(crashBatchAcked)
 	for i, f := range j.files {
 		if _, ok := refused[i]; ok {
 			j.count(int(f), func(t *tally) { t.Rejected++ })
@@ -877,6 +889,7 @@ func (r *run) writeCheckpoint(complete bool) error {
 	if err := r.rejects.flush(); err != nil {
 		return err
 	}
+	r.crash(crashRejectsFlushed)
 	cp := &Checkpoint{
 		Version:       CheckpointVersion,
 		Command:       r.cfg.Command,
@@ -907,7 +920,7 @@ func (r *run) writeCheckpoint(complete bool) error {
 		}
 		cp.Files[i] = f
 	}
-	if err := cp.save(r.cfg.CheckpointPath); err != nil {
+	if err := cp.save(r.cfg.CheckpointPath, r.crash); err != nil {
 		return err
 	}
 	r.tracker.release(s.undurable)
