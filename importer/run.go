@@ -206,13 +206,34 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	return rep, err
 }
 
-// optionSet returns the options a checkpoint must match: the caller's and
-// those of reading and batching.
+// optionSet returns the options a checkpoint must match: the caller's,
+// then the identity of the import that Run computes itself, which no
+// caller's option overrides: the mapping, the time window, the
+// destination, and the options of reading and batching. The keys and
+// values are those the command recorded before Run computed them, so that
+// older checkpoints still match.
 func (r *run) optionSet() map[string]string {
 	o := map[string]string{}
 	for k, v := range r.cfg.Options {
 		o[k] = v
 	}
+	o["mapping"] = "passthrough"
+	if r.cfg.Spec != nil {
+		o["mapping"] = r.cfg.Spec.Fingerprint()
+	}
+	delete(o, "since")
+	delete(o, "until")
+	delete(o, "future_tolerance")
+	if m := r.cfg.Mapping; !m.Since.IsZero() {
+		o["since"] = m.Since.UTC().Format(time.RFC3339Nano)
+	}
+	if m := r.cfg.Mapping; !m.Until.IsZero() {
+		o["until"] = m.Until.UTC().Format(time.RFC3339Nano)
+	}
+	if ft := r.cfg.Mapping.FutureTolerance; ft != 0 {
+		o["future_tolerance"] = ft.String()
+	}
+	o["destination"] = r.cfg.Destination
 	ro := r.cfg.Reader
 	o["format"] = ro.Format
 	o["max_line_bytes"] = strconv.Itoa(ro.MaxLineBytes)
@@ -269,11 +290,8 @@ func (r *run) resume() (*Checkpoint, mark, error) {
 	if err != nil {
 		return nil, mark{}, err
 	}
-	if err := cp.match(r.files, r.options); err != nil {
-		return nil, mark{}, fmt.Errorf("%s: %w; run with --restart to discard the checkpoint and start over", path, err)
-	}
-	if cp.RejectsFile != "" && cp.RejectsFile != r.cfg.RejectsPath {
-		return nil, mark{}, fmt.Errorf("%s: %w: the rejects file was %s, is now %s", path, ErrCheckpointMismatch, cp.RejectsFile, r.cfg.RejectsPath)
+	if err := cp.match(path, r.files, r.options, r.cfg.RejectsPath); err != nil {
+		return nil, mark{}, err
 	}
 	r.started = cp.Started
 	for i, f := range cp.Files {
