@@ -3,6 +3,7 @@ package importer
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"sync"
@@ -201,3 +202,38 @@ func TestACrashAtEachPointResumesToTheSameResult(t *testing.T) {
 }
 
 var _ sink.Sink = (*fakeSink)(nil)
+
+// TestAnInterruptBeforeTheFirstRowSettlesNothing cancels the run where the
+// first checkpoint is about to be written: no row is read, and none may be
+// recorded as settled, or the resume would skip them.
+func TestAnInterruptBeforeTheFirstRowSettlesNothing(t *testing.T) {
+	for range 20 { // the stages see the end of ctx in any order
+		dir := t.TempDir()
+		src := writeNDJSON(t, dir, "a.ndjson", 300, nil)
+		cfg := checkpointConfig(dir, []string{src}, &fakeSink{send: accept})
+		ctx, cancel := context.WithCancel(context.Background())
+		cfg.crashHook = func(point string) {
+			if point == crashBeforeFirstCheckpoint {
+				cancel()
+			}
+		}
+		rep, err := Run(ctx, cfg)
+		if !errors.Is(err, context.Canceled) || rep.Complete {
+			t.Fatalf("interrupted run: err %v, complete %v; want it interrupted", err, rep.Complete)
+		}
+		cp, err := LoadCheckpoint(cfg.CheckpointPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cp.Files[0].Status == StatusDone || cp.Totals.Read != 0 {
+			t.Fatalf("checkpoint after an interrupt before the first row: status %s, %d rows read", cp.Files[0].Status, cp.Totals.Read)
+		}
+		cfg.crashHook = nil
+		fs := &fakeSink{send: accept}
+		cfg.Sink = fs
+		rep, err = Run(context.Background(), cfg)
+		if err != nil || rep.Delivered != 300 || len(fs.messages) != 300 {
+			t.Fatalf("resumed: err %v, %d delivered, %d sent; want 300", err, rep.Delivered, len(fs.messages))
+		}
+	}
+}

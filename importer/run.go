@@ -769,6 +769,12 @@ func (r *run) assemble(ctx context.Context, in <-chan *mapped, out chan<- *job) 
 			r.freeMapped(m)
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		// Reading stopped early: the input did not end here. The last
+		// range is left open, its rows read again on resume; ending it at
+		// the end of the input would settle rows never read.
+		return err
+	}
 	if len(waiting) > 0 {
 		return fmt.Errorf("map stage: %d blocks of rows out of order", len(waiting))
 	}
