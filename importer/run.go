@@ -88,9 +88,14 @@ type run struct {
 // It blocks until every row is delivered, rejected or filtered, the run
 // fails, or ctx ends. When ctx ends, Run stops reading, lets the batches
 // being sent finish for up to cfg.DrainTimeout, writes the checkpoint and
-// returns an error wrapping ctx.Err(). With a checkpoint that matches, Run
-// resumes where the acknowledged rows end; one that does not match is
-// refused before anything is sent (ErrCheckpointMismatch). The returned
+// returns an error wrapping ctx.Err(). With cfg.CheckpointPath, Run writes
+// the checkpoint, with the rejects file's size, before it reads the first
+// row, so that each reject is in the rejects file once however the run
+// ends. With a checkpoint that matches, Run resumes where the acknowledged
+// rows end; one of another import (its identity is computed from cfg: the
+// sources, the spec's fingerprint, the time window, the destination, the
+// reader options, the limits) is refused before anything is sent, with a
+// *CheckpointMismatchError (ErrCheckpointMismatch). The returned
 // Report is meaningful in every case and its counts add up. Errors name the
 // file, the row and the cause; a refused write key wraps sink.ErrUnauthorized.
 func Run(ctx context.Context, cfg Config) (Report, error) {

@@ -48,7 +48,7 @@ func buildBinary(t *testing.T, tags string) string {
 	if bin, ok := builds.bins[tags]; ok {
 		return bin
 	}
-	dir, err := os.MkdirTemp("", "backfill-bin-")
+	dir, err := os.MkdirTemp(testDir, "bin-")
 	if err != nil {
 		t.Fatal(err)
 	}
