@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -99,9 +100,34 @@ func DefaultCheckpointPath(sources []string, mapping, destination string) string
 	return filepath.Join(DefaultCheckpointDir, hex.EncodeToString(h.Sum(nil))[:16]+".json")
 }
 
-// ErrCheckpointMismatch is wrapped by the error of a run whose sources or
-// options differ from those of its checkpoint.
+// ErrCheckpointMismatch is what every CheckpointMismatchError is (errors.Is).
 var ErrCheckpointMismatch = errors.New("checkpoint does not match this import")
+
+// CheckpointMismatchError is the error of a run whose checkpoint belongs to
+// another import: its sources, mapping, time window, destination, rejects
+// file or another option that changes what is sent differ. Run returns it
+// before anything is read or sent, and leaves the checkpoint as it was. To
+// go on, run the import as the checkpoint records it, or set
+// Config.Restart (the command's --restart) to discard the checkpoint and
+// import everything again.
+type CheckpointMismatchError struct {
+	// Path is the checkpoint file.
+	Path string
+	// Changed names what differs: an option's key ("mapping", "since",
+	// "until", "destination", "limits", …), "sources" or "rejects_file".
+	Changed []string
+	// Details say each difference, with what it was and what it is now.
+	Details []string
+}
+
+// Error names the checkpoint, every difference and the way forward.
+func (e *CheckpointMismatchError) Error() string {
+	return fmt.Sprintf("%s: %v: %s; run the import as the checkpoint records it to resume, or with --restart (Config.Restart) to discard the checkpoint and import everything again",
+		e.Path, ErrCheckpointMismatch, strings.Join(e.Details, "; "))
+}
+
+// Is reports whether target is ErrCheckpointMismatch.
+func (e *CheckpointMismatchError) Is(target error) bool { return target == ErrCheckpointMismatch }
 
 // LoadCheckpoint reads a checkpoint file. A missing file is an error
 // wrapping os.ErrNotExist; a corrupt one names the file and the cause.
@@ -136,7 +162,8 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 
 // save writes the checkpoint atomically: a temporary file in the same
 // folder, fsync, rename over the old one, fsync of the folder. Mode 0600.
-func (cp *Checkpoint) save(path string) error {
+// crash is called at the crash points on the way.
+func (cp *Checkpoint) save(path string, crash func(point string)) error {
 	b, err := json.MarshalIndent(cp, "", "  ")
 	if err != nil {
 		return fmt.Errorf("checkpoint: encode: %w", err)
@@ -165,9 +192,11 @@ func (cp *Checkpoint) save(path string) error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("checkpoint: close %s: %w", tmp.Name(), err)
 	}
+	crash(crashCheckpointWritten)
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
+	crash(crashCheckpointRenamed)
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
@@ -190,10 +219,17 @@ func fileOf(src readers.Source) (CheckpointFile, error) {
 	return f, nil
 }
 
-// match checks that the checkpoint belongs to an import of these sources
-// with these options, and says every difference.
-func (cp *Checkpoint) match(files []CheckpointFile, options map[string]string) error {
-	var diffs []string
+// match checks that the checkpoint at path belongs to an import of these
+// sources with these options and rejects file, and returns a
+// *CheckpointMismatchError that says every difference.
+func (cp *Checkpoint) match(path string, files []CheckpointFile, options map[string]string, rejectsPath string) error {
+	e := &CheckpointMismatchError{Path: path}
+	changed := func(what, detail string) {
+		if !slices.Contains(e.Changed, what) {
+			e.Changed = append(e.Changed, what)
+		}
+		e.Details = append(e.Details, detail)
+	}
 	keys := make([]string, 0, len(options)+len(cp.Options))
 	seen := map[string]bool{}
 	for k := range options {
@@ -206,29 +242,43 @@ func (cp *Checkpoint) match(files []CheckpointFile, options map[string]string) e
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if was, now := cp.Options[k], options[k]; was != now {
-			diffs = append(diffs, fmt.Sprintf("option %s was %q, is now %q", k, was, now))
+		was, now := cp.Options[k], options[k]
+		if was == now {
+			continue
+		}
+		switch k {
+		case "mapping":
+			changed(k, fmt.Sprintf("the mapping changed: option mapping was %q, is now %q", was, now))
+		case "since", "until":
+			changed(k, fmt.Sprintf("the time window changed: option %s was %q, is now %q", k, was, now))
+		case "destination":
+			changed(k, fmt.Sprintf("the destination changed: option destination was %q, is now %q", was, now))
+		default:
+			changed(k, fmt.Sprintf("option %s was %q, is now %q", k, was, now))
 		}
 	}
 	if len(files) != len(cp.Files) {
-		diffs = append(diffs, fmt.Sprintf("the sources are %d files, the checkpoint has %d", len(files), len(cp.Files)))
+		changed("sources", fmt.Sprintf("the sources are %d files, the checkpoint has %d", len(files), len(cp.Files)))
 	}
 	for i := 0; i < len(files) && i < len(cp.Files); i++ {
 		was, now := cp.Files[i], files[i]
 		switch {
 		case was.Path != now.Path:
-			diffs = append(diffs, fmt.Sprintf("file %d was %s, is now %s", i+1, was.Path, now.Path))
+			changed("sources", fmt.Sprintf("file %d was %s, is now %s", i+1, was.Path, now.Path))
 		case was.Size != now.Size:
-			diffs = append(diffs, fmt.Sprintf("%s changed: size was %d bytes, is now %d", now.Path, was.Size, now.Size))
+			changed("sources", fmt.Sprintf("%s changed: size was %d bytes, is now %d", now.Path, was.Size, now.Size))
 		case was.Fingerprint != now.Fingerprint:
-			diffs = append(diffs, fmt.Sprintf("%s changed: its content differs (same size)", now.Path))
+			changed("sources", fmt.Sprintf("%s changed: its content differs (same size)", now.Path))
 		case !was.ModTime.Equal(now.ModTime):
-			diffs = append(diffs, fmt.Sprintf("%s changed: modified %s, the checkpoint saw %s", now.Path,
+			changed("sources", fmt.Sprintf("%s changed: modified %s, the checkpoint saw %s", now.Path,
 				now.ModTime.Format(time.RFC3339), was.ModTime.Format(time.RFC3339)))
 		}
 	}
-	if len(diffs) == 0 {
+	if cp.RejectsFile != "" && cp.RejectsFile != rejectsPath {
+		changed("rejects_file", fmt.Sprintf("the rejects file was %s, is now %s", cp.RejectsFile, rejectsPath))
+	}
+	if len(e.Details) == 0 {
 		return nil
 	}
-	return fmt.Errorf("%w: %s", ErrCheckpointMismatch, strings.Join(diffs, "; "))
+	return e
 }

@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/backfillhq/backfill/mappings"
 	"github.com/backfillhq/backfill/sink"
 )
 
@@ -39,7 +42,6 @@ func checkpointConfig(dir string, srcs []string, s sink.Sink) Config {
 		RejectsPath:        filepath.Join(dir, "rejects.ndjson"),
 		CheckpointPath:     filepath.Join(dir, "cp.json"),
 		CheckpointInterval: -1,
-		Options:            map[string]string{"mapping": "passthrough"},
 	}
 }
 
@@ -129,8 +131,8 @@ func TestCheckpointMismatchStopsBeforeSendingAndChangesNothing(t *testing.T) {
 			os.WriteFile(cfg.Sources[0], b, 0o644)
 		}, "content differs"},
 		{"mapping changed", func(t *testing.T, dir string, cfg *Config) {
-			cfg.Options = map[string]string{"mapping": "sha256:0123"}
-		}, "option mapping was"},
+			cfg.Spec = testSpec(t, "# another mapping")
+		}, "the mapping changed: option mapping was"},
 		{"limits changed", func(t *testing.T, dir string, cfg *Config) {
 			cfg.Limits.MaxMessages = 50
 		}, "option limits was"},
@@ -229,5 +231,62 @@ func TestFullDiskStopsTheRunAndKeepsTheCheckpoint(t *testing.T) {
 	_, err = Run(context.Background(), cfg)
 	if !errors.Is(err, ErrCheckpointMismatch) {
 		t.Fatalf("err = %v: a changed rejects file must be refused like any other change", err)
+	}
+}
+
+// testSpec returns a mapping of the messages writeNDJSON writes; extra
+// lines (comments) change its fingerprint, not what it does.
+func testSpec(t *testing.T, extra string) *mappings.Spec {
+	t.Helper()
+	spec, err := mappings.ParseSpec([]byte("type: track\nmessageId: messageId\nuserId: userId\nevent: event\ntimestamp: timestamp\n"+extra+"\n"), "test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return spec
+}
+
+// TestRunAloneRefusesAChangedImportOnResume resumes, through Run only, an
+// import whose mapping, time window or destination changed.
+func TestRunAloneRefusesAChangedImportOnResume(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(t *testing.T, cfg *Config)
+		want   string
+	}{
+		{"spec", func(t *testing.T, cfg *Config) { cfg.Spec = testSpec(t, "# the same, edited") }, "mapping"},
+		{"spec to passthrough", func(t *testing.T, cfg *Config) { cfg.Spec = nil }, "mapping"},
+		{"since", func(t *testing.T, cfg *Config) {
+			cfg.Mapping.Since = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+		}, "since"},
+		{"destination", func(t *testing.T, cfg *Config) { cfg.Destination = "segment https://events.eu1.segmentapis.com" }, "destination"},
+		{"a caller's option does not override the mapping", func(t *testing.T, cfg *Config) {
+			cfg.Spec = testSpec(t, "# edited")
+			cfg.Options = map[string]string{"mapping": testSpec(t, "").Fingerprint()}
+		}, "mapping"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			src := writeNDJSON(t, dir, "a.ndjson", 1000, nil)
+			cfg := checkpointConfig(dir, []string{src}, &fakeSink{send: failAfter(3)})
+			cfg.Spec = testSpec(t, "")
+			cfg.Destination = "segment https://api.segment.io"
+			if _, err := Run(context.Background(), cfg); err == nil {
+				t.Fatal("first run should stop")
+			}
+			tc.change(t, &cfg)
+			fs := &fakeSink{send: accept}
+			cfg.Sink = fs
+			_, err := Run(context.Background(), cfg)
+			var mismatch *CheckpointMismatchError
+			if !errors.As(err, &mismatch) || !errors.Is(err, ErrCheckpointMismatch) {
+				t.Fatalf("err = %v, want a *CheckpointMismatchError", err)
+			}
+			if !slices.Equal(mismatch.Changed, []string{tc.want}) || mismatch.Path != cfg.CheckpointPath {
+				t.Fatalf("mismatch of %s says %v changed, want [%s]: %v", mismatch.Path, mismatch.Changed, tc.want, err)
+			}
+			if fs.batches != 0 {
+				t.Fatalf("%d batches sent despite the mismatch", fs.batches)
+			}
+		})
 	}
 }

@@ -61,10 +61,19 @@ type Config struct {
 	CheckpointInterval time.Duration
 	// Restart discards an existing checkpoint and starts over.
 	Restart bool
-	// Options describe what else changes the messages sent (the mapping's
-	// fingerprint, the destination, time windows); they are recorded in the
-	// checkpoint, and a resumed run must have the same. Reader options and
-	// limits are added by Run.
+	// Destination names where the messages go, for the checkpoint: a
+	// resumed import must send to the same place, so a checkpoint of
+	// another destination is refused. For example "segment
+	// https://api.segment.io", "file /abs/path/out.ndjson" or "stub". It is
+	// recorded as it is: never put a write key in it. Default: "".
+	Destination string
+	// Options describe what else changes the messages sent, for callers
+	// that know of more; they are recorded in the checkpoint, and a resumed
+	// run must have the same. Run adds the identity it computes itself:
+	// the mapping's fingerprint (Spec), the time window and future
+	// tolerance (Mapping), Destination, reader options and limits; those
+	// keys ("mapping", "since", "until", "future_tolerance",
+	// "destination", …) are Run's. Default: none.
 	Options map[string]string
 	// Command is the command line that resumes this import, recorded in the
 	// checkpoint for people.
@@ -94,6 +103,10 @@ type Config struct {
 	Sample func(Sample)
 	// SampleRows is how many rows Sample sees. Default: 5.
 	SampleRows int
+
+	// crashHook, if set, is called at each crash point of the run (see
+	// crashpoint.go), for tests of this package.
+	crashHook func(point string)
 }
 
 // Sample is a row and the message mapped from it, or why it has none.

@@ -48,13 +48,18 @@ type rejectsFile struct {
 	// written is the file's size with what is buffered: where the next
 	// reject goes. Checkpoints record it.
 	written int64
+	// crash is called at the run's crash points; never nil.
+	crash func(point string)
 }
 
 // openRejects prepares the rejects file at path for appending. With
 // resume, the file is cut back to the size a checkpoint recorded, dropping
-// rejects of rows that will be read again; it must be at least that long.
+// rejects of rows that will be read again (and a line a crash tore); it
+// must be at least that long. Without, an existing file is kept, but a
+// last line without its newline, torn by a crash of a run that kept no
+// checkpoint, is cut off.
 func openRejects(path string, resume bool, offset int64) (*rejectsFile, error) {
-	r := &rejectsFile{path: path}
+	r := &rejectsFile{path: path, crash: func(string) {}}
 	if path == "" {
 		r.discard = true
 		return r, nil
@@ -71,6 +76,9 @@ func openRejects(path string, resume bool, offset int64) (*rejectsFile, error) {
 	}
 	r.written = st.Size()
 	if !resume {
+		if r.written, err = cutTornLine(path, st.Size()); err != nil {
+			return nil, fmt.Errorf("rejects: %w", err)
+		}
 		return r, nil
 	}
 	if st.Size() < offset {
@@ -83,6 +91,43 @@ func openRejects(path string, resume bool, offset int64) (*rejectsFile, error) {
 	}
 	r.written = offset
 	return r, nil
+}
+
+// cutTornLine cuts the file at path, size bytes long, back to the end of
+// its last complete line, and returns its new size.
+func cutTornLine(path string, size int64) (int64, error) {
+	if size == 0 {
+		return 0, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	// Read back from the end, a block at a time, to the last newline.
+	buf := make([]byte, 64<<10)
+	end := size
+	for end > 0 {
+		n := int64(len(buf))
+		if n > end {
+			n = end
+		}
+		if _, err := f.ReadAt(buf[:n], end-n); err != nil {
+			return 0, err
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			end = end - n + int64(i) + 1
+			break
+		}
+		end -= n
+	}
+	if end == size {
+		return size, nil
+	}
+	if err := os.Truncate(path, end); err != nil {
+		return 0, err
+	}
+	return end, nil
 }
 
 // size returns where the next reject will be written.
@@ -115,10 +160,25 @@ func (r *rejectsFile) write(rej Reject) error {
 		r.f, r.w = f, bufio.NewWriterSize(f, 64<<10)
 	}
 	line = append(line, '\n')
+	r.written += int64(len(line))
+	if n := r.w.Available(); len(line) > n && n > 0 {
+		// The line straddles the end of the buffer: as bufio would, fill
+		// the buffer and write it out, which leaves the line's head alone
+		// in the file until its tail follows.
+		if _, err := r.w.Write(line[:n]); err != nil {
+			r.err = fmt.Errorf("rejects: %w", err)
+			return r.err
+		}
+		if err := r.w.Flush(); err != nil {
+			r.err = fmt.Errorf("rejects: %w", err)
+			return r.err
+		}
+		r.crash(crashRejectsTornLine)
+		line = line[n:]
+	}
 	if _, err := r.w.Write(line); err != nil {
 		r.err = fmt.Errorf("rejects: %w", err)
 	}
-	r.written += int64(len(line))
 	return r.err
 }
 

@@ -88,9 +88,14 @@ type run struct {
 // It blocks until every row is delivered, rejected or filtered, the run
 // fails, or ctx ends. When ctx ends, Run stops reading, lets the batches
 // being sent finish for up to cfg.DrainTimeout, writes the checkpoint and
-// returns an error wrapping ctx.Err(). With a checkpoint that matches, Run
-// resumes where the acknowledged rows end; one that does not match is
-// refused before anything is sent (ErrCheckpointMismatch). The returned
+// returns an error wrapping ctx.Err(). With cfg.CheckpointPath, Run writes
+// the checkpoint, with the rejects file's size, before it reads the first
+// row, so that each reject is in the rejects file once however the run
+// ends. With a checkpoint that matches, Run resumes where the acknowledged
+// rows end; one of another import (its identity is computed from cfg: the
+// sources, the spec's fingerprint, the time window, the destination, the
+// reader options, the limits) is refused before anything is sent, with a
+// *CheckpointMismatchError (ErrCheckpointMismatch). The returned
 // Report is meaningful in every case and its counts add up. Errors name the
 // file, the row and the cause; a refused write key wraps sink.ErrUnauthorized.
 func Run(ctx context.Context, cfg Config) (Report, error) {
@@ -163,7 +168,17 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
+	r.rejects.crash = r.crash
 	r.tracker = newTracker(r.cfg.MaxInFlight, len(sources), r.rejects, r.files != nil, from, total0, byReason, fileTallies)
+	if r.files != nil {
+		// The checkpoint, with the rejects file's size, exists before the
+		// first row is read: whatever this run appends to the rejects file
+		// lies past the offset it records, and a resume cuts it back.
+		r.crash(crashBeforeFirstCheckpoint)
+		if err := r.writeCheckpoint(false); err != nil {
+			return Report{}, err
+		}
+	}
 
 	stopProgress := r.startProgress(total, start)
 	err = r.pipeline(ctx, from, schemaless)
@@ -176,6 +191,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			err, complete = cerr, false
 		}
 	}
+	r.crash(crashRunEnded)
 	stopProgress()
 
 	rep := r.report(len(sources), total, time.Since(start))
@@ -195,13 +211,34 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	return rep, err
 }
 
-// optionSet returns the options a checkpoint must match: the caller's and
-// those of reading and batching.
+// optionSet returns the options a checkpoint must match: the caller's,
+// then the identity of the import that Run computes itself, which no
+// caller's option overrides: the mapping, the time window, the
+// destination, and the options of reading and batching. The keys and
+// values are those the command recorded before Run computed them, so that
+// older checkpoints still match.
 func (r *run) optionSet() map[string]string {
 	o := map[string]string{}
 	for k, v := range r.cfg.Options {
 		o[k] = v
 	}
+	o["mapping"] = "passthrough"
+	if r.cfg.Spec != nil {
+		o["mapping"] = r.cfg.Spec.Fingerprint()
+	}
+	delete(o, "since")
+	delete(o, "until")
+	delete(o, "future_tolerance")
+	if m := r.cfg.Mapping; !m.Since.IsZero() {
+		o["since"] = m.Since.UTC().Format(time.RFC3339Nano)
+	}
+	if m := r.cfg.Mapping; !m.Until.IsZero() {
+		o["until"] = m.Until.UTC().Format(time.RFC3339Nano)
+	}
+	if ft := r.cfg.Mapping.FutureTolerance; ft != 0 {
+		o["future_tolerance"] = ft.String()
+	}
+	o["destination"] = r.cfg.Destination
 	ro := r.cfg.Reader
 	o["format"] = ro.Format
 	o["max_line_bytes"] = strconv.Itoa(ro.MaxLineBytes)
@@ -258,11 +295,8 @@ func (r *run) resume() (*Checkpoint, mark, error) {
 	if err != nil {
 		return nil, mark{}, err
 	}
-	if err := cp.match(r.files, r.options); err != nil {
-		return nil, mark{}, fmt.Errorf("%s: %w; run with --restart to discard the checkpoint and start over", path, err)
-	}
-	if cp.RejectsFile != "" && cp.RejectsFile != r.cfg.RejectsPath {
-		return nil, mark{}, fmt.Errorf("%s: %w: the rejects file was %s, is now %s", path, ErrCheckpointMismatch, cp.RejectsFile, r.cfg.RejectsPath)
+	if err := cp.match(path, r.files, r.options, r.cfg.RejectsPath); err != nil {
+		return nil, mark{}, err
 	}
 	r.started = cp.Started
 	for i, f := range cp.Files {
@@ -740,6 +774,12 @@ func (r *run) assemble(ctx context.Context, in <-chan *mapped, out chan<- *job) 
 			r.freeMapped(m)
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		// Reading stopped early: the input did not end here. The last
+		// range is left open, its rows read again on resume; ending it at
+		// the end of the input would settle rows never read.
+		return err
+	}
 	if len(waiting) > 0 {
 		return fmt.Errorf("map stage: %d blocks of rows out of order", len(waiting))
 	}
@@ -793,6 +833,7 @@ func (r *run) send(ctx context.Context, j *job) error {
 		first, last := j.positions[0], j.positions[n-1]
 		return fmt.Errorf("send batch of %d messages (%s to %s): %w", n, first, last, err)
 	}
+	r.crash(crashBatchAcked)
 	for i, f := range j.files {
 		if _, ok := refused[i]; ok {
 			j.count(int(f), func(t *tally) { t.Rejected++ })
@@ -884,6 +925,7 @@ func (r *run) writeCheckpoint(complete bool) error {
 	if err := r.rejects.flush(); err != nil {
 		return err
 	}
+	r.crash(crashRejectsFlushed)
 	cp := &Checkpoint{
 		Version:       CheckpointVersion,
 		Command:       r.cfg.Command,
@@ -914,7 +956,7 @@ func (r *run) writeCheckpoint(complete bool) error {
 		}
 		cp.Files[i] = f
 	}
-	if err := cp.save(r.cfg.CheckpointPath); err != nil {
+	if err := cp.save(r.cfg.CheckpointPath, r.crash); err != nil {
 		return err
 	}
 	r.tracker.release(s.undurable)

@@ -235,8 +235,7 @@ func (f *importFlags) config(sources, args []string, stdout io.Writer) (importer
 		return cfg, noop, fmt.Errorf("--checkpoint-interval is %s, want 0 or more", f.checkpointInterval)
 	}
 	destination := f.destination()
-	cfg.Options = f.inputFlags.options(&cfg)
-	cfg.Options["destination"] = destination
+	cfg.Destination = destination
 	cfg.Restart = f.restart
 	cfg.Command = []string{"backfill", "import"}
 	for _, a := range args {
@@ -340,8 +339,8 @@ func writeMemProfile(path string, stderr io.Writer) {
 	}
 }
 
-// destination names where the messages go, for the checkpoint: a resumed
-// import must send to the same place.
+// destination names where the messages go, for the checkpoint's identity
+// (Config.Destination): a resumed import must send to the same place.
 func (f *importFlags) destination() string {
 	switch {
 	case f.dryRun || f.output == "-":

@@ -4,7 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/backfillhq/backfill/importer"
 	"github.com/backfillhq/backfill/mappings"
@@ -96,20 +95,4 @@ func (f *inputFlags) apply(cfg *importer.Config) error {
 		cfg.Spec = spec
 	}
 	return nil
-}
-
-// options are what the input flags change in the messages sent, for the
-// checkpoint: a resumed import must map rows the same way.
-func (f *inputFlags) options(cfg *importer.Config) map[string]string {
-	o := map[string]string{"mapping": "passthrough"}
-	if cfg.Spec != nil {
-		o["mapping"] = cfg.Spec.Fingerprint()
-	}
-	if f.since != "" {
-		o["since"] = cfg.Mapping.Since.UTC().Format(time.RFC3339Nano)
-	}
-	if f.until != "" {
-		o["until"] = cfg.Mapping.Until.UTC().Format(time.RFC3339Nano)
-	}
-	return o
 }

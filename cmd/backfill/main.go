@@ -44,21 +44,36 @@ rejects file); 1 failed; 130 interrupted; 64 bad usage.
 `
 
 func main() {
+	// Signals first: an interrupt that came before the handler would kill
+	// the process instead of stopping it.
+	ctx := handleSignals()
 	tuneGC()
-	// The first signal stops the command gracefully; a second one exits at
-	// once (a checkpoint on disk stays valid, only less recent).
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// stopping is closed once the first SIGINT or SIGTERM has cancelled the
+// command's context; nil before handleSignals.
+var stopping chan struct{}
+
+// handleSignals returns the command's context. The first SIGINT or SIGTERM
+// cancels it, so that the command stops gracefully (an import writes its
+// checkpoint and exits 130); a second one exits at once with 130 (a
+// checkpoint on disk stays valid, only less recent).
+func handleSignals() context.Context {
 	ctx, cancel := context.WithCancel(context.Background())
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	stopping = make(chan struct{})
 	go func() {
 		<-sigs
 		cancel()
+		close(stopping)
 		fmt.Fprintln(os.Stderr, "backfill: stopping; interrupt again to quit at once")
 		<-sigs
 		fmt.Fprintln(os.Stderr, "backfill: quitting at once")
 		os.Exit(exitInterrupted)
 	}()
-	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+	return ctx
 }
 
 // tuneGC makes the memory limit, 192 MiB, the garbage collector's only

@@ -10,6 +10,10 @@ import (
 // were started in.
 var pkgDir string
 
+// testDir is the temporary working directory of the tests, removed when
+// they end.
+var testDir string
+
 // TestMain runs the tests in a temporary working directory, so that the
 // checkpoints and rejects files that commands keep there by default do not
 // land in the source tree.
@@ -24,6 +28,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	testDir = dir
 	if err := os.Chdir(dir); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
