@@ -518,8 +518,10 @@ func (w *MessageWriter) RawObject(o ObjectField, raw []byte) {
 	}
 }
 
-// objectValue writes object field o from a Go value, as Message holds it.
-func (w *MessageWriter) objectValue(o ObjectField, v any) {
+// WriteObject writes object field o from a Go value, as Message holds it:
+// nil (left out), map[string]any, map[string]string, Fields, or a
+// json.RawMessage holding an object ("invalid_field" otherwise).
+func (w *MessageWriter) WriteObject(o ObjectField, v any) {
 	switch x := v.(type) {
 	case nil:
 		return
@@ -724,10 +726,10 @@ func (w *MessageWriter) WriteMessage(m *Message) ([]byte, error) {
 				Detail: "Extra repeats the field " + strconv.Quote(x.Key) + " of the message"}
 		}
 	}
-	w.objectValue(FieldProperties, m.Properties)
-	w.objectValue(FieldTraits, m.Traits)
-	w.objectValue(FieldContext, m.Context)
-	w.objectValue(FieldIntegrations, m.Integrations)
+	w.WriteObject(FieldProperties, m.Properties)
+	w.WriteObject(FieldTraits, m.Traits)
+	w.WriteObject(FieldContext, m.Context)
+	w.WriteObject(FieldIntegrations, m.Integrations)
 	for _, x := range m.Extra {
 		w.KeyString(x.Key)
 		w.Value(x.Value)
