@@ -78,7 +78,7 @@ func oneLineJSON(v json.RawMessage) (string, error) {
 // key gives the writer the key of a remaining column's member.
 func (r *remainingRule) setKey(w *sink.MessageWriter) {
 	if r.keyed {
-		w.Key(r.wkey)
+		w.Key(&r.wkey)
 	} else {
 		w.KeyString(r.key)
 	}
@@ -236,7 +236,7 @@ func (m *specMapper) writeObject(c *rowCtx, o int, rowRest bool, w *sink.Message
 			if mb.idx >= len(row.Values) {
 				continue
 			}
-			w.Key(mb.wkey)
+			w.Key(&mb.wkey)
 			if err := writeValueAt(w, row, mb.idx, mb.typ, mb.ts); err != nil {
 				return fieldError(row, objectNames[o]+"."+mb.key, row.Names[mb.idx], row.Value(mb.idx), ReasonInvalidValue,
 					fmt.Errorf("declared %s: %w", mb.typ, err))
@@ -257,7 +257,7 @@ func (m *specMapper) writeObject(c *rowCtx, o int, rowRest bool, w *sink.Message
 // writeNode writes an explicit member: a column's value (unless it is
 // absent), a constant, or a group of members (unless all are absent).
 func (m *specMapper) writeNode(c *rowCtx, o int, w *sink.MessageWriter, nd *keyNode) error {
-	w.Key(nd.wkey)
+	w.Key(&nd.wkey)
 	switch {
 	case nd.col != nil:
 		var err error
@@ -298,7 +298,7 @@ func (m *specMapper) writeMembers(c *rowCtx, o int, w *sink.MessageWriter) error
 		if !ok {
 			return nil
 		}
-		r.setKey(w)
+		w.KeyString(r.key) // r is a copy: its key cannot be kept
 		if err := writeValue(w, mv, r.typ, r.ts); err != nil {
 			return fieldError(c.row, objectNames[o]+"."+r.key, p.from.name+"."+key, mv, ReasonInvalidValue,
 				fmt.Errorf("declared %s: %w", r.typ, err))

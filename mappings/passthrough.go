@@ -174,7 +174,12 @@ func (p *passthrough) Map(row *readers.Row, w *sink.MessageWriter) error {
 			o := objectIndex(name)
 			objects[o] = -1
 			var present bool
-			if present, err = passObject(row, i); present {
+			if raw, ok := row.RawJSON(i); ok && rawKind(raw) == '{' {
+				present = true // the common case, without a call
+			} else {
+				present, err = passObject(row, i)
+			}
+			if present {
 				objects[o] = i
 				if o == objContext {
 					raw, ok := jsonAt(row, i)
@@ -187,7 +192,11 @@ func (p *passthrough) Map(row *readers.Row, w *sink.MessageWriter) error {
 			}
 		}
 		if field >= 0 {
-			texts[field], err = readPassText(row, i)
+			if raw, ok := row.RawJSON(i); ok && plainLiteral(raw) {
+				texts[field].lit = raw // the common case, without a call
+			} else {
+				err = readPassText(row, i, &texts[field])
+			}
 		}
 		if err != nil && first == nil {
 			first = fieldError(row, name, "", row.Value(i), reason, err)
@@ -211,10 +220,10 @@ func (p *passthrough) Map(row *readers.Row, w *sink.MessageWriter) error {
 	}
 
 	w.Begin(typ, t)
-	for f, tx := range texts {
-		if tx.lit != nil {
+	for f := range texts {
+		if tx := &texts[f]; tx.lit != nil {
 			w.SetQuoted(passFields[f], tx.lit)
-		} else {
+		} else if tx.text != "" {
 			w.SetText(passFields[f], tx.text)
 		}
 	}
@@ -257,16 +266,20 @@ func (p *passthrough) Map(row *readers.Row, w *sink.MessageWriter) error {
 
 // readPassText reads a string field of a passed-through message, column i
 // of row: a JSON string, or a number kept as its text.
-func readPassText(row *readers.Row, i int) (passText, error) {
+func readPassText(row *readers.Row, i int, t *passText) error {
+	var err error
 	if raw, ok := row.RawJSON(i); ok {
 		if plainLiteral(raw) {
-			return passText{lit: raw}, nil
+			t.lit, t.text = raw, ""
+			return nil
 		}
-		s, _, err := rawToText(raw)
-		return passText{text: s}, err
+		t.lit = nil
+		t.text, _, err = rawToText(raw)
+		return err
 	}
-	s, _, err := toText(row.Value(i))
-	return passText{text: s}, err
+	t.lit = nil
+	t.text, _, err = toText(row.Value(i))
+	return err
 }
 
 var errMessageIDLength = fmt.Errorf("longer than %d bytes", maxMessageID)

@@ -47,16 +47,20 @@ const (
 
 var objectNames = [numObjectFields]string{"properties", "traits", "context", "integrations"}
 
+// objectOpens open the objects, with the comma before them.
+var objectOpens = [numObjectFields]string{`,"properties":{`, `,"traits":{`, `,"context":{`, `,"integrations":{`}
+
 // Key is a member name with its JSON form, quoted once (NewKey) for keys
 // that are written for many messages.
 type Key struct {
-	name   string
-	quoted string // name as a JSON string, with its colon
+	name    string
+	quoted  string // name as a JSON string, with its colon
+	library bool   // the name is "library"
 }
 
 // NewKey returns the Key of a member name.
 func NewKey(name string) Key {
-	return Key{name: name, quoted: string(append(appendString(nil, name), ':'))}
+	return Key{name: name, quoted: string(append(appendString(nil, name), ':')), library: name == "library"}
 }
 
 // Name returns the member name.
@@ -121,10 +125,11 @@ type MessageWriter struct {
 	next    ObjectField // objects before next are written or skipped
 	context bool        // the context is written
 	library bool        // the context being written has a "library" member
-	stack   []level
-	key     Key
-	hasKey  bool
-	err     error // the first value the message cannot hold
+	levels  []level     // levels[depth-1] is the object or array being written
+	depth   int         // 0 at the top level of the message
+	key     *Key        // the key of the next member
+	own     Key         // the key set by KeyString
+	err     error       // the first value the message cannot hold
 }
 
 // NewMessageWriter returns a MessageWriter with the per-message cap of l
@@ -163,9 +168,9 @@ func (w *MessageWriter) Begin(typ string, ts time.Time) {
 	w.text = [numTextFields]string{}
 	w.isQuote = [numTextFields]bool{}
 	w.derive, w.slot = nil, -1
+	w.own, w.key = Key{}, &w.own
 	w.head, w.next, w.context, w.library = false, 0, false, false
-	w.stack = w.stack[:0]
-	w.hasKey = false
+	w.depth = 0
 	w.err = nil
 }
 
@@ -207,8 +212,17 @@ func (w *MessageWriter) writeHead() {
 		return
 	}
 	w.head = true
-	w.buf = append(w.buf, `{"type":`...)
-	w.buf = appendString(w.buf, w.typ)
+	switch w.typ {
+	case TypeTrack:
+		w.buf = append(w.buf, `{"type":"track"`...)
+	case TypeIdentify:
+		w.buf = append(w.buf, `{"type":"identify"`...)
+	case TypePage:
+		w.buf = append(w.buf, `{"type":"page"`...)
+	default:
+		w.buf = append(w.buf, `{"type":`...)
+		w.buf = appendString(w.buf, w.typ)
+	}
 	if w.textLen(FieldMessageID) > 0 {
 		w.appendText(FieldMessageID)
 	} else if w.derive != nil {
@@ -251,36 +265,48 @@ func (w *MessageWriter) skipTo(o ObjectField) {
 // BeginObject starts object field o. Objects come in the order of the
 // ObjectField constants, each at most once, before any extra member.
 func (w *MessageWriter) BeginObject(o ObjectField) {
-	w.skipTo(o)
+	if !w.head || o > FieldContext && !w.context {
+		w.skipTo(o)
+	}
 	w.next = o + 1
 	w.library = false
 	mark := len(w.buf)
-	w.buf = append(w.buf, ',', '"')
-	w.buf = append(w.buf, objectNames[o]...)
-	w.buf = append(w.buf, '"', ':', '{')
-	w.stack = append(w.stack, level{mark: mark, key: objectNames[o]})
-	w.hasKey = false
+	w.buf = append(w.buf, objectOpens[o]...)
+	w.push(mark, objectNames[o], false)
+}
+
+// push starts a nested level.
+func (w *MessageWriter) push(mark int, key string, array bool) {
+	if w.depth == len(w.levels) {
+		w.levels = append(w.levels, level{})
+	}
+	lv := &w.levels[w.depth]
+	lv.mark, lv.n, lv.key, lv.array = mark, 0, key, array
+	w.depth++
+}
+
+// pop ends the current level and returns it.
+func (w *MessageWriter) pop() *level {
+	w.depth--
+	return &w.levels[w.depth]
 }
 
 // EndObject ends the object or nested object begun last. One without
 // members is left out, with its key.
 func (w *MessageWriter) EndObject() {
-	lv := w.stack[len(w.stack)-1]
-	w.stack = w.stack[:len(w.stack)-1]
-	w.hasKey = false
-	top := len(w.stack) == 0
-	isContext := top && lv.key == "context"
+	lv := w.pop()
+	top := w.depth == 0
 	if lv.n == 0 {
 		w.buf = w.buf[:lv.mark]
 		if !top {
-			w.stack[len(w.stack)-1].n--
-			if len(w.stack) == 1 && lv.key == "library" {
+			w.levels[w.depth-1].n--
+			if w.depth == 1 && lv.key == "library" {
 				w.library = false
 			}
 		}
 		return
 	}
-	if isContext {
+	if top && lv.key == "context" {
 		w.context = true
 		if !w.library {
 			w.buf = append(w.buf, ',')
@@ -297,7 +323,7 @@ func (w *MessageWriter) BeginNested() {
 	key := w.key.name
 	w.member()
 	w.buf = append(w.buf, '{')
-	w.stack = append(w.stack, level{mark: mark, key: key})
+	w.push(mark, key, false)
 }
 
 // BeginArray starts an array as the value of the current member; its
@@ -308,42 +334,60 @@ func (w *MessageWriter) BeginArray() {
 	key := w.key.name
 	w.member()
 	w.buf = append(w.buf, '[')
-	w.stack = append(w.stack, level{mark: mark, key: key, array: true})
+	w.push(mark, key, true)
 }
 
 // EndArray ends the array begun last.
 func (w *MessageWriter) EndArray() {
-	w.stack = w.stack[:len(w.stack)-1]
+	w.pop()
 	w.buf = append(w.buf, ']')
 }
 
-// Key sets the key of the next member, a constant one (see NewKey). At
-// the top level, after the objects, it is an extra member of the message,
+// Key sets the key of the next member, a constant one (see NewKey),
+// which must stay unchanged until the member's value is written. At the
+// top level, after the objects, it is an extra member of the message,
 // which may not repeat a field the writer writes itself.
-func (w *MessageWriter) Key(k Key) {
-	w.key, w.hasKey = k, true
+func (w *MessageWriter) Key(k *Key) {
+	w.key = k
 }
 
 // KeyString sets the key of the next member from its name.
 func (w *MessageWriter) KeyString(name string) {
-	w.key, w.hasKey = Key{name: name}, true
+	w.own = Key{name: name, library: name == "library"}
+	w.key = &w.own
 }
 
 // member writes what comes before a value: the comma, and the key of an
 // object member; at the top level, the objects not written and the
 // extra member's key.
 func (w *MessageWriter) member() {
-	if len(w.stack) == 0 {
-		w.skipTo(numObjectFields)
-		w.buf = append(w.buf, ',')
-		w.appendKey()
-		if w.err == nil && slices.Contains(knownKeys[:], w.key.name) {
-			w.err = &ValidationError{Field: "extra." + w.key.name, Reason: ReasonInvalidField,
-				Detail: "Extra repeats the field " + strconv.Quote(w.key.name) + " of the message"}
-		}
+	if w.depth == 0 || w.key.quoted == "" {
+		w.memberSlow()
 		return
 	}
-	lv := &w.stack[len(w.stack)-1]
+	lv := &w.levels[w.depth-1]
+	if lv.array {
+		w.memberSlow()
+		return
+	}
+	if lv.n > 0 {
+		w.buf = append(w.buf, ',')
+	}
+	lv.n++
+	w.buf = append(w.buf, w.key.quoted...)
+	if w.key.library && w.depth == 1 {
+		w.library = true
+	}
+}
+
+// memberSlow is member for an extra member, an array element or a key
+// not quoted in advance.
+func (w *MessageWriter) memberSlow() {
+	if w.depth == 0 {
+		w.extra()
+		return
+	}
+	lv := &w.levels[w.depth-1]
 	if lv.n > 0 {
 		w.buf = append(w.buf, ',')
 	}
@@ -352,9 +396,30 @@ func (w *MessageWriter) member() {
 		return
 	}
 	w.appendKey()
-	if len(w.stack) == 1 && w.key.name == "library" {
+	if w.key.library && w.depth == 1 {
 		w.library = true
 	}
+}
+
+// extra writes the key of an extra top-level member, after the objects.
+func (w *MessageWriter) extra() {
+	w.skipTo(numObjectFields)
+	w.buf = append(w.buf, ',')
+	w.appendKey()
+	if w.err == nil && isKnownKey(w.key.name) {
+		w.err = &ValidationError{Field: "extra." + w.key.name, Reason: ReasonInvalidField,
+			Detail: "Extra repeats the field " + strconv.Quote(w.key.name) + " of the message"}
+	}
+}
+
+// isKnownKey reports whether name is one of knownKeys.
+func isKnownKey(name string) bool {
+	switch name {
+	case "type", "messageId", "timestamp", "userId", "anonymousId", "event", "name",
+		"category", "groupId", "previousId", "properties", "traits", "context", "integrations":
+		return true
+	}
+	return false
 }
 
 func (w *MessageWriter) appendKey() {
@@ -364,29 +429,30 @@ func (w *MessageWriter) appendKey() {
 		w.buf = appendString(w.buf, w.key.name)
 		w.buf = append(w.buf, ':')
 	}
-	w.hasKey = false
 }
 
 // path returns the field the current member is, such as
 // "properties.items[2]": called after member has counted it.
 func (w *MessageWriter) path() string {
-	if len(w.stack) == 0 {
+	if w.depth == 0 {
 		return w.key.name
 	}
+	levels := w.levels[:w.depth]
+	cur := &levels[w.depth-1]
 	var b []byte
-	for i, lv := range w.stack {
+	for i, lv := range levels {
 		switch {
 		case i == 0:
 			b = append(b, lv.key...)
-		case w.stack[i-1].array:
-			b = appendIndex(b, w.stack[i-1].n-1)
+		case levels[i-1].array:
+			b = appendIndex(b, levels[i-1].n-1)
 		default:
 			b = append(b, '.')
 			b = append(b, lv.key...)
 		}
 	}
-	if top := w.stack[len(w.stack)-1]; top.array {
-		b = appendIndex(b, top.n-1)
+	if cur.array {
+		b = appendIndex(b, cur.n-1)
 	} else {
 		b = append(b, '.')
 		b = append(b, w.key.name...)
@@ -411,8 +477,8 @@ func (w *MessageWriter) fail(mark int, err error) {
 		}
 	}
 	w.buf = w.buf[:mark]
-	if len(w.stack) > 0 {
-		w.stack[len(w.stack)-1].n--
+	if w.depth > 0 {
+		w.levels[w.depth-1].n--
 	}
 }
 
@@ -623,8 +689,8 @@ func (w *MessageWriter) End() ([]byte, error) {
 	if w.start < 0 {
 		return nil, &ValidationError{Field: "type", Reason: ReasonInvalidType, Detail: "no message begun"}
 	}
-	for len(w.stack) > 0 {
-		if w.stack[len(w.stack)-1].array {
+	for w.depth > 0 {
+		if w.levels[w.depth-1].array {
 			w.EndArray()
 		} else {
 			w.EndObject()
@@ -652,17 +718,25 @@ func (w *MessageWriter) End() ([]byte, error) {
 
 // check applies the spec's rules to the message written.
 func (w *MessageWriter) check() error {
-	f := specFields{typ: w.typ}
 	// The rules look only at whether the ids are empty and at the length
 	// of the messageId.
-	has := func(t TextField) string {
-		if w.textLen(t) > 0 {
-			return "x"
-		}
-		return ""
+	var f specFields
+	f.typ = w.typ
+	if w.textLen(FieldUserID) > 0 {
+		f.userID = "x"
 	}
-	f.userID, f.anonymousID, f.event = has(FieldUserID), has(FieldAnonymousID), has(FieldEvent)
-	f.groupID, f.previousID = has(FieldGroupID), has(FieldPreviousID)
+	if w.textLen(FieldAnonymousID) > 0 {
+		f.anonymousID = "x"
+	}
+	if w.textLen(FieldEvent) > 0 {
+		f.event = "x"
+	}
+	if w.textLen(FieldGroupID) > 0 {
+		f.groupID = "x"
+	}
+	if w.textLen(FieldPreviousID) > 0 {
+		f.previousID = "x"
+	}
 	if err := f.check(); err != nil {
 		return err
 	}

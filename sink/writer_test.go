@@ -18,14 +18,14 @@ func writeMembers(w *MessageWriter) ([]byte, error) {
 	w.SetText(FieldUserID, "u1")
 	w.SetText(FieldMessageID, "m1")
 	w.BeginObject(FieldProperties)
-	w.Key(keyPlan)
+	w.Key(&keyPlan)
 	w.String("pro")
-	w.Key(keySeats) // no value: left out
-	w.Key(keyAddress)
+	w.Key(&keySeats) // no value: left out
+	w.Key(&keyAddress)
 	w.BeginNested()
-	w.Key(keyCity) // no value: the nested object is left out
+	w.Key(&keyCity) // no value: the nested object is left out
 	w.EndObject()
-	w.Key(keySeats)
+	w.Key(&keySeats)
 	w.Int(3)
 	w.KeyString("tags")
 	w.BeginArray()
