@@ -61,7 +61,7 @@ func checkMessage(t *testing.T, msg *sink.Message, want mapped) {
 func contextText(t *testing.T, v any) string {
 	t.Helper()
 	if raw, ok := v.(json.RawMessage); ok {
-		lib := string(sink.AppendLibrary([]byte(","))) + "}"
+		lib := "," + libraryJSON + "}"
 		s, cut := strings.CutSuffix(string(raw), lib)
 		if !cut && !strings.Contains(s, `"library"`) {
 			t.Errorf("context %s has no library member", raw)

@@ -1,6 +1,7 @@
 package mappings
 
 import (
+	"encoding/json"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -24,9 +25,10 @@ func TestPlainDecimal(t *testing.T) {
 			}
 			return
 		}
-		b, err := sink.AppendFloat(nil, f)
+		// The writer writes a float as encoding/json does.
+		b, err := json.Marshal(f)
 		if err != nil {
-			t.Fatal(err)
+			return // NaN or infinite: not a text plainDecimal takes
 		}
 		if plainDecimal(s) && string(b) != s {
 			t.Errorf("plainDecimal(%q) = true, but the float is written %s", s, b)

@@ -294,15 +294,12 @@ func (c *Client) Enqueue(m Messager) error {
 	if msg.Timestamp.IsZero() {
 		msg.Timestamp = c.now()
 	}
-	if err := Validate(&msg); err != nil {
-		return err
-	}
-	data, err := AppendMessage(make([]byte, 0, 512), &msg)
+	// The writer checks the message and its size; data is its own.
+	var w MessageWriter
+	w.Reset(make([]byte, 0, 512))
+	data, err := w.WriteMessage(&msg)
 	if err != nil {
 		return err
-	}
-	if len(data) > DefaultMaxMessageBytes {
-		return &TooLargeError{Size: len(data), Limit: DefaultMaxMessageBytes}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
