@@ -164,4 +164,3 @@ func waitLines(t *testing.T, path string, n int) []string {
 	}
 	return got
 }
-
