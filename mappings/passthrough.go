@@ -220,15 +220,15 @@ func (p *passthrough) Map(row *readers.Row, w *sink.MessageWriter) error {
 	}
 
 	w.Begin(typ, t)
+	if texts[sink.FieldMessageID].empty() {
+		w.SetText(sink.FieldMessageID, RowMessageID(row))
+	}
 	for f := range texts {
 		if tx := &texts[f]; tx.lit != nil {
 			w.SetQuoted(passFields[f], tx.lit)
 		} else if tx.text != "" {
 			w.SetText(passFields[f], tx.text)
 		}
-	}
-	if texts[sink.FieldMessageID].empty() {
-		w.SetText(sink.FieldMessageID, RowMessageID(row))
 	}
 	for o, i := range objects {
 		if i < 0 {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -113,13 +114,14 @@ type MessageWriter struct {
 	start int // start of the message in progress, or -1
 	limit int // per-message cap; 0 means DefaultMaxMessageBytes
 
-	typ     string
-	ts      time.Time
-	text    [numTextFields]string
-	quoted  [numTextFields][]byte
-	isQuote [numTextFields]bool
-	derive  func(msg []byte) string
-	slot    int // where a derived messageId goes, or -1
+	typ      string
+	ts       time.Time
+	set      uint16    // bit f: string field f has a value
+	idLen    int       // the length of the messageId
+	nextText TextField // string fields before nextText are written or passed
+	stamped  bool      // the timestamp is written
+	derive   func(msg []byte) string
+	slot     int // where a derived messageId goes, or -1
 
 	head    bool        // the head (type to previousId) is written
 	next    ObjectField // objects before next are written or skipped
@@ -165,54 +167,8 @@ func (w *MessageWriter) Begin(typ string, ts time.Time) {
 	}
 	w.start = len(w.buf)
 	w.typ, w.ts = typ, ts
-	w.text = [numTextFields]string{}
-	w.isQuote = [numTextFields]bool{}
-	w.derive, w.slot = nil, -1
-	w.own, w.key = Key{}, &w.own
-	w.head, w.next, w.context, w.library = false, 0, false, false
-	w.depth = 0
-	w.err = nil
-}
-
-// SetText sets a string field; the empty string leaves it out.
-func (w *MessageWriter) SetText(f TextField, s string) {
-	w.text[f], w.isQuote[f] = s, false
-}
-
-// SetQuoted sets a string field to a JSON string literal, quotes
-// included, that the caller vouches is written back as itself: printable
-// ASCII without escapes. The literal "" leaves the field out.
-func (w *MessageWriter) SetQuoted(f TextField, lit []byte) {
-	if len(lit) <= 2 {
-		w.text[f], w.isQuote[f] = "", false
-		return
-	}
-	w.quoted[f], w.isQuote[f] = lit, true
-}
-
-// has reports whether string field f has a value, and its length.
-func (w *MessageWriter) textLen(f TextField) int {
-	if w.isQuote[f] {
-		return len(w.quoted[f]) - 2
-	}
-	return len(w.text[f])
-}
-
-// DeriveMessageID makes a message without a messageId get one computed,
-// when it ends, from the message's bytes as written without it; id must
-// return at most MaxMessageIDBytes bytes. The id is written in its place
-// after the type without another pass over the source.
-func (w *MessageWriter) DeriveMessageID(id func(msg []byte) string) {
-	w.derive = id
-}
-
-// writeHead writes the fields up to previousId, once.
-func (w *MessageWriter) writeHead() {
-	if w.head {
-		return
-	}
-	w.head = true
-	switch w.typ {
+	w.set, w.idLen, w.nextText, w.stamped = 0, 0, 0, false
+	switch typ {
 	case TypeTrack:
 		w.buf = append(w.buf, `{"type":"track"`...)
 	case TypeIdentify:
@@ -221,30 +177,96 @@ func (w *MessageWriter) writeHead() {
 		w.buf = append(w.buf, `{"type":"page"`...)
 	default:
 		w.buf = append(w.buf, `{"type":`...)
-		w.buf = appendString(w.buf, w.typ)
+		w.buf = appendString(w.buf, typ)
 	}
-	if w.textLen(FieldMessageID) > 0 {
-		w.appendText(FieldMessageID)
-	} else if w.derive != nil {
+	w.derive, w.slot = nil, -1
+	w.own, w.key = Key{}, &w.own
+	w.head, w.next, w.context, w.library = false, 0, false, false
+	w.depth = 0
+	w.err = nil
+}
+
+// SetText sets a string field; the empty string leaves it out. The
+// fields are set in the order of the TextField constants, before the
+// objects; one set out of order is an error of the message.
+func (w *MessageWriter) SetText(f TextField, s string) {
+	if s != "" && w.field(f, len(s)) {
+		w.buf = appendString(w.buf, s)
+	}
+}
+
+// SetQuoted sets a string field, as SetText does, to a JSON string
+// literal, quotes included, that the caller vouches is written back as
+// itself: printable ASCII without escapes. The literal "" leaves the
+// field out.
+func (w *MessageWriter) SetQuoted(f TextField, lit []byte) {
+	if len(lit) > 2 && w.field(f, len(lit)-2) {
+		w.buf = append(w.buf, lit...)
+	}
+}
+
+// field writes the key of string field f, whose text is n bytes long,
+// and what comes before it; it reports false for a field out of order.
+func (w *MessageWriter) field(f TextField, n int) bool {
+	if w.head || f < w.nextText {
+		if w.err == nil {
+			w.err = &ValidationError{Field: strings.Trim(textKeys[f], `,":`), Reason: ReasonInvalidField,
+				Detail: "set out of order"}
+		}
+		return false
+	}
+	if f > FieldMessageID && !w.stamped {
+		w.stamp()
+	}
+	w.nextText = f + 1
+	w.set |= 1 << f
+	if f == FieldMessageID {
+		w.idLen = n
+	}
+	w.buf = append(w.buf, textKeys[f]...)
+	return true
+}
+
+// stamp writes the timestamp, after the messageId or its slot.
+func (w *MessageWriter) stamp() {
+	w.stamped = true
+	if w.set&(1<<FieldMessageID) == 0 && w.derive != nil {
 		w.slot = len(w.buf)
 	}
 	w.buf = append(w.buf, `,"timestamp":"`...)
 	w.buf = appendTime(w.buf, w.ts)
 	w.buf = append(w.buf, '"')
-	for f := FieldUserID; f < numTextFields; f++ {
-		if w.textLen(f) > 0 {
-			w.appendText(f)
-		}
-	}
 }
 
-func (w *MessageWriter) appendText(f TextField) {
-	w.buf = append(w.buf, textKeys[f]...)
-	if w.isQuote[f] {
-		w.buf = append(w.buf, w.quoted[f]...)
-	} else {
-		w.buf = appendString(w.buf, w.text[f])
+// textLen returns the length of string field f, 0 when it has no value.
+func (w *MessageWriter) textLen(f TextField) int {
+	switch {
+	case w.set&(1<<f) == 0:
+		return 0
+	case f == FieldMessageID:
+		return w.idLen
 	}
+	return 1
+}
+
+// DeriveMessageID makes a message without a messageId get one computed,
+// when it ends, from the message's bytes as written without it; id must
+// return at most MaxMessageIDBytes bytes. The id is written in its place
+// after the type without another pass over the source. It is called
+// after Begin, before the string fields.
+func (w *MessageWriter) DeriveMessageID(id func(msg []byte) string) {
+	w.derive = id
+}
+
+// writeHead ends the string fields, once.
+func (w *MessageWriter) writeHead() {
+	if w.head {
+		return
+	}
+	if !w.stamped {
+		w.stamp()
+	}
+	w.head = true
 }
 
 // skipTo writes the head and, when the objects pass the context without

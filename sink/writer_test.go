@@ -14,9 +14,9 @@ var libraryMember = `"library":{"name":"backfill","version":"` + Version + `"}`
 // constant keys, an absent value, an empty nested object, an array.
 func writeMembers(w *MessageWriter) ([]byte, error) {
 	w.Begin(TypeTrack, encodeTime)
-	w.SetText(FieldEvent, "Signed Up")
-	w.SetText(FieldUserID, "u1")
 	w.SetText(FieldMessageID, "m1")
+	w.SetText(FieldUserID, "u1")
+	w.SetText(FieldEvent, "Signed Up")
 	w.BeginObject(FieldProperties)
 	w.Key(&keyPlan)
 	w.String("pro")
@@ -157,9 +157,18 @@ func TestMessageWriterErrors(t *testing.T) {
 			w.KeyString("userId")
 			w.String("again")
 		}, ReasonInvalidField, "extra.userId"},
-		{"no ids", func(w *MessageWriter) { w.SetText(FieldUserID, "") }, ReasonMissingID, "userId"},
-		{"no event", func(w *MessageWriter) { w.SetText(FieldEvent, "") }, ReasonMissingEvent, "event"},
-		{"long messageId", func(w *MessageWriter) { w.SetText(FieldMessageID, strings.Repeat("x", 101)) }, ReasonInvalidMessageID, "messageId"},
+		{"no ids", func(w *MessageWriter) { w.SetText(FieldEvent, "e") }, ReasonMissingID, "userId"},
+		{"no event", func(w *MessageWriter) { w.SetText(FieldUserID, "u") }, ReasonMissingEvent, "event"},
+		{"long messageId", func(w *MessageWriter) {
+			w.SetText(FieldMessageID, strings.Repeat("x", 101))
+			w.SetText(FieldUserID, "u")
+			w.SetText(FieldEvent, "e")
+		}, ReasonInvalidMessageID, "messageId"},
+		{"fields out of order", func(w *MessageWriter) {
+			w.SetText(FieldUserID, "u")
+			w.SetText(FieldEvent, "e")
+			w.SetText(FieldAnonymousID, "a")
+		}, ReasonInvalidField, "anonymousId"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -167,8 +176,10 @@ func TestMessageWriterErrors(t *testing.T) {
 			w.Reset([]byte("kept"))
 			w.buf = append(w.buf, "kept"...)
 			w.Begin(TypeTrack, encodeTime)
-			w.SetText(FieldUserID, "u")
-			w.SetText(FieldEvent, "e")
+			if !strings.HasPrefix(tt.name, "no ") && !strings.Contains(tt.name, "messageId") && !strings.Contains(tt.name, "order") {
+				w.SetText(FieldUserID, "u")
+				w.SetText(FieldEvent, "e")
+			}
 			tt.write(w)
 			b, err := w.End()
 			var ve *ValidationError
@@ -216,11 +227,11 @@ func TestMessageWriterDerivedMessageID(t *testing.T) {
 	var w MessageWriter
 	var seen string
 	w.Begin(TypeIdentify, encodeTime)
-	w.SetText(FieldUserID, "u")
 	w.DeriveMessageID(func(msg []byte) string {
 		seen = string(msg)
 		return "id-" + string(rune('0'+len(msg)%10))
 	})
+	w.SetText(FieldUserID, "u")
 	w.BeginObject(FieldTraits)
 	w.KeyString("a")
 	w.Int(1)
@@ -239,9 +250,9 @@ func TestMessageWriterDerivedMessageID(t *testing.T) {
 	}
 	// A messageId set by the caller wins.
 	w.Begin(TypeIdentify, encodeTime)
-	w.SetText(FieldUserID, "u")
-	w.SetText(FieldMessageID, "mine")
 	w.DeriveMessageID(func([]byte) string { t.Error("derived although set"); return "" })
+	w.SetText(FieldMessageID, "mine")
+	w.SetText(FieldUserID, "u")
 	if got, err := w.End(); err != nil || !strings.Contains(string(got), `"messageId":"mine"`) {
 		t.Errorf("End = %s, %v", got, err)
 	}
