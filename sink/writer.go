@@ -740,6 +740,23 @@ func (w *MessageWriter) End() ([]byte, error) {
 
 // check applies the spec's rules to the message written.
 func (w *MessageWriter) check() error {
+	// The common messages pass at a glance.
+	const ids = 1<<FieldUserID | 1<<FieldAnonymousID
+	if sec := w.ts.Unix(); w.set&ids != 0 && w.idLen <= MaxMessageIDBytes && !w.ts.IsZero() &&
+		sec >= minRFC3339Unix && sec < endRFC3339Unix {
+		switch w.typ {
+		case TypeIdentify, TypePage, TypeScreen:
+			return w.err
+		case TypeTrack:
+			if w.set&(1<<FieldEvent) != 0 {
+				return w.err
+			}
+		case TypeGroup:
+			if w.set&(1<<FieldGroupID) != 0 {
+				return w.err
+			}
+		}
+	}
 	// The rules look only at whether the ids are empty and at the length
 	// of the messageId.
 	var f specFields
