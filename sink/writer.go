@@ -64,9 +64,6 @@ func NewKey(name string) Key {
 	return Key{name: name, quoted: string(append(appendString(nil, name), ':')), library: name == "library"}
 }
 
-// Name returns the member name.
-func (k Key) Name() string { return k.name }
-
 // level is an object or array being written: where it starts (before the
 // comma and key that open it), how many members it has, and the key that
 // opened it, for the paths of errors.
@@ -85,14 +82,15 @@ type level struct {
 // context's "library" member, the escaping of strings, and the
 // per-message size cap.
 //
-// A message is written in order: Begin (type and timestamp); SetText for
-// the string fields, in any order; the objects, each with BeginObject,
+// A message is written in order, straight into the buffer: Begin (type
+// and timestamp); SetText or SetQuoted for the string fields, in the
+// order of the TextField constants; the objects, each with BeginObject,
 // then Key and a value per member (String, Int, Float, Bool, Null, Raw,
 // Literal, Time, Value, or BeginNested/BeginArray with their End), then
-// EndObject; then Key and a value for each extra top-level member;
-// finally End, which returns the message's bytes or a typed error. The
-// string fields are written when the first object (or End) comes, so
-// the values given to SetText must stay unchanged until then.
+// EndObject (or RawObject, or WriteObject for a Go value); then Key and
+// a value for each extra top-level member; finally End, which returns
+// the message's bytes or a typed error. A messageId computed from the
+// message itself is written by End (DeriveMessageID).
 //
 // A member whose key is given but no value is left out. An object (or a
 // nested object) without members is left out, key and all; a message
