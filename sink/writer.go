@@ -586,15 +586,15 @@ func (w *MessageWriter) Value(v any) {
 // a valid JSON object, as it is (compacted if it spans lines). A context
 // written so is not given a "library" member: the caller writes its own.
 func (w *MessageWriter) RawObject(o ObjectField, raw []byte) {
-	w.skipTo(o)
+	if !w.head || o > FieldContext && !w.context {
+		w.skipTo(o)
+	}
 	w.next = o + 1
 	if o == FieldContext {
 		w.context = true
 	}
 	mark := len(w.buf)
-	w.buf = append(w.buf, ',', '"')
-	w.buf = append(w.buf, objectNames[o]...)
-	w.buf = append(w.buf, '"', ':')
+	w.buf = append(w.buf, objectOpens[o][:len(objectOpens[o])-1]...)
 	var err error
 	if w.buf, err = appendRaw(w.buf, raw); err != nil {
 		w.buf = w.buf[:mark]
