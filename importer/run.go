@@ -563,10 +563,7 @@ func (c *mapperCache) get(r *run, blk *block) (mappings.Mapper, error) {
 // assembler puts their blocks back in order.
 func (r *run) mapWorker(ctx context.Context, in <-chan block, out chan<- *mapped, schemaless mappings.Mapper, cache *mapperCache) error {
 	keepRaw := r.cfg.Sample != nil
-	var (
-		msg     sink.Message
-		scratch []byte // the JSON of msg's objects
-	)
+	w := sink.NewMessageWriter(r.cfg.Limits)
 	for {
 		var blk block
 		var ok bool
@@ -586,11 +583,9 @@ func (r *run) mapWorker(ctx context.Context, in <-chan block, out chan<- *mapped
 			}
 		}
 		m := r.newMapped(blk.seq, blk.file, len(blk.items))
-		enc, _ := mapper.(mappings.RowEncoder)
-		if keepRaw {
-			enc = nil // samples go through Map, with the row's raw bytes
-		}
-		sm, _ := mapper.(mappings.ScratchMapper)
+		// Every row goes the same way, previews and imports alike: the
+		// mapper writes its message into the block's buffer.
+		w.Reset(m.buf)
 		for i := range blk.items {
 			it, o := &blk.items[i], &m.outs[i]
 			*o = outcome{pos: it.pos()}
@@ -599,24 +594,8 @@ func (r *run) mapWorker(ctx context.Context, in <-chan block, out chan<- *mapped
 				continue
 			}
 			row := &it.row
-			if enc != nil {
-				start := len(m.buf)
-				if out, ok := enc.EncodeRow(m.buf, row); ok && sink.CheckEncoded(out[start:], r.cfg.Limits) == nil {
-					m.buf = out
-					o.kind, o.start, o.end = outMessage, start, len(m.buf)
-					continue
-				}
-				// Left to Map, which refuses or builds it.
-			}
-			msg = sink.Message{}
-			var err error
-			if sm != nil {
-				// msg is encoded below, before the scratch is used again.
-				scratch, err = sm.MapScratch(row, &msg, scratch)
-			} else {
-				err = mapper.Map(row, &msg)
-			}
-			if err != nil {
+			start := w.Len()
+			if err := mapper.Map(row, w); err != nil {
 				o.kind, o.err = outReject, err
 				if errors.Is(err, mappings.ErrFiltered) {
 					o.kind = outFiltered
@@ -626,16 +605,12 @@ func (r *run) mapWorker(ctx context.Context, in <-chan block, out chan<- *mapped
 				}
 				continue
 			}
-			start := len(m.buf)
-			if m.buf, err = sink.EncodeMessage(m.buf, &msg, r.cfg.Limits); err != nil {
-				o.kind, o.err, o.raw = outReject, fmt.Errorf("%s: %w", o.pos, err), rawRow(row)
-				continue
-			}
-			o.kind, o.start, o.end = outMessage, start, len(m.buf)
+			o.kind, o.start, o.end = outMessage, start, w.Len()
 			if keepRaw {
 				o.raw = rawRow(row)
 			}
 		}
+		m.buf = w.Bytes()
 		r.freeItems(blk.items)
 		select {
 		case out <- m:

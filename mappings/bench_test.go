@@ -103,31 +103,32 @@ func BenchmarkPassthrough(b *testing.B) {
 	mapRows(b, Passthrough(Options{}), passthroughBenchRows(b))
 }
 
-// BenchmarkMapEncode maps each row and encodes its message with
-// sink.EncodeMessage into a reused buffer, as a map worker of the
-// importer does.
+// BenchmarkMapEncode maps each row (values boxed, as tests build them)
+// into a reused MessageWriter.
 func BenchmarkMapEncode(b *testing.B) {
+	benchWrite(b, func(rows []*readers.Row) []*readers.Row { return rows })
+}
+
+// benchWrite maps the rows of each case, as prepare hands them on, into
+// a reused MessageWriter, as a map worker of the importer does.
+func benchWrite(b *testing.B, prepare func([]*readers.Row) []*readers.Row) {
 	for _, c := range []struct {
 		name string
 		m    Mapper
 		rows []*readers.Row
 	}{
-		{"CSV", csvBenchMapper(b), csvBenchRows()},
-		{"CSVWide", mustCompile(b, wideSpec, wideSchema, Options{}), wideRows()},
-		{"NDJSON", mustCompile(b, benchSpec, nil, Options{}), ndjsonBenchRows(b)},
-		{"Passthrough", Passthrough(Options{}), passthroughBenchRows(b)},
+		{"CSV", csvBenchMapper(b), prepare(csvBenchRows())},
+		{"CSVWide", mustCompile(b, wideSpec, wideSchema, Options{}), prepare(wideRows())},
+		{"NDJSON", mustCompile(b, benchSpec, nil, Options{}), prepare(ndjsonBenchRows(b))},
+		{"Passthrough", Passthrough(Options{}), prepare(passthroughBenchRows(b))},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
-			var msg sink.Message
-			var buf []byte
+			w := sink.NewMessageWriter(sink.Limits{})
 			cpu0 := processCPU()
 			for i := 0; b.Loop(); i++ {
-				if err := c.m.Map(c.rows[i%len(c.rows)], &msg); err != nil {
-					b.Fatal(err)
-				}
-				var err error
-				if buf, err = sink.EncodeMessage(buf[:0], &msg, sink.Limits{}); err != nil {
+				w.Reset(w.Bytes())
+				if err := c.m.Map(c.rows[i%len(c.rows)], w); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -153,9 +154,10 @@ func mapRows(b *testing.B, m Mapper, rows []*readers.Row) {
 	b.Helper()
 	b.ReportAllocs()
 	b.ResetTimer()
-	var msg sink.Message
+	w := sink.NewMessageWriter(sink.Limits{})
 	for i := 0; i < b.N; i++ {
-		if err := m.Map(rows[i%len(rows)], &msg); err != nil {
+		w.Reset(w.Bytes())
+		if err := m.Map(rows[i%len(rows)], w); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -185,7 +187,7 @@ func BenchmarkMapPreset(b *testing.B) {
 			sc.Buffer(nil, 1<<20)
 			for n := int64(1); sc.Scan(); n++ {
 				row := ndjsonRow(b, n, sc.Text())
-				if m.Map(row, &sink.Message{}) == nil {
+				if mapInto(m, row, &sink.Message{}) == nil {
 					rows = append(rows, row)
 				}
 			}
@@ -194,41 +196,14 @@ func BenchmarkMapPreset(b *testing.B) {
 	}
 }
 
-// BenchmarkEncodeRow encodes each row's message straight from the row
-// (the rows as the readers hand them on, values unboxed) into a reused
-// buffer, as a map worker of the importer does; BenchmarkMapEncode is the
-// path of rows EncodeRow leaves to Map.
+// BenchmarkEncodeRow maps each row, as the readers hand them on (values
+// unboxed), into a reused MessageWriter: the map worker's path.
 func BenchmarkEncodeRow(b *testing.B) {
-	unbox := func(rows []*readers.Row) []*readers.Row {
+	benchWrite(b, func(rows []*readers.Row) []*readers.Row {
 		out := make([]*readers.Row, len(rows))
 		for i, r := range rows {
 			out[i] = unboxed(r)
 		}
 		return out
-	}
-	for _, c := range []struct {
-		name string
-		m    Mapper
-		rows []*readers.Row
-	}{
-		{"CSV", csvBenchMapper(b), unbox(csvBenchRows())},
-		{"CSVWide", mustCompile(b, wideSpec, wideSchema, Options{}), unbox(wideRows())},
-		{"NDJSON", mustCompile(b, benchSpec, nil, Options{}), unbox(ndjsonBenchRows(b))},
-		{"Passthrough", Passthrough(Options{}), unbox(passthroughBenchRows(b))},
-	} {
-		b.Run(c.name, func(b *testing.B) {
-			b.ReportAllocs()
-			enc := c.m.(RowEncoder)
-			var buf []byte
-			cpu0 := processCPU()
-			for i := 0; b.Loop(); i++ {
-				var ok bool
-				if buf, ok = enc.EncodeRow(buf[:0], c.rows[i%len(c.rows)]); !ok {
-					b.Fatal("EncodeRow left a row to Map")
-				}
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
-			b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
-		})
-	}
+	})
 }

@@ -2,7 +2,6 @@ package mappings
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -31,8 +30,8 @@ type partPlan struct {
 // member is a remaining column placed in an object under key.
 type member struct {
 	key  string
-	qkey string // key as JSON, with its colon
-	idx  int    // index in the schema
+	wkey sink.Key
+	idx  int // index in the schema
 	typ  colType
 	ts   *timeParser
 }
@@ -40,11 +39,12 @@ type member struct {
 // remainingRule says what becomes of a column (or a member of a from
 // column) among the remaining ones.
 type remainingRule struct {
-	skip bool
-	key  string
-	qkey string // key as JSON, with its colon; set by prepareJSON
-	typ  colType
-	ts   *timeParser
+	skip  bool
+	key   string
+	wkey  sink.Key // key for the writer; set by prepareKeys when keyed
+	keyed bool
+	typ   colType
+	ts    *timeParser
 }
 
 // keyNode is a member an object sets explicitly: a column (col) or a
@@ -55,9 +55,9 @@ type keyNode struct {
 	col        *colRef
 	value      json.RawMessage
 	children   []*keyNode
-	fromValues bool   // set first by values: written after the remaining columns
-	qkey       string // key as JSON, with its colon
-	valueJSON  []byte // value as the sink encodes it
+	fromValues bool // set first by values: written after the remaining columns
+	wkey       sink.Key
+	valueJSON  string // value as JSON text on one line
 }
 
 // objectPlan is a compiled object.
@@ -104,19 +104,7 @@ type specMapper struct {
 	objectOn [len(messageTypes)][numObjects]bool
 
 	errNoID error // the cause of a missing_id reject, naming the columns
-
-	// jsonHint is the capacity of a row's buffer of object JSON: from the
-	// size of recent rows' objects, between minJSONHint and maxJSONHint.
-	jsonHint atomic.Int64
-	// fieldsOnly builds every object as sink.Fields, for tests that
-	// compare the two ways.
-	fieldsOnly bool
 }
-
-const (
-	minJSONHint = 64
-	maxJSONHint = 1 << 10
-)
 
 var _ Mapper = (*specMapper)(nil)
 
@@ -137,11 +125,9 @@ var _ Mapper = (*specMapper)(nil)
 // remaining column whose name is an output key its object sets explicitly
 // (or the first part of one) is left out of it; the explicit member wins.
 //
-// Map sets each object of the message as a json.RawMessage holding its
-// JSON text, written once (a context with its "library" member, see
-// sink.AppendLibrary); an object with a value the sink's encoder refuses,
-// such as a NaN float, is set as sink.Fields instead, so that encoding the
-// message reports it.
+// Map writes each object of the message member by member into the
+// sink's MessageWriter; a value the writer refuses, such as a NaN float,
+// makes the row a reject naming the field.
 //
 // With `passthrough: true` the Mapper is Passthrough(opts). Compile fails
 // if opts is invalid. Compile once per schema; the Mapper is safe for
@@ -315,10 +301,9 @@ func (s *Spec) Compile(schema []string, opts Options) (Mapper, error) {
 	}
 
 	m.errNoID = noIDError(s)
-	if err := m.prepareJSON(); err != nil {
+	if err := m.prepareKeys(); err != nil {
 		return nil, fmt.Errorf("%s: %w", s.name, err)
 	}
-	m.jsonHint.Store(minJSONHint)
 	return m, nil
 }
 
@@ -469,30 +454,78 @@ func columnList(schema []string) string {
 	return strings.Join(schema, ", ")
 }
 
-// Map implements Mapper.
-func (m *specMapper) Map(row *readers.Row, msg *sink.Message) error {
-	_, err := m.MapScratch(row, msg, nil)
-	return err
-}
-
-// MapScratch implements ScratchMapper. Without scratch, it allocates the
-// memory of the row's objects. The timestamp is read first, so that a row
+// Map implements Mapper. The timestamp is read first, so that a row
 // outside the time window is filtered whatever else is wrong with it.
-func (m *specMapper) MapScratch(row *readers.Row, msg *sink.Message, scratch []byte) (buf []byte, err error) {
-	buf = scratch[:0]
+func (m *specMapper) Map(row *readers.Row, w *sink.MessageWriter) error {
 	var c rowCtx
 	c.init(row, m.slots)
-	ti, err := m.header(&c, msg)
+	var msg header
+	ti, err := m.header(&c, &msg)
 	if err != nil {
-		return buf, err
+		return err
 	}
-	return m.objectsInto(&c, ti, msg, buf, scratch == nil)
+	w.Begin(msg.Type, msg.Timestamp)
+	w.SetText(sink.FieldMessageID, msg.MessageID)
+	w.SetText(sink.FieldUserID, msg.UserID)
+	w.SetText(sink.FieldAnonymousID, msg.AnonymousID)
+	w.SetText(sink.FieldEvent, msg.Event)
+	w.SetText(sink.FieldName, msg.Name)
+	w.SetText(sink.FieldCategory, msg.Category)
+	w.SetText(sink.FieldGroupID, msg.GroupID)
+	w.SetText(sink.FieldPreviousID, msg.PreviousID)
+	for o := range m.objects {
+		if m.objectOn[ti][o] {
+			if err := m.writeObject(&c, o, m.target[ti] == o, w); err != nil {
+				return err
+			}
+		}
+	}
+	return endMessage(row, w)
+}
+
+// endMessage ends the message of row in w; an error of the writer (a
+// value JSON cannot hold, a message over the size cap) names the row.
+func endMessage(row *readers.Row, w *sink.MessageWriter) error {
+	if _, err := w.End(); err != nil {
+		return &writeError{pos: row.Pos, err: err}
+	}
+	return nil
+}
+
+// writeError is an error of the writer for the message of a row.
+type writeError struct {
+	pos readers.Position
+	err error
+}
+
+func (e *writeError) Error() string {
+	if e.pos == (readers.Position{}) {
+		return e.err.Error()
+	}
+	return e.pos.String() + ": " + e.err.Error()
+}
+
+func (e *writeError) Unwrap() error { return e.err }
+
+// RejectReason returns the reason of the writer's error.
+func (e *writeError) RejectReason() string {
+	if r, ok := e.err.(interface{ RejectReason() string }); ok {
+		return r.RejectReason()
+	}
+	return sink.ReasonInvalidValue
+}
+
+// header is the part of a message Map reads before the objects.
+type header struct {
+	Type                                                                       string
+	Timestamp                                                                  time.Time
+	MessageID, UserID, AnonymousID, Event, Name, Category, GroupID, PreviousID string
 }
 
 // header sets the message's timestamp, type and string fields from the
 // row (everything but the objects), and returns the type's index.
-func (m *specMapper) header(c *rowCtx, msg *sink.Message) (ti int, err error) {
-	*msg = sink.Message{}
+func (m *specMapper) header(c *rowCtx, msg *header) (ti int, err error) {
+	*msg = header{}
 	row := c.row
 	ts, err := m.timestamp(c)
 	if err != nil {
@@ -551,62 +584,6 @@ func (m *specMapper) header(c *rowCtx, msg *sink.Message) (ti int, err error) {
 	return ti, nil
 }
 
-// objectsInto sets the message's objects, built as JSON in buf, which it
-// returns; alloc says buf is the mapper's own.
-func (m *specMapper) objectsInto(c *rowCtx, ti int, msg *sink.Message, buf []byte, alloc bool) ([]byte, error) {
-	var err error
-	for o := range m.objects {
-		if !m.objectOn[ti][o] {
-			continue
-		}
-		if buf == nil {
-			buf = make([]byte, 0, m.jsonHint.Load())
-		}
-		start := len(buf)
-		var (
-			has, fallback bool
-			obj           any
-		)
-		if m.fieldsOnly {
-			fallback = true
-		} else if buf, has, fallback, err = m.objectJSON(c, o, m.target[ti] == o, buf); err != nil {
-			return buf, err
-		}
-		switch {
-		case fallback:
-			fields, err := m.object(c, o, m.target[ti] == o)
-			if err != nil {
-				return buf, err
-			}
-			if len(fields) == 0 {
-				continue
-			}
-			obj = fields
-		case has:
-			obj = json.RawMessage(buf[start:len(buf):len(buf)])
-		default:
-			continue
-		}
-		switch o {
-		case objProperties:
-			msg.Properties = obj
-		case objTraits:
-			msg.Traits = obj
-		case objContext:
-			msg.Context = obj
-		case objIntegrations:
-			msg.Integrations = obj
-		}
-	}
-	// The next row's buffer has room for this one's objects and a little
-	// more, so that rows of similar size fit in one allocation; the hint
-	// shrinks again after much smaller rows.
-	if n, hint := int64(len(buf)), m.jsonHint.Load(); alloc && (n > hint || n+minJSONHint < hint/2) {
-		m.jsonHint.Store(min(max((n+16+15)&^15, minJSONHint), maxJSONHint))
-	}
-	return buf, nil
-}
-
 // firstColumn names the (first) column of a field, or "".
 func (p *textPlan) firstColumn() string {
 	if len(p.cols) > 0 {
@@ -617,7 +594,7 @@ func (p *textPlan) firstColumn() string {
 
 // required checks the fields that a message type cannot do without, so that
 // the reject names the column that was empty.
-func (m *specMapper) required(row *readers.Row, ti int, msg *sink.Message) error {
+func (m *specMapper) required(row *readers.Row, ti int, msg *header) error {
 	check := func(f int, v, reason string) error {
 		if v != "" {
 			return nil
@@ -812,158 +789,4 @@ func columnNames(refs []colRef) []string {
 		out[i] = refs[i].name
 	}
 	return out
-}
-
-// object builds object o of the message; rowRest says whether it takes
-// the remaining columns of the row. It returns nil for an empty object.
-func (m *specMapper) object(c *rowCtx, o int, rowRest bool) (sink.Fields, error) {
-	p := &m.objects[o]
-	row := c.row
-	n := len(p.nodes)
-	switch {
-	case p.from != nil:
-		n += 16
-	case rowRest && m.schemaless:
-		n += len(row.Names)
-	case rowRest:
-		n += len(p.remaining)
-	}
-	if n == 0 {
-		return nil, nil
-	}
-	out := make(sink.Fields, 0, n)
-	var err error
-	for _, nd := range p.nodes {
-		if !nd.fromValues {
-			if out, err = m.appendNode(c, o, out, nd); err != nil {
-				return nil, err
-			}
-		}
-	}
-	switch {
-	case p.from != nil:
-		if out, err = m.appendMembers(c, o, out); err != nil {
-			return nil, err
-		}
-	case rowRest && m.schemaless:
-		for i, name := range row.Names {
-			r, ok := p.rule(name)
-			if !ok || i >= len(row.Values) {
-				continue
-			}
-			if out, err = appendValue(row, o, out, r.key, name, row.Value(i), r.typ, r.ts); err != nil {
-				return nil, err
-			}
-		}
-	case rowRest:
-		for i := range p.remaining {
-			mb := &p.remaining[i]
-			var v any
-			if mb.idx < len(row.Values) {
-				v = row.Value(mb.idx)
-			}
-			if out, err = appendValue(row, o, out, mb.key, row.Names[mb.idx], v, mb.typ, mb.ts); err != nil {
-				return nil, err
-			}
-		}
-	}
-	for _, nd := range p.nodes {
-		if nd.fromValues {
-			if out, err = m.appendNode(c, o, out, nd); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return out, nil
-}
-
-// appendNode appends an explicit member: a column's value (unless it is
-// absent), a constant, or a group of members (unless all are absent).
-func (m *specMapper) appendNode(c *rowCtx, o int, out sink.Fields, nd *keyNode) (sink.Fields, error) {
-	return m.appendNodeHint(c, o, out, nd, 0)
-}
-
-// appendNodeHint is appendNode where out may be nil: it is then made, with
-// room for hint members, only once a member has a value, so that groups
-// whose members are all absent cost nothing.
-func (m *specMapper) appendNodeHint(c *rowCtx, o int, out sink.Fields, nd *keyNode, hint int) (sink.Fields, error) {
-	switch {
-	case nd.col != nil:
-		cv, ok, err := coerceTo(c.get(nd.col), nd.col.typ, nd.col.ts)
-		if err != nil {
-			return nil, fieldError(c.row, objectNames[o]+"."+nd.path, nd.col.name, c.get(nd.col), sink.ReasonInvalidValue,
-				fmt.Errorf("declared %s: %w", nd.col.typ, err))
-		}
-		if !ok {
-			return out, nil
-		}
-		if out == nil {
-			out = make(sink.Fields, 0, hint)
-		}
-		return append(out, sink.Field{Key: nd.key, Value: cv}), nil
-	case nd.children == nil:
-		if out == nil {
-			out = make(sink.Fields, 0, hint)
-		}
-		return append(out, sink.Field{Key: nd.key, Value: nd.value}), nil
-	}
-	var sub sink.Fields
-	var err error
-	for _, ch := range nd.children {
-		if sub, err = m.appendNodeHint(c, o, sub, ch, len(nd.children)); err != nil {
-			return nil, err
-		}
-	}
-	if len(sub) == 0 {
-		return out, nil
-	}
-	if out == nil {
-		out = make(sink.Fields, 0, hint)
-	}
-	return append(out, sink.Field{Key: nd.key, Value: sub}), nil
-}
-
-var errNotObjectColumn = errors.New("not an object, so from: cannot take its members")
-
-// appendMembers appends the remaining members of the object's from column.
-func (m *specMapper) appendMembers(c *rowCtx, o int, out sink.Fields) (sink.Fields, error) {
-	p := &m.objects[o]
-	v := c.get(p.from)
-	if isNull(v) || blank(v) {
-		return out, nil
-	}
-	isObj, err := eachMember(c, p.from, v, func(key string, mv any) error {
-		r, ok := p.rule(key)
-		if !ok {
-			return nil
-		}
-		var err error
-		out, err = appendValue(c.row, o, out, r.key, p.from.name+"."+key, mv, r.typ, r.ts)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	if !isObj {
-		return nil, fieldError(c.row, objectNames[o], p.from.name, v, sink.ReasonInvalidValue, errNotObjectColumn)
-	}
-	return out, nil
-}
-
-// appendValue appends a value under key after its declared type, unless
-// it is absent.
-func appendValue(row *readers.Row, o int, out sink.Fields, key, column string, v any, typ colType, ts *timeParser) (sink.Fields, error) {
-	return appendValueAt(row, o, out, key, key, column, v, typ, ts)
-}
-
-func appendValueAt(row *readers.Row, o int, out sink.Fields, key, path, column string, v any, typ colType, ts *timeParser) (sink.Fields, error) {
-	cv, ok, err := coerceTo(v, typ, ts)
-	if err != nil {
-		return nil, fieldError(row, objectNames[o]+"."+path, column, v, sink.ReasonInvalidValue,
-			fmt.Errorf("declared %s: %w", typ, err))
-	}
-	if !ok {
-		return out, nil
-	}
-	return append(out, sink.Field{Key: key, Value: cv}), nil
 }

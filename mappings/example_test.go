@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/backfillhq/backfill/mappings"
 	"github.com/backfillhq/backfill/readers"
@@ -47,17 +46,16 @@ context:
 		Names:  schema,
 		Values: []any{"o-1", "31/03/2024 14:05", "19.90", `{"customer": {"id": 42}, "client": {"ip": "10.0.0.1"}}`},
 	}
-	var msg sink.Message
-	if err := m.Map(row, &msg); err != nil {
+	var w sink.MessageWriter
+	if err := m.Map(row, &w); err != nil {
 		fmt.Println(err)
 		return
 	}
-	b, _ := sink.AppendMessage(nil, &msg)
-	fmt.Println(string(b))
+	fmt.Println(string(w.Bytes()))
 
 	// A local time that the clocks skipped is a reject naming the row.
 	row.Values[1] = "31/03/2024 02:30"
-	err = m.Map(row, &msg)
+	err = m.Map(row, &w)
 	var fe *mappings.FieldError
 	if errors.As(err, &fe) {
 		fmt.Println(fe.Reason+":", err)
@@ -85,18 +83,18 @@ func ExampleOptions_window() {
 		for _, k := range row.Names {
 			row.Values = append(row.Values, obj[k])
 		}
-		var msg sink.Message
-		switch err := m.Map(row, &msg); {
+		var w sink.MessageWriter
+		switch err := m.Map(row, &w); {
 		case errors.Is(err, mappings.ErrFiltered):
 			fmt.Println("filtered:", err)
 		case err != nil:
 			fmt.Println("rejected:", err)
 		default:
-			fmt.Println("sent:", msg.Event, msg.Timestamp.Format(time.RFC3339))
+			fmt.Println("sent:", string(w.Bytes()))
 		}
 	}
 	// Output:
 	// filtered: timestamp before the window's start 2024-03-01T10:00:00Z: filtered
-	// sent: B 2024-03-01T10:30:00Z
+	// sent: {"type":"track","messageId":"bf-r29ba8da56318a1dcf1eb5f183543b12-0","timestamp":"2024-03-01T10:30:00.000Z","userId":"u1","event":"B","context":{"library":{"name":"backfill","version":"0.1.0"}}}
 	// filtered: timestamp at or after the window's end 2024-03-01T11:00:00Z: filtered
 }

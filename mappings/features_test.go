@@ -43,7 +43,7 @@ func TestNestedPathsWithSchema(t *testing.T) {
 			}
 			row := &readers.Row{Pos: readers.Position{File: "f", Row: 1, Line: 2}, Source: testSource, Names: tt.schema, Values: tt.values}
 			var msg sink.Message
-			if err := m.Map(row, &msg); err != nil {
+			if err := mapInto(m, row, &msg); err != nil {
 				t.Fatal(err)
 			}
 			if msg.UserID != tt.want {
@@ -100,7 +100,7 @@ func TestFromMap(t *testing.T) {
 		map[string]any{"uid": "u1", "z": "last", "b": int64(2), "a": true, "n": "5", "gone": nil},
 	}}
 	var msg sink.Message
-	if err := m.Map(row, &msg); err != nil {
+	if err := mapInto(m, row, &msg); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := jsonText(t, msg.Properties), `{"a":true,"bee":2,"n":5,"z":"last"}`; got != want {
@@ -142,7 +142,7 @@ func TestTimeWindow(t *testing.T) {
 			{"passthrough", pass, `{"type":"track","userId":"u1","event":"E","timestamp":"` + tt.ts + `"}`},
 		} {
 			t.Run(c.kind+" "+tt.name, func(t *testing.T) {
-				err := c.m.Map(ndjsonRow(t, 1, c.line), &sink.Message{})
+				err := mapInto(c.m, ndjsonRow(t, 1, c.line), &sink.Message{})
 				switch {
 				case tt.filtered:
 					if !errors.Is(err, ErrFiltered) || reasonOf(err) != "" {
@@ -159,12 +159,12 @@ func TestTimeWindow(t *testing.T) {
 		}
 	}
 	t.Run("missing: now is filtered by the window too", func(t *testing.T) {
-		if err := missingNow.Map(ndjsonRow(t, 1, `{"u":"u1"}`), &sink.Message{}); !errors.Is(err, ErrFiltered) {
+		if err := mapInto(missingNow, ndjsonRow(t, 1, `{"u":"u1"}`), &sink.Message{}); !errors.Is(err, ErrFiltered) {
 			t.Errorf("error = %v, want ErrFiltered", err)
 		}
 	})
 	t.Run("a filtered row that is also invalid is filtered", func(t *testing.T) {
-		if err := pass.Map(ndjsonRow(t, 1, `{"type":"nope","timestamp":"2020-01-01T00:00:00Z","properties":5}`), &sink.Message{}); !errors.Is(err, ErrFiltered) {
+		if err := mapInto(pass, ndjsonRow(t, 1, `{"type":"nope","timestamp":"2020-01-01T00:00:00Z","properties":5}`), &sink.Message{}); !errors.Is(err, ErrFiltered) {
 			t.Errorf("error = %v, want ErrFiltered", err)
 		}
 	})
@@ -195,7 +195,7 @@ func TestFutureTolerance(t *testing.T) {
 			if _, ok := m.(*passthrough); ok {
 				row = ndjsonRow(t, 2, `{"type":"identify","userId":"u1","timestamp":"`+ts+`"}`)
 			}
-			err := m.Map(row, &sink.Message{})
+			err := mapInto(m, row, &sink.Message{})
 			if tt.future {
 				var fe *FieldError
 				if !errors.As(err, &fe) || fe.Reason != ReasonFutureTimestamp || !strings.Contains(err.Error(), "after the current time 2024-03-01T12:00:00Z") {
@@ -226,7 +226,7 @@ properties:
 	schema := []string{"u", "ts", "ip", "a", "b", "c", "x"}
 	m := mustCompile(t, spec, schema, Options{})
 	var msg sink.Message
-	if err := m.Map(csvRow(2, schema, "u1", "2024-01-01T00:00:00Z", "1.2.3.4", "A", "B", "C", "dropped"), &msg); err != nil {
+	if err := mapInto(m, csvRow(2, schema, "u1", "2024-01-01T00:00:00Z", "1.2.3.4", "A", "B", "C", "dropped"), &msg); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := jsonText(t, msg.Properties), `{"x":{"y":{"z":"A","w":"B"},"v":"C","k":1}}`; got != want {
@@ -236,7 +236,7 @@ properties:
 		t.Errorf("context = %s, want %s", got, want)
 	}
 	row := &readers.Row{Pos: readers.Position{Row: 2}, Source: testSource, Names: schema, Values: []any{"u1", "2024-01-01T00:00:00Z", nil, nil, nil, nil, nil}}
-	if err := m.Map(row, &msg); err != nil {
+	if err := mapInto(m, row, &msg); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := jsonText(t, msg.Properties), `{"x":{"k":1}}`; got != want {

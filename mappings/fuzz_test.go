@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/backfillhq/backfill/readers"
 	"github.com/backfillhq/backfill/sink"
@@ -37,10 +40,8 @@ var fuzzSchema = []string{"kind", "id", "uid", "aid", "verb", "noun", "gid", "ts
 
 // FuzzMap feeds random CSV-ish rows (fields split on commas) through a
 // compiled spec, with a schema and schemaless, and through Passthrough as
-// NDJSON-ish members. Map must never panic, must return either a message
-// or an error with a reject reason, and every message must have a type,
-// an id, a timestamp and a messageId of at most 100 bytes, pass
-// sink.Validate and encode.
+// NDJSON-ish members; each outcome must keep the invariants of
+// checkOneRow, and a track carries the spec's constant member.
 func FuzzMap(f *testing.F) {
 	for _, seed := range []string{
 		"p,e1,42,,Order,Done,,1700000000000,3,1.5,yes,{},1.2.3.4,y,z",
@@ -63,12 +64,6 @@ func FuzzMap(f *testing.F) {
 		f.Fatal(err)
 	}
 	pass := Passthrough(Options{})
-	// The same mappers building objects as sink.Fields: the encoded
-	// messages must be the same bytes.
-	fieldsWithSchema, _ := spec.Compile(fuzzSchema, Options{Now: time.Now})
-	fieldsWithSchema.(*specMapper).fieldsOnly = true
-	fieldsSchemaless, _ := spec.Compile(nil, Options{})
-	fieldsSchemaless.(*specMapper).fieldsOnly = true
 	f.Fuzz(func(t *testing.T, line string) {
 		fields := strings.Split(line, ",")
 		values := make([]any, len(fuzzSchema))
@@ -98,80 +93,27 @@ func FuzzMap(f *testing.F) {
 		}
 		passRow := &readers.Row{Pos: nd.Pos, Raw: nd.Raw, Names: passNames[:pn], Values: raws[:pn]}
 
-		for _, c := range []struct {
-			m, fields Mapper
-			row       *readers.Row
-		}{{withSchema, fieldsWithSchema, csv}, {schemaless, fieldsSchemaless, nd}, {schemaless, fieldsSchemaless, csv}, {pass, nil, passRow}} {
-			var msg sink.Message
-			err := c.m.Map(c.row, &msg)
-			if c.fields != nil {
-				sameAsFields(t, c.fields, c.row, &msg, err)
-			}
-			sameAsEncodeRow(t, c.m, unboxed(c.row), err)
+		for _, m := range []struct {
+			m   Mapper
+			row *readers.Row
+		}{{withSchema, csv}, {schemaless, nd}, {schemaless, csv}, {pass, passRow}} {
+			b, err := checkOneRow(t, m.m, m.row, sink.Limits{})
 			if err != nil {
-				if reasonOf(err) == "" {
-					t.Fatalf("error without a reason: %v", err)
-				}
 				continue
 			}
-			if typeIndex(msg.Type) < 0 || (msg.UserID == "" && msg.AnonymousID == "") ||
-				msg.Timestamp.IsZero() || msg.MessageID == "" || len(msg.MessageID) > maxMessageID {
-				t.Fatalf("incomplete message %+v from %q", msg, line)
-			}
-			if err := sink.Validate(&msg); err != nil {
-				t.Fatalf("mapped message fails validation: %v (from %q)", err, line)
-			}
-			if _, err := sink.AppendMessage(nil, &msg); err != nil {
-				t.Fatalf("mapped message does not encode: %v (from %q)", err, line)
+			// A track gets the constant member of properties.values.
+			if m.m != pass && strings.HasPrefix(string(b), `{"type":"track"`) {
+				var got struct {
+					Properties struct {
+						K json.RawMessage `json:"k"`
+					} `json:"properties"`
+				}
+				if json.Unmarshal(b, &got) != nil || string(got.Properties.K) != "1" {
+					t.Fatalf("properties.k is %s, want 1, in %s", got.Properties.K, b)
+				}
 			}
 		}
 	})
-}
-
-// sameAsFields maps row with a mapper that builds its objects as
-// sink.Fields and checks that the outcome is that of msg and err: the same
-// error, or the same encoded bytes (or the same encoding error).
-func sameAsFields(t *testing.T, m Mapper, row *readers.Row, msg *sink.Message, err error) {
-	t.Helper()
-	var want sink.Message
-	wantErr := m.Map(row, &want)
-	if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
-		t.Fatalf("Map error %v, with sink.Fields %v", err, wantErr)
-	}
-	if err != nil {
-		return
-	}
-	got, gotErr := sink.AppendMessage(nil, msg)
-	exp, expErr := sink.AppendMessage(nil, &want)
-	if string(got) != string(exp) || fmt.Sprint(gotErr) != fmt.Sprint(expErr) {
-		t.Fatalf("encoded\n %s (%v)\nwith sink.Fields\n %s (%v)", got, gotErr, exp, expErr)
-	}
-}
-
-// sameAsEncodeRow checks that a row EncodeRow takes is one Map accepts
-// (mapErr is Map's outcome) and that it gives the bytes of Map's message,
-// encoded.
-func sameAsEncodeRow(t *testing.T, m Mapper, row *readers.Row, mapErr error) {
-	t.Helper()
-	enc, ok := m.(RowEncoder)
-	if !ok {
-		return
-	}
-	out, took := enc.EncodeRow(nil, row)
-	if !took {
-		return
-	}
-	var msg sink.Message
-	if err := m.Map(row, &msg); err != nil || mapErr != nil {
-		t.Fatalf("EncodeRow took a row Map refuses: %v", errors.Join(err, mapErr))
-	}
-	if err := sink.Validate(&msg); err != nil {
-		t.Fatalf("EncodeRow took a row whose message is invalid: %v", err)
-	}
-	want, err := sink.AppendMessage(nil, &msg)
-	if err != nil || string(out) != string(want) {
-		t.Fatalf("EncodeRow gives\n%s\nMap and AppendMessage give (%v)\n%s", out, err, want)
-	}
 }
 
 // FuzzParseSpec feeds random YAML to ParseSpec: it must never panic, every
@@ -259,10 +201,6 @@ func FuzzMapFeatures(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	fieldsWithSchema, _ := spec.Compile(fuzzFeatureSchema, opts)
-	fieldsWithSchema.(*specMapper).fieldsOnly = true
-	fieldsSchemaless, _ := spec.Compile(nil, opts)
-	fieldsSchemaless.(*specMapper).fieldsOnly = true
 	f.Fuzz(func(t *testing.T, line string) {
 		fields := strings.Split(line, "|")
 		strs := make([]any, len(fuzzFeatureSchema))
@@ -283,51 +221,37 @@ func FuzzMapFeatures(f *testing.F) {
 		}
 		src := &readers.Source{Fingerprint: "f"}
 		rows := []struct {
-			m, fields Mapper
-			row       *readers.Row
+			m   Mapper
+			row *readers.Row
 		}{
-			{withSchema, fieldsWithSchema, &readers.Row{Pos: readers.Position{File: "f.csv", Row: 1, Line: 2}, Source: src, Raw: []byte(line), Names: fuzzFeatureSchema, Values: strs}},
-			{withSchema, fieldsWithSchema, &readers.Row{Pos: readers.Position{File: "f.csv", Row: 1, Line: 2}, Source: src, Raw: []byte(line), Names: fuzzFeatureSchema, Values: raws}},
-			{schemaless, fieldsSchemaless, &readers.Row{Pos: readers.Position{File: "f.ndjson", Row: 1, Line: 1}, Raw: []byte(line), Names: fuzzFeatureSchema[:n], Values: raws[:n]}},
+			{withSchema, &readers.Row{Pos: readers.Position{File: "f.csv", Row: 1, Line: 2}, Source: src, Raw: []byte(line), Names: fuzzFeatureSchema, Values: strs}},
+			{withSchema, &readers.Row{Pos: readers.Position{File: "f.csv", Row: 1, Line: 2}, Source: src, Raw: []byte(line), Names: fuzzFeatureSchema, Values: raws}},
+			{schemaless, &readers.Row{Pos: readers.Position{File: "f.ndjson", Row: 1, Line: 1}, Raw: []byte(line), Names: fuzzFeatureSchema[:n], Values: raws[:n]}},
 		}
 		for _, c := range rows {
-			var msg sink.Message
-			err := c.m.Map(c.row, &msg)
-			sameAsFields(t, c.fields, c.row, &msg, err)
-			sameAsEncodeRow(t, c.m, unboxed(c.row), err)
-			if errors.Is(err, ErrFiltered) {
-				continue
-			}
+			b, err := checkOneRow(t, c.m, c.row, sink.Limits{MaxMessageBytes: 1000})
 			if err != nil {
-				if reasonOf(err) == "" {
-					t.Fatalf("error without a reason: %v", err)
-				}
 				var fe *FieldError
-				if !errors.As(err, &fe) || fe.Pos != c.row.Pos {
+				if !errors.Is(err, ErrFiltered) && errors.As(err, &fe) && fe.Pos != c.row.Pos {
 					t.Fatalf("error does not name the row: %v", err)
 				}
 				continue
 			}
+			var msg sink.Message
+			if err := decodeMessage(b, &msg); err != nil {
+				t.Fatal(err)
+			}
 			if msg.Timestamp.Before(opts.Since) || msg.Timestamp.After(now.Add(DefaultFutureTolerance)) {
 				t.Fatalf("timestamp %v outside the window", msg.Timestamp)
-			}
-			if typeIndex(msg.Type) < 0 || (msg.UserID == "" && msg.AnonymousID == "") || msg.MessageID == "" || len(msg.MessageID) > maxMessageID {
-				t.Fatalf("incomplete message %+v from %q", msg, line)
-			}
-			if err := sink.Validate(&msg); err != nil {
-				t.Fatalf("mapped message fails validation: %v (from %q)", err, line)
-			}
-			if _, err := sink.AppendMessage(nil, &msg); err != nil {
-				t.Fatalf("mapped message does not encode: %v (from %q)", err, line)
 			}
 		}
 	})
 }
 
 // FuzzEncodeRow feeds random JSON objects, as the NDJSON reader hands them
-// on, to the passthrough mapper's EncodeRow: whenever it takes a row, Map
-// must accept the row too, and the message it makes must encode to the
-// same bytes.
+// on, to the passthrough mapper: each outcome keeps the invariants of
+// checkOneRow, and a message carries the row's string fields, objects and
+// other members as they were.
 func FuzzEncodeRow(f *testing.F) {
 	for _, seed := range []string{
 		`{"type":"track","messageId":"m1","userId":"u1","event":"Order","timestamp":"2024-01-02T03:04:05.678Z","sentAt":"2024-01-02T03:04:06Z","context":{"ip":"1.2.3.4","library":{"name":"x"}},"properties":{"a":1}}`,
@@ -344,7 +268,6 @@ func FuzzEncodeRow(f *testing.F) {
 	}
 	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	pass := Passthrough(Options{Now: func() time.Time { return now }, Since: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)})
-	enc := pass.(RowEncoder)
 	f.Fuzz(func(t *testing.T, line string) {
 		var names []string
 		var vals []json.RawMessage
@@ -361,20 +284,154 @@ func FuzzEncodeRow(f *testing.F) {
 		for i := range row.Values {
 			row.Values[i] = readers.InJSON{}
 		}
-		out, ok := enc.EncodeRow(nil, row)
-		if !ok {
+		b, err := checkOneRow(t, pass, row, sink.Limits{})
+		if err != nil {
 			return
 		}
-		var msg sink.Message
-		if err := pass.Map(row, &msg); err != nil {
-			t.Fatalf("EncodeRow took a row Map refuses (%v): %s", err, line)
+		var got map[string]json.RawMessage
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatal(err)
 		}
-		if err := sink.Validate(&msg); err != nil {
-			t.Fatalf("EncodeRow took a row whose message is invalid (%v): %s", err, line)
-		}
-		want, err := sink.AppendMessage(nil, &msg)
-		if err != nil || string(out) != string(want) {
-			t.Fatalf("EncodeRow gives\n%s\nAppendMessage gives (%v)\n%s", out, err, want)
+		textFields := []string{"messageId", "userId", "anonymousId", "event", "name", "category", "groupId", "previousId"}
+		for i, name := range names {
+			if droppedFields[name] || name == "type" || name == "timestamp" || slices.Index(names, name) != i ||
+				slices.Contains(names[i+1:], name) || !utf8.ValidString(name) {
+				continue // dropped, read apart, repeated in the row, or written with U+FFFD
+			}
+			in := vals[i]
+			known := slices.Contains(textFields, name) || slices.Contains(objectNames[:], name)
+			if known && (rawNull(in) || string(in) == `""`) {
+				if _, ok := got[name]; ok && name != "context" && name != "messageId" { // both get a value
+					t.Fatalf("%s is null or empty in the row, but in the message: %s", name, b)
+				}
+				continue
+			}
+			out, ok := got[name]
+			if !ok {
+				t.Fatalf("%s is missing from %s", name, b)
+			}
+			if name == "context" && !hasMember(in, "library") {
+				continue // the library member was added
+			}
+			if rawKind(in) == '"' || rawKind(in) == '{' || name == "channel" {
+				if !sameJSON(in, out) {
+					t.Fatalf("%s is %s in the row, %s in the message", name, in, out)
+				}
+			}
 		}
 	})
+}
+
+// sameJSON reports whether two JSON texts hold the same value.
+func sameJSON(a, b []byte) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(x, y)
+}
+
+// checkOneRow maps row with m into a writer with limits and checks the
+// invariants of the one path every row takes:
+//
+//   - Map returns nil with exactly one message in the writer, or an error
+//     that is ErrFiltered or has a reject reason, leaving the writer empty.
+//   - The message is valid JSON on one line, at most the per-message cap.
+//   - Its members come in Segment's order (type, messageId, timestamp,
+//     userId, anonymousId, event, name, category, groupId, previousId,
+//     properties, traits, context, integrations, then any others), each
+//     of Segment's fields at most once.
+//   - type is one of the six types; timestamp is a string in
+//     sink.TimeLayout; messageId is set and at most 100 bytes; userId or
+//     anonymousId is set; a track has an event, a group a groupId, an
+//     alias a userId and a previousId.
+//   - context is an object with a "library" member; the other objects,
+//     when present, are objects.
+//   - Mapping the row again, or the row with its values unboxed as the
+//     readers hand them on, gives the same bytes or the same error.
+func checkOneRow(t *testing.T, m Mapper, row *readers.Row, limits sink.Limits) ([]byte, error) {
+	t.Helper()
+	w := sink.NewMessageWriter(limits)
+	w.Begin(sink.TypeTrack, time.Time{}) // left unfinished: Map drops it
+	err := m.Map(row, w)
+	b := w.Bytes()
+	again := sink.NewMessageWriter(limits)
+	unboxedRow := row
+	if row.Texts == nil && row.JSON == nil {
+		unboxedRow = unboxed(row)
+	}
+	againErr := m.Map(unboxedRow, again)
+	if string(again.Bytes()) != string(b) || fmt.Sprint(againErr) != fmt.Sprint(err) {
+		t.Fatalf("the row unboxed gives %s (%v), boxed %s (%v)", again.Bytes(), againErr, b, err)
+	}
+	if err != nil {
+		if len(b) != 0 {
+			t.Fatalf("Map refused the row (%v) but left %s", err, b)
+		}
+		if !errors.Is(err, ErrFiltered) && reasonOf(err) == "" && !hasReason(err) {
+			t.Fatalf("error without a reason: %v", err)
+		}
+		return nil, err
+	}
+	max := limits.MaxMessageBytes
+	if max == 0 {
+		max = sink.DefaultMaxMessageBytes
+	}
+	if len(b) == 0 || len(b) > max || strings.ContainsAny(string(b), "\n\r") {
+		t.Fatalf("message of %d bytes (cap %d) or on several lines: %q", len(b), max, b)
+	}
+	order := []string{"type", "messageId", "timestamp", "userId", "anonymousId", "event", "name", "category",
+		"groupId", "previousId", "properties", "traits", "context", "integrations"}
+	last := -1
+	got := map[string]json.RawMessage{}
+	if err := readers.ObjectMembers(b, func(key string, v json.RawMessage) bool {
+		if _, dup := got[key]; dup && slices.Contains(order, key) {
+			t.Fatalf("%s twice in %s", key, b)
+		}
+		got[key] = v
+		i := slices.Index(order, key)
+		if i < 0 {
+			i = len(order)
+		}
+		if i < last {
+			t.Fatalf("%s out of order in %s", key, b)
+		}
+		last = i
+		return true
+	}); err != nil {
+		t.Fatalf("message is not a JSON object (%v): %s", err, b)
+	}
+	var msg sink.Message
+	if err := decodeMessage(b, &msg); err != nil {
+		t.Fatal(err)
+	}
+	if ts, err := time.Parse(sink.TimeLayout, strings.Trim(string(got["timestamp"]), `"`)); err != nil || !ts.Equal(msg.Timestamp) {
+		t.Fatalf("timestamp %s is not in sink.TimeLayout: %v", got["timestamp"], err)
+	}
+	if typeIndex(msg.Type) < 0 || msg.MessageID == "" || len(msg.MessageID) > maxMessageID ||
+		msg.UserID == "" && msg.AnonymousID == "" ||
+		msg.Type == sink.TypeTrack && msg.Event == "" ||
+		msg.Type == sink.TypeGroup && msg.GroupID == "" ||
+		msg.Type == sink.TypeAlias && (msg.UserID == "" || msg.PreviousID == "") {
+		t.Fatalf("message breaks the spec: %s", b)
+	}
+	if !hasMember(got["context"], "library") || rawKind(got["context"]) != '{' {
+		t.Fatalf("context without library: %s", b)
+	}
+	for _, o := range objectNames {
+		if v, ok := got[o]; ok && rawKind(v) != '{' {
+			t.Fatalf("%s is not an object: %s", o, b)
+		}
+	}
+	w.Reset(nil)
+	if err := m.Map(row, w); err != nil || string(w.Bytes()) != string(b) {
+		t.Fatalf("mapped again: %s (%v), first %s", w.Bytes(), err, b)
+	}
+	return b, nil
+}
+
+// hasReason reports whether an error wraps one with a reject reason.
+func hasReason(err error) bool {
+	var r interface{ RejectReason() string }
+	return errors.As(err, &r)
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/backfillhq/backfill/readers"
 	"github.com/backfillhq/backfill/sink"
@@ -166,4 +167,62 @@ func reasonOf(err error) string {
 		return r.RejectReason()
 	}
 	return ""
+}
+
+// libraryJSON is the "library" member the writer gives a context.
+var libraryJSON = `"library":{"name":"backfill","version":"` + sink.Version + `"}`
+
+// mapInto maps row with m into a writer of its own and decodes the
+// message written into msg: the string fields, the timestamp (to the
+// millisecond, as written), the objects as JSON text (nil when absent; a
+// context holding only the library the writer adds is nil) and the other
+// top-level members, in order, in Extra.
+func mapInto(m Mapper, row *readers.Row, msg *sink.Message) error {
+	*msg = sink.Message{}
+	var w sink.MessageWriter
+	if err := m.Map(row, &w); err != nil {
+		if w.Len() != 0 {
+			return fmt.Errorf("a refused row left %q in the writer", w.Bytes())
+		}
+		return err
+	}
+	return decodeMessage(w.Bytes(), msg)
+}
+
+// decodeMessage decodes one written message into msg, as mapInto does.
+func decodeMessage(b []byte, msg *sink.Message) error {
+	if !json.Valid(b) {
+		return fmt.Errorf("invalid JSON: %s", b)
+	}
+	texts := map[string]*string{
+		"type": &msg.Type, "messageId": &msg.MessageID, "userId": &msg.UserID, "anonymousId": &msg.AnonymousID,
+		"event": &msg.Event, "name": &msg.Name, "category": &msg.Category, "groupId": &msg.GroupID, "previousId": &msg.PreviousID,
+	}
+	objects := map[string]*any{
+		"properties": &msg.Properties, "traits": &msg.Traits, "context": &msg.Context, "integrations": &msg.Integrations,
+	}
+	var err error
+	readErr := readers.ObjectMembers(b, func(key string, value json.RawMessage) bool {
+		switch {
+		case texts[key] != nil:
+			err = json.Unmarshal(value, texts[key])
+		case objects[key] != nil:
+			if key == "context" && string(value) == "{"+libraryJSON+"}" {
+				break
+			}
+			*objects[key] = json.RawMessage(bytes.Clone(value))
+		case key == "timestamp":
+			var s string
+			if err = json.Unmarshal(value, &s); err == nil {
+				msg.Timestamp, err = time.Parse(time.RFC3339Nano, s)
+			}
+		default:
+			msg.Extra = append(msg.Extra, sink.Field{Key: key, Value: json.RawMessage(bytes.Clone(value))})
+		}
+		return err == nil
+	})
+	if readErr != nil {
+		return readErr
+	}
+	return err
 }

@@ -13,32 +13,28 @@ import (
 	"github.com/backfillhq/backfill/sink"
 )
 
-// The objects of a mapped message are written straight as JSON text, into
-// one buffer per row, and handed to the sink as json.RawMessage, which it
-// copies as it is: the bytes are those sink.AppendMessage writes for the
-// sink.Fields that object builds (the context with its "library" member),
-// without a boxed value per member. A value the sink's encoder refuses
-// (such as a NaN read from Parquet) makes the object fall back to
-// sink.Fields, so that the refusal comes from the encoder as before.
+// The objects of a mapped message are written member by member into the
+// sink's MessageWriter, straight from the row: a value is converted after
+// its declared type and written without boxing where the row holds it as
+// text or JSON. A member whose value is absent is left out (its key is
+// given to the writer, no value follows), and so is an object or a group
+// of members without any; the writer gives the context its "library"
+// member. A value the JSON format cannot hold (a NaN read from Parquet) is
+// refused by the writer, which names the field.
 
-// quotedKey returns key as a JSON string followed by a colon.
-func quotedKey(key string) string {
-	return string(append(sink.AppendString(nil, key), ':'))
-}
-
-// prepareJSON fills in the quoted keys and constant values of the
-// compiled objects, once per Compile.
-func (m *specMapper) prepareJSON() error {
+// prepareKeys fills in the keys and constant values of the compiled
+// objects, once per Compile.
+func (m *specMapper) prepareKeys() error {
 	var prepare func(nodes []*keyNode) error
 	prepare = func(nodes []*keyNode) error {
 		for _, nd := range nodes {
-			nd.qkey = quotedKey(nd.key)
+			nd.wkey = sink.NewKey(nd.key)
 			if nd.col == nil && nd.children == nil {
-				b, err := sink.AppendValue(nil, nd.value)
+				text, err := oneLineJSON(nd.value)
 				if err != nil {
 					return fmt.Errorf("%s: %w", nd.path, err)
 				}
-				nd.valueJSON = b
+				nd.valueJSON = text
 			}
 			if err := prepare(nd.children); err != nil {
 				return err
@@ -52,11 +48,11 @@ func (m *specMapper) prepareJSON() error {
 			return fmt.Errorf("%s.values: %w", objectNames[o], err)
 		}
 		for i := range p.remaining {
-			p.remaining[i].qkey = quotedKey(p.remaining[i].key)
+			p.remaining[i].wkey = sink.NewKey(p.remaining[i].key)
 		}
 		for name, r := range p.rules {
 			if !r.skip {
-				r.qkey = quotedKey(r.key)
+				r.wkey, r.keyed = sink.NewKey(r.key), true
 				p.rules[name] = r
 			}
 		}
@@ -64,167 +60,134 @@ func (m *specMapper) prepareJSON() error {
 	return nil
 }
 
-// objectWriter appends one object's JSON text to buf.
-type objectWriter struct {
-	buf []byte
-	// fallback is set when the sink's encoder refuses a value: the object
-	// is then built as sink.Fields instead.
-	fallback bool
-	// library is set when a top-level member is named "library".
-	library bool
-}
-
-// open starts a member: a comma after the n members before it, and the
-// quoted key. It returns the mark to roll back to if the value is absent.
-func (w *objectWriter) open(n int, qkey string) int {
-	mark := len(w.buf)
-	if n > 0 {
-		w.buf = append(w.buf, ',')
+// oneLineJSON returns the JSON text of a constant value on one line.
+func oneLineJSON(v json.RawMessage) (string, error) {
+	if v == nil {
+		return "null", nil
 	}
-	w.buf = append(w.buf, qkey...)
-	return mark
-}
-
-// openKey is open for a key that is not quoted in advance.
-func (w *objectWriter) openKey(n int, key string) int {
-	mark := len(w.buf)
-	if n > 0 {
-		w.buf = append(w.buf, ',')
+	if bytes.IndexByte(v, '\n') < 0 && bytes.IndexByte(v, '\r') < 0 {
+		return string(v), nil
 	}
-	w.buf = sink.AppendString(w.buf, key)
-	w.buf = append(w.buf, ':')
-	return mark
+	var out bytes.Buffer
+	if err := json.Compact(&out, v); err != nil {
+		return "", fmt.Errorf("invalid JSON: %w", err)
+	}
+	return out.String(), nil
 }
 
-// value appends v after the declared type t, as the sink encodes what
-// coerceTo returns for it. It reports whether v has a value; an error is
-// the cause of a value that does not convert. When the encoder refuses
-// the converted value, it sets fallback.
-func (w *objectWriter) value(v any, t colType, ts *timeParser) (bool, error) {
+// key gives the writer the key of a remaining column's member.
+func (r *remainingRule) setKey(w *sink.MessageWriter) {
+	if r.keyed {
+		w.Key(&r.wkey)
+	} else {
+		w.KeyString(r.key)
+	}
+}
+
+// writeValue writes v after the declared type t, as the member whose key
+// the writer holds, and nothing when v has no value. An error is the
+// cause of a value that does not convert.
+func writeValue(w *sink.MessageWriter, v any, t colType, ts *timeParser) error {
 	switch x := v.(type) {
 	case nil:
-		return false, nil
+		return nil
 	case string:
-		return w.text(x, t, ts)
+		return writeText(w, x, t, ts)
 	case json.RawMessage:
-		return w.raw(x, t, ts)
+		return writeRaw(w, x, t, ts)
 	case int64:
 		if t == typeAsRead || t == typeInt || t == typeFloat || t == typeJSON {
-			w.buf = strconv.AppendInt(w.buf, x, 10)
-			return true, nil
+			w.Int(x)
+			return nil
 		}
 	case float64:
 		if t == typeAsRead || t == typeFloat || t == typeJSON {
-			return w.float(x), nil
+			w.Float(x)
+			return nil
 		}
 	}
-	return w.coerced(v, t, ts)
+	return writeCoerced(w, v, t, ts)
 }
 
-// valueAt appends the value of column i of row as value does, without
-// boxing a value the row holds in Texts or JSON.
-func (w *objectWriter) valueAt(row *readers.Row, i int, t colType, ts *timeParser) (bool, error) {
+// writeValueAt writes the value of column i of row as writeValue does,
+// without boxing a value the row holds in Texts or JSON.
+func writeValueAt(w *sink.MessageWriter, row *readers.Row, i int, t colType, ts *timeParser) error {
 	switch row.Values[i].(type) {
 	case readers.InTexts:
-		return w.text(row.Texts[i], t, ts)
+		return writeText(w, row.Texts[i], t, ts)
 	case readers.InJSON:
-		return w.raw(row.JSON[i], t, ts)
+		return writeRaw(w, row.JSON[i], t, ts)
 	}
-	return w.value(row.Values[i], t, ts)
+	return writeValue(w, row.Values[i], t, ts)
 }
 
-// coerced appends v converted with coerceTo.
-func (w *objectWriter) coerced(v any, t colType, ts *timeParser) (bool, error) {
+// writeCoerced writes v converted with coerceTo.
+func writeCoerced(w *sink.MessageWriter, v any, t colType, ts *timeParser) error {
 	cv, ok, err := coerceTo(v, t, ts)
 	if err != nil || !ok {
-		return false, err
+		return err
 	}
-	return w.any(cv), nil
+	w.Value(cv)
+	return nil
 }
 
-// text appends a string value, as value does.
-func (w *objectWriter) text(x string, t colType, ts *timeParser) (bool, error) {
+// writeText writes a string value, as writeValue does.
+func writeText(w *sink.MessageWriter, x string, t colType, ts *timeParser) error {
 	switch t {
 	case typeAsRead, typeString:
-		w.buf = sink.AppendString(w.buf, x)
-		return true, nil
+		w.String(x)
+		return nil
 	case typeInt:
 		s := strings.TrimSpace(x)
 		if s == "" {
-			return false, nil
+			return nil
 		}
 		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
-			w.buf = strconv.AppendInt(w.buf, i, 10)
-			return true, nil
+			w.Int(i)
+			return nil
 		}
 	case typeFloat:
 		s := strings.TrimSpace(x)
 		if s == "" {
-			return false, nil
+			return nil
 		}
 		if plainDecimal(s) {
-			w.buf = append(w.buf, s...)
-			return true, nil
+			w.Literal(s)
+			return nil
 		}
 		if isDecimal(s) {
 			if f, err := strconv.ParseFloat(s, 64); err == nil {
-				return w.float(f), nil
+				w.Float(f)
+				return nil
 			}
 		}
 	case typeBool:
 		cv, ok, err := coerceString(x, t)
 		if err != nil || !ok {
-			return false, err
+			return err
 		}
-		w.buf = strconv.AppendBool(w.buf, cv.(bool))
-		return true, nil
+		w.Bool(cv.(bool))
+		return nil
 	}
-	return w.coerced(x, t, ts)
+	return writeCoerced(w, x, t, ts)
 }
 
-// raw appends a JSON value, as value does.
-func (w *objectWriter) raw(x json.RawMessage, t colType, ts *timeParser) (bool, error) {
+// writeRaw writes a JSON value, as writeValue does.
+func writeRaw(w *sink.MessageWriter, x json.RawMessage, t colType, ts *timeParser) error {
 	if t == typeAsRead {
-		if rawNull(x) {
-			return false, nil
+		if !rawNull(x) {
+			w.Raw(x)
 		}
-		return w.rawText(x), nil
+		return nil
 	}
 	// A JSON number declared float or json, or an integer declared
 	// int, keeps its text.
 	if k := rawKind(x); isNumberKind(k) && (t == typeFloat || t == typeJSON ||
 		t == typeInt && bytes.IndexAny(x, ".eE") < 0) {
-		return w.rawText(x), nil
+		w.Raw(x)
+		return nil
 	}
-	return w.coerced(x, t, ts)
-}
-
-// rawText appends JSON text with sink.AppendRaw.
-func (w *objectWriter) rawText(x json.RawMessage) bool {
-	return w.keep(sink.AppendRaw(w.buf, x))
-}
-
-// float appends a float64 as the sink writes it; a NaN or an infinity is
-// left to the sink.
-func (w *objectWriter) float(f float64) bool {
-	return w.keep(sink.AppendFloat(w.buf, f))
-}
-
-// any appends a value with sink.AppendValue.
-func (w *objectWriter) any(v any) bool {
-	return w.keep(sink.AppendValue(w.buf, v))
-}
-
-// keep takes what a sink encoder appended to w.buf, or, when it refused
-// the value, sets fallback so that the object is built as sink.Fields and
-// the sink names the cause. It reports that the value is present.
-func (w *objectWriter) keep(b []byte, err error) bool {
-	if err != nil {
-		w.fallback = true
-		return true
-	}
-	w.buf = b
-	return true
+	return writeCoerced(w, x, t, ts)
 }
 
 // isNumberKind reports whether a JSON text starting with k is a number.
@@ -232,29 +195,27 @@ func isNumberKind(k byte) bool {
 	return k == '-' || k >= '0' && k <= '9'
 }
 
-// objectJSON appends object o of the message as JSON text to buf; it is
-// object written as the sink encodes it. It reports whether the object has
-// members, and fallback when it must be built with object instead.
-func (m *specMapper) objectJSON(c *rowCtx, o int, rowRest bool, buf []byte) (out []byte, has, fallback bool, err error) {
+// writeObject writes object o of the message; rowRest says whether it
+// takes the remaining columns of the row. An object without members is
+// left out by the writer.
+func (m *specMapper) writeObject(c *rowCtx, o int, rowRest bool, w *sink.MessageWriter) error {
 	p := &m.objects[o]
 	if len(p.nodes) == 0 && p.from == nil && !rowRest {
-		return buf, false, false, nil
+		return nil
 	}
 	row := c.row
-	start := len(buf)
-	w := objectWriter{buf: append(buf, '{')}
-	n := 0
+	w.BeginObject(sink.ObjectField(o))
 	for _, nd := range p.nodes {
 		if !nd.fromValues {
-			if n, err = m.nodeJSON(c, o, &w, nd, n, true); err != nil || w.fallback {
-				return buf[:start], false, w.fallback, err
+			if err := m.writeNode(c, o, w, nd); err != nil {
+				return err
 			}
 		}
 	}
 	switch {
 	case p.from != nil:
-		if n, err = m.membersJSON(c, o, &w, n); err != nil || w.fallback {
-			return buf[:start], false, w.fallback, err
+		if err := m.writeMembers(c, o, w); err != nil {
+			return err
 		}
 	case rowRest && m.schemaless:
 		shape := p.shapeOf(row.Names)
@@ -263,26 +224,11 @@ func (m *specMapper) objectJSON(c *rowCtx, o int, rowRest bool, buf []byte) (out
 			if r.skip || i >= len(row.Values) {
 				continue
 			}
-			var mark int
-			if r.qkey != "" {
-				mark = w.open(n, r.qkey)
-			} else {
-				mark = w.openKey(n, r.key)
-			}
-			present, err := w.valueAt(row, i, r.typ, r.ts)
-			if err != nil {
-				return buf[:start], false, false, fieldError(row, objectNames[o]+"."+r.key, name, row.Value(i), sink.ReasonInvalidValue,
+			r.setKey(w)
+			if err := writeValueAt(w, row, i, r.typ, r.ts); err != nil {
+				return fieldError(row, objectNames[o]+"."+r.key, name, row.Value(i), sink.ReasonInvalidValue,
 					fmt.Errorf("declared %s: %w", r.typ, err))
 			}
-			if w.fallback {
-				return buf[:start], false, true, nil
-			}
-			if !present {
-				w.buf = w.buf[:mark]
-				continue
-			}
-			n++
-			w.library = w.library || r.key == "library"
 		}
 	case rowRest:
 		for i := range p.remaining {
@@ -290,133 +236,83 @@ func (m *specMapper) objectJSON(c *rowCtx, o int, rowRest bool, buf []byte) (out
 			if mb.idx >= len(row.Values) {
 				continue
 			}
-			mark := w.open(n, mb.qkey)
-			present, err := w.valueAt(row, mb.idx, mb.typ, mb.ts)
-			if err != nil {
-				return buf[:start], false, false, fieldError(row, objectNames[o]+"."+mb.key, row.Names[mb.idx], row.Value(mb.idx), sink.ReasonInvalidValue,
+			w.Key(&mb.wkey)
+			if err := writeValueAt(w, row, mb.idx, mb.typ, mb.ts); err != nil {
+				return fieldError(row, objectNames[o]+"."+mb.key, row.Names[mb.idx], row.Value(mb.idx), sink.ReasonInvalidValue,
 					fmt.Errorf("declared %s: %w", mb.typ, err))
 			}
-			if w.fallback {
-				return buf[:start], false, true, nil
-			}
-			if !present {
-				w.buf = w.buf[:mark]
-				continue
-			}
-			n++
-			w.library = w.library || mb.key == "library"
 		}
 	}
 	for _, nd := range p.nodes {
 		if nd.fromValues {
-			if n, err = m.nodeJSON(c, o, &w, nd, n, true); err != nil || w.fallback {
-				return buf[:start], false, w.fallback, err
+			if err := m.writeNode(c, o, w, nd); err != nil {
+				return err
 			}
 		}
 	}
-	if n == 0 {
-		return buf[:start], false, false, nil
-	}
-	if o == objContext && !w.library {
-		w.buf = append(w.buf, ',')
-		w.buf = sink.AppendLibrary(w.buf)
-	}
-	return append(w.buf, '}'), true, false, nil
+	w.EndObject()
+	return nil
 }
 
-// nodeJSON appends an explicit member after the n members before it, as
-// appendNode does, and returns the count with it.
-func (m *specMapper) nodeJSON(c *rowCtx, o int, w *objectWriter, nd *keyNode, n int, top bool) (int, error) {
-	mark := w.open(n, nd.qkey)
+// writeNode writes an explicit member: a column's value (unless it is
+// absent), a constant, or a group of members (unless all are absent).
+func (m *specMapper) writeNode(c *rowCtx, o int, w *sink.MessageWriter, nd *keyNode) error {
+	w.Key(&nd.wkey)
 	switch {
 	case nd.col != nil:
-		var present bool
 		var err error
 		if i := c.index(nd.col); i >= 0 {
-			present, err = w.valueAt(c.row, i, nd.col.typ, nd.col.ts)
+			err = writeValueAt(w, c.row, i, nd.col.typ, nd.col.ts)
 		} else {
-			present, err = w.value(c.get(nd.col), nd.col.typ, nd.col.ts)
+			err = writeValue(w, c.get(nd.col), nd.col.typ, nd.col.ts)
 		}
 		if err != nil {
-			return n, fieldError(c.row, objectNames[o]+"."+nd.path, nd.col.name, c.get(nd.col), sink.ReasonInvalidValue,
+			return fieldError(c.row, objectNames[o]+"."+nd.path, nd.col.name, c.get(nd.col), sink.ReasonInvalidValue,
 				fmt.Errorf("declared %s: %w", nd.col.typ, err))
 		}
-		if !present || w.fallback {
-			w.buf = w.buf[:mark]
-			return n, nil
-		}
 	case nd.children == nil:
-		w.buf = append(w.buf, nd.valueJSON...)
+		w.Literal(nd.valueJSON)
 	default:
-		w.buf = append(w.buf, '{')
-		k := 0
+		w.BeginNested()
 		for _, ch := range nd.children {
-			var err error
-			if k, err = m.nodeJSON(c, o, w, ch, k, false); err != nil || w.fallback {
-				return n, err
+			if err := m.writeNode(c, o, w, ch); err != nil {
+				return err
 			}
 		}
-		if k == 0 {
-			w.buf = w.buf[:mark]
-			return n, nil
-		}
-		w.buf = append(w.buf, '}')
+		w.EndObject()
 	}
-	if top && nd.key == "library" {
-		w.library = true
-	}
-	return n + 1, nil
+	return nil
 }
 
-// membersJSON appends the remaining members of the object's from column,
-// as appendMembers does.
-func (m *specMapper) membersJSON(c *rowCtx, o int, w *objectWriter, n int) (int, error) {
+var errNotObjectColumn = errors.New("not an object, so from: cannot take its members")
+
+// writeMembers writes the remaining members of the object's from column.
+func (m *specMapper) writeMembers(c *rowCtx, o int, w *sink.MessageWriter) error {
 	p := &m.objects[o]
 	v := c.get(p.from)
 	if isNull(v) || blank(v) {
-		return n, nil
+		return nil
 	}
 	isObj, err := eachMember(c, p.from, v, func(key string, mv any) error {
 		r, ok := p.rule(key)
 		if !ok {
 			return nil
 		}
-		var mark int
-		if r.qkey != "" {
-			mark = w.open(n, r.qkey)
-		} else {
-			mark = w.openKey(n, r.key)
-		}
-		present, err := w.value(mv, r.typ, r.ts)
-		if err != nil {
+		w.KeyString(r.key) // r is a copy: its key cannot be kept
+		if err := writeValue(w, mv, r.typ, r.ts); err != nil {
 			return fieldError(c.row, objectNames[o]+"."+r.key, p.from.name+"."+key, mv, sink.ReasonInvalidValue,
 				fmt.Errorf("declared %s: %w", r.typ, err))
 		}
-		if w.fallback {
-			return errFallback
-		}
-		if !present {
-			w.buf = w.buf[:mark]
-			return nil
-		}
-		n++
-		w.library = w.library || r.key == "library"
 		return nil
 	})
-	if err == errFallback {
-		return n, nil
-	}
 	if err != nil {
-		return n, err
+		return err
 	}
 	if !isObj {
-		return n, fieldError(c.row, objectNames[o], p.from.name, v, sink.ReasonInvalidValue, errNotObjectColumn)
+		return fieldError(c.row, objectNames[o], p.from.name, v, sink.ReasonInvalidValue, errNotObjectColumn)
 	}
-	return n, nil
+	return nil
 }
-
-// errFallback stops eachMember when the object falls back to sink.Fields.
-var errFallback = errors.New("fall back to sink.Fields")
 
 // plainDecimal reports whether the float64 that s reads as is written back
 // as s itself: an optional minus, an integer part without leading zeros,
@@ -485,8 +381,8 @@ func (p *objectPlan) shapeOf(names []string) *rowShape {
 		switch {
 		case !ok:
 			r = remainingRule{skip: true}
-		case r.qkey == "":
-			r.qkey = quotedKey(r.key)
+		case !r.keyed:
+			r.wkey, r.keyed = sink.NewKey(r.key), true
 		}
 		sh.rules[i] = r
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/backfillhq/backfill/readers"
 	"github.com/backfillhq/backfill/sink"
@@ -54,11 +55,11 @@ var droppedFields = map[string]bool{
 // the row is rejected with sink.ReasonMissingTimestamp (the current time is
 // never used). properties, traits, context and integrations must be
 // objects (or null) and are copied verbatim, except a context without a
-// "library" member, which is split into sink.Fields so that the sink adds
-// context.library.
+// "library" member, which is written member by member so that the writer
+// adds context.library.
 // sentAt, receivedAt, originalTimestamp, writeKey and projectId are
 // dropped; every other top-level field (channel, version, _metadata…) is
-// kept, verbatim, in Message.Extra. A message without a messageId gets
+// kept, verbatim, after the objects. A message without a messageId gets
 // RowMessageID(row). A message without both userId and anonymousId is
 // rejected with sink.ReasonMissingID.
 //
@@ -82,22 +83,64 @@ var errNoType = errors.New("no message type")
 // rfc3339 reads the timestamps of passed-through messages.
 var rfc3339 = &timeParser{kind: formatRFC3339, format: "rfc3339"}
 
-// Map implements Mapper.
-func (p *passthrough) Map(row *readers.Row, msg *sink.Message) error {
-	*msg = sink.Message{}
-	ts, orig := -1, -1
-	var first error // the first bad field, reported after the time window
+// The string fields of a passed-through message, in sink.TextField order.
+var passFields = [...]sink.TextField{
+	sink.FieldMessageID, sink.FieldUserID, sink.FieldAnonymousID, sink.FieldEvent,
+	sink.FieldName, sink.FieldCategory, sink.FieldGroupID, sink.FieldPreviousID,
+}
+
+// passText is a string field of a passed-through message: a JSON string
+// literal copied as it is when it is plain, else its text.
+type passText struct {
+	lit  []byte
+	text string
+}
+
+// empty reports whether the field has no value.
+func (t *passText) empty() bool { return len(t.lit) <= 2 && t.text == "" }
+
+// len returns the length of the field's text.
+func (t *passText) len() int {
+	if t.lit != nil {
+		return len(t.lit) - 2
+	}
+	return len(t.text)
+}
+
+// String returns the field's text.
+func (t *passText) String() string {
+	if t.lit != nil {
+		return string(t.lit[1 : len(t.lit)-1])
+	}
+	return t.text
+}
+
+// Map implements Mapper: the fields are read in one pass over the row,
+// then written in the writer's order. Objects and other top-level fields
+// held as JSON are copied as they are.
+func (p *passthrough) Map(row *readers.Row, w *sink.MessageWriter) error {
+	var (
+		typ      string
+		ts, orig = -1, -1
+		texts    [len(passFields)]passText
+		objects  = [numObjects]int{-1, -1, -1, -1}
+		split    bool // the context has no "library" member: written member by member
+		extraBuf [8]int
+		extras   = extraBuf[:0] // the columns of the other top-level fields
+		first    error          // the first bad field, reported after the time window
+	)
 	for i, name := range row.Names {
 		if i >= len(row.Values) {
 			break
 		}
 		var err error
 		reason := sink.ReasonInvalidField
+		field := -1
 		switch name {
 		case "type":
 			if raw, ok := row.RawJSON(i); ok {
 				if ti := quotedType(raw); ti >= 0 {
-					msg.Type = messageTypes[ti]
+					typ = messageTypes[ti]
 					break
 				}
 			}
@@ -106,92 +149,166 @@ func (p *passthrough) Map(row *readers.Row, msg *sink.Message) error {
 			if err == nil && s != "" && typeIndex(s) < 0 {
 				err, reason = unknownTypeError(s), sink.ReasonInvalidType
 			}
-			msg.Type = s
+			typ = s
 		case "messageId":
-			msg.MessageID, err = passText(row, i)
+			field = int(sink.FieldMessageID)
 		case "userId":
-			msg.UserID, err = passText(row, i)
+			field = int(sink.FieldUserID)
 		case "anonymousId":
-			msg.AnonymousID, err = passText(row, i)
+			field = int(sink.FieldAnonymousID)
 		case "event":
-			msg.Event, err = passText(row, i)
+			field = int(sink.FieldEvent)
 		case "name":
-			msg.Name, err = passText(row, i)
+			field = int(sink.FieldName)
 		case "category":
-			msg.Category, err = passText(row, i)
+			field = int(sink.FieldCategory)
 		case "groupId":
-			msg.GroupID, err = passText(row, i)
+			field = int(sink.FieldGroupID)
 		case "previousId":
-			msg.PreviousID, err = passText(row, i)
+			field = int(sink.FieldPreviousID)
 		case "timestamp":
 			ts = i
 		case "originalTimestamp":
 			orig = i
-		case "properties":
-			msg.Properties, err = passObject(row.Value(i))
-		case "traits":
-			msg.Traits, err = passObject(row.Value(i))
-		case "integrations":
-			msg.Integrations, err = passObject(row.Value(i))
-		case "context":
-			msg.Context, err = passContext(row.Value(i))
+		case "properties", "traits", "context", "integrations":
+			o := objectIndex(name)
+			objects[o] = -1
+			var present bool
+			if raw, ok := row.RawJSON(i); ok && rawKind(raw) == '{' {
+				present = true // the common case, without a call
+			} else {
+				present, err = passObject(row, i)
+			}
+			if present {
+				objects[o] = i
+				if o == objContext {
+					raw, ok := jsonAt(row, i)
+					split = ok && !hasMember(raw, "library")
+				}
+			}
 		default:
 			if !droppedFields[name] {
-				msg.Extra = append(msg.Extra, sink.Field{Key: name, Value: row.Value(i)})
+				extras = append(extras, i)
+			}
+		}
+		if field >= 0 {
+			if raw, ok := row.RawJSON(i); ok && plainLiteral(raw) {
+				texts[field].lit = raw // the common case, without a call
+			} else {
+				err = readPassText(row, i, &texts[field])
 			}
 		}
 		if err != nil && first == nil {
 			first = fieldError(row, name, "", row.Value(i), reason, err)
 		}
 	}
-	if err := p.timestamp(row, msg, ts, orig); err != nil {
+	t, err := p.timestamp(row, ts, orig)
+	if err != nil {
 		return err
 	}
 	if first != nil {
 		return first
 	}
-	if msg.Type == "" {
+	if typ == "" {
 		return fieldError(row, "type", "", nil, sink.ReasonInvalidType, errNoType)
 	}
-	if msg.UserID == "" && msg.AnonymousID == "" {
+	if texts[sink.FieldUserID].empty() && texts[sink.FieldAnonymousID].empty() {
 		return fieldError(row, "userId", "", nil, sink.ReasonMissingID, errors.New("no userId and no anonymousId"))
 	}
-	if msg.MessageID == "" {
-		msg.MessageID = RowMessageID(row)
-	} else if len(msg.MessageID) > maxMessageID {
-		return fieldError(row, "messageId", "", msg.MessageID, sink.ReasonInvalidMessageID, errMessageIDLength)
+	if id := &texts[sink.FieldMessageID]; id.len() > maxMessageID {
+		return fieldError(row, "messageId", "", id.String(), sink.ReasonInvalidMessageID, errMessageIDLength)
 	}
-	return nil
+
+	w.Begin(typ, t)
+	if texts[sink.FieldMessageID].empty() {
+		w.SetText(sink.FieldMessageID, RowMessageID(row))
+	}
+	for f := range texts {
+		if tx := &texts[f]; tx.lit != nil {
+			w.SetQuoted(passFields[f], tx.lit)
+		} else if tx.text != "" {
+			w.SetText(passFields[f], tx.text)
+		}
+	}
+	for o, i := range objects {
+		if i < 0 {
+			continue
+		}
+		raw, ok := jsonAt(row, i)
+		switch {
+		case !ok:
+			w.WriteObject(sink.ObjectField(o), row.Value(i))
+		case o == objContext && split:
+			w.BeginObject(sink.FieldContext)
+			err := readers.ObjectMembers(raw, func(key string, value json.RawMessage) bool {
+				w.KeyString(key)
+				w.Raw(value)
+				return true
+			})
+			if err != nil {
+				return fieldError(row, "context", "", row.Value(i), sink.ReasonInvalidField, err)
+			}
+			w.EndObject()
+		default:
+			w.RawObject(sink.ObjectField(o), raw)
+		}
+	}
+	for _, i := range extras {
+		w.KeyString(row.Names[i])
+		if raw, ok := jsonAt(row, i); ok {
+			w.Raw(raw)
+		} else {
+			w.Value(row.Value(i))
+		}
+	}
+	return endMessage(row, w)
+}
+
+// readPassText reads a string field of a passed-through message, column i
+// of row: a JSON string, or a number kept as its text.
+func readPassText(row *readers.Row, i int, t *passText) error {
+	var err error
+	if raw, ok := row.RawJSON(i); ok {
+		if plainLiteral(raw) {
+			t.lit, t.text = raw, ""
+			return nil
+		}
+		t.lit = nil
+		t.text, _, err = rawToText(raw)
+		return err
+	}
+	t.lit = nil
+	t.text, _, err = toText(row.Value(i))
+	return err
 }
 
 var errMessageIDLength = fmt.Errorf("longer than %d bytes", maxMessageID)
 
-// timestamp sets msg.Timestamp from the row's column ts (timestamp), else
-// orig (originalTimestamp), and applies the time window. A column index
-// below zero is a field the message lacks.
-func (p *passthrough) timestamp(row *readers.Row, msg *sink.Message, ts, orig int) error {
+// timestamp returns the time of the row's column ts (timestamp), else
+// orig (originalTimestamp), after the time window. A column index below
+// zero is a field the message lacks.
+func (p *passthrough) timestamp(row *readers.Row, ts, orig int) (time.Time, error) {
 	col, i := "", ts // the column is named only when it is not the field
 	if absent(row, i) {
 		col, i = "originalTimestamp", orig
 	}
 	if absent(row, i) {
-		return fieldError(row, "timestamp", "", nil, sink.ReasonMissingTimestamp, errors.New("no timestamp and no originalTimestamp"))
+		return time.Time{}, fieldError(row, "timestamp", "", nil, sink.ReasonMissingTimestamp, errors.New("no timestamp and no originalTimestamp"))
 	}
 	t, parsed, err := rfc3339.parseAt(row, i)
 	if !parsed {
 		t, err = rfc3339.parse(row.Value(i))
 	}
 	if err != nil {
-		return fieldError(row, "timestamp", col, row.Value(i), sink.ReasonBadTimestamp, err)
+		return time.Time{}, fieldError(row, "timestamp", col, row.Value(i), sink.ReasonBadTimestamp, err)
 	}
 	if err := p.win.filter(t); err != nil {
-		return err
+		return time.Time{}, err
 	}
 	if err := p.win.futureError(t); err != nil {
-		return fieldError(row, "timestamp", col, row.Value(i), ReasonFutureTimestamp, err)
+		return time.Time{}, fieldError(row, "timestamp", col, row.Value(i), ReasonFutureTimestamp, err)
 	}
-	msg.Timestamp = t
-	return nil
+	return t, nil
 }
 
 // absent reports whether column i of row is null or missing (i < 0).
@@ -205,61 +322,65 @@ func absent(row *readers.Row, i int) bool {
 	return isNull(row.Value(i))
 }
 
-// passText returns a string field of a passed-through message, column i
-// of row.
-func passText(row *readers.Row, i int) (string, error) {
-	if raw, ok := row.RawJSON(i); ok {
-		s, _, err := rawToText(raw)
-		return s, err
-	}
-	s, _, err := toText(row.Value(i))
-	return s, err
-}
-
 var errNotObject = errors.New("not an object")
 
-// passObject returns an object field of a passed-through message as it is
-// (v itself, so that the value is not boxed again).
-func passObject(v any) (any, error) {
-	switch x := v.(type) {
-	case nil:
-		return nil, nil
-	case json.RawMessage:
-		switch rawKind(x) {
+// passObject checks an object field of a passed-through message, column i
+// of row, and reports whether it has a value (null has none).
+func passObject(row *readers.Row, i int) (bool, error) {
+	if raw, ok := jsonAt(row, i); ok {
+		switch rawKind(raw) {
 		case 'n':
-			return nil, nil
+			return false, nil
 		case '{':
-			return v, nil
+			return true, nil
 		}
-	case map[string]any, sink.Fields:
-		return v, nil
+		return false, errNotObject
 	}
-	return nil, errNotObject
+	switch row.Value(i).(type) {
+	case nil:
+		return false, nil
+	case map[string]any, map[string]string:
+		return true, nil
+	}
+	return false, errNotObject
 }
 
-// passContext returns the context of a passed-through message. A JSON
-// object that has a "library" member is passed on as it is; one without is
-// split into its members so that the sink adds context.library.
-func passContext(v any) (any, error) {
-	raw, ok := v.(json.RawMessage)
-	if !ok || rawKind(raw) != '{' {
-		return passObject(v)
+// jsonAt returns column i of row when it is JSON text, held by the row
+// as JSON or as a json.RawMessage value.
+func jsonAt(row *readers.Row, i int) (json.RawMessage, bool) {
+	if raw, ok := row.RawJSON(i); ok {
+		return raw, true
 	}
-	if hasMember(raw, "library") {
-		return v, nil
+	raw, ok := row.Values[i].(json.RawMessage)
+	return raw, ok
+}
+
+// objectIndex returns the index of an object field among objectNames.
+func objectIndex(name string) int {
+	switch name {
+	case "properties":
+		return objProperties
+	case "traits":
+		return objTraits
+	case "context":
+		return objContext
 	}
-	var f sink.Fields
-	err := readers.ObjectMembers(raw, func(key string, value json.RawMessage) bool {
-		f = append(f, sink.Field{Key: key, Value: value})
-		return true
-	})
-	if err != nil {
-		return nil, err
+	return objIntegrations
+}
+
+// plainLiteral reports whether raw is a JSON string literal whose text is
+// the bytes between its quotes: printable ASCII without escapes, which the
+// writer would write back as the same literal.
+func plainLiteral(raw []byte) bool {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return false
 	}
-	if f == nil {
-		f = sink.Fields{}
+	for _, c := range raw[1 : len(raw)-1] {
+		if c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			return false
+		}
 	}
-	return f, nil
+	return true
 }
 
 func unknownTypeError(s string) error {

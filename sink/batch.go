@@ -189,6 +189,7 @@ var ErrMessageTooLarge = errors.New("message too large")
 type Batcher struct {
 	limits Limits
 	cur    *Batch
+	w      *MessageWriter // for Add
 }
 
 // NewBatcher returns a Batcher with the given limits (zero fields: defaults).
@@ -208,38 +209,7 @@ func (l Limits) effective() Limits {
 	return l
 }
 
-// EncodeMessage validates m and appends its JSON encoding to buf, for
-// Batcher.AddEncoded: it lets messages be encoded on several goroutines and
-// batched, in order, on one. An invalid message or one over the limits'
-// MaxMessageBytes is an error that implements RejectReason() string (a
-// *ValidationError or a *TooLargeError), and buf comes back unchanged. Safe
-// for concurrent use.
-func EncodeMessage(buf []byte, m *Message, l Limits) ([]byte, error) {
-	if err := Validate(m); err != nil {
-		return buf, err
-	}
-	start := len(buf)
-	out, err := AppendMessage(buf, m)
-	if err != nil {
-		return buf, err
-	}
-	if err := CheckEncoded(out[start:], l); err != nil {
-		return buf, err
-	}
-	return out, nil
-}
-
-// CheckEncoded returns the *TooLargeError that EncodeMessage gives a
-// message encoded as msg when msg is over the limits' MaxMessageBytes, or
-// nil.
-func CheckEncoded(msg []byte, l Limits) error {
-	if size, limit := len(msg), l.effective().MaxMessageBytes; size > limit {
-		return &TooLargeError{Size: size, Limit: limit}
-	}
-	return nil
-}
-
-// AddEncoded adds a message encoded by EncodeMessage (valid JSON, one
+// AddEncoded adds a message written by a MessageWriter (valid JSON, one
 // object) to the current batch, exactly as Add does: if it does not fit,
 // the current batch is closed and returned as full, and the message starts
 // the next one. A message over MaxMessageBytes is refused with a
@@ -269,42 +239,15 @@ func (bt *Batcher) AddEncoded(msg []byte) (full *Batch, err error) {
 // an error that implements RejectReason() string (a *ValidationError, or a
 // *TooLargeError wrapping ErrMessageTooLarge).
 func (bt *Batcher) Add(m *Message) (full *Batch, err error) {
-	if err := Validate(m); err != nil {
-		return nil, err
+	if bt.w == nil {
+		bt.w = NewMessageWriter(bt.limits)
 	}
-	if bt.cur == nil {
-		bt.cur = newBatch(4096)
-	}
-	b := bt.cur
-	mark := len(b.buf)
-	if len(b.ends) > 0 {
-		b.buf = append(b.buf, ',')
-	}
-	start := len(b.buf)
-	b.buf, err = AppendMessage(b.buf, m)
+	bt.w.Reset(bt.w.Bytes())
+	msg, err := bt.w.WriteMessage(m)
 	if err != nil {
-		b.buf = b.buf[:mark]
 		return nil, err
 	}
-	size := len(b.buf) - start
-	if size > bt.limits.MaxMessageBytes {
-		b.buf = b.buf[:mark]
-		return nil, &TooLargeError{Size: size, Limit: bt.limits.MaxMessageBytes}
-	}
-	if len(b.ends) == 0 {
-		b.ends = append(b.ends, len(b.buf))
-		return nil, nil
-	}
-	if len(b.ends)+1 > bt.limits.MaxMessages || len(b.buf)+envelopeBytes-len(bodyPrefix) > bt.limits.MaxBatchBytes {
-		// Move the message into a fresh batch; the full one ends before it.
-		next := newBatch(cap(b.buf))
-		next.add(b.buf[start:])
-		b.buf = b.buf[:mark]
-		bt.cur = next
-		return b, nil
-	}
-	b.ends = append(b.ends, len(b.buf))
-	return nil, nil
+	return bt.AddEncoded(msg)
 }
 
 // Flush closes and returns the current batch, or nil if it is empty.

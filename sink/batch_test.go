@@ -25,7 +25,7 @@ func sizedMessage(t testing.TB, i, size int) *Message {
 		Timestamp:  time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC),
 		Properties: Fields{{"pad", ""}},
 	}
-	b, err := AppendMessage(nil, m)
+	b, err := appendMessage(nil, m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func sizedMessage(t testing.TB, i, size int) *Message {
 		t.Fatalf("sizedMessage: %d bytes is below the smallest message of %d", size, len(b))
 	}
 	m.Properties = Fields{{"pad", strings.Repeat("x", size-len(b))}}
-	if b, _ = AppendMessage(nil, m); len(b) != size {
+	if b, _ = appendMessage(nil, m); len(b) != size {
 		t.Fatalf("sizedMessage: made %d bytes, want %d", len(b), size)
 	}
 	return m
@@ -377,7 +377,7 @@ func TestBatcherInvalidMessage(t *testing.T) {
 	if ids := messageIDs(t, b, batchSentAt); strings.Join(ids, ",") != "m000000" {
 		t.Errorf("batch holds %v, want only the valid message", ids)
 	}
-	if want, _ := AppendMessage(nil, good); string(b.Message(0)) != string(want) {
+	if want, _ := appendMessage(nil, good); string(b.Message(0)) != string(want) {
 		t.Errorf("message after refused ones is %s, want %s", b.Message(0), want)
 	}
 }
@@ -581,7 +581,7 @@ func TestReleasedBatchesStartClean(t *testing.T) {
 				var err error
 				if encoded {
 					var enc []byte
-					if enc, err = EncodeMessage(nil, m, Limits{}); err == nil {
+					if enc, err = encodeMessage(nil, m, Limits{}); err == nil {
 						full, err = bt.AddEncoded(enc)
 					}
 				} else {

@@ -49,7 +49,7 @@ func benchMessages(tb testing.TB, n int) ([]Message, int64) {
 	for i := range msgs {
 		msgs[i] = benchMessage(i)
 		var err error
-		if buf, err = AppendMessage(buf[:0], &msgs[i]); err != nil {
+		if buf, err = appendMessage(buf[:0], &msgs[i]); err != nil {
 			tb.Fatal(err)
 		}
 		size += len(buf)

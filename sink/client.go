@@ -335,10 +335,10 @@ func (c *Client) Enqueue(m Messager) error {
 	if msg.Timestamp.IsZero() {
 		msg.Timestamp = c.now()
 	}
-	if err := Validate(&msg); err != nil {
-		return err
-	}
-	data, err := AppendMessage(make([]byte, 0, 512), &msg)
+	// The writer checks the message and its size; data is its own.
+	var w MessageWriter
+	w.Reset(make([]byte, 0, 512))
+	data, err := w.WriteMessage(&msg)
 	if err != nil {
 		return err
 	}

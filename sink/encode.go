@@ -21,7 +21,7 @@ const MaxMessageIDBytes = 100
 // ValidationError is a message that breaks Segment's spec, naming the field.
 type ValidationError struct {
 	Field  string // the message field at fault, such as "userId"
-	Reason string // one of the Reason constants, such as ReasonMissingID
+	Reason string // stable identifier, such as "missing_id"
 	Detail string // a sentence for people
 }
 
@@ -35,15 +35,15 @@ func (e *ValidationError) Error() string {
 // RejectReason returns the stable reason identifier.
 func (e *ValidationError) RejectReason() string { return e.Reason }
 
-// knownKeys are the top-level keys AppendMessage writes from Message's own
-// fields; Extra may not repeat them.
+// knownKeys are the top-level keys the MessageWriter writes from a
+// message's own fields; an extra member may not repeat them.
 var knownKeys = [...]string{
 	"type", "messageId", "timestamp", "userId", "anonymousId", "event", "name",
 	"category", "groupId", "previousId", "properties", "traits", "context", "integrations",
 }
 
-// specFields are the string fields the spec rules look at, shared by Validate
-// and the Receiver so that both apply the same rules.
+// specFields are the string fields the spec rules look at, shared by the
+// MessageWriter and the Receiver so that both apply the same rules.
 type specFields struct {
 	typ, messageID, userID, anonymousID, event, groupID, previousID string
 }
@@ -78,54 +78,6 @@ func (f *specFields) check() *ValidationError {
 	if len(f.messageID) > MaxMessageIDBytes {
 		return &ValidationError{Field: "messageId", Reason: ReasonInvalidMessageID,
 			Detail: "messageId is " + strconv.Itoa(len(f.messageID)) + " bytes long, the limit is " + strconv.Itoa(MaxMessageIDBytes)}
-	}
-	return nil
-}
-
-// Validate checks m against Segment's spec, which the API itself does not
-// enforce (it answers 200 and drops the message). It returns nil or a
-// *ValidationError naming the field:
-//
-//   - Type is one of the six message types ("invalid_type").
-//   - UserID or AnonymousID is set; an alias needs UserID and PreviousID; a
-//     group needs GroupID ("missing_id"). A track needs Event ("missing_event").
-//   - Timestamp is set ("missing_timestamp") and its year in UTC is between
-//     0000 and 9999, the range RFC 3339 can write ("bad_timestamp").
-//   - MessageID is at most MaxMessageIDBytes long ("invalid_message_id").
-//   - Properties, Traits, Context and Integrations are each nil,
-//     map[string]any, map[string]string, Fields, or a json.RawMessage holding
-//     an object; Extra repeats none of the keys Message writes itself
-//     ("invalid_field").
-//
-// Values inside the objects are checked when the message is encoded.
-func Validate(m *Message) error {
-	f := specFields{
-		typ: m.Type, messageID: m.MessageID, userID: m.UserID, anonymousID: m.AnonymousID,
-		event: m.Event, groupID: m.GroupID, previousID: m.PreviousID,
-	}
-	if err := f.check(); err != nil {
-		return err
-	}
-	if m.Timestamp.IsZero() {
-		return &ValidationError{Field: "timestamp", Reason: ReasonMissingTimestamp, Detail: "timestamp is required"}
-	}
-	if sec := m.Timestamp.Unix(); sec < minRFC3339Unix || sec >= endRFC3339Unix {
-		return &ValidationError{Field: "timestamp", Reason: ReasonBadTimestamp,
-			Detail: "year " + strconv.Itoa(m.Timestamp.UTC().Year()) + " cannot be written in RFC 3339"}
-	}
-	for _, o := range [...]struct {
-		name string
-		v    any
-	}{{"properties", m.Properties}, {"traits", m.Traits}, {"context", m.Context}, {"integrations", m.Integrations}} {
-		if err := checkObject(o.name, o.v); err != nil {
-			return err
-		}
-	}
-	for _, x := range m.Extra {
-		if slices.Contains(knownKeys[:], x.Key) {
-			return &ValidationError{Field: "extra." + x.Key, Reason: ReasonInvalidField,
-				Detail: "Extra repeats the field " + strconv.Quote(x.Key) + " of the message"}
-		}
 	}
 	return nil
 }
@@ -176,152 +128,6 @@ func typeName(v any) string {
 		return "an array"
 	}
 	return "a value of another type"
-}
-
-// AppendMessage appends the JSON encoding of m to buf: one object whose keys
-// come in the order type, messageId, timestamp, userId, anonymousId, event,
-// name, category, groupId, previousId, properties, traits, context,
-// integrations, then the members of Extra. Empty strings and unset objects
-// are left out, except context, which always carries "library" (see
-// Message). The timestamp is written with TimeLayout, truncated to the
-// millisecond.
-//
-// AppendMessage does not validate m (see Validate). On error it returns buf
-// as it was and an error that implements RejectReason() string and names
-// the field, such as "properties.amount: NaN is not valid JSON".
-func AppendMessage(buf []byte, m *Message) ([]byte, error) {
-	start := len(buf)
-	buf = AppendMessageHead(buf, m)
-	var err error
-	if buf, err = appendObjectField(buf, `,"properties":`, "properties", m.Properties, false); err != nil {
-		return buf[:start], err
-	}
-	if buf, err = appendObjectField(buf, `,"traits":`, "traits", m.Traits, false); err != nil {
-		return buf[:start], err
-	}
-	if buf, err = appendObjectField(buf, `,"context":`, "context", m.Context, true); err != nil {
-		return buf[:start], err
-	}
-	if buf, err = appendObjectField(buf, `,"integrations":`, "integrations", m.Integrations, false); err != nil {
-		return buf[:start], err
-	}
-	for _, f := range m.Extra {
-		buf = append(buf, ',')
-		buf = appendString(buf, f.Key)
-		buf = append(buf, ':')
-		if buf, err = appendValue(buf, f.Value); err != nil {
-			return buf[:start], prefixField(err, f.Key)
-		}
-	}
-	return append(buf, '}'), nil
-}
-
-// AppendMessageHead appends what AppendMessage writes before the objects:
-// the opening brace, the type, the messageId, the timestamp and the other
-// string fields. A caller that writes the objects itself (each as
-// `,"name":{...}`, in AppendMessage's order, context always, with a
-// "library" member), then the closing brace, gets AppendMessage's bytes.
-func AppendMessageHead(buf []byte, m *Message) []byte {
-	buf = append(buf, `{"type":`...)
-	buf = appendString(buf, m.Type)
-	buf = appendStringField(buf, `,"messageId":`, m.MessageID)
-	buf = append(buf, `,"timestamp":"`...)
-	buf = appendTime(buf, m.Timestamp)
-	buf = append(buf, '"')
-	buf = appendStringField(buf, `,"userId":`, m.UserID)
-	buf = appendStringField(buf, `,"anonymousId":`, m.AnonymousID)
-	buf = appendStringField(buf, `,"event":`, m.Event)
-	buf = appendStringField(buf, `,"name":`, m.Name)
-	buf = appendStringField(buf, `,"category":`, m.Category)
-	buf = appendStringField(buf, `,"groupId":`, m.GroupID)
-	return appendStringField(buf, `,"previousId":`, m.PreviousID)
-}
-
-func appendStringField(buf []byte, key, s string) []byte {
-	if s == "" {
-		return buf
-	}
-	buf = append(buf, key...)
-	return appendString(buf, s)
-}
-
-// appendObjectField writes key and the object v, leaving both out when v is
-// unset. With library, it is the context: an unset or map context gets
-// "library" unless it has one.
-func appendObjectField(buf []byte, key, name string, v any, library bool) ([]byte, error) {
-	var err error
-	switch v := v.(type) {
-	case nil:
-		if library {
-			buf = append(buf, key...)
-			buf = append(buf, '{')
-			buf = appendLibrary(buf)
-			buf = append(buf, '}')
-		}
-	case map[string]any:
-		if v == nil && !library {
-			return buf, nil
-		}
-		_, has := v["library"]
-		buf = append(buf, key...)
-		if buf, err = appendMap(buf, v, library && !has); err != nil {
-			return buf, prefixField(err, name)
-		}
-	case map[string]string:
-		if v == nil && !library {
-			return buf, nil
-		}
-		_, has := v["library"]
-		buf = append(buf, key...)
-		buf = appendStringMap(buf, v, library && !has)
-	case Fields:
-		if v == nil && !library {
-			return buf, nil
-		}
-		_, has := v.Get("library")
-		buf = append(buf, key...)
-		if buf, err = appendFields(buf, v, library && !has); err != nil {
-			return buf, prefixField(err, name)
-		}
-	case json.RawMessage:
-		if len(v) == 0 {
-			if library {
-				return appendObjectField(buf, key, name, nil, true)
-			}
-			return buf, nil
-		}
-		if firstNonSpace(v) != '{' {
-			return buf, &ValidationError{Field: name, Reason: ReasonInvalidField, Detail: name + " must be a JSON object"}
-		}
-		buf = append(buf, key...)
-		if buf, err = appendRaw(buf, v); err != nil {
-			return buf, prefixField(err, name)
-		}
-	default:
-		return buf, checkObject(name, v)
-	}
-	return buf, nil
-}
-
-// AppendLibrary appends the "library" member that AppendMessage gives a
-// context without one: "library":{"name":"backfill","version":Version}. A
-// caller that hands AppendMessage a context as a json.RawMessage (copied as
-// it is) writes the member itself with AppendLibrary.
-func AppendLibrary(buf []byte) []byte {
-	return appendLibrary(buf)
-}
-
-// AppendString appends s as a JSON string, escaped as AppendValue escapes
-// strings. It is AppendValue for a string, without the interface.
-func AppendString(buf []byte, s string) []byte {
-	return appendString(buf, s)
-}
-
-// AppendFloat appends f as AppendValue writes a float64. NaN and infinite
-// values are errors that implement RejectReason() string ("invalid_value"),
-// and buf comes back unchanged.
-func AppendFloat(buf []byte, f float64) ([]byte, error) {
-	return appendFloat(buf, f, 64)
 }
 
 // appendLibrary writes the "library" member of the context.
@@ -462,12 +268,6 @@ func appendValue(buf []byte, v any) ([]byte, error) {
 // appendTime writes t in UTC with TimeLayout, truncated to the millisecond.
 // It is the same as t.UTC().AppendFormat(buf, TimeLayout), several times
 // faster, for the years RFC 3339 can write.
-// AppendTime appends t as AppendMessage writes a timestamp, without the
-// quotes: TimeLayout, in UTC, truncated to the millisecond.
-func AppendTime(buf []byte, t time.Time) []byte {
-	return appendTime(buf, t)
-}
-
 func appendTime(buf []byte, t time.Time) []byte {
 	sec := t.Unix()
 	if sec < minRFC3339Unix || sec >= endRFC3339Unix {
@@ -582,20 +382,6 @@ func appendStringMap(buf []byte, m map[string]string, library bool) []byte {
 		buf = appendLibrary(buf)
 	}
 	return append(buf, '}')
-}
-
-// AppendRaw appends JSON text as AppendValue appends a json.RawMessage:
-// null for nil, the text as it is otherwise, compacted if it has line
-// breaks. The text must be valid JSON: a string, number or literal with no
-// white space around it is copied without looking for line breaks.
-func AppendRaw(buf []byte, raw json.RawMessage) ([]byte, error) {
-	if raw == nil {
-		return append(buf, "null"...), nil
-	}
-	if scalarText(raw) {
-		return append(buf, raw...), nil
-	}
-	return appendRaw(buf, raw)
 }
 
 // appendRaw copies trusted JSON text. Text with line breaks (which valid JSON

@@ -48,7 +48,7 @@ func BenchmarkEncodeMessage(b *testing.B) {
 			var buf []byte
 			for i := 0; b.Loop(); i++ {
 				var err error
-				if buf, err = EncodeMessage(buf[:0], &msgs[i%len(msgs)], Limits{}); err != nil {
+				if buf, err = encodeMessage(buf[:0], &msgs[i%len(msgs)], Limits{}); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -122,10 +122,10 @@ func TestAppendMessageGolden(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if err := Validate(&tt.m); err != nil {
+			if err := validate(&tt.m); err != nil {
 				t.Fatalf("Validate: %v", err)
 			}
-			got, err := AppendMessage([]byte("prefix"), &tt.m)
+			got, err := appendMessage([]byte("prefix"), &tt.m)
 			if err != nil {
 				t.Fatalf("AppendMessage: %v", err)
 			}
@@ -161,7 +161,7 @@ func TestAppendMessageRoundTrip(t *testing.T) {
 		Integrations: map[string]string{"Amplitude": "true"},
 		Extra:        Fields{{"channel", "server"}},
 	}
-	b, err := AppendMessage(nil, &m)
+	b, err := appendMessage(nil, &m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -460,7 +460,7 @@ func TestAppendMessageErrorNamesTheField(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			buf := []byte("keep")
-			got, err := AppendMessage(buf, &tt.m)
+			got, err := appendMessage(buf, &tt.m)
 			if err == nil {
 				t.Fatalf("no error; wrote %s", got)
 			}
@@ -540,12 +540,12 @@ func TestValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := Validate(&tt.m)
+			err := validate(&tt.m)
 			if tt.wantReason == "" {
 				if err != nil {
 					t.Fatalf("Validate: %v", err)
 				}
-				b, err := AppendMessage(nil, &tt.m)
+				b, err := appendMessage(nil, &tt.m)
 				if err != nil {
 					t.Fatalf("AppendMessage of a valid message: %v", err)
 				}
@@ -574,15 +574,16 @@ func TestAppendMessageDoesNotAllocate(t *testing.T) {
 		Properties: Fields{{"amount", 9.99}, {"sku", "A-1"}, {"n", int64(2)}, {"ok", true}},
 		Traits:     map[string]any{"plan": "pro", "seats": 3},
 	}
-	buf := make([]byte, 0, 4096)
+	w := NewMessageWriter(Limits{})
+	w.Reset(make([]byte, 0, 4096))
 	allocs := testing.AllocsPerRun(100, func() {
-		var err error
-		if _, err = AppendMessage(buf[:0], &m); err != nil {
+		w.Reset(w.Bytes())
+		if _, err := w.WriteMessage(&m); err != nil {
 			t.Fatal(err)
 		}
 	})
 	if allocs != 0 {
-		t.Errorf("AppendMessage allocates %v times per message", allocs)
+		t.Errorf("WriteMessage allocates %v times per message", allocs)
 	}
 }
 
@@ -600,7 +601,7 @@ func BenchmarkAppendMessage(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		var err error
-		if buf, err = AppendMessage(buf[:0], &m); err != nil {
+		if buf, err = appendMessage(buf[:0], &m); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -711,12 +712,12 @@ func TestAppendRaw(t *testing.T) {
 		{"{\"a\":\r\n [1,\n2]}", `{"a":[1,2]}`},
 		{"\n\"x\"\n", `"x"`},
 	} {
-		got, err := AppendRaw([]byte("x:"), json.RawMessage(tt.in))
+		got, err := appendRawText([]byte("x:"), json.RawMessage(tt.in))
 		if err != nil || string(got) != "x:"+tt.want {
-			t.Errorf("AppendRaw(%q) = %q, %v; want %q", tt.in, got, err, "x:"+tt.want)
+			t.Errorf("appendRawText(%q) = %q, %v; want %q", tt.in, got, err, "x:"+tt.want)
 		}
 	}
-	if got, err := AppendRaw(nil, nil); err != nil || string(got) != "null" {
-		t.Errorf("AppendRaw(nil) = %q, %v", got, err)
+	if got, err := appendRawText(nil, nil); err != nil || string(got) != "null" {
+		t.Errorf("appendRawText(nil) = %q, %v", got, err)
 	}
 }

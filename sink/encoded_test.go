@@ -26,7 +26,7 @@ func TestAddEncodedBatchesAsAddDoes(t *testing.T) {
 					m.UserID = "" // invalid: refused by both
 				}
 				fullA, errA := direct.Add(m)
-				buf, errB := EncodeMessage(nil, m, l)
+				buf, errB := encodeMessage(nil, m, l)
 				var fullB *Batch
 				if errB == nil {
 					fullB, errB = encoded.AddEncoded(buf)
@@ -61,13 +61,13 @@ func TestAddEncodedBatchesAsAddDoes(t *testing.T) {
 
 func TestEncodeMessageLeavesBufferOnError(t *testing.T) {
 	buf := []byte("prefix")
-	out, err := EncodeMessage(buf, &Message{Type: TypeTrack, Event: "E"}, Limits{})
+	out, err := encodeMessage(buf, &Message{Type: TypeTrack, Event: "E"}, Limits{})
 	var ve *ValidationError
 	if !errors.As(err, &ve) || string(out) != "prefix" {
 		t.Fatalf("EncodeMessage of an invalid message: %q, %v", out, err)
 	}
 	big := sizedMessage(t, 1, 2000)
-	out, err = EncodeMessage(buf, big, Limits{MaxMessageBytes: 1000})
+	out, err = encodeMessage(buf, big, Limits{MaxMessageBytes: 1000})
 	if !errors.Is(err, ErrMessageTooLarge) || string(out) != "prefix" {
 		t.Fatalf("EncodeMessage of a large message: %q, %v", out, err)
 	}

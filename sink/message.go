@@ -1,7 +1,9 @@
-// Package sink holds Segment's message model and wire format: validation,
-// size-capped batch encoding, the HTTP sink with retry and rate limiting, the
-// file, stdout and discard sinks, a Segment-compatible receiver, and the
-// programmatic Client. It reads no source files.
+// Package sink holds Segment's message model and wire format: the
+// MessageWriter (the only code that knows the field order, the context's
+// library, escaping and the per-message cap), size-capped batches, the
+// HTTP sink with retry and rate limiting, the file, stdout and discard
+// sinks, a Segment-compatible receiver, and the programmatic Client. It
+// reads no source files and knows nothing of mappings.
 package sink
 
 import (
@@ -25,11 +27,12 @@ const (
 // Properties, Traits, Context and Integrations each hold a JSON object, as one
 // of: nil (left out), map[string]any, Fields (an ordered object), or
 // json.RawMessage holding a JSON object (copied verbatim). Values inside them
-// may be anything AppendValue accepts.
+// may be anything AppendValue accepts. A MessageWriter writes a Message with
+// WriteMessage.
 //
 // Context gets "library": {"name": "backfill", "version": Version} unless it
-// already has a "library" key (for a json.RawMessage context, the caller
-// decides: it is copied as it is, and AppendLibrary writes the member).
+// already has a "library" key (a json.RawMessage context is copied as it
+// is: the caller writes the member).
 //
 // Extra holds any other top-level fields (for example "channel" or "version"
 // of passed-through messages), written after the known ones.

@@ -492,7 +492,7 @@ func TestReceiverAgreesWithValidate(t *testing.T) {
 		base(TypeTrack, func(m *Message) { m.Properties = json.RawMessage(`[1]`) }),
 	}
 	for _, m := range msgs {
-		verr := Validate(m)
+		verr := validate(m)
 		var ve *ValidationError
 		if !errors.As(verr, &ve) {
 			t.Fatalf("Validate(%+v) = %v", m, verr)
@@ -502,7 +502,7 @@ func TestReceiverAgreesWithValidate(t *testing.T) {
 			var err error
 			if _, isRaw := m.Properties.(json.RawMessage); isRaw {
 				enc = []byte(`{"type":"track","userId":"u","event":"e","timestamp":"2024-01-01T00:00:00.000Z","properties":[1]}`)
-			} else if enc, err = AppendMessage(nil, m); err != nil {
+			} else if enc, err = appendUnchecked(m); err != nil {
 				t.Fatal(err)
 			}
 			f := newReceiverFixture(t, ReceiverConfig{})
@@ -557,7 +557,7 @@ func TestReceiverCaps(t *testing.T) {
 	// Single message cap: the compact form counts.
 	t.Run("single message over the cap", func(t *testing.T) {
 		f := newReceiverFixture(t, ReceiverConfig{Limits: Limits{MaxMessageBytes: 600}})
-		enc, _ := AppendMessage(nil, msg(0, 601))
+		enc, _ := appendMessage(nil, msg(0, 601))
 		r := f.post(t, "/v1/track", enc, postOptions{noAuth: true})
 		if r.status != 400 || r.body["reason"] != "message_too_large" {
 			t.Errorf("reply %d %s", r.status, r.raw)

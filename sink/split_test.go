@@ -241,7 +241,7 @@ func TestSplitterAgainstReceiver(t *testing.T) {
 	// A message Segment would drop: 200, no reject.
 	bad := &Message{Type: TypeTrack, MessageID: "no-event", Timestamp: receiverTime, UserID: "u"}
 	body := []byte(`{"type":"track","messageId":"no-event","userId":"u","timestamp":"2024-05-06T07:08:09.000Z"}`)
-	if Validate(bad) == nil {
+	if _, err := NewMessageWriter(Limits{}).WriteMessage(bad); err == nil {
 		t.Fatal("a track without event is valid")
 	}
 	b := newBatch(256)
