@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backfillhq/backfill/internal/jsontext"
 	"github.com/backfillhq/backfill/readers"
 	"github.com/backfillhq/backfill/sink"
 )
@@ -348,7 +349,7 @@ func FuzzEncodeRow(f *testing.F) {
 	f.Fuzz(func(t *testing.T, line string) {
 		var names []string
 		var vals []json.RawMessage
-		if err := readers.ObjectMembers([]byte(line), func(k string, v json.RawMessage) bool {
+		if err := jsontext.ObjectMembers([]byte(line), func(k string, v json.RawMessage) bool {
 			names = append(names, k)
 			vals = append(vals, v)
 			return true

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/backfillhq/backfill/internal/jsontext"
 	"github.com/backfillhq/backfill/readers"
 	"github.com/backfillhq/backfill/sink"
 )
@@ -249,7 +250,7 @@ func passContext(v any) (any, error) {
 		return v, nil
 	}
 	var f sink.Fields
-	err := readers.ObjectMembers(raw, func(key string, value json.RawMessage) bool {
+	err := jsontext.ObjectMembers(raw, func(key string, value json.RawMessage) bool {
 		f = append(f, sink.Field{Key: key, Value: value})
 		return true
 	})
@@ -301,7 +302,7 @@ func hasMember(raw []byte, key string) bool {
 		}
 		k := raw[i+1 : end-1]
 		if bytes.IndexByte(k, '\\') >= 0 {
-			if s, ok := readers.Unquote(raw[i:end]); ok && s == key {
+			if s, ok := jsontext.Unquote(raw[i:end]); ok && s == key {
 				return true
 			}
 		} else if string(k) == key {
