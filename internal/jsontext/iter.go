@@ -3,6 +3,7 @@ package jsontext
 import (
 	"encoding/json"
 	"strconv"
+	"unicode/utf8"
 )
 
 // ObjectIter walks the members of one JSON object, validating it as it
@@ -141,7 +142,7 @@ func (it *ArrayIter) Next() (value []byte, ok bool, err error) {
 }
 
 // ObjectMembers calls fn with each member of the JSON object raw, in order:
-// the key unquoted and the value's exact text. Duplicate keys are passed on
+// the key unquoted as Unquote does and the value's exact text. Duplicate keys are passed on
 // as they come. It stops, returning nil, when fn returns false. It returns
 // ErrNotObject if raw is valid JSON but not an object, and a *SyntaxError
 // if raw is malformed up to where iteration stopped. White space around
@@ -160,7 +161,7 @@ func ObjectMembers(raw []byte, fn func(key string, value json.RawMessage) bool) 
 			return err
 		}
 		var k string
-		if escaped {
+		if escaped || !utf8.Valid(key) {
 			k = UnquoteBody(key)
 		} else {
 			k = string(key)
@@ -227,7 +228,7 @@ func lookupKey(obj []byte, key string) ([]byte, bool) {
 		if !more {
 			return found, ok
 		}
-		if escaped {
+		if escaped || !utf8.Valid(k) {
 			if UnquoteBody(k) == key {
 				found, ok = v, true
 			}
