@@ -756,7 +756,7 @@ func appendAnyJSON(dst []byte, v any) []byte {
 		if b, err := appendFloat(dst, x, 64); err == nil {
 			return b
 		}
-		return strconv.AppendQuote(dst, strconv.FormatFloat(x, 'g', -1, 64))
+		return jsontext.AppendString(dst, strconv.FormatFloat(x, 'g', -1, 64))
 	case json.Number:
 		return append(dst, x...)
 	case json.RawMessage:
