@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/backfillhq/backfill/internal/jsontext"
 	"github.com/backfillhq/backfill/readers"
 	"github.com/backfillhq/backfill/sink"
 )
@@ -271,7 +272,7 @@ func FuzzEncodeRow(f *testing.F) {
 	f.Fuzz(func(t *testing.T, line string) {
 		var names []string
 		var vals []json.RawMessage
-		if err := readers.ObjectMembers([]byte(line), func(k string, v json.RawMessage) bool {
+		if err := jsontext.ObjectMembers([]byte(line), func(k string, v json.RawMessage) bool {
 			names = append(names, k)
 			vals = append(vals, v)
 			return true
@@ -384,7 +385,7 @@ func checkOneRow(t *testing.T, m Mapper, row *readers.Row, limits sink.Limits) (
 		"groupId", "previousId", "properties", "traits", "context", "integrations"}
 	last := -1
 	got := map[string]json.RawMessage{}
-	if err := readers.ObjectMembers(b, func(key string, v json.RawMessage) bool {
+	if err := jsontext.ObjectMembers(b, func(key string, v json.RawMessage) bool {
 		if _, dup := got[key]; dup && slices.Contains(order, key) {
 			t.Fatalf("%s twice in %s", key, b)
 		}

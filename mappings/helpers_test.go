@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backfillhq/backfill/internal/jsontext"
 	"github.com/backfillhq/backfill/readers"
 	"github.com/backfillhq/backfill/sink"
 )
@@ -202,7 +203,7 @@ func decodeMessage(b []byte, msg *sink.Message) error {
 		"properties": &msg.Properties, "traits": &msg.Traits, "context": &msg.Context, "integrations": &msg.Integrations,
 	}
 	var err error
-	readErr := readers.ObjectMembers(b, func(key string, value json.RawMessage) bool {
+	readErr := jsontext.ObjectMembers(b, func(key string, value json.RawMessage) bool {
 		switch {
 		case texts[key] != nil:
 			err = json.Unmarshal(value, texts[key])

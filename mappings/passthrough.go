@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/backfillhq/backfill/internal/jsontext"
 	"github.com/backfillhq/backfill/readers"
 	"github.com/backfillhq/backfill/sink"
 )
@@ -240,7 +241,7 @@ func (p *passthrough) Map(row *readers.Row, w *sink.MessageWriter) error {
 			w.WriteObject(sink.ObjectField(o), row.Value(i))
 		case o == objContext && split:
 			w.BeginObject(sink.FieldContext)
-			err := readers.ObjectMembers(raw, func(key string, value json.RawMessage) bool {
+			err := jsontext.ObjectMembers(raw, func(key string, value json.RawMessage) bool {
 				w.KeyString(key)
 				w.Raw(value)
 				return true
@@ -422,7 +423,7 @@ func hasMember(raw []byte, key string) bool {
 		}
 		k := raw[i+1 : end-1]
 		if bytes.IndexByte(k, '\\') >= 0 {
-			if s, ok := readers.Unquote(raw[i:end]); ok && s == key {
+			if s, ok := jsontext.Unquote(raw[i:end]); ok && s == key {
 				return true
 			}
 		} else if string(k) == key {

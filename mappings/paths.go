@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/backfillhq/backfill/internal/jsontext"
 	"github.com/backfillhq/backfill/readers"
 )
 
@@ -81,7 +82,7 @@ func (c *rowCtx) members(slot int, v any) ([]rawMember, bool) {
 // not a valid one.
 func splitMembers(raw []byte) ([]rawMember, bool) {
 	ms := make([]rawMember, 0, 16)
-	err := readers.ObjectMembers(raw, func(k string, v json.RawMessage) bool {
+	err := jsontext.ObjectMembers(raw, func(k string, v json.RawMessage) bool {
 		ms = append(ms, rawMember{key: k, value: v})
 		return true
 	})
@@ -214,7 +215,7 @@ func lookupPath(v any, path []string) any {
 			if raw == nil {
 				return nil
 			}
-			r, ok := readers.Lookup(raw, path...)
+			r, ok := jsontext.Lookup(raw, path...)
 			if !ok {
 				return nil
 			}

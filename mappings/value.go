@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/backfillhq/backfill/readers"
+	"github.com/backfillhq/backfill/internal/jsontext"
 )
 
 // colType is the declared type of a source column.
@@ -81,7 +81,7 @@ func unquote(raw json.RawMessage) (string, error) {
 	if s, ok := plainString(raw); ok {
 		return s, nil
 	}
-	if s, ok := readers.Unquote(bytes.TrimSpace(raw)); ok {
+	if s, ok := jsontext.Unquote(bytes.TrimSpace(raw)); ok {
 		return s, nil
 	}
 	return "", fmt.Errorf("invalid JSON string")

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/backfillhq/backfill/internal/jsontext"
 )
 
 const benchRows = 1_000_000
@@ -94,9 +96,9 @@ func BenchmarkScanObject(b *testing.B) {
 		})
 	}
 	run("ObjectMembers", func(l []byte) error {
-		return ObjectMembers(l, func(string, json.RawMessage) bool { return true })
+		return jsontext.ObjectMembers(l, func(string, json.RawMessage) bool { return true })
 	})
-	run("validJSON", validJSON)
+	run("Valid", jsontext.Valid)
 	run("encoding-json-Valid", func(l []byte) error {
 		if !json.Valid(l) {
 			return fmt.Errorf("invalid line %s", l)

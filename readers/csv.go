@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/backfillhq/backfill/internal/jsontext"
 )
 
 // States of the CSV record scanner.
@@ -334,6 +336,12 @@ func (c *csvReader) split(line []byte) {
 	}
 }
 
+// Constants of the word-at-a-time field scan.
+const (
+	lowBits  = 0x0101010101010101 // 0x01 in every byte
+	highBits = 0x8080808080808080 // 0x80 in every byte
+)
+
 // indexSpecial returns the index of the first delimiter or quote in
 // line[i:], or len(line).
 func (c *csvReader) indexSpecial(line []byte, i int) int {
@@ -509,7 +517,7 @@ func (c *csvReader) frameQuoted(ctx context.Context, rec *csvRecord) error {
 				field(i - 1)
 				state = csvQuoteCR
 			default:
-				quoteErr = fmt.Errorf("unexpected %s after the closing quote of field %d", quoteByte(ch), len(c.fields)+1)
+				quoteErr = fmt.Errorf("unexpected %s after the closing quote of field %d", jsontext.QuoteByte(ch), len(c.fields)+1)
 				state = csvBad
 			}
 		case csvQuoteCR:

@@ -2,7 +2,6 @@ package readers_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -51,13 +50,4 @@ func ExampleOpen() {
 	// Output:
 	// line 2: [ts event] = [2024-03-01T12:00:00Z signup]
 	// line 3: csv_field_count: expected 2 fields, got 1
-}
-
-func ExampleLookup() {
-	props := json.RawMessage(`{"order": {"total": 12.50, "items": [{"sku": "A-1"}]}}`)
-	total, _ := readers.Lookup(props, "order", "total")
-	sku, _ := readers.Lookup(props, "order", "items", "0", "sku")
-	s, _ := readers.Unquote(sku)
-	fmt.Println(string(total), s)
-	// Output: 12.50 A-1
 }

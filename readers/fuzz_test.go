@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/backfillhq/backfill/internal/jsontext"
 )
 
 // openBytes opens data as the content of a file named name, without a
@@ -198,13 +200,13 @@ func FuzzNDJSON(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// The scanner's verdict is encoding/json's, up to the depth cap.
-		deep := bytes.Count(data, []byte("["))+bytes.Count(data, []byte("{")) > maxJSONDepth
-		valid := validJSON(data) == nil
+		deep := bytes.Count(data, []byte("["))+bytes.Count(data, []byte("{")) > jsontext.MaxDepth
+		valid := jsontext.Valid(data) == nil
 		if !deep && valid != json.Valid(data) {
 			t.Fatalf("valid = %v, encoding/json says %v", valid, !valid)
 		}
 		if valid {
-			if s, ok := Unquote(bytes.TrimSpace(data)); ok {
+			if s, ok := jsontext.Unquote(bytes.TrimSpace(data)); ok {
 				var std string
 				if err := json.Unmarshal(data, &std); err != nil || std != s {
 					t.Fatalf("Unquote = %q, encoding/json gives %q (%v)", s, std, err)
@@ -212,7 +214,7 @@ func FuzzNDJSON(f *testing.F) {
 			}
 		}
 		// A valid object splits into the members encoding/json decodes.
-		if valid && utf8.Valid(data) && data[skipSpace(data, 0)] == '{' {
+		if valid && utf8.Valid(data) && data[jsontext.SkipSpace(data, 0)] == '{' {
 			r := &ndjsonReader{keys: make(map[string]string), src: &Source{Path: "f"}}
 			row, err := r.parse(bytes.Clone(data), Position{File: "f", Row: 1, Line: 1})
 			if err != nil {
@@ -249,9 +251,9 @@ func FuzzNDJSON(f *testing.F) {
 			switch {
 			case !utf8.Valid(text):
 				it.Reason = ReasonInvalidUTF8
-			case validJSON(text) != nil:
+			case jsontext.Valid(text) != nil:
 				it.Reason = ReasonInvalidJSON
-			case text[skipSpace(text, 0)] != '{':
+			case text[jsontext.SkipSpace(text, 0)] != '{':
 				it.Reason = ReasonNotObject
 			}
 			want = append(want, it)

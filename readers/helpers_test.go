@@ -176,3 +176,10 @@ func strs(v ...string) []any {
 	}
 	return out
 }
+
+func errStr(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}

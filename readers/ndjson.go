@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"unicode/utf8"
+
+	"github.com/backfillhq/backfill/internal/jsontext"
 )
 
 // Array states of a .json file holding one top-level array.
@@ -180,7 +182,7 @@ func (r *ndjsonReader) readLine(ctx context.Context) (line []byte, tooLong bool,
 
 func isBlank(b []byte) bool {
 	for _, c := range b {
-		if !isSpace(c) {
+		if !jsontext.IsSpace(c) {
 			return false
 		}
 	}
@@ -196,9 +198,9 @@ func (r *ndjsonReader) parse(raw []byte, pos Position) (Row, error) {
 	if !utf8.Valid(raw) {
 		return rowErr(ReasonInvalidUTF8, fmt.Errorf("invalid UTF-8 at byte %d", invalidUTF8At(raw)))
 	}
-	var it objectIter
-	if err := it.init(raw); err != nil {
-		if verr := validJSON(raw); verr != nil {
+	var it jsontext.ObjectIter
+	if err := it.Reset(raw); err != nil {
+		if verr := jsontext.Valid(raw); verr != nil {
 			return rowErr(ReasonInvalidJSON, verr)
 		}
 		return rowErr(ReasonNotObject, fmt.Errorf("JSON %s is not an object", jsonKind(raw)))
@@ -213,7 +215,7 @@ func (r *ndjsonReader) parse(raw []byte, pos Position) (Row, error) {
 		if k := len(r.names); repeating && r.lastPlain && k < len(r.last) {
 			hint = r.last[k]
 		}
-		key, escaped, matched, value, ok, err := it.nextHint(hint)
+		key, escaped, matched, value, ok, err := it.NextHint(hint)
 		if err != nil {
 			return rowErr(ReasonInvalidJSON, err)
 		}
@@ -225,7 +227,7 @@ func (r *ndjsonReader) parse(raw []byte, pos Position) (Row, error) {
 		case matched:
 			name = hint
 		case escaped:
-			name = unquoteBody(key)
+			name = jsontext.UnquoteBody(key)
 		case k < len(r.last) && r.last[k] == string(key):
 			name = r.last[k]
 		default:
@@ -264,10 +266,8 @@ func (r *ndjsonReader) parse(raw []byte, pos Position) (Row, error) {
 // needs no escapes: no quote, backslash or control character.
 func plainKeys(names []string) bool {
 	for _, n := range names {
-		for k := 0; k < len(n); k++ {
-			if !plainInString[n[k]] {
-				return false
-			}
+		if !jsontext.IsPlainString(n) {
+			return false
 		}
 	}
 	return true
@@ -326,7 +326,7 @@ func invalidUTF8At(b []byte) int {
 
 // jsonKind names the kind of a valid JSON value.
 func jsonKind(raw []byte) string {
-	i := skipSpace(raw, 0)
+	i := jsontext.SkipSpace(raw, 0)
 	switch raw[i] {
 	case '[':
 		return "array"
@@ -358,7 +358,7 @@ func firstNonSpace(ctx context.Context, s *stream) (byte, error) {
 		if err != nil {
 			return 0, err
 		}
-		if i := skipSpace(b, 0); i < len(b) {
+		if i := jsontext.SkipSpace(b, 0); i < len(b) {
 			return b[i], nil
 		}
 		if len(b) < n || n >= bufferSize {
@@ -414,7 +414,7 @@ func (r *ndjsonReader) nextElement(ctx context.Context) (Row, error) {
 				r.s.consume(1)
 				r.state = arrayDone
 			default:
-				return Row{}, r.arrayError(fmt.Sprintf("invalid character %s after an array element", quoteByte(c)))
+				return Row{}, r.arrayError(fmt.Sprintf("invalid character %s after an array element", jsontext.QuoteByte(c)))
 			}
 		default: // arrayFirst, arrayElem
 			switch {
@@ -424,7 +424,7 @@ func (r *ndjsonReader) nextElement(ctx context.Context) (Row, error) {
 				r.s.consume(1)
 				r.state = arrayDone
 			case c == ']' || c == ',':
-				return Row{}, r.arrayError(fmt.Sprintf("invalid character %s looking for an array element", quoteByte(c)))
+				return Row{}, r.arrayError(fmt.Sprintf("invalid character %s looking for an array element", jsontext.QuoteByte(c)))
 			default:
 				return r.element(ctx)
 			}
@@ -493,7 +493,7 @@ func (r *ndjsonReader) elementExtent(ctx context.Context) (n int, lines int64, p
 		}
 		c := s.buf[s.r+i]
 		if scalar {
-			if isSpace(c) || c == ',' || c == ']' || c == '}' {
+			if jsontext.IsSpace(c) || c == ',' || c == ']' || c == '}' {
 				break
 			}
 			i++

@@ -16,6 +16,7 @@ import (
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
 	"github.com/apache/arrow/go/v15/arrow/decimal128"
+	"github.com/backfillhq/backfill/internal/jsontext"
 )
 
 // The values of Arrow arrays read from Parquet become the values of a Row
@@ -706,68 +707,24 @@ func newMapAppender(t *arrow.MapType, hints typeHints) (appender, error) {
 	}, nil
 }
 
-// appendFloat appends f as a JSON number: the shortest decimal that reads
-// back as f at its bit size, in exponent form only for very large or
-// small magnitudes.
+// appendFloat appends f as a JSON number, as encoding/json writes a float
+// of the given bit size. NaN and infinities are a valueError.
 func appendFloat(dst []byte, f float64, bits int) ([]byte, error) {
-	if math.IsNaN(f) || math.IsInf(f, 0) {
+	dst, ok := jsontext.AppendFloat(dst, f, bits)
+	if !ok {
 		return dst, nonFinite(f)
-	}
-	format := byte('f')
-	if abs := math.Abs(f); abs != 0 {
-		if bits == 64 && (abs < 1e-6 || abs >= 1e21) || bits == 32 && (float32(abs) < 1e-6 || float32(abs) >= 1e21) {
-			format = 'e'
-		}
-	}
-	dst = strconv.AppendFloat(dst, f, format, -1, bits)
-	if format == 'e' {
-		// 1e-07 becomes 1e-7.
-		if n := len(dst); n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
-			dst[n-2] = dst[n-1]
-			dst = dst[:n-1]
-		}
 	}
 	return dst, nil
 }
 
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string. Invalid UTF-8 is an error.
+// appendJSONString appends s as a JSON string. Invalid UTF-8 is a
+// valueError.
 func appendJSONString(dst []byte, s string) ([]byte, error) {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			return dst, invalidUTF8(s)
-		}
-		i += size
+	dst, ok := jsontext.AppendValidString(dst, s)
+	if !ok {
+		return dst, invalidUTF8(s)
 	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"'), nil
+	return dst, nil
 }
 
 // appendRowJSON writes the values of a row as one JSON object, for the raw
@@ -799,7 +756,7 @@ func appendAnyJSON(dst []byte, v any) []byte {
 		if b, err := appendFloat(dst, x, 64); err == nil {
 			return b
 		}
-		return strconv.AppendQuote(dst, strconv.FormatFloat(x, 'g', -1, 64))
+		return jsontext.AppendString(dst, strconv.FormatFloat(x, 'g', -1, 64))
 	case json.Number:
 		return append(dst, x...)
 	case json.RawMessage:

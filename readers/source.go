@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/backfillhq/backfill/internal/jsontext"
 )
 
 // fingerprintChunk is how much of each end of a file the fingerprint reads.
@@ -83,7 +85,7 @@ func sniff(head []byte) (string, error) {
 	if len(text) >= len(utf8BOM) && string(text[:len(utf8BOM)]) == string(utf8BOM) {
 		text = text[len(utf8BOM):]
 	}
-	if i := skipSpace(text, 0); i < len(text) && (text[i] == '{' || text[i] == '[') {
+	if i := jsontext.SkipSpace(text, 0); i < len(text) && (text[i] == '{' || text[i] == '[') {
 		return FormatNDJSON, nil
 	}
 	for _, c := range text {

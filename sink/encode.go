@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
-	"math/bits"
 	"slices"
 	"strconv"
 	"time"
-	"unicode/utf8"
+
+	"github.com/backfillhq/backfill/internal/jsontext"
 )
 
 // Version is the library version reported in context.library.
@@ -408,36 +408,24 @@ func scalarText(raw []byte) bool {
 	return first != '{' && first != '[' && first > ' ' && last > ' '
 }
 
-// appendFloat writes f as encoding/json does: the shortest representation
-// that reads back to the same value, in exponent form only for very small or
-// very large magnitudes.
+// appendFloat writes f as encoding/json does (see jsontext.AppendFloat).
+// NaN and infinities are a *ValidationError.
 func appendFloat(buf []byte, f float64, bits int) ([]byte, error) {
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		s := "NaN"
-		if math.IsInf(f, 1) {
-			s = "+Inf"
-		} else if math.IsInf(f, -1) {
-			s = "-Inf"
-		}
-		return buf, &ValidationError{Reason: ReasonInvalidValue, Detail: s + " is not valid JSON"}
+	out, ok := jsontext.AppendFloat(buf, f, bits)
+	if !ok {
+		return buf, nonFiniteError(f)
 	}
-	format := byte('f')
-	if abs := math.Abs(f); abs != 0 {
-		if bits == 64 && (abs < 1e-6 || abs >= 1e21) ||
-			bits == 32 && (float32(abs) < 1e-6 || float32(abs) >= 1e21) {
-			format = 'e'
-		}
+	return out, nil
+}
+
+func nonFiniteError(f float64) *ValidationError {
+	s := "NaN"
+	if math.IsInf(f, 1) {
+		s = "+Inf"
+	} else if math.IsInf(f, -1) {
+		s = "-Inf"
 	}
-	buf = strconv.AppendFloat(buf, f, format, -1, bits)
-	if format == 'e' {
-		// Write e-07 as e-7.
-		n := len(buf)
-		if n >= 4 && buf[n-4] == 'e' && buf[n-3] == '-' && buf[n-2] == '0' {
-			buf[n-2] = buf[n-1]
-			buf = buf[:n-1]
-		}
-	}
-	return buf, nil
+	return &ValidationError{Reason: ReasonInvalidValue, Detail: s + " is not valid JSON"}
 }
 
 // appendNumber writes a json.Number after checking that it is a JSON number.
@@ -453,137 +441,10 @@ func appendNumber(buf []byte, n json.Number) ([]byte, error) {
 }
 
 // isJSONNumber reports whether s follows the grammar of a JSON number.
-func isJSONNumber(s string) bool {
-	i := 0
-	if i < len(s) && s[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(s) && s[i] == '0':
-		i++
-	case i < len(s) && s[i] >= '1' && s[i] <= '9':
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-		}
-	default:
-		return false
-	}
-	if i < len(s) && s[i] == '.' {
-		i++
-		if i == len(s) || s[i] < '0' || s[i] > '9' {
-			return false
-		}
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-		}
-	}
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			i++
-		}
-		if i == len(s) || s[i] < '0' || s[i] > '9' {
-			return false
-		}
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-		}
-	}
-	return i == len(s)
-}
+func isJSONNumber(s string) bool { return jsontext.IsNumber(s) }
 
-const (
-	ones  = 0x0101010101010101
-	highs = 0x8080808080808080
-)
-
-// load8 returns the eight bytes of s at i as a little-endian word.
-func load8(s string, i int) uint64 {
-	_ = s[i+7]
-	return uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-}
-
-// specialMask marks the bytes of x that appendString cannot copy as they
-// are: control characters, quotes, backslashes and bytes that are not
-// ASCII. The lowest mark (the high bit of a byte) is exactly at the first
-// such byte; marks above it may be false.
-func specialMask(x uint64) uint64 {
-	q := x ^ ('"' * ones)
-	b := x ^ ('\\' * ones)
-	lt := (x - 0x20*ones) &^ x
-	return (lt | (q-ones)&^q | (b-ones)&^b | x) & highs
-}
-
-// plain marks the ASCII bytes a JSON string holds as they are.
-var plain = func() (t [utf8.RuneSelf]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
-const hexDigits = "0123456789abcdef"
-
-// appendString writes s as a JSON string. Control characters, quotes and
-// backslashes are escaped, as are U+2028 and U+2029 (for JavaScript readers);
-// each byte of invalid UTF-8 becomes \ufffd.
-func appendString(buf []byte, s string) []byte {
-	buf = append(buf, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		// Skip plain ASCII bytes eight at a time, up to the first one
-		// that is not.
-		if i+8 <= len(s) {
-			m := specialMask(load8(s, i))
-			if m == 0 {
-				i += 8
-				continue
-			}
-			i += bits.TrailingZeros64(m) >> 3
-		}
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if plain[c] {
-				i++
-				continue
-			}
-			buf = append(buf, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				buf = append(buf, '\\', c)
-			case '\n':
-				buf = append(buf, '\\', 'n')
-			case '\r':
-				buf = append(buf, '\\', 'r')
-			case '\t':
-				buf = append(buf, '\\', 't')
-			case '\b':
-				buf = append(buf, '\\', 'b')
-			case '\f':
-				buf = append(buf, '\\', 'f')
-			default:
-				buf = append(buf, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			buf = append(buf, s[start:i]...)
-			buf = append(buf, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			buf = append(buf, s[start:i]...)
-			buf = append(buf, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	buf = append(buf, s[start:]...)
-	return append(buf, '"')
-}
+// appendString writes s as a JSON string (see jsontext.AppendString).
+// Control characters, quotes and backslashes are escaped, as are U+2028
+// and U+2029 (for JavaScript readers); each byte of invalid UTF-8 becomes
+// \ufffd.
+func appendString(buf []byte, s string) []byte { return jsontext.AppendString(buf, s) }

@@ -15,7 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/backfillhq/backfill/readers"
+	"github.com/backfillhq/backfill/internal/jsontext"
 	"github.com/klauspost/compress/gzip"
 )
 
@@ -300,7 +300,7 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) (int, *reques
 			return 0, badRequest(`the body has no "batch" array`)
 		}
 		var batch [][]byte
-		if !walkElements(batchRaw, func(v []byte) { batch = append(batch, v) }) {
+		if !jsontext.WalkElements(batchRaw, func(v []byte) { batch = append(batch, v) }) {
 			return 0, badRequest(`invalid JSON body: "batch" must be an array`)
 		}
 		for i, raw := range batch {
@@ -362,12 +362,12 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) (int, *reques
 }
 
 // batchMember checks that body is a valid JSON object and returns its
-// "batch" member (the last one), nil if it has none. The readers' scanner
+// "batch" member (the last one), nil if it has none. The jsontext scanner
 // checks and splits the body in one pass; a body it refuses (it also
 // refuses nesting deeper than it reads) gets encoding/json's verdict.
 func batchMember(body []byte) ([]byte, *requestError) {
 	var batchRaw []byte
-	err := readers.ObjectMembers(body, func(key string, value json.RawMessage) bool {
+	err := jsontext.ObjectMembers(body, func(key string, value json.RawMessage) bool {
 		if key == "batch" {
 			batchRaw = value
 		}
@@ -381,7 +381,7 @@ func batchMember(body []byte) ([]byte, *requestError) {
 		return nil, badRequest("invalid JSON body: %v", json.Unmarshal(body, &v))
 	}
 	batchRaw = nil
-	if _, isObject := walkMembers(body, func(key string, value []byte) {
+	if _, isObject := jsontext.WalkMembers(body, func(key string, value []byte) {
 		if key == "batch" {
 			batchRaw = value
 		}
@@ -456,7 +456,7 @@ func (r *Receiver) appendChecked(out []byte, raw []byte, typ string, index int) 
 	// the check cheap next to the importer it serves. The JSON is valid:
 	// the whole body was checked.
 	var doc topLevel
-	spaced, isObject := walkMembers(raw, doc.set)
+	spaced, isObject := jsontext.WalkMembers(raw, doc.set)
 	if !isObject {
 		return out, nil, fail(&ValidationError{Reason: ReasonInvalidField, Detail: "a message must be a JSON object"})
 	}
@@ -610,7 +610,7 @@ func isNull(raw json.RawMessage) bool { return string(raw) == "null" }
 
 // rawString decodes a raw JSON string; ok is false for any other value.
 func rawString(raw json.RawMessage) (string, bool) {
-	return readers.Unquote(raw)
+	return jsontext.Unquote(raw)
 }
 
 // rawKind names the JSON type of a raw value, for messages.
