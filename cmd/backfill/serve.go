@@ -11,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/backfillhq/backfill/sink"
@@ -88,6 +89,8 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	rcv := sink.NewReceiver(sink.ReceiverConfig{WriteKey: o.key, Out: w, Discard: o.discard,
 		Logger: slog.New(slog.NewTextHandler(stderr, nil))})
 	srv := &http.Server{Handler: rcv, ReadHeaderTimeout: 10 * time.Second}
+	closeUnused := trackUnusedConns(srv)
+	srv.RegisterOnShutdown(closeUnused)
 	switch outPath {
 	case "":
 		fmt.Fprintf(stdout, "receiving on %s, discarding what it receives\n", url)
@@ -129,4 +132,34 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 			st.Messages, st.Batches, st.Dropped, strings.Join(parts, ", "))
 	}
 	return err
+}
+
+// trackUnusedConns records the server's connections that have not begun a
+// request yet and returns a function that closes them. HTTP clients dial
+// connections ahead and may never use them; Shutdown waits for such a
+// connection as if a request were coming, for up to five seconds, so serve
+// closes them when it stops (after the listener is closed, through
+// RegisterOnShutdown). A client that is in the middle of sending its first
+// request on one sees a closed connection and, like backfill's own sender,
+// retries.
+func trackUnusedConns(srv *http.Server) (closeUnused func()) {
+	var mu sync.Mutex
+	unused := make(map[net.Conn]struct{})
+	srv.ConnState = func(c net.Conn, s http.ConnState) {
+		mu.Lock()
+		defer mu.Unlock()
+		if s == http.StateNew {
+			unused[c] = struct{}{}
+		} else {
+			delete(unused, c)
+		}
+	}
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for c := range unused {
+			c.Close()
+			delete(unused, c)
+		}
+	}
 }

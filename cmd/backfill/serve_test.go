@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -52,5 +53,29 @@ func TestServeAnswersAsSegment(t *testing.T) {
 	}
 	if bytes.Contains(kept, []byte("drop-")) {
 		t.Errorf("a dropped message was kept: %s", kept)
+	}
+}
+
+// TestServeStopsWithAnUnusedConnection: a connection that a client dialed
+// ahead and never used (as Go's HTTP transport does when two requests
+// start at once) does not hold serve's shutdown up: serve stops cleanly
+// instead of failing when its shutdown wait runs out.
+func TestServeStopsWithAnUnusedConnection(t *testing.T) {
+	url, _, stderr, stop := startServeLog(t, "")
+	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// A request on another connection, so that the unused one is known to
+	// have been accepted before serve stops.
+	resp, err := http.Post(url+"/v1/batch", "application/json", strings.NewReader(`{"batch":[]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	stop() // fails the test if serve exits with an error
+	if strings.Contains(stderr.String(), "deadline") {
+		t.Errorf("serve's log: %s", stderr.String())
 	}
 }
