@@ -3,7 +3,6 @@ package jsontext
 import (
 	"encoding/json"
 	"strconv"
-	"unicode/utf8"
 )
 
 // ObjectIter walks the members of one JSON object, validating it as it
@@ -142,7 +141,10 @@ func (it *ArrayIter) Next() (value []byte, ok bool, err error) {
 }
 
 // ObjectMembers calls fn with each member of the JSON object raw, in order:
-// the key unquoted as Unquote does and the value's exact text. Duplicate keys are passed on
+// the key unquoted and the value's exact text. A key without escapes is
+// passed as its bytes, so it is valid UTF-8 if raw is (check raw with
+// utf8.Valid first where that matters; Unquote would turn each invalid
+// byte into U+FFFD). Duplicate keys are passed on
 // as they come. It stops, returning nil, when fn returns false. It returns
 // ErrNotObject if raw is valid JSON but not an object, and a *SyntaxError
 // if raw is malformed up to where iteration stopped. White space around
@@ -161,7 +163,7 @@ func ObjectMembers(raw []byte, fn func(key string, value json.RawMessage) bool) 
 			return err
 		}
 		var k string
-		if escaped || !utf8.Valid(key) {
+		if escaped {
 			k = UnquoteBody(key)
 		} else {
 			k = string(key)
@@ -228,7 +230,7 @@ func lookupKey(obj []byte, key string) ([]byte, bool) {
 		if !more {
 			return found, ok
 		}
-		if escaped || !utf8.Valid(k) {
+		if escaped {
 			if UnquoteBody(k) == key {
 				found, ok = v, true
 			}

@@ -9,7 +9,7 @@ import (
 // valid (checked by Valid, or by encoding/json), without validating it
 // again: they find the members of an object and the elements of an array,
 // skipping strings with bytes.IndexByte. On malformed text their results
-// are undefined, though they do not panic.
+// are undefined, though they end and do not panic.
 
 // WalkMembers calls fn with the key (unquoted) and the exact text of each
 // member of the JSON object obj, which must be valid JSON. ok is false if
@@ -74,6 +74,9 @@ func WalkElements(arr []byte, fn func(value []byte)) (ok bool) {
 			continue
 		}
 		end, _ := skipTrustedValue(arr, i)
+		if end == i {
+			break // malformed: a byte that starts no value
+		}
 		fn(arr[i:end])
 		i = end
 	}
