@@ -39,6 +39,9 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
+// WithDefaults returns l with each zero field set to its default.
+func (l Limits) WithDefaults() Limits { return l.withDefaults() }
+
 // Validate reports a cap that is negative or above Segment's maximum, naming
 // the field.
 func (l Limits) Validate() error {
