@@ -25,6 +25,7 @@ type ValidationError struct {
 	Detail string // a sentence for people
 }
 
+// Error names the field and says what is wrong.
 func (e *ValidationError) Error() string {
 	if e.Field == "" {
 		return e.Detail

@@ -35,6 +35,8 @@ type RejectedError struct {
 	Messages []RejectedMessage
 }
 
+// Error says how many messages were refused, with the destination's
+// words when there is one.
 func (e *RejectedError) Error() string {
 	if len(e.Messages) == 1 {
 		return fmt.Sprintf("1 message rejected: %s", e.Messages[0].Detail)

@@ -169,7 +169,7 @@ func (c Config) withDefaults() Config {
 //     message, and Err is the *StatusError with the API's words;
 //   - a batch that failed for good (retries or retry time used up, the
 //     write key refused): Status is the last HTTP status, 0 for a network
-//     error, and Err says why (a *RetryError, or wraps ErrUnauthorized);
+//     error, and Err says why (a *RetryError, or wraps sink.ErrUnauthorized);
 //   - messages still held when Close or Shutdown ended: Err wraps the
 //     context's error.
 type DeliveryError struct {
@@ -184,6 +184,7 @@ type DeliveryError struct {
 	Err error
 }
 
+// Error names the message, or counts the messages, and gives the cause.
 func (e *DeliveryError) Error() string {
 	if len(e.MessageIDs) == 1 {
 		return fmt.Sprintf("message %s not delivered: %v", e.MessageIDs[0], e.Err)
@@ -191,6 +192,7 @@ func (e *DeliveryError) Error() string {
 	return fmt.Sprintf("%d messages not delivered: %v", len(e.MessageIDs), e.Err)
 }
 
+// Unwrap returns the cause, Err.
 func (e *DeliveryError) Unwrap() error { return e.Err }
 
 // Delivery reports messages of a Client that the API acknowledged, to
@@ -221,7 +223,7 @@ type Stats struct {
 
 // Client sends Segment messages from a Go program, on the sending engine of
 // the importer: Enqueue validates and encodes a message and adds it at once
-// to the open batch of a Batcher, which closes a batch before it would
+// to the open batch of a sink.Batcher, which closes a batch before it would
 // cross BatchSize messages or Segment's caps; background workers send the
 // closed batches (and the open one when it is due) with the same gzip,
 // retries, Retry-After pauses and adaptive rate limits as the importer.
@@ -323,9 +325,9 @@ func New(cfg Config) (*Client, error) {
 
 // Enqueue validates m, fills in a missing messageId (a random UUID) and
 // timestamp (now), encodes it and queues it for sending. It returns at
-// once: nil when the message is queued, a *ValidationError naming the field
-// for a message that breaks Segment's spec, a *TooLargeError (wrapping
-// ErrMessageTooLarge) for one whose encoding is over 32,000 bytes,
+// once: nil when the message is queued, a *sink.ValidationError naming the field
+// for a message that breaks Segment's spec, a *sink.TooLargeError (wrapping
+// sink.ErrMessageTooLarge) for one whose encoding is over 32,000 bytes,
 // ErrQueueFull when MaxQueueSize messages are held, or ErrClosed after
 // Close. Only a nil error means the message will be delivered or reported
 // to OnError.
@@ -419,7 +421,7 @@ func (c *Client) Close() error {
 //
 // It returns nil if every message the Client accepted was delivered.
 // Otherwise it returns an error that wraps the first *DeliveryError the
-// Client reported in its life (so errors.Is(err, ErrUnauthorized) tells a
+// Client reported in its life (so errors.Is(err, sink.ErrUnauthorized) tells a
 // refused write key) and gives the count of messages not delivered.
 //
 // If ctx ends first, the sends in flight are cancelled and every message

@@ -2,7 +2,7 @@
 // libraries offer (Enqueue of typed messages, a background queue flushed
 // by size and by interval, callbacks for every message delivered or
 // failed, Close that reports what was lost), on the importer's own sending
-// engine: the sink package's MessageWriter and Batcher, and the
+// engine: sink.MessageWriter and sink.Batcher, and the
 // sink/segment delivery.
 //
 // It owns the queue, the typed messages (Identify, Track, Page, Screen,

@@ -74,7 +74,7 @@ const ReasonTooManyMessages = "too_many_messages"
 // anonymousId, a track without event, a messageId over 100 characters, an
 // unknown type, …) and the messages of a batch past MaxMessages. Such a
 // message is not written to Out; it is counted in Stats.Dropped and
-// by reason (DroppedByReason, the ValidationError reasons and
+// by reason (DroppedByReason, the sink.ValidationError reasons and
 // ReasonTooManyMessages) and logged to Logger. Validate is a little
 // stricter than Segment, which stamps a message without a timestamp with
 // the time it received it: the receiver drops it as missing_timestamp, so

@@ -17,7 +17,7 @@ import (
 // number of requests per second and of messages (events) per second, both
 // shared by every Send. The request limit allows a burst of one second's
 // worth of requests; the event limit allows a burst of at least one full
-// batch (DefaultMaxMessages), so that any batch can pass. Send blocks until
+// batch (sink.DefaultMaxMessages), so that any batch can pass. Send blocks until
 // both limits allow the batch, then sends it; if ctx ends while waiting it
 // returns an error wrapping ctx.Err() without sending. Safe for concurrent
 // use.

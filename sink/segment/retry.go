@@ -82,6 +82,7 @@ type RetryError struct {
 	Err error
 }
 
+// Error says how many attempts failed and the last cause.
 func (e *RetryError) Error() string {
 	if e.RetryAfter > 0 {
 		return fmt.Sprintf("batch not delivered: the server asks for a pause of %s, which ends past the max retry time (failing for %s); %s failed, the last: %v",
@@ -95,6 +96,7 @@ func (e *RetryError) Error() string {
 		attempts(e.Attempts), e.Failing.Round(time.Millisecond), e.Err)
 }
 
+// Unwrap returns the last cause, Err.
 func (e *RetryError) Unwrap() error { return e.Err }
 
 // Retrier is a Sink that sends through another one and tries a batch again

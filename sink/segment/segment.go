@@ -356,7 +356,7 @@ const maxRetryAfter = time.Hour
 // HTTPSender posts batches to Segment's batch endpoint, one attempt per
 // Send: it neither retries nor rate limits (see Retrier and RateLimiter).
 // Every attempt sets sentAt afresh. A 2xx is success; any other status is a
-// *StatusError, which for 401 and 403 also wraps ErrUnauthorized; a request
+// *StatusError, which for 401 and 403 also wraps sink.ErrUnauthorized; a request
 // without a response is a network error. Safe for concurrent use.
 type HTTPSender struct {
 	url      string
@@ -625,6 +625,7 @@ type StatusError struct {
 	RetryAfter time.Duration // from a Retry-After header; zero if none
 }
 
+// Error gives the status and the start of the body.
 func (e *StatusError) Error() string {
 	if e.Body != "" {
 		return fmt.Sprintf("http %d: %s", e.Status, e.Body)

@@ -16,9 +16,9 @@ import (
 // halves and sends each half through the wrapped sink, recursively; a single
 // message that is still refused is rejected for good.
 //
-// Send returns nil when every message was delivered, or a *RejectedError
+// Send returns nil when every message was delivered, or a *sink.RejectedError
 // listing the refused messages by their index in the batch given to Send,
-// with Reason ReasonServerRejected (400) or ReasonMessageTooLarge (413) and the
+// with Reason sink.ReasonServerRejected (400) or sink.ReasonMessageTooLarge (413) and the
 // server's message as Detail; every other message was then delivered. Any
 // other error, from any half, is returned as it is and means the batch is
 // not known to be delivered: halves sent before the error may have been
