@@ -185,8 +185,8 @@ func (b *Batch) add(msg []byte) {
 	b.ends = append(b.ends, len(b.buf))
 }
 
-// ErrMessageTooLarge is wrapped by the error of Batcher.Add for a message
-// whose encoding exceeds MaxMessageBytes.
+// ErrMessageTooLarge is wrapped by the error of Batcher.AddEncoded and of
+// MessageWriter.End for a message whose encoding exceeds MaxMessageBytes.
 var ErrMessageTooLarge = errors.New("message too large")
 
 // Batcher packs encoded messages into batches that respect its Limits: it
@@ -203,7 +203,6 @@ var ErrMessageTooLarge = errors.New("message too large")
 type Batcher struct {
 	limits Limits
 	cur    *Batch
-	w      *MessageWriter // for Add
 }
 
 // NewBatcher returns an empty Batcher with the limits l, whose zero fields
@@ -225,9 +224,8 @@ func (l Limits) effective() Limits {
 }
 
 // AddEncoded adds a message written by a MessageWriter (valid JSON, one
-// object) to the current batch, exactly as Add does: if it does not fit,
-// the current batch is closed and returned as full, and the message starts
-// the next one. A message over MaxMessageBytes is refused with a
+// object) to the current batch: if it does not fit, the current batch is
+// closed and returned as full, and the message starts the next one. A message over MaxMessageBytes is refused with a
 // *TooLargeError.
 func (bt *Batcher) AddEncoded(msg []byte) (full *Batch, err error) {
 	if len(msg) > bt.limits.MaxMessageBytes {
@@ -246,23 +244,6 @@ func (bt *Batcher) AddEncoded(msg []byte) (full *Batch, err error) {
 	}
 	b.add(msg)
 	return nil, nil
-}
-
-// Add validates m and encodes it into the current batch. If m does not fit,
-// the current batch is closed and returned as full, and m starts the next one.
-// An invalid or over-large message is not added: Add returns full == nil and
-// an error that implements RejectReason() string (a *ValidationError, or a
-// *TooLargeError wrapping ErrMessageTooLarge).
-func (bt *Batcher) Add(m *Message) (full *Batch, err error) {
-	if bt.w == nil {
-		bt.w = NewMessageWriter(bt.limits)
-	}
-	bt.w.Reset(bt.w.Bytes())
-	msg, err := bt.w.WriteMessage(m)
-	if err != nil {
-		return nil, err
-	}
-	return bt.AddEncoded(msg)
 }
 
 // Flush closes and returns the current batch, or nil if it is empty. The

@@ -60,11 +60,17 @@ func benchMessages(tb testing.TB, n int) ([]Message, int64) {
 func BenchmarkBatcherAdd(b *testing.B) {
 	msgs, size := benchMessages(b, 4096)
 	bt := NewBatcher(Limits{})
+	w := NewMessageWriter(Limits{})
 	b.SetBytes(size)
 	b.ReportAllocs()
 	n := 0
 	for b.Loop() {
-		if _, err := bt.Add(&msgs[n%len(msgs)]); err != nil {
+		w.Reset(w.Bytes())
+		msg, err := w.WriteMessage(&msgs[n%len(msgs)])
+		if err == nil {
+			_, err = bt.AddEncoded(msg)
+		}
+		if err != nil {
 			b.Fatal(err)
 		}
 		n++
@@ -79,7 +85,7 @@ func fullBatchBody(tb testing.TB) []byte {
 	msgs, _ := benchMessages(tb, DefaultMaxMessages+1)
 	bt := NewBatcher(Limits{})
 	for i := range msgs {
-		full, err := bt.Add(&msgs[i])
+		full, err := add(bt, &msgs[i])
 		if err != nil {
 			tb.Fatal(err)
 		}

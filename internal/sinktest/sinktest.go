@@ -294,7 +294,7 @@ func BuildBatch(t *testing.T, prefix string, n int, bad ...int) *sink.Batch {
 		if slices.Contains(bad, i) {
 			props = append(props, sink.Field{Key: "bad", Value: true})
 		}
-		full, err := bt.Add(&sink.Message{
+		full, err := Add(bt, &sink.Message{
 			Type:       sink.TypeTrack,
 			MessageID:  fmt.Sprintf("%s-%d", prefix, i),
 			Timestamp:  time.Date(2021, 6, 1, 0, 0, i%60, 0, time.UTC),
@@ -377,4 +377,14 @@ func (b *LockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// Add writes m with a MessageWriter and adds its bytes to bt, as the
+// importer and the Client do.
+func Add(bt *sink.Batcher, m *sink.Message) (*sink.Batch, error) {
+	msg, err := Encode(m)
+	if err != nil {
+		return nil, err
+	}
+	return bt.AddEncoded(msg)
 }

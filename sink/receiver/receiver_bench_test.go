@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backfillhq/backfill/internal/sinktest"
 	"github.com/backfillhq/backfill/sink"
 	"github.com/klauspost/compress/gzip"
 )
@@ -23,7 +24,7 @@ func BenchmarkReceiver(b *testing.B) {
 			Event: "Order Completed", Timestamp: time.Date(2024, 1, 1, 0, 0, i%60, 0, time.UTC),
 			Properties: sink.Fields{{Key: "amount", Value: 12.5}, {Key: "quantity", Value: 3}, {Key: "plan", Value: "pro"}, {Key: "country", Value: "DE"},
 				{Key: "campaign", Value: "spring-7"}, {Key: "referrer", Value: "https://example.com/p/42"}, {Key: "sku", Value: "SKU-1234"}}}
-		full, err := bt.Add(m)
+		full, err := sinktest.Add(bt, m)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -176,7 +176,7 @@ func receiverBatch(t testing.TB, msgs ...*sink.Message) *sink.Batch {
 	t.Helper()
 	bt := sink.NewBatcher(sink.Limits{MaxMessages: sink.DefaultMaxMessages})
 	for _, m := range msgs {
-		full, err := bt.Add(m)
+		full, err := sinktest.Add(bt, m)
 		if err != nil || full != nil {
 			t.Fatalf("Add = %v, %v", full, err)
 		}

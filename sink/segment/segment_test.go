@@ -521,7 +521,7 @@ func ExampleNew() {
 		log.Fatal(err)
 	}
 	bt := sink.NewBatcher(sink.Limits{})
-	if _, err := bt.Add(&sink.Message{
+	if _, err := sinktest.Add(bt, &sink.Message{
 		Type:      sink.TypeTrack,
 		MessageID: "orders.csv:2",
 		Timestamp: time.Date(2021, 6, 1, 9, 30, 0, 0, time.UTC),
@@ -621,7 +621,7 @@ func TestResetMidBody(t *testing.T) {
 	for i := 0; b == nil; i++ {
 		m := sinktest.SizedMessage(t, i, 30_000)
 		m.MessageID = fmt.Sprintf("m-%d", i)
-		if b, err = bt.Add(m); err != nil {
+		if b, err = sinktest.Add(bt, m); err != nil {
 			t.Fatal(err)
 		}
 	}

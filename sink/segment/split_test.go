@@ -223,7 +223,7 @@ func TestSplitterAgainstReceiver(t *testing.T) {
 		msgs = append(msgs, sinktest.SizedMessage(t, i, size))
 	}
 	for _, m := range msgs {
-		if full, err := bt.Add(m); err != nil || full != nil {
+		if full, err := sinktest.Add(bt, m); err != nil || full != nil {
 			t.Fatalf("Add: %v, %v", full, err)
 		}
 	}
