@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/backfillhq/backfill/sink"
+	"github.com/backfillhq/backfill/sink/segment"
 )
 
 // The fault-injection tests run imports through the real Segment sink chain
@@ -83,7 +84,7 @@ type faultServer struct {
 	srv    *httptest.Server
 	clock  *faultClock
 	script faultScript
-	stats  atomic.Pointer[sink.Stats] // to watch the rate in force
+	stats  atomic.Pointer[segment.Stats] // to watch the rate in force
 	done   chan struct{}
 
 	requests atomic.Int64
@@ -324,7 +325,7 @@ func (f *faultServer) lowestRate() float64 {
 	return f.minRate
 }
 
-// faultClock is a sink.Clock whose Sleep moves its time ahead at once.
+// faultClock is a segment.Clock whose Sleep moves its time ahead at once.
 type faultClock struct {
 	mu sync.Mutex
 	t  time.Time
@@ -349,7 +350,7 @@ func (c *faultClock) Sleep(ctx context.Context, d time.Duration) error {
 }
 
 // faultStats reports the sink's counters to the importer.
-type faultStats struct{ s *sink.Stats }
+type faultStats struct{ s *segment.Stats }
 
 func (f faultStats) Transport() Transport {
 	snap := f.s.Snapshot()
@@ -388,9 +389,9 @@ func writeFaultInput(t *testing.T, dir string, files, rows int) (paths, ids []st
 const faultTimeout = 5 * time.Second
 
 // faultImport sets up an import of the files at paths to f, on f's clock.
-func faultImport(t *testing.T, f *faultServer, paths []string, edit func(*sink.SegmentConfig)) (Config, *sink.Stats) {
+func faultImport(t *testing.T, f *faultServer, paths []string, edit func(*segment.Config)) (Config, *segment.Stats) {
 	t.Helper()
-	seg := sink.SegmentConfig{
+	seg := segment.Config{
 		WriteKey:       "wk_fault_test",
 		Endpoint:       f.srv.URL,
 		Clock:          f.clock,
@@ -399,7 +400,7 @@ func faultImport(t *testing.T, f *faultServer, paths []string, edit func(*sink.S
 	if edit != nil {
 		edit(&seg)
 	}
-	snk, stats, err := sink.NewSegmentSink(seg)
+	snk, stats, err := segment.New(seg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -493,7 +494,7 @@ func TestFaultInjection(t *testing.T) {
 			clock := &faultClock{t: faultEpoch}
 			f := newFaultServer(t, clock, tc.script)
 			paths, ids := writeFaultInput(t, t.TempDir(), files, rows)
-			cfg, _ := faultImport(t, f, paths, func(c *sink.SegmentConfig) {
+			cfg, _ := faultImport(t, f, paths, func(c *segment.Config) {
 				if tc.timeout > 0 {
 					c.RequestTimeout = tc.timeout
 				}
@@ -532,7 +533,7 @@ func TestFaultInjection(t *testing.T) {
 			if spurious > 0 {
 				t.Logf("%d attempts failed besides the injected faults (timeouts of a loaded machine)", spurious)
 			}
-			if low := f.lowestRate(); rep.Throttled > 0 && !(low < sink.DefaultRate) {
+			if low := f.lowestRate(); rep.Throttled > 0 && !(low < segment.DefaultRate) {
 				t.Errorf("429s left the rate at %g", low)
 			}
 			if acceptedTwice := f.count(faultLostAck) + f.count(faultSlow); acceptedTwice > 0 && duplicates == 0 {
@@ -557,12 +558,12 @@ func TestFaultMaxRetryTime(t *testing.T) {
 	paths, ids := writeFaultInput(t, dir, 2, 600)
 	checkpoint := filepath.Join(dir, "import.checkpoint.json")
 
-	cfg, _ := faultImport(t, f, paths, func(c *sink.SegmentConfig) { c.MaxRetryTime = 3 * time.Minute })
+	cfg, _ := faultImport(t, f, paths, func(c *segment.Config) { c.MaxRetryTime = 3 * time.Minute })
 	cfg.CheckpointPath = checkpoint
 	rep, err := Run(context.Background(), cfg)
-	var re *sink.RetryError
+	var re *segment.RetryError
 	if !errors.As(err, &re) || !re.TimeLimit {
-		t.Fatalf("Run: %v, want a *sink.RetryError on the max retry time", err)
+		t.Fatalf("Run: %v, want a *segment.RetryError on the max retry time", err)
 	}
 	// Other senders' waits move the shared clock too: the limit is passed
 	// by a little.

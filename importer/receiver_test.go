@@ -10,9 +10,11 @@ import (
 	"testing"
 
 	"github.com/backfillhq/backfill/sink"
+	"github.com/backfillhq/backfill/sink/receiver"
+	"github.com/backfillhq/backfill/sink/segment"
 )
 
-// TestRunIsolatesWhatTheReceiverRefuses imports into a sink.Receiver over
+// TestRunIsolatesWhatTheReceiverRefuses imports into a receiver.Receiver over
 // HTTP, which answers as Segment does: a batch holding a message over its
 // per-message cap is malformed and answered 400. The Segment sink splits
 // the batch until that message is alone; the importer writes it to the
@@ -23,10 +25,10 @@ func TestRunIsolatesWhatTheReceiverRefuses(t *testing.T) {
 		strings.Repeat("x", 2000))
 	src := writeNDJSON(t, dir, "in.ndjson", 300, map[int]string{120: big})
 	var out bytes.Buffer
-	rcv := sink.NewReceiver(sink.ReceiverConfig{WriteKey: "wk_test", Out: &out, Limits: sink.Limits{MaxMessageBytes: 1000}})
+	rcv := receiver.New(receiver.Config{WriteKey: "wk_test", Out: &out, Limits: sink.Limits{MaxMessageBytes: 1000}})
 	srv := httptest.NewServer(rcv)
 	t.Cleanup(srv.Close)
-	snk, _, err := sink.NewSegmentSink(sink.SegmentConfig{WriteKey: "wk_test", Endpoint: srv.URL, Rate: -1})
+	snk, _, err := segment.New(segment.Config{WriteKey: "wk_test", Endpoint: srv.URL, Rate: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,8 +7,10 @@ import (
 	"time"
 )
 
-// Limits are the size caps of a batch. A zero field means its default, which
-// is also its maximum: Segment refuses anything larger.
+// Limits are the size caps of a message and of a batch, the same for the
+// Batcher, the MessageWriter and the receiver. A zero field means its
+// default, which is also its maximum: Segment refuses anything larger.
+// Limits is a value; it is safe to share.
 type Limits struct {
 	// MaxBatchBytes caps a whole request body, envelope included. Default: 500,000.
 	MaxBatchBytes int
@@ -38,6 +40,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	return l
 }
+
+// WithDefaults returns l with each zero field set to its default.
+func (l Limits) WithDefaults() Limits { return l.withDefaults() }
 
 // Validate reports a cap that is negative or above Segment's maximum, naming
 // the field.
@@ -180,19 +185,28 @@ func (b *Batch) add(msg []byte) {
 	b.ends = append(b.ends, len(b.buf))
 }
 
-// ErrMessageTooLarge is wrapped by the error of Batcher.Add for a message
-// whose encoding exceeds MaxMessageBytes.
+// ErrMessageTooLarge is wrapped by the error of Batcher.AddEncoded and of
+// MessageWriter.End for a message whose encoding exceeds MaxMessageBytes.
 var ErrMessageTooLarge = errors.New("message too large")
 
-// Batcher packs messages into batches that respect Limits. It closes a batch
-// before adding a message would cross a cap. Not safe for concurrent use.
+// Batcher packs encoded messages into batches that respect its Limits: it
+// closes a batch before adding a message would cross MaxBatchBytes
+// (500,000 by default, envelope included) or MaxMessages (2,500), and
+// refuses a message over MaxMessageBytes (32,000) with a *TooLargeError,
+// which is a reject, not an error of the run. Each message's bytes are
+// copied once, straight into the batch's buffer.
+//
+// Nothing a Batcher does blocks or does I/O. A Batcher is not safe for
+// concurrent use: one goroutine assembles batches, and hands each closed
+// batch to the senders, which own it from then on. Make one with
+// NewBatcher; the zero Batcher is not usable.
 type Batcher struct {
 	limits Limits
 	cur    *Batch
-	w      *MessageWriter // for Add
 }
 
-// NewBatcher returns a Batcher with the given limits (zero fields: defaults).
+// NewBatcher returns an empty Batcher with the limits l, whose zero fields
+// mean the defaults.
 // A MaxMessageBytes too large for MaxBatchBytes is lowered so that every
 // batch fits MaxBatchBytes even with limits that Validate would refuse.
 func NewBatcher(l Limits) *Batcher {
@@ -210,9 +224,8 @@ func (l Limits) effective() Limits {
 }
 
 // AddEncoded adds a message written by a MessageWriter (valid JSON, one
-// object) to the current batch, exactly as Add does: if it does not fit,
-// the current batch is closed and returned as full, and the message starts
-// the next one. A message over MaxMessageBytes is refused with a
+// object) to the current batch: if it does not fit, the current batch is
+// closed and returned as full, and the message starts the next one. A message over MaxMessageBytes is refused with a
 // *TooLargeError.
 func (bt *Batcher) AddEncoded(msg []byte) (full *Batch, err error) {
 	if len(msg) > bt.limits.MaxMessageBytes {
@@ -233,24 +246,8 @@ func (bt *Batcher) AddEncoded(msg []byte) (full *Batch, err error) {
 	return nil, nil
 }
 
-// Add validates m and encodes it into the current batch. If m does not fit,
-// the current batch is closed and returned as full, and m starts the next one.
-// An invalid or over-large message is not added: Add returns full == nil and
-// an error that implements RejectReason() string (a *ValidationError, or a
-// *TooLargeError wrapping ErrMessageTooLarge).
-func (bt *Batcher) Add(m *Message) (full *Batch, err error) {
-	if bt.w == nil {
-		bt.w = NewMessageWriter(bt.limits)
-	}
-	bt.w.Reset(bt.w.Bytes())
-	msg, err := bt.w.WriteMessage(m)
-	if err != nil {
-		return nil, err
-	}
-	return bt.AddEncoded(msg)
-}
-
-// Flush closes and returns the current batch, or nil if it is empty.
+// Flush closes and returns the current batch, or nil if it is empty. The
+// Batcher then starts a new batch with the next message.
 func (bt *Batcher) Flush() *Batch {
 	b := bt.cur
 	bt.cur = nil
@@ -260,15 +257,18 @@ func (bt *Batcher) Flush() *Batch {
 	return b
 }
 
-// TooLargeError is a message whose encoding is over the per-message cap.
+// TooLargeError is a message whose encoding is over the per-message cap; it
+// wraps ErrMessageTooLarge and its reason is ReasonMessageTooLarge.
 type TooLargeError struct {
 	Size, Limit int
 }
 
+// Error says the size and the limit.
 func (e *TooLargeError) Error() string {
 	return fmt.Sprintf("message too large: %d bytes encoded, the limit is %d", e.Size, e.Limit)
 }
 
+// Unwrap returns ErrMessageTooLarge.
 func (e *TooLargeError) Unwrap() error { return ErrMessageTooLarge }
 
 // RejectReason returns ReasonMessageTooLarge.

@@ -84,7 +84,7 @@ func runBatcher(t testing.TB, l Limits, msgs []*Message) (batches []*Batch, refu
 	bt := NewBatcher(l)
 	refused = map[int]error{}
 	for i, m := range msgs {
-		full, err := bt.Add(m)
+		full, err := add(bt, m)
 		if err != nil {
 			if full != nil {
 				t.Fatalf("Add returned a batch with an error")
@@ -349,7 +349,7 @@ func TestBatcherRandom(t *testing.T) {
 func TestBatcherInvalidMessage(t *testing.T) {
 	bt := NewBatcher(Limits{})
 	good := sizedMessage(t, 0, 250)
-	if full, err := bt.Add(good); full != nil || err != nil {
+	if full, err := add(bt, good); full != nil || err != nil {
 		t.Fatalf("Add = %v, %v", full, err)
 	}
 	tests := []struct {
@@ -363,7 +363,7 @@ func TestBatcherInvalidMessage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			full, err := bt.Add(tt.m)
+			full, err := add(bt, tt.m)
 			if full != nil {
 				t.Errorf("Add returned a batch")
 			}
@@ -404,7 +404,7 @@ func TestBatcherClampsMessageCapToBatchCap(t *testing.T) {
 func TestBatchBody(t *testing.T) {
 	bt := NewBatcher(Limits{})
 	for i := range 3 {
-		if _, err := bt.Add(sizedMessage(t, i, 250)); err != nil {
+		if _, err := add(bt, sizedMessage(t, i, 250)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -448,7 +448,7 @@ func TestBatchSplitAndSlice(t *testing.T) {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			bt := NewBatcher(Limits{})
 			for i := range n {
-				if _, err := bt.Add(sizedMessage(t, i, 250+i*13)); err != nil {
+				if _, err := add(bt, sizedMessage(t, i, 250+i*13)); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -509,7 +509,7 @@ func TestBatchSplitAndSlice(t *testing.T) {
 
 func TestBatchSplitPanics(t *testing.T) {
 	bt := NewBatcher(Limits{})
-	if _, err := bt.Add(sizedMessage(t, 0, 250)); err != nil {
+	if _, err := add(bt, sizedMessage(t, 0, 250)); err != nil {
 		t.Fatal(err)
 	}
 	b := bt.Flush()
@@ -541,7 +541,7 @@ func TestBatchesDoNotAlias(t *testing.T) {
 	var batches []*Batch
 	var bodies []string
 	for i := range 9 {
-		full, err := bt.Add(sizedMessage(t, i, 250))
+		full, err := add(bt, sizedMessage(t, i, 250))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -585,7 +585,7 @@ func TestReleasedBatchesStartClean(t *testing.T) {
 						full, err = bt.AddEncoded(enc)
 					}
 				} else {
-					full, err = bt.Add(m)
+					full, err = add(bt, m)
 				}
 				if err != nil {
 					t.Fatal(err)
@@ -644,4 +644,14 @@ func TestLimitsValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// add writes m with a MessageWriter of bt's limits and adds its bytes to bt,
+// as the importer and the Client do.
+func add(bt *Batcher, m *Message) (*Batch, error) {
+	msg, err := NewMessageWriter(bt.limits).WriteMessage(m)
+	if err != nil {
+		return nil, err
+	}
+	return bt.AddEncoded(msg)
 }

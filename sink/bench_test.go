@@ -3,9 +3,7 @@ package sink
 import (
 	"bytes"
 	stdgzip "compress/gzip"
-	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"strconv"
 	"testing"
@@ -62,11 +60,17 @@ func benchMessages(tb testing.TB, n int) ([]Message, int64) {
 func BenchmarkBatcherAdd(b *testing.B) {
 	msgs, size := benchMessages(b, 4096)
 	bt := NewBatcher(Limits{})
+	w := NewMessageWriter(Limits{})
 	b.SetBytes(size)
 	b.ReportAllocs()
 	n := 0
 	for b.Loop() {
-		if _, err := bt.Add(&msgs[n%len(msgs)]); err != nil {
+		w.Reset(w.Bytes())
+		msg, err := w.WriteMessage(&msgs[n%len(msgs)])
+		if err == nil {
+			_, err = bt.AddEncoded(msg)
+		}
+		if err != nil {
 			b.Fatal(err)
 		}
 		n++
@@ -81,7 +85,7 @@ func fullBatchBody(tb testing.TB) []byte {
 	msgs, _ := benchMessages(tb, DefaultMaxMessages+1)
 	bt := NewBatcher(Limits{})
 	for i := range msgs {
-		full, err := bt.Add(&msgs[i])
+		full, err := add(bt, &msgs[i])
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -163,35 +167,4 @@ func BenchmarkGzipBody(b *testing.B) {
 			b.ReportMetric(float64(out.Len())/float64(len(body)), "out/in")
 		})
 	}
-}
-
-// BenchmarkClientStub measures a stub Client: Enqueue from one goroutine,
-// batching and encoding the bodies, without any network.
-func BenchmarkClientStub(b *testing.B) {
-	c, err := NewClient(ClientConfig{Stub: true, Delivery: SegmentConfig{Rate: -1}, FlushInterval: time.Hour})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ts := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := range b.N {
-		for {
-			err := c.Enqueue(Track{MessageID: "m", Timestamp: ts, UserID: "u1", Event: "Item Purchased",
-				Properties: map[string]any{"revenue": 39.95, "i": i}})
-			if err == nil {
-				break
-			}
-			if !errors.Is(err, ErrQueueFull) {
-				b.Fatal(err)
-			}
-			if err := c.Flush(context.Background()); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
-	if err := c.Close(); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }

@@ -25,6 +25,7 @@ type ValidationError struct {
 	Detail string // a sentence for people
 }
 
+// Error names the field and says what is wrong.
 func (e *ValidationError) Error() string {
 	if e.Field == "" {
 		return e.Detail
@@ -80,6 +81,25 @@ func (f *specFields) check() *ValidationError {
 			Detail: "messageId is " + strconv.Itoa(len(f.messageID)) + " bytes long, the limit is " + strconv.Itoa(MaxMessageIDBytes)}
 	}
 	return nil
+}
+
+// Head holds the string fields of a message that Segment's rules look at:
+// its type, ids, event and messageId. An empty field is a missing one.
+// The MessageWriter applies the same rules to every message it writes;
+// Head lets code that holds a message as raw JSON, such as a receiver,
+// apply them too.
+type Head struct {
+	Type, MessageID, UserID, AnonymousID, Event, GroupID, PreviousID string
+}
+
+// Check returns the first rule h breaks, or nil: a type that is not one of
+// the six, a message with neither userId nor anonymousId, an alias without
+// userId or previousId, a track without event, a group without groupId, a
+// messageId over MaxMessageIDBytes.
+func (h Head) Check() *ValidationError {
+	f := specFields{typ: h.Type, messageID: h.MessageID, userID: h.UserID, anonymousID: h.AnonymousID,
+		event: h.Event, groupID: h.GroupID, previousID: h.PreviousID}
+	return f.check()
 }
 
 // The instants RFC 3339 can write in UTC, from 0000-01-01T00:00:00Z up to

@@ -19,7 +19,7 @@ func localBatch(t testing.TB, prefix string, n int) *Batch {
 		m := sizedMessage(t, i, 250+i)
 		m.MessageID = fmt.Sprintf("%s-%06d", prefix, i)
 		m.Properties = Fields{{"text", "line\nbreak \u2028 \"quoted\""}, {"i", i}}
-		if full, err := bt.Add(m); err != nil || full != nil {
+		if full, err := add(bt, m); err != nil || full != nil {
 			t.Fatalf("Add = %v, %v", full, err)
 		}
 	}

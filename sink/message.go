@@ -1,9 +1,15 @@
-// Package sink holds Segment's message model and wire format: the
-// MessageWriter (the only code that knows the field order, the context's
-// library, escaping and the per-message cap), size-capped batches, the
-// HTTP sink with retry and rate limiting, the file, stdout and discard
-// sinks, a Segment-compatible receiver, and the programmatic Client. It
-// reads no source files and knows nothing of mappings.
+// Package sink is the core of delivery: the message model (Message), the
+// MessageWriter (the only code that knows Segment's wire format: the
+// field order, the context's library, escaping and the 32,000-byte
+// per-message cap), size-capped batches (Limits, Batch, Batcher), the Sink
+// interface every destination implements, the errors a sink returns, the
+// one list of reasons a message is refused, and two local sinks
+// (WriterSink, StubSink).
+//
+// It must not read source files or know mappings, HTTP or the importer:
+// delivery to Segment is in sink/segment, the local receiver behind
+// "backfill serve" in sink/receiver, and the programmatic Client in
+// sink/client.
 package sink
 
 import (
@@ -55,6 +61,10 @@ type Message struct {
 
 	Extra Fields
 }
+
+// Message returns m itself, so that a *Message can be given wherever a
+// value that returns its Message is wanted, such as the Client's Enqueue.
+func (m *Message) Message() *Message { return m }
 
 // Field is one member of an ordered JSON object.
 type Field struct {

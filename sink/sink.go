@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 )
 
 // Sink delivers batches. Send blocks until the batch is acknowledged, has
@@ -36,23 +35,11 @@ type RejectedError struct {
 	Messages []RejectedMessage
 }
 
+// Error says how many messages were refused, with the destination's
+// words when there is one.
 func (e *RejectedError) Error() string {
 	if len(e.Messages) == 1 {
 		return fmt.Sprintf("1 message rejected: %s", e.Messages[0].Detail)
 	}
 	return fmt.Sprintf("%d messages rejected", len(e.Messages))
-}
-
-// StatusError is an HTTP response that was not a success.
-type StatusError struct {
-	Status     int
-	Body       string        // start of the response body, for messages
-	RetryAfter time.Duration // from a Retry-After header; zero if none
-}
-
-func (e *StatusError) Error() string {
-	if e.Body != "" {
-		return fmt.Sprintf("http %d: %s", e.Status, e.Body)
-	}
-	return fmt.Sprintf("http %d", e.Status)
 }

@@ -325,30 +325,3 @@ func appendRawText(buf []byte, raw []byte) ([]byte, error) {
 	}
 	return appendRaw(buf, raw)
 }
-
-// appendUnchecked writes m's string fields and timestamp as the writer
-// orders them, without the spec's checks, for tests of what checks them.
-func appendUnchecked(m *Message) ([]byte, error) {
-	b := []byte(`{"type":`)
-	b = appendString(b, m.Type)
-	field := func(key, v string) {
-		if v != "" {
-			b = append(b, ',')
-			b = appendString(b, key)
-			b = append(b, ':')
-			b = appendString(b, v)
-		}
-	}
-	field("messageId", m.MessageID)
-	b = append(b, `,"timestamp":"`...)
-	b = appendTime(b, m.Timestamp)
-	b = append(b, '"')
-	field("userId", m.UserID)
-	field("anonymousId", m.AnonymousID)
-	field("event", m.Event)
-	field("name", m.Name)
-	field("category", m.Category)
-	field("groupId", m.GroupID)
-	field("previousId", m.PreviousID)
-	return append(b, '}'), nil
-}

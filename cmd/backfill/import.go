@@ -15,6 +15,7 @@ import (
 
 	"github.com/backfillhq/backfill/importer"
 	"github.com/backfillhq/backfill/sink"
+	"github.com/backfillhq/backfill/sink/segment"
 )
 
 const importAbout = `Reads every SOURCE (files, folders, globs with **, or - for stdin; CSV,
@@ -277,7 +278,7 @@ func (f *importFlags) config(sources, args []string, stdout io.Writer) (importer
 		}, nil
 	}
 
-	sc := sink.SegmentConfig{
+	sc := segment.Config{
 		Endpoint:       f.endpoint,
 		NoGzip:         f.noGzip,
 		Rate:           f.rate,
@@ -298,7 +299,7 @@ func (f *importFlags) config(sources, args []string, stdout io.Writer) (importer
 		}
 		sc.WriteKey = key
 	}
-	s, stats, err := sink.NewSegmentSink(sc)
+	s, stats, err := segment.New(sc)
 	if err != nil {
 		return cfg, noop, err
 	}
@@ -353,7 +354,7 @@ func (f *importFlags) destination() string {
 	case f.stub:
 		return "stub"
 	}
-	endpoint, err := sink.ResolveEndpoint(f.endpoint)
+	endpoint, err := segment.ResolveEndpoint(f.endpoint)
 	if err != nil {
 		endpoint = f.endpoint
 	}
@@ -361,7 +362,7 @@ func (f *importFlags) destination() string {
 }
 
 // transportStats reports the Segment sink's counters to the importer.
-type transportStats struct{ s *sink.Stats }
+type transportStats struct{ s *segment.Stats }
 
 func (t transportStats) Transport() importer.Transport {
 	snap := t.s.Snapshot()

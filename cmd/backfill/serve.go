@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/backfillhq/backfill/sink"
+	"github.com/backfillhq/backfill/sink/receiver"
 )
 
 const serveAbout = `Runs a Segment-compatible receiver for trying imports locally, without an
@@ -86,7 +86,7 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		return err
 	}
 	url := "http://" + ln.Addr().String()
-	rcv := sink.NewReceiver(sink.ReceiverConfig{WriteKey: o.key, Out: w, Discard: o.discard,
+	rcv := receiver.New(receiver.Config{WriteKey: o.key, Out: w, Discard: o.discard,
 		Logger: slog.New(slog.NewTextHandler(stderr, nil))})
 	srv := &http.Server{Handler: rcv, ReadHeaderTimeout: 10 * time.Second}
 	closeUnused := trackUnusedConns(srv)

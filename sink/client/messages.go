@@ -1,13 +1,17 @@
-package sink
+package client
 
-import "time"
+import (
+	"time"
+
+	"github.com/backfillhq/backfill/sink"
+)
 
 // Messager is a message a Client can send: Identify, Track, Page, Screen,
 // Group, Alias, or a *Message. Message returns it as a Message; the Client
 // copies the result before filling in a missing messageId or timestamp, so
 // the value given to Enqueue is never modified.
 type Messager interface {
-	Message() *Message
+	Message() *sink.Message
 }
 
 var (
@@ -17,11 +21,8 @@ var (
 	_ Messager = Screen{}
 	_ Messager = Group{}
 	_ Messager = Alias{}
-	_ Messager = (*Message)(nil)
+	_ Messager = (*sink.Message)(nil)
 )
-
-// Message returns m itself, so that a *Message is a Messager.
-func (m *Message) Message() *Message { return m }
 
 // Identify ties a user to their traits. It needs UserID or AnonymousID.
 //
@@ -39,9 +40,9 @@ type Identify struct {
 }
 
 // Message returns the identify as a Message.
-func (m Identify) Message() *Message {
-	return &Message{
-		Type: TypeIdentify, MessageID: m.MessageID, Timestamp: m.Timestamp,
+func (m Identify) Message() *sink.Message {
+	return &sink.Message{
+		Type: sink.TypeIdentify, MessageID: m.MessageID, Timestamp: m.Timestamp,
 		UserID: m.UserID, AnonymousID: m.AnonymousID,
 		Traits: object(m.Traits), Context: object(m.Context), Integrations: object(m.Integrations),
 	}
@@ -62,9 +63,9 @@ type Track struct {
 }
 
 // Message returns the track as a Message.
-func (m Track) Message() *Message {
-	return &Message{
-		Type: TypeTrack, MessageID: m.MessageID, Timestamp: m.Timestamp,
+func (m Track) Message() *sink.Message {
+	return &sink.Message{
+		Type: sink.TypeTrack, MessageID: m.MessageID, Timestamp: m.Timestamp,
 		UserID: m.UserID, AnonymousID: m.AnonymousID, Event: m.Event,
 		Properties: object(m.Properties), Context: object(m.Context), Integrations: object(m.Integrations),
 	}
@@ -85,9 +86,9 @@ type Page struct {
 }
 
 // Message returns the page as a Message.
-func (m Page) Message() *Message {
-	return &Message{
-		Type: TypePage, MessageID: m.MessageID, Timestamp: m.Timestamp,
+func (m Page) Message() *sink.Message {
+	return &sink.Message{
+		Type: sink.TypePage, MessageID: m.MessageID, Timestamp: m.Timestamp,
 		UserID: m.UserID, AnonymousID: m.AnonymousID, Name: m.Name, Category: m.Category,
 		Properties: object(m.Properties), Context: object(m.Context), Integrations: object(m.Integrations),
 	}
@@ -107,9 +108,9 @@ type Screen struct {
 }
 
 // Message returns the screen as a Message.
-func (m Screen) Message() *Message {
-	return &Message{
-		Type: TypeScreen, MessageID: m.MessageID, Timestamp: m.Timestamp,
+func (m Screen) Message() *sink.Message {
+	return &sink.Message{
+		Type: sink.TypeScreen, MessageID: m.MessageID, Timestamp: m.Timestamp,
 		UserID: m.UserID, AnonymousID: m.AnonymousID, Name: m.Name,
 		Properties: object(m.Properties), Context: object(m.Context), Integrations: object(m.Integrations),
 	}
@@ -130,9 +131,9 @@ type Group struct {
 }
 
 // Message returns the group as a Message.
-func (m Group) Message() *Message {
-	return &Message{
-		Type: TypeGroup, MessageID: m.MessageID, Timestamp: m.Timestamp,
+func (m Group) Message() *sink.Message {
+	return &sink.Message{
+		Type: sink.TypeGroup, MessageID: m.MessageID, Timestamp: m.Timestamp,
 		UserID: m.UserID, AnonymousID: m.AnonymousID, GroupID: m.GroupID,
 		Traits: object(m.Traits), Context: object(m.Context), Integrations: object(m.Integrations),
 	}
@@ -151,9 +152,9 @@ type Alias struct {
 }
 
 // Message returns the alias as a Message.
-func (m Alias) Message() *Message {
-	return &Message{
-		Type: TypeAlias, MessageID: m.MessageID, Timestamp: m.Timestamp,
+func (m Alias) Message() *sink.Message {
+	return &sink.Message{
+		Type: sink.TypeAlias, MessageID: m.MessageID, Timestamp: m.Timestamp,
 		UserID: m.UserID, PreviousID: m.PreviousID,
 		Context: object(m.Context), Integrations: object(m.Integrations),
 	}

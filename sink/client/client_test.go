@@ -1,4 +1,4 @@
-package sink
+package client
 
 import (
 	"bytes"
@@ -16,6 +16,10 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/backfillhq/backfill/internal/sinktest"
+	"github.com/backfillhq/backfill/sink"
+	"github.com/backfillhq/backfill/sink/segment"
 )
 
 // errorLog collects what a Client reports to OnError.
@@ -57,10 +61,10 @@ func (l *errorLog) ids(t *testing.T) []string {
 
 // newTestClient returns a Client sending to f on clock clk, reporting to a
 // new errorLog, and closes it at the end of the test.
-func newTestClient(t *testing.T, f *fakeSegment, clk *fakeClock, edit func(*ClientConfig)) (*Client, *errorLog) {
+func newTestClient(t *testing.T, f *sinktest.Server, clk *sinktest.Clock, edit func(*Config)) (*Client, *errorLog) {
 	t.Helper()
 	log := new(errorLog)
-	cfg := ClientConfig{WriteKey: testKey, OnError: log.onError, FlushInterval: time.Hour,
+	cfg := Config{WriteKey: sinktest.WriteKey, OnError: log.onError, FlushInterval: time.Hour,
 		Logger: slog.New(slog.DiscardHandler)}
 	if f != nil {
 		cfg.Endpoint = f.URL()
@@ -71,7 +75,7 @@ func newTestClient(t *testing.T, f *fakeSegment, clk *fakeClock, edit func(*Clie
 	if edit != nil {
 		edit(&cfg)
 	}
-	c, err := NewClient(cfg)
+	c, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,13 +105,13 @@ func everyType(prefix string, i int) Messager {
 	case 4:
 		return Group{MessageID: id, Timestamp: ts, UserID: user, GroupID: "g1", Traits: map[string]any{"i": i}}
 	default:
-		return &Message{Type: TypeAlias, MessageID: id, Timestamp: ts, UserID: user, PreviousID: "anon-" + user, Properties: Fields{{"i", i}}}
+		return &sink.Message{Type: sink.TypeAlias, MessageID: id, Timestamp: ts, UserID: user, PreviousID: "anon-" + user, Properties: sink.Fields{{Key: "i", Value: i}}}
 	}
 }
 
 func TestClientDeliversEverythingOnce(t *testing.T) {
-	f := newFakeSegment(t, nil, replies(okReply))
-	c, log := newTestClient(t, f, nil, func(c *ClientConfig) {
+	f := sinktest.NewServer(t, nil, sinktest.Replies(sinktest.OK))
+	c, log := newTestClient(t, f, nil, func(c *Config) {
 		c.BatchSize = 10
 		c.Concurrency = 3
 		c.Delivery.Rate = -1
@@ -127,7 +131,7 @@ func TestClientDeliversEverythingOnce(t *testing.T) {
 	if err := c.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	delivered := f.delivered()
+	delivered := f.Delivered()
 	if len(delivered) != producers*each {
 		t.Errorf("%d distinct messages delivered, want %d", len(delivered), producers*each)
 	}
@@ -158,8 +162,8 @@ func TestClientDeliversEverythingOnce(t *testing.T) {
 // TestClientWireFormat: what reaches the server for each type, with a
 // missing messageId and timestamp filled in.
 func TestClientWireFormat(t *testing.T) {
-	clk := newFakeClock()
-	f := newFakeSegment(t, clk.Now, replies(okReply))
+	clk := sinktest.NewClock()
+	f := sinktest.NewServer(t, clk.Now, sinktest.Replies(sinktest.OK))
 	c, _ := newTestClient(t, f, clk, nil)
 	for _, m := range []Messager{
 		Identify{UserID: "u1", Traits: map[string]any{"email": "a@example.com"}},
@@ -179,7 +183,7 @@ func TestClientWireFormat(t *testing.T) {
 	var msgs []map[string]any
 	for _, r := range f.Requests() {
 		msgs = append(msgs, r.Msgs...)
-		if want := "Basic " + base64.StdEncoding.EncodeToString([]byte(testKey+":")); r.Header.Get("Authorization") != want {
+		if want := "Basic " + base64.StdEncoding.EncodeToString([]byte(sinktest.WriteKey+":")); r.Header.Get("Authorization") != want {
 			t.Errorf("Authorization %q", r.Header.Get("Authorization"))
 		}
 	}
@@ -194,7 +198,7 @@ func TestClientWireFormat(t *testing.T) {
 			t.Errorf("messageId %q: want a fresh random UUID", id)
 		}
 		ids[id] = true
-		if got, want := m["timestamp"], clockStart.Format(TimeLayout); got != want {
+		if got, want := m["timestamp"], sinktest.ClockStart.Format(sink.TimeLayout); got != want {
 			t.Errorf("timestamp %v, want the clock's %s", got, want)
 		}
 		ctx, _ := m["context"].(map[string]any)
@@ -239,8 +243,8 @@ func mustJSON(t *testing.T, v any) string {
 // TestClientEnqueueKeepsTheCallersMessage: filling in the id and timestamp
 // does not modify the *Message given.
 func TestClientEnqueueKeepsTheCallersMessage(t *testing.T) {
-	c, _ := newTestClient(t, nil, nil, func(c *ClientConfig) { c.Stub = true })
-	m := &Message{Type: TypeTrack, UserID: "u", Event: "e"}
+	c, _ := newTestClient(t, nil, nil, func(c *Config) { c.Stub = true })
+	m := &sink.Message{Type: sink.TypeTrack, UserID: "u", Event: "e"}
 	if err := c.Enqueue(m); err != nil {
 		t.Fatal(err)
 	}
@@ -253,32 +257,32 @@ func TestClientEnqueueErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
 		msg        Messager
-		wantField  string // of a *ValidationError
+		wantField  string // of a *sink.ValidationError
 		wantReason string
 		tooLarge   bool
 	}{
-		{"no message", nil, "type", ReasonInvalidType, false},
-		{"nil *Message", (*Message)(nil), "type", ReasonInvalidType, false},
-		{"no user", Track{Event: "e"}, "userId", ReasonMissingID, false},
-		{"track without event", Track{UserID: "u"}, "event", ReasonMissingEvent, false},
-		{"group without groupId", Group{UserID: "u"}, "groupId", ReasonMissingID, false},
-		{"alias without previousId", Alias{UserID: "u"}, "previousId", ReasonMissingID, false},
-		{"unknown type", &Message{Type: "purchase", UserID: "u"}, "type", ReasonInvalidType, false},
-		{"messageId too long", Track{UserID: "u", Event: "e", MessageID: strings.Repeat("x", 101)}, "messageId", ReasonInvalidMessageID, false},
-		{"timestamp out of range", Track{UserID: "u", Event: "e", Timestamp: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}, "timestamp", ReasonBadTimestamp, false},
-		{"NaN property", Track{UserID: "u", Event: "e", Properties: map[string]any{"x": math.NaN()}}, "properties.x", ReasonInvalidValue, false},
+		{"no message", nil, "type", sink.ReasonInvalidType, false},
+		{"nil *Message", (*sink.Message)(nil), "type", sink.ReasonInvalidType, false},
+		{"no user", Track{Event: "e"}, "userId", sink.ReasonMissingID, false},
+		{"track without event", Track{UserID: "u"}, "event", sink.ReasonMissingEvent, false},
+		{"group without groupId", Group{UserID: "u"}, "groupId", sink.ReasonMissingID, false},
+		{"alias without previousId", Alias{UserID: "u"}, "previousId", sink.ReasonMissingID, false},
+		{"unknown type", &sink.Message{Type: "purchase", UserID: "u"}, "type", sink.ReasonInvalidType, false},
+		{"messageId too long", Track{UserID: "u", Event: "e", MessageID: strings.Repeat("x", 101)}, "messageId", sink.ReasonInvalidMessageID, false},
+		{"timestamp out of range", Track{UserID: "u", Event: "e", Timestamp: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}, "timestamp", sink.ReasonBadTimestamp, false},
+		{"NaN property", Track{UserID: "u", Event: "e", Properties: map[string]any{"x": math.NaN()}}, "properties.x", sink.ReasonInvalidValue, false},
 		{"too large", Track{UserID: "u", Event: "e", Properties: map[string]any{"blob": strings.Repeat("x", 32_000)}}, "", "", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, _ := newTestClient(t, nil, nil, func(c *ClientConfig) { c.Stub = true })
+			c, _ := newTestClient(t, nil, nil, func(c *Config) { c.Stub = true })
 			err := c.Enqueue(tc.msg)
 			if tc.tooLarge {
-				var tl *TooLargeError
-				if !errors.As(err, &tl) || !errors.Is(err, ErrMessageTooLarge) || tl.Limit != DefaultMaxMessageBytes {
+				var tl *sink.TooLargeError
+				if !errors.As(err, &tl) || !errors.Is(err, sink.ErrMessageTooLarge) || tl.Limit != sink.DefaultMaxMessageBytes {
 					t.Fatalf("Enqueue: %v, want a *TooLargeError", err)
 				}
 			} else {
-				var ve *ValidationError
+				var ve *sink.ValidationError
 				if !errors.As(err, &ve) || ve.Field != tc.wantField || ve.Reason != tc.wantReason {
 					t.Fatalf("Enqueue: %#v, want a *ValidationError on %s (%s)", err, tc.wantField, tc.wantReason)
 				}
@@ -295,8 +299,8 @@ func TestClientEnqueueErrors(t *testing.T) {
 // once messages are delivered.
 func TestClientQueueFull(t *testing.T) {
 	release := make(chan struct{})
-	f := newFakeSegment(t, nil, replies(segReply{Status: 200, Hold: release}))
-	c, _ := newTestClient(t, f, nil, func(c *ClientConfig) {
+	f := sinktest.NewServer(t, nil, sinktest.Replies(sinktest.Reply{Status: 200, Hold: release}))
+	c, _ := newTestClient(t, f, nil, func(c *Config) {
 		c.MaxQueueSize = 5
 		c.BatchSize = 2
 	})
@@ -305,7 +309,7 @@ func TestClientQueueFull(t *testing.T) {
 			t.Fatalf("Enqueue %d: %v", i, err)
 		}
 	}
-	f.waitArrival(t) // the first batch is in flight, held
+	f.WaitArrival(t) // the first batch is in flight, held
 	for range 3 {
 		if err := c.Enqueue(everyType("x", 0)); !errors.Is(err, ErrQueueFull) {
 			t.Fatalf("Enqueue on a full queue: %v, want ErrQueueFull", err)
@@ -332,7 +336,7 @@ func TestClientQueueFull(t *testing.T) {
 // TestClientOnErrorRefused: a message the API refuses is isolated and
 // reported alone with its status; the rest of its batch is delivered.
 func TestClientOnErrorRefused(t *testing.T) {
-	f := newFakeSegment(t, nil, rejectMarked(400))
+	f := sinktest.NewServer(t, nil, sinktest.RejectMarked(400))
 	c, log := newTestClient(t, f, nil, nil)
 	for i := range 10 {
 		props := map[string]any{"i": i}
@@ -358,11 +362,11 @@ func TestClientOnErrorRefused(t *testing.T) {
 	if err := json.Unmarshal(de.Messages[0], &m); err != nil || m["messageId"] != "m-6" {
 		t.Errorf("reported message %s: %v", de.Messages[0], err)
 	}
-	var se *StatusError
+	var se *segment.StatusError
 	if !errors.As(de, &se) || se.Status != 400 || !strings.Contains(de.Error(), "bad property in batch") {
 		t.Errorf("error %q does not carry the API's answer", de)
 	}
-	delivered := f.delivered()
+	delivered := f.Delivered()
 	for i := range 10 {
 		want := 1
 		if i == 6 {
@@ -381,14 +385,14 @@ func TestClientOnErrorRefused(t *testing.T) {
 // run out is reported with the last status and the cause; the queue goes
 // on.
 func TestClientOnErrorAfterRetries(t *testing.T) {
-	clk := newFakeClock()
-	f := newFakeSegment(t, clk.Now, func(r *recordedRequest) segReply {
-		if r.has("a") {
-			return segReply{Status: 500, Body: "boom"}
+	clk := sinktest.NewClock()
+	f := sinktest.NewServer(t, clk.Now, func(r *sinktest.Request) sinktest.Reply {
+		if r.Has("a") {
+			return sinktest.Reply{Status: 500, Body: "boom"}
 		}
-		return okReply
+		return sinktest.OK
 	})
-	c, log := newTestClient(t, f, clk, func(c *ClientConfig) { c.Delivery.MaxRetries = 2 })
+	c, log := newTestClient(t, f, clk, func(c *Config) { c.Delivery.MaxRetries = 2 })
 	for i := range 3 {
 		if err := c.Enqueue(Track{MessageID: fmt.Sprintf("a-%d", i), UserID: "u", Event: "e"}); err != nil {
 			t.Fatal(err)
@@ -402,7 +406,7 @@ func TestClientOnErrorAfterRetries(t *testing.T) {
 		t.Fatalf("OnError called %d times, want once", len(errs))
 	}
 	de := errs[0]
-	var re *RetryError
+	var re *segment.RetryError
 	if de.Status != 500 || len(de.MessageIDs) != 3 || !errors.As(de, &re) || re.Attempts != 3 {
 		t.Errorf("DeliveryError %+v (%v), want status 500, 3 messages, 3 attempts", de, de)
 	}
@@ -415,7 +419,7 @@ func TestClientOnErrorAfterRetries(t *testing.T) {
 	if err := c.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if got := f.delivered()["b-0"]; got != 1 {
+	if got := f.Delivered()["b-0"]; got != 1 {
 		t.Errorf("the next message was delivered %d times, want 1", got)
 	}
 	if got := c.Stats(); got.Delivered != 1 || got.Failed != 3 || got.Transport.Retries != 2 {
@@ -426,10 +430,10 @@ func TestClientOnErrorAfterRetries(t *testing.T) {
 // TestClientRetryAfter: a 429 with Retry-After holds the batch back for the
 // time it names, on the Client's clock, then delivers it.
 func TestClientRetryAfter(t *testing.T) {
-	clk := newFakeClock()
-	f := newFakeSegment(t, clk.Now, replies(
-		segReply{Status: 429, Header: map[string]string{"Retry-After": "3"}},
-		okReply,
+	clk := sinktest.NewClock()
+	f := sinktest.NewServer(t, clk.Now, sinktest.Replies(
+		sinktest.Reply{Status: 429, Header: map[string]string{"Retry-After": "3"}},
+		sinktest.OK,
 	))
 	c, log := newTestClient(t, f, clk, nil)
 	if err := c.Enqueue(Track{UserID: "u", Event: "e"}); err != nil {
@@ -448,7 +452,7 @@ func TestClientRetryAfter(t *testing.T) {
 	if len(log.all(t)) != 0 {
 		t.Errorf("OnError called")
 	}
-	if got := c.Stats().Transport; got.Throttled != 1 || got.Retries != 1 || got.CurrentRate >= DefaultRate {
+	if got := c.Stats().Transport; got.Throttled != 1 || got.Retries != 1 || got.CurrentRate >= segment.DefaultRate {
 		t.Errorf("transport %+v, want 1 throttled, 1 retry, a lowered rate", got)
 	}
 }
@@ -457,8 +461,8 @@ func TestClientRetryAfter(t *testing.T) {
 // server stuck, every message not delivered, in flight or queued, is
 // reported to OnError exactly once, and Shutdown says how many.
 func TestClientCloseReportsUnsent(t *testing.T) {
-	f := newFakeSegment(t, nil, replies(segReply{Status: 200, Hold: make(chan struct{})}))
-	c, log := newTestClient(t, f, nil, func(c *ClientConfig) { c.BatchSize = 2 })
+	f := sinktest.NewServer(t, nil, sinktest.Replies(sinktest.Reply{Status: 200, Hold: make(chan struct{})}))
+	c, log := newTestClient(t, f, nil, func(c *Config) { c.BatchSize = 2 })
 	var want []string
 	for i := range 5 {
 		want = append(want, fmt.Sprintf("m-%d", i))
@@ -466,7 +470,7 @@ func TestClientCloseReportsUnsent(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	f.waitArrival(t) // the first batch is stuck in flight
+	f.WaitArrival(t) // the first batch is stuck in flight
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	err := c.Shutdown(ctx)
@@ -503,7 +507,7 @@ func TestClientCloseReportsUnsent(t *testing.T) {
 // TestClientCloseFlushes: Close sends a partial batch and returns once it
 // is delivered.
 func TestClientCloseFlushes(t *testing.T) {
-	f := newFakeSegment(t, nil, replies(okReply))
+	f := sinktest.NewServer(t, nil, sinktest.Replies(sinktest.OK))
 	c, _ := newTestClient(t, f, nil, nil)
 	for i := range 7 {
 		if err := c.Enqueue(everyType("m", i)); err != nil {
@@ -513,7 +517,7 @@ func TestClientCloseFlushes(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if got := len(f.delivered()); got != 7 {
+	if got := len(f.Delivered()); got != 7 {
 		t.Errorf("%d messages delivered by Close, want 7", got)
 	}
 	if err := c.Close(); err != nil {
@@ -524,21 +528,21 @@ func TestClientCloseFlushes(t *testing.T) {
 // TestClientFlushInterval: a partial batch goes out on its own after the
 // flush interval.
 func TestClientFlushInterval(t *testing.T) {
-	f := newFakeSegment(t, nil, replies(okReply))
-	c, _ := newTestClient(t, f, nil, func(c *ClientConfig) { c.FlushInterval = 10 * time.Millisecond })
+	f := sinktest.NewServer(t, nil, sinktest.Replies(sinktest.OK))
+	c, _ := newTestClient(t, f, nil, func(c *Config) { c.FlushInterval = 10 * time.Millisecond })
 	for i := range 3 {
 		if err := c.Enqueue(everyType("m", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if r := f.waitArrival(t); len(r.IDs) != 3 {
+	if r := f.WaitArrival(t); len(r.IDs) != 3 {
 		t.Errorf("the interval sent %d messages, want 3", len(r.IDs))
 	}
 }
 
 func TestClientFlushCancelled(t *testing.T) {
 	release := make(chan struct{})
-	f := newFakeSegment(t, nil, replies(segReply{Status: 200, Hold: release}))
+	f := sinktest.NewServer(t, nil, sinktest.Replies(sinktest.Reply{Status: 200, Hold: release}))
 	c, _ := newTestClient(t, f, nil, nil)
 	t.Cleanup(func() { close(release) }) // before the client's cleanup
 	if err := c.Enqueue(everyType("m", 1)); err != nil {
@@ -546,7 +550,7 @@ func TestClientFlushCancelled(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
-		f.waitArrival(t)
+		f.WaitArrival(t)
 		cancel()
 	}()
 	if err := c.Flush(ctx); !errors.Is(err, context.Canceled) {
@@ -556,10 +560,10 @@ func TestClientFlushCancelled(t *testing.T) {
 
 // TestClientByteCap: batches of large messages close before 500,000 bytes.
 func TestClientByteCap(t *testing.T) {
-	f := newFakeSegment(t, nil, replies(okReply))
-	c, _ := newTestClient(t, f, nil, func(c *ClientConfig) { c.Delivery.Rate = -1 })
+	f := sinktest.NewServer(t, nil, sinktest.Replies(sinktest.OK))
+	c, _ := newTestClient(t, f, nil, func(c *Config) { c.Delivery.Rate = -1 })
 	for i := range 40 {
-		m := sizedMessage(t, i, 31_000)
+		m := sinktest.SizedMessage(t, i, 31_000)
 		if err := c.Enqueue(m); err != nil {
 			t.Fatal(err)
 		}
@@ -569,7 +573,7 @@ func TestClientByteCap(t *testing.T) {
 	}
 	total := 0
 	for _, r := range f.Requests() {
-		if len(r.Body) > DefaultMaxBatchBytes {
+		if len(r.Body) > sink.DefaultMaxBatchBytes {
 			t.Errorf("a body of %d bytes", len(r.Body))
 		}
 		total += len(r.IDs)
@@ -582,7 +586,7 @@ func TestClientByteCap(t *testing.T) {
 // TestClientStub: no network; every batch counts as delivered after the
 // same batching.
 func TestClientStub(t *testing.T) {
-	c, log := newTestClient(t, nil, nil, func(c *ClientConfig) {
+	c, log := newTestClient(t, nil, nil, func(c *Config) {
 		c.WriteKey = ""
 		c.Stub = true
 		c.Delivery.Rate = -1
@@ -608,11 +612,11 @@ func TestClientStub(t *testing.T) {
 // used at once, share nothing.
 func TestClientsSideBySide(t *testing.T) {
 	keys := []string{"wk_first_111", "wk_second_222"}
-	servers := make([]*fakeSegment, 2)
+	servers := make([]*sinktest.Server, 2)
 	clients := make([]*Client, 2)
 	for i := range 2 {
-		servers[i] = newFakeSegment(t, nil, replies(okReply))
-		clients[i], _ = newTestClient(t, servers[i], nil, func(c *ClientConfig) {
+		servers[i] = sinktest.NewServer(t, nil, sinktest.Replies(sinktest.OK))
+		clients[i], _ = newTestClient(t, servers[i], nil, func(c *Config) {
 			c.WriteKey = keys[i]
 			c.BatchSize = 7
 			c.Concurrency = 2
@@ -647,7 +651,7 @@ func TestClientsSideBySide(t *testing.T) {
 				t.Errorf("server %d got a request with another write key", i)
 			}
 		}
-		delivered := f.delivered()
+		delivered := f.Delivered()
 		if len(delivered) != 300 {
 			t.Errorf("server %d got %d messages, want 300", i, len(delivered))
 		}
@@ -662,25 +666,25 @@ func TestClientsSideBySide(t *testing.T) {
 	}
 }
 
-func TestClientConfigValidate(t *testing.T) {
+func TestConfigValidate(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
-		cfg     ClientConfig
+		cfg     Config
 		wantErr string
 	}{
-		{"minimal", ClientConfig{WriteKey: testKey}, ""},
-		{"stub without key", ClientConfig{Stub: true}, ""},
-		{"no key", ClientConfig{}, "WriteKey"},
-		{"bad endpoint", ClientConfig{WriteKey: testKey, Endpoint: "mars"}, "Endpoint"},
-		{"negative queue", ClientConfig{WriteKey: testKey, MaxQueueSize: -1}, "MaxQueueSize"},
-		{"batch too big", ClientConfig{WriteKey: testKey, BatchSize: 2501}, "BatchSize"},
-		{"negative interval", ClientConfig{WriteKey: testKey, FlushInterval: -1}, "FlushInterval"},
-		{"negative concurrency", ClientConfig{WriteKey: testKey, Concurrency: -1}, "Concurrency"},
-		{"negative close timeout", ClientConfig{WriteKey: testKey, CloseTimeout: -1}, "CloseTimeout"},
-		{"key in Delivery", ClientConfig{Delivery: SegmentConfig{WriteKey: testKey}}, "Delivery.WriteKey"},
-		{"endpoint in Delivery", ClientConfig{WriteKey: testKey, Delivery: SegmentConfig{Endpoint: "eu"}}, "Delivery.Endpoint"},
-		{"stub in Delivery", ClientConfig{WriteKey: testKey, Delivery: SegmentConfig{Stub: true}}, "Delivery.Stub"},
-		{"bad delivery field", ClientConfig{WriteKey: testKey, Delivery: SegmentConfig{MinRate: -1}}, "MinRate"},
+		{"minimal", Config{WriteKey: sinktest.WriteKey}, ""},
+		{"stub without key", Config{Stub: true}, ""},
+		{"no key", Config{}, "WriteKey"},
+		{"bad endpoint", Config{WriteKey: sinktest.WriteKey, Endpoint: "mars"}, "Endpoint"},
+		{"negative queue", Config{WriteKey: sinktest.WriteKey, MaxQueueSize: -1}, "MaxQueueSize"},
+		{"batch too big", Config{WriteKey: sinktest.WriteKey, BatchSize: 2501}, "BatchSize"},
+		{"negative interval", Config{WriteKey: sinktest.WriteKey, FlushInterval: -1}, "FlushInterval"},
+		{"negative concurrency", Config{WriteKey: sinktest.WriteKey, Concurrency: -1}, "Concurrency"},
+		{"negative close timeout", Config{WriteKey: sinktest.WriteKey, CloseTimeout: -1}, "CloseTimeout"},
+		{"key in Delivery", Config{Delivery: segment.Config{WriteKey: sinktest.WriteKey}}, "Delivery.WriteKey"},
+		{"endpoint in Delivery", Config{WriteKey: sinktest.WriteKey, Delivery: segment.Config{Endpoint: "eu"}}, "Delivery.Endpoint"},
+		{"stub in Delivery", Config{WriteKey: sinktest.WriteKey, Delivery: segment.Config{Stub: true}}, "Delivery.Stub"},
+		{"bad delivery field", Config{WriteKey: sinktest.WriteKey, Delivery: segment.Config{MinRate: -1}}, "MinRate"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.cfg.Validate()
@@ -690,12 +694,12 @@ func TestClientConfigValidate(t *testing.T) {
 			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
 				t.Errorf("Validate: %v, want an error naming %s", err, tc.wantErr)
 			}
-			if err != nil && strings.Contains(err.Error(), testKey) {
+			if err != nil && strings.Contains(err.Error(), sinktest.WriteKey) {
 				t.Errorf("error shows the write key: %v", err)
 			}
-			c, nerr := NewClient(tc.cfg)
+			c, nerr := New(tc.cfg)
 			if (nerr == nil) != (err == nil) {
-				t.Errorf("NewClient error %v, Validate error %v", nerr, err)
+				t.Errorf("New error %v, Validate error %v", nerr, err)
 			}
 			if c != nil {
 				c.Close()
@@ -723,14 +727,14 @@ func TestNewUUID(t *testing.T) {
 // goroutines at once (for the race detector); every message accepted is
 // delivered or reported.
 func TestClientConcurrentUse(t *testing.T) {
-	f := newFakeSegment(t, nil, func(r *recordedRequest) segReply {
+	f := sinktest.NewServer(t, nil, func(r *sinktest.Request) sinktest.Reply {
 		if r.N%5 == 4 {
-			return segReply{Status: 503}
+			return sinktest.Reply{Status: 503}
 		}
-		return okReply
+		return sinktest.OK
 	})
 	var accepted atomic.Int64
-	c, log := newTestClient(t, f, newFakeClock(), func(c *ClientConfig) {
+	c, log := newTestClient(t, f, sinktest.NewClock(), func(c *Config) {
 		c.BatchSize = 5
 		c.Concurrency = 4
 		c.MaxQueueSize = 50
@@ -765,7 +769,7 @@ func TestClientConcurrentUse(t *testing.T) {
 	if int64(len(log.ids(t))) != got.Failed {
 		t.Errorf("%d reported, %d failed", len(log.ids(t)), got.Failed)
 	}
-	delivered := f.delivered()
+	delivered := f.Delivered()
 	if int64(len(delivered)) < got.Delivered {
 		t.Errorf("%d distinct messages reached the server, %d counted delivered", len(delivered), got.Delivered)
 	}
@@ -804,8 +808,8 @@ func (l *successLog) all() []string {
 func TestClientCloseUnauthorized(t *testing.T) {
 	for _, status := range []int{401, 403} {
 		t.Run(fmt.Sprint(status), func(t *testing.T) {
-			f := newFakeSegment(t, nil, replies(segReply{Status: status, Body: `{"error":"unauthorized"}`}))
-			c, _ := newTestClient(t, f, nil, func(c *ClientConfig) {
+			f := sinktest.NewServer(t, nil, sinktest.Replies(sinktest.Reply{Status: status, Body: `{"error":"unauthorized"}`}))
+			c, _ := newTestClient(t, f, nil, func(c *Config) {
 				c.OnError = nil
 				c.BatchSize = 2
 			})
@@ -815,15 +819,15 @@ func TestClientCloseUnauthorized(t *testing.T) {
 				}
 			}
 			err := c.Close()
-			if !errors.Is(err, ErrUnauthorized) {
+			if !errors.Is(err, sink.ErrUnauthorized) {
 				t.Fatalf("Close: %v, want an error wrapping ErrUnauthorized", err)
 			}
 			var de *DeliveryError
-			var se *StatusError
+			var se *segment.StatusError
 			if !errors.As(err, &de) || de.Status != status || !errors.As(err, &se) || se.Status != status {
 				t.Errorf("Close: %v, want the *DeliveryError of status %d", err, status)
 			}
-			if strings.Contains(err.Error(), testKey) {
+			if strings.Contains(err.Error(), sinktest.WriteKey) {
 				t.Errorf("Close's error shows the write key: %v", err)
 			}
 			if s := c.Stats(); s.Failed != 5 || s.Delivered != 0 || s.Held != 0 {
@@ -839,9 +843,9 @@ func TestClientCloseUnauthorized(t *testing.T) {
 // TestClientCloseAllDelivered: when every batch is acknowledged, Close
 // returns nil and OnSuccess saw every message once, OnError none.
 func TestClientCloseAllDelivered(t *testing.T) {
-	f := newFakeSegment(t, nil, replies(okReply))
+	f := sinktest.NewServer(t, nil, sinktest.Replies(sinktest.OK))
 	var ok successLog
-	c, log := newTestClient(t, f, nil, func(c *ClientConfig) {
+	c, log := newTestClient(t, f, nil, func(c *Config) {
 		c.BatchSize = 7
 		c.Concurrency = 2
 		c.OnSuccess = ok.onSuccess
@@ -875,9 +879,9 @@ func TestClientCloseAllDelivered(t *testing.T) {
 // message, the others go to OnSuccess and the refused one to OnError; every
 // message is in exactly one of them, and Close returns the refusal.
 func TestClientOnSuccessAndOnError(t *testing.T) {
-	f := newFakeSegment(t, nil, rejectMarked(400))
+	f := sinktest.NewServer(t, nil, sinktest.RejectMarked(400))
 	var ok successLog
-	c, log := newTestClient(t, f, nil, func(c *ClientConfig) { c.OnSuccess = ok.onSuccess })
+	c, log := newTestClient(t, f, nil, func(c *Config) { c.OnSuccess = ok.onSuccess })
 	for i := range 10 {
 		props := map[string]any{"i": i}
 		if i == 3 {
@@ -902,7 +906,7 @@ func TestClientOnSuccessAndOnError(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := c.Close()
-	var se *StatusError
+	var se *segment.StatusError
 	if !errors.As(err, &se) || se.Status != 400 || !strings.Contains(err.Error(), "m-3") {
 		t.Errorf("Close: %v, want the refusal of m-3", err)
 	}
@@ -915,7 +919,7 @@ func TestClientOnSuccessAndOnError(t *testing.T) {
 // and Close returns nil.
 func TestClientStubOnSuccess(t *testing.T) {
 	var ok successLog
-	c, _ := newTestClient(t, nil, nil, func(c *ClientConfig) {
+	c, _ := newTestClient(t, nil, nil, func(c *Config) {
 		c.Stub = true
 		c.OnSuccess = ok.onSuccess
 	})
@@ -936,19 +940,19 @@ func TestClientStubOnSuccess(t *testing.T) {
 // good at Error level, a refused message at Warn; the write key appears
 // nowhere, even when the server echoes it.
 func TestClientLogs(t *testing.T) {
-	clk := newFakeClock()
-	echo := "your key was " + testKey
-	f := newFakeSegment(t, clk.Now, func(r *recordedRequest) segReply {
+	clk := sinktest.NewClock()
+	echo := "your key was " + sinktest.WriteKey
+	f := sinktest.NewServer(t, clk.Now, func(r *sinktest.Request) sinktest.Reply {
 		switch {
-		case r.has("fail"):
-			return segReply{Status: 500, Body: echo}
-		case r.marked():
-			return segReply{Status: 400, Body: echo}
+		case r.Has("fail"):
+			return sinktest.Reply{Status: 500, Body: echo}
+		case r.Marked():
+			return sinktest.Reply{Status: 400, Body: echo}
 		}
-		return okReply
+		return sinktest.OK
 	})
-	var buf lockedBuffer
-	c, _ := newTestClient(t, f, clk, func(c *ClientConfig) {
+	var buf sinktest.LockedBuffer
+	c, _ := newTestClient(t, f, clk, func(c *Config) {
 		c.Delivery.MaxRetries = 2
 		c.Logger = slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
@@ -969,9 +973,7 @@ func TestClientLogs(t *testing.T) {
 	if err := c.Close(); err == nil {
 		t.Fatal("Close: nil after failures")
 	}
-	buf.mu.Lock()
-	out := buf.buf.String()
-	buf.mu.Unlock()
+	out := buf.String()
 	for _, want := range []string{
 		`level=DEBUG msg="sink: retrying a batch" messages=3 attempt=2`,
 		`level=DEBUG msg="sink: retrying a batch" messages=3 attempt=3`,
@@ -985,33 +987,31 @@ func TestClientLogs(t *testing.T) {
 	if !strings.Contains(out, "your key was [write key]") {
 		t.Errorf("log does not show the server's words, redacted:\n%s", out)
 	}
-	auth := base64.StdEncoding.EncodeToString([]byte(testKey + ":"))
-	if strings.Contains(out, testKey) || strings.Contains(out, auth) {
+	auth := base64.StdEncoding.EncodeToString([]byte(sinktest.WriteKey + ":"))
+	if strings.Contains(out, sinktest.WriteKey) || strings.Contains(out, auth) {
 		t.Errorf("log shows the write key:\n%s", out)
 	}
 }
 
 // TestClientLogsToDefault: without Logger, failures go to slog.Default().
 func TestClientLogsToDefault(t *testing.T) {
-	var buf lockedBuffer
+	var buf sinktest.LockedBuffer
 	prev := slog.Default()
 	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
 	t.Cleanup(func() { slog.SetDefault(prev) })
-	f := newFakeSegment(t, nil, replies(segReply{Status: 401}))
-	c, _ := newTestClient(t, f, nil, func(c *ClientConfig) { c.Logger = nil })
+	f := sinktest.NewServer(t, nil, sinktest.Replies(sinktest.Reply{Status: 401}))
+	c, _ := newTestClient(t, f, nil, func(c *Config) { c.Logger = nil })
 	if err := c.Enqueue(Track{UserID: "u", Event: "e"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Close(); !errors.Is(err, ErrUnauthorized) {
+	if err := c.Close(); !errors.Is(err, sink.ErrUnauthorized) {
 		t.Fatalf("Close: %v", err)
 	}
-	buf.mu.Lock()
-	out := buf.buf.String()
-	buf.mu.Unlock()
+	out := buf.String()
 	if !strings.Contains(out, `level=ERROR msg="sink client: batch not delivered" messages=1 status=401`) {
 		t.Errorf("the default logger got:\n%s", out)
 	}
-	if strings.Contains(out, testKey) {
+	if strings.Contains(out, sinktest.WriteKey) {
 		t.Errorf("log shows the write key:\n%s", out)
 	}
 }
@@ -1020,15 +1020,15 @@ func TestClientLogsToDefault(t *testing.T) {
 // error attributes, groups and attributes added with With.
 func TestRedactHandler(t *testing.T) {
 	var buf bytes.Buffer
-	log := slog.New(redactHandler{next: slog.NewJSONHandler(&buf, nil), secret: testKey})
-	log = log.With("with", "a "+testKey)
-	log.Info("message "+testKey,
-		"s", testKey,
-		"err", fmt.Errorf("wrapped: %w", errors.New(testKey)),
+	log := slog.New(redactHandler{next: slog.NewJSONHandler(&buf, nil), secret: sinktest.WriteKey})
+	log = log.With("with", "a "+sinktest.WriteKey)
+	log.Info("message "+sinktest.WriteKey,
+		"s", sinktest.WriteKey,
+		"err", fmt.Errorf("wrapped: %w", errors.New(sinktest.WriteKey)),
 		"n", 42,
-		slog.Group("g", "inner", testKey+testKey))
+		slog.Group("g", "inner", sinktest.WriteKey+sinktest.WriteKey))
 	out := buf.String()
-	if strings.Contains(out, testKey) {
+	if strings.Contains(out, sinktest.WriteKey) {
 		t.Fatalf("redacted log shows the key: %s", out)
 	}
 	var rec map[string]any

@@ -1,4 +1,4 @@
-package sink
+package segment
 
 import (
 	"bytes"
@@ -10,6 +10,11 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/backfillhq/backfill/internal/sinktest"
+	"github.com/backfillhq/backfill/sink"
+	"github.com/backfillhq/backfill/sink/receiver"
 )
 
 // TestSplitterIsolatesBadMessages sends a batch through the whole chain to a
@@ -32,13 +37,13 @@ func TestSplitterIsolatesBadMessages(t *testing.T) {
 		{"too large", 100, []int{51}, 413, "message_too_large"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			clk := newFakeClock()
-			f := newFakeSegment(t, clk.Now, rejectMarked(tc.status))
+			clk := sinktest.NewClock()
+			f := sinktest.NewServer(t, clk.Now, sinktest.RejectMarked(tc.status))
 			s, stats := newTestSender(t, f, clk.Now, nil)
 			chain := NewSplitter(newTestRetrier(NewRateLimiter(s, 0, 0), RetryPolicy{}, stats, clk))
-			err := chain.Send(context.Background(), buildBatch(t, "m", tc.n, tc.bad...))
+			err := chain.Send(context.Background(), sinktest.BuildBatch(t, "m", tc.n, tc.bad...))
 
-			var re *RejectedError
+			var re *sink.RejectedError
 			if !errors.As(err, &re) {
 				t.Fatalf("Send: %v, want a *RejectedError", err)
 			}
@@ -52,7 +57,7 @@ func TestSplitterIsolatesBadMessages(t *testing.T) {
 			if !slices.Equal(got, tc.bad) {
 				t.Errorf("rejected indexes %v, want %v", got, tc.bad)
 			}
-			delivered := f.delivered()
+			delivered := f.Delivered()
 			for i := range tc.n {
 				id := fmt.Sprintf("m-%d", i)
 				want := 1
@@ -74,9 +79,9 @@ func TestSplitterIsolatesBadMessages(t *testing.T) {
 }
 
 func TestSplitterDeliversGoodBatch(t *testing.T) {
-	f := newFakeSegment(t, nil, rejectMarked(400))
+	f := sinktest.NewServer(t, nil, sinktest.RejectMarked(400))
 	s, _ := newTestSender(t, f, nil, nil)
-	if err := NewSplitter(s).Send(context.Background(), buildBatch(t, "m", 20)); err != nil {
+	if err := NewSplitter(s).Send(context.Background(), sinktest.BuildBatch(t, "m", 20)); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
 	if n := len(f.Requests()); n != 1 {
@@ -94,11 +99,11 @@ func TestSplitterDetail(t *testing.T) {
 		{"empty", "", "http 400"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			next := sendFunc(func(ctx context.Context, b *Batch) error {
+			next := sinktest.SendFunc(func(ctx context.Context, b *sink.Batch) error {
 				return &StatusError{Status: 400, Body: tc.body}
 			})
-			err := NewSplitter(next).Send(context.Background(), buildBatch(t, "m", 1))
-			var re *RejectedError
+			err := NewSplitter(next).Send(context.Background(), sinktest.BuildBatch(t, "m", 1))
+			var re *sink.RejectedError
 			if !errors.As(err, &re) || len(re.Messages) != 1 {
 				t.Fatalf("Send: %v, want one rejected message", err)
 			}
@@ -121,20 +126,20 @@ func TestSplitterOtherErrors(t *testing.T) {
 		wantLen int // sends
 	}{
 		{"exhausted", boom, boom, 2},
-		{"unauthorized", unauthorized, ErrUnauthorized, 2},
+		{"unauthorized", unauthorized, sink.ErrUnauthorized, 2},
 		{"other status", &StatusError{Status: 404}, nil, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var sends atomic.Int32
-			next := sendFunc(func(ctx context.Context, b *Batch) error {
+			next := sinktest.SendFunc(func(ctx context.Context, b *sink.Batch) error {
 				sends.Add(1)
 				if b.Len() == 8 {
 					return &StatusError{Status: 400}
 				}
 				return tc.fail
 			})
-			err := NewSplitter(next).Send(context.Background(), buildBatch(t, "m", 8))
-			var re *RejectedError
+			err := NewSplitter(next).Send(context.Background(), sinktest.BuildBatch(t, "m", 8))
+			var re *sink.RejectedError
 			if err == nil || errors.As(err, &re) {
 				t.Fatalf("Send: %v, want the half's error", err)
 			}
@@ -154,17 +159,17 @@ func TestSplitterOtherErrors(t *testing.T) {
 // TestSplitterNestedRejections: a *RejectedError from the wrapped sink for
 // a half is taken over with its indexes moved to the original batch.
 func TestSplitterNestedRejections(t *testing.T) {
-	next := sendFunc(func(ctx context.Context, b *Batch) error {
+	next := sinktest.SendFunc(func(ctx context.Context, b *sink.Batch) error {
 		if b.Len() == 10 {
 			return &StatusError{Status: 400}
 		}
 		if strings.Contains(string(b.Message(0)), `"m-5"`) {
-			return &RejectedError{Messages: []RejectedMessage{{Index: 2, Reason: "server_rejected", Detail: "inner"}}}
+			return &sink.RejectedError{Messages: []sink.RejectedMessage{{Index: 2, Reason: "server_rejected", Detail: "inner"}}}
 		}
 		return nil
 	})
-	err := NewSplitter(next).Send(context.Background(), buildBatch(t, "m", 10))
-	var re *RejectedError
+	err := NewSplitter(next).Send(context.Background(), sinktest.BuildBatch(t, "m", 10))
+	var re *sink.RejectedError
 	if !errors.As(err, &re) {
 		t.Fatalf("Send: %v, want a *RejectedError", err)
 	}
@@ -176,7 +181,7 @@ func TestSplitterNestedRejections(t *testing.T) {
 func TestSplitterCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	next := sendFunc(func(ctx context.Context, b *Batch) error {
+	next := sinktest.SendFunc(func(ctx context.Context, b *sink.Batch) error {
 		if b.Len() == 6 {
 			return &StatusError{Status: 400}
 		}
@@ -184,11 +189,11 @@ func TestSplitterCancel(t *testing.T) {
 		<-ctx.Done()
 		return fmt.Errorf("segment request: %w", ctx.Err())
 	})
-	err := NewSplitter(next).Send(ctx, buildBatch(t, "m", 6))
+	err := NewSplitter(next).Send(ctx, sinktest.BuildBatch(t, "m", 6))
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Send: %v, want context.Canceled", err)
 	}
-	var re *RejectedError
+	var re *sink.RejectedError
 	if errors.As(err, &re) {
 		t.Errorf("a cancelled send reported rejections: %v", re)
 	}
@@ -201,29 +206,29 @@ func TestSplitterCancel(t *testing.T) {
 // drop is answered 200, as by Segment: it is not a reject of the sink.
 func TestSplitterAgainstReceiver(t *testing.T) {
 	var out bytes.Buffer
-	rcv := NewReceiver(ReceiverConfig{WriteKey: testKey, Out: &out, Limits: Limits{MaxMessageBytes: 600}})
+	rcv := receiver.New(receiver.Config{WriteKey: sinktest.WriteKey, Out: &out, Limits: sink.Limits{MaxMessageBytes: 600}})
 	srv := httptest.NewServer(rcv)
 	t.Cleanup(srv.Close)
-	snk, _, err := NewSegmentSink(SegmentConfig{WriteKey: testKey, Endpoint: srv.URL, Rate: -1, MaxRetries: -1})
+	snk, _, err := New(Config{WriteKey: sinktest.WriteKey, Endpoint: srv.URL, Rate: -1, MaxRetries: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	bt := NewBatcher(Limits{})
-	var msgs []*Message
+	bt := sink.NewBatcher(sink.Limits{})
+	var msgs []*sink.Message
 	for i := range 10 {
 		size := 300
 		if i == 6 {
 			size = 700
 		}
-		msgs = append(msgs, sizedMessage(t, i, size))
+		msgs = append(msgs, sinktest.SizedMessage(t, i, size))
 	}
 	for _, m := range msgs {
-		if full, err := bt.Add(m); err != nil || full != nil {
+		if full, err := sinktest.Add(bt, m); err != nil || full != nil {
 			t.Fatalf("Add: %v, %v", full, err)
 		}
 	}
 	err = snk.Send(context.Background(), bt.Flush())
-	var re *RejectedError
+	var re *sink.RejectedError
 	if !errors.As(err, &re) || len(re.Messages) != 1 || re.Messages[0].Index != 6 {
 		t.Fatalf("Send: %v, want message 6 rejected", err)
 	}
@@ -239,17 +244,20 @@ func TestSplitterAgainstReceiver(t *testing.T) {
 	}
 
 	// A message Segment would drop: 200, no reject.
-	bad := &Message{Type: TypeTrack, MessageID: "no-event", Timestamp: receiverTime, UserID: "u"}
+	bad := &sink.Message{Type: sink.TypeTrack, MessageID: "no-event", Timestamp: time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC), UserID: "u"}
 	body := []byte(`{"type":"track","messageId":"no-event","userId":"u","timestamp":"2024-05-06T07:08:09.000Z"}`)
-	if _, err := NewMessageWriter(Limits{}).WriteMessage(bad); err == nil {
+	if _, err := sink.NewMessageWriter(sink.Limits{}).WriteMessage(bad); err == nil {
 		t.Fatal("a track without event is valid")
 	}
-	b := newBatch(256)
-	b.add(body)
+	bt = sink.NewBatcher(sink.Limits{})
+	if _, err := bt.AddEncoded(body); err != nil {
+		t.Fatal(err)
+	}
+	b := bt.Flush()
 	if err := snk.Send(context.Background(), b); err != nil {
 		t.Errorf("Send of a message Segment would drop: %v, want nil (a 200)", err)
 	}
-	if got := rcv.DroppedByReason(); got[ReasonMissingEvent] != 1 {
+	if got := rcv.DroppedByReason(); got[sink.ReasonMissingEvent] != 1 {
 		t.Errorf("dropped by reason %v", got)
 	}
 }

@@ -1,4 +1,4 @@
-package sink
+package receiver
 
 import (
 	"bytes"
@@ -9,20 +9,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backfillhq/backfill/internal/sinktest"
+	"github.com/backfillhq/backfill/sink"
 	"github.com/klauspost/compress/gzip"
 )
 
 // BenchmarkReceiver measures the local receiver on full, gzipped batches of
 // typical track messages: what "backfill serve" costs an import beside it.
 func BenchmarkReceiver(b *testing.B) {
-	bt := NewBatcher(Limits{})
-	var batch *Batch
+	bt := sink.NewBatcher(sink.Limits{})
+	var batch *sink.Batch
 	for i := 0; batch == nil; i++ {
-		m := &Message{Type: TypeTrack, MessageID: fmt.Sprintf("m-%d", i), UserID: fmt.Sprintf("user-%d", i%1000),
+		m := &sink.Message{Type: sink.TypeTrack, MessageID: fmt.Sprintf("m-%d", i), UserID: fmt.Sprintf("user-%d", i%1000),
 			Event: "Order Completed", Timestamp: time.Date(2024, 1, 1, 0, 0, i%60, 0, time.UTC),
-			Properties: Fields{{"amount", 12.5}, {"quantity", 3}, {"plan", "pro"}, {"country", "DE"},
-				{"campaign", "spring-7"}, {"referrer", "https://example.com/p/42"}, {"sku", "SKU-1234"}}}
-		full, err := bt.Add(m)
+			Properties: sink.Fields{{Key: "amount", Value: 12.5}, {Key: "quantity", Value: 3}, {Key: "plan", Value: "pro"}, {Key: "country", Value: "DE"},
+				{Key: "campaign", Value: "spring-7"}, {Key: "referrer", Value: "https://example.com/p/42"}, {Key: "sku", Value: "SKU-1234"}}}
+		full, err := sinktest.Add(bt, m)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -32,7 +34,7 @@ func BenchmarkReceiver(b *testing.B) {
 	zw := gzip.NewWriter(&body)
 	zw.Write(batch.Body(time.Now()))
 	zw.Close()
-	rcv := NewReceiver(ReceiverConfig{Out: io.Discard})
+	rcv := New(Config{Out: io.Discard})
 	b.SetBytes(int64(len(batch.Body(time.Now()))))
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -1,4 +1,4 @@
-package sink
+package segment
 
 import (
 	"context"
@@ -9,14 +9,17 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/backfillhq/backfill/internal/sinktest"
+	"github.com/backfillhq/backfill/sink"
 )
 
 func TestRetrier500Then200(t *testing.T) {
-	clk := newFakeClock()
-	f := newFakeSegment(t, clk.Now, replies(segReply{Status: 500, Body: "oops"}, okReply))
+	clk := sinktest.NewClock()
+	f := sinktest.NewServer(t, clk.Now, sinktest.Replies(sinktest.Reply{Status: 500, Body: "oops"}, sinktest.OK))
 	s, stats := newTestSender(t, f, clk.Now, nil)
 	r := newTestRetrier(s, RetryPolicy{}, stats, clk)
-	if err := r.Send(context.Background(), buildBatch(t, "m", 3)); err != nil {
+	if err := r.Send(context.Background(), sinktest.BuildBatch(t, "m", 3)); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
 	reqs := f.Requests()
@@ -26,7 +29,7 @@ func TestRetrier500Then200(t *testing.T) {
 	if reqs[0].SentAt == reqs[1].SentAt {
 		t.Errorf("both attempts have sentAt %s; want it set afresh", reqs[0].SentAt)
 	}
-	if want := clockStart.Add(DefaultMinBackoff).Format(TimeLayout); reqs[1].SentAt != want {
+	if want := sinktest.ClockStart.Add(DefaultMinBackoff).Format(sink.TimeLayout); reqs[1].SentAt != want {
 		t.Errorf("retry sentAt %s, want %s", reqs[1].SentAt, want)
 	}
 	if !slices.Equal(reqs[0].IDs, reqs[1].IDs) {
@@ -42,11 +45,11 @@ func TestRetrier500Then200(t *testing.T) {
 }
 
 func TestRetrierNetworkErrorThen200(t *testing.T) {
-	clk := newFakeClock()
-	f := newFakeSegment(t, clk.Now, replies(segReply{Hangup: true}, okReply))
+	clk := sinktest.NewClock()
+	f := sinktest.NewServer(t, clk.Now, sinktest.Replies(sinktest.Reply{Hangup: true}, sinktest.OK))
 	s, stats := newTestSender(t, f, clk.Now, nil)
 	r := newTestRetrier(s, RetryPolicy{}, stats, clk)
-	if err := r.Send(context.Background(), buildBatch(t, "m", 3)); err != nil {
+	if err := r.Send(context.Background(), sinktest.BuildBatch(t, "m", 3)); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
 	if got := stats.Retries.Load(); got != 1 {
@@ -57,11 +60,11 @@ func TestRetrierNetworkErrorThen200(t *testing.T) {
 func TestRetrierNotRetried(t *testing.T) {
 	for _, code := range []int{400, 401, 403, 404, 413, 422, 501, 505} {
 		t.Run(http.StatusText(code), func(t *testing.T) {
-			clk := newFakeClock()
-			f := newFakeSegment(t, clk.Now, replies(segReply{Status: code}, okReply))
+			clk := sinktest.NewClock()
+			f := sinktest.NewServer(t, clk.Now, sinktest.Replies(sinktest.Reply{Status: code}, sinktest.OK))
 			s, stats := newTestSender(t, f, clk.Now, nil)
 			r := newTestRetrier(s, RetryPolicy{}, stats, clk)
-			err := r.Send(context.Background(), buildBatch(t, "m", 2))
+			err := r.Send(context.Background(), sinktest.BuildBatch(t, "m", 2))
 			var se *StatusError
 			if !errors.As(err, &se) || se.Status != code {
 				t.Fatalf("Send: %v, want the http %d error", err, code)
@@ -88,11 +91,11 @@ func TestRetrierExhausted(t *testing.T) {
 		{"count before time", RetryPolicy{MaxRetries: 2, MaxRetryTime: time.Hour}, 3, "3 attempts failed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			clk := newFakeClock()
-			f := newFakeSegment(t, clk.Now, replies(segReply{Status: 503, Body: "unavailable"}))
+			clk := sinktest.NewClock()
+			f := sinktest.NewServer(t, clk.Now, sinktest.Replies(sinktest.Reply{Status: 503, Body: "unavailable"}))
 			s, stats := newTestSender(t, f, clk.Now, nil)
 			r := newTestRetrier(s, tc.policy, stats, clk)
-			err := r.Send(context.Background(), buildBatch(t, "m", 2))
+			err := r.Send(context.Background(), sinktest.BuildBatch(t, "m", 2))
 			if err == nil {
 				t.Fatal("Send returned nil for a batch that was never accepted")
 			}
@@ -124,7 +127,7 @@ func TestRetrierMaxRetryTime(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		policy    RetryPolicy
-		script    func(*recordedRequest) segReply
+		script    func(*sinktest.Request) sinktest.Reply
 		wantErr   bool
 		wantTime  bool          // gave up on the time limit
 		wantFail  time.Duration // RetryError.Failing
@@ -133,7 +136,7 @@ func TestRetrierMaxRetryTime(t *testing.T) {
 	}{
 		{
 			name:     "default: ten minutes, the count never reached",
-			script:   replies(segReply{Status: 503}),
+			script:   sinktest.Replies(sinktest.Reply{Status: 503}),
 			wantErr:  true,
 			wantTime: true,
 			wantFail: DefaultMaxRetryTime,
@@ -144,7 +147,7 @@ func TestRetrierMaxRetryTime(t *testing.T) {
 		{
 			name:      "last wait shortened to the limit",
 			policy:    RetryPolicy{MaxRetryTime: time.Second},
-			script:    replies(segReply{Status: 500}),
+			script:    sinktest.Replies(sinktest.Reply{Status: 500}),
 			wantErr:   true,
 			wantTime:  true,
 			wantFail:  time.Second,
@@ -153,7 +156,7 @@ func TestRetrierMaxRetryTime(t *testing.T) {
 		{
 			name:     "network errors count as failures",
 			policy:   RetryPolicy{MaxRetryTime: time.Second},
-			script:   replies(segReply{Hangup: true}),
+			script:   sinktest.Replies(sinktest.Reply{Hangup: true}),
 			wantErr:  true,
 			wantTime: true,
 			wantFail: time.Second,
@@ -161,7 +164,7 @@ func TestRetrierMaxRetryTime(t *testing.T) {
 		{
 			name:      "429s count as failures",
 			policy:    RetryPolicy{MaxRetryTime: time.Minute},
-			script:    replies(segReply{Status: 429, Header: map[string]string{"Retry-After": "25"}}),
+			script:    sinktest.Replies(sinktest.Reply{Status: 429, Header: map[string]string{"Retry-After": "25"}}),
 			wantErr:   true,
 			wantTime:  true,
 			wantFail:  50 * time.Second, // a third pause would end past the limit
@@ -170,7 +173,7 @@ func TestRetrierMaxRetryTime(t *testing.T) {
 		{
 			name:      "a Retry-After past the limit gives up at once",
 			policy:    RetryPolicy{MaxRetryTime: time.Minute},
-			script:    replies(segReply{Status: 429, Header: map[string]string{"Retry-After": "120"}}),
+			script:    sinktest.Replies(sinktest.Reply{Status: 429, Header: map[string]string{"Retry-After": "120"}}),
 			wantErr:   true,
 			wantTime:  true,
 			wantFail:  0,
@@ -180,27 +183,27 @@ func TestRetrierMaxRetryTime(t *testing.T) {
 		{
 			name:      "no time limit: the count governs",
 			policy:    RetryPolicy{MaxRetries: 40, MaxRetryTime: -1},
-			script:    replies(segReply{Status: 502}),
+			script:    sinktest.Replies(sinktest.Reply{Status: 502}),
 			wantErr:   true,
 			wantTries: 41,
 		},
 		{
 			name:   "down nine minutes, then up",
 			policy: RetryPolicy{},
-			script: func(r *recordedRequest) segReply {
-				if r.At.Before(clockStart.Add(9 * time.Minute)) {
-					return segReply{Status: 503}
+			script: func(r *sinktest.Request) sinktest.Reply {
+				if r.At.Before(sinktest.ClockStart.Add(9 * time.Minute)) {
+					return sinktest.Reply{Status: 503}
 				}
-				return okReply
+				return sinktest.OK
 			},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			clk := newFakeClock()
-			f := newFakeSegment(t, clk.Now, tc.script)
+			clk := sinktest.NewClock()
+			f := sinktest.NewServer(t, clk.Now, tc.script)
 			s, stats := newTestSender(t, f, clk.Now, nil)
 			r := newTestRetrier(s, tc.policy, stats, clk)
-			err := r.Send(context.Background(), buildBatch(t, "m", 2))
+			err := r.Send(context.Background(), sinktest.BuildBatch(t, "m", 2))
 			reqs := f.Requests()
 			if !tc.wantErr {
 				if err != nil {
@@ -227,7 +230,7 @@ func TestRetrierMaxRetryTime(t *testing.T) {
 					t.Errorf("Attempts = %d, %d requests", re.Attempts, len(reqs))
 				}
 				if tc.wantTime {
-					if last := reqs[len(reqs)-1].At; last.After(clockStart.Add(tc.policy.withDefaults().MaxRetryTime)) {
+					if last := reqs[len(reqs)-1].At; last.After(sinktest.ClockStart.Add(tc.policy.withDefaults().MaxRetryTime)) {
 						t.Errorf("an attempt at %s, past the limit", last)
 					}
 				}
@@ -253,27 +256,27 @@ func TestRetrierMaxRetryTime(t *testing.T) {
 // failure of one batch; a delivery ends it, and the next batch starts
 // afresh.
 func TestRetrierRetryTimeIsPerBatch(t *testing.T) {
-	clk := newFakeClock()
+	clk := sinktest.NewClock()
 	// Down for 50s, up, down again for 50s from the second batch's first
 	// request.
 	var secondStart atomic.Pointer[time.Time]
-	f := newFakeSegment(t, clk.Now, func(r *recordedRequest) segReply {
-		if r.has("a") {
-			if r.At.Before(clockStart.Add(50 * time.Second)) {
-				return segReply{Status: 503}
+	f := sinktest.NewServer(t, clk.Now, func(r *sinktest.Request) sinktest.Reply {
+		if r.Has("a") {
+			if r.At.Before(sinktest.ClockStart.Add(50 * time.Second)) {
+				return sinktest.Reply{Status: 503}
 			}
-			return okReply
+			return sinktest.OK
 		}
 		secondStart.CompareAndSwap(nil, &r.At)
 		if r.At.Before(secondStart.Load().Add(50 * time.Second)) {
-			return segReply{Status: 503}
+			return sinktest.Reply{Status: 503}
 		}
-		return okReply
+		return sinktest.OK
 	})
 	s, stats := newTestSender(t, f, clk.Now, nil)
 	r := newTestRetrier(s, RetryPolicy{MaxRetryTime: time.Minute}, stats, clk)
 	for _, prefix := range []string{"a", "b"} {
-		if err := r.Send(context.Background(), buildBatch(t, prefix, 2)); err != nil {
+		if err := r.Send(context.Background(), sinktest.BuildBatch(t, prefix, 2)); err != nil {
 			t.Fatalf("batch %s: %v", prefix, err)
 		}
 	}
@@ -313,21 +316,21 @@ func TestRetrierBackoff(t *testing.T) {
 }
 
 func TestRetrierRetryAfterHTTPDate(t *testing.T) {
-	clk := newFakeClock()
-	throttle := segReply{Status: 429, Header: map[string]string{
-		"Retry-After": clockStart.Add(7 * time.Second).Format(http.TimeFormat),
+	clk := sinktest.NewClock()
+	throttle := sinktest.Reply{Status: 429, Header: map[string]string{
+		"Retry-After": sinktest.ClockStart.Add(7 * time.Second).Format(http.TimeFormat),
 	}}
-	f := newFakeSegment(t, clk.Now, replies(throttle, okReply))
+	f := sinktest.NewServer(t, clk.Now, sinktest.Replies(throttle, sinktest.OK))
 	s, stats := newTestSender(t, f, clk.Now, nil)
 	r := newTestRetrier(s, RetryPolicy{}, stats, clk)
-	if err := r.Send(context.Background(), buildBatch(t, "m", 2)); err != nil {
+	if err := r.Send(context.Background(), sinktest.BuildBatch(t, "m", 2)); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
 	reqs := f.Requests()
 	if len(reqs) != 2 {
 		t.Fatalf("%d requests, want 2", len(reqs))
 	}
-	if want := clockStart.Add(7 * time.Second); reqs[1].At.Before(want) {
+	if want := sinktest.ClockStart.Add(7 * time.Second); reqs[1].At.Before(want) {
 		t.Errorf("retry at %s, before the Retry-After instant %s", reqs[1].At, want)
 	}
 	if got := clk.Sleeps(); !slices.Equal(got, []time.Duration{7 * time.Second}) {
@@ -342,18 +345,18 @@ func TestRetrierRetryAfterHTTPDate(t *testing.T) {
 // sender gets holds back every sender of the Retrier until the instant it
 // names, and a success that lands during the pause does not end it.
 func TestRetrierRetryAfterPausesEverySender(t *testing.T) {
-	clk := newFakeClock()
+	clk := sinktest.NewClock()
 	const pause = 5 * time.Second
 	releaseX := make(chan struct{})
 	var throttled atomic.Bool
-	f := newFakeSegment(t, clk.Now, func(r *recordedRequest) segReply {
+	f := sinktest.NewServer(t, clk.Now, func(r *sinktest.Request) sinktest.Reply {
 		switch {
-		case r.has("x"):
-			return segReply{Status: 200, Hold: releaseX}
-		case r.has("a") && throttled.CompareAndSwap(false, true):
-			return segReply{Status: 429, Header: map[string]string{"Retry-After": "5"}}
+		case r.Has("x"):
+			return sinktest.Reply{Status: 200, Hold: releaseX}
+		case r.Has("a") && throttled.CompareAndSwap(false, true):
+			return sinktest.Reply{Status: 429, Header: map[string]string{"Retry-After": "5"}}
 		}
-		return okReply
+		return sinktest.OK
 	})
 	s, stats := newTestSender(t, f, clk.Now, nil)
 	r := newTestRetrier(s, RetryPolicy{}, stats, clk)
@@ -370,7 +373,7 @@ func TestRetrierRetryAfterPausesEverySender(t *testing.T) {
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		clk.advanceTo(target)
+		clk.AdvanceTo(target)
 		return nil
 	}
 
@@ -380,15 +383,15 @@ func TestRetrierRetryAfterPausesEverySender(t *testing.T) {
 	}
 	results := make(chan result, 8)
 	send := func(name string) {
-		go func() { results <- result{name, r.Send(context.Background(), buildBatch(t, name, 2))} }()
+		go func() { results <- result{name, r.Send(context.Background(), sinktest.BuildBatch(t, name, 2))} }()
 	}
 
 	send("x") // in flight when the 429 comes
-	if got := f.waitArrival(t); !got.has("x") {
+	if got := f.WaitArrival(t); !got.Has("x") {
 		t.Fatalf("first request holds %v, want x", got.IDs)
 	}
 	send("a")
-	if got := f.waitArrival(t); !got.has("a") || got.Status != 429 {
+	if got := f.WaitArrival(t); !got.Has("a") || got.Status != 429 {
 		t.Fatalf("second request holds %v answered %d, want a answered 429", got.IDs, got.Status)
 	}
 	if d := <-sleeping; d != pause {
@@ -424,7 +427,7 @@ func TestRetrierRetryAfterPausesEverySender(t *testing.T) {
 	if len(reqs) != 6 {
 		t.Fatalf("%d requests, want 6 (x, a, a again, b, c, d)", len(reqs))
 	}
-	end := clockStart.Add(pause)
+	end := sinktest.ClockStart.Add(pause)
 	for _, q := range reqs[2:] {
 		if q.At.Before(end) {
 			t.Errorf("request %d %v reached the server at %s, before the pause ended at %s", q.N, q.IDs, q.At, end)
@@ -437,7 +440,7 @@ func TestRetrierRetryAfterPausesEverySender(t *testing.T) {
 }
 
 func TestRetrierPauseOnlyExtends(t *testing.T) {
-	t0 := clockStart
+	t0 := sinktest.ClockStart
 	for _, tc := range []struct {
 		name   string
 		pauses []time.Time
@@ -463,22 +466,22 @@ func TestRetrierPauseOnlyExtends(t *testing.T) {
 // TestRetrierLaterRetryAfterExtends: a second 429 whose Retry-After ends
 // later makes the waiting senders wait longer.
 func TestRetrierLaterRetryAfterExtends(t *testing.T) {
-	clk := newFakeClock()
-	f := newFakeSegment(t, clk.Now, replies(
-		segReply{Status: 429, Header: map[string]string{"Retry-After": "2"}},
-		segReply{Status: 429, Header: map[string]string{"Retry-After": "9"}},
-		okReply,
+	clk := sinktest.NewClock()
+	f := sinktest.NewServer(t, clk.Now, sinktest.Replies(
+		sinktest.Reply{Status: 429, Header: map[string]string{"Retry-After": "2"}},
+		sinktest.Reply{Status: 429, Header: map[string]string{"Retry-After": "9"}},
+		sinktest.OK,
 	))
 	s, stats := newTestSender(t, f, clk.Now, nil)
 	r := newTestRetrier(s, RetryPolicy{}, stats, clk)
-	if err := r.Send(context.Background(), buildBatch(t, "m", 1)); err != nil {
+	if err := r.Send(context.Background(), sinktest.BuildBatch(t, "m", 1)); err != nil {
 		t.Fatal(err)
 	}
 	reqs := f.Requests()
 	if len(reqs) != 3 {
 		t.Fatalf("%d requests, want 3", len(reqs))
 	}
-	if want := clockStart.Add(11 * time.Second); !reqs[2].At.Equal(want) {
+	if want := sinktest.ClockStart.Add(11 * time.Second); !reqs[2].At.Equal(want) {
 		t.Errorf("third attempt at %s, want %s", reqs[2].At, want)
 	}
 }
@@ -495,7 +498,7 @@ func TestRetrierCancel(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var calls atomic.Int32
-			next := sendFunc(func(ctx context.Context, b *Batch) error {
+			next := sinktest.SendFunc(func(ctx context.Context, b *sink.Batch) error {
 				calls.Add(1)
 				return fail
 			})
@@ -511,7 +514,7 @@ func TestRetrierCancel(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			errc := make(chan error, 1)
-			go func() { errc <- r.Send(ctx, buildBatch(t, "m", 1)) }()
+			go func() { errc <- r.Send(ctx, sinktest.BuildBatch(t, "m", 1)) }()
 			<-waiting
 			cancel()
 			err := <-errc
@@ -529,13 +532,13 @@ func TestRetrierCancel(t *testing.T) {
 	t.Run("cancelled during the attempt", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		var calls atomic.Int32
-		next := sendFunc(func(ctx context.Context, b *Batch) error {
+		next := sinktest.SendFunc(func(ctx context.Context, b *sink.Batch) error {
 			calls.Add(1)
 			cancel()
 			return &networkError{err: errors.New("connection reset")}
 		})
 		r := NewRetrier(next, RetryPolicy{}, nil)
-		err := r.Send(ctx, buildBatch(t, "m", 1))
+		err := r.Send(ctx, sinktest.BuildBatch(t, "m", 1))
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("Send: %v, want context.Canceled", err)
 		}

@@ -1,4 +1,4 @@
-package sink
+package receiver
 
 import (
 	"bufio"
@@ -15,6 +15,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/backfillhq/backfill/internal/jsontext"
+	"github.com/backfillhq/backfill/internal/sinktest"
+	"github.com/backfillhq/backfill/sink"
 )
 
 const receiverKey = "wk_receiver_test"
@@ -25,17 +29,17 @@ type receiverFixture struct {
 	rcv *Receiver
 	srv *httptest.Server
 	out *bytes.Buffer
-	log *lockedBuffer // the receiver's log, JSON
+	log *sinktest.LockedBuffer // the receiver's log, JSON
 }
 
-func newReceiverFixture(t *testing.T, cfg ReceiverConfig) *receiverFixture {
+func newReceiverFixture(t *testing.T, cfg Config) *receiverFixture {
 	t.Helper()
-	f := &receiverFixture{out: &bytes.Buffer{}, log: &lockedBuffer{}}
+	f := &receiverFixture{out: &bytes.Buffer{}, log: &sinktest.LockedBuffer{}}
 	if cfg.Out == nil {
 		cfg.Out = f.out
 	}
 	cfg.Logger = slog.New(slog.NewJSONHandler(f.log, nil))
-	f.rcv = NewReceiver(cfg)
+	f.rcv = New(cfg)
 	f.srv = httptest.NewServer(f.rcv)
 	t.Cleanup(f.srv.Close)
 	return f
@@ -123,10 +127,8 @@ func (f *receiverFixture) do(t *testing.T, path string, body []byte, o postOptio
 // drop.
 func (f *receiverFixture) drops(t *testing.T) []map[string]any {
 	t.Helper()
-	f.log.mu.Lock()
-	defer f.log.mu.Unlock()
 	var recs []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader(f.log.buf.Bytes()))
+	sc := bufio.NewScanner(strings.NewReader(f.log.String()))
 	for sc.Scan() {
 		var rec map[string]any
 		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
@@ -170,11 +172,11 @@ func (f *receiverFixture) lines() []string {
 }
 
 // receiverBatch encodes msgs into one batch with generous limits.
-func receiverBatch(t testing.TB, msgs ...*Message) *Batch {
+func receiverBatch(t testing.TB, msgs ...*sink.Message) *sink.Batch {
 	t.Helper()
-	bt := NewBatcher(Limits{MaxMessages: DefaultMaxMessages})
+	bt := sink.NewBatcher(sink.Limits{MaxMessages: sink.DefaultMaxMessages})
 	for _, m := range msgs {
-		full, err := bt.Add(m)
+		full, err := sinktest.Add(bt, m)
 		if err != nil || full != nil {
 			t.Fatalf("Add = %v, %v", full, err)
 		}
@@ -182,7 +184,7 @@ func receiverBatch(t testing.TB, msgs ...*Message) *Batch {
 	return bt.Flush()
 }
 
-func batchLines(b *Batch) []string {
+func batchLines(b *sink.Batch) []string {
 	var l []string
 	for i := range b.Len() {
 		l = append(l, string(b.Message(i)))
@@ -190,14 +192,14 @@ func batchLines(b *Batch) []string {
 	return l
 }
 
-func validMessages(t testing.TB, prefix string, n int) []*Message {
-	var msgs []*Message
-	types := []string{TypeIdentify, TypeTrack, TypePage, TypeScreen, TypeGroup, TypeAlias}
+func validMessages(t testing.TB, prefix string, n int) []*sink.Message {
+	var msgs []*sink.Message
+	types := []string{sink.TypeIdentify, sink.TypeTrack, sink.TypePage, sink.TypeScreen, sink.TypeGroup, sink.TypeAlias}
 	for i := range n {
-		m := &Message{
+		m := &sink.Message{
 			Type: types[i%len(types)], MessageID: fmt.Sprintf("%s-%d", prefix, i), Timestamp: receiverTime,
 			UserID: "u", Event: "e", GroupID: "g", PreviousID: "p",
-			Properties: Fields{{"i", i}, {"amount", 1.25}, {"s", "a\"b\nc"}},
+			Properties: sink.Fields{{Key: "i", Value: i}, {Key: "amount", Value: 1.25}, {Key: "s", Value: "a\"b\nc"}},
 			Traits:     map[string]any{"n": json.Number("1e3")},
 		}
 		msgs = append(msgs, m)
@@ -223,7 +225,7 @@ func TestReceiverAuth(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newReceiverFixture(t, ReceiverConfig{WriteKey: tt.key})
+			f := newReceiverFixture(t, Config{WriteKey: tt.key})
 			r := f.post(t, "/v1/batch", body, tt.o)
 			if r.status != tt.wantStatus {
 				t.Fatalf("status %d, want %d: %s", r.status, tt.wantStatus, r.raw)
@@ -249,10 +251,10 @@ func TestReceiverBatchEndpoints(t *testing.T) {
 	for _, path := range []string{"/v1/batch", "/v1/import"} {
 		for _, gz := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s gzip=%v", path, gz), func(t *testing.T) {
-				f := newReceiverFixture(t, ReceiverConfig{WriteKey: receiverKey})
+				f := newReceiverFixture(t, Config{WriteKey: receiverKey})
 				b1 := receiverBatch(t, validMessages(t, "a", 7)...)
 				b2 := receiverBatch(t, validMessages(t, "b", 3)...)
-				for _, b := range []*Batch{b1, b2} {
+				for _, b := range []*sink.Batch{b1, b2} {
 					if r := f.post(t, path, b.Body(receiverTime), postOptions{gzip: gz}); r.status != 200 {
 						t.Fatalf("status %d: %s", r.status, r.raw)
 					}
@@ -261,7 +263,7 @@ func TestReceiverBatchEndpoints(t *testing.T) {
 				if got := f.lines(); strings.Join(got, "\n") != strings.Join(want, "\n") {
 					t.Errorf("Out\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 				}
-				if st := f.rcv.Stats(); st != (ReceiverStats{Requests: 2, Batches: 2, Messages: 10}) {
+				if st := f.rcv.Stats(); st != (Stats{Requests: 2, Batches: 2, Messages: 10}) {
 					t.Errorf("stats %+v", st)
 				}
 			})
@@ -270,7 +272,7 @@ func TestReceiverBatchEndpoints(t *testing.T) {
 }
 
 func TestReceiverCompactsMessages(t *testing.T) {
-	f := newReceiverFixture(t, ReceiverConfig{})
+	f := newReceiverFixture(t, Config{})
 	body := "{\n \"batch\": [\n  {\"type\": \"track\", \"userId\": \"u\",\n   \"event\": \"e\", \"timestamp\": \"2024-01-01T00:00:00+02:00\",\n   \"properties\": {\"n\": 1.50, \"big\": 12345678901234567890}}\n ]\n}"
 	if r := f.post(t, "/v1/batch", []byte(body), postOptions{noAuth: true}); r.status != 200 {
 		t.Fatalf("status %d: %s", r.status, r.raw)
@@ -314,7 +316,7 @@ func TestReceiverSingleEndpoints(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.path+" "+tt.body, func(t *testing.T) {
-			f := newReceiverFixture(t, ReceiverConfig{WriteKey: receiverKey})
+			f := newReceiverFixture(t, Config{WriteKey: receiverKey})
 			r := f.post(t, tt.path, []byte(tt.body), postOptions{})
 			if r.status != tt.wantStatus {
 				t.Fatalf("status %d, want %d: %s", r.status, tt.wantStatus, r.raw)
@@ -393,7 +395,7 @@ func TestReceiverDropsWhatSegmentDrops(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newReceiverFixture(t, ReceiverConfig{})
+			f := newReceiverFixture(t, Config{})
 			body := rawBatchBody(good, good, good, tt.bad, good)
 			r := f.post(t, "/v1/batch", body, postOptions{noAuth: true})
 			if r.status != 200 {
@@ -402,7 +404,7 @@ func TestReceiverDropsWhatSegmentDrops(t *testing.T) {
 			if got := f.lines(); len(got) != 4 || strings.Join(got, "\n") != strings.Join([]string{good, good, good, good}, "\n") {
 				t.Errorf("Out %q, want the 4 good messages and not the bad one", got)
 			}
-			if st := f.rcv.Stats(); st != (ReceiverStats{Requests: 1, Batches: 1, Messages: 4, Dropped: 1}) {
+			if st := f.rcv.Stats(); st != (Stats{Requests: 1, Batches: 1, Messages: 4, Dropped: 1}) {
 				t.Errorf("stats %+v", st)
 			}
 			rec := f.checkDropped(t, tt.wantReason)
@@ -440,7 +442,7 @@ func TestReceiverMalformedMessage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newReceiverFixture(t, ReceiverConfig{Limits: Limits{MaxMessageBytes: 600}})
+			f := newReceiverFixture(t, Config{Limits: sink.Limits{MaxMessageBytes: 600}})
 			r := f.post(t, "/v1/batch", rawBatchBody(good, good, good, tt.bad, good), postOptions{noAuth: true})
 			if r.status != 400 {
 				t.Fatalf("status %d, want 400: %s", r.status, r.raw)
@@ -455,7 +457,7 @@ func TestReceiverMalformedMessage(t *testing.T) {
 			if !strings.HasPrefix(msg, "batch[3]: "+tt.wantReason+": ") {
 				t.Errorf("message %q does not name the index and the rule", msg)
 			}
-			if st := f.rcv.Stats(); st != (ReceiverStats{Requests: 1, Rejected: 1}) {
+			if st := f.rcv.Stats(); st != (Stats{Requests: 1, Rejected: 1}) {
 				t.Errorf("stats %+v", st)
 			}
 			if got := f.drops(t); len(got) != 0 {
@@ -476,24 +478,24 @@ func TestReceiverMalformedMessage(t *testing.T) {
 // that encode) and expects the receiver to drop them for the same reason
 // and field.
 func TestReceiverAgreesWithValidate(t *testing.T) {
-	base := func(typ string, edit func(*Message)) *Message {
-		m := &Message{Type: typ, UserID: "u", Event: "e", GroupID: "g", PreviousID: "p", Timestamp: receiverTime}
+	base := func(typ string, edit func(*sink.Message)) *sink.Message {
+		m := &sink.Message{Type: typ, UserID: "u", Event: "e", GroupID: "g", PreviousID: "p", Timestamp: receiverTime}
 		edit(m)
 		return m
 	}
-	msgs := []*Message{
-		base(TypeTrack, func(m *Message) { m.Type = "bogus" }),
-		base(TypeIdentify, func(m *Message) { m.UserID = "" }),
-		base(TypeAlias, func(m *Message) { m.UserID, m.AnonymousID = "", "a" }),
-		base(TypeAlias, func(m *Message) { m.PreviousID = "" }),
-		base(TypeTrack, func(m *Message) { m.Event = "" }),
-		base(TypeGroup, func(m *Message) { m.GroupID = "" }),
-		base(TypeTrack, func(m *Message) { m.MessageID = strings.Repeat("z", 101) }),
-		base(TypeTrack, func(m *Message) { m.Properties = json.RawMessage(`[1]`) }),
+	msgs := []*sink.Message{
+		base(sink.TypeTrack, func(m *sink.Message) { m.Type = "bogus" }),
+		base(sink.TypeIdentify, func(m *sink.Message) { m.UserID = "" }),
+		base(sink.TypeAlias, func(m *sink.Message) { m.UserID, m.AnonymousID = "", "a" }),
+		base(sink.TypeAlias, func(m *sink.Message) { m.PreviousID = "" }),
+		base(sink.TypeTrack, func(m *sink.Message) { m.Event = "" }),
+		base(sink.TypeGroup, func(m *sink.Message) { m.GroupID = "" }),
+		base(sink.TypeTrack, func(m *sink.Message) { m.MessageID = strings.Repeat("z", 101) }),
+		base(sink.TypeTrack, func(m *sink.Message) { m.Properties = json.RawMessage(`[1]`) }),
 	}
 	for _, m := range msgs {
 		verr := validate(m)
-		var ve *ValidationError
+		var ve *sink.ValidationError
 		if !errors.As(verr, &ve) {
 			t.Fatalf("Validate(%+v) = %v", m, verr)
 		}
@@ -505,7 +507,7 @@ func TestReceiverAgreesWithValidate(t *testing.T) {
 			} else if enc, err = appendUnchecked(m); err != nil {
 				t.Fatal(err)
 			}
-			f := newReceiverFixture(t, ReceiverConfig{})
+			f := newReceiverFixture(t, Config{})
 			r := f.post(t, "/v1/batch", rawBatchBody(string(enc)), postOptions{noAuth: true})
 			if r.status != 200 || f.out.Len() != 0 {
 				t.Fatalf("receiver: %d %s, wrote %q; want 200 and the message dropped", r.status, r.raw, f.out.String())
@@ -516,7 +518,7 @@ func TestReceiverAgreesWithValidate(t *testing.T) {
 		})
 	}
 	// And accepts what Validate accepts.
-	f := newReceiverFixture(t, ReceiverConfig{})
+	f := newReceiverFixture(t, Config{})
 	b := receiverBatch(t, validMessages(t, "ok", 12)...)
 	if r := f.post(t, "/v1/batch", b.Body(receiverTime), postOptions{noAuth: true}); r.status != 200 {
 		t.Errorf("valid messages refused: %s", r.raw)
@@ -524,8 +526,8 @@ func TestReceiverAgreesWithValidate(t *testing.T) {
 }
 
 func TestReceiverCaps(t *testing.T) {
-	msg := func(i, size int) *Message {
-		m := sizedMessage(t, i, size)
+	msg := func(i, size int) *sink.Message {
+		m := sinktest.SizedMessage(t, i, size)
 		return m
 	}
 	// Message cap.
@@ -538,7 +540,7 @@ func TestReceiverCaps(t *testing.T) {
 		{"message one over the cap", 601, 400},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newReceiverFixture(t, ReceiverConfig{Limits: Limits{MaxMessageBytes: 600}})
+			f := newReceiverFixture(t, Config{Limits: sink.Limits{MaxMessageBytes: 600}})
 			body := receiverBatch(t, msg(0, 300), msg(1, tt.size)).Body(receiverTime)
 			r := f.post(t, "/v1/batch", body, postOptions{noAuth: true})
 			if r.status != tt.wantStatus {
@@ -556,8 +558,8 @@ func TestReceiverCaps(t *testing.T) {
 	}
 	// Single message cap: the compact form counts.
 	t.Run("single message over the cap", func(t *testing.T) {
-		f := newReceiverFixture(t, ReceiverConfig{Limits: Limits{MaxMessageBytes: 600}})
-		enc, _ := appendMessage(nil, msg(0, 601))
+		f := newReceiverFixture(t, Config{Limits: sink.Limits{MaxMessageBytes: 600}})
+		enc, _ := sinktest.Encode(msg(0, 601))
 		r := f.post(t, "/v1/track", enc, postOptions{noAuth: true})
 		if r.status != 400 || r.body["reason"] != "message_too_large" {
 			t.Errorf("reply %d %s", r.status, r.raw)
@@ -577,7 +579,7 @@ func TestReceiverCaps(t *testing.T) {
 			{"body one over the cap", len(body) - 1, 400},
 		} {
 			t.Run(fmt.Sprintf("%s gzip=%v", tt.name, gz), func(t *testing.T) {
-				f := newReceiverFixture(t, ReceiverConfig{Limits: Limits{MaxBatchBytes: tt.cap, MaxMessageBytes: 500}})
+				f := newReceiverFixture(t, Config{Limits: sink.Limits{MaxBatchBytes: tt.cap, MaxMessageBytes: 500}})
 				r := f.post(t, "/v1/batch", body, postOptions{noAuth: true, gzip: gz})
 				if r.status != tt.wantStatus {
 					t.Fatalf("status %d, want %d: %s", r.status, tt.wantStatus, r.raw)
@@ -608,7 +610,7 @@ func TestReceiverCaps(t *testing.T) {
 	} {
 		// Segment answers 200 and drops the messages past the cap.
 		t.Run(tt.name, func(t *testing.T) {
-			f := newReceiverFixture(t, ReceiverConfig{Limits: Limits{MaxMessages: 5}})
+			f := newReceiverFixture(t, Config{Limits: sink.Limits{MaxMessages: 5}})
 			b := receiverBatch(t, validMessages(t, "n", tt.n)...)
 			r := f.post(t, "/v1/batch", b.Body(receiverTime), postOptions{noAuth: true})
 			if r.status != tt.wantStatus {
@@ -658,7 +660,7 @@ func TestReceiverBadRequests(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newReceiverFixture(t, ReceiverConfig{WriteKey: receiverKey})
+			f := newReceiverFixture(t, Config{WriteKey: receiverKey})
 			tt.o.method = tt.method
 			r := f.post(t, tt.path, tt.body, tt.o)
 			if r.status != tt.wantStatus {
@@ -670,7 +672,7 @@ func TestReceiverBadRequests(t *testing.T) {
 			if f.out.Len() != 0 {
 				t.Errorf("wrote %s", f.out.String())
 			}
-			if st := f.rcv.Stats(); st != (ReceiverStats{Requests: 1, Rejected: 1}) {
+			if st := f.rcv.Stats(); st != (Stats{Requests: 1, Rejected: 1}) {
 				t.Errorf("stats %+v", st)
 			}
 		})
@@ -678,7 +680,7 @@ func TestReceiverBadRequests(t *testing.T) {
 }
 
 func TestReceiverEmptyBatch(t *testing.T) {
-	f := newReceiverFixture(t, ReceiverConfig{})
+	f := newReceiverFixture(t, Config{})
 	if r := f.post(t, "/v1/batch", rawBatchBody(), postOptions{noAuth: true}); r.status != 200 {
 		t.Fatalf("status %d: %s", r.status, r.raw)
 	}
@@ -688,7 +690,7 @@ func TestReceiverEmptyBatch(t *testing.T) {
 }
 
 func TestReceiverWriteFailure(t *testing.T) {
-	f := newReceiverFixture(t, ReceiverConfig{Out: &failingWriter{n: 5, err: errDiskFull}})
+	f := newReceiverFixture(t, Config{Out: &failingWriter{n: 5, err: errDiskFull}})
 	r := f.post(t, "/v1/batch", receiverBatch(t, validMessages(t, "w", 3)...).Body(receiverTime), postOptions{noAuth: true})
 	if r.status != 500 {
 		t.Fatalf("status %d, want 500: %s", r.status, r.raw)
@@ -701,24 +703,24 @@ func TestReceiverWriteFailure(t *testing.T) {
 	}
 }
 
-// lockedBuffer lets the test read Out while the receiver may write.
-type lockedBuffer struct {
-	mu     sync.Mutex
-	buf    bytes.Buffer
-	writes int
+type failingWriter struct {
+	n   int // bytes to accept
+	err error
 }
 
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.writes++
-	return b.buf.Write(p)
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if len(p) > w.n {
+		return w.n, w.err
+	}
+	return len(p), nil
 }
+
+var errDiskFull = errors.New("disk full")
 
 func TestReceiverConcurrentPosts(t *testing.T) {
 	const clients, perClient = 6, 12
-	var out lockedBuffer
-	f := newReceiverFixture(t, ReceiverConfig{WriteKey: receiverKey, Out: &out})
+	var out sinktest.LockedBuffer
+	f := newReceiverFixture(t, Config{WriteKey: receiverKey, Out: &out})
 	bodies := make([][][]byte, clients)
 	var want []string
 	for c := range clients {
@@ -744,7 +746,7 @@ func TestReceiverConcurrentPosts(t *testing.T) {
 	wg.Wait()
 
 	seen := map[string]int{}
-	sc := bufio.NewScanner(&out.buf)
+	sc := bufio.NewScanner(strings.NewReader(out.String()))
 	for sc.Scan() {
 		if !json.Valid(sc.Bytes()) {
 			t.Errorf("broken line %q", sc.Text())
@@ -760,11 +762,11 @@ func TestReceiverConcurrentPosts(t *testing.T) {
 		t.Errorf("%d distinct lines, want %d", len(seen), len(want))
 	}
 	st := f.rcv.Stats()
-	if want := (ReceiverStats{Requests: clients * perClient, Batches: clients * perClient, Messages: int64(len(want))}); st != want {
+	if want := (Stats{Requests: clients * perClient, Batches: clients * perClient, Messages: int64(len(want))}); st != want {
 		t.Errorf("stats %+v, want %+v", st, want)
 	}
-	if out.writes != clients*perClient {
-		t.Errorf("%d writes to Out, want one per request (%d)", out.writes, clients*perClient)
+	if out.Writes() != clients*perClient {
+		t.Errorf("%d writes to Out, want one per request (%d)", out.Writes(), clients*perClient)
 	}
 }
 
@@ -772,8 +774,8 @@ func TestReceiverConcurrentPosts(t *testing.T) {
 // wrong key, an unknown path and an over-long body, and otherwise answers
 // 200 without checking or keeping anything.
 func TestReceiverDiscard(t *testing.T) {
-	f := newReceiverFixture(t, ReceiverConfig{WriteKey: receiverKey, Discard: true,
-		Limits: Limits{MaxBatchBytes: 1000}})
+	f := newReceiverFixture(t, Config{WriteKey: receiverKey, Discard: true,
+		Limits: sink.Limits{MaxBatchBytes: 1000}})
 	body := []byte(`{"batch": [{"type": "nonsense"}]}`) // refused by a checking receiver
 	if r := f.post(t, "/v1/batch", body, postOptions{}); r.status != 200 {
 		t.Fatalf("status %d: %s", r.status, r.raw)
@@ -795,7 +797,7 @@ func TestReceiverDiscard(t *testing.T) {
 	}
 	st := f.rcv.Stats()
 	gz := len(gzipped(body))
-	if want := (ReceiverStats{Requests: 5, Batches: 2, Rejected: 3, Bytes: int64(len(body) + gz + 2*1000 + 1025)}); st != want {
+	if want := (Stats{Requests: 5, Batches: 2, Rejected: 3, Bytes: int64(len(body) + gz + 2*1000 + 1025)}); st != want {
 		t.Errorf("stats %+v, want %+v", st, want)
 	}
 }
@@ -807,4 +809,37 @@ func gzipped(b []byte) []byte {
 	zw.Write(b)
 	zw.Close()
 	return zb.Bytes()
+}
+
+// validate returns the error of writing m, or nil.
+func validate(m *sink.Message) error {
+	_, err := sinktest.Encode(m)
+	return err
+}
+
+// appendUnchecked writes m's string fields and timestamp as the writer
+// orders them, without the spec's checks, for tests of what checks them.
+func appendUnchecked(m *sink.Message) ([]byte, error) {
+	b := []byte(`{"type":`)
+	b = jsontext.AppendString(b, m.Type)
+	field := func(key, v string) {
+		if v != "" {
+			b = append(b, ',')
+			b = jsontext.AppendString(b, key)
+			b = append(b, ':')
+			b = jsontext.AppendString(b, v)
+		}
+	}
+	field("messageId", m.MessageID)
+	b = append(b, `,"timestamp":"`...)
+	b = m.Timestamp.UTC().AppendFormat(b, sink.TimeLayout)
+	b = append(b, '"')
+	field("userId", m.UserID)
+	field("anonymousId", m.AnonymousID)
+	field("event", m.Event)
+	field("name", m.Name)
+	field("category", m.Category)
+	field("groupId", m.GroupID)
+	field("previousId", m.PreviousID)
+	return append(b, '}'), nil
 }

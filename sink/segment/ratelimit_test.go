@@ -1,4 +1,4 @@
-package sink
+package segment
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backfillhq/backfill/internal/sinktest"
+	"github.com/backfillhq/backfill/sink"
 	"golang.org/x/time/rate"
 )
 
@@ -29,9 +31,9 @@ func TestRateLimiterPassesThrough(t *testing.T) {
 		{"error as it is", 1000, 100000, want},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := buildBatch(t, "m", 7)
+			b := sinktest.BuildBatch(t, "m", 7)
 			var calls atomic.Int32
-			next := sendFunc(func(ctx context.Context, got *Batch) error {
+			next := sinktest.SendFunc(func(ctx context.Context, got *sink.Batch) error {
 				calls.Add(1)
 				if got != b {
 					t.Errorf("next got another batch")
@@ -54,15 +56,15 @@ func TestRateLimiterPassesThrough(t *testing.T) {
 // TestRateLimiterCounts: each Send takes one request token and one event
 // token per message.
 func TestRateLimiterCounts(t *testing.T) {
-	l := NewRateLimiter(sendFunc(func(context.Context, *Batch) error { return nil }), glacial, glacial)
-	if got := l.events.Burst(); got != DefaultMaxMessages {
-		t.Fatalf("events burst %d, want %d so a full batch passes", got, DefaultMaxMessages)
+	l := NewRateLimiter(sinktest.SendFunc(func(context.Context, *sink.Batch) error { return nil }), glacial, glacial)
+	if got := l.events.Burst(); got != sink.DefaultMaxMessages {
+		t.Fatalf("events burst %d, want %d so a full batch passes", got, sink.DefaultMaxMessages)
 	}
-	if err := l.Send(context.Background(), buildBatch(t, "m", 100)); err != nil {
+	if err := l.Send(context.Background(), sinktest.BuildBatch(t, "m", 100)); err != nil {
 		t.Fatal(err)
 	}
-	if got := l.events.Tokens(); got < DefaultMaxMessages-100 || got > DefaultMaxMessages-99 {
-		t.Errorf("%.3f event tokens left, want %d", got, DefaultMaxMessages-100)
+	if got := l.events.Tokens(); got < sink.DefaultMaxMessages-100 || got > sink.DefaultMaxMessages-99 {
+		t.Errorf("%.3f event tokens left, want %d", got, sink.DefaultMaxMessages-100)
 	}
 	if got := l.requests.Tokens(); got < 0 || got > 0.5 {
 		t.Errorf("%.3f request tokens left, want 0", got)
@@ -70,9 +72,9 @@ func TestRateLimiterCounts(t *testing.T) {
 }
 
 func TestRateLimiterLargeBatchInSteps(t *testing.T) {
-	l := NewRateLimiter(sendFunc(func(context.Context, *Batch) error { return nil }), 0, 0)
+	l := NewRateLimiter(sinktest.SendFunc(func(context.Context, *sink.Batch) error { return nil }), 0, 0)
 	l.events = rate.NewLimiter(rate.Limit(1e9), 2)
-	if err := l.Send(context.Background(), buildBatch(t, "m", 5)); err != nil {
+	if err := l.Send(context.Background(), sinktest.BuildBatch(t, "m", 5)); err != nil {
 		t.Fatalf("Send of 5 messages with a burst of 2: %v", err)
 	}
 }
@@ -85,18 +87,18 @@ func TestRateLimiterCancel(t *testing.T) {
 		drain   func(l *RateLimiter)
 	}{
 		{"waiting for a request", glacial, 0, func(l *RateLimiter) { l.requests.Allow() }},
-		{"waiting for events", 0, glacial, func(l *RateLimiter) { l.events.AllowN(time.Now(), DefaultMaxMessages-2) }},
+		{"waiting for events", 0, glacial, func(l *RateLimiter) { l.events.AllowN(time.Now(), sink.DefaultMaxMessages-2) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var calls atomic.Int32
-			l := NewRateLimiter(sendFunc(func(context.Context, *Batch) error {
+			l := NewRateLimiter(sinktest.SendFunc(func(context.Context, *sink.Batch) error {
 				calls.Add(1)
 				return nil
 			}), tc.reqRate, tc.evRate)
 			tc.drain(l)
 			ctx, cancel := context.WithCancel(context.Background())
 			errc := make(chan error, 1)
-			go func() { errc <- l.Send(ctx, buildBatch(t, "m", 5)) }()
+			go func() { errc <- l.Send(ctx, sinktest.BuildBatch(t, "m", 5)) }()
 			cancel()
 			if err := <-errc; !errors.Is(err, context.Canceled) {
 				t.Fatalf("Send: %v, want context.Canceled", err)
@@ -107,11 +109,11 @@ func TestRateLimiterCancel(t *testing.T) {
 		})
 	}
 	t.Run("deadline too near", func(t *testing.T) {
-		l := NewRateLimiter(sendFunc(func(context.Context, *Batch) error { return nil }), glacial, 0)
+		l := NewRateLimiter(sinktest.SendFunc(func(context.Context, *sink.Batch) error { return nil }), glacial, 0)
 		l.requests.Allow()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 		defer cancel()
-		if err := l.Send(ctx, buildBatch(t, "m", 1)); !errors.Is(err, context.DeadlineExceeded) {
+		if err := l.Send(ctx, sinktest.BuildBatch(t, "m", 1)); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("Send: %v, want context.DeadlineExceeded", err)
 		}
 	})
@@ -131,8 +133,8 @@ func TestNewLimiter(t *testing.T) {
 		{"infinite", math.Inf(1), 1, true, 0},
 		{"fraction", 0.5, 1, false, 1},
 		{"requests", 50, 1, false, 50},
-		{"events below a batch", 1000, DefaultMaxMessages, false, DefaultMaxMessages},
-		{"events above a batch", 10000.5, DefaultMaxMessages, false, 10001},
+		{"events below a batch", 1000, sink.DefaultMaxMessages, false, sink.DefaultMaxMessages},
+		{"events above a batch", 10000.5, sink.DefaultMaxMessages, false, 10001},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := newLimiter(tc.perSecond, tc.minBurst)
@@ -244,7 +246,7 @@ func TestAdaptiveRate(t *testing.T) {
 			a := l.adapt
 			var staleGen uint64
 			for i, st := range tc.steps {
-				now := clockStart.Add(st.At)
+				now := sinktest.ClockStart.Add(st.At)
 				gen := a.sent(now)
 				if st.Outcome == stale429 {
 					gen = staleGen
@@ -276,7 +278,7 @@ func TestAdaptiveRateWithoutCeiling(t *testing.T) {
 		t.Fatalf("rate %g, current %g; want no limit", l.Rate(), stats.CurrentRate())
 	}
 	// 300 requests in 1.5s: 200 a second.
-	now := clockStart
+	now := sinktest.ClockStart
 	var gen uint64
 	for range 300 {
 		gen = a.sent(now)
@@ -317,9 +319,9 @@ func TestAdaptiveRateWithoutCeiling(t *testing.T) {
 // requests at the lowered rate, on its clock: a stretch of 429s slows the
 // sender down and never lets it spin.
 func TestAdaptiveRateSpacesRequests(t *testing.T) {
-	clk := newFakeClock()
+	clk := sinktest.NewClock()
 	var calls atomic.Int32
-	next := sendFunc(func(context.Context, *Batch) error {
+	next := sinktest.SendFunc(func(context.Context, *sink.Batch) error {
 		if calls.Add(1) <= 30 {
 			return &StatusError{Status: 429}
 		}
@@ -328,7 +330,7 @@ func TestAdaptiveRateSpacesRequests(t *testing.T) {
 	stats := new(Stats)
 	l := NewAdaptiveRateLimiter(next, 8, 0, AdaptiveRate{}, stats)
 	l.setClock(clk)
-	b := buildBatch(t, "m", 1)
+	b := sinktest.BuildBatch(t, "m", 1)
 	var start time.Time
 	for i := range 30 {
 		if i == 20 {
@@ -360,15 +362,15 @@ func TestAdaptiveRateSpacesRequests(t *testing.T) {
 	}
 }
 
-// TestSegmentSinkThrottledStretch: a long stretch of 429s without
+// TestThrottledStretch: a long stretch of 429s without
 // Retry-After through the whole chain slows the sink down to the floor
 // and back, delivers every batch, and waits before every retry.
-func TestSegmentSinkThrottledStretch(t *testing.T) {
-	clk := newFakeClock()
+func TestThrottledStretch(t *testing.T) {
+	clk := sinktest.NewClock()
 	var stats atomic.Pointer[Stats]
 	var minRate atomic.Uint64
 	minRate.Store(math.Float64bits(math.Inf(1)))
-	f := newFakeSegment(t, clk.Now, func(r *recordedRequest) segReply {
+	f := sinktest.NewServer(t, clk.Now, func(r *sinktest.Request) sinktest.Reply {
 		if s := stats.Load(); s != nil {
 			cur := s.CurrentRate()
 			for {
@@ -379,14 +381,14 @@ func TestSegmentSinkThrottledStretch(t *testing.T) {
 			}
 		}
 		if r.N < 60 {
-			return segReply{Status: 429, Body: "slow down"}
+			return sinktest.Reply{Status: 429, Body: "slow down"}
 		}
-		return okReply
+		return sinktest.OK
 	})
 	// The fake clock moves ahead by every sender's waits in turn, so eight
 	// senders spend its time eight times as fast as real ones would; the
 	// script of 60 429s, not a time limit, bounds the retries here.
-	snk, st, err := NewSegmentSink(SegmentConfig{WriteKey: testKey, Endpoint: f.URL(), Clock: clk, Rate: 20, MaxRetryTime: -1})
+	snk, st, err := New(Config{WriteKey: sinktest.WriteKey, Endpoint: f.URL(), Clock: clk, Rate: 20, MaxRetryTime: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -395,7 +397,7 @@ func TestSegmentSinkThrottledStretch(t *testing.T) {
 	errs := make(chan error, 8)
 	for i := range 8 {
 		wg.Go(func() {
-			errs <- snk.Send(context.Background(), buildBatch(t, fmt.Sprintf("b%d", i), 3))
+			errs <- snk.Send(context.Background(), sinktest.BuildBatch(t, fmt.Sprintf("b%d", i), 3))
 		})
 	}
 	wg.Wait()
@@ -405,7 +407,7 @@ func TestSegmentSinkThrottledStretch(t *testing.T) {
 			t.Errorf("Send: %v", err)
 		}
 	}
-	delivered := f.delivered()
+	delivered := f.Delivered()
 	for i := range 8 {
 		for j := range 3 {
 			if id := fmt.Sprintf("b%d-%d", i, j); delivered[id] != 1 {

@@ -1,4 +1,4 @@
-package sink
+package client
 
 import (
 	"context"
@@ -12,9 +12,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/backfillhq/backfill/sink"
+	"github.com/backfillhq/backfill/sink/segment"
 )
 
-// Defaults of ClientConfig.
+// Defaults of Config.
 const (
 	// DefaultMaxQueueSize is the default number of messages a Client holds
 	// before Enqueue refuses more.
@@ -25,9 +28,9 @@ const (
 	// DefaultFlushInterval is the default longest time a message waits in
 	// a Client's queue before it is sent in a partial batch.
 	DefaultFlushInterval = 5 * time.Second
-	// DefaultClientConcurrency is the default number of requests a Client
+	// DefaultConcurrency is the default number of requests a Client
 	// has in flight at once.
-	DefaultClientConcurrency = 1
+	DefaultConcurrency = 1
 	// DefaultCloseTimeout is the default time Close gives the queue to
 	// drain.
 	DefaultCloseTimeout = 10 * time.Second
@@ -43,18 +46,18 @@ var (
 	ErrClosed = errors.New("sink client: closed")
 )
 
-// ClientConfig configures a Client. A zero field means its documented
+// Config configures a Client. A zero field means its documented
 // default.
-type ClientConfig struct {
+type Config struct {
 	// WriteKey is the source's write key. Required unless Stub is set.
 	WriteKey string
-	// Endpoint is where batches go, as in SegmentConfig: an http(s) URL or
-	// "eu". Default: SegmentEndpoint.
+	// Endpoint is where batches go, as in segment.Config: an http(s) URL or
+	// "eu". Default: segment.Endpoint.
 	Endpoint string
 	// OnError, if set, is called with a *DeliveryError for messages that
 	// were not delivered: refused by the API, in a batch that failed for
 	// good, or still held when Close or Shutdown ended. Without OnError,
-	// failures are counted (ClientStats.Failed), logged, and the first is
+	// failures are counted (Stats.Failed), logged, and the first is
 	// returned by Close.
 	//
 	// OnError and OnSuccess are called from the Client's goroutines, one
@@ -65,7 +68,7 @@ type ClientConfig struct {
 	// OnSuccess, if set, is called with the messages the API acknowledged,
 	// once per batch: all of its messages, or, when the API refused some
 	// (each reported to OnError), the others. See OnError for how it is
-	// called. Default: successes are only counted (ClientStats.Delivered).
+	// called. Default: successes are only counted (Stats.Delivered).
 	OnSuccess func(Delivery)
 	// Logger receives the Client's log: retries at Debug level, messages
 	// refused by the API at Warn, batches that failed for good and
@@ -100,12 +103,12 @@ type ClientConfig struct {
 	// MaxBackoff, RequestTimeout, NoGzip, HTTPClient and Clock (which also
 	// gives the timestamp of messages enqueued without one). Leave its
 	// WriteKey, Endpoint and Stub empty: the fields above set them.
-	Delivery SegmentConfig
+	Delivery segment.Config
 }
 
 // Validate reports the first field that is missing or out of range, naming
 // it. It never quotes the write key.
-func (c ClientConfig) Validate() error {
+func (c Config) Validate() error {
 	switch {
 	case c.Delivery.WriteKey != "":
 		return errors.New("client config: Delivery.WriteKey is set; set WriteKey instead")
@@ -115,8 +118,8 @@ func (c ClientConfig) Validate() error {
 		return errors.New("client config: Delivery.Stub is set; set Stub instead")
 	case c.MaxQueueSize < 0:
 		return fmt.Errorf("client config: MaxQueueSize is %d, want 0 (default) or more", c.MaxQueueSize)
-	case c.BatchSize < 0 || c.BatchSize > DefaultMaxMessages:
-		return fmt.Errorf("client config: BatchSize is %d, want 0 (default) to %d", c.BatchSize, DefaultMaxMessages)
+	case c.BatchSize < 0 || c.BatchSize > sink.DefaultMaxMessages:
+		return fmt.Errorf("client config: BatchSize is %d, want 0 (default) to %d", c.BatchSize, sink.DefaultMaxMessages)
 	case c.FlushInterval < 0:
 		return fmt.Errorf("client config: FlushInterval is %s, want 0 (default) or more", c.FlushInterval)
 	case c.Concurrency < 0:
@@ -131,13 +134,13 @@ func (c ClientConfig) Validate() error {
 }
 
 // segment returns the configuration of the Client's sink.
-func (c ClientConfig) segment() SegmentConfig {
+func (c Config) segment() segment.Config {
 	s := c.Delivery
 	s.WriteKey, s.Endpoint, s.Stub = c.WriteKey, c.Endpoint, c.Stub
 	return s
 }
 
-func (c ClientConfig) withDefaults() ClientConfig {
+func (c Config) withDefaults() Config {
 	if c.MaxQueueSize == 0 {
 		c.MaxQueueSize = DefaultMaxQueueSize
 	}
@@ -148,7 +151,7 @@ func (c ClientConfig) withDefaults() ClientConfig {
 		c.FlushInterval = DefaultFlushInterval
 	}
 	if c.Concurrency == 0 {
-		c.Concurrency = DefaultClientConcurrency
+		c.Concurrency = DefaultConcurrency
 	}
 	if c.CloseTimeout == 0 {
 		c.CloseTimeout = DefaultCloseTimeout
@@ -166,7 +169,7 @@ func (c ClientConfig) withDefaults() ClientConfig {
 //     message, and Err is the *StatusError with the API's words;
 //   - a batch that failed for good (retries or retry time used up, the
 //     write key refused): Status is the last HTTP status, 0 for a network
-//     error, and Err says why (a *RetryError, or wraps ErrUnauthorized);
+//     error, and Err says why (a *RetryError, or wraps sink.ErrUnauthorized);
 //   - messages still held when Close or Shutdown ended: Err wraps the
 //     context's error.
 type DeliveryError struct {
@@ -181,6 +184,7 @@ type DeliveryError struct {
 	Err error
 }
 
+// Error names the message, or counts the messages, and gives the cause.
 func (e *DeliveryError) Error() string {
 	if len(e.MessageIDs) == 1 {
 		return fmt.Sprintf("message %s not delivered: %v", e.MessageIDs[0], e.Err)
@@ -188,6 +192,7 @@ func (e *DeliveryError) Error() string {
 	return fmt.Sprintf("%d messages not delivered: %v", len(e.MessageIDs), e.Err)
 }
 
+// Unwrap returns the cause, Err.
 func (e *DeliveryError) Unwrap() error { return e.Err }
 
 // Delivery reports messages of a Client that the API acknowledged, to
@@ -201,8 +206,8 @@ type Delivery struct {
 	Messages []json.RawMessage
 }
 
-// ClientStats are the counts of a Client since it was made.
-type ClientStats struct {
+// Stats are the counts of a Client since it was made.
+type Stats struct {
 	// Enqueued counts the messages Enqueue accepted.
 	Enqueued int64
 	// Delivered counts the messages the API acknowledged.
@@ -213,12 +218,12 @@ type ClientStats struct {
 	// Enqueued - Delivered - Failed.
 	Held int64
 	// Transport are the counters of the sending engine.
-	Transport StatsSnapshot
+	Transport segment.StatsSnapshot
 }
 
 // Client sends Segment messages from a Go program, on the sending engine of
 // the importer: Enqueue validates and encodes a message and adds it at once
-// to the open batch of a Batcher, which closes a batch before it would
+// to the open batch of a sink.Batcher, which closes a batch before it would
 // cross BatchSize messages or Segment's caps; background workers send the
 // closed batches (and the open one when it is due) with the same gzip,
 // retries, Retry-After pauses and adaptive rate limits as the importer.
@@ -231,9 +236,9 @@ type ClientStats struct {
 // returns the first delivery error, so that a program that checks it
 // learns that something was not delivered even without OnError.
 type Client struct {
-	cfg         ClientConfig
-	sink        Sink
-	stats       *Stats
+	cfg         Config
+	sink        sink.Sink
+	stats       *segment.Stats
 	log         *slog.Logger
 	now         func() time.Time
 	newID       func() string
@@ -242,7 +247,7 @@ type Client struct {
 	done        chan struct{} // closed once the workers have stopped
 
 	mu       sync.Mutex
-	batcher  *Batcher       // holds the open batch
+	batcher  *sink.Batcher  // holds the open batch
 	open     []pending      // the messages of the open batch, in order
 	ready    []*clientBatch // closed batches waiting to be sent, in order
 	inFlight map[*clientBatch]struct{}
@@ -266,22 +271,28 @@ type pending struct {
 
 // clientBatch is a closed batch and the messages it holds.
 type clientBatch struct {
-	batch  *Batch
+	batch  *sink.Batch
 	items  []pending
 	minSeq uint64
 }
 
-// NewClient returns a Client configured by cfg and starts its workers. Call
+// New returns a Client configured by cfg and starts its workers. Call
 // Close or Shutdown to send what is queued and stop them.
-func NewClient(cfg ClientConfig) (*Client, error) {
+func New(cfg Config) (*Client, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
 	log := slog.New(redactHandler{next: cfg.Logger.Handler(), secret: cfg.WriteKey})
-	snk, stats, err := newSegmentSink(cfg.segment(), log)
+	scfg := cfg.segment()
+	scfg.Logger = log
+	snk, stats, err := segment.New(scfg)
 	if err != nil {
 		return nil, fmt.Errorf("client config: %w", err)
+	}
+	now := time.Now
+	if cfg.Delivery.Clock != nil {
+		now = cfg.Delivery.Clock.Now
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Client{
@@ -289,12 +300,12 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		sink:        snk,
 		stats:       stats,
 		log:         log,
-		now:         orSystem(cfg.Delivery.Clock).Now,
+		now:         now,
 		newID:       newUUID,
 		cancelSends: cancel,
 		stopTicks:   make(chan struct{}),
 		done:        make(chan struct{}),
-		batcher:     NewBatcher(Limits{MaxMessages: cfg.BatchSize}),
+		batcher:     sink.NewBatcher(sink.Limits{MaxMessages: cfg.BatchSize}),
 		inFlight:    map[*clientBatch]struct{}{},
 		nextSeq:     1,
 		changed:     make(chan struct{}),
@@ -314,19 +325,19 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 
 // Enqueue validates m, fills in a missing messageId (a random UUID) and
 // timestamp (now), encodes it and queues it for sending. It returns at
-// once: nil when the message is queued, a *ValidationError naming the field
-// for a message that breaks Segment's spec, a *TooLargeError (wrapping
-// ErrMessageTooLarge) for one whose encoding is over 32,000 bytes,
+// once: nil when the message is queued, a *sink.ValidationError naming the field
+// for a message that breaks Segment's spec, a *sink.TooLargeError (wrapping
+// sink.ErrMessageTooLarge) for one whose encoding is over 32,000 bytes,
 // ErrQueueFull when MaxQueueSize messages are held, or ErrClosed after
 // Close. Only a nil error means the message will be delivered or reported
 // to OnError.
 func (c *Client) Enqueue(m Messager) error {
-	var p *Message
+	var p *sink.Message
 	if m != nil {
 		p = m.Message()
 	}
 	if p == nil {
-		return &ValidationError{Field: "type", Reason: ReasonInvalidType, Detail: "no message"}
+		return &sink.ValidationError{Field: "type", Reason: sink.ReasonInvalidType, Detail: "no message"}
 	}
 	msg := *p
 	if msg.MessageID == "" {
@@ -336,7 +347,7 @@ func (c *Client) Enqueue(m Messager) error {
 		msg.Timestamp = c.now()
 	}
 	// The writer checks the message and its size; data is its own.
-	var w MessageWriter
+	var w sink.MessageWriter
 	w.Reset(make([]byte, 0, 512))
 	data, err := w.WriteMessage(&msg)
 	if err != nil {
@@ -410,7 +421,7 @@ func (c *Client) Close() error {
 //
 // It returns nil if every message the Client accepted was delivered.
 // Otherwise it returns an error that wraps the first *DeliveryError the
-// Client reported in its life (so errors.Is(err, ErrUnauthorized) tells a
+// Client reported in its life (so errors.Is(err, sink.ErrUnauthorized) tells a
 // refused write key) and gives the count of messages not delivered.
 //
 // If ctx ends first, the sends in flight are cancelled and every message
@@ -478,8 +489,8 @@ func (c *Client) Shutdown(ctx context.Context) error {
 }
 
 // Stats returns the counts so far.
-func (c *Client) Stats() ClientStats {
-	s := ClientStats{
+func (c *Client) Stats() Stats {
+	s := Stats{
 		Enqueued:  c.enqueued.Load(),
 		Delivered: c.delivered.Load(),
 		Failed:    c.failed.Load(),
@@ -567,7 +578,7 @@ func (c *Client) closeOpen() *clientBatch {
 // flight.
 func (c *Client) settle(cb *clientBatch, err error) {
 	n := len(cb.items)
-	var rej *RejectedError
+	var rej *sink.RejectedError
 	switch {
 	case err == nil:
 		c.delivered.Add(int64(n))
@@ -577,10 +588,10 @@ func (c *Client) settle(cb *clientBatch, err error) {
 		for _, m := range rej.Messages {
 			refused[m.Index] = true
 			status := http.StatusBadRequest
-			if m.Reason == ReasonMessageTooLarge {
+			if m.Reason == sink.ReasonMessageTooLarge {
 				status = http.StatusRequestEntityTooLarge
 			}
-			de := &DeliveryError{Status: status, Err: &StatusError{Status: status, Body: m.Detail}}
+			de := &DeliveryError{Status: status, Err: &segment.StatusError{Status: status, Body: m.Detail}}
 			de.add(cb, m.Index, m.Index+1)
 			c.log.Warn("sink client: message refused by the API, dropped",
 				"messageId", cb.items[m.Index].id, "status", status, "err", m.Detail)
@@ -590,7 +601,7 @@ func (c *Client) settle(cb *clientBatch, err error) {
 		c.succeed(cb, refused)
 	default:
 		de := &DeliveryError{Err: err}
-		var se *StatusError
+		var se *segment.StatusError
 		if errors.As(err, &se) {
 			de.Status = se.Status
 		}

@@ -1,4 +1,4 @@
-package sink
+package segment
 
 import (
 	"bytes"
@@ -18,6 +18,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/backfillhq/backfill/internal/sinktest"
+	"github.com/backfillhq/backfill/sink"
 )
 
 func TestHTTPSenderRequest(t *testing.T) {
@@ -29,10 +32,10 @@ func TestHTTPSenderRequest(t *testing.T) {
 		{"plain", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			clk := newFakeClock()
-			f := newFakeSegment(t, clk.Now, replies(okReply))
-			s, stats := newTestSender(t, f, clk.Now, func(c *SegmentConfig) { c.NoGzip = tc.noGzip })
-			b := buildBatch(t, "m", 5)
+			clk := sinktest.NewClock()
+			f := sinktest.NewServer(t, clk.Now, sinktest.Replies(sinktest.OK))
+			s, stats := newTestSender(t, f, clk.Now, func(c *Config) { c.NoGzip = tc.noGzip })
+			b := sinktest.BuildBatch(t, "m", 5)
 			if err := s.Send(context.Background(), b); err != nil {
 				t.Fatal(err)
 			}
@@ -47,18 +50,18 @@ func TestHTTPSenderRequest(t *testing.T) {
 			if r.Method != http.MethodPost || r.Path != "/v1/batch" {
 				t.Errorf("request %s %s, want POST /v1/batch", r.Method, r.Path)
 			}
-			wantAuth := "Basic " + base64.StdEncoding.EncodeToString([]byte(testKey+":"))
+			wantAuth := "Basic " + base64.StdEncoding.EncodeToString([]byte(sinktest.WriteKey+":"))
 			for _, h := range []struct{ key, want string }{
 				{"Authorization", wantAuth},
 				{"Content-Type", "application/json"},
-				{"User-Agent", "backfill/" + Version},
+				{"User-Agent", "backfill/" + sink.Version},
 			} {
 				if got := r.Header.Get(h.key); got != h.want {
 					t.Errorf("%s = %q, want %q", h.key, got, h.want)
 				}
 			}
 			user, pass, ok := (&http.Request{Header: r.Header}).BasicAuth()
-			if !ok || user != testKey || pass != "" {
+			if !ok || user != sinktest.WriteKey || pass != "" {
 				t.Errorf("basic auth = %q, %q, %t; want the write key and an empty password", user, pass, ok)
 			}
 			gzipped := bytes.HasPrefix(r.Wire, []byte{0x1f, 0x8b})
@@ -67,10 +70,10 @@ func TestHTTPSenderRequest(t *testing.T) {
 			} else if !tc.noGzip && (enc != "gzip" || !gzipped) {
 				t.Errorf("Content-Encoding %q, gzip magic %t; want a gzip body", enc, gzipped)
 			}
-			if want := string(b.Body(clockStart)); string(r.Body) != want {
+			if want := string(b.Body(sinktest.ClockStart)); string(r.Body) != want {
 				t.Errorf("body\n got %s\nwant %s", r.Body, want)
 			}
-			if want := clockStart.Format(TimeLayout); r.SentAt != want {
+			if want := sinktest.ClockStart.Format(sink.TimeLayout); r.SentAt != want {
 				t.Errorf("sentAt %q, want %q", r.SentAt, want)
 			}
 			got := stats.Snapshot()
@@ -86,32 +89,32 @@ func TestHTTPSenderResponses(t *testing.T) {
 	long := strings.Repeat("x", 2000)
 	for _, tc := range []struct {
 		name        string
-		reply       segReply
+		reply       sinktest.Reply
 		wantStatus  int // 0: success
 		wantBody    string
 		wantAfter   time.Duration
 		unauthorize bool
 		throttled   int64
 	}{
-		{name: "200", reply: okReply},
-		{name: "204", reply: segReply{Status: 204}},
-		{name: "500", reply: segReply{Status: 500, Body: "upstream broke"}, wantStatus: 500, wantBody: "upstream broke"},
-		{name: "400 body", reply: segReply{Status: 400, Body: ` {"message":"x"} `}, wantStatus: 400, wantBody: `{"message":"x"}`},
-		{name: "long body cut", reply: segReply{Status: 502, Body: long}, wantStatus: 502, wantBody: long[:maxErrorBody]},
-		{name: "429 retry-after", reply: segReply{Status: 429, Header: map[string]string{"Retry-After": "7"}},
+		{name: "200", reply: sinktest.OK},
+		{name: "204", reply: sinktest.Reply{Status: 204}},
+		{name: "500", reply: sinktest.Reply{Status: 500, Body: "upstream broke"}, wantStatus: 500, wantBody: "upstream broke"},
+		{name: "400 body", reply: sinktest.Reply{Status: 400, Body: ` {"message":"x"} `}, wantStatus: 400, wantBody: `{"message":"x"}`},
+		{name: "long body cut", reply: sinktest.Reply{Status: 502, Body: long}, wantStatus: 502, wantBody: long[:maxErrorBody]},
+		{name: "429 retry-after", reply: sinktest.Reply{Status: 429, Header: map[string]string{"Retry-After": "7"}},
 			wantStatus: 429, wantAfter: 7 * time.Second, throttled: 1},
-		{name: "503 retry-after date", reply: segReply{Status: 503, Header: map[string]string{
-			"Retry-After": clockStart.Add(90 * time.Second).Format(http.TimeFormat)}},
+		{name: "503 retry-after date", reply: sinktest.Reply{Status: 503, Header: map[string]string{
+			"Retry-After": sinktest.ClockStart.Add(90 * time.Second).Format(http.TimeFormat)}},
 			wantStatus: 503, wantAfter: 90 * time.Second},
-		{name: "401", reply: segReply{Status: 401, Body: "invalid write key"}, wantStatus: 401, wantBody: "invalid write key", unauthorize: true},
-		{name: "403 echoing the key", reply: segReply{Status: 403, Body: "key " + testKey + " is disabled"},
+		{name: "401", reply: sinktest.Reply{Status: 401, Body: "invalid write key"}, wantStatus: 401, wantBody: "invalid write key", unauthorize: true},
+		{name: "403 echoing the key", reply: sinktest.Reply{Status: 403, Body: "key " + sinktest.WriteKey + " is disabled"},
 			wantStatus: 403, wantBody: "key [write key] is disabled", unauthorize: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			clk := newFakeClock()
-			f := newFakeSegment(t, clk.Now, replies(tc.reply))
+			clk := sinktest.NewClock()
+			f := sinktest.NewServer(t, clk.Now, sinktest.Replies(tc.reply))
 			s, stats := newTestSender(t, f, clk.Now, nil)
-			err := s.Send(context.Background(), buildBatch(t, "m", 3))
+			err := s.Send(context.Background(), sinktest.BuildBatch(t, "m", 3))
 			if tc.wantStatus == 0 {
 				if err != nil {
 					t.Fatalf("Send: %v", err)
@@ -128,7 +131,7 @@ func TestHTTPSenderResponses(t *testing.T) {
 			if se.Status != tc.wantStatus || se.Body != tc.wantBody || se.RetryAfter != tc.wantAfter {
 				t.Errorf("StatusError{%d, %q, %s}, want {%d, %q, %s}", se.Status, se.Body, se.RetryAfter, tc.wantStatus, tc.wantBody, tc.wantAfter)
 			}
-			if got := errors.Is(err, ErrUnauthorized); got != tc.unauthorize {
+			if got := errors.Is(err, sink.ErrUnauthorized); got != tc.unauthorize {
 				t.Errorf("errors.Is(err, ErrUnauthorized) = %t, want %t", got, tc.unauthorize)
 			}
 			if tc.unauthorize {
@@ -137,7 +140,7 @@ func TestHTTPSenderResponses(t *testing.T) {
 					t.Errorf("error %q, want %q", err, want)
 				}
 			}
-			if strings.Contains(err.Error(), testKey) {
+			if strings.Contains(err.Error(), sinktest.WriteKey) {
 				t.Errorf("error shows the write key: %v", err)
 			}
 			if got := stats.Throttled.Load(); got != tc.throttled {
@@ -152,28 +155,28 @@ func TestHTTPSenderResponses(t *testing.T) {
 
 func TestHTTPSenderReusesConnections(t *testing.T) {
 	big := strings.Repeat("e", 100<<10)
-	f := newFakeSegment(t, nil, replies(
-		segReply{Status: 500, Body: big},
-		segReply{Status: 400, Body: big},
-		segReply{Status: 200, Body: big},
-		okReply,
+	f := sinktest.NewServer(t, nil, sinktest.Replies(
+		sinktest.Reply{Status: 500, Body: big},
+		sinktest.Reply{Status: 400, Body: big},
+		sinktest.Reply{Status: 200, Body: big},
+		sinktest.OK,
 	))
 	s, _ := newTestSender(t, f, nil, nil)
 	for range 4 {
-		s.Send(context.Background(), buildBatch(t, "m", 2))
+		s.Send(context.Background(), sinktest.BuildBatch(t, "m", 2))
 	}
 	if n := len(f.Requests()); n != 4 {
 		t.Fatalf("%d requests, want 4", n)
 	}
-	if n := f.conns.Load(); n != 1 {
+	if n := f.Conns(); n != 1 {
 		t.Errorf("%d connections for 4 sequential requests, want 1: response bodies are not drained", n)
 	}
 }
 
 func TestHTTPSenderNetworkError(t *testing.T) {
-	f := newFakeSegment(t, nil, replies(segReply{Hangup: true}))
+	f := sinktest.NewServer(t, nil, sinktest.Replies(sinktest.Reply{Hangup: true}))
 	s, _ := newTestSender(t, f, nil, nil)
-	err := s.Send(context.Background(), buildBatch(t, "m", 2))
+	err := s.Send(context.Background(), sinktest.BuildBatch(t, "m", 2))
 	if err == nil {
 		t.Fatal("Send succeeded on a closed connection")
 	}
@@ -185,13 +188,13 @@ func TestHTTPSenderNetworkError(t *testing.T) {
 
 func TestHTTPSenderCancel(t *testing.T) {
 	never := make(chan struct{})
-	f := newFakeSegment(t, nil, replies(segReply{Status: 200, Hold: never}))
+	f := sinktest.NewServer(t, nil, sinktest.Replies(sinktest.Reply{Status: 200, Hold: never}))
 	s, _ := newTestSender(t, f, nil, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	errc := make(chan error, 1)
-	go func() { errc <- s.Send(ctx, buildBatch(t, "m", 2)) }()
-	f.waitArrival(t)
+	go func() { errc <- s.Send(ctx, sinktest.BuildBatch(t, "m", 2)) }()
+	f.WaitArrival(t)
 	cancel()
 	err := <-errc
 	if !errors.Is(err, context.Canceled) {
@@ -204,9 +207,9 @@ func TestHTTPSenderCancel(t *testing.T) {
 
 func TestHTTPSenderRequestTimeout(t *testing.T) {
 	never := make(chan struct{})
-	f := newFakeSegment(t, nil, replies(segReply{Status: 200, Hold: never}))
-	s, _ := newTestSender(t, f, nil, func(c *SegmentConfig) { c.RequestTimeout = 20 * time.Millisecond })
-	err := s.Send(context.Background(), buildBatch(t, "m", 2))
+	f := sinktest.NewServer(t, nil, sinktest.Replies(sinktest.Reply{Status: 200, Hold: never}))
+	s, _ := newTestSender(t, f, nil, func(c *Config) { c.RequestTimeout = 20 * time.Millisecond })
+	err := s.Send(context.Background(), sinktest.BuildBatch(t, "m", 2))
 	if err == nil {
 		t.Fatal("Send succeeded without a response")
 	}
@@ -216,7 +219,7 @@ func TestHTTPSenderRequestTimeout(t *testing.T) {
 }
 
 func TestParseRetryAfter(t *testing.T) {
-	now := clockStart
+	now := sinktest.ClockStart
 	for _, tc := range []struct {
 		in   string
 		want time.Duration
@@ -248,9 +251,9 @@ func TestResolveEndpoint(t *testing.T) {
 		in, want string
 		wantErr  bool
 	}{
-		{"", SegmentEndpoint, false},
-		{"eu", SegmentEUEndpoint, false},
-		{"EU", SegmentEUEndpoint, false},
+		{"", Endpoint, false},
+		{"eu", EUEndpoint, false},
+		{"EU", EUEndpoint, false},
 		{"https://api.segment.io", "https://api.segment.io", false},
 		{"https://events.eu1.segmentapis.com/", "https://events.eu1.segmentapis.com", false},
 		{"http://127.0.0.1:8080", "http://127.0.0.1:8080", false},
@@ -273,37 +276,37 @@ func TestResolveEndpoint(t *testing.T) {
 	}
 }
 
-func TestSegmentConfigValidate(t *testing.T) {
+func TestConfigValidate(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
-		edit    func(*SegmentConfig)
+		edit    func(*Config)
 		wantErr string // "" for valid
 	}{
-		{"minimal", func(c *SegmentConfig) {}, ""},
-		{"everything", func(c *SegmentConfig) {
+		{"minimal", func(c *Config) {}, ""},
+		{"everything", func(c *Config) {
 			c.Endpoint, c.NoGzip, c.Rate, c.EventsRate, c.MaxRetries = "eu", true, 10, 1000, 3
 			c.MinBackoff, c.MaxBackoff, c.RequestTimeout = time.Second, time.Minute, time.Minute
-			c.MinRate, c.MaxRetryTime, c.Clock = 2, time.Hour, newFakeClock()
+			c.MinRate, c.MaxRetryTime, c.Clock = 2, time.Hour, sinktest.NewClock()
 		}, ""},
-		{"no limits", func(c *SegmentConfig) { c.Rate, c.EventsRate, c.MaxRetries, c.MaxRetryTime = -1, -1, -1, -1 }, ""},
-		{"no key", func(c *SegmentConfig) { c.WriteKey = "" }, "WriteKey"},
-		{"stub needs no key", func(c *SegmentConfig) { c.WriteKey, c.Stub = "", true }, ""},
-		{"negative min rate", func(c *SegmentConfig) { c.MinRate = -1 }, "MinRate"},
-		{"NaN min rate", func(c *SegmentConfig) { c.MinRate = math.NaN() }, "MinRate"},
-		{"infinite min rate", func(c *SegmentConfig) { c.MinRate = math.Inf(1) }, "MinRate"},
-		{"key with newline", func(c *SegmentConfig) { c.WriteKey += "\n" }, "WriteKey"},
-		{"key with colon", func(c *SegmentConfig) { c.WriteKey += ":x" }, "WriteKey"},
-		{"bad endpoint", func(c *SegmentConfig) { c.Endpoint = "mars" }, "Endpoint"},
-		{"NaN rate", func(c *SegmentConfig) { c.Rate = math.NaN() }, "Rate"},
-		{"NaN events rate", func(c *SegmentConfig) { c.EventsRate = math.NaN() }, "EventsRate"},
-		{"negative min backoff", func(c *SegmentConfig) { c.MinBackoff = -time.Second }, "MinBackoff"},
-		{"negative max backoff", func(c *SegmentConfig) { c.MaxBackoff = -time.Second }, "MaxBackoff"},
-		{"min above max", func(c *SegmentConfig) { c.MinBackoff, c.MaxBackoff = time.Minute, time.Second }, "MinBackoff"},
-		{"min above default max", func(c *SegmentConfig) { c.MinBackoff = time.Hour }, "MaxBackoff"},
-		{"negative timeout", func(c *SegmentConfig) { c.RequestTimeout = -1 }, "RequestTimeout"},
+		{"no limits", func(c *Config) { c.Rate, c.EventsRate, c.MaxRetries, c.MaxRetryTime = -1, -1, -1, -1 }, ""},
+		{"no key", func(c *Config) { c.WriteKey = "" }, "WriteKey"},
+		{"stub needs no key", func(c *Config) { c.WriteKey, c.Stub = "", true }, ""},
+		{"negative min rate", func(c *Config) { c.MinRate = -1 }, "MinRate"},
+		{"NaN min rate", func(c *Config) { c.MinRate = math.NaN() }, "MinRate"},
+		{"infinite min rate", func(c *Config) { c.MinRate = math.Inf(1) }, "MinRate"},
+		{"key with newline", func(c *Config) { c.WriteKey += "\n" }, "WriteKey"},
+		{"key with colon", func(c *Config) { c.WriteKey += ":x" }, "WriteKey"},
+		{"bad endpoint", func(c *Config) { c.Endpoint = "mars" }, "Endpoint"},
+		{"NaN rate", func(c *Config) { c.Rate = math.NaN() }, "Rate"},
+		{"NaN events rate", func(c *Config) { c.EventsRate = math.NaN() }, "EventsRate"},
+		{"negative min backoff", func(c *Config) { c.MinBackoff = -time.Second }, "MinBackoff"},
+		{"negative max backoff", func(c *Config) { c.MaxBackoff = -time.Second }, "MaxBackoff"},
+		{"min above max", func(c *Config) { c.MinBackoff, c.MaxBackoff = time.Minute, time.Second }, "MinBackoff"},
+		{"min above default max", func(c *Config) { c.MinBackoff = time.Hour }, "MaxBackoff"},
+		{"negative timeout", func(c *Config) { c.RequestTimeout = -1 }, "RequestTimeout"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := SegmentConfig{WriteKey: testKey}
+			cfg := Config{WriteKey: sinktest.WriteKey}
 			tc.edit(&cfg)
 			err := cfg.Validate()
 			switch {
@@ -312,18 +315,18 @@ func TestSegmentConfigValidate(t *testing.T) {
 			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
 				t.Errorf("Validate: %v, want an error naming %s", err, tc.wantErr)
 			}
-			if err != nil && strings.Contains(err.Error(), testKey) {
+			if err != nil && strings.Contains(err.Error(), sinktest.WriteKey) {
 				t.Errorf("error shows the write key: %v", err)
 			}
-			if _, _, serr := NewSegmentSink(cfg); (serr == nil) != (err == nil) {
-				t.Errorf("NewSegmentSink error %v, Validate error %v", serr, err)
+			if _, _, serr := New(cfg); (serr == nil) != (err == nil) {
+				t.Errorf("New error %v, Validate error %v", serr, err)
 			}
 		})
 	}
 }
 
 func TestWriteKeyNeverPrinted(t *testing.T) {
-	cfg := SegmentConfig{WriteKey: testKey, Endpoint: "eu"}
+	cfg := Config{WriteKey: sinktest.WriteKey, Endpoint: "eu"}
 	s, err := NewHTTPSender(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -332,7 +335,7 @@ func TestWriteKeyNeverPrinted(t *testing.T) {
 		fmt.Sprint(cfg), fmt.Sprintf("%v", cfg), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%+v", &cfg),
 		fmt.Sprint(s), fmt.Sprintf("%+v", s),
 	} {
-		if strings.Contains(text, testKey) {
+		if strings.Contains(text, sinktest.WriteKey) {
 			t.Errorf("printed form shows the write key: %s", text)
 		}
 	}
@@ -371,7 +374,7 @@ func TestRetryable(t *testing.T) {
 		{"wrapped canceled", fmt.Errorf("segment request: %w", context.Canceled), false},
 		{"caller deadline", context.DeadlineExceeded, false},
 		{"other", errors.New("disk full"), false},
-		{"rejected", &RejectedError{}, false},
+		{"rejected", &sink.RejectedError{}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := retryable(tc.err); got != tc.want {
@@ -381,13 +384,13 @@ func TestRetryable(t *testing.T) {
 	}
 }
 
-func TestNewSegmentSink(t *testing.T) {
-	f := newFakeSegment(t, nil, replies(segReply{Status: 500}, okReply))
-	snk, stats, err := NewSegmentSink(SegmentConfig{WriteKey: testKey, Endpoint: f.URL() + "/", MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond})
+func TestNew(t *testing.T) {
+	f := sinktest.NewServer(t, nil, sinktest.Replies(sinktest.Reply{Status: 500}, sinktest.OK))
+	snk, stats, err := New(Config{WriteKey: sinktest.WriteKey, Endpoint: f.URL() + "/", MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := snk.Send(context.Background(), buildBatch(t, "m", 4)); err != nil {
+	if err := snk.Send(context.Background(), sinktest.BuildBatch(t, "m", 4)); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
 	got := stats.Snapshot()
@@ -430,18 +433,18 @@ func TestNewSegmentSink(t *testing.T) {
 	}
 }
 
-func TestNewSegmentSinkCancel(t *testing.T) {
+func TestNewCancel(t *testing.T) {
 	never := make(chan struct{})
-	f := newFakeSegment(t, nil, replies(segReply{Status: 200, Hold: never}))
-	snk, _, err := NewSegmentSink(SegmentConfig{WriteKey: testKey, Endpoint: f.URL()})
+	f := sinktest.NewServer(t, nil, sinktest.Replies(sinktest.Reply{Status: 200, Hold: never}))
+	snk, _, err := New(Config{WriteKey: sinktest.WriteKey, Endpoint: f.URL()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	errc := make(chan error, 1)
-	go func() { errc <- snk.Send(ctx, buildBatch(t, "m", 3)) }()
-	f.waitArrival(t)
+	go func() { errc <- snk.Send(ctx, sinktest.BuildBatch(t, "m", 3)) }()
+	f.WaitArrival(t)
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Fatalf("Send: %v, want context.Canceled", err)
@@ -451,17 +454,17 @@ func TestNewSegmentSinkCancel(t *testing.T) {
 	}
 }
 
-func TestNewSegmentSinkUnauthorized(t *testing.T) {
-	f := newFakeSegment(t, nil, replies(segReply{Status: 401, Body: `{"message":"invalid write key"}`}))
-	snk, _, err := NewSegmentSink(SegmentConfig{WriteKey: testKey, Endpoint: f.URL()})
+func TestNewUnauthorized(t *testing.T) {
+	f := sinktest.NewServer(t, nil, sinktest.Replies(sinktest.Reply{Status: 401, Body: `{"message":"invalid write key"}`}))
+	snk, _, err := New(Config{WriteKey: sinktest.WriteKey, Endpoint: f.URL()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = snk.Send(context.Background(), buildBatch(t, "m", 8))
-	if !errors.Is(err, ErrUnauthorized) {
+	err = snk.Send(context.Background(), sinktest.BuildBatch(t, "m", 8))
+	if !errors.Is(err, sink.ErrUnauthorized) {
 		t.Fatalf("Send: %v, want ErrUnauthorized", err)
 	}
-	if strings.Contains(err.Error(), testKey) {
+	if strings.Contains(err.Error(), sinktest.WriteKey) {
 		t.Errorf("error shows the write key: %v", err)
 	}
 	if n := len(f.Requests()); n != 1 {
@@ -470,12 +473,12 @@ func TestNewSegmentSinkUnauthorized(t *testing.T) {
 }
 
 func TestHTTPSenderDoesNotFollowRedirects(t *testing.T) {
-	f := newFakeSegment(t, nil, replies(
-		segReply{Status: http.StatusFound, Header: map[string]string{"Location": "/elsewhere"}},
-		okReply,
+	f := sinktest.NewServer(t, nil, sinktest.Replies(
+		sinktest.Reply{Status: http.StatusFound, Header: map[string]string{"Location": "/elsewhere"}},
+		sinktest.OK,
 	))
 	s, stats := newTestSender(t, f, nil, nil)
-	err := s.Send(context.Background(), buildBatch(t, "m", 2))
+	err := s.Send(context.Background(), sinktest.BuildBatch(t, "m", 2))
 	var se *StatusError
 	if !errors.As(err, &se) || se.Status != http.StatusFound || se.Body != "redirected to /elsewhere" {
 		t.Fatalf("Send: %v, want http 302 naming the new location", err)
@@ -491,14 +494,14 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func TestHTTPSenderUsesInjectedClient(t *testing.T) {
-	f := newFakeSegment(t, nil, replies(okReply))
+	f := sinktest.NewServer(t, nil, sinktest.Replies(sinktest.OK))
 	var trips atomic.Int32
 	client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		trips.Add(1)
 		return http.DefaultTransport.RoundTrip(r)
 	})}
-	s, _ := newTestSender(t, f, nil, func(c *SegmentConfig) { c.HTTPClient = client })
-	if err := s.Send(context.Background(), buildBatch(t, "m", 2)); err != nil {
+	s, _ := newTestSender(t, f, nil, func(c *Config) { c.HTTPClient = client })
+	if err := s.Send(context.Background(), sinktest.BuildBatch(t, "m", 2)); err != nil {
 		t.Fatal(err)
 	}
 	if trips.Load() != 1 || len(f.Requests()) != 1 {
@@ -509,17 +512,17 @@ func TestHTTPSenderUsesInjectedClient(t *testing.T) {
 	}
 }
 
-func ExampleNewSegmentSink() {
-	snk, stats, err := NewSegmentSink(SegmentConfig{
+func ExampleNew() {
+	snk, stats, err := New(Config{
 		WriteKey: "YOUR_WRITE_KEY",
 		Endpoint: "eu",
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
-	bt := NewBatcher(Limits{})
-	if _, err := bt.Add(&Message{
-		Type:      TypeTrack,
+	bt := sink.NewBatcher(sink.Limits{})
+	if _, err := sinktest.Add(bt, &sink.Message{
+		Type:      sink.TypeTrack,
 		MessageID: "orders.csv:2",
 		Timestamp: time.Date(2021, 6, 1, 9, 30, 0, 0, time.UTC),
 		UserID:    "user-42",
@@ -527,7 +530,7 @@ func ExampleNewSegmentSink() {
 	}); err != nil {
 		log.Fatal(err)
 	}
-	var rejected *RejectedError
+	var rejected *sink.RejectedError
 	switch err := snk.Send(context.Background(), bt.Flush()); {
 	case errors.As(err, &rejected):
 		fmt.Println("rejected:", rejected.Messages)
@@ -543,30 +546,30 @@ func ExampleNewSegmentSink() {
 func TestRequestTimeoutPerAttempt(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		fault func() segReply
+		fault func() sinktest.Reply
 	}{
-		{"never answers", func() segReply { return segReply{Status: 200, Hold: make(chan struct{})} }},
-		{"stalls in the body of a 500", func() segReply { return segReply{Status: 500, Stall: true} }},
-		{"stalls in the body of a 429", func() segReply { return segReply{Status: 429, Stall: true} }},
-		{"answers after the timeout", func() segReply { return segReply{Status: 200, Hold: closedAfter(time.Second)} }},
+		{"never answers", func() sinktest.Reply { return sinktest.Reply{Status: 200, Hold: make(chan struct{})} }},
+		{"stalls in the body of a 500", func() sinktest.Reply { return sinktest.Reply{Status: 500, Stall: true} }},
+		{"stalls in the body of a 429", func() sinktest.Reply { return sinktest.Reply{Status: 429, Stall: true} }},
+		{"answers after the timeout", func() sinktest.Reply { return sinktest.Reply{Status: 200, Hold: closedAfter(time.Second)} }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			clk := newFakeClock()
+			clk := sinktest.NewClock()
 			// Two faulty attempts, then a prompt answer: the timeout is not
 			// a budget shared by the attempts.
-			f := newFakeSegment(t, clk.Now, func(r *recordedRequest) segReply {
+			f := sinktest.NewServer(t, clk.Now, func(r *sinktest.Request) sinktest.Reply {
 				if r.N < 2 {
 					return tc.fault()
 				}
-				return okReply
+				return sinktest.OK
 			})
-			s, stats := newTestSender(t, f, clk.Now, func(c *SegmentConfig) { c.RequestTimeout = 50 * time.Millisecond })
-			err := s.Send(context.Background(), buildBatch(t, "m", 2))
+			s, stats := newTestSender(t, f, clk.Now, func(c *Config) { c.RequestTimeout = 50 * time.Millisecond })
+			err := s.Send(context.Background(), sinktest.BuildBatch(t, "m", 2))
 			if err == nil || !retryable(err) {
 				t.Fatalf("first attempt: %v, want a retryable error", err)
 			}
 			r := newTestRetrier(s, RetryPolicy{}, stats, clk)
-			if err := r.Send(context.Background(), buildBatch(t, "m", 2)); err != nil {
+			if err := r.Send(context.Background(), sinktest.BuildBatch(t, "m", 2)); err != nil {
 				t.Fatalf("Send: %v", err)
 			}
 			// Three, unless a loaded machine made the prompt answer late too.
@@ -606,19 +609,19 @@ func TestResetMidBody(t *testing.T) {
 		w.WriteHeader(200)
 	}))
 	defer srv.Close()
-	clk := newFakeClock()
+	clk := sinktest.NewClock()
 	stats := new(Stats)
-	s, err := NewHTTPSender(SegmentConfig{WriteKey: testKey, Endpoint: srv.URL, NoGzip: true}, stats)
+	s, err := NewHTTPSender(Config{WriteKey: sinktest.WriteKey, Endpoint: srv.URL, NoGzip: true}, stats)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A body of about 1 MB, so that the reset comes while it is being sent.
-	bt := NewBatcher(Limits{})
-	var b *Batch
+	bt := sink.NewBatcher(sink.Limits{})
+	var b *sink.Batch
 	for i := 0; b == nil; i++ {
-		m := sizedMessage(t, i, 30_000)
+		m := sinktest.SizedMessage(t, i, 30_000)
 		m.MessageID = fmt.Sprintf("m-%d", i)
-		if b, err = bt.Add(m); err != nil {
+		if b, err = sinktest.Add(bt, m); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -639,8 +642,8 @@ func TestResetMidBody(t *testing.T) {
 // TestKeepAliveUnderConcurrency: concurrent senders reuse their
 // connections rather than opening one per request.
 func TestKeepAliveUnderConcurrency(t *testing.T) {
-	f := newFakeSegment(t, nil, replies(okReply))
-	snk, stats, err := NewSegmentSink(SegmentConfig{WriteKey: testKey, Endpoint: f.URL(), Rate: -1})
+	f := sinktest.NewServer(t, nil, sinktest.Replies(sinktest.OK))
+	snk, stats, err := New(Config{WriteKey: sinktest.WriteKey, Endpoint: f.URL(), Rate: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -649,7 +652,7 @@ func TestKeepAliveUnderConcurrency(t *testing.T) {
 	for i := range senders {
 		wg.Go(func() {
 			for j := range batches / senders {
-				if err := snk.Send(context.Background(), buildBatch(t, fmt.Sprintf("s%d-%d", i, j), 2)); err != nil {
+				if err := snk.Send(context.Background(), sinktest.BuildBatch(t, fmt.Sprintf("s%d-%d", i, j), 2)); err != nil {
 					t.Error(err)
 				}
 			}
@@ -659,20 +662,20 @@ func TestKeepAliveUnderConcurrency(t *testing.T) {
 	if got := stats.Batches.Load(); got != batches {
 		t.Fatalf("%d batches delivered, want %d", got, batches)
 	}
-	if n := f.conns.Load(); n > 2*senders {
+	if n := f.Conns(); n > 2*senders {
 		t.Errorf("%d connections for %d requests from %d senders: connections are not kept alive", n, batches, senders)
 	}
 }
 
-// TestStubSegmentSink: with Stub, the chain runs without a network or a
+// TestStubSink: with Stub, the chain runs without a network or a
 // write key and counts what it would have sent.
-func TestStubSegmentSink(t *testing.T) {
-	snk, stats, err := NewSegmentSink(SegmentConfig{Stub: true, Rate: -1})
+func TestStubSink(t *testing.T) {
+	snk, stats, err := New(Config{Stub: true, Rate: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for range 3 {
-		if err := snk.Send(context.Background(), buildBatch(t, "m", 4)); err != nil {
+		if err := snk.Send(context.Background(), sinktest.BuildBatch(t, "m", 4)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -682,10 +685,10 @@ func TestStubSegmentSink(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := snk.Send(ctx, buildBatch(t, "m", 1)); !errors.Is(err, context.Canceled) {
+	if err := snk.Send(ctx, sinktest.BuildBatch(t, "m", 1)); !errors.Is(err, context.Canceled) {
 		t.Errorf("Send with a cancelled context: %v", err)
 	}
-	if !strings.Contains(fmt.Sprint(SegmentConfig{Stub: true}), "Stub:true") {
+	if !strings.Contains(fmt.Sprint(Config{Stub: true}), "Stub:true") {
 		t.Errorf("String does not show Stub")
 	}
 }

@@ -1,4 +1,4 @@
-package sink
+package segment
 
 import (
 	"bytes"
@@ -19,19 +19,20 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/backfillhq/backfill/sink"
 	"github.com/klauspost/compress/gzip"
 )
 
 // Endpoints of Segment's HTTP Tracking API.
 const (
-	// SegmentEndpoint is the default endpoint, in the United States.
-	SegmentEndpoint = "https://api.segment.io"
-	// SegmentEUEndpoint is the endpoint of workspaces in the European Union,
+	// Endpoint is the default endpoint, in the United States.
+	Endpoint = "https://api.segment.io"
+	// EUEndpoint is the endpoint of workspaces in the European Union,
 	// also named by the alias "eu".
-	SegmentEUEndpoint = "https://events.eu1.segmentapis.com"
+	EUEndpoint = "https://events.eu1.segmentapis.com"
 )
 
-// Defaults of SegmentConfig.
+// Defaults of Config.
 const (
 	// DefaultRate is the default cap on requests per second, shared by all
 	// senders. Segment recommends staying under 1,000 requests per second
@@ -55,16 +56,16 @@ const (
 	DefaultRequestTimeout = 30 * time.Second
 )
 
-// SegmentConfig configures the Segment sink: the HTTP sender and the retry
+// Config configures the Segment sink: the HTTP sender and the retry
 // and rate-limit wrappers around it. A zero field means its documented
 // default. The write key never appears in errors or in the String form.
-type SegmentConfig struct {
+type Config struct {
 	// WriteKey is the source's write key, sent as the Basic auth user with
 	// an empty password. Required.
 	WriteKey string
 	// Endpoint is where batches go: an http or https URL (a trailing slash
-	// is tolerated), or "eu" for SegmentEUEndpoint. Batches are posted to
-	// Endpoint + "/v1/batch". Default: SegmentEndpoint.
+	// is tolerated), or "eu" for EUEndpoint. Batches are posted to
+	// Endpoint + "/v1/batch". Default: Endpoint.
 	Endpoint string
 	// NoGzip sends request bodies uncompressed. By default they are
 	// gzip-compressed.
@@ -122,6 +123,9 @@ type SegmentConfig struct {
 	// limits, MaxRetryTime and sentAt; tests inject one that does not
 	// wait. Default (nil): the system clock.
 	Clock Clock
+	// Logger receives a Debug record for each retry: the attempt, the
+	// back-off and the cause. Default (nil): no log.
+	Logger *slog.Logger
 	// Stub replaces the HTTP sender with one that answers every request
 	// as a success without any I/O; batching, rate limits and retries
 	// work as usual. WriteKey may then be empty.
@@ -129,7 +133,7 @@ type SegmentConfig struct {
 }
 
 // String describes the configuration with the write key redacted.
-func (c SegmentConfig) String() string {
+func (c Config) String() string {
 	key := "(empty)"
 	if c.WriteKey != "" {
 		key = "(redacted)"
@@ -140,7 +144,7 @@ func (c SegmentConfig) String() string {
 
 // Validate reports the first field that is missing or out of range, naming
 // it. It never quotes the write key.
-func (c SegmentConfig) Validate() error {
+func (c Config) Validate() error {
 	if c.WriteKey == "" && !c.Stub {
 		return errors.New("segment config: WriteKey is empty")
 	}
@@ -183,12 +187,12 @@ func (c SegmentConfig) Validate() error {
 	return nil
 }
 
-func (c SegmentConfig) retryPolicy() RetryPolicy {
+func (c Config) retryPolicy() RetryPolicy {
 	return RetryPolicy{MaxRetries: c.MaxRetries, MaxRetryTime: c.MaxRetryTime, MinBackoff: c.MinBackoff, MaxBackoff: c.MaxBackoff}
 }
 
 // requestRate returns the requests-per-second cap, 0 for none.
-func (c SegmentConfig) requestRate() float64 {
+func (c Config) requestRate() float64 {
 	switch {
 	case c.Rate == 0:
 		return DefaultRate
@@ -198,25 +202,19 @@ func (c SegmentConfig) requestRate() float64 {
 	return c.Rate
 }
 
-// NewSegmentSink returns the Segment sink that the importer uses: a
+// New returns the Segment sink that the importer uses: a
 // Splitter around a Retrier around an adaptive RateLimiter around an
 // HTTPSender (or, with Stub, a sender that answers every request as a
 // success), so that each half of a split batch is retried and rate limited
 // too. The returned Stats count the sink's work and show the request rate in
 // force. The sink is safe for concurrent use; all its senders share one rate
 // limit and one Retry-After pause.
-func NewSegmentSink(cfg SegmentConfig) (Sink, *Stats, error) {
-	return newSegmentSink(cfg, nil)
-}
-
-// newSegmentSink is NewSegmentSink whose retries are logged to log at Debug
-// level, if log is not nil.
-func newSegmentSink(cfg SegmentConfig, log *slog.Logger) (Sink, *Stats, error) {
+func New(cfg Config) (sink.Sink, *Stats, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, nil, err
 	}
 	stats := new(Stats)
-	var sender Sink
+	var sender sink.Sink
 	if cfg.Stub {
 		sender = &stubSender{stats: stats, gzip: !cfg.NoGzip, now: orSystem(cfg.Clock).Now}
 	} else {
@@ -231,7 +229,7 @@ func newSegmentSink(cfg SegmentConfig, log *slog.Logger) (Sink, *Stats, error) {
 	limited.setClock(clock)
 	retrier := NewRetrier(limited, cfg.retryPolicy(), stats)
 	retrier.setClock(clock)
-	retrier.log = log
+	retrier.log = cfg.Logger
 	return NewSplitter(retrier), stats, nil
 }
 
@@ -239,13 +237,13 @@ func newSegmentSink(cfg SegmentConfig, log *slog.Logger) (Sink, *Stats, error) {
 // encoding its body as the HTTP sender would (gzip included), counting it as
 // a request, a batch and its messages.
 type stubSender struct {
-	stub  StubSink
+	stub  sink.StubSink
 	stats *Stats
 	gzip  bool
 	now   func() time.Time
 }
 
-func (s *stubSender) Send(ctx context.Context, b *Batch) error {
+func (s *stubSender) Send(ctx context.Context, b *sink.Batch) error {
 	if err := s.stub.Send(ctx, b); err != nil {
 		return err
 	}
@@ -268,16 +266,16 @@ func (s *stubSender) Send(ctx context.Context, b *Batch) error {
 }
 
 // ResolveEndpoint turns the Endpoint setting into a base URL without a
-// trailing slash: "" gives SegmentEndpoint, "eu" gives SegmentEUEndpoint, and
+// trailing slash: "" gives Endpoint, "eu" gives EUEndpoint, and
 // an http or https URL is returned as it is. Anything else is an error, as
 // is a URL with credentials, a query or a fragment.
 func ResolveEndpoint(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	switch strings.ToLower(s) {
 	case "":
-		return SegmentEndpoint, nil
+		return Endpoint, nil
 	case "eu":
-		return SegmentEUEndpoint, nil
+		return EUEndpoint, nil
 	}
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
@@ -358,7 +356,7 @@ const maxRetryAfter = time.Hour
 // HTTPSender posts batches to Segment's batch endpoint, one attempt per
 // Send: it neither retries nor rate limits (see Retrier and RateLimiter).
 // Every attempt sets sentAt afresh. A 2xx is success; any other status is a
-// *StatusError, which for 401 and 403 also wraps ErrUnauthorized; a request
+// *StatusError, which for 401 and 403 also wraps sink.ErrUnauthorized; a request
 // without a response is a network error. Safe for concurrent use.
 type HTTPSender struct {
 	url      string
@@ -372,13 +370,13 @@ type HTTPSender struct {
 	endpoint string
 }
 
-var _ Sink = (*HTTPSender)(nil)
+var _ sink.Sink = (*HTTPSender)(nil)
 
 // NewHTTPSender returns a sender configured by cfg (only WriteKey, Endpoint,
 // NoGzip, RequestTimeout, HTTPClient and Clock matter here). It counts
 // requests, bytes, 429s and acknowledged batches and messages into stats,
 // which may be nil.
-func NewHTTPSender(cfg SegmentConfig, stats *Stats) (*HTTPSender, error) {
+func NewHTTPSender(cfg Config, stats *Stats) (*HTTPSender, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -428,7 +426,7 @@ func defaultClient() *http.Client {
 // Send posts b once. It blocks until the response is read, the attempt
 // times out (RequestTimeout) or ctx ends; when ctx ends the error wraps
 // ctx.Err(). Redirects are not followed: a 3xx is a *StatusError.
-func (s *HTTPSender) Send(ctx context.Context, b *Batch) error {
+func (s *HTTPSender) Send(ctx context.Context, b *sink.Batch) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("segment request: %w", err)
 	}
@@ -444,7 +442,7 @@ func (s *HTTPSender) Send(ctx context.Context, b *Batch) error {
 	}
 	req.Header.Set("Authorization", s.auth)
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "backfill/"+Version)
+	req.Header.Set("User-Agent", "backfill/"+sink.Version)
 	if s.gzip {
 		req.Header.Set("Content-Encoding", "gzip")
 	}
@@ -484,13 +482,13 @@ func (s *HTTPSender) Send(ctx context.Context, b *Batch) error {
 // payload returns the request body of one attempt, in a buffer of its own:
 // the transport may still read a body after Do returns, so it must not
 // alias the batch, whose sentAt the next attempt rewrites.
-func (s *HTTPSender) payload(b *Batch) ([]byte, error) {
+func (s *HTTPSender) payload(b *sink.Batch) ([]byte, error) {
 	return encodeBody(b, s.now(), s.gzip)
 }
 
 // encodeBody returns the request body of b with sentAt, gzip-compressed
 // if gz, in a buffer of its own.
-func encodeBody(b *Batch, sentAt time.Time, gz bool) ([]byte, error) {
+func encodeBody(b *sink.Batch, sentAt time.Time, gz bool) ([]byte, error) {
 	return appendBody(nil, b, sentAt, gz)
 }
 
@@ -499,7 +497,7 @@ var stubBodies sync.Pool // of *[]byte
 
 // appendBody appends the request body of b with sentAt, gzip-compressed if
 // gz, to dst.
-func appendBody(dst []byte, b *Batch, sentAt time.Time, gz bool) ([]byte, error) {
+func appendBody(dst []byte, b *sink.Batch, sentAt time.Time, gz bool) ([]byte, error) {
 	body := b.Body(sentAt)
 	if !gz {
 		return append(dst, body...), nil
@@ -568,14 +566,14 @@ type unauthorizedError struct {
 }
 
 func (e *unauthorizedError) Error() string {
-	msg := fmt.Sprintf("%s (http %d)", ErrUnauthorized, e.status.Status)
+	msg := fmt.Sprintf("%s (http %d)", sink.ErrUnauthorized, e.status.Status)
 	if e.status.Body != "" {
 		msg += ": " + e.status.Body
 	}
 	return msg
 }
 
-func (e *unauthorizedError) Unwrap() []error { return []error{ErrUnauthorized, e.status} }
+func (e *unauthorizedError) Unwrap() []error { return []error{sink.ErrUnauthorized, e.status} }
 
 // networkError is an attempt that got no complete response: the connection
 // failed, was reset or closed mid-response, or the attempt timed out. It
@@ -593,7 +591,7 @@ func (e *networkError) Unwrap() error { return e.err }
 // are; the end of the caller's context, 401 and 403, and other statuses
 // (among them 400 and 413, which the Splitter handles) are not.
 func retryable(err error) bool {
-	if err == nil || errors.Is(err, ErrUnauthorized) {
+	if err == nil || errors.Is(err, sink.ErrUnauthorized) {
 		return false
 	}
 	var ne *networkError
@@ -618,4 +616,19 @@ func retryable(err error) bool {
 		errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
 		errors.Is(err, syscall.EPIPE)
+}
+
+// StatusError is an HTTP response that was not a success.
+type StatusError struct {
+	Status     int
+	Body       string        // start of the response body, for messages
+	RetryAfter time.Duration // from a Retry-After header; zero if none
+}
+
+// Error gives the status and the start of the body.
+func (e *StatusError) Error() string {
+	if e.Body != "" {
+		return fmt.Sprintf("http %d: %s", e.Status, e.Body)
+	}
+	return fmt.Sprintf("http %d", e.Status)
 }

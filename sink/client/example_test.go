@@ -1,4 +1,4 @@
-package sink_test
+package client_test
 
 import (
 	"bufio"
@@ -10,13 +10,48 @@ import (
 	"log"
 	"log/slog"
 	"net/http/httptest"
+	"os"
 	"time"
 
 	"github.com/backfillhq/backfill/sink"
+	"github.com/backfillhq/backfill/sink/client"
+	"github.com/backfillhq/backfill/sink/receiver"
 )
 
-func ExampleNewClient() {
-	c, err := sink.NewClient(sink.ClientConfig{
+// ExampleClient is the snippet of the README's "Using it from Go".
+func ExampleClient() {
+	ctx := context.Background()
+	c, err := client.New(client.Config{
+		WriteKey:  os.Getenv("SEGMENT_WRITE_KEY"),
+		OnError:   func(err error) { log.Print(err) }, // a *client.DeliveryError: status, messages, cause
+		OnSuccess: func(d client.Delivery) { /* d.MessageIDs were acknowledged */ },
+		Logger:    slog.Default(), // the default: retries (Debug), drops and failures
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer func() {
+		// Close sends what is still queued, for up to CloseTimeout (10s), and
+		// returns the first delivery error: nil only if everything was delivered.
+		if err := c.Close(); errors.Is(err, sink.ErrUnauthorized) {
+			log.Print("the write key was refused: ", err)
+		}
+	}()
+
+	err = c.Enqueue(client.Track{
+		UserID:     "019mr8mf4r",
+		Event:      "Item Purchased",
+		Properties: map[string]any{"revenue": 39.95},
+	})
+	// err is a *sink.ValidationError for an invalid message, client.ErrQueueFull
+	// when MaxQueueSize (10,000) messages wait, client.ErrClosed after Close.
+
+	err = c.Flush(ctx) // blocks until everything queued so far is acknowledged
+	_ = err
+}
+
+func ExampleNew() {
+	c, err := client.New(client.Config{
 		WriteKey: "YOUR_WRITE_KEY",
 		Stub:     true, // sends nothing; leave it out to send to Segment
 		OnError:  func(err error) { log.Print(err) },
@@ -26,7 +61,7 @@ func ExampleNewClient() {
 	}
 	defer c.Close() // sends what is still queued
 
-	if err := c.Enqueue(sink.Track{
+	if err := c.Enqueue(client.Track{
 		UserID:     "019mr8mf4r",
 		Event:      "Item Purchased",
 		Properties: map[string]any{"revenue": 39.95},
@@ -43,20 +78,20 @@ func ExampleNewClient() {
 func ExampleClient_Enqueue() {
 	// A stand-in for Segment on 127.0.0.1, writing what it accepts to out.
 	var out bytes.Buffer
-	srv := httptest.NewServer(sink.NewReceiver(sink.ReceiverConfig{WriteKey: "YOUR_WRITE_KEY", Out: &out}))
+	srv := httptest.NewServer(receiver.New(receiver.Config{WriteKey: "YOUR_WRITE_KEY", Out: &out}))
 	defer srv.Close()
 
-	c, err := sink.NewClient(sink.ClientConfig{WriteKey: "YOUR_WRITE_KEY", Endpoint: srv.URL})
+	c, err := client.New(client.Config{WriteKey: "YOUR_WRITE_KEY", Endpoint: srv.URL})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer c.Close()
 
 	at := time.Date(2024, 5, 1, 9, 30, 0, 0, time.UTC)
-	for _, m := range []sink.Messager{
-		sink.Identify{UserID: "019mr8mf4r", Traits: map[string]any{"plan": "pro"}, Timestamp: at},
-		sink.Track{UserID: "019mr8mf4r", Event: "Item Purchased", Properties: map[string]any{"revenue": 39.95}, Timestamp: at},
-		sink.Track{UserID: "019mr8mf4r"}, // no event: refused at once
+	for _, m := range []client.Messager{
+		client.Identify{UserID: "019mr8mf4r", Traits: map[string]any{"plan": "pro"}, Timestamp: at},
+		client.Track{UserID: "019mr8mf4r", Event: "Item Purchased", Properties: map[string]any{"revenue": 39.95}, Timestamp: at},
+		client.Track{UserID: "019mr8mf4r"}, // no event: refused at once
 	} {
 		if err := c.Enqueue(m); err != nil {
 			var invalid *sink.ValidationError
@@ -87,15 +122,15 @@ func ExampleClient_Enqueue() {
 
 func ExampleDeliveryError() {
 	// A server that knows another write key.
-	srv := httptest.NewServer(sink.NewReceiver(sink.ReceiverConfig{WriteKey: "ANOTHER_KEY"}))
+	srv := httptest.NewServer(receiver.New(receiver.Config{WriteKey: "ANOTHER_KEY"}))
 	defer srv.Close()
 
-	c, err := sink.NewClient(sink.ClientConfig{
+	c, err := client.New(client.Config{
 		WriteKey: "YOUR_WRITE_KEY",
 		Endpoint: srv.URL,
 		Logger:   slog.New(slog.DiscardHandler), // the default, slog.Default(), logs the failure
 		OnError: func(err error) {
-			var failed *sink.DeliveryError
+			var failed *client.DeliveryError
 			if errors.As(err, &failed) {
 				fmt.Printf("%d messages not delivered, http %d\n", len(failed.MessageIDs), failed.Status)
 			}
@@ -105,7 +140,7 @@ func ExampleDeliveryError() {
 		log.Fatal(err)
 	}
 	for _, user := range []string{"u1", "u2", "u3"} {
-		if err := c.Enqueue(sink.Page{UserID: user, Name: "Pricing"}); err != nil {
+		if err := c.Enqueue(client.Page{UserID: user, Name: "Pricing"}); err != nil {
 			log.Fatal(err)
 		}
 	}
@@ -119,9 +154,9 @@ func ExampleDeliveryError() {
 
 func ExampleDelivery() {
 	delivered := 0
-	c, err := sink.NewClient(sink.ClientConfig{
+	c, err := client.New(client.Config{
 		Stub: true, // sends nothing; leave it out to send to Segment
-		OnSuccess: func(d sink.Delivery) {
+		OnSuccess: func(d client.Delivery) {
 			delivered += len(d.MessageIDs) // one call at a time: no lock needed
 		},
 		OnError: func(err error) { log.Print(err) },
@@ -130,7 +165,7 @@ func ExampleDelivery() {
 		log.Fatal(err)
 	}
 	for i := range 250 {
-		if err := c.Enqueue(sink.Track{UserID: fmt.Sprint("u", i), Event: "Signed Up"}); err != nil {
+		if err := c.Enqueue(client.Track{UserID: fmt.Sprint("u", i), Event: "Signed Up"}); err != nil {
 			log.Fatal(err)
 		}
 	}

@@ -1,4 +1,4 @@
-package sink
+package segment
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/backfillhq/backfill/sink"
 )
 
 // Splitter is a Sink that isolates the messages a destination refuses. When
@@ -14,9 +16,9 @@ import (
 // halves and sends each half through the wrapped sink, recursively; a single
 // message that is still refused is rejected for good.
 //
-// Send returns nil when every message was delivered, or a *RejectedError
+// Send returns nil when every message was delivered, or a *sink.RejectedError
 // listing the refused messages by their index in the batch given to Send,
-// with Reason ReasonServerRejected (400) or ReasonMessageTooLarge (413) and the
+// with Reason sink.ReasonServerRejected (400) or sink.ReasonMessageTooLarge (413) and the
 // server's message as Detail; every other message was then delivered. Any
 // other error, from any half, is returned as it is and means the batch is
 // not known to be delivered: halves sent before the error may have been
@@ -26,36 +28,36 @@ import (
 // Halves are sent one after the other. Send blocks like the wrapped sink's.
 // Safe for concurrent use if the wrapped sink is.
 type Splitter struct {
-	next Sink
+	next sink.Sink
 }
 
-var _ Sink = (*Splitter)(nil)
+var _ sink.Sink = (*Splitter)(nil)
 
 // NewSplitter returns a Splitter sending through next.
-func NewSplitter(next Sink) *Splitter {
+func NewSplitter(next sink.Sink) *Splitter {
 	return &Splitter{next: next}
 }
 
 // Send sends b, splitting it as the Splitter's doc describes.
-func (s *Splitter) Send(ctx context.Context, b *Batch) error {
-	var rejected []RejectedMessage
+func (s *Splitter) Send(ctx context.Context, b *sink.Batch) error {
+	var rejected []sink.RejectedMessage
 	if err := s.send(ctx, b, 0, &rejected); err != nil {
 		return err
 	}
 	if len(rejected) > 0 {
-		return &RejectedError{Messages: rejected}
+		return &sink.RejectedError{Messages: rejected}
 	}
 	return nil
 }
 
 // send sends b, whose first message is message base of the original batch,
 // and appends what is refused to rejected.
-func (s *Splitter) send(ctx context.Context, b *Batch, base int, rejected *[]RejectedMessage) error {
+func (s *Splitter) send(ctx context.Context, b *sink.Batch, base int, rejected *[]sink.RejectedMessage) error {
 	err := s.next.Send(ctx, b)
 	if err == nil {
 		return nil
 	}
-	var re *RejectedError
+	var re *sink.RejectedError
 	if errors.As(err, &re) {
 		for _, m := range re.Messages {
 			m.Index += base
@@ -71,11 +73,11 @@ func (s *Splitter) send(ctx context.Context, b *Batch, base int, rejected *[]Rej
 		return fmt.Errorf("%w (while isolating refused messages: %v)", cerr, err)
 	}
 	if b.Len() == 1 {
-		reason := ReasonServerRejected
+		reason := sink.ReasonServerRejected
 		if se.Status == http.StatusRequestEntityTooLarge {
-			reason = ReasonMessageTooLarge
+			reason = sink.ReasonMessageTooLarge
 		}
-		*rejected = append(*rejected, RejectedMessage{Index: base, Reason: reason, Detail: serverMessage(se)})
+		*rejected = append(*rejected, sink.RejectedMessage{Index: base, Reason: reason, Detail: serverMessage(se)})
 		return nil
 	}
 	first, second := b.Split()
@@ -89,7 +91,7 @@ func (s *Splitter) send(ctx context.Context, b *Batch, base int, rejected *[]Rej
 // batch may avoid.
 func refusal(err error) (*StatusError, bool) {
 	var se *StatusError
-	if errors.Is(err, ErrUnauthorized) || !errors.As(err, &se) {
+	if errors.Is(err, sink.ErrUnauthorized) || !errors.As(err, &se) {
 		return nil, false
 	}
 	return se, se.Status == http.StatusBadRequest || se.Status == http.StatusRequestEntityTooLarge

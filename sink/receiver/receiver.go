@@ -1,4 +1,4 @@
-package sink
+package receiver
 
 import (
 	"bytes"
@@ -16,11 +16,12 @@ import (
 	"time"
 
 	"github.com/backfillhq/backfill/internal/jsontext"
+	"github.com/backfillhq/backfill/sink"
 	"github.com/klauspost/compress/gzip"
 )
 
-// ReceiverConfig configures a Receiver.
-type ReceiverConfig struct {
+// Config configures a Receiver.
+type Config struct {
 	// WriteKey, if set, must be the user of the request's Basic auth, with an
 	// empty password, as Segment's libraries send it; other requests are
 	// answered 401. Default: no authentication.
@@ -36,7 +37,7 @@ type ReceiverConfig struct {
 	// Limits are the caps a request must respect, the same as the batcher's:
 	// the (decompressed) body, each message compacted, and the messages of a
 	// batch. Zero fields mean the defaults.
-	Limits Limits
+	Limits sink.Limits
 	// Discard makes a receiver that costs as little as it can, for
 	// measuring an importer: it answers every authenticated POST to a
 	// known path 200 after reading the body (up to the body limit, not
@@ -45,8 +46,8 @@ type ReceiverConfig struct {
 	Discard bool
 }
 
-// ReceiverStats are the counts of a Receiver since it was made.
-type ReceiverStats struct {
+// Stats are the counts of a Receiver since it was made.
+type Stats struct {
 	Requests int64 // every request received
 	Batches  int64 // requests accepted, batch or single message
 	Messages int64 // messages accepted and written to Out
@@ -72,8 +73,8 @@ const ReasonTooManyMessages = "too_many_messages"
 // and then drop: a message that breaks Validate's rules (no userId or
 // anonymousId, a track without event, a messageId over 100 characters, an
 // unknown type, …) and the messages of a batch past MaxMessages. Such a
-// message is not written to Out; it is counted in ReceiverStats.Dropped and
-// by reason (DroppedByReason, the ValidationError reasons and
+// message is not written to Out; it is counted in Stats.Dropped and
+// by reason (DroppedByReason, the sink.ValidationError reasons and
 // ReasonTooManyMessages) and logged to Logger. Validate is a little
 // stricter than Segment, which stamps a message without a timestamp with
 // the time it received it: the receiver drops it as missing_timestamp, so
@@ -93,7 +94,7 @@ const ReasonTooManyMessages = "too_many_messages"
 // request at a time.
 type Receiver struct {
 	writeKey string
-	limits   Limits
+	limits   sink.Limits
 	discard  bool
 
 	log *slog.Logger // nil: none
@@ -107,18 +108,18 @@ type Receiver struct {
 	requests, batches, messages, dropped, rejected, bytes atomic.Int64
 }
 
-// NewReceiver returns a Receiver configured by cfg.
-func NewReceiver(cfg ReceiverConfig) *Receiver {
+// New returns a Receiver configured by cfg.
+func New(cfg Config) *Receiver {
 	out := cfg.Out
 	if out == nil {
 		out = io.Discard
 	}
-	return &Receiver{writeKey: cfg.WriteKey, limits: cfg.Limits.withDefaults(), discard: cfg.Discard,
+	return &Receiver{writeKey: cfg.WriteKey, limits: cfg.Limits.WithDefaults(), discard: cfg.Discard,
 		log: cfg.Logger, out: out, drops: map[string]int64{}}
 }
 
 // DroppedByReason returns how many messages of accepted requests Segment
-// would drop, by reason; it sums to ReceiverStats.Dropped.
+// would drop, by reason; it sums to Stats.Dropped.
 func (r *Receiver) DroppedByReason() map[string]int64 {
 	r.dropMu.Lock()
 	defer r.dropMu.Unlock()
@@ -126,8 +127,8 @@ func (r *Receiver) DroppedByReason() map[string]int64 {
 }
 
 // Stats returns the counts so far.
-func (r *Receiver) Stats() ReceiverStats {
-	return ReceiverStats{
+func (r *Receiver) Stats() Stats {
+	return Stats{
 		Requests: r.requests.Load(),
 		Batches:  r.batches.Load(),
 		Messages: r.messages.Load(),
@@ -142,12 +143,12 @@ func (r *Receiver) Stats() ReceiverStats {
 var receiverPaths = map[string]string{
 	"/v1/batch":    "",
 	"/v1/import":   "",
-	"/v1/track":    TypeTrack,
-	"/v1/identify": TypeIdentify,
-	"/v1/page":     TypePage,
-	"/v1/screen":   TypeScreen,
-	"/v1/group":    TypeGroup,
-	"/v1/alias":    TypeAlias,
+	"/v1/track":    sink.TypeTrack,
+	"/v1/identify": sink.TypeIdentify,
+	"/v1/page":     sink.TypePage,
+	"/v1/screen":   sink.TypeScreen,
+	"/v1/group":    sink.TypeGroup,
+	"/v1/alias":    sink.TypeAlias,
 }
 
 // requestError is a request the Receiver refuses.
@@ -447,7 +448,7 @@ func (r *Receiver) appendChecked(out []byte, raw []byte, typ string, index int) 
 	if index >= 0 {
 		where = "batch[" + strconv.Itoa(index) + "]"
 	}
-	fail := func(ve *ValidationError) *requestError {
+	fail := func(ve *sink.ValidationError) *requestError {
 		return &requestError{status: http.StatusBadRequest, error: "invalid message",
 			message: where + ": " + ve.Reason + ": " + ve.Error(), index: index, field: ve.Field, reason: ve.Reason}
 	}
@@ -458,12 +459,12 @@ func (r *Receiver) appendChecked(out []byte, raw []byte, typ string, index int) 
 	var doc topLevel
 	spaced, isObject := jsontext.WalkMembers(raw, doc.set)
 	if !isObject {
-		return out, nil, fail(&ValidationError{Reason: ReasonInvalidField, Detail: "a message must be a JSON object"})
+		return out, nil, fail(&sink.ValidationError{Reason: sink.ReasonInvalidField, Detail: "a message must be a JSON object"})
 	}
 	// Segment drops a message that breaks its spec, but only once the
 	// request as a whole is known to be well-formed: the size is checked
 	// first.
-	var ve *ValidationError
+	var ve *sink.ValidationError
 	addType := false
 	if typ != "" {
 		t := doc.values[keyType]
@@ -472,7 +473,7 @@ func (r *Receiver) appendChecked(out []byte, raw []byte, typ string, index int) 
 			doc.values[keyType] = json.RawMessage(strconv.Quote(typ))
 			addType = true
 		case !isString || s != typ:
-			ve = &ValidationError{Field: "type", Reason: ReasonInvalidType,
+			ve = &sink.ValidationError{Field: "type", Reason: sink.ReasonInvalidType,
 				Detail: fmt.Sprintf("type %s does not match the endpoint %s", t, typ)}
 		}
 	}
@@ -494,7 +495,7 @@ func (r *Receiver) appendChecked(out []byte, raw []byte, typ string, index int) 
 		// Put the type first: {"type":"track",…} or {"type":"track"}.
 		rest := string(out[start+1:])
 		out = append(out[:start], `{"type":`...)
-		out = appendString(out, typ)
+		out = jsontext.AppendString(out, typ)
 		if rest != "}" {
 			out = append(out, ',')
 		}
@@ -504,9 +505,9 @@ func (r *Receiver) appendChecked(out []byte, raw []byte, typ string, index int) 
 		return out[:start], nil, &requestError{
 			status:  http.StatusBadRequest,
 			error:   "message too large",
-			message: fmt.Sprintf("%s: %s: %d bytes, the limit is %d", where, ReasonMessageTooLarge, size, r.limits.MaxMessageBytes),
+			message: fmt.Sprintf("%s: %s: %d bytes, the limit is %d", where, sink.ReasonMessageTooLarge, size, r.limits.MaxMessageBytes),
 			index:   index,
-			reason:  ReasonMessageTooLarge,
+			reason:  sink.ReasonMessageTooLarge,
 		}
 	}
 	if ve != nil {
@@ -552,20 +553,20 @@ func (d *topLevel) set(key string, value []byte) {
 }
 
 // check applies Validate's rules to a message read one level deep.
-func (d *topLevel) check() *ValidationError {
-	var f specFields
+func (d *topLevel) check() *sink.ValidationError {
+	var f sink.Head
 	for _, s := range [...]struct {
 		key    int
 		dst    *string
 		reason string
 	}{
-		{keyType, &f.typ, ReasonInvalidType},
-		{keyMessageID, &f.messageID, ReasonInvalidMessageID},
-		{keyUserID, &f.userID, ReasonMissingID},
-		{keyAnonymousID, &f.anonymousID, ReasonMissingID},
-		{keyEvent, &f.event, ReasonMissingEvent},
-		{keyGroupID, &f.groupID, ReasonMissingID},
-		{keyPreviousID, &f.previousID, ReasonMissingID},
+		{keyType, &f.Type, sink.ReasonInvalidType},
+		{keyMessageID, &f.MessageID, sink.ReasonInvalidMessageID},
+		{keyUserID, &f.UserID, sink.ReasonMissingID},
+		{keyAnonymousID, &f.AnonymousID, sink.ReasonMissingID},
+		{keyEvent, &f.Event, sink.ReasonMissingEvent},
+		{keyGroupID, &f.GroupID, sink.ReasonMissingID},
+		{keyPreviousID, &f.PreviousID, sink.ReasonMissingID},
 	} {
 		raw := d.values[s.key]
 		if raw == nil || isNull(raw) {
@@ -574,23 +575,23 @@ func (d *topLevel) check() *ValidationError {
 		str, ok := rawString(raw)
 		if !ok {
 			name := topLevelKeys[s.key]
-			return &ValidationError{Field: name, Reason: s.reason, Detail: name + " must be a string"}
+			return &sink.ValidationError{Field: name, Reason: s.reason, Detail: name + " must be a string"}
 		}
 		*s.dst = str
 	}
-	if ve := f.check(); ve != nil {
+	if ve := f.Check(); ve != nil {
 		return ve
 	}
 	switch raw := d.values[keyTimestamp]; {
 	case raw == nil || isNull(raw):
-		return &ValidationError{Field: "timestamp", Reason: ReasonMissingTimestamp, Detail: "timestamp is required"}
+		return &sink.ValidationError{Field: "timestamp", Reason: sink.ReasonMissingTimestamp, Detail: "timestamp is required"}
 	default:
 		ts, isString := rawString(raw)
 		if !isString {
-			return &ValidationError{Field: "timestamp", Reason: ReasonBadTimestamp, Detail: "timestamp must be an RFC 3339 string"}
+			return &sink.ValidationError{Field: "timestamp", Reason: sink.ReasonBadTimestamp, Detail: "timestamp must be an RFC 3339 string"}
 		}
 		if _, err := time.Parse(time.RFC3339, ts); err != nil {
-			return &ValidationError{Field: "timestamp", Reason: ReasonBadTimestamp,
+			return &sink.ValidationError{Field: "timestamp", Reason: sink.ReasonBadTimestamp,
 				Detail: strconv.Quote(ts) + " is not an RFC 3339 time"}
 		}
 	}
@@ -600,7 +601,7 @@ func (d *topLevel) check() *ValidationError {
 			continue
 		}
 		key := topLevelKeys[k]
-		return &ValidationError{Field: key, Reason: ReasonInvalidField, Detail: key + " must be a JSON object, not " + rawKind(raw)}
+		return &sink.ValidationError{Field: key, Reason: sink.ReasonInvalidField, Detail: key + " must be a JSON object, not " + rawKind(raw)}
 	}
 	return nil
 }

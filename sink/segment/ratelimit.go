@@ -1,4 +1,4 @@
-package sink
+package segment
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/backfillhq/backfill/sink"
 	"golang.org/x/time/rate"
 )
 
@@ -16,7 +17,7 @@ import (
 // number of requests per second and of messages (events) per second, both
 // shared by every Send. The request limit allows a burst of one second's
 // worth of requests; the event limit allows a burst of at least one full
-// batch (DefaultMaxMessages), so that any batch can pass. Send blocks until
+// batch (sink.DefaultMaxMessages), so that any batch can pass. Send blocks until
 // both limits allow the batch, then sends it; if ctx ends while waiting it
 // returns an error wrapping ctx.Err() without sending. Safe for concurrent
 // use.
@@ -24,22 +25,22 @@ import (
 // A RateLimiter made by NewAdaptiveRateLimiter also adapts its request rate
 // to the 429 responses of the sink it wraps.
 type RateLimiter struct {
-	next     Sink
+	next     sink.Sink
 	requests *rate.Limiter // nil: no limit
 	events   *rate.Limiter // nil: no limit
 	adapt    *adaptiveRate // nil: a fixed request rate
 	clock    Clock
 }
 
-var _ Sink = (*RateLimiter)(nil)
+var _ sink.Sink = (*RateLimiter)(nil)
 
 // NewRateLimiter returns a RateLimiter sending through next. A rate that is
 // zero, negative, NaN or infinite means no limit.
-func NewRateLimiter(next Sink, requestsPerSecond, eventsPerSecond float64) *RateLimiter {
+func NewRateLimiter(next sink.Sink, requestsPerSecond, eventsPerSecond float64) *RateLimiter {
 	return &RateLimiter{
 		next:     next,
 		requests: newLimiter(requestsPerSecond, 1),
-		events:   newLimiter(eventsPerSecond, DefaultMaxMessages),
+		events:   newLimiter(eventsPerSecond, sink.DefaultMaxMessages),
 		clock:    systemClock{},
 	}
 }
@@ -79,7 +80,7 @@ type AdaptiveRate struct {
 // Waits, Retry-After pauses included, are left to the Retrier: the
 // RateLimiter only spaces requests. stats, which may be nil, show the rate
 // in force (Stats.CurrentRate).
-func NewAdaptiveRateLimiter(next Sink, requestsPerSecond, eventsPerSecond float64, a AdaptiveRate, stats *Stats) *RateLimiter {
+func NewAdaptiveRateLimiter(next sink.Sink, requestsPerSecond, eventsPerSecond float64, a AdaptiveRate, stats *Stats) *RateLimiter {
 	l := NewRateLimiter(next, requestsPerSecond, eventsPerSecond)
 	if stats == nil {
 		stats = new(Stats)
@@ -142,7 +143,7 @@ func burstFor(perSecond float64, minBurst int) int {
 }
 
 // Send waits for one request and b.Len() events, then sends b.
-func (l *RateLimiter) Send(ctx context.Context, b *Batch) error {
+func (l *RateLimiter) Send(ctx context.Context, b *sink.Batch) error {
 	if l.requests != nil && (l.adapt == nil || l.adapt.limited()) {
 		if err := l.wait(ctx, l.requests, 1); err != nil {
 			return err

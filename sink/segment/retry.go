@@ -1,4 +1,4 @@
-package sink
+package segment
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/backfillhq/backfill/sink"
 )
 
 // RetryPolicy says how often and how patiently a Retrier tries a batch
@@ -80,6 +82,7 @@ type RetryError struct {
 	Err error
 }
 
+// Error says how many attempts failed and the last cause.
 func (e *RetryError) Error() string {
 	if e.RetryAfter > 0 {
 		return fmt.Sprintf("batch not delivered: the server asks for a pause of %s, which ends past the max retry time (failing for %s); %s failed, the last: %v",
@@ -93,6 +96,7 @@ func (e *RetryError) Error() string {
 		attempts(e.Attempts), e.Failing.Round(time.Millisecond), e.Err)
 }
 
+// Unwrap returns the last cause, Err.
 func (e *RetryError) Unwrap() error { return e.Err }
 
 // Retrier is a Sink that sends through another one and tries a batch again
@@ -113,7 +117,7 @@ func (e *RetryError) Unwrap() error { return e.Err }
 // ends (the error then wraps ctx.Err()). Every retry waits: there is no
 // busy loop, whatever the server answers. Safe for concurrent use.
 type Retrier struct {
-	next   Sink
+	next   sink.Sink
 	policy RetryPolicy
 	stats  *Stats
 
@@ -129,11 +133,11 @@ type Retrier struct {
 	jitter func(d time.Duration) time.Duration
 }
 
-var _ Sink = (*Retrier)(nil)
+var _ sink.Sink = (*Retrier)(nil)
 
 // NewRetrier returns a Retrier sending through next with policy p. It counts
 // retries into stats, which may be nil.
-func NewRetrier(next Sink, p RetryPolicy, stats *Stats) *Retrier {
+func NewRetrier(next sink.Sink, p RetryPolicy, stats *Stats) *Retrier {
 	if stats == nil {
 		stats = new(Stats)
 	}
@@ -149,7 +153,7 @@ func NewRetrier(next Sink, p RetryPolicy, stats *Stats) *Retrier {
 
 // Send sends b through the wrapped sink, retrying as the Retrier's doc
 // describes.
-func (r *Retrier) Send(ctx context.Context, b *Batch) error {
+func (r *Retrier) Send(ctx context.Context, b *sink.Batch) error {
 	var (
 		last         error
 		firstFailure time.Time
