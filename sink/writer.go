@@ -130,6 +130,10 @@ type MessageWriter struct {
 	key     *Key        // the key of the next member
 	own     Key         // the key set by KeyString
 	err     error       // the first value the message cannot hold
+
+	date  [len(TimeLayout)]byte // the last timestamp written in full, whose date appendStamp reuses
+	day   int64                 // the day of date, counted as appendTime counts them
+	dated bool                  // date holds a timestamp
 }
 
 // NewMessageWriter returns a MessageWriter with the per-message cap of l
@@ -188,7 +192,17 @@ func (w *MessageWriter) Begin(typ string, ts time.Time) {
 // fields are set in the order of the TextField constants, before the
 // objects; one set out of order is an error of the message.
 func (w *MessageWriter) SetText(f TextField, s string) {
-	if s != "" && w.field(f, len(s)) {
+	if s == "" {
+		return
+	}
+	if w.stamped && !w.head && f >= w.nextText {
+		// A field after the timestamp, in order: the common case.
+		w.nextText = f + 1
+		w.set |= 1 << f
+		w.buf = appendString(append(w.buf, textKeys[f&7]...), s)
+		return
+	}
+	if w.field(f, len(s)) {
 		w.buf = appendString(w.buf, s)
 	}
 }
@@ -198,7 +212,17 @@ func (w *MessageWriter) SetText(f TextField, s string) {
 // itself: printable ASCII without escapes. The literal "" leaves the
 // field out.
 func (w *MessageWriter) SetQuoted(f TextField, lit []byte) {
-	if len(lit) > 2 && w.field(f, len(lit)-2) {
+	if len(lit) <= 2 {
+		return
+	}
+	if w.stamped && !w.head && f >= w.nextText {
+		// A field after the timestamp, in order: the common case, inline.
+		w.nextText = f + 1
+		w.set |= 1 << f
+		w.buf = append(append(w.buf, textKeys[f&7]...), lit...)
+		return
+	}
+	if w.field(f, len(lit)-2) {
 		w.buf = append(w.buf, lit...)
 	}
 }
@@ -232,8 +256,34 @@ func (w *MessageWriter) stamp() {
 		w.slot = len(w.buf)
 	}
 	w.buf = append(w.buf, `,"timestamp":"`...)
-	w.buf = appendTime(w.buf, w.ts)
+	w.buf = w.appendStamp(w.buf, w.ts)
 	w.buf = append(w.buf, '"')
+}
+
+// appendStamp writes t as appendTime does, taking the date from the
+// last timestamp written when it falls on the same day, as the
+// timestamps of an import mostly do.
+func (w *MessageWriter) appendStamp(buf []byte, t time.Time) []byte {
+	sec := t.Unix()
+	if sec < minRFC3339Unix || sec >= endRFC3339Unix {
+		return appendTime(buf, t)
+	}
+	day := (sec - minRFC3339Unix) / 86400
+	if !w.dated || day != w.day {
+		d := appendTime(w.date[:0], t)
+		w.day, w.dated = day, len(d) == len(w.date) && &d[0] == &w.date[0]
+		if !w.dated {
+			return append(buf, d...)
+		}
+	}
+	rem := int(sec - minRFC3339Unix - day*86400)
+	hour, minute, second := rem/3600, rem/60%60, rem%60
+	ms := t.Nanosecond() / 1e6
+	return append(append(buf, w.date[:11]...),
+		byte('0'+hour/10), byte('0'+hour%10), ':',
+		byte('0'+minute/10), byte('0'+minute%10), ':',
+		byte('0'+second/10), byte('0'+second%10), '.',
+		byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
 }
 
 // textLen returns the length of string field f, 0 when it has no value.
@@ -541,7 +591,7 @@ func (w *MessageWriter) Null() {
 func (w *MessageWriter) Time(t time.Time) {
 	w.member()
 	w.buf = append(w.buf, '"')
-	w.buf = appendTime(w.buf, t)
+	w.buf = w.appendStamp(w.buf, t)
 	w.buf = append(w.buf, '"')
 }
 
