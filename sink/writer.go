@@ -195,16 +195,14 @@ func (w *MessageWriter) SetText(f TextField, s string) {
 	if s == "" {
 		return
 	}
-	if w.stamped && !w.head && f >= w.nextText {
-		// A field after the timestamp, in order: the common case.
-		w.nextText = f + 1
-		w.set |= 1 << f
-		w.buf = appendString(append(w.buf, textKeys[f&7]...), s)
+	if w.head || f < w.nextText || f >= numTextFields {
+		w.outOfOrder(f)
 		return
 	}
-	if w.field(f, len(s)) {
-		w.buf = appendString(w.buf, s)
-	}
+	w.field(f, len(s))
+	w.nextText = f + 1
+	w.set |= 1 << f
+	w.buf = appendString(append(w.buf, textKeys[f]...), s)
 }
 
 // SetQuoted sets a string field, as SetText does, to a JSON string
@@ -215,38 +213,36 @@ func (w *MessageWriter) SetQuoted(f TextField, lit []byte) {
 	if len(lit) <= 2 {
 		return
 	}
-	if w.stamped && !w.head && f >= w.nextText {
-		// A field after the timestamp, in order: the common case, inline.
-		w.nextText = f + 1
-		w.set |= 1 << f
-		w.buf = append(append(w.buf, textKeys[f&7]...), lit...)
+	if w.head || f < w.nextText || f >= numTextFields {
+		w.outOfOrder(f)
 		return
 	}
-	if w.field(f, len(lit)-2) {
-		w.buf = append(w.buf, lit...)
+	w.field(f, len(lit)-2)
+	w.nextText = f + 1
+	w.set |= 1 << f
+	w.buf = append(append(w.buf, textKeys[f]...), lit...)
+}
+
+// field writes what comes before the key of string field f, whose text
+// is n bytes long: the timestamp, after the messageId or its slot.
+func (w *MessageWriter) field(f TextField, n int) {
+	if f == FieldMessageID {
+		w.idLen = n
+	} else if !w.stamped {
+		w.stamp()
 	}
 }
 
-// field writes the key of string field f, whose text is n bytes long,
-// and what comes before it; it reports false for a field out of order.
-func (w *MessageWriter) field(f TextField, n int) bool {
-	if w.head || f < w.nextText {
-		if w.err == nil {
-			w.err = &ValidationError{Field: strings.Trim(textKeys[f], `,":`), Reason: ReasonInvalidField,
-				Detail: "set out of order"}
-		}
-		return false
+// outOfOrder records string field f, set after a field that comes
+// after it, as an error of the message. It is kept out of line, off
+// the path of the fields set in order.
+//
+//go:noinline
+func (w *MessageWriter) outOfOrder(f TextField) {
+	if w.err == nil {
+		w.err = &ValidationError{Field: strings.Trim(textKeys[f], `,":`), Reason: ReasonInvalidField,
+			Detail: "set out of order"}
 	}
-	if f > FieldMessageID && !w.stamped {
-		w.stamp()
-	}
-	w.nextText = f + 1
-	w.set |= 1 << f
-	if f == FieldMessageID {
-		w.idLen = n
-	}
-	w.buf = append(w.buf, textKeys[f]...)
-	return true
 }
 
 // stamp writes the timestamp, after the messageId or its slot.
