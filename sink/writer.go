@@ -121,15 +121,14 @@ type MessageWriter struct {
 	derive   func(msg []byte) string
 	slot     int // where a derived messageId goes, or -1
 
-	head    bool        // the head (type to previousId) is written
-	next    ObjectField // objects before next are written or skipped
-	context bool        // the context is written
-	library bool        // the context being written has a "library" member
-	levels  []level     // levels[depth-1] is the object or array being written
-	depth   int         // 0 at the top level of the message
-	key     *Key        // the key of the next member
-	own     Key         // the key set by KeyString
-	err     error       // the first value the message cannot hold
+	head    bool    // the head (type to previousId) is written
+	context bool    // the context is written
+	library bool    // the context being written has a "library" member
+	levels  []level // levels[depth-1] is the object or array being written
+	depth   int     // 0 at the top level of the message
+	key     *Key    // the key of the next member
+	own     Key     // the key set by KeyString
+	err     error   // the first value the message cannot hold
 
 	date  [len(TimeLayout)]byte // the last timestamp written in full, whose date appendStamp reuses
 	day   int64                 // the day of date, counted as appendTime counts them
@@ -183,7 +182,7 @@ func (w *MessageWriter) Begin(typ string, ts time.Time) {
 	}
 	w.derive, w.slot = nil, -1
 	w.own, w.key = Key{}, &w.own
-	w.head, w.next, w.context, w.library = false, 0, false, false
+	w.head, w.context, w.library = false, false, false
 	w.depth = 0
 	w.err = nil
 }
@@ -323,9 +322,6 @@ func (w *MessageWriter) skipTo(o ObjectField) {
 		w.buf = appendLibrary(w.buf)
 		w.buf = append(w.buf, '}')
 	}
-	if o > w.next {
-		w.next = o
-	}
 }
 
 // BeginObject starts object field o. Objects come in the order of the
@@ -334,7 +330,6 @@ func (w *MessageWriter) BeginObject(o ObjectField) {
 	if !w.head || o > FieldContext && !w.context {
 		w.skipTo(o)
 	}
-	w.next = o + 1
 	w.library = false
 	mark := len(w.buf)
 	w.buf = append(w.buf, objectOpens[o]...)
@@ -469,7 +464,9 @@ func (w *MessageWriter) memberSlow() {
 
 // extra writes the key of an extra top-level member, after the objects.
 func (w *MessageWriter) extra() {
-	w.skipTo(numObjectFields)
+	if !w.head || !w.context {
+		w.skipTo(numObjectFields)
+	}
 	w.buf = append(w.buf, ',')
 	w.appendKey()
 	if w.err == nil && isKnownKey(w.key.name) {
@@ -635,7 +632,6 @@ func (w *MessageWriter) RawObject(o ObjectField, raw []byte) {
 	if !w.head || o > FieldContext && !w.context {
 		w.skipTo(o)
 	}
-	w.next = o + 1
 	if o == FieldContext {
 		w.context = true
 	}
@@ -683,7 +679,6 @@ func (w *MessageWriter) WriteObject(o ObjectField, v any) {
 		return
 	}
 	w.skipTo(o)
-	w.next = o + 1
 	key := `,"` + objectNames[o] + `":`
 	isContext := o == FieldContext
 	if isContext {
@@ -762,7 +757,9 @@ func (w *MessageWriter) End() ([]byte, error) {
 			w.EndObject()
 		}
 	}
-	w.skipTo(numObjectFields)
+	if !w.head || !w.context {
+		w.skipTo(numObjectFields)
+	}
 	w.buf = append(w.buf, '}')
 	err := w.check()
 	if err == nil && w.slot >= 0 {
