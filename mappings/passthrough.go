@@ -28,20 +28,20 @@ func typeIndex(s string) int {
 	return -1
 }
 
-// droppedFields are the top-level fields of a passed-through message that
-// are not sent on. Segment sets receivedAt on arrival and the sink sets
+// dropped reports whether name is one of the top-level fields of a
+// passed-through message that are not sent on. Segment sets receivedAt on arrival and the sink sets
 // sentAt on every attempt; originalTimestamp is the client's own clock,
 // from which Segment derives timestamp (it is read as a fallback for a
 // missing timestamp, then dropped); writeKey travels in the request's
 // authentication, and projectId is the source that first received the
 // message: the receiving source is the one of the write key, and a stale
 // id in the body would name another.
-var droppedFields = map[string]bool{
-	"sentAt":            true,
-	"receivedAt":        true,
-	"originalTimestamp": true,
-	"writeKey":          true,
-	"projectId":         true,
+func dropped(name string) bool {
+	switch name {
+	case "sentAt", "receivedAt", "originalTimestamp", "writeKey", "projectId":
+		return true
+	}
+	return false
 }
 
 // Passthrough returns a Mapper for rows that are Segment messages already:
@@ -189,7 +189,7 @@ func (p *passthrough) Map(row *readers.Row, w *sink.MessageWriter) error {
 				}
 			}
 		default:
-			if !droppedFields[name] {
+			if !dropped(name) {
 				extras = append(extras, i)
 			}
 		}
