@@ -295,7 +295,7 @@ func FuzzEncodeRow(f *testing.F) {
 		}
 		textFields := []string{"messageId", "userId", "anonymousId", "event", "name", "category", "groupId", "previousId"}
 		for i, name := range names {
-			if droppedFields[name] || name == "type" || name == "timestamp" || slices.Index(names, name) != i ||
+			if dropped(name) || name == "type" || name == "timestamp" || slices.Index(names, name) != i ||
 				slices.Contains(names[i+1:], name) || !utf8.ValidString(name) {
 				continue // dropped, read apart, repeated in the row, or written with U+FFFD
 			}

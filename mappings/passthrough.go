@@ -28,20 +28,20 @@ func typeIndex(s string) int {
 	return -1
 }
 
-// droppedFields are the top-level fields of a passed-through message that
-// are not sent on. Segment sets receivedAt on arrival and the sink sets
+// dropped reports whether name is one of the top-level fields of a
+// passed-through message that are not sent on. Segment sets receivedAt on arrival and the sink sets
 // sentAt on every attempt; originalTimestamp is the client's own clock,
 // from which Segment derives timestamp (it is read as a fallback for a
 // missing timestamp, then dropped); writeKey travels in the request's
 // authentication, and projectId is the source that first received the
 // message: the receiving source is the one of the write key, and a stale
 // id in the body would name another.
-var droppedFields = map[string]bool{
-	"sentAt":            true,
-	"receivedAt":        true,
-	"originalTimestamp": true,
-	"writeKey":          true,
-	"projectId":         true,
+func dropped(name string) bool {
+	switch name {
+	case "sentAt", "receivedAt", "originalTimestamp", "writeKey", "projectId":
+		return true
+	}
+	return false
 }
 
 // Passthrough returns a Mapper for rows that are Segment messages already:
@@ -124,22 +124,24 @@ func (p *passthrough) Map(row *readers.Row, w *sink.MessageWriter) error {
 		typ      string
 		ts, orig = -1, -1
 		texts    [len(passFields)]passText
-		objects  = [numObjects]int{-1, -1, -1, -1}
-		split    bool // the context has no "library" member: written member by member
+		objects  [numObjects]json.RawMessage // the objects held as JSON text
+		objCols  [numObjects]int             // 1 + the columns of objects held as Go values
 		extraBuf [8]int
 		extras   = extraBuf[:0] // the columns of the other top-level fields
 		first    error          // the first bad field, reported after the time window
 	)
-	for i, name := range row.Names {
-		if i >= len(row.Values) {
-			break
-		}
+	names := row.Names
+	if len(names) > len(row.Values) {
+		names = names[:len(row.Values)]
+	}
+	for i, name := range names {
+		raw, isJSON := row.RawJSON(i)
 		var err error
 		reason := sink.ReasonInvalidField
 		field := -1
 		switch name {
 		case "type":
-			if raw, ok := row.RawJSON(i); ok {
+			if isJSON {
 				if ti := quotedType(raw); ti >= 0 {
 					typ = messageTypes[ti]
 					break
@@ -173,28 +175,27 @@ func (p *passthrough) Map(row *readers.Row, w *sink.MessageWriter) error {
 			orig = i
 		case "properties", "traits", "context", "integrations":
 			o := objectIndex(name)
-			objects[o] = -1
-			var present bool
-			if raw, ok := row.RawJSON(i); ok && rawKind(raw) == '{' {
-				present = true // the common case, without a call
-			} else {
-				present, err = passObject(row, i)
+			objects[o], objCols[o] = nil, 0
+			if isJSON && rawKind(raw) == '{' {
+				objects[o] = raw // the common case, without a call
+				break
 			}
-			if present {
-				objects[o] = i
-				if o == objContext {
-					raw, ok := jsonAt(row, i)
-					split = ok && !hasMember(raw, "library")
+			var present bool
+			if present, err = passObject(row, i); present {
+				if raw, ok := jsonAt(row, i); ok {
+					objects[o] = raw
+				} else {
+					objCols[o] = i + 1
 				}
 			}
 		default:
-			if !droppedFields[name] {
+			if !dropped(name) {
 				extras = append(extras, i)
 			}
 		}
 		if field >= 0 {
-			if raw, ok := row.RawJSON(i); ok && plainLiteral(raw) {
-				texts[field].lit = raw // the common case, without a call
+			if isJSON && plainLiteral(raw) {
+				texts[field].lit, texts[field].text = raw, "" // the common case, without a call
 			} else {
 				err = readPassText(row, i, &texts[field])
 			}
@@ -231,15 +232,15 @@ func (p *passthrough) Map(row *readers.Row, w *sink.MessageWriter) error {
 			w.SetText(passFields[f], tx.text)
 		}
 	}
-	for o, i := range objects {
-		if i < 0 {
-			continue
-		}
-		raw, ok := jsonAt(row, i)
+	for o, raw := range objects {
 		switch {
-		case !ok:
-			w.WriteObject(sink.ObjectField(o), row.Value(i))
-		case o == objContext && split:
+		case raw == nil:
+			if objCols[o] > 0 {
+				w.WriteObject(sink.ObjectField(o), row.Value(objCols[o]-1))
+			}
+		case o == objContext && !hasMember(raw, "library"):
+			// Written member by member, so that the writer adds
+			// context.library.
 			w.BeginObject(sink.FieldContext)
 			err := jsontext.ObjectMembers(raw, func(key string, value json.RawMessage) bool {
 				w.KeyString(key)
@@ -247,7 +248,7 @@ func (p *passthrough) Map(row *readers.Row, w *sink.MessageWriter) error {
 				return true
 			})
 			if err != nil {
-				return fieldError(row, "context", "", row.Value(i), sink.ReasonInvalidField, err)
+				return fieldError(row, "context", "", raw, sink.ReasonInvalidField, err)
 			}
 			w.EndObject()
 		default:

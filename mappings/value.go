@@ -139,6 +139,9 @@ func blankRaw(x json.RawMessage) bool {
 		return false
 	}
 	body := raw[1 : len(raw)-1]
+	if len(body) > 0 && body[0] > ' ' && body[0] < 0x80 && body[0] != '\\' {
+		return false // starts with a printable ASCII character: the common case
+	}
 	if containsByte(body, '\\') {
 		s, err := unquote(raw)
 		return err == nil && strings.TrimSpace(s) == ""

@@ -121,15 +121,18 @@ type MessageWriter struct {
 	derive   func(msg []byte) string
 	slot     int // where a derived messageId goes, or -1
 
-	head    bool        // the head (type to previousId) is written
-	next    ObjectField // objects before next are written or skipped
-	context bool        // the context is written
-	library bool        // the context being written has a "library" member
-	levels  []level     // levels[depth-1] is the object or array being written
-	depth   int         // 0 at the top level of the message
-	key     *Key        // the key of the next member
-	own     Key         // the key set by KeyString
-	err     error       // the first value the message cannot hold
+	head    bool    // the head (type to previousId) is written
+	context bool    // the context is written
+	library bool    // the context being written has a "library" member
+	levels  []level // levels[depth-1] is the object or array being written
+	depth   int     // 0 at the top level of the message
+	key     *Key    // the key of the next member
+	own     Key     // the key set by KeyString
+	err     error   // the first value the message cannot hold
+
+	date  [len(TimeLayout)]byte // the last timestamp written in full, whose date appendStamp reuses
+	day   int64                 // the day of date, counted as appendTime counts them
+	dated bool                  // date holds a timestamp
 }
 
 // NewMessageWriter returns a MessageWriter with the per-message cap of l
@@ -179,7 +182,7 @@ func (w *MessageWriter) Begin(typ string, ts time.Time) {
 	}
 	w.derive, w.slot = nil, -1
 	w.own, w.key = Key{}, &w.own
-	w.head, w.next, w.context, w.library = false, 0, false, false
+	w.head, w.context, w.library = false, false, false
 	w.depth = 0
 	w.err = nil
 }
@@ -188,9 +191,17 @@ func (w *MessageWriter) Begin(typ string, ts time.Time) {
 // fields are set in the order of the TextField constants, before the
 // objects; one set out of order is an error of the message.
 func (w *MessageWriter) SetText(f TextField, s string) {
-	if s != "" && w.field(f, len(s)) {
-		w.buf = appendString(w.buf, s)
+	if s == "" {
+		return
 	}
+	if w.head || f < w.nextText || f >= numTextFields {
+		w.outOfOrder(f)
+		return
+	}
+	w.field(f, len(s))
+	w.nextText = f + 1
+	w.set |= 1 << f
+	w.buf = appendString(append(w.buf, textKeys[f]...), s)
 }
 
 // SetQuoted sets a string field, as SetText does, to a JSON string
@@ -198,31 +209,39 @@ func (w *MessageWriter) SetText(f TextField, s string) {
 // itself: printable ASCII without escapes. The literal "" leaves the
 // field out.
 func (w *MessageWriter) SetQuoted(f TextField, lit []byte) {
-	if len(lit) > 2 && w.field(f, len(lit)-2) {
-		w.buf = append(w.buf, lit...)
+	if len(lit) <= 2 {
+		return
+	}
+	if w.head || f < w.nextText || f >= numTextFields {
+		w.outOfOrder(f)
+		return
+	}
+	w.field(f, len(lit)-2)
+	w.nextText = f + 1
+	w.set |= 1 << f
+	w.buf = append(append(w.buf, textKeys[f]...), lit...)
+}
+
+// field writes what comes before the key of string field f, whose text
+// is n bytes long: the timestamp, after the messageId or its slot.
+func (w *MessageWriter) field(f TextField, n int) {
+	if f == FieldMessageID {
+		w.idLen = n
+	} else if !w.stamped {
+		w.stamp()
 	}
 }
 
-// field writes the key of string field f, whose text is n bytes long,
-// and what comes before it; it reports false for a field out of order.
-func (w *MessageWriter) field(f TextField, n int) bool {
-	if w.head || f < w.nextText {
-		if w.err == nil {
-			w.err = &ValidationError{Field: strings.Trim(textKeys[f], `,":`), Reason: ReasonInvalidField,
-				Detail: "set out of order"}
-		}
-		return false
+// outOfOrder records string field f, set after a field that comes
+// after it, as an error of the message. It is kept out of line, off
+// the path of the fields set in order.
+//
+//go:noinline
+func (w *MessageWriter) outOfOrder(f TextField) {
+	if w.err == nil {
+		w.err = &ValidationError{Field: strings.Trim(textKeys[f], `,":`), Reason: ReasonInvalidField,
+			Detail: "set out of order"}
 	}
-	if f > FieldMessageID && !w.stamped {
-		w.stamp()
-	}
-	w.nextText = f + 1
-	w.set |= 1 << f
-	if f == FieldMessageID {
-		w.idLen = n
-	}
-	w.buf = append(w.buf, textKeys[f]...)
-	return true
 }
 
 // stamp writes the timestamp, after the messageId or its slot.
@@ -232,8 +251,34 @@ func (w *MessageWriter) stamp() {
 		w.slot = len(w.buf)
 	}
 	w.buf = append(w.buf, `,"timestamp":"`...)
-	w.buf = appendTime(w.buf, w.ts)
+	w.buf = w.appendStamp(w.buf, w.ts)
 	w.buf = append(w.buf, '"')
+}
+
+// appendStamp writes t as appendTime does, taking the date from the
+// last timestamp written when it falls on the same day, as the
+// timestamps of an import mostly do.
+func (w *MessageWriter) appendStamp(buf []byte, t time.Time) []byte {
+	sec := t.Unix()
+	if sec < minRFC3339Unix || sec >= endRFC3339Unix {
+		return appendTime(buf, t)
+	}
+	day := (sec - minRFC3339Unix) / 86400
+	if !w.dated || day != w.day {
+		d := appendTime(w.date[:0], t)
+		w.day, w.dated = day, len(d) == len(w.date) && &d[0] == &w.date[0]
+		if !w.dated {
+			return append(buf, d...)
+		}
+	}
+	rem := int(sec - minRFC3339Unix - day*86400)
+	hour, minute, second := rem/3600, rem/60%60, rem%60
+	ms := t.Nanosecond() / 1e6
+	return append(append(buf, w.date[:11]...),
+		byte('0'+hour/10), byte('0'+hour%10), ':',
+		byte('0'+minute/10), byte('0'+minute%10), ':',
+		byte('0'+second/10), byte('0'+second%10), '.',
+		byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
 }
 
 // textLen returns the length of string field f, 0 when it has no value.
@@ -277,9 +322,6 @@ func (w *MessageWriter) skipTo(o ObjectField) {
 		w.buf = appendLibrary(w.buf)
 		w.buf = append(w.buf, '}')
 	}
-	if o > w.next {
-		w.next = o
-	}
 }
 
 // BeginObject starts object field o. Objects come in the order of the
@@ -288,7 +330,6 @@ func (w *MessageWriter) BeginObject(o ObjectField) {
 	if !w.head || o > FieldContext && !w.context {
 		w.skipTo(o)
 	}
-	w.next = o + 1
 	w.library = false
 	mark := len(w.buf)
 	w.buf = append(w.buf, objectOpens[o]...)
@@ -423,7 +464,9 @@ func (w *MessageWriter) memberSlow() {
 
 // extra writes the key of an extra top-level member, after the objects.
 func (w *MessageWriter) extra() {
-	w.skipTo(numObjectFields)
+	if !w.head || !w.context {
+		w.skipTo(numObjectFields)
+	}
 	w.buf = append(w.buf, ',')
 	w.appendKey()
 	if w.err == nil && isKnownKey(w.key.name) {
@@ -541,7 +584,7 @@ func (w *MessageWriter) Null() {
 func (w *MessageWriter) Time(t time.Time) {
 	w.member()
 	w.buf = append(w.buf, '"')
-	w.buf = appendTime(w.buf, t)
+	w.buf = w.appendStamp(w.buf, t)
 	w.buf = append(w.buf, '"')
 }
 
@@ -589,7 +632,6 @@ func (w *MessageWriter) RawObject(o ObjectField, raw []byte) {
 	if !w.head || o > FieldContext && !w.context {
 		w.skipTo(o)
 	}
-	w.next = o + 1
 	if o == FieldContext {
 		w.context = true
 	}
@@ -637,7 +679,6 @@ func (w *MessageWriter) WriteObject(o ObjectField, v any) {
 		return
 	}
 	w.skipTo(o)
-	w.next = o + 1
 	key := `,"` + objectNames[o] + `":`
 	isContext := o == FieldContext
 	if isContext {
@@ -716,7 +757,9 @@ func (w *MessageWriter) End() ([]byte, error) {
 			w.EndObject()
 		}
 	}
-	w.skipTo(numObjectFields)
+	if !w.head || !w.context {
+		w.skipTo(numObjectFields)
+	}
 	w.buf = append(w.buf, '}')
 	err := w.check()
 	if err == nil && w.slot >= 0 {
