@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -281,4 +282,181 @@ func (cp *Checkpoint) match(path string, files []CheckpointFile, options map[str
 		return nil
 	}
 	return e
+}
+
+// optionSet returns the options a checkpoint must match: the caller's,
+// then the identity of the import that Run computes itself, which no
+// caller's option overrides: the mapping, the time window, the
+// destination, and the options of reading and batching. The keys and
+// values are those the command recorded before Run computed them, so that
+// older checkpoints still match.
+func (r *run) optionSet() map[string]string {
+	o := map[string]string{}
+	for k, v := range r.cfg.Options {
+		o[k] = v
+	}
+	o["mapping"] = "passthrough"
+	if r.cfg.Spec != nil {
+		o["mapping"] = r.cfg.Spec.Fingerprint()
+	}
+	delete(o, "since")
+	delete(o, "until")
+	delete(o, "future_tolerance")
+	if m := r.cfg.Mapping; !m.Since.IsZero() {
+		o["since"] = m.Since.UTC().Format(time.RFC3339Nano)
+	}
+	if m := r.cfg.Mapping; !m.Until.IsZero() {
+		o["until"] = m.Until.UTC().Format(time.RFC3339Nano)
+	}
+	if ft := r.cfg.Mapping.FutureTolerance; ft != 0 {
+		o["future_tolerance"] = ft.String()
+	}
+	o["destination"] = r.cfg.Destination
+	ro := r.cfg.Reader
+	o["format"] = ro.Format
+	o["max_line_bytes"] = strconv.Itoa(ro.MaxLineBytes)
+	if ro.Delimiter != 0 {
+		o["delimiter"] = string(ro.Delimiter)
+	}
+	if len(ro.Columns) > 0 {
+		b, _ := json.Marshal(ro.Columns)
+		o["columns"] = string(b)
+	}
+	if ro.Null != nil {
+		b, _ := json.Marshal(ro.Null)
+		o["null"] = string(b)
+	}
+	if ro.Select != nil {
+		b, _ := json.Marshal(ro.Select)
+		o["select"] = string(b)
+	}
+	l := r.cfg.Limits
+	o["limits"] = fmt.Sprintf("%d/%d/%d", l.MaxBatchBytes, l.MaxMessageBytes, l.MaxMessages)
+	return o
+}
+
+// resume loads the checkpoint, if the run keeps one, and returns it with the
+// mark to start reading from. A checkpoint of another import is an error.
+func (r *run) resume() (*Checkpoint, mark, error) {
+	path := r.cfg.CheckpointPath
+	if path == "" {
+		return nil, mark{}, nil
+	}
+	for _, s := range r.sources {
+		if s.Path == "-" {
+			return nil, mark{}, nil // stdin cannot be read again: no checkpoint
+		}
+	}
+	r.files = make([]CheckpointFile, len(r.sources))
+	for i, s := range r.sources {
+		f, err := fileOf(s)
+		if err != nil {
+			return nil, mark{}, err
+		}
+		r.files[i] = f
+	}
+	if r.cfg.Restart {
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, mark{}, fmt.Errorf("checkpoint: %w", err)
+		}
+		return nil, mark{}, nil
+	}
+	cp, err := LoadCheckpoint(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, mark{}, nil
+	}
+	if err != nil {
+		return nil, mark{}, err
+	}
+	if err := cp.match(path, r.files, r.options, r.cfg.RejectsPath); err != nil {
+		return nil, mark{}, err
+	}
+	r.started = cp.Started
+	for i, f := range cp.Files {
+		switch f.Status {
+		case StatusPartial:
+			return cp, mark{File: i, Pos: *f.Resume}, nil
+		case StatusPending:
+			return cp, mark{File: i}, nil
+		}
+	}
+	return cp, mark{File: len(r.sources)}, nil
+}
+
+// checkpointLoop writes a checkpoint when batches were acknowledged and
+// either the interval passed or half the in-flight slots wait for a write,
+// until stop is closed.
+func (r *run) checkpointLoop(stop <-chan struct{}) error {
+	interval := r.cfg.CheckpointInterval
+	var tick <-chan time.Time
+	if interval > 0 {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		tick = t.C
+	}
+	last := time.Now()
+	for {
+		select {
+		case <-stop:
+			return nil
+		case <-r.tracker.wake:
+			dirty, waiting := r.tracker.pending()
+			if !dirty || (interval > 0 && 2*waiting < r.cfg.MaxInFlight && time.Since(last) < interval) {
+				continue
+			}
+		case <-tick:
+			if dirty, _ := r.tracker.pending(); !dirty {
+				continue
+			}
+		}
+		if err := r.writeCheckpoint(false); err != nil {
+			return err
+		}
+		last = time.Now()
+	}
+}
+
+// writeCheckpoint records the committed state: first the rejects it covers,
+// then the checkpoint, and only then frees the slots of the jobs it covers.
+func (r *run) writeCheckpoint(complete bool) error {
+	s := r.tracker.snapshot()
+	if err := r.rejects.flush(); err != nil {
+		return err
+	}
+	r.crash(crashRejectsFlushed)
+	cp := &Checkpoint{
+		Version:       CheckpointVersion,
+		Command:       r.cfg.Command,
+		Options:       r.options,
+		Files:         make([]CheckpointFile, len(r.files)),
+		RejectsFile:   r.cfg.RejectsPath,
+		RejectsOffset: s.rejectsOffset,
+		Complete:      complete && s.committed.File == len(r.files),
+		Started:       r.started,
+		Updated:       time.Now().UTC(),
+		Totals: CheckpointTotals{
+			Read: s.total.Read, Delivered: s.total.Delivered, Rejected: s.total.Rejected,
+			RejectedByReason: s.byReason, Filtered: s.total.Filtered,
+		},
+	}
+	for i, f := range r.files {
+		t := s.files[i]
+		f.Read, f.Delivered, f.Rejected, f.Filtered = t.Read, t.Delivered, t.Rejected, t.Filtered
+		switch {
+		case i < s.committed.File:
+			f.Status = StatusDone
+		case i == s.committed.File && s.committed.Pos.Row > 0:
+			f.Status = StatusPartial
+			pos := s.committed.Pos
+			f.Resume = &pos
+		default:
+			f.Status = StatusPending
+		}
+		cp.Files[i] = f
+	}
+	if err := cp.save(r.cfg.CheckpointPath, r.crash); err != nil {
+		return err
+	}
+	r.tracker.release(s.undurable)
+	return nil
 }
