@@ -238,7 +238,7 @@ func (r *run) pipeline(ctx context.Context, from mark, schemaless mappings.Mappe
 	})
 	g.Go(func() error {
 		defer close(jobs)
-		return r.quiet(r.assemble(readCtx, results, jobs))
+		return r.quiet(newAssembler(r, jobs).run(readCtx, results))
 	})
 	for range r.cfg.Concurrency {
 		g.Go(func() error { return r.sendAll(readCtx, sendCtx, jobs) })
