@@ -200,7 +200,8 @@ func (a *assembler) emit(ctx context.Context, b *sink.Batch, end mark) error {
 		return err
 	}
 	if b == nil {
-		return a.r.tracker.done(j)
+		a.r.tracker.done(j)
+		return nil
 	}
 	select {
 	case a.out <- j:

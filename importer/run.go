@@ -130,7 +130,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		return Report{}, err
 	}
 	r.rejects.crash = r.crash
-	r.tracker = newTracker(r.cfg.MaxInFlight, len(sources), r.rejects, r.files != nil, from, total0, byReason, fileTallies)
+	r.tracker = newTracker(r.cfg.MaxInFlight, len(sources), r.files != nil, from, total0, byReason, fileTallies, r.rejects.size())
 	if r.files != nil {
 		// The checkpoint, with the rejects file's size, exists before the
 		// first row is read: whatever this run appends to the rejects file
@@ -172,8 +172,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	return rep, err
 }
 
-// pipeline runs the stages: read → map and batch → send, with the
-// checkpoint writer beside them.
+// pipeline runs the stages: read → map → assemble → send, which settle
+// jobs with the tracker, and the commit stage beside them, which writes
+// their rejects and the checkpoint.
 func (r *run) pipeline(ctx context.Context, from mark, schemaless mappings.Mapper) error {
 	// Failures cancel base; the end of ctx only stops reading, and, after
 	// the drain timeout, sending.
@@ -200,19 +201,17 @@ func (r *run) pipeline(ctx context.Context, from mark, schemaless mappings.Mappe
 		}
 	}()
 
-	var ckErr error
-	ckDone := make(chan struct{})
-	if r.files != nil {
-		go func() {
-			defer close(ckDone)
-			if err := r.checkpointLoop(finished); err != nil {
-				ckErr = err
-				fail(err)
-			}
-		}()
-	} else {
-		close(ckDone)
-	}
+	// The commit stage writes the rejects, and the checkpoint if kept, in
+	// order, outside the tracker's lock.
+	var commitErr error
+	committed := make(chan struct{})
+	go func() {
+		defer close(committed)
+		if err := r.commitLoop(finished); err != nil {
+			commitErr = err
+			fail(err)
+		}
+	}()
 
 	workers := max(1, runtime.GOMAXPROCS(0))
 	blocks := make(chan block, 2*workers)
@@ -247,11 +246,12 @@ func (r *run) pipeline(ctx context.Context, from mark, schemaless mappings.Mappe
 	if cause := context.Cause(base); cause != nil && !errors.Is(cause, context.Canceled) {
 		err = cause
 	}
-	// Stop the drain timer and the checkpoint writer before the final write.
+	// Stop the drain timer, and let the commit stage commit what is due
+	// and stop, before the final write.
 	close(finished)
-	<-ckDone
-	if ckErr != nil {
-		err = ckErr
+	<-committed
+	if commitErr != nil {
+		err = commitErr
 	}
 	if ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled)) {
 		err = fmt.Errorf("interrupted: %w", ctx.Err())

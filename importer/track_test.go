@@ -14,17 +14,29 @@ func pos(row int64) readers.Position {
 	return readers.Position{File: "f", Row: row, Line: row, Offset: row * 10}
 }
 
-func newTestTracker(t *testing.T, inFlight int, durable bool) *tracker {
+// newTestTracker returns a tracker and the committer that writes the
+// rejects of the jobs it finds due, as the commit stage does.
+func newTestTracker(t *testing.T, inFlight int, durable bool) (*tracker, *committer) {
 	t.Helper()
 	rj, err := openRejects(filepath.Join(t.TempDir(), "rejects.ndjson"), false, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newTracker(inFlight, 2, rj, durable, mark{}, tally{}, nil, nil)
+	tr := newTracker(inFlight, 2, durable, mark{}, tally{}, nil, nil, rj.size())
+	return tr, &committer{r: &run{tracker: tr, rejects: rj}}
+}
+
+// settle marks j done and commits what became due.
+func settle(t *testing.T, c *committer, j *job) {
+	t.Helper()
+	c.r.tracker.done(j)
+	if err := c.commitDue(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestTrackerCommitsInOrderWhateverOrderAcksCome(t *testing.T) {
-	tr := newTestTracker(t, 10, false)
+	tr, c := newTestTracker(t, 10, false)
 	ctx := context.Background()
 	jobs := make([]*job, 5)
 	for i := range jobs {
@@ -44,9 +56,7 @@ func TestTrackerCommitsInOrderWhateverOrderAcksCome(t *testing.T) {
 		{ack: 4, want: 300},
 		{ack: 3, want: 500},
 	} {
-		if err := tr.done(jobs[step.ack]); err != nil {
-			t.Fatal(err)
-		}
+		settle(t, c, jobs[step.ack])
 		s := tr.snapshot()
 		if s.committed.Pos.Row != step.want {
 			t.Fatalf("after ack %d the watermark is at row %d, want %d", step.ack, s.committed.Pos.Row, step.want)
@@ -61,7 +71,7 @@ func TestTrackerCommitsInOrderWhateverOrderAcksCome(t *testing.T) {
 }
 
 func TestTrackerWritesRejectsOnlyWhenTheirRangeCommits(t *testing.T) {
-	tr := newTestTracker(t, 10, false)
+	tr, c := newTestTracker(t, 10, false)
 	first := &job{seq: 0, end: mark{Pos: pos(10)}}
 	second := &job{seq: 1, end: mark{Pos: pos(20)}, rejects: []Reject{{File: "f", Row: 15, Reason: "bad_timestamp", Raw: "x"}}}
 	second.count(0, func(c *tally) { c.Read++; c.Rejected++ })
@@ -70,23 +80,64 @@ func TestTrackerWritesRejectsOnlyWhenTheirRangeCommits(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := tr.done(second); err != nil {
-		t.Fatal(err)
-	}
-	if tr.rejects.size() != 0 {
+	settle(t, c, second)
+	if c.r.rejects.size() != 0 {
 		t.Fatal("a reject was written before the rows before it were settled")
 	}
-	if err := tr.done(first); err != nil {
-		t.Fatal(err)
-	}
+	settle(t, c, first)
 	s := tr.snapshot()
-	if s.rejectsOffset == 0 || s.total.Rejected != 1 || s.byReason["bad_timestamp"] != 1 || s.committed.Pos.Row != 20 {
+	if s.rejectsOffset == 0 || s.rejectsOffset != c.r.rejects.size() || s.total.Rejected != 1 || s.byReason["bad_timestamp"] != 1 || s.committed.Pos.Row != 20 {
 		t.Fatalf("state %+v", s)
 	}
 }
 
+// TestTrackerOnlyHandsOverDueJobs checks that marking jobs done writes
+// nothing and moves no watermark: the jobs become due, in order, and only
+// the commit stage writes their rejects and commits them.
+func TestTrackerOnlyHandsOverDueJobs(t *testing.T) {
+	tr, c := newTestTracker(t, 10, false)
+	jobs := make([]*job, 3)
+	for i := range jobs {
+		if err := tr.acquire(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		jobs[i] = &job{seq: int64(i), end: mark{Pos: pos(int64(i+1) * 10)}, rejects: []Reject{{File: "f", Row: int64(i*10 + 1), Reason: "bad_timestamp"}}}
+		jobs[i].count(0, func(c *tally) { c.Read++; c.Rejected++ })
+	}
+	for _, i := range []int{2, 0, 1} {
+		tr.done(jobs[i])
+	}
+	if s := tr.snapshot(); s.committed.Pos.Row != 0 || s.total.Rejected != 0 || c.r.rejects.size() != 0 {
+		t.Fatalf("after done: watermark at row %d, %d rejected, %d bytes of rejects; want nothing committed or written", s.committed.Pos.Row, s.total.Rejected, c.r.rejects.size())
+	}
+	due := tr.takeDue(nil)
+	if len(due) != 3 || due[0] != jobs[0] || due[1] != jobs[1] || due[2] != jobs[2] {
+		t.Fatalf("due: %v, want the three jobs in order", due)
+	}
+	tr.due = append(tr.due, due...) // hand them back to the committer
+	if err := c.commitDue(); err != nil {
+		t.Fatal(err)
+	}
+	if s := tr.snapshot(); s.committed.Pos.Row != 30 || s.total.Rejected != 3 || s.rejectsOffset != c.r.rejects.size() {
+		t.Fatalf("after the commit: %+v", s)
+	}
+	if err := c.r.rejects.flush(); err != nil {
+		t.Fatal(err)
+	}
+	var rows []int64
+	for _, r := range readRejectsFile(t, c.r.rejects.path) {
+		rows = append(rows, r.Row)
+	}
+	if len(rows) != 3 || rows[0] != 1 || rows[1] != 11 || rows[2] != 21 {
+		t.Fatalf("rejects written for rows %v, want 1, 11, 21 in order", rows)
+	}
+	if len(tr.slots) != 0 {
+		t.Fatalf("%d slots still held after every job committed", len(tr.slots))
+	}
+}
+
 func TestTrackerCapsJobsInFlight(t *testing.T) {
-	tr := newTestTracker(t, 2, true)
+	tr, c := newTestTracker(t, 2, true)
 	ctx := context.Background()
 	for range 2 {
 		if err := tr.acquire(ctx); err != nil {
@@ -99,9 +150,7 @@ func TestTrackerCapsJobsInFlight(t *testing.T) {
 		t.Fatalf("third acquire: %v, want it to block until its context ends", err)
 	}
 	// Committed but not yet covered by a checkpoint: the slot stays taken.
-	if err := tr.done(&job{seq: 0, end: mark{Pos: pos(5)}}); err != nil {
-		t.Fatal(err)
-	}
+	settle(t, c, &job{seq: 0, end: mark{Pos: pos(5)}})
 	if len(tr.slots) != 2 {
 		t.Fatalf("%d slots held, want 2 until a checkpoint covers the job", len(tr.slots))
 	}
