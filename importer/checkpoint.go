@@ -382,3 +382,39 @@ func (r *run) resume() (*Checkpoint, mark, error) {
 	}
 	return cp, mark{File: len(r.sources)}, nil
 }
+
+// restore sets the run's state where cp, the checkpoint resumed from (nil
+// on a fresh run), leaves it: the counts below its watermark, the rejects
+// file cut back to the offset it records, and the tracker's watermark at
+// from.
+func (r *run) restore(cp *Checkpoint, from mark) error {
+	var offset int64
+	var total0 tally
+	var byReason map[string]int64
+	var fileTallies []tally
+	if cp != nil {
+		offset = cp.RejectsOffset
+		total0 = tally{Read: cp.Totals.Read, Delivered: cp.Totals.Delivered, Rejected: cp.Totals.Rejected, Filtered: cp.Totals.Filtered}
+		byReason = cp.Totals.RejectedByReason
+		fileTallies = make([]tally, len(r.sources))
+		for i, f := range cp.Files {
+			fileTallies[i] = tally{Read: f.Read, Delivered: f.Delivered, Rejected: f.Rejected, Filtered: f.Filtered}
+			if i < from.File {
+				r.cfg.Reader.Progress.Add(r.sources[i].Size)
+			}
+		}
+		r.startDelivered = total0.Delivered
+		r.read.Store(total0.Read)
+		r.delivered.Store(total0.Delivered)
+		r.rejected.Store(total0.Rejected)
+		r.filtered.Store(total0.Filtered)
+	}
+	var err error
+	r.rejects, err = openRejects(r.cfg.RejectsPath, cp != nil, offset)
+	if err != nil {
+		return err
+	}
+	r.rejects.crash = r.crash
+	r.tracker = newTracker(r.cfg.MaxInFlight, len(r.sources), r.files != nil, from, total0, byReason, fileTallies, r.rejects.size())
+	return nil
+}

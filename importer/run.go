@@ -104,33 +104,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		rep.CheckpointPath = cfg.CheckpointPath
 		return rep, nil
 	}
-	var offset int64
-	var total0 tally
-	var byReason map[string]int64
-	var fileTallies []tally
-	if cp != nil {
-		offset = cp.RejectsOffset
-		total0 = tally{Read: cp.Totals.Read, Delivered: cp.Totals.Delivered, Rejected: cp.Totals.Rejected, Filtered: cp.Totals.Filtered}
-		byReason = cp.Totals.RejectedByReason
-		fileTallies = make([]tally, len(sources))
-		for i, f := range cp.Files {
-			fileTallies[i] = tally{Read: f.Read, Delivered: f.Delivered, Rejected: f.Rejected, Filtered: f.Filtered}
-			if i < from.File {
-				r.cfg.Reader.Progress.Add(sources[i].Size)
-			}
-		}
-		r.startDelivered = total0.Delivered
-		r.read.Store(total0.Read)
-		r.delivered.Store(total0.Delivered)
-		r.rejected.Store(total0.Rejected)
-		r.filtered.Store(total0.Filtered)
-	}
-	r.rejects, err = openRejects(cfg.RejectsPath, cp != nil, offset)
-	if err != nil {
+	if err := r.restore(cp, from); err != nil {
 		return Report{}, err
 	}
-	r.rejects.crash = r.crash
-	r.tracker = newTracker(r.cfg.MaxInFlight, len(sources), r.files != nil, from, total0, byReason, fileTallies, r.rejects.size())
 	if r.files != nil {
 		// The checkpoint, with the rejects file's size, exists before the
 		// first row is read: whatever this run appends to the rejects file
