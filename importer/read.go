@@ -49,6 +49,8 @@ func (r *run) readAll(ctx context.Context, from mark, out chan<- block) error {
 	return nil
 }
 
+// readSource reads the source at index file, from at (nil: its start), and
+// hands its rows on in blocks.
 func (r *run) readSource(ctx context.Context, file int, at *readers.Position, out chan<- block) error {
 	src := &r.sources[file]
 	opts := r.cfg.Reader
@@ -65,24 +67,10 @@ func (r *run) readSource(ctx context.Context, file int, at *readers.Position, ou
 		schema = s.Schema()
 	}
 	blk := block{file: file, src: src, schema: schema, items: r.newItems()}
-	send := func() error {
-		if len(blk.items) == 0 {
-			return nil
-		}
-		blk.seq = r.blocks
-		r.blocks++
-		select {
-		case out <- blk:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		blk.items = r.newItems()
-		return nil
-	}
 	for {
 		row, err := rd.Next(ctx)
 		if err == io.EOF {
-			return send()
+			return r.handOn(ctx, &blk, out)
 		}
 		if err == nil {
 			blk.items = append(blk.items, item{row: row})
@@ -92,11 +80,29 @@ func (r *run) readSource(ctx context.Context, file int, at *readers.Position, ou
 			return err
 		}
 		if len(blk.items) == blockSize {
-			if err := send(); err != nil {
+			if err := r.handOn(ctx, &blk, out); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// handOn sends blk, unless it is empty, to the map stage with the next
+// block number, and gives blk new room for the rows that follow. Only the
+// read stage calls it.
+func (r *run) handOn(ctx context.Context, blk *block, out chan<- block) error {
+	if len(blk.items) == 0 {
+		return nil
+	}
+	blk.seq = r.blocks
+	r.blocks++
+	select {
+	case out <- *blk:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	blk.items = r.newItems()
+	return nil
 }
 
 // The stages hand blocks of rows and of mapped messages on through free
