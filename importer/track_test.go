@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -161,5 +162,41 @@ func TestTrackerCapsJobsInFlight(t *testing.T) {
 	}
 	if err := tr.acquire(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestTheTrackersLockIsFreeWhileRejectsAreWritten stops the commit stage
+// in the middle of writing a reject (where a line straddles the rejects
+// file's buffer, which goes to disk there) and checks that the tracker's
+// lock is free: senders never wait for the disk.
+func TestTheTrackersLockIsFreeWhileRejectsAreWritten(t *testing.T) {
+	tr, c := newTestTracker(t, 10, false)
+	hits := 0
+	c.r.rejects.crash = func(point string) {
+		if point != crashRejectsTornLine {
+			return
+		}
+		hits++
+		if !tr.mu.TryLock() {
+			t.Error("the tracker's lock is held while a reject is written")
+			return
+		}
+		tr.mu.Unlock()
+	}
+	j := &job{seq: 0, end: mark{Pos: pos(100)}}
+	raw := strings.Repeat("x", 3000)
+	for i := range 40 { // 120 KB of rejects: more than the buffer holds
+		j.addReject(Reject{File: "f", Row: int64(i + 1), Reason: "invalid_json", Raw: raw})
+		j.count(0, func(c *tally) { c.Read++; c.Rejected++ })
+	}
+	if err := tr.acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, c, j)
+	if hits == 0 {
+		t.Fatal("no reject's line straddled the rejects file's buffer")
+	}
+	if s := tr.snapshot(); s.total.Rejected != 40 || s.rejectsOffset != c.r.rejects.size() {
+		t.Fatalf("after the commit: %+v", s)
 	}
 }
