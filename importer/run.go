@@ -161,6 +161,12 @@ func (r *run) pipeline(ctx context.Context, from mark, schemaless mappings.Mappe
 	defer cancelRead()
 	sendCtx, cancelSend := context.WithCancel(gctx)
 	defer cancelSend()
+	if ctx.Err() != nil {
+		// Interrupted before the first row: read none. Later, the
+		// goroutine below stops reading, and the stages see it in any
+		// order; now none may start first.
+		cancelRead()
+	}
 	finished := make(chan struct{})
 	go func() {
 		select {
