@@ -126,3 +126,6 @@ func (b *budget) check(total int64, top func() []ReasonCount) error {
 	}
 	return nil
 }
+
+// topReasons returns the five most frequent reject reasons of this run.
+func (r *run) topReasons() []ReasonCount { return r.reasons.top(5) }

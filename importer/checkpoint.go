@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -281,4 +282,139 @@ func (cp *Checkpoint) match(path string, files []CheckpointFile, options map[str
 		return nil
 	}
 	return e
+}
+
+// optionSet returns the options a checkpoint must match: the caller's,
+// then the identity of the import that Run computes itself, which no
+// caller's option overrides: the mapping, the time window, the
+// destination, and the options of reading and batching. The keys and
+// values are those the command recorded before Run computed them, so that
+// older checkpoints still match.
+func (r *run) optionSet() map[string]string {
+	o := map[string]string{}
+	for k, v := range r.cfg.Options {
+		o[k] = v
+	}
+	o["mapping"] = "passthrough"
+	if r.cfg.Spec != nil {
+		o["mapping"] = r.cfg.Spec.Fingerprint()
+	}
+	delete(o, "since")
+	delete(o, "until")
+	delete(o, "future_tolerance")
+	if m := r.cfg.Mapping; !m.Since.IsZero() {
+		o["since"] = m.Since.UTC().Format(time.RFC3339Nano)
+	}
+	if m := r.cfg.Mapping; !m.Until.IsZero() {
+		o["until"] = m.Until.UTC().Format(time.RFC3339Nano)
+	}
+	if ft := r.cfg.Mapping.FutureTolerance; ft != 0 {
+		o["future_tolerance"] = ft.String()
+	}
+	o["destination"] = r.cfg.Destination
+	ro := r.cfg.Reader
+	o["format"] = ro.Format
+	o["max_line_bytes"] = strconv.Itoa(ro.MaxLineBytes)
+	if ro.Delimiter != 0 {
+		o["delimiter"] = string(ro.Delimiter)
+	}
+	if len(ro.Columns) > 0 {
+		b, _ := json.Marshal(ro.Columns)
+		o["columns"] = string(b)
+	}
+	if ro.Null != nil {
+		b, _ := json.Marshal(ro.Null)
+		o["null"] = string(b)
+	}
+	if ro.Select != nil {
+		b, _ := json.Marshal(ro.Select)
+		o["select"] = string(b)
+	}
+	l := r.cfg.Limits
+	o["limits"] = fmt.Sprintf("%d/%d/%d", l.MaxBatchBytes, l.MaxMessageBytes, l.MaxMessages)
+	return o
+}
+
+// resume loads the checkpoint, if the run keeps one, and returns it with the
+// mark to start reading from. A checkpoint of another import is an error.
+func (r *run) resume() (*Checkpoint, mark, error) {
+	path := r.cfg.CheckpointPath
+	if path == "" {
+		return nil, mark{}, nil
+	}
+	for _, s := range r.sources {
+		if s.Path == "-" {
+			return nil, mark{}, nil // stdin cannot be read again: no checkpoint
+		}
+	}
+	r.files = make([]CheckpointFile, len(r.sources))
+	for i, s := range r.sources {
+		f, err := fileOf(s)
+		if err != nil {
+			return nil, mark{}, err
+		}
+		r.files[i] = f
+	}
+	if r.cfg.Restart {
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, mark{}, fmt.Errorf("checkpoint: %w", err)
+		}
+		return nil, mark{}, nil
+	}
+	cp, err := LoadCheckpoint(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, mark{}, nil
+	}
+	if err != nil {
+		return nil, mark{}, err
+	}
+	if err := cp.match(path, r.files, r.options, r.cfg.RejectsPath); err != nil {
+		return nil, mark{}, err
+	}
+	r.started = cp.Started
+	for i, f := range cp.Files {
+		switch f.Status {
+		case StatusPartial:
+			return cp, mark{File: i, Pos: *f.Resume}, nil
+		case StatusPending:
+			return cp, mark{File: i}, nil
+		}
+	}
+	return cp, mark{File: len(r.sources)}, nil
+}
+
+// restore sets the run's state where cp, the checkpoint resumed from (nil
+// on a fresh run), leaves it: the counts below its watermark, the rejects
+// file cut back to the offset it records, and the tracker's watermark at
+// from.
+func (r *run) restore(cp *Checkpoint, from mark) error {
+	var offset int64
+	var total0 tally
+	var byReason map[string]int64
+	var fileTallies []tally
+	if cp != nil {
+		offset = cp.RejectsOffset
+		total0 = tally{Read: cp.Totals.Read, Delivered: cp.Totals.Delivered, Rejected: cp.Totals.Rejected, Filtered: cp.Totals.Filtered}
+		byReason = cp.Totals.RejectedByReason
+		fileTallies = make([]tally, len(r.sources))
+		for i, f := range cp.Files {
+			fileTallies[i] = tally{Read: f.Read, Delivered: f.Delivered, Rejected: f.Rejected, Filtered: f.Filtered}
+			if i < from.File {
+				r.cfg.Reader.Progress.Add(r.sources[i].Size)
+			}
+		}
+		r.startDelivered = total0.Delivered
+		r.read.Store(total0.Read)
+		r.delivered.Store(total0.Delivered)
+		r.rejected.Store(total0.Rejected)
+		r.filtered.Store(total0.Filtered)
+	}
+	var err error
+	r.rejects, err = openRejects(r.cfg.RejectsPath, cp != nil, offset)
+	if err != nil {
+		return err
+	}
+	r.rejects.crash = r.crash
+	r.tracker = newTracker(r.cfg.MaxInFlight, len(r.sources), r.files != nil, from, total0, byReason, fileTallies, r.rejects.size())
+	return nil
 }

@@ -1,7 +1,3 @@
-// Package importer runs an import: it reads rows from sources, maps them to
-// Segment messages, packs them into batches and sends them through a sink,
-// writing rejects and counting every row as delivered, rejected or filtered.
-// It knows neither file formats nor HTTP.
 package importer
 
 import (

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -122,4 +123,97 @@ func (p Progress) EventsPerSecond() float64 {
 		return 0
 	}
 	return float64(p.Delivered) / p.Elapsed.Seconds()
+}
+
+func (r *run) transport() Transport {
+	if r.cfg.Stats == nil {
+		return Transport{}
+	}
+	return r.cfg.Stats.Transport()
+}
+
+// report sums up the run. Rejects and filtered rows count once settled;
+// delivered rows count once acknowledged.
+func (r *run) report(files int, total int64, d time.Duration) Report {
+	committed, byReason := r.tracker.counts()
+	rep := Report{
+		Files:            files,
+		BytesTotal:       total,
+		RowsRead:         r.read.Load(),
+		Delivered:        r.delivered.Load(),
+		Rejected:         committed.Rejected,
+		RejectedByReason: byReason,
+		Filtered:         committed.Filtered,
+		Batches:          r.batches.Load(),
+		Transport:        r.transport(),
+		DurationSeconds:  d.Seconds(),
+		RejectsFile:      r.cfg.RejectsPath,
+		TopReasons:       r.reasons.top(10),
+	}
+	rep.Unsettled = rep.RowsRead - rep.Delivered - rep.Rejected - rep.Filtered
+	if d > 0 {
+		rep.EventsPerSecond = float64(rep.Delivered-r.startDelivered) / d.Seconds()
+	}
+	return rep
+}
+
+// reportFrom sums up an import that a checkpoint says is finished.
+func reportFrom(cp *Checkpoint, files int, total int64) Report {
+	byReason := cp.Totals.RejectedByReason
+	if byReason == nil {
+		byReason = map[string]int64{}
+	}
+	return Report{
+		Files:            files,
+		BytesTotal:       total,
+		RowsRead:         cp.Totals.Read,
+		Delivered:        cp.Totals.Delivered,
+		Rejected:         cp.Totals.Rejected,
+		RejectedByReason: byReason,
+		Filtered:         cp.Totals.Filtered,
+		RejectsFile:      cp.RejectsFile,
+		Complete:         true,
+	}
+}
+
+// startProgress calls cfg.Progress every interval until the returned function
+// is called.
+func (r *run) startProgress(total int64, start time.Time) (stop func()) {
+	if r.cfg.Progress == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(r.cfg.ProgressInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				r.progress(total, start, false)
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+func (r *run) progress(total int64, start time.Time, final bool) {
+	if r.cfg.Progress == nil {
+		return
+	}
+	r.cfg.Progress(Progress{
+		BytesRead:  r.cfg.Reader.Progress.Load(),
+		BytesTotal: total,
+		RowsRead:   r.read.Load(),
+		Delivered:  r.delivered.Load(),
+		Rejected:   r.rejected.Load(),
+		Filtered:   r.filtered.Load(),
+		Transport:  r.transport(),
+		Elapsed:    time.Since(start),
+		Final:      final,
+	})
 }

@@ -70,30 +70,39 @@ func (j *job) addReject(r Reject) {
 	j.rawBytes += len(r.Raw) + len(r.RawBase64)
 }
 
-// tracker commits jobs in order as they are acknowledged, moving the
+// tracker decides, in order, which jobs are settled, and moves the
 // watermark: the mark below which every row is delivered, rejected (and
-// written to the rejects file) or filtered. It also caps the jobs in flight:
-// a job holds a slot from before it is handed on until it is committed, or,
-// when a checkpoint is kept, until a checkpoint written to disk covers it.
-// Safe for concurrent use.
+// written to the rejects file) or filtered. A job is done when each of its
+// rows is delivered, rejected or filtered; it becomes due once every job
+// before it is done too, and is committed once the commit stage (see
+// commitDue) wrote its rejects. The tracker itself does no I/O: under its
+// lock it only records, counts and hands over.
+//
+// It also caps the jobs in flight: a job holds a slot from before it is
+// handed on until it is committed, or, when a checkpoint is kept, until a
+// checkpoint written to disk covers it. Safe for concurrent use.
 type tracker struct {
 	slots   chan struct{}
-	rejects *rejectsFile
-	durable bool // slots wait for a checkpoint write
-	wake    chan struct{}
+	durable bool          // slots wait for a checkpoint write
+	wake    chan struct{} // signalled when jobs become due
 
-	mu        sync.Mutex
-	next      int64
-	acked     map[int64]*job
-	committed mark
-	total     tally
-	byReason  map[string]int64
-	files     []tally
-	undurable int // committed jobs whose slots wait for a checkpoint write
-	dirty     bool
+	mu            sync.Mutex
+	next          int64          // the seq of the next job to become due
+	acked         map[int64]*job // done jobs waiting for those before them
+	due           []*job         // due jobs, in order, not yet taken
+	committed     mark
+	total         tally
+	byReason      map[string]int64
+	files         []tally
+	rejectsOffset int64 // the rejects file's size once the committed rejects are in it
+	undurable     int   // committed jobs whose slots wait for a checkpoint write
+	dirty         bool
 }
 
-func newTracker(inFlight, sources int, rejects *rejectsFile, durable bool, start mark, total tally, byReason map[string]int64, files []tally) *tracker {
+// newTracker returns a tracker whose watermark starts at start, with the
+// counts below it and rejectsOffset, the rejects file's size, that a
+// checkpoint recorded (or zero counts and the file's size on a fresh run).
+func newTracker(inFlight, sources int, durable bool, start mark, total tally, byReason map[string]int64, files []tally, rejectsOffset int64) *tracker {
 	if byReason == nil {
 		byReason = map[string]int64{}
 	}
@@ -101,15 +110,15 @@ func newTracker(inFlight, sources int, rejects *rejectsFile, durable bool, start
 		files = make([]tally, sources)
 	}
 	return &tracker{
-		slots:     make(chan struct{}, inFlight),
-		rejects:   rejects,
-		durable:   durable,
-		wake:      make(chan struct{}, 1),
-		acked:     map[int64]*job{},
-		committed: start,
-		total:     total,
-		byReason:  byReason,
-		files:     files,
+		slots:         make(chan struct{}, inFlight),
+		durable:       durable,
+		wake:          make(chan struct{}, 1),
+		acked:         map[int64]*job{},
+		committed:     start,
+		total:         total,
+		byReason:      byReason,
+		files:         files,
+		rejectsOffset: rejectsOffset,
 	}
 }
 
@@ -129,43 +138,62 @@ func (t *tracker) release(n int) {
 	}
 }
 
-// done records that every row of j is settled and commits the jobs it
-// completes, writing their rejects. An error is a failed write of the
-// rejects file.
-func (t *tracker) done(j *job) error {
+// done records that every row of j is settled. The jobs it completes, j
+// and the done jobs after it, become due, in order, and the commit stage is
+// woken.
+func (t *tracker) done(j *job) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	t.acked[j.seq] = j
+	due := len(t.due)
 	for {
 		j, ok := t.acked[t.next]
 		if !ok {
 			break
 		}
-		for i := range j.rejects {
-			if err := t.rejects.write(j.rejects[i]); err != nil {
-				return err
-			}
-			t.byReason[j.rejects[i].Reason]++
-		}
-		for _, ft := range j.tallies {
-			t.files[ft.file].add(ft.tally)
-			t.total.add(ft.tally)
-		}
 		delete(t.acked, t.next)
 		t.next++
-		t.committed = j.end
-		t.dirty = true
-		if t.durable {
-			t.undurable++
-		} else {
-			t.release(1)
+		t.due = append(t.due, j)
+	}
+	woken := len(t.due) > due
+	t.mu.Unlock()
+	if woken {
+		select {
+		case t.wake <- struct{}{}:
+		default:
 		}
 	}
-	select {
-	case t.wake <- struct{}{}:
-	default:
+}
+
+// takeDue returns the due jobs, in order, and keeps buf (emptied) to
+// gather the next ones.
+func (t *tracker) takeDue(buf []*job) []*job {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	due := t.due
+	t.due = buf[:0]
+	return due
+}
+
+// commit moves the watermark past j, the first due job not yet committed,
+// whose rejects are written: the rejects file is now rejectsOffset long.
+func (t *tracker) commit(j *job, rejectsOffset int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for i := range j.rejects {
+		t.byReason[j.rejects[i].Reason]++
 	}
-	return nil
+	for _, ft := range j.tallies {
+		t.files[ft.file].add(ft.tally)
+		t.total.add(ft.tally)
+	}
+	t.committed = j.end
+	t.rejectsOffset = rejectsOffset
+	t.dirty = true
+	if t.durable {
+		t.undurable++
+	} else {
+		t.release(1)
+	}
 }
 
 // state is what a checkpoint records: the watermark and the counts below it.
@@ -187,7 +215,7 @@ func (t *tracker) snapshot() state {
 		total:         t.total,
 		byReason:      make(map[string]int64, len(t.byReason)),
 		files:         append([]tally(nil), t.files...),
-		rejectsOffset: t.rejects.size(),
+		rejectsOffset: t.rejectsOffset,
 		undurable:     t.undurable,
 	}
 	for k, v := range t.byReason {

@@ -1,0 +1,212 @@
+package importer
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	"github.com/backfillhq/backfill/readers"
+	"github.com/backfillhq/backfill/sink"
+)
+
+// A range of rows is cut early when the rejects it holds (kept in memory
+// until the range is settled) reach either bound.
+const (
+	maxRangeRejects     = 1000
+	maxRangeRejectBytes = 4 << 20
+)
+
+// assembler is the assemble stage. It takes the mapped blocks, puts them
+// back in row order, packs their messages into batches and cuts the rows
+// into jobs: contiguous ranges that settle as one, handed to the senders
+// (or, with no message, straight to the tracker). It counts each row read
+// once, samples the first rows for previews and keeps the error budget.
+// One goroutine runs it.
+type assembler struct {
+	r       *run
+	out     chan<- *job
+	batcher *sink.Batcher
+	budget  *budget
+
+	cur     *job              // the range being filled
+	seq     int64             // the seq of the next job
+	cut     bool              // end the current range before the next row
+	next    int64             // the seq of the next block in row order
+	waiting map[int64]*mapped // blocks mapped before their turn
+	sampled int               // rows passed to cfg.Sample
+}
+
+func newAssembler(r *run, out chan<- *job) *assembler {
+	return &assembler{
+		r:       r,
+		out:     out,
+		batcher: sink.NewBatcher(r.cfg.Limits),
+		budget:  newBudget(r.cfg.MaxRejects, r.cfg.MaxRejectRate, r.cfg.RejectWindow),
+		cur:     &job{},
+		waiting: map[int64]*mapped{},
+	}
+}
+
+// run assembles the blocks from in until it is closed, then hands on the
+// last job, whose range ends at the end of the input. It returns early,
+// with the last range left open, when ctx ends or the error budget is
+// spent.
+func (a *assembler) run(ctx context.Context, in <-chan *mapped) error {
+	for {
+		var m *mapped
+		var ok bool
+		select {
+		case m, ok = <-in:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if !ok {
+			break
+		}
+		if err := a.take(ctx, m); err != nil {
+			return err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		// Reading stopped early: the input did not end here. The last
+		// range is left open, its rows read again on resume; ending it at
+		// the end of the input would settle rows never read.
+		return err
+	}
+	if len(a.waiting) > 0 {
+		return fmt.Errorf("map stage: %d blocks of rows out of order", len(a.waiting))
+	}
+	return a.emit(ctx, a.batcher.Flush(), mark{File: len(a.r.sources)})
+}
+
+// take puts m in its place in row order and assembles every block whose
+// turn has come.
+func (a *assembler) take(ctx context.Context, m *mapped) error {
+	a.waiting[m.seq] = m
+	for {
+		m, ok := a.waiting[a.next]
+		if !ok {
+			return nil
+		}
+		delete(a.waiting, a.next)
+		a.next++
+		if err := a.block(ctx, m); err != nil {
+			return err
+		}
+		a.r.freeMapped(m)
+	}
+}
+
+// block assembles the rows of one mapped block, in order.
+func (a *assembler) block(ctx context.Context, m *mapped) error {
+	for i := range m.outs {
+		o := &m.outs[i]
+		if a.cut {
+			a.cut = false
+			if err := a.emit(ctx, a.batcher.Flush(), mark{File: m.file, Pos: o.pos}); err != nil {
+				return err
+			}
+		}
+		a.r.read.Add(1)
+		a.sample(m, o)
+		var err error
+		switch o.kind {
+		case outReject:
+			err = a.reject(m.file, o)
+		case outFiltered:
+			a.filter(m.file)
+		default:
+			err = a.message(ctx, m, o)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// message adds the message of a row to the batch, handing on the job it
+// fills; a message the batch limits refuse makes its row a reject.
+func (a *assembler) message(ctx context.Context, m *mapped, o *outcome) error {
+	full, err := a.batcher.AddEncoded(m.buf[o.start:o.end])
+	if err != nil {
+		o.err = fmt.Errorf("%s: %w", o.pos, err)
+		return a.reject(m.file, o)
+	}
+	a.budget.row(false)
+	if full != nil {
+		// The message starts the next batch, and its row the next range.
+		if err := a.emit(ctx, full, mark{File: m.file, Pos: o.pos}); err != nil {
+			return err
+		}
+	}
+	a.cur.positions = append(a.cur.positions, o.pos)
+	a.cur.files = append(a.cur.files, int32(m.file))
+	a.cur.count(m.file, func(t *tally) { t.Read++ })
+	return nil
+}
+
+// reject keeps the reject of a row in the current range, to be written
+// when the range settles, and cuts the range when the rejects it keeps
+// grow too many or too large. It returns the error budget's verdict.
+func (a *assembler) reject(file int, o *outcome) error {
+	r := a.r
+	rej := newReject(o.pos, reasonOf(o.err), o.err, o.raw)
+	a.cur.addReject(rej)
+	a.cur.count(file, func(t *tally) { t.Read++; t.Rejected++ })
+	r.rejected.Add(1)
+	r.reasons.add(rej.Reason, rej.Error)
+	if len(a.cur.rejects) >= maxRangeRejects || a.cur.rawBytes >= maxRangeRejectBytes {
+		a.cut = true
+	}
+	a.budget.row(true)
+	return a.budget.check(r.rejected.Load(), r.topReasons)
+}
+
+// filter counts a row the mapping filtered out.
+func (a *assembler) filter(file int) {
+	a.cur.count(file, func(t *tally) { t.Read++; t.Filtered++ })
+	a.r.filtered.Add(1)
+	a.budget.row(false)
+}
+
+// sample passes the first cfg.SampleRows rows to cfg.Sample.
+func (a *assembler) sample(m *mapped, o *outcome) {
+	r := a.r
+	if r.cfg.Sample == nil || a.sampled >= r.cfg.SampleRows {
+		return
+	}
+	a.sampled++
+	s := Sample{Pos: o.pos, Raw: o.raw}
+	if o.kind == outMessage {
+		s.Message = bytes.Clone(m.buf[o.start:o.end]) // m.buf is reused
+	} else {
+		s.Err = o.err
+	}
+	r.cfg.Sample(s)
+}
+
+// emit hands on the current job with batch b (nil when its range has no
+// message), ending its range just before end, and starts the next one. It
+// blocks while the jobs in flight are at their cap.
+func (a *assembler) emit(ctx context.Context, b *sink.Batch, end mark) error {
+	j := a.cur
+	j.batch, j.end, j.seq = b, end, a.seq
+	a.seq++
+	// The next job likely holds as many messages as this one.
+	n := len(j.positions)
+	a.cur = &job{positions: make([]readers.Position, 0, n), files: make([]int32, 0, n)}
+	if err := a.r.tracker.acquire(ctx); err != nil {
+		return err
+	}
+	if b == nil {
+		a.r.tracker.done(j)
+		return nil
+	}
+	select {
+	case a.out <- j:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

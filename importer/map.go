@@ -1,0 +1,176 @@
+package importer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/backfillhq/backfill/mappings"
+	"github.com/backfillhq/backfill/readers"
+	"github.com/backfillhq/backfill/sink"
+)
+
+// Outcomes of a row in the map stage.
+const (
+	outMessage = iota
+	outReject
+	outFiltered
+)
+
+// outcome is what the map stage made of one row: a message (its JSON at
+// buf[start:end] of its block), or why there is none.
+type outcome struct {
+	kind       uint8
+	pos        readers.Position
+	start, end int
+	err        error
+	raw        []byte // for rejects, and for samples
+}
+
+// mapped is a block of rows as the map workers leave it.
+type mapped struct {
+	seq  int64
+	file int
+	buf  []byte // the JSON of the block's messages, one after the other
+	outs []outcome
+}
+
+// newMapped returns a mapped block with n outcomes, to be set, and an empty
+// buffer.
+func (r *run) newMapped(seq int64, file, n int) *mapped {
+	m, ok := r.mappedPool.Get().(*mapped)
+	if !ok {
+		m = &mapped{buf: make([]byte, 0, 384*n)}
+	}
+	m.seq, m.file, m.buf = seq, file, m.buf[:0]
+	if cap(m.outs) < n {
+		m.outs = make([]outcome, n)
+	}
+	m.outs = m.outs[:n]
+	return m
+}
+
+// freeMapped hands a block back once its messages were copied into
+// batches and its rejects recorded.
+func (r *run) freeMapped(m *mapped) {
+	r.mappedPool.Put(m)
+}
+
+// mapperCache compiles the spec once per source file, for every worker.
+type mapperCache struct {
+	mu      sync.Mutex
+	mappers map[int]mappings.Mapper
+}
+
+func (c *mapperCache) get(r *run, blk *block) (mappings.Mapper, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if m, ok := c.mappers[blk.file]; ok {
+		return m, nil
+	}
+	m, err := r.cfg.Spec.Compile(blk.schema, r.cfg.Mapping)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", blk.src.Path, err)
+	}
+	if c.mappers == nil {
+		c.mappers = map[int]mappings.Mapper{}
+	}
+	c.mappers[blk.file] = m
+	return m, nil
+}
+
+// mapWorker maps and encodes blocks of rows. Several run at once; the
+// assembler puts their blocks back in order.
+func (r *run) mapWorker(ctx context.Context, in <-chan block, out chan<- *mapped, schemaless mappings.Mapper, cache *mapperCache) error {
+	keepRaw := r.cfg.Sample != nil
+	w := sink.NewMessageWriter(r.cfg.Limits)
+	for {
+		var blk block
+		var ok bool
+		select {
+		case blk, ok = <-in:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if !ok {
+			return nil
+		}
+		mapper := schemaless
+		if r.cfg.Spec != nil {
+			var err error
+			if mapper, err = cache.get(r, &blk); err != nil {
+				return err
+			}
+		}
+		m := r.newMapped(blk.seq, blk.file, len(blk.items))
+		// Every row goes the same way, previews and imports alike: the
+		// mapper writes its message into the block's buffer.
+		w.Reset(m.buf)
+		for i := range blk.items {
+			it, o := &blk.items[i], &m.outs[i]
+			*o = outcome{pos: it.pos()}
+			if it.err != nil {
+				o.kind, o.err, o.raw = outReject, it.err, it.err.Raw
+				continue
+			}
+			row := &it.row
+			start := w.Len()
+			if err := mapper.Map(row, w); err != nil {
+				o.kind, o.err = outReject, err
+				if errors.Is(err, mappings.ErrFiltered) {
+					o.kind = outFiltered
+				}
+				if o.kind == outReject || keepRaw {
+					o.raw = rawRow(row)
+				}
+				continue
+			}
+			o.kind, o.start, o.end = outMessage, start, w.Len()
+			if keepRaw {
+				o.raw = rawRow(row)
+			}
+		}
+		m.buf = w.Bytes()
+		r.freeItems(blk.items)
+		select {
+		case out <- m:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// ReasonInvalidRow is the reject reason of a row refused with an error
+// that carries no reason of its own (no RejectReason method). Every error
+// of readers, mappings and sink carries one, so this reason in a rejects
+// file points to a gap in them; the row's error says what went wrong.
+const ReasonInvalidRow = "invalid_row"
+
+// reasonOf returns the stable reject reason an error carries, or
+// ReasonInvalidRow.
+func reasonOf(err error) string {
+	var rr interface{ RejectReason() string }
+	if errors.As(err, &rr) {
+		return rr.RejectReason()
+	}
+	return ReasonInvalidRow
+}
+
+// rawRow returns the row's bytes as read, or for formats without them a JSON
+// object of its columns.
+func rawRow(row *readers.Row) []byte {
+	if row.Raw != nil {
+		return row.Raw
+	}
+	obj := make(sink.Fields, len(row.Names))
+	for i, name := range row.Names {
+		obj[i] = sink.Field{Key: name, Value: row.Value(i)}
+	}
+	b, err := sink.AppendValue(nil, obj)
+	if err != nil {
+		b, _ = json.Marshal(fmt.Sprint(row.AllValues()))
+	}
+	return b
+}

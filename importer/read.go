@@ -1,0 +1,125 @@
+package importer
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"github.com/backfillhq/backfill/readers"
+)
+
+// blockSize is how many rows the read stage hands on at once.
+const blockSize = 512
+
+// item is one row read, or the error that made it malformed.
+type item struct {
+	row readers.Row
+	err *readers.RowError
+}
+
+func (it *item) pos() readers.Position {
+	if it.err != nil {
+		return it.err.Pos
+	}
+	return it.row.Pos
+}
+
+// block is a run of rows of one source, handed from the read stage to the map
+// stage in one channel send.
+type block struct {
+	seq    int64 // the block's place among all blocks of the run
+	file   int   // index of the source
+	src    *readers.Source
+	schema []string
+	items  []item
+}
+
+// readAll reads the sources from the mark on and hands their rows on in
+// blocks.
+func (r *run) readAll(ctx context.Context, from mark, out chan<- block) error {
+	for i := from.File; i < len(r.sources); i++ {
+		var at *readers.Position
+		if i == from.File && from.Pos.Row > 0 {
+			at = &from.Pos
+		}
+		if err := r.readSource(ctx, i, at, out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readSource reads the source at index file, from at (nil: its start), and
+// hands its rows on in blocks.
+func (r *run) readSource(ctx context.Context, file int, at *readers.Position, out chan<- block) error {
+	src := &r.sources[file]
+	opts := r.cfg.Reader
+	if r.selectCols != nil {
+		opts.Select = r.selectCols
+	}
+	rd, err := readers.Open(ctx, *src, opts, at)
+	if err != nil {
+		return err
+	}
+	defer rd.Close()
+	var schema []string
+	if s, ok := rd.(readers.Schemer); ok {
+		schema = s.Schema()
+	}
+	blk := block{file: file, src: src, schema: schema, items: r.newItems()}
+	for {
+		row, err := rd.Next(ctx)
+		if err == io.EOF {
+			return r.handOn(ctx, &blk, out)
+		}
+		if err == nil {
+			blk.items = append(blk.items, item{row: row})
+		} else if rowErr, ok := errors.AsType[*readers.RowError](err); ok {
+			blk.items = append(blk.items, item{err: rowErr})
+		} else {
+			return err
+		}
+		if len(blk.items) == blockSize {
+			if err := r.handOn(ctx, &blk, out); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// handOn sends blk, unless it is empty, to the map stage with the next
+// block number, and gives blk new room for the rows that follow. Only the
+// read stage calls it.
+func (r *run) handOn(ctx context.Context, blk *block, out chan<- block) error {
+	if len(blk.items) == 0 {
+		return nil
+	}
+	blk.seq = r.blocks
+	r.blocks++
+	select {
+	case out <- *blk:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	blk.items = r.newItems()
+	return nil
+}
+
+// The stages hand blocks of rows and of mapped messages on through free
+// lists rather than allocating (and the runtime clearing) new ones for
+// every block: most of what an import allocates otherwise. A reused items
+// slice keeps the rows it last held reachable until they are overwritten,
+// which the few blocks in flight bound.
+
+// newItems returns an empty items slice with room for a block.
+func (r *run) newItems() []item {
+	if p, ok := r.itemsPool.Get().(*[]item); ok {
+		return (*p)[:0]
+	}
+	return make([]item, 0, blockSize)
+}
+
+// freeItems hands the items slice of a block that was mapped back.
+func (r *run) freeItems(items []item) {
+	r.itemsPool.Put(&items)
+}
