@@ -183,7 +183,7 @@ func writeRaw(w *sink.MessageWriter, x json.RawMessage, t colType, ts *timeParse
 	// A JSON number declared float or json, or an integer declared
 	// int, keeps its text.
 	if k := rawKind(x); isNumberKind(k) && (t == typeFloat || t == typeJSON ||
-		t == typeInt && bytes.IndexAny(x, ".eE") < 0) {
+		t == typeInt && !bytes.ContainsAny(x, ".eE")) {
 		w.Raw(x)
 		return nil
 	}

@@ -100,10 +100,6 @@ func newTimeParser(format, timezone string) (*timeParser, error) {
 	return p, nil
 }
 
-// naive reports whether the format has no zone at all, so that the
-// timezone is needed for every value.
-func (p *timeParser) naive() bool { return p.kind == formatLayout && p.zone == zoneNone }
-
 // parse reads a present value.
 func (p *timeParser) parse(v any) (time.Time, error) {
 	if t, ok := v.(time.Time); ok {

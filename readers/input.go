@@ -318,24 +318,6 @@ func (s *stream) discard(ctx context.Context, n int64) error {
 	return nil
 }
 
-// skipLine discards bytes up to and including the next newline, or to the
-// end of src. It never holds more than one buffer of the line.
-func (s *stream) skipLine(ctx context.Context) error {
-	for {
-		if i := bytes.IndexByte(s.buf[s.r:s.w], '\n'); i >= 0 {
-			s.consume(i + 1)
-			return nil
-		}
-		s.consume(s.w - s.r)
-		if err := s.fill(ctx); err != nil {
-			if err == io.EOF {
-				return nil
-			}
-			return err
-		}
-	}
-}
-
 // skipLineKeep discards bytes up to and including the next newline, or to
 // the end of src, appending them to keep while it holds fewer than
 // rawPrefixSize bytes. If keep then holds the whole line, its trailing

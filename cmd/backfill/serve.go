@@ -94,10 +94,10 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	switch outPath {
 	case "":
 		fmt.Fprintf(stdout, "receiving on %s, discarding what it receives\n", url)
-	default:
-		fmt.Fprintf(stdout, "receiving on %s, writing to %s\n", url, outPath)
 	case "-":
 		fmt.Fprintf(stderr, "receiving on %s\n", url)
+	default:
+		fmt.Fprintf(stdout, "receiving on %s, writing to %s\n", url, outPath)
 	}
 	if urlFile != "" {
 		if err := os.WriteFile(urlFile, []byte(url+"\n"), 0o644); err != nil {
