@@ -34,20 +34,6 @@ const hexDigits = "0123456789abcdef"
 // JavaScript readers), and each byte of invalid UTF-8 as \ufffd. Plain
 // ASCII is copied eight bytes at a time.
 func AppendString(dst []byte, s string) []byte {
-	dst, _ = appendString(dst, s, false)
-	return dst
-}
-
-// AppendValidString is AppendString for text that must be valid UTF-8: if
-// s is not, it returns dst unchanged and false.
-func AppendValidString(dst []byte, s string) ([]byte, bool) {
-	return appendString(dst, s, true)
-}
-
-// appendString writes s as a JSON string. With strict, invalid UTF-8 stops
-// it: it returns dst as it was, and false.
-func appendString(dst []byte, s string, strict bool) ([]byte, bool) {
-	orig := len(dst)
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -91,9 +77,6 @@ func appendString(dst []byte, s string, strict bool) ([]byte, bool) {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		switch {
 		case r == utf8.RuneError && size == 1:
-			if strict {
-				return dst[:orig], false
-			}
 			dst = append(dst, s[start:i]...)
 			dst = append(dst, `\ufffd`...)
 		case r == '\u2028' || r == '\u2029':
@@ -107,7 +90,16 @@ func appendString(dst []byte, s string, strict bool) ([]byte, bool) {
 		start = i
 	}
 	dst = append(dst, s[start:]...)
-	return append(dst, '"'), true
+	return append(dst, '"')
+}
+
+// AppendValidString is AppendString for text that must be valid UTF-8: if
+// s is not, it returns dst unchanged and false.
+func AppendValidString(dst []byte, s string) ([]byte, bool) {
+	if !utf8.ValidString(s) {
+		return dst, false
+	}
+	return AppendString(dst, s), true
 }
 
 // AppendFloat appends f as encoding/json writes a float of the given bit
