@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"reflect"
 	"syscall"
 	"testing"
 	"time"
@@ -119,25 +118,7 @@ func TestRandomKills(t *testing.T) {
 			}
 			stopServe()
 
-			first := map[string]map[string]any{}
-			dups := 0
-			eachJSONLine(t, received, func(m map[string]any) {
-				id := m["messageId"].(string)
-				if !rows.want[id] {
-					t.Fatalf("message %s arrived, but no such row should", id)
-				}
-				if prev, ok := first[id]; ok {
-					dups++
-					if !reflect.DeepEqual(prev, m) {
-						t.Fatalf("duplicate of %s differs:\n%v\n%v", id, prev, m)
-					}
-					return
-				}
-				first[id] = m
-			})
-			if len(first) != len(rows.want) {
-				t.Fatalf("%d of %d rows arrived", len(first), len(rows.want))
-			}
+			dups := checkArrivals(t, received, rows.want)
 			checkRejectsOnce(t, rejectsPath, rows.bad)
 			rep := readReport(t, filepath.Join(dir, "report.json"))
 			if rep.RowsRead != int64(len(rows.want)+len(rows.bad)) || rep.Delivered != int64(len(rows.want)) || rep.Rejected != int64(len(rows.bad)) {

@@ -267,25 +267,7 @@ func TestCrashPoints(t *testing.T) {
 			}
 			stopServe()
 
-			first := map[string]map[string]any{}
-			dups := 0
-			eachJSONLine(t, received, func(m map[string]any) {
-				id := m["messageId"].(string)
-				if !rows.want[id] {
-					t.Fatalf("message %s arrived, but no such row should", id)
-				}
-				if prev, ok := first[id]; ok {
-					dups++
-					if !reflect.DeepEqual(prev, m) {
-						t.Fatalf("duplicate of %s differs:\n%v\n%v", id, prev, m)
-					}
-					return
-				}
-				first[id] = m
-			})
-			if len(first) != len(rows.want) {
-				t.Fatalf("%d of %d rows arrived", len(first), len(rows.want))
-			}
+			dups := checkArrivals(t, received, rows.want)
 			if tc.action == "interrupt" && dups != 0 {
 				t.Fatalf("%d duplicates after a graceful stop, want none", dups)
 			}
@@ -385,4 +367,31 @@ func writeCrashParquet(t *testing.T, path, name string, rows int, row func(strin
 	if err := fw.Close(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// checkArrivals reads the messages the receiver wrote to received and
+// checks that every row of want arrived, that nothing else did, and that
+// each duplicate is identical to the first copy. It returns the number of
+// duplicates.
+func checkArrivals(t *testing.T, received string, want map[string]bool) (dups int) {
+	t.Helper()
+	first := map[string]map[string]any{}
+	eachJSONLine(t, received, func(m map[string]any) {
+		id := m["messageId"].(string)
+		if !want[id] {
+			t.Fatalf("message %s arrived, but no such row should", id)
+		}
+		if prev, ok := first[id]; ok {
+			dups++
+			if !reflect.DeepEqual(prev, m) {
+				t.Fatalf("duplicate of %s differs:\n%v\n%v", id, prev, m)
+			}
+			return
+		}
+		first[id] = m
+	})
+	if len(first) != len(want) {
+		t.Fatalf("%d of %d rows arrived", len(first), len(want))
+	}
+	return dups
 }
