@@ -47,11 +47,8 @@ func RowMessageID(row *readers.Row) string {
 	if row.Raw != nil {
 		h.Write(row.Raw)
 	} else {
-		for i, name := range row.Names {
-			var v any
-			if i < len(row.Values) {
-				v = row.Value(i)
-			}
+		for i, name := range row.Names() {
+			v := row.Value(i)
 			fmt.Fprintf(h, "%q=%T:%v\x00", name, v, v)
 		}
 	}
