@@ -89,14 +89,38 @@ const (
 // for readers written outside this package. values must be as long as
 // names and hold values of the types Row lists; a string is held as text
 // and a json.RawMessage as JSON text, as this package's readers hold them.
-// The row keeps names, which rows of the same schema may share, and copies
-// nothing else it is not given; set Source and Raw on the result. It
+// The row keeps names, which rows of the same schema may share, and holds
+// the values in slices of its own; set Source and Raw on the result. It
 // panics if the lengths differ.
 func NewRow(pos Position, names []string, values []any) Row {
 	if len(names) != len(values) {
 		panic(fmt.Sprintf("readers.NewRow: %d names and %d values", len(names), len(values)))
 	}
-	row := Row{Pos: pos, names: names, values: make([]any, len(values))}
+	var texts, raws int
+	for _, v := range values {
+		switch v.(type) {
+		case string:
+			texts++
+		case json.RawMessage:
+			raws++
+		}
+	}
+	row := Row{Pos: pos, names: names}
+	switch len(values) {
+	case texts:
+		row.values, row.texts = marks(textMarks, len(values), nil, inTexts{}), make([]string, len(values))
+		for i, v := range values {
+			row.texts[i] = v.(string)
+		}
+		return row
+	case raws:
+		row.values, row.raws = marks(jsonMarks, len(values), nil, inJSON{}), make([]json.RawMessage, len(values))
+		for i, v := range values {
+			row.raws[i] = v.(json.RawMessage)
+		}
+		return row
+	}
+	row.values = make([]any, len(values))
 	for i, v := range values {
 		switch x := v.(type) {
 		case string:

@@ -84,18 +84,24 @@ func TestNewRow(t *testing.T) {
 		"NewTextRow":  NewTextRow(pos, []string{"s", "e"}, []string{"a", ""}),
 		"NewJSONRow":  NewJSONRow(pos, []string{"j", "n"}, []json.RawMessage{json.RawMessage(`{"b":1}`), json.RawMessage("null")}),
 		"NewRow none": NewRow(pos, nil, nil),
+		"NewRow text": NewRow(pos, []string{"s", "e"}, []any{"a", ""}),
+		"NewRow JSON": NewRow(pos, []string{"j", "n"}, []any{json.RawMessage(`{"b":1}`), json.RawMessage("null")}),
 	}
 	wantValues := map[string][]any{
 		"NewRow":      values,
 		"NewTextRow":  {"a", ""},
 		"NewJSONRow":  {json.RawMessage(`{"b":1}`), json.RawMessage("null")},
 		"NewRow none": {},
+		"NewRow text": {"a", ""},
+		"NewRow JSON": {json.RawMessage(`{"b":1}`), json.RawMessage("null")},
 	}
 	wantKinds := map[string][]Kind{
 		"NewRow":      kinds,
 		"NewTextRow":  {KindText, KindText},
 		"NewJSONRow":  {KindJSON, KindJSON},
 		"NewRow none": {},
+		"NewRow text": {KindText, KindText},
+		"NewRow JSON": {KindJSON, KindJSON},
 	}
 	for name, row := range rows {
 		t.Run(name, func(t *testing.T) {
