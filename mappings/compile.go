@@ -578,7 +578,7 @@ func (m *specMapper) header(c *rowCtx, msg *header) (ti int, err error) {
 	}
 	if msg.MessageID == "" {
 		msg.MessageID = RowMessageID(row)
-	} else if len(msg.MessageID) > maxMessageID {
+	} else if writtenLen(msg.MessageID) > maxMessageID {
 		return 0, fieldError(row, "messageId", m.fields[fieldMessageID].firstColumn(), msg.MessageID, sink.ReasonInvalidMessageID, errMessageIDLength)
 	}
 	return ti, nil

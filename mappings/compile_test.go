@@ -608,6 +608,17 @@ func TestMessageIDs(t *testing.T) {
 	schema := []string{"id", "u", "ts"}
 	m := mustCompile(t, spec, schema, Options{})
 
+	t.Run("measured as written, invalid bytes as U+FFFD", func(t *testing.T) {
+		var msg sink.Message
+		err := mapInto(m, csvRow(2, schema, strings.Repeat("\xbc", 34), "u1", "2024-01-01T00:00:00Z"), &msg)
+		if reasonOf(err) != sink.ReasonInvalidMessageID {
+			t.Fatalf("a messageId of 102 bytes as written: %v, want %s", err, sink.ReasonInvalidMessageID)
+		}
+		if err := mapInto(m, csvRow(2, schema, strings.Repeat("\xbc", 33), "u1", "2024-01-01T00:00:00Z"), &msg); err != nil {
+			t.Fatalf("a messageId of 99 bytes as written: %v", err)
+		}
+	})
+
 	t.Run("from the column, numbers as text", func(t *testing.T) {
 		row := withValue(csvRow(2, schema, "", "u1", "2024-01-01T00:00:00Z"), 0, json.RawMessage(`12345678901234567890`))
 		var msg sink.Message
