@@ -37,8 +37,9 @@ func (p Position) String() string {
 // they are the keys of the row's top-level object in order. A row's storage
 // may be shared with other rows (its names with every row of the same
 // schema, its bytes with rows read before it): read it through the
-// accessors, which neither copy nor allocate, and never modify what they
-// return.
+// accessors, which neither copy nor allocate (but Value and AllValues box
+// a string or JSON text), and never modify what they return. A Row is
+// safe for concurrent reads.
 //
 // A value is one of: nil (null or absent), a string (Text), valid JSON text
 // (RawJSON: NDJSON values are handed on verbatim), or another Go value
