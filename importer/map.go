@@ -164,8 +164,8 @@ func rawRow(row *readers.Row) []byte {
 	if row.Raw != nil {
 		return row.Raw
 	}
-	obj := make(sink.Fields, len(row.Names))
-	for i, name := range row.Names {
+	obj := make(sink.Fields, row.Len())
+	for i, name := range row.Names() {
 		obj[i] = sink.Field{Key: name, Value: row.Value(i)}
 	}
 	b, err := sink.AppendValue(nil, obj)

@@ -103,12 +103,6 @@ func BenchmarkPassthrough(b *testing.B) {
 	mapRows(b, Passthrough(Options{}), passthroughBenchRows(b))
 }
 
-// BenchmarkMapEncode maps each row (values boxed, as tests build them)
-// into a reused MessageWriter.
-func BenchmarkMapEncode(b *testing.B) {
-	benchWrite(b, func(rows []*readers.Row) []*readers.Row { return rows })
-}
-
 // benchWrite maps the rows of each case, as prepare hands them on, into
 // a reused MessageWriter, as a map worker of the importer does.
 func benchWrite(b *testing.B, prepare func([]*readers.Row) []*readers.Row) {
@@ -196,14 +190,8 @@ func BenchmarkMapPreset(b *testing.B) {
 	}
 }
 
-// BenchmarkEncodeRow maps each row, as the readers hand them on (values
-// unboxed), into a reused MessageWriter: the map worker's path.
+// BenchmarkEncodeRow maps each row, built as the readers build them,
+// into a reused MessageWriter: the map worker's path.
 func BenchmarkEncodeRow(b *testing.B) {
-	benchWrite(b, func(rows []*readers.Row) []*readers.Row {
-		out := make([]*readers.Row, len(rows))
-		for i, r := range rows {
-			out[i] = unboxed(r)
-		}
-		return out
-	})
+	benchWrite(b, func(rows []*readers.Row) []*readers.Row { return rows })
 }

@@ -578,7 +578,7 @@ func (m *specMapper) header(c *rowCtx, msg *header) (ti int, err error) {
 	}
 	if msg.MessageID == "" {
 		msg.MessageID = RowMessageID(row)
-	} else if len(msg.MessageID) > maxMessageID {
+	} else if writtenLen(msg.MessageID) > maxMessageID {
 		return 0, fieldError(row, "messageId", m.fields[fieldMessageID].firstColumn(), msg.MessageID, sink.ReasonInvalidMessageID, errMessageIDLength)
 	}
 	return ti, nil
@@ -701,12 +701,11 @@ func columnText(c *rowCtx, col *colRef) (string, bool, error) {
 	if col.typ == typeAsRead {
 		// As read, the value is the text: no need to box it.
 		if i := c.index(col); i >= 0 {
-			switch c.row.Values[i].(type) {
-			case readers.InTexts:
-				s := c.row.Texts[i]
+			if s, ok := c.row.Text(i); ok {
 				return s, s != "", nil
-			case readers.InJSON:
-				return rawToText(c.row.JSON[i])
+			}
+			if raw, ok := c.row.RawJSON(i); ok {
+				return rawToText(raw)
 			}
 		}
 	}

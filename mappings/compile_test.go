@@ -412,8 +412,7 @@ func TestMapTimestamps(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := mustCompile(t, spec(tt.format, tt.missing), schema, Options{Now: func() time.Time { return clock }})
-			row := csvRow(2, schema, "u1", "")
-			row.Values[1] = tt.value
+			row := withValue(csvRow(2, schema, "u1", ""), 1, tt.value)
 			var msg sink.Message
 			err := mapInto(m, row, &msg)
 			if tt.reason != "" {
@@ -572,8 +571,7 @@ traits: {include: [t]}
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			row := csvRow(2, schema, "", "u1", "g1", "2024-01-01T00:00:00Z", "P", "T")
-			row.Values[0] = tt.kind
+			row := withValue(csvRow(2, schema, "", "u1", "g1", "2024-01-01T00:00:00Z", "P", "T"), 0, tt.kind)
 			var msg sink.Message
 			err := mapInto(m, row, &msg)
 			if tt.error != "" {
@@ -610,9 +608,19 @@ func TestMessageIDs(t *testing.T) {
 	schema := []string{"id", "u", "ts"}
 	m := mustCompile(t, spec, schema, Options{})
 
+	t.Run("measured as written, invalid bytes as U+FFFD", func(t *testing.T) {
+		var msg sink.Message
+		err := mapInto(m, csvRow(2, schema, strings.Repeat("\xbc", 34), "u1", "2024-01-01T00:00:00Z"), &msg)
+		if reasonOf(err) != sink.ReasonInvalidMessageID {
+			t.Fatalf("a messageId of 102 bytes as written: %v, want %s", err, sink.ReasonInvalidMessageID)
+		}
+		if err := mapInto(m, csvRow(2, schema, strings.Repeat("\xbc", 33), "u1", "2024-01-01T00:00:00Z"), &msg); err != nil {
+			t.Fatalf("a messageId of 99 bytes as written: %v", err)
+		}
+	})
+
 	t.Run("from the column, numbers as text", func(t *testing.T) {
-		row := csvRow(2, schema, "", "u1", "2024-01-01T00:00:00Z")
-		row.Values[0] = json.RawMessage(`12345678901234567890`)
+		row := withValue(csvRow(2, schema, "", "u1", "2024-01-01T00:00:00Z"), 0, json.RawMessage(`12345678901234567890`))
 		var msg sink.Message
 		if err := mapInto(m, row, &msg); err != nil {
 			t.Fatal(err)
@@ -661,8 +669,8 @@ func TestMessageIDs(t *testing.T) {
 		again := RowMessageID(&readers.Row{Source: stdin, Pos: readers.Position{Row: 1}, Raw: []byte(`{"a":1}`)})
 		otherRow := RowMessageID(&readers.Row{Source: stdin, Pos: readers.Position{Row: 2}, Raw: []byte(`{"a":1}`)})
 		otherBytes := RowMessageID(&readers.Row{Source: stdin, Pos: readers.Position{Row: 1}, Raw: []byte(`{"a":2}`)})
-		noRaw := RowMessageID(&readers.Row{Pos: readers.Position{Row: 1}, Names: []string{"a"}, Values: []any{int64(1)}})
-		noRawAgain := RowMessageID(&readers.Row{Pos: readers.Position{Row: 1}, Names: []string{"a"}, Values: []any{int64(1)}})
+		noRaw := RowMessageID(newRow(readers.Position{Row: 1}, nil, nil, []string{"a"}, []any{int64(1)}))
+		noRawAgain := RowMessageID(newRow(readers.Position{Row: 1}, nil, nil, []string{"a"}, []any{int64(1)}))
 		if a != again || noRaw != noRawAgain {
 			t.Errorf("ids differ between runs: %s %s, %s %s", a, again, noRaw, noRawAgain)
 		}

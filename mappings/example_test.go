@@ -40,22 +40,21 @@ context:
 		fmt.Println(err)
 		return
 	}
-	row := &readers.Row{
-		Pos:    readers.Position{File: "orders.csv", Row: 1, Line: 2},
-		Source: &readers.Source{Path: "orders.csv", Fingerprint: "5f2c"},
-		Names:  schema,
-		Values: []any{"o-1", "31/03/2024 14:05", "19.90", `{"customer": {"id": 42}, "client": {"ip": "10.0.0.1"}}`},
-	}
+	pos := readers.Position{File: "orders.csv", Row: 1, Line: 2}
+	src := &readers.Source{Path: "orders.csv", Fingerprint: "5f2c"}
+	row := readers.NewTextRow(pos, schema, []string{"o-1", "31/03/2024 14:05", "19.90", `{"customer": {"id": 42}, "client": {"ip": "10.0.0.1"}}`})
+	row.Source = src
 	var w sink.MessageWriter
-	if err := m.Map(row, &w); err != nil {
+	if err := m.Map(&row, &w); err != nil {
 		fmt.Println(err)
 		return
 	}
 	fmt.Println(string(w.Bytes()))
 
 	// A local time that the clocks skipped is a reject naming the row.
-	row.Values[1] = "31/03/2024 02:30"
-	err = m.Map(row, &w)
+	row = readers.NewTextRow(pos, schema, []string{"o-1", "31/03/2024 02:30", "19.90", `{"customer": {"id": 42}, "client": {"ip": "10.0.0.1"}}`})
+	row.Source = src
+	err = m.Map(&row, &w)
 	var fe *mappings.FieldError
 	if errors.As(err, &fe) {
 		fmt.Println(fe.Reason+":", err)
@@ -79,12 +78,14 @@ func ExampleOptions_window() {
 	} {
 		var obj map[string]json.RawMessage
 		_ = json.Unmarshal([]byte(line), &obj)
-		row := &readers.Row{Names: []string{"type", "userId", "event", "timestamp"}}
-		for _, k := range row.Names {
-			row.Values = append(row.Values, obj[k])
+		names := []string{"type", "userId", "event", "timestamp"}
+		values := make([]json.RawMessage, len(names))
+		for i, k := range names {
+			values[i] = obj[k]
 		}
+		row := readers.NewJSONRow(readers.Position{}, names, values)
 		var w sink.MessageWriter
-		switch err := m.Map(row, &w); {
+		switch err := m.Map(&row, &w); {
 		case errors.Is(err, mappings.ErrFiltered):
 			fmt.Println("filtered:", err)
 		case err != nil:

@@ -41,7 +41,7 @@ func TestNestedPathsWithSchema(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			row := &readers.Row{Pos: readers.Position{File: "f", Row: 1, Line: 2}, Source: testSource, Names: tt.schema, Values: tt.values}
+			row := newRow(readers.Position{File: "f", Row: 1, Line: 2}, testSource, nil, tt.schema, tt.values)
 			var msg sink.Message
 			if err := mapInto(m, row, &msg); err != nil {
 				t.Fatal(err)
@@ -95,10 +95,10 @@ func TestFromMap(t *testing.T) {
 	spec := "type: track\nuserId: p.uid\nevent: {value: E}\ntimestamp: ts\ncolumns:\n  p.n: int\nproperties:\n  from: p\n  rename: {p.b: bee}\n"
 	schema := []string{"ts", "p"}
 	m := mustCompile(t, spec, schema, Options{})
-	row := &readers.Row{Pos: readers.Position{File: "f.parquet", Row: 3}, Source: testSource, Names: schema, Values: []any{
+	row := newRow(readers.Position{File: "f.parquet", Row: 3}, testSource, nil, schema, []any{
 		time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC),
 		map[string]any{"uid": "u1", "z": "last", "b": int64(2), "a": true, "n": "5", "gone": nil},
-	}}
+	})
 	var msg sink.Message
 	if err := mapInto(m, row, &msg); err != nil {
 		t.Fatal(err)
@@ -235,7 +235,7 @@ properties:
 	if got, want := contextText(t, msg.Context), `{"network":{"ip":"1.2.3.4"}}`; got != want {
 		t.Errorf("context = %s, want %s", got, want)
 	}
-	row := &readers.Row{Pos: readers.Position{Row: 2}, Source: testSource, Names: schema, Values: []any{"u1", "2024-01-01T00:00:00Z", nil, nil, nil, nil, nil}}
+	row := newRow(readers.Position{Row: 2}, testSource, nil, schema, []any{"u1", "2024-01-01T00:00:00Z", nil, nil, nil, nil, nil})
 	if err := mapInto(m, row, &msg); err != nil {
 		t.Fatal(err)
 	}

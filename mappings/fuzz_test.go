@@ -80,19 +80,19 @@ func FuzzMap(f *testing.F) {
 			}
 		}
 		src := &readers.Source{Fingerprint: "f"}
-		csv := &readers.Row{Pos: readers.Position{File: "f.csv", Row: 1, Line: 2}, Source: src, Raw: []byte(line), Names: fuzzSchema, Values: values}
+		csv := newRow(readers.Position{File: "f.csv", Row: 1, Line: 2}, src, []byte(line), fuzzSchema, values)
 		// A schemaless row may lack columns or have them in another order.
 		n := len(fields)
 		if n > len(fuzzSchema) {
 			n = len(fuzzSchema)
 		}
-		nd := &readers.Row{Pos: readers.Position{File: "f.ndjson", Row: 1, Line: 1}, Raw: []byte(line), Names: fuzzSchema[:n], Values: raws[:n]}
+		nd := newRow(readers.Position{File: "f.ndjson", Row: 1, Line: 1}, nil, []byte(line), fuzzSchema[:n], raws[:n])
 		passNames := []string{"type", "userId", "anonymousId", "event", "timestamp", "properties", "context", "messageId", "originalTimestamp", "extra"}
 		pn := n
 		if pn > len(passNames) {
 			pn = len(passNames)
 		}
-		passRow := &readers.Row{Pos: nd.Pos, Raw: nd.Raw, Names: passNames[:pn], Values: raws[:pn]}
+		passRow := newRow(nd.Pos, nil, nd.Raw, passNames[:pn], raws[:pn])
 
 		for _, m := range []struct {
 			m   Mapper
@@ -225,9 +225,9 @@ func FuzzMapFeatures(f *testing.F) {
 			m   Mapper
 			row *readers.Row
 		}{
-			{withSchema, &readers.Row{Pos: readers.Position{File: "f.csv", Row: 1, Line: 2}, Source: src, Raw: []byte(line), Names: fuzzFeatureSchema, Values: strs}},
-			{withSchema, &readers.Row{Pos: readers.Position{File: "f.csv", Row: 1, Line: 2}, Source: src, Raw: []byte(line), Names: fuzzFeatureSchema, Values: raws}},
-			{schemaless, &readers.Row{Pos: readers.Position{File: "f.ndjson", Row: 1, Line: 1}, Raw: []byte(line), Names: fuzzFeatureSchema[:n], Values: raws[:n]}},
+			{withSchema, newRow(readers.Position{File: "f.csv", Row: 1, Line: 2}, src, []byte(line), fuzzFeatureSchema, strs)},
+			{withSchema, newRow(readers.Position{File: "f.csv", Row: 1, Line: 2}, src, []byte(line), fuzzFeatureSchema, raws)},
+			{schemaless, newRow(readers.Position{File: "f.ndjson", Row: 1, Line: 1}, nil, []byte(line), fuzzFeatureSchema[:n], raws[:n])},
 		}
 		for _, c := range rows {
 			b, err := checkOneRow(t, c.m, c.row, sink.Limits{MaxMessageBytes: 1000})
@@ -279,12 +279,9 @@ func FuzzEncodeRow(f *testing.F) {
 		}); err != nil {
 			return
 		}
-		row := &readers.Row{Pos: readers.Position{File: "f.ndjson", Row: 1, Line: 1},
-			Source: &readers.Source{Fingerprint: "f"}, Raw: []byte(line), Names: names,
-			Values: make([]any, len(vals)), JSON: vals}
-		for i := range row.Values {
-			row.Values[i] = readers.InJSON{}
-		}
+		r := readers.NewJSONRow(readers.Position{File: "f.ndjson", Row: 1, Line: 1}, names, vals)
+		r.Source, r.Raw = &readers.Source{Fingerprint: "f"}, []byte(line)
+		row := &r
 		b, err := checkOneRow(t, pass, row, sink.Limits{})
 		if err != nil {
 			return
@@ -348,8 +345,7 @@ func sameJSON(a, b []byte) bool {
 //     alias a userId and a previousId.
 //   - context is an object with a "library" member; the other objects,
 //     when present, are objects.
-//   - Mapping the row again, or the row with its values unboxed as the
-//     readers hand them on, gives the same bytes or the same error.
+//   - Mapping the row again gives the same bytes or the same error.
 func checkOneRow(t *testing.T, m Mapper, row *readers.Row, limits sink.Limits) ([]byte, error) {
 	t.Helper()
 	w := sink.NewMessageWriter(limits)
@@ -357,13 +353,9 @@ func checkOneRow(t *testing.T, m Mapper, row *readers.Row, limits sink.Limits) (
 	err := m.Map(row, w)
 	b := w.Bytes()
 	again := sink.NewMessageWriter(limits)
-	unboxedRow := row
-	if row.Texts == nil && row.JSON == nil {
-		unboxedRow = unboxed(row)
-	}
-	againErr := m.Map(unboxedRow, again)
+	againErr := m.Map(row, again)
 	if string(again.Bytes()) != string(b) || fmt.Sprint(againErr) != fmt.Sprint(err) {
-		t.Fatalf("the row unboxed gives %s (%v), boxed %s (%v)", again.Bytes(), againErr, b, err)
+		t.Fatalf("the row mapped again gives %s (%v), first %s (%v)", again.Bytes(), againErr, b, err)
 	}
 	if err != nil {
 		if len(b) != 0 {

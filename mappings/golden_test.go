@@ -82,18 +82,17 @@ func TestGolden(t *testing.T) {
 				got.Write(goldenLine(t, m, row))
 				got.WriteByte('\n')
 			}
-			// The rows as the readers hand them on, strings and JSON
-			// unboxed, mapped into one reused writer, give the same
+			// The rows mapped into one reused writer give the same
 			// messages.
 			var again bytes.Buffer
 			w := sink.NewMessageWriter(sink.Limits{})
 			for _, row := range rows {
 				w.Reset(w.Bytes())
-				again.Write(goldenOutcome(t, m.Map(unboxed(row), w), w.Bytes()))
+				again.Write(goldenOutcome(t, m.Map(row, w), w.Bytes()))
 				again.WriteByte('\n')
 			}
 			if !bytes.Equal(again.Bytes(), got.Bytes()) {
-				t.Errorf("unboxed rows, mapped into a reused writer, give\n%s\nwant\n%s", again.Bytes(), got.Bytes())
+				t.Errorf("the rows, mapped into a reused writer, give\n%s\nwant\n%s", again.Bytes(), got.Bytes())
 			}
 			wantPath := filepath.Join(dir, "want.ndjson")
 			if *update {
@@ -129,7 +128,7 @@ func goldenRows(t *testing.T, dir string) ([]*readers.Row, []string) {
 	t.Helper()
 	if data, err := os.ReadFile(filepath.Join(dir, "input.csv")); err == nil {
 		rows := goldenCSVRows(t, data)
-		return rows, rows[0].Names
+		return rows, rows[0].Names()
 	}
 	data, err := os.ReadFile(filepath.Join(dir, "input.ndjson"))
 	if err != nil {
@@ -182,26 +181,6 @@ func goldenLine(t *testing.T, m Mapper, row *readers.Row) []byte {
 	return goldenOutcome(t, m.Map(row, &w), w.Bytes())
 }
 
-// unboxed returns a copy of row holding its strings in Texts and its JSON
-// values in JSON, as the readers hand them on.
-func unboxed(row *readers.Row) *readers.Row {
-	u := *row
-	u.Values = make([]any, len(row.Values))
-	u.Texts = make([]string, len(row.Values))
-	u.JSON = make([]json.RawMessage, len(row.Values))
-	for i, v := range row.Values {
-		switch x := v.(type) {
-		case string:
-			u.Values[i], u.Texts[i] = readers.InTexts{}, x
-		case json.RawMessage:
-			u.Values[i], u.JSON[i] = readers.InJSON{}, x
-		default:
-			u.Values[i] = v
-		}
-	}
-	return &u
-}
-
 // goldenOutcome is the line of a row mapped to the message msg, or
 // refused with err.
 func goldenOutcome(t *testing.T, err error, msg []byte) []byte {
@@ -251,13 +230,8 @@ func goldenCSVRows(t *testing.T, data []byte) []*readers.Row {
 		for j, f := range record {
 			values[j] = f
 		}
-		rows = append(rows, &readers.Row{
-			Pos:    readers.Position{File: "input.csv", Row: n, Line: int64(line), Offset: offset},
-			Source: &src,
-			Raw:    []byte(strings.Join(record, ",")),
-			Names:  header,
-			Values: values,
-		})
+		rows = append(rows, newRow(readers.Position{File: "input.csv", Row: n, Line: int64(line), Offset: offset},
+			&src, []byte(strings.Join(record, ",")), header, values))
 	}
 	if len(rows) == 0 {
 		t.Fatal("input.csv has no rows")
@@ -279,13 +253,7 @@ func goldenNDJSONRows(t *testing.T, data []byte) []*readers.Row {
 		if err != nil {
 			t.Fatalf("input.ndjson:%d: %v", n, err)
 		}
-		rows = append(rows, &readers.Row{
-			Pos:    readers.Position{File: "input.ndjson", Row: n, Line: n},
-			Source: &src,
-			Raw:    line,
-			Names:  names,
-			Values: values,
-		})
+		rows = append(rows, newRow(readers.Position{File: "input.ndjson", Row: n, Line: n}, &src, line, names, values))
 	}
 	return rows
 }

@@ -27,13 +27,8 @@ func csvRow(line int64, schema []string, values ...string) *readers.Row {
 	for i, v := range values {
 		vs[i] = v
 	}
-	return &readers.Row{
-		Pos:    readers.Position{File: "events.csv", Row: line - 1, Line: line},
-		Source: testSource,
-		Raw:    []byte(strings.Join(values, ",")),
-		Names:  schema,
-		Values: vs,
-	}
+	return newRow(readers.Position{File: "events.csv", Row: line - 1, Line: line}, testSource,
+		[]byte(strings.Join(values, ",")), schema, vs)
 }
 
 // ndjsonRow builds an NDJSON row from one JSON object: its top-level
@@ -44,13 +39,9 @@ func ndjsonRow(t testing.TB, line int64, object string) *readers.Row {
 	if err != nil {
 		t.Fatalf("bad test object %s: %v", object, err)
 	}
-	return &readers.Row{
-		Pos:    readers.Position{File: "events.ndjson", Row: line, Line: line},
-		Source: &readers.Source{Path: "events.ndjson", Format: readers.FormatNDJSON, Fingerprint: "feedfacefeedfacefeedfacefeedface00"},
-		Raw:    []byte(object),
-		Names:  names,
-		Values: values,
-	}
+	return newRow(readers.Position{File: "events.ndjson", Row: line, Line: line},
+		&readers.Source{Path: "events.ndjson", Format: readers.FormatNDJSON, Fingerprint: "feedfacefeedfacefeedfacefeedface00"},
+		[]byte(object), names, values)
 }
 
 // splitObject splits a JSON object into its top-level members.
@@ -226,4 +217,18 @@ func decodeMessage(b []byte, msg *sink.Message) error {
 		return readErr
 	}
 	return err
+}
+
+// newRow builds a row as a reader outside the readers package does.
+func newRow(pos readers.Position, src *readers.Source, raw []byte, names []string, values []any) *readers.Row {
+	row := readers.NewRow(pos, names, values)
+	row.Source, row.Raw = src, raw
+	return &row
+}
+
+// withValue returns a copy of row with the value of column i set to v.
+func withValue(row *readers.Row, i int, v any) *readers.Row {
+	values := row.AllValues()
+	values[i] = v
+	return newRow(row.Pos, row.Source, row.Raw, row.Names(), values)
 }

@@ -6,12 +6,31 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/backfillhq/backfill/readers"
 )
 
 // maxMessageID is Segment's limit on the length of a messageId.
 const maxMessageID = 100
+
+// writtenLen returns the length in bytes of s as the message writer
+// writes it: each byte that is not valid UTF-8 becomes U+FFFD, three
+// bytes long.
+func writtenLen(s string) int {
+	n := len(s)
+	if utf8.ValidString(s) {
+		return n
+	}
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			n += 2
+		}
+		i += size
+	}
+	return n
+}
 
 // DeriveMessageID returns the messageId of the row with ordinal row of the
 // file whose content fingerprint is fingerprint: "bf-", the first 32
@@ -47,11 +66,8 @@ func RowMessageID(row *readers.Row) string {
 	if row.Raw != nil {
 		h.Write(row.Raw)
 	} else {
-		for i, name := range row.Names {
-			var v any
-			if i < len(row.Values) {
-				v = row.Value(i)
-			}
+		for i, name := range row.Names() {
+			v := row.Value(i)
 			fmt.Fprintf(h, "%q=%T:%v\x00", name, v, v)
 		}
 	}

@@ -110,15 +110,15 @@ func writeValue(w *sink.MessageWriter, v any, t colType, ts *timeParser) error {
 }
 
 // writeValueAt writes the value of column i of row as writeValue does,
-// without boxing a value the row holds in Texts or JSON.
+// without boxing a value the row holds as text or JSON text.
 func writeValueAt(w *sink.MessageWriter, row *readers.Row, i int, t colType, ts *timeParser) error {
-	switch row.Values[i].(type) {
-	case readers.InTexts:
-		return writeText(w, row.Texts[i], t, ts)
-	case readers.InJSON:
-		return writeRaw(w, row.JSON[i], t, ts)
+	if s, ok := row.Text(i); ok {
+		return writeText(w, s, t, ts)
 	}
-	return writeValue(w, row.Values[i], t, ts)
+	if raw, ok := row.RawJSON(i); ok {
+		return writeRaw(w, raw, t, ts)
+	}
+	return writeValue(w, row.Value(i), t, ts)
 }
 
 // writeCoerced writes v converted with coerceTo.
@@ -218,10 +218,10 @@ func (m *specMapper) writeObject(c *rowCtx, o int, rowRest bool, w *sink.Message
 			return err
 		}
 	case rowRest && m.schemaless:
-		shape := p.shapeOf(row.Names)
-		for i, name := range row.Names {
+		shape := p.shapeOf(row.Names())
+		for i, name := range row.Names() {
 			r := &shape.rules[i]
-			if r.skip || i >= len(row.Values) {
+			if r.skip {
 				continue
 			}
 			r.setKey(w)
@@ -233,12 +233,12 @@ func (m *specMapper) writeObject(c *rowCtx, o int, rowRest bool, w *sink.Message
 	case rowRest:
 		for i := range p.remaining {
 			mb := &p.remaining[i]
-			if mb.idx >= len(row.Values) {
+			if mb.idx >= row.Len() {
 				continue
 			}
 			w.Key(&mb.wkey)
 			if err := writeValueAt(w, row, mb.idx, mb.typ, mb.ts); err != nil {
-				return fieldError(row, objectNames[o]+"."+mb.key, row.Names[mb.idx], row.Value(mb.idx), sink.ReasonInvalidValue,
+				return fieldError(row, objectNames[o]+"."+mb.key, row.Name(mb.idx), row.Value(mb.idx), sink.ReasonInvalidValue,
 					fmt.Errorf("declared %s: %w", mb.typ, err))
 			}
 		}

@@ -130,11 +130,7 @@ func (p *passthrough) Map(row *readers.Row, w *sink.MessageWriter) error {
 		extras   = extraBuf[:0] // the columns of the other top-level fields
 		first    error          // the first bad field, reported after the time window
 	)
-	names := row.Names
-	if len(names) > len(row.Values) {
-		names = names[:len(row.Values)]
-	}
-	for i, name := range names {
+	for i, name := range row.Names() {
 		raw, isJSON := row.RawJSON(i)
 		var err error
 		reason := sink.ReasonInvalidField
@@ -256,7 +252,7 @@ func (p *passthrough) Map(row *readers.Row, w *sink.MessageWriter) error {
 		}
 	}
 	for _, i := range extras {
-		w.KeyString(row.Names[i])
+		w.KeyString(row.Name(i))
 		if raw, ok := jsonAt(row, i); ok {
 			w.Raw(raw)
 		} else {
@@ -353,7 +349,7 @@ func jsonAt(row *readers.Row, i int) (json.RawMessage, bool) {
 	if raw, ok := row.RawJSON(i); ok {
 		return raw, true
 	}
-	raw, ok := row.Values[i].(json.RawMessage)
+	raw, ok := row.Value(i).(json.RawMessage)
 	return raw, ok
 }
 

@@ -222,12 +222,9 @@ func TestPassthroughReusedMessage(t *testing.T) {
 // raw JSON (as a reader of another format hands them on).
 func TestPassthroughGoValues(t *testing.T) {
 	ts := time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
-	row := &readers.Row{
-		Pos:    readers.Position{File: "x.parquet", Row: 3},
-		Source: &readers.Source{Path: "x.parquet", Fingerprint: "abc"},
-		Names:  []string{"type", "userId", "event", "timestamp", "properties"},
-		Values: []any{"track", int64(77), "Clicked", ts, map[string]any{"a": 1.5}},
-	}
+	row := newRow(readers.Position{File: "x.parquet", Row: 3}, &readers.Source{Path: "x.parquet", Fingerprint: "abc"}, nil,
+		[]string{"type", "userId", "event", "timestamp", "properties"},
+		[]any{"track", int64(77), "Clicked", ts, map[string]any{"a": 1.5}})
 	var msg sink.Message
 	if err := mapInto(Passthrough(Options{}), row, &msg); err != nil {
 		t.Fatal(err)

@@ -153,7 +153,7 @@ func (c *rowCtx) locate(ref *colRef) (*colSplit, int) {
 // is a column present in the row rather than a path into one; else -1.
 func (c *rowCtx) index(ref *colRef) int {
 	sp, j := c.locate(ref)
-	if sp == nil || j >= len(c.row.Values) || len(sp.path) != 0 {
+	if sp == nil || j >= c.row.Len() || len(sp.path) != 0 {
 		return -1
 	}
 	return j
@@ -163,7 +163,7 @@ func (c *rowCtx) index(ref *colRef) int {
 // has none.
 func (c *rowCtx) get(ref *colRef) any {
 	sp, j := c.locate(ref)
-	if sp == nil || j >= len(c.row.Values) {
+	if sp == nil || j >= c.row.Len() {
 		return nil
 	}
 	v := c.row.Value(j)

@@ -256,24 +256,22 @@ func (p *timeParser) isoRaw(x json.RawMessage) (time.Time, error) {
 	return ts.instant(p.loc)
 }
 
-// parseAt parses column i of row when the row holds it unboxed, in Texts
-// or JSON, and the format is ISO 8601 or RFC 3339, without boxing it as
+// parseAt parses column i of row when the row holds it unboxed, as text
+// or JSON text, and the format is ISO 8601 or RFC 3339, without boxing it as
 // parse would. It reports false, leaving the value to parse, for any
 // other value and format, and for an absent or blank one.
 func (p *timeParser) parseAt(row *readers.Row, i int) (time.Time, bool, error) {
 	if p.kind != formatRFC3339 && p.kind != formatISO8601 {
 		return time.Time{}, false, nil
 	}
-	switch row.Values[i].(type) {
-	case readers.InTexts:
-		s := row.Texts[i]
+	if s, ok := row.Text(i); ok {
 		if strings.TrimSpace(s) == "" {
 			return time.Time{}, false, nil
 		}
 		t, err := p.isoText(s)
 		return t, true, err
-	case readers.InJSON:
-		x := row.JSON[i]
+	}
+	if x, ok := row.RawJSON(i); ok {
 		if rawNull(x) || blankRaw(x) {
 			return time.Time{}, false, nil
 		}

@@ -16,8 +16,8 @@ const (
 )
 
 // rowArena hands out the memory of rows in blocks rather than row by row:
-// the bytes of Row.Raw, the strings of CSV fields and the Values, Texts and
-// JSON slices.
+// the bytes of Row.Raw, the strings of CSV fields and the rows' values,
+// texts and raws slices.
 // A block is only ever appended to, never written again where it was
 // handed out, and never reused: once the rows cut from it are released it
 // is garbage like any row. Every piece is capped at its length, so that

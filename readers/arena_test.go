@@ -54,9 +54,9 @@ func TestRowsOwnTheirMemory(t *testing.T) {
 				if i > 0 {
 					prev := &rows[i-1]
 					_ = append(prev.Raw, "garbage"...)
-					_ = append(prev.Values, "garbage")
-					_ = append(prev.Texts, "garbage")
-					_ = append(prev.JSON, json.RawMessage("0"))
+					_ = append(prev.values, "garbage")
+					_ = append(prev.texts, "garbage")
+					_ = append(prev.raws, json.RawMessage("0"))
 				}
 				if i%1000 == 0 {
 					runtime.GC()

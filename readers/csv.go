@@ -199,7 +199,7 @@ func (c *csvReader) Next(ctx context.Context) (Row, error) {
 				Err: fmt.Errorf("expected %d fields, got %d", len(c.header), len(c.fields))}
 		}
 		values, texts := c.strings(raw, c.nulls)
-		return Row{Pos: pos, Source: c.src, Raw: raw, Names: c.header, Values: values, Texts: texts}, nil
+		return Row{Pos: pos, Source: c.src, Raw: raw, names: c.header, values: values, texts: texts}, nil
 	}
 }
 
@@ -235,9 +235,9 @@ func (c *csvReader) strings(raw []byte, nulls []string) (values []any, texts []s
 	}
 	c.nulled = null
 	if len(null) == 0 {
-		return marks(textMarks, len(texts), &c.arena, InTexts{}), texts
+		return marks(textMarks, len(texts), &c.arena, inTexts{}), texts
 	}
-	values = marks(nil, len(texts), &c.arena, InTexts{}) // a slice of its own
+	values = marks(nil, len(texts), &c.arena, inTexts{}) // a slice of its own
 	for _, k := range null {
 		values[k] = nil
 	}

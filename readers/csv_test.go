@@ -284,7 +284,7 @@ func TestCSVSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if &row.Names[0] != &s.Schema()[0] {
+	if &row.names[0] != &s.Schema()[0] {
 		t.Error("rows do not share the header slice")
 	}
 	if _, err := r.Next(context.Background()); err != io.EOF {

@@ -43,7 +43,7 @@ func ExampleOpen() {
 				fmt.Println(err)
 				break
 			}
-			fmt.Printf("line %d: %v = %v\n", row.Pos.Line, row.Names, row.AllValues())
+			fmt.Printf("line %d: %v = %v\n", row.Pos.Line, row.Names(), row.AllValues())
 		}
 		r.Close()
 	}

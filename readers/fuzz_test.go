@@ -220,7 +220,7 @@ func FuzzNDJSON(f *testing.F) {
 			if err != nil {
 				t.Fatalf("parse: %v", err)
 			}
-			checkMembers(t, row.Names, row.AllValues(), data)
+			checkMembers(t, row.Names(), row.AllValues(), data)
 		}
 		// As a file, every line is a row, a row error or blank.
 		items, fatal := readAllBytes(t, "f.ndjson", data, Options{}, nil)

@@ -106,10 +106,10 @@ func readItems(t testing.TB, r Reader) ([]item, error) {
 		if row.Source == nil {
 			t.Fatalf("row %v has no Source", row.Pos)
 		}
-		if len(row.Names) != len(row.Values) {
-			t.Fatalf("row %v: %d names, %d values", row.Pos, len(row.Names), len(row.Values))
+		if len(row.names) != len(row.values) {
+			t.Fatalf("row %v: %d names, %d values", row.Pos, len(row.names), len(row.values))
 		}
-		items = append(items, item{Pos: row.Pos, Raw: string(row.Raw), Names: row.Names, Values: row.AllValues()})
+		items = append(items, item{Pos: row.Pos, Raw: string(row.Raw), Names: row.Names(), Values: row.AllValues()})
 	}
 	t.Fatal("reader does not end")
 	return nil, nil

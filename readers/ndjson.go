@@ -40,7 +40,7 @@ type ndjsonReader struct {
 	keys  map[string]string // interned keys
 	names []string          // scratch: the current row's keys
 	vals  []json.RawMessage // scratch: the current row's values
-	last  []string          // the previous row's Names, shared when equal
+	last  []string          // the previous row's names, shared when equal
 	// lastPlain reports that the keys of last are written in JSON
 	// without escapes, so that the text of each is the key in quotes.
 	lastPlain bool
@@ -258,8 +258,8 @@ func (r *ndjsonReader) parse(raw []byte, pos Position) (Row, error) {
 	}
 	vals := r.arena.newJSON(len(r.vals))
 	copy(vals, r.vals)
-	values := marks(jsonMarks, len(vals), &r.arena, InJSON{})
-	return Row{Pos: pos, Source: r.src, Raw: raw, Names: names, Values: values, JSON: vals}, nil
+	values := marks(jsonMarks, len(vals), &r.arena, inJSON{})
+	return Row{Pos: pos, Source: r.src, Raw: raw, names: names, values: values, raws: vals}, nil
 }
 
 // plainKeys reports whether every key in names is JSON string text that

@@ -85,7 +85,7 @@ type parquetReader struct {
 	reported int64 // file offset up to which progress is reported
 	size     int64
 
-	arena  rowArena // the rows' Values and Texts
+	arena  rowArena // the rows' values and texts
 	text   string   // where a valueFunc puts a string
 	fields []parquetField
 	names  []string
@@ -462,7 +462,7 @@ func (r *parquetReader) Next(ctx context.Context) (row Row, err error) {
 	)
 	for k, value := range r.values {
 		v, err := value(i, &r.text)
-		if _, ok := v.(InTexts); ok {
+		if _, ok := v.(inTexts); ok {
 			if texts == nil {
 				texts = r.arena.newTexts(len(r.values))
 			}
@@ -480,7 +480,7 @@ func (r *parquetReader) Next(ctx context.Context) (row Row, err error) {
 		}
 		values[k] = v
 	}
-	row = Row{Pos: pos, Source: r.src, Names: r.names, Values: values, Texts: texts}
+	row = Row{Pos: pos, Source: r.src, names: r.names, values: values, texts: texts}
 	if bad != nil {
 		bad.Raw = appendRowJSON(nil, r.names, row.AllValues())
 		return Row{}, bad

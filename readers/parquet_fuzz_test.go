@@ -242,7 +242,7 @@ func FuzzParquetValue(f *testing.F) {
 		for i := range arr.Len() {
 			var text string
 			v, err := values(i, &text)
-			if _, ok := v.(InTexts); ok {
+			if _, ok := v.(inTexts); ok {
 				v = text
 			}
 			if fc.reasons[i] != "" {

@@ -68,7 +68,7 @@ func TestParquetRowsShareSchema(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if &row.Names[0] != &schema[0] {
+		if &row.names[0] != &schema[0] {
 			t.Fatal("rows do not share the schema's names")
 		}
 		if row.Source == nil || row.Source.Format != FormatParquet {
@@ -464,8 +464,8 @@ func TestParquetTimestampsAsMapped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ts, ok := row.Values[0].(time.Time); !ok || ts.Location() != time.UTC || !ts.Equal(baseTime) {
-		t.Fatalf("ts_millis = %#v, want %v in UTC", row.Values[0], baseTime)
+	if ts, ok := row.values[0].(time.Time); !ok || ts.Location() != time.UTC || !ts.Equal(baseTime) {
+		t.Fatalf("ts_millis = %#v, want %v in UTC", row.values[0], baseTime)
 	}
 	if local, ok := row.Value(1).(string); !ok || local != "2024-03-01T12:00:00.123" {
 		t.Fatalf("local = %#v, want the string 2024-03-01T12:00:00.123", row.Value(1))

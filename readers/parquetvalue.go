@@ -25,7 +25,7 @@ import (
 // struct fields and map entries and builds no map per row.
 
 // valueFunc returns the value at row i of the array it is bound to. A
-// string it returns as InTexts{}, with the string in *text, so that it
+// string it returns as inTexts{}, with the string in *text, so that it
 // is not boxed.
 type valueFunc func(i int, text *string) (any, error)
 
@@ -288,7 +288,7 @@ func stringConverter(arr arrow.Array) valueFunc {
 			return nil, invalidUTF8(s)
 		}
 		*text = s
-		return InTexts{}, nil
+		return inTexts{}, nil
 	}
 }
 

@@ -137,7 +137,7 @@ func readN(r Reader, n int) ([]item, error) {
 		if err != nil {
 			return items, err
 		}
-		items = append(items, item{Pos: row.Pos, Raw: string(row.Raw), Names: row.Names, Values: row.AllValues()})
+		items = append(items, item{Pos: row.Pos, Raw: string(row.Raw), Names: row.Names(), Values: row.AllValues()})
 	}
 	return items, nil
 }

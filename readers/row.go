@@ -32,47 +32,150 @@ func (p Position) String() string {
 	return fmt.Sprintf("%s: row %d", p.File, p.Row)
 }
 
-// Row is one record of a source. Names and Values are parallel: Values[i] is
-// the value of the column Names[i]. For CSV and Parquet, Names is the file's
-// schema; for NDJSON it lists the keys of the row's top-level object in
-// order. A row's slices (Raw, Names, Values, Texts, JSON) may share memory
-// with other rows: read them, never modify them.
+// Row is one record of a source: its columns, each a name and a value, in
+// order. For CSV and Parquet the names are the file's schema; for NDJSON
+// they are the keys of the row's top-level object in order. A row's storage
+// may be shared with other rows (its names with every row of the same
+// schema, its bytes with rows read before it): read it through the
+// accessors, which neither copy nor allocate (but Value and AllValues box
+// a string or JSON text), and never modify what they return. A Row is
+// safe for concurrent reads.
 //
-// A value is one of: nil (null or absent), string, int64, float64, bool,
-// json.Number (a number kept exactly), json.RawMessage (valid JSON text, as
-// NDJSON values are handed on verbatim, and Parquet lists, structs and
-// maps), []any, map[string]any, time.Time. Open lists what each Parquet
-// type becomes.
+// A value is one of: nil (null or absent), a string (Text), valid JSON text
+// (RawJSON: NDJSON values are handed on verbatim), or another Go value
+// (Value): int64, float64, bool, json.Number (a number kept exactly),
+// json.RawMessage (Parquet lists, structs and maps), []any,
+// map[string]any, time.Time. Open lists what each Parquet type becomes.
+// Kind tells which, so that code on a hot path can branch on it and read a
+// string or JSON text without boxing it.
 //
-// Putting a string or a byte slice in an interface allocates, once per value
-// of every row, so readers hand such values on unboxed: where Values[i] is
-// InTexts{}, the value is the string Texts[i]; where it is InJSON{}, it is
-// JSON[i] as a json.RawMessage. Value returns a value whichever way it is
-// held; code on a hot path can look for the two marks instead.
+// Readers written outside this package build rows with NewRow, NewTextRow
+// or NewJSONRow.
 type Row struct {
 	Pos    Position
 	Source *Source // the source the row came from; shared by its rows
 	Raw    []byte  // the row's bytes as read, for rejects; nil for binary formats
-	Names  []string
-	Values []any
-	Texts  []string          // parallel to Values where a value is InTexts{}; else nil
-	JSON   []json.RawMessage // parallel to Values where a value is InJSON{}; else nil
+
+	names  []string
+	values []any             // parallel to names; inTexts{} or inJSON{} where the value is held in texts or raws
+	texts  []string          // parallel to values where a value is inTexts{}; else nil
+	raws   []json.RawMessage // parallel to values where a value is inJSON{}; else nil
 }
 
-// InTexts marks a value held in Row.Texts.
-type InTexts struct{}
+// inTexts marks a value held in Row.texts. Putting a string or a byte
+// slice in an interface allocates, once per value of every row, so readers
+// hand such values on unboxed.
+type inTexts struct{}
 
-// InJSON marks a value held in Row.JSON.
-type InJSON struct{}
+// inJSON marks a value held in Row.raws.
+type inJSON struct{}
+
+// Kind says how a row holds the value of a column, as Row.Kind returns it.
+type Kind uint8
+
+// The kinds of value a row holds.
+const (
+	// KindNull is a null or absent value: Value returns nil.
+	KindNull Kind = iota
+	// KindText is a string: Text returns it.
+	KindText
+	// KindJSON is JSON text as read: RawJSON returns it.
+	KindJSON
+	// KindValue is any other Go value, already boxed: Value returns it
+	// without allocating.
+	KindValue
+)
+
+// NewRow returns a row read at pos with the columns names and values,
+// for readers written outside this package. values must be as long as
+// names and hold values of the types Row lists; a string is held as text
+// and a json.RawMessage as JSON text, as this package's readers hold them.
+// The row keeps names, which rows of the same schema may share, and holds
+// the values in slices of its own; set Source and Raw on the result. It
+// panics if the lengths differ.
+func NewRow(pos Position, names []string, values []any) Row {
+	if len(names) != len(values) {
+		panic(fmt.Sprintf("readers.NewRow: %d names and %d values", len(names), len(values)))
+	}
+	var texts, raws int
+	for _, v := range values {
+		switch v.(type) {
+		case string:
+			texts++
+		case json.RawMessage:
+			raws++
+		}
+	}
+	row := Row{Pos: pos, names: names}
+	switch len(values) {
+	case texts:
+		row.values, row.texts = marks(textMarks, len(values), nil, inTexts{}), make([]string, len(values))
+		for i, v := range values {
+			row.texts[i] = v.(string)
+		}
+		return row
+	case raws:
+		row.values, row.raws = marks(jsonMarks, len(values), nil, inJSON{}), make([]json.RawMessage, len(values))
+		for i, v := range values {
+			row.raws[i] = v.(json.RawMessage)
+		}
+		return row
+	}
+	row.values = make([]any, len(values))
+	for i, v := range values {
+		switch x := v.(type) {
+		case string:
+			if row.texts == nil {
+				row.texts = make([]string, len(values))
+			}
+			row.texts[i], row.values[i] = x, inTexts{}
+		case json.RawMessage:
+			if row.raws == nil {
+				row.raws = make([]json.RawMessage, len(values))
+			}
+			row.raws[i], row.values[i] = x, inJSON{}
+		default:
+			row.values[i] = v
+		}
+	}
+	return row
+}
+
+// NewTextRow returns a row read at pos whose values are all strings, as
+// a CSV record's are: texts[i] is the value of the column names[i]. The
+// row keeps both slices without copying them. It panics if their lengths
+// differ.
+func NewTextRow(pos Position, names, texts []string) Row {
+	if len(names) != len(texts) {
+		panic(fmt.Sprintf("readers.NewTextRow: %d names and %d texts", len(names), len(texts)))
+	}
+	return Row{Pos: pos, names: names, values: marks(textMarks, len(texts), nil, inTexts{}), texts: texts}
+}
+
+// NewJSONRow returns a row read at pos whose values are all JSON text, as
+// an NDJSON object's are: raws[i], which must be valid JSON, is the value
+// of the column names[i]. The row keeps both slices without copying them.
+// It panics if their lengths differ.
+func NewJSONRow(pos Position, names []string, raws []json.RawMessage) Row {
+	if len(names) != len(raws) {
+		panic(fmt.Sprintf("readers.NewJSONRow: %d names and %d values", len(names), len(raws)))
+	}
+	return Row{Pos: pos, names: names, values: marks(jsonMarks, len(raws), nil, inJSON{}), raws: raws}
+}
 
 // marks returns a slice of n values all set to mark, shared by every row
 // that needs no other values while n is small, so that such rows need no
-// Values of their own.
+// values of their own. a may be nil, to allocate a slice of its own.
 func marks(shared []any, n int, a *rowArena, mark any) []any {
 	if n <= len(shared) {
 		return shared[:n:n]
 	}
-	values := a.newValues(n)
+	var values []any
+	if a != nil {
+		values = a.newValues(n)
+	} else {
+		values = make([]any, n)
+	}
 	for i := range values {
 		values[i] = mark
 	}
@@ -81,34 +184,60 @@ func marks(shared []any, n int, a *rowArena, mark any) []any {
 
 // Read-only slices of marks, for marks.
 var (
-	textMarks = slices.Repeat([]any{InTexts{}}, 256)
-	jsonMarks = slices.Repeat([]any{InJSON{}}, 256)
+	textMarks = slices.Repeat([]any{inTexts{}}, 256)
+	jsonMarks = slices.Repeat([]any{inJSON{}}, 256)
 )
 
-// Value returns the value of column i, as a string or json.RawMessage
-// where it is held in Texts or JSON.
-func (r *Row) Value(i int) any {
-	switch r.Values[i].(type) {
-	case InTexts:
-		return r.Texts[i]
-	case InJSON:
-		return r.JSON[i]
+// Len returns the number of the row's columns.
+func (r *Row) Len() int { return len(r.names) }
+
+// Name returns the name of column i.
+func (r *Row) Name(i int) string { return r.names[i] }
+
+// Names returns the names of the row's columns, in order. The slice is
+// shared with the reader and with other rows of the same schema: read it,
+// never modify it.
+func (r *Row) Names() []string { return r.names }
+
+// Kind returns how the row holds the value of column i.
+func (r *Row) Kind(i int) Kind {
+	switch r.values[i].(type) {
+	case inTexts:
+		return KindText
+	case inJSON:
+		return KindJSON
+	case nil:
+		return KindNull
 	}
-	return r.Values[i]
+	return KindValue
 }
 
-// Text returns the value of column i if it is held in Texts.
+// Value returns the value of column i, boxing it if the row holds it as
+// a string or JSON text (which allocates: code on a hot path reads those
+// with Text and RawJSON).
+func (r *Row) Value(i int) any {
+	switch r.values[i].(type) {
+	case inTexts:
+		return r.texts[i]
+	case inJSON:
+		return r.raws[i]
+	}
+	return r.values[i]
+}
+
+// Text returns the value of column i if it is a string (KindText).
 func (r *Row) Text(i int) (string, bool) {
-	if _, ok := r.Values[i].(InTexts); ok {
-		return r.Texts[i], true
+	if _, ok := r.values[i].(inTexts); ok {
+		return r.texts[i], true
 	}
 	return "", false
 }
 
-// RawJSON returns the value of column i if it is held in JSON.
+// RawJSON returns the value of column i if it is JSON text as read
+// (KindJSON).
 func (r *Row) RawJSON(i int) (json.RawMessage, bool) {
-	if _, ok := r.Values[i].(InJSON); ok {
-		return r.JSON[i], true
+	if _, ok := r.values[i].(inJSON); ok {
+		return r.raws[i], true
 	}
 	return nil, false
 }
@@ -116,11 +245,11 @@ func (r *Row) RawJSON(i int) (json.RawMessage, bool) {
 // AllValues returns the row's values as one slice, each as Value returns
 // it. It allocates; it is meant for tests and tools, not the hot path.
 func (r *Row) AllValues() []any {
-	if r.Values == nil {
+	if r.values == nil {
 		return nil
 	}
-	out := make([]any, len(r.Values))
-	for i := range r.Values {
+	out := make([]any, len(r.values))
+	for i := range r.values {
 		out[i] = r.Value(i)
 	}
 	return out
@@ -136,9 +265,9 @@ func (r *Row) Get(name string) (any, bool) {
 	return nil, false
 }
 
-// Index returns the index of the named column in r.Names, or -1.
+// Index returns the index of the named column, or -1.
 func (r *Row) Index(name string) int {
-	for i, n := range r.Names {
+	for i, n := range r.names {
 		if n == name {
 			return i
 		}
