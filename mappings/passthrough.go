@@ -1,7 +1,6 @@
 package mappings
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -234,7 +233,7 @@ func (p *passthrough) Map(row *readers.Row, w *sink.MessageWriter) error {
 			if objCols[o] > 0 {
 				w.WriteObject(sink.ObjectField(o), row.Value(objCols[o]-1))
 			}
-		case o == objContext && !hasMember(raw, "library"):
+		case o == objContext && !jsontext.HasMember(raw, "library"):
 			// Written member by member, so that the writer adds
 			// context.library.
 			w.BeginObject(sink.FieldContext)
@@ -400,116 +399,3 @@ func quotedType(raw json.RawMessage) int {
 	return -1
 }
 
-// hasMember reports whether the JSON object raw has a member named key at
-// its top level, without splitting the object or checking the text of
-// the values it skips. It reports false for a text that is not an object
-// (the caller then splits it, which finds what is wrong with it).
-func hasMember(raw []byte, key string) bool {
-	i := skipBlank(raw, 0)
-	if i >= len(raw) || raw[i] != '{' {
-		return false
-	}
-	i = skipBlank(raw, i+1)
-	if i < len(raw) && raw[i] == '}' {
-		return false
-	}
-	for i < len(raw) && raw[i] == '"' {
-		end := stringEnd(raw, i)
-		if end < 0 {
-			return false
-		}
-		k := raw[i+1 : end-1]
-		if bytes.IndexByte(k, '\\') >= 0 {
-			if s, ok := jsontext.Unquote(raw[i:end]); ok && s == key {
-				return true
-			}
-		} else if string(k) == key {
-			return true
-		}
-		i = skipBlank(raw, end)
-		if i >= len(raw) || raw[i] != ':' {
-			return false
-		}
-		if i = skipJSONValue(raw, skipBlank(raw, i+1)); i < 0 {
-			return false
-		}
-		i = skipBlank(raw, i)
-		if i >= len(raw) || raw[i] != ',' {
-			return false
-		}
-		i = skipBlank(raw, i+1)
-	}
-	return false
-}
-
-func skipBlank(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// stringEnd returns the index after the closing quote of the JSON string
-// that starts at b[i], or -1.
-func stringEnd(b []byte, i int) int {
-	j := i + 1
-	for {
-		k := bytes.IndexByte(b[j:], '"')
-		if k < 0 {
-			return -1
-		}
-		q := j + k
-		n := 0
-		for p := q - 1; p > i && b[p] == '\\'; p-- {
-			n++
-		}
-		if n%2 == 0 {
-			return q + 1
-		}
-		j = q + 1
-	}
-}
-
-// skipJSONValue returns the index after the JSON value that starts at
-// b[i], or -1.
-func skipJSONValue(b []byte, i int) int {
-	if i >= len(b) {
-		return -1
-	}
-	switch b[i] {
-	case '"':
-		return stringEnd(b, i)
-	case '{', '[':
-		depth := 0
-		for i < len(b) {
-			switch b[i] {
-			case '"':
-				if i = stringEnd(b, i); i < 0 {
-					return -1
-				}
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
-				}
-			}
-			i++
-		}
-		return -1
-	}
-	start := i
-	for i < len(b) {
-		switch b[i] {
-		case ',', '}', ']', ' ', '\t', '\n', '\r':
-			if i == start {
-				return -1
-			}
-			return i
-		}
-		i++
-	}
-	return -1
-}

@@ -83,6 +83,52 @@ func WalkElements(arr []byte, fn func(value []byte)) (ok bool) {
 	return true
 }
 
+// HasMember reports whether the JSON object obj, which must be valid JSON,
+// has a member named key at its top level. It stops at the first match,
+// unquotes only keys that hold escapes, and skips values without splitting
+// them. It reports false if obj is not an object; on malformed text its
+// result is undefined, though it ends and does not panic.
+func HasMember(obj []byte, key string) bool {
+	i := SkipSpace(obj, 0)
+	if i >= len(obj) || obj[i] != '{' {
+		return false
+	}
+	i++
+	for {
+		i = SkipSpace(obj, i)
+		if i >= len(obj) || obj[i] != '"' {
+			return false // '}' or malformed
+		}
+		end := skipTrustedString(obj, i)
+		if end < i+2 || obj[end-1] != '"' {
+			return false
+		}
+		k := obj[i+1 : end-1]
+		if bytes.IndexByte(k, '\\') >= 0 {
+			if UnquoteBody(k) == key {
+				return true
+			}
+		} else if string(k) == key {
+			return true
+		}
+		i = SkipSpace(obj, end)
+		if i >= len(obj) || obj[i] != ':' {
+			return false
+		}
+		if i = SkipSpace(obj, i+1); i >= len(obj) {
+			return false
+		}
+		vEnd, _ := skipTrustedValue(obj, i)
+		if vEnd == i {
+			return false
+		}
+		if i = SkipSpace(obj, vEnd); i >= len(obj) || obj[i] != ',' {
+			return false
+		}
+		i++
+	}
+}
+
 // skipSpaceAny is SkipSpace that also reports whether there was any space.
 func skipSpaceAny(b []byte, i int) (int, bool) {
 	j := SkipSpace(b, i)
