@@ -398,4 +398,3 @@ func quotedType(raw json.RawMessage) int {
 	}
 	return -1
 }
-
