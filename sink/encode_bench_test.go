@@ -55,24 +55,3 @@ func BenchmarkEncodeMessage(b *testing.B) {
 		})
 	}
 }
-
-// BenchmarkAppendString writes strings of the lengths ids and names have,
-// plain and with characters to escape.
-func BenchmarkAppendString(b *testing.B) {
-	for _, s := range []string{
-		"pro",
-		"Order Completed",
-		"bf-0123456789abcdef0123456789abcdef-42",
-		"https://example.com/products/shoes?utm_source=newsletter&utm_medium=email",
-		"a \"quoted\"\tand\nbroken line",
-		"Größe: 42 — 日本語",
-	} {
-		b.Run(strconv.Itoa(len(s)), func(b *testing.B) {
-			b.SetBytes(int64(len(s)))
-			var buf []byte
-			for b.Loop() {
-				buf = appendString(buf[:0], s)
-			}
-		})
-	}
-}
