@@ -49,6 +49,17 @@ type Options struct {
 	// formats read every column. Default (nil): all columns. A non-nil
 	// empty slice reads none: rows then only count.
 	Select []string
+	// Bytes names the top-level Parquet columns whose byte arrays hold
+	// binary data rather than text. A byte array (BYTE_ARRAY or
+	// FIXED_LEN_BYTE_ARRAY) without a logical type is text, as Impala,
+	// Hive and Spark write strings: it is read as a string, and one that
+	// is not valid UTF-8 makes its row a *RowError (invalid_utf8). In a
+	// column named here, a byte array is read as a []byte instead, not
+	// checked for UTF-8 (as standard base64 inside a list, struct or
+	// map). A name the file lacks is ignored; other formats ignore the
+	// field. Default (nil): every byte array without a logical type is
+	// text.
+	Bytes []string
 	// Progress, if set, is increased by the bytes read from the underlying
 	// files (compressed bytes for compressed files), for progress bars.
 	// Bytes a resumed plain file skips by seeking count as read, and no
@@ -69,6 +80,11 @@ func (o Options) Validate() error {
 	for i, name := range o.Select {
 		if name == "" {
 			return fmt.Errorf("readers: Select[%d]: empty column name", i)
+		}
+	}
+	for i, name := range o.Bytes {
+		if name == "" {
+			return fmt.Errorf("readers: Bytes[%d]: empty column name", i)
 		}
 	}
 	if d := o.Delimiter; d != 0 && (d >= utf8.RuneSelf || d == '"' || d == '\r' || d == '\n') {
@@ -130,8 +146,10 @@ func Expand(args []string, opts Options) ([]Source, error) { return expand(args,
 //	INT8..INT64, UINT8..UINT32    int64
 //	UINT64                        int64, or json.Number above 2^63-1
 //	FLOAT, DOUBLE, FLOAT16        float64 (FLOAT and FLOAT16 by their shortest decimal: 0.1, not 0.10000000149011612)
-//	STRING                        string
-//	BINARY, FIXED_LEN_BYTE_ARRAY  string, standard base64
+//	STRING, ENUM, JSON            string
+//	BYTE_ARRAY, FIXED_LEN_BYTE_ARRAY
+//	  without a logical type      string (text, checked for UTF-8); []byte in a column of Options.Bytes
+//	BSON, UUID, INTERVAL          string, standard base64
 //	DECIMAL                       json.Number, exact, with the column's scale ("12.30")
 //	DATE                          string "2006-01-02"
 //	TIME                          string "15:04:05.000", with 0, 3, 6 or 9 fraction digits by unit
@@ -142,10 +160,12 @@ func Expand(args []string, opts Options) ([]Source, error) { return expand(args,
 //	null                          nil
 //
 // Inside lists, structs and maps the same values are written as JSON, times
-// and dates as the strings above (UTC-adjusted timestamps ending in "Z").
-// NaN and ±Inf, invalid UTF-8 in a STRING, a null map key and a TIME
-// outside the day make the row a *RowError naming the column (reason
-// invalid_value or invalid_utf8), whose Raw is the row as a JSON object.
+// and dates as the strings above (UTC-adjusted timestamps ending in "Z"),
+// the byte arrays of a column of Options.Bytes as standard base64 strings.
+// NaN and ±Inf, invalid UTF-8 in a STRING or in a byte array read as text,
+// a null map key and a TIME outside the day make the row a *RowError
+// naming the column (reason invalid_value or invalid_utf8), whose Raw is
+// the row as a JSON object.
 func Open(ctx context.Context, src Source, opts Options, at *Position) (Reader, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {

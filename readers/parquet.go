@@ -169,7 +169,7 @@ func openParquet(ctx context.Context, src Source, opts Options, at *Position, re
 	source := src
 	source.Format = FormatParquet
 	r = &parquetReader{src: &source, f: f, props: props, pf: pf, fr: fr, progress: opts.Progress, reported: reported, size: fi.Size()}
-	if err := r.selectFields(opts.Select); err != nil {
+	if err := r.selectFields(opts.Select, opts.Bytes); err != nil {
 		return nil, fmt.Errorf("%s: %w", src.Path, err)
 	}
 	if err := r.readFooter(); err != nil {
@@ -203,11 +203,12 @@ func recoverParquet(where string, err *error) {
 }
 
 // selectFields picks the top-level columns to read: the names in sel in
-// the order of the file, or all of them.
-func (r *parquetReader) selectFields(sel []string) error {
+// the order of the file, or all of them. The byte arrays of the columns
+// named in binary are read as bytes (Options.Bytes).
+func (r *parquetReader) selectFields(sel, binary []string) error {
 	manifest := r.fr.Manifest
 	descr := r.pf.MetaData().Schema
-	hints := typeHints{unwrap: make(map[arrow.DataType]bool), naive: make(map[arrow.DataType]bool)}
+	hints := typeHints{unwrap: make(map[arrow.DataType]bool), naive: make(map[arrow.DataType]bool), descr: descr}
 	for k := range manifest.Fields {
 		findLegacyListElements(&manifest.Fields[k], descr, hints.unwrap)
 		findNaiveTimestamps(&manifest.Fields[k], descr, hints.naive)
@@ -215,6 +216,10 @@ func (r *parquetReader) selectFields(sel []string) error {
 	want := make(map[string]bool, len(sel))
 	for _, name := range sel {
 		want[name] = true
+	}
+	asBytes := make(map[string]bool, len(binary))
+	for _, name := range binary {
+		asBytes[name] = true
 	}
 	for k := range manifest.Fields {
 		sf := &manifest.Fields[k]
@@ -227,7 +232,9 @@ func (r *parquetReader) selectFields(sel []string) error {
 			col := descr.Column(sf.ColIndex)
 			pf.int96 = col.PhysicalType() == parquet.Types.Int96 && col.MaxRepetitionLevel() == 0
 		}
-		conv, err := newConverter(sf.Field.Type, pf.int96, hints)
+		h := hints
+		h.bytes = asBytes[name]
+		conv, err := newConverter(sf.Field.Type, sf, pf.int96, h)
 		if err != nil {
 			return fmt.Errorf("parquet: column %q: %w", name, err)
 		}

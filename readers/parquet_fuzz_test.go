@@ -2,7 +2,6 @@ package readers
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -184,9 +183,13 @@ func buildFuzzColumn(data []byte) (arrow.Array, fuzzCase) {
 					fb.(*array.TimestampBuilder).Append(arrow.Timestamp(ms))
 					writeJSON(&text, time.UnixMilli(ms).UTC().Format(time.RFC3339Nano))
 				case 6:
+					// A byte array without a logical type: text.
 					b := []byte(in.text())
 					fb.(*array.BinaryBuilder).Append(b)
-					writeJSON(&text, base64.StdEncoding.EncodeToString(b))
+					if !utf8.Valid(b) {
+						bad(ReasonInvalidUTF8)
+					}
+					writeJSON(&text, string(b))
 				case 7:
 					u := in.uint64()
 					fb.(*array.Uint64Builder).Append(u)
@@ -234,7 +237,7 @@ func FuzzParquetValue(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		arr, fc := buildFuzzColumn(data)
 		defer arr.Release()
-		conv, err := newConverter(arr.DataType(), false, typeHints{})
+		conv, err := newConverter(arr.DataType(), nil, false, typeHints{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,10 +12,13 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
 	"github.com/apache/arrow/go/v15/arrow/decimal128"
+	"github.com/apache/arrow/go/v15/parquet/pqarrow"
+	"github.com/apache/arrow/go/v15/parquet/schema"
 	"github.com/backfillhq/backfill/internal/jsontext"
 )
 
@@ -67,6 +70,19 @@ func invalidUTF8(s string) *valueError {
 		err: fmt.Errorf("invalid UTF-8 at byte %d", invalidUTF8At([]byte(s)))}
 }
 
+// errBinaryNotText is the cause of a byte array without a logical type
+// that is not valid UTF-8: it is read as text unless the column is read
+// as bytes (Options.Bytes).
+var errBinaryNotText = errors.New("a byte array without a logical type is read as text; if the column holds binary data, declare it bytes (it is then sent as base64)")
+
+// binaryNotUTF8 is the error of a byte array without a logical type that
+// is not valid UTF-8.
+func binaryNotUTF8(s string) *valueError {
+	ve := invalidUTF8(s)
+	ve.err = fmt.Errorf("%w: %w", ve.err, errBinaryNotText)
+	return ve
+}
+
 // int96Type marks a column of raw INT96 values (12 bytes each), read
 // outside Arrow so that timestamps beyond the range of int64 nanoseconds
 // keep their value.
@@ -81,14 +97,72 @@ var int96Type = &arrow.FixedSizeBinaryType{ByteWidth: 12}
 // trusted, as it reads timestamps without isAdjustedToUTC as UTC and
 // legacy TIMESTAMP_MILLIS and _MICROS (UTC by the format's rules) as
 // naive.
+//
+// The Parquet schema (descr) says what the byte arrays of a column hold:
+// text unless their logical type says binary data (see binaryData); and
+// bytes marks a column whose byte arrays are all binary data
+// (Options.Bytes).
 type typeHints struct {
 	unwrap map[arrow.DataType]bool
 	naive  map[arrow.DataType]bool
+	descr  *schema.Schema
+	bytes  bool
 }
 
-// newConverter returns the converter of a top-level column of type dt.
-// int96 marks a column of raw INT96 values.
-func newConverter(dt arrow.DataType, int96 bool, hints typeHints) (converter, error) {
+// byteArrays is how the byte arrays of a leaf column are read.
+type byteArrays uint8
+
+const (
+	// bytesText: text, checked for UTF-8. A byte array without a logical
+	// type is text, as Impala, Hive and Spark without binaryAsString write
+	// strings, and so are ENUM and JSON.
+	bytesText byteArrays = iota
+	// bytesBase64: binary data, sent as standard base64: BSON, UUID and
+	// INTERVAL, and every byte array of a column read as bytes.
+	bytesBase64
+)
+
+// byteArraysOf says how the byte arrays of the leaf column sf are read.
+// A field the schema does not describe (nil) is text.
+func byteArraysOf(sf *pqarrow.SchemaField, hints typeHints) byteArrays {
+	if hints.bytes {
+		return bytesBase64
+	}
+	if sf == nil || hints.descr == nil || len(sf.Children) > 0 || sf.ColIndex < 0 || sf.ColIndex >= hints.descr.NumColumns() {
+		return bytesText
+	}
+	if binaryData(hints.descr.Column(sf.ColIndex)) {
+		return bytesBase64
+	}
+	return bytesText
+}
+
+// binaryData reports whether a column's logical (or converted) type says
+// that its byte arrays are binary data rather than text.
+func binaryData(col *schema.Column) bool {
+	switch col.LogicalType().(type) {
+	case schema.BSONLogicalType, schema.UUIDLogicalType, schema.IntervalLogicalType:
+		return true
+	}
+	switch col.ConvertedType() {
+	case schema.ConvertedTypes.BSON, schema.ConvertedTypes.Interval:
+		return true
+	}
+	return false
+}
+
+// child returns child k of sf, or nil where sf has no such child.
+func child(sf *pqarrow.SchemaField, k int) *pqarrow.SchemaField {
+	if sf == nil || k >= len(sf.Children) {
+		return nil
+	}
+	return &sf.Children[k]
+}
+
+// newConverter returns the converter of a top-level column of type dt,
+// which sf describes in the Parquet schema (nil: not described; its byte
+// arrays are text). int96 marks a column of raw INT96 values.
+func newConverter(dt arrow.DataType, sf *pqarrow.SchemaField, int96 bool, hints typeHints) (converter, error) {
 	if int96 {
 		return func(arr arrow.Array) valueFunc {
 			a := arr.(*array.FixedSizeBinary)
@@ -143,15 +217,30 @@ func newConverter(dt arrow.DataType, int96 bool, hints typeHints) (converter, er
 	case *arrow.StringType, *arrow.LargeStringType:
 		return stringConverter, nil
 	case *arrow.BinaryType, *arrow.LargeBinaryType, *arrow.FixedSizeBinaryType:
-		return func(arr arrow.Array) valueFunc {
-			b := arr.(binaryArray)
-			return func(i int, text *string) (any, error) {
-				if arr.IsNull(i) {
-					return nil, nil
+		switch {
+		case hints.bytes:
+			return func(arr arrow.Array) valueFunc {
+				b := arr.(binaryArray)
+				return func(i int, text *string) (any, error) {
+					if arr.IsNull(i) {
+						return nil, nil
+					}
+					// A copy: rows outlive the batch's buffers.
+					return append([]byte{}, b.Value(i)...), nil
 				}
-				return base64.StdEncoding.EncodeToString(b.Value(i)), nil
-			}
-		}, nil
+			}, nil
+		case byteArraysOf(sf, hints) == bytesBase64:
+			return func(arr arrow.Array) valueFunc {
+				b := arr.(binaryArray)
+				return func(i int, text *string) (any, error) {
+					if arr.IsNull(i) {
+						return nil, nil
+					}
+					return base64.StdEncoding.EncodeToString(b.Value(i)), nil
+				}
+			}, nil
+		}
+		return stringConverter, nil
 	case *arrow.Decimal128Type:
 		scale := t.Scale
 		return scalar(func(a *array.Decimal128, i int) (any, error) {
@@ -192,7 +281,7 @@ func newConverter(dt arrow.DataType, int96 bool, hints typeHints) (converter, er
 			return string(appendNaive(nil, ts)), nil
 		}), nil
 	case *arrow.DictionaryType:
-		inner, err := newConverter(t.ValueType, false, hints)
+		inner, err := newConverter(t.ValueType, sf, false, hints)
 		if err != nil {
 			return nil, err
 		}
@@ -207,7 +296,7 @@ func newConverter(dt arrow.DataType, int96 bool, hints typeHints) (converter, er
 			}
 		}, nil
 	}
-	app, err := newAppender(dt, hints)
+	app, err := newAppender(dt, sf, hints)
 	if err != nil {
 		return nil, err
 	}
@@ -248,27 +337,40 @@ type binaryArray interface {
 
 // stringConverter copies the text of a batch once into one string that
 // its values share, so that rows outlive the batch's buffers, and checks
-// the whole batch for valid UTF-8 in one pass.
+// the whole batch for valid UTF-8 in one pass. It reads strings, and byte
+// arrays read as text.
 func stringConverter(arr arrow.Array) valueFunc {
 	var (
 		all     string
 		offsets []int64
 	)
+	notUTF8 := invalidUTF8
 	switch a := arr.(type) {
 	case *array.String:
 		all = string(a.ValueBytes())
-		offs := a.ValueOffsets()
-		offsets = make([]int64, len(offs))
-		for k, o := range offs {
-			offsets[k] = int64(o - offs[0])
-		}
+		offsets = offsets32(a.ValueOffsets())
 	case *array.LargeString:
 		all = string(a.ValueBytes())
-		offs := a.ValueOffsets()
-		offsets = make([]int64, len(offs))
-		for k, o := range offs {
-			offsets[k] = o - offs[0]
+		offsets = offsets64(a.ValueOffsets())
+	case *array.Binary:
+		all, notUTF8 = string(a.ValueBytes()), binaryNotUTF8
+		offsets = offsets32(a.ValueOffsets())
+	case *array.LargeBinary:
+		all, notUTF8 = string(a.ValueBytes()), binaryNotUTF8
+		offsets = offsets64(a.ValueOffsets())
+	case *array.FixedSizeBinary:
+		notUTF8 = binaryNotUTF8
+		width := int64(a.DataType().(*arrow.FixedSizeBinaryType).ByteWidth)
+		offsets = make([]int64, a.Len()+1)
+		var b strings.Builder
+		b.Grow(a.Len() * int(width))
+		for k := range a.Len() {
+			// A null holds width bytes too: they are copied, and
+			// never read.
+			b.Write(a.Value(k))
+			offsets[k+1] = int64(k+1) * width
 		}
+		all = b.String()
 	}
 	valid := utf8.ValidString(all)
 	for k := 0; valid && k < len(offsets)-1; k++ {
@@ -285,11 +387,29 @@ func stringConverter(arr arrow.Array) valueFunc {
 		}
 		s := all[offsets[i]:offsets[i+1]]
 		if !valid && !utf8.ValidString(s) {
-			return nil, invalidUTF8(s)
+			return nil, notUTF8(s)
 		}
 		*text = s
 		return inTexts{}, nil
 	}
+}
+
+// offsets32 returns value offsets relative to the first.
+func offsets32(offs []int32) []int64 {
+	out := make([]int64, len(offs))
+	for k, o := range offs {
+		out[k] = int64(o - offs[0])
+	}
+	return out
+}
+
+// offsets64 returns value offsets relative to the first.
+func offsets64(offs []int64) []int64 {
+	out := make([]int64, len(offs))
+	for k, o := range offs {
+		out[k] = o - offs[0]
+	}
+	return out
 }
 
 // float32Value is the float64 of the shortest decimal that reads back as
@@ -445,9 +565,10 @@ func appendScaled(dst []byte, neg bool, digits []byte, scale int32) []byte {
 	return dst
 }
 
-// newAppender returns the JSON appender of values of type dt.
-func newAppender(dt arrow.DataType, hints typeHints) (appender, error) {
-	app, err := newValueAppender(dt, hints)
+// newAppender returns the JSON appender of values of type dt, which sf
+// describes in the Parquet schema (or nil).
+func newAppender(dt arrow.DataType, sf *pqarrow.SchemaField, hints typeHints) (appender, error) {
+	app, err := newValueAppender(dt, sf, hints)
 	if err != nil {
 		return nil, err
 	}
@@ -459,8 +580,9 @@ func newAppender(dt arrow.DataType, hints typeHints) (appender, error) {
 	}, nil
 }
 
-// newValueAppender returns the appender of non-null values of type dt.
-func newValueAppender(dt arrow.DataType, hints typeHints) (appender, error) {
+// newValueAppender returns the appender of non-null values of type dt,
+// which sf describes in the Parquet schema (or nil).
+func newValueAppender(dt arrow.DataType, sf *pqarrow.SchemaField, hints typeHints) (appender, error) {
 	switch t := dt.(type) {
 	case *arrow.NullType:
 		return func(dst []byte, _ arrow.Array, _ int) ([]byte, error) { return append(dst, "null"...), nil }, nil
@@ -507,6 +629,18 @@ func newValueAppender(dt arrow.DataType, hints typeHints) (appender, error) {
 			return appendJSONString(dst, arr.(*array.LargeString).Value(i))
 		}, nil
 	case *arrow.BinaryType, *arrow.LargeBinaryType, *arrow.FixedSizeBinaryType:
+		if byteArraysOf(sf, hints) == bytesText {
+			return func(dst []byte, arr arrow.Array, i int) ([]byte, error) {
+				b := arr.(binaryArray).Value(i)
+				// AppendValidString keeps nothing of the string: it
+				// may share b's bytes.
+				dst, ok := jsontext.AppendValidString(dst, unsafe.String(unsafe.SliceData(b), len(b)))
+				if !ok {
+					return dst, binaryNotUTF8(string(b))
+				}
+				return dst, nil
+			}, nil
+		}
 		return func(dst []byte, arr arrow.Array, i int) ([]byte, error) {
 			dst = append(dst, '"')
 			dst = base64.StdEncoding.AppendEncode(dst, arr.(binaryArray).Value(i))
@@ -561,7 +695,7 @@ func newValueAppender(dt arrow.DataType, hints typeHints) (appender, error) {
 			return append(dst, '"'), nil
 		}, nil
 	case *arrow.DictionaryType:
-		inner, err := newAppender(t.ValueType, hints)
+		inner, err := newAppender(t.ValueType, sf, hints)
 		if err != nil {
 			return nil, err
 		}
@@ -570,16 +704,16 @@ func newValueAppender(dt arrow.DataType, hints typeHints) (appender, error) {
 			return inner(dst, d.Dictionary(), d.GetValueIndex(i))
 		}, nil
 	case *arrow.MapType:
-		return newMapAppender(t, hints)
+		return newMapAppender(t, sf, hints)
 	case *arrow.ListType:
-		return newListAppender(t.Elem(), hints)
+		return newListAppender(t.Elem(), child(sf, 0), hints)
 	case *arrow.LargeListType:
-		return newListAppender(t.Elem(), hints)
+		return newListAppender(t.Elem(), child(sf, 0), hints)
 	case *arrow.FixedSizeListType:
-		return newListAppender(t.Elem(), hints)
+		return newListAppender(t.Elem(), child(sf, 0), hints)
 	case *arrow.StructType:
 		if hints.unwrap[t] && t.NumFields() == 1 {
-			inner, err := newAppender(t.Field(0).Type, hints)
+			inner, err := newAppender(t.Field(0).Type, child(sf, 0), hints)
 			if err != nil {
 				return nil, err
 			}
@@ -587,7 +721,7 @@ func newValueAppender(dt arrow.DataType, hints typeHints) (appender, error) {
 				return inner(dst, arr.(*array.Struct).Field(0), i)
 			}, nil
 		}
-		return newStructAppender(t, hints)
+		return newStructAppender(t, sf, hints)
 	}
 	return nil, fmt.Errorf("unsupported type %s", dt)
 }
@@ -609,8 +743,8 @@ func quoted(dst []byte, fn func(dst []byte) ([]byte, error)) ([]byte, error) {
 	return append(dst, '"'), nil
 }
 
-func newListAppender(elem arrow.DataType, hints typeHints) (appender, error) {
-	app, err := newAppender(elem, hints)
+func newListAppender(elem arrow.DataType, sf *pqarrow.SchemaField, hints typeHints) (appender, error) {
+	app, err := newAppender(elem, sf, hints)
 	if err != nil {
 		return nil, err
 	}
@@ -632,7 +766,7 @@ func newListAppender(elem arrow.DataType, hints typeHints) (appender, error) {
 	}, nil
 }
 
-func newStructAppender(t *arrow.StructType, hints typeHints) (appender, error) {
+func newStructAppender(t *arrow.StructType, sf *pqarrow.SchemaField, hints typeHints) (appender, error) {
 	fields := t.Fields()
 	keys := make([][]byte, len(fields))
 	apps := make([]appender, len(fields))
@@ -642,7 +776,7 @@ func newStructAppender(t *arrow.StructType, hints typeHints) (appender, error) {
 			return nil, err
 		}
 		keys[k] = append(key, ':')
-		if apps[k], err = newAppender(f.Type, hints); err != nil {
+		if apps[k], err = newAppender(f.Type, child(sf, k), hints); err != nil {
 			return nil, fmt.Errorf("field %s: %w", f.Name, err)
 		}
 	}
@@ -665,12 +799,13 @@ func newStructAppender(t *arrow.StructType, hints typeHints) (appender, error) {
 
 // newMapAppender writes a map as an object in entry order. Keys that are
 // not strings become the string of their JSON text (5 becomes "5").
-func newMapAppender(t *arrow.MapType, hints typeHints) (appender, error) {
-	key, err := newValueAppender(t.KeyType(), hints)
+func newMapAppender(t *arrow.MapType, sf *pqarrow.SchemaField, hints typeHints) (appender, error) {
+	entries := child(sf, 0)
+	key, err := newValueAppender(t.KeyType(), child(entries, 0), hints)
 	if err != nil {
 		return nil, fmt.Errorf("map key: %w", err)
 	}
-	item, err := newAppender(t.ItemType(), hints)
+	item, err := newAppender(t.ItemType(), child(entries, 1), hints)
 	if err != nil {
 		return nil, fmt.Errorf("map value: %w", err)
 	}
@@ -761,6 +896,10 @@ func appendAnyJSON(dst []byte, v any) []byte {
 		return append(dst, x...)
 	case json.RawMessage:
 		return append(dst, x...)
+	case []byte:
+		dst = append(dst, '"')
+		dst = base64.StdEncoding.AppendEncode(dst, x)
+		return append(dst, '"')
 	case time.Time:
 		dst = append(dst, '"')
 		dst = x.AppendFormat(dst, time.RFC3339Nano)

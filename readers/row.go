@@ -44,7 +44,8 @@ func (p Position) String() string {
 // A value is one of: nil (null or absent), a string (Text), valid JSON text
 // (RawJSON: NDJSON values are handed on verbatim), or another Go value
 // (Value): int64, float64, bool, json.Number (a number kept exactly),
-// json.RawMessage (Parquet lists, structs and maps), []any,
+// json.RawMessage (Parquet lists, structs and maps), []byte (Parquet
+// byte arrays read as bytes, Options.Bytes), []any,
 // map[string]any, time.Time. Open lists what each Parquet type becomes.
 // Kind tells which, so that code on a hot path can branch on it and read a
 // string or JSON text without boxing it.
