@@ -74,6 +74,12 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			r.selectCols = cols
 		}
 	}
+	if cfg.Spec != nil && cfg.Reader.Bytes == nil {
+		// Parquet byte arrays of the columns the mapping declares
+		// bytes are binary data, which the mapping sends as base64;
+		// those of the other columns are text.
+		r.cfg.Reader.Bytes = cfg.Spec.BytesColumns()
+	}
 	if r.cfg.Reader.Progress == nil {
 		r.cfg.Reader.Progress = &r.bytes
 	}

@@ -95,6 +95,12 @@ func writeValue(w *sink.MessageWriter, v any, t colType, ts *timeParser) error {
 		return writeText(w, x, t, ts)
 	case json.RawMessage:
 		return writeRaw(w, x, t, ts)
+	case []byte:
+		// A byte array read as bytes is sent as base64, declared or
+		// not.
+		if t == typeAsRead {
+			t = typeBytes
+		}
 	case int64:
 		if t == typeAsRead || t == typeInt || t == typeFloat || t == typeJSON {
 			w.Int(x)

@@ -33,7 +33,7 @@ import (
 //	  format: "%Y-%m-%d %H:%M:%S"
 //	  timezone: Europe/Berlin    # an IANA name, or UTC
 //	  missing: reject            # reject (default) | now
-//	columns:                     # declared types: string | int | float | bool | json | timestamp
+//	columns:                     # declared types: string | int | float | bool | json | timestamp | bytes
 //	  amount: float
 //	  signup_at: {type: timestamp, format: unix}
 //	properties:                  # also traits, context, integrations
@@ -107,8 +107,13 @@ import (
 // true/false/1/0/yes/no in any case; json: parsed and compacted;
 // timestamp: parsed with its format and timezone, as with timestamp:, and
 // written as RFC 3339 in UTC with milliseconds) and JSON values (numbers
-// keep their exact text; a JSON string declared json is parsed). Blank
-// values of a declared type other than string are absent. An empty CSV
+// keep their exact text; a JSON string declared json is parsed). bytes is
+// sent as standard base64 (RFC 4648, with padding): a Parquet byte array
+// as it is (readers.Options.Bytes, see BytesColumns: not checked for
+// UTF-8), a CSV field or a JSON string as its UTF-8 bytes, untrimmed; a
+// Parquet list, struct or map column declared bytes keeps its JSON, with
+// its byte arrays in base64; numbers and bools are an error. Blank
+// values of a declared type other than string and bytes are absent. An empty CSV
 // cell reaches the mapping as no value at all, unless the reader is told
 // that no cell means null (then it is the string ""). Null and absent
 // values are left out of objects.
@@ -866,7 +871,7 @@ func (p *specParser) parseColumns(n *yaml.Node) error {
 			}
 			t, ok := colTypes[name]
 			if !ok {
-				return p.errorf(v, path, "unknown type %q (want string, int, float, bool, json or timestamp)", name)
+				return p.errorf(v, path, "unknown type %q (want "+colTypeList+")", name)
 			}
 			d.typ = t
 			if t == typeTimestamp {
@@ -900,7 +905,7 @@ func (p *specParser) parseColumnDecl(n *yaml.Node, path string) (colDecl, error)
 		case "type":
 			t, ok := colTypes[val]
 			if !ok {
-				return d, p.errorf(v, path+".type", "unknown type %q (want string, int, float, bool, json or timestamp)", val)
+				return d, p.errorf(v, path+".type", "unknown type %q (want "+colTypeList+")", val)
 			}
 			d.typ, typeNode = t, v
 		case "format":

@@ -2,6 +2,7 @@ package mappings
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +25,7 @@ const (
 	typeBool
 	typeJSON
 	typeTimestamp
+	typeBytes
 )
 
 // colTypes are the names of the declarable column types.
@@ -34,7 +36,11 @@ var colTypes = map[string]colType{
 	"bool":      typeBool,
 	"json":      typeJSON,
 	"timestamp": typeTimestamp,
+	"bytes":     typeBytes,
 }
+
+// colTypeList names the declarable column types, for errors.
+const colTypeList = "string, int, float, bool, json, timestamp or bytes"
 
 func (t colType) String() string {
 	for name, ct := range colTypes {
@@ -98,6 +104,7 @@ func plainString(raw []byte) (string, bool) {
 }
 
 var (
+	errNotBytes  = errors.New("want a string or a byte array")
 	errNotInt    = errors.New("not an integer")
 	errNotNumber = errors.New("not a number")
 	errNotBool   = errors.New("not a bool (want true, false, 1, 0, yes or no)")
@@ -155,14 +162,23 @@ func blankRaw(x json.RawMessage) bool {
 // kept as they are. JSON numbers stay exact: a JSON integer declared int and
 // any JSON number declared float keep their text.
 func coerce(v any, t colType) (any, bool, error) {
-	if t == typeAsRead {
+	switch t {
+	case typeAsRead:
 		return v, !isNull(v), nil
+	case typeBytes:
+		return coerceBytes(v)
 	}
 	switch x := v.(type) {
 	case nil:
 		return nil, false, nil
 	case string:
 		return coerceString(x, t)
+	case []byte:
+		// A Parquet byte array read as bytes (readers.Options.Bytes).
+		if t == typeJSON {
+			return base64.StdEncoding.EncodeToString(x), true, nil
+		}
+		return nil, false, fmt.Errorf("want a %s, not a byte array (the column is read as bytes: declare it bytes)", t)
 	case json.RawMessage:
 		switch k := rawKind(x); k {
 		case 0, 'n':
@@ -263,6 +279,36 @@ func coerce(v any, t colType) (any, bool, error) {
 	return nil, false, fmt.Errorf("unsupported value of type %T", v)
 }
 
+// coerceBytes converts v to bytes: the standard base64 (RFC 4648, with
+// padding) of a byte array read as bytes, or of a string's UTF-8 bytes (a
+// CSV field, a JSON string). A JSON list or object is kept as it is: the
+// Parquet reader writes the byte arrays inside a column read as bytes as
+// base64 already. Numbers and bools are an error.
+func coerceBytes(v any) (any, bool, error) {
+	switch x := v.(type) {
+	case nil:
+		return nil, false, nil
+	case []byte:
+		return base64.StdEncoding.EncodeToString(x), true, nil
+	case string:
+		return coerceString(x, typeBytes)
+	case json.RawMessage:
+		switch rawKind(x) {
+		case 0, 'n':
+			return nil, false, nil
+		case '"':
+			s, err := unquote(x)
+			if err != nil {
+				return nil, false, err
+			}
+			return coerceString(s, typeBytes)
+		case '{', '[':
+			return x, true, nil
+		}
+	}
+	return nil, false, errNotBytes
+}
+
 func kindName(k byte) string {
 	if k == '[' {
 		return "array"
@@ -271,10 +317,15 @@ func kindName(k byte) string {
 }
 
 // coerceString converts a string (a CSV field, or the content of a JSON
-// string) to t. Surrounding blanks are ignored for every type but string.
+// string) to t. Surrounding blanks are ignored for every type but string
+// and bytes. Declared bytes, a string is the standard base64 of its UTF-8
+// bytes.
 func coerceString(s string, t colType) (any, bool, error) {
-	if t == typeString {
+	switch t {
+	case typeString:
 		return s, true, nil
+	case typeBytes:
+		return base64.StdEncoding.EncodeToString([]byte(s)), true, nil
 	}
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -424,6 +475,8 @@ func toText(v any) (string, bool, error) {
 		return strconv.FormatFloat(x, 'f', -1, 64), true, nil
 	case time.Time:
 		return x.UTC().Format("2006-01-02T15:04:05.000Z"), true, nil
+	case []byte:
+		return base64.StdEncoding.EncodeToString(x), len(x) > 0, nil
 	}
 	return "", false, errNotText
 }

@@ -1,0 +1,202 @@
+package mappings
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/xitongsys/parquet-go/writer"
+
+	"github.com/backfillhq/backfill/readers"
+)
+
+// Golden cases with an input.parquet are read with the Parquet reader,
+// as an import reads them: with the mapping's bytes columns as
+// readers.Options.Bytes. Their inputs are written by goldenParquetInputs
+// (rewritten with -update): strings as Impala, Hive and Spark without
+// binaryAsString write them, plain BYTE_ARRAY without a logical type.
+
+// isParquetCase reports whether dir is a golden case with an
+// input.parquet.
+func isParquetCase(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, "input.parquet"))
+	return err == nil
+}
+
+type plainItem struct {
+	Name string `parquet:"name=name, type=BYTE_ARRAY"`
+}
+
+// plainEvent is a row of parquet_plain_byte_arrays.
+type plainEvent struct {
+	Kind   string     `parquet:"name=kind, type=BYTE_ARRAY"`
+	ID     string     `parquet:"name=id, type=BYTE_ARRAY"`
+	UID    string     `parquet:"name=uid, type=BYTE_ARRAY"`
+	Action *string    `parquet:"name=action, type=BYTE_ARRAY"`
+	TS     string     `parquet:"name=ts, type=BYTE_ARRAY"`
+	Plan   string     `parquet:"name=plan, type=BYTE_ARRAY"`
+	Sig    string     `parquet:"name=sig, type=BYTE_ARRAY"`
+	Code   string     `parquet:"name=code, type=FIXED_LEN_BYTE_ARRAY, length=2"`
+	Tags   []string   `parquet:"name=tags, type=MAP, convertedtype=LIST, valuetype=BYTE_ARRAY"`
+	Item   *plainItem `parquet:"name=item"`
+}
+
+type plainProps struct {
+	Plan string   `parquet:"name=plan, type=BYTE_ARRAY"`
+	Tags []string `parquet:"name=tags, type=MAP, convertedtype=LIST, valuetype=BYTE_ARRAY"`
+}
+
+// plainMessage is a row of parquet_passthrough_byte_arrays: Segment
+// messages whose properties are a struct.
+type plainMessage struct {
+	Type       string      `parquet:"name=type, type=BYTE_ARRAY"`
+	MessageID  string      `parquet:"name=messageId, type=BYTE_ARRAY"`
+	UserID     string      `parquet:"name=userId, type=BYTE_ARRAY"`
+	Event      string      `parquet:"name=event, type=BYTE_ARRAY"`
+	Timestamp  string      `parquet:"name=timestamp, type=BYTE_ARRAY"`
+	Properties *plainProps `parquet:"name=properties"`
+}
+
+func str(s string) *string { return &s }
+
+// goldenParquetInputs are the rows of each Parquet golden case.
+var goldenParquetInputs = map[string]struct {
+	schema any
+	rows   []any
+}{
+	"parquet_plain_byte_arrays": {new(plainEvent), []any{
+		plainEvent{Kind: "track", ID: "b1", UID: "user-1", Action: str("Order Completed"), TS: "2023-11-14T22:13:20Z",
+			Plan: "pro", Sig: "\x00\xff\x10", Code: "US", Tags: []string{"a", "\u00fc"}, Item: &plainItem{Name: "n1"}},
+		plainEvent{Kind: "identify", ID: "b2", UID: "user-2", TS: "2023-11-14T22:13:21.5Z",
+			Plan: "free", Sig: "s2", Code: "DE", Item: &plainItem{Name: "n2"}},
+		// plan is not UTF-8: the reader refuses the row.
+		plainEvent{Kind: "track", ID: "b3", UID: "user-3", Action: str("Signed Up"), TS: "2023-11-14T22:13:22Z",
+			Plan: "\xffpro", Sig: "s3", Code: "FR", Item: &plainItem{Name: "n3"}},
+		// sig is not UTF-8, and declared bytes; a tag is not UTF-8.
+		plainEvent{Kind: "track", ID: "b4", UID: "user-4", Action: str("Signed Up"), TS: "2023-11-14T22:13:23Z",
+			Plan: "team", Sig: "\xfe", Code: "IT", Tags: []string{"\xc3"}, Item: &plainItem{Name: "n4"}},
+	}},
+	"parquet_passthrough_byte_arrays": {new(plainMessage), []any{
+		plainMessage{Type: "track", MessageID: "b1", UserID: "user-1", Event: "Order Completed", Timestamp: "2023-11-14T22:13:20Z",
+			Properties: &plainProps{Plan: "pro", Tags: []string{"a", "b"}}},
+		plainMessage{Type: "track", MessageID: "b2", UserID: "user-2", Event: "Order Completed", Timestamp: "2023-11-14T22:13:21Z",
+			Properties: &plainProps{Plan: "\xff"}},
+	}},
+}
+
+// writeGoldenParquet writes the rows of case name to dir/input.parquet.
+func writeGoldenParquet(t *testing.T, dir, name string) {
+	t.Helper()
+	in, ok := goldenParquetInputs[name]
+	if !ok {
+		t.Fatalf("no rows for the Parquet case %s in goldenParquetInputs", name)
+	}
+	f, err := os.Create(filepath.Join(dir, "input.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	pw, err := writer.NewParquetWriterFromWriter(f, in.schema, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range in.rows {
+		if err := pw.Write(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := pw.WriteStop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestGoldenParquet maps the input.parquet of each Parquet golden case,
+// read as an import reads it, and compares the messages and rejects (of
+// the reader and of the mapping) with want.ndjson.
+func TestGoldenParquet(t *testing.T) {
+	n := 0
+	for name := range goldenParquetInputs {
+		n++
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(goldenDir, name)
+			if *update {
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				writeGoldenParquet(t, dir, name)
+			}
+			opts := loadGoldenOptions(t, dir)
+			var ropts readers.Options
+			spec, err := LoadSpec(filepath.Join(dir, "mapping.yaml"))
+			switch {
+			case err == nil:
+				ropts.Bytes = spec.BytesColumns()
+			case !errors.Is(err, fs.ErrNotExist):
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			r, err := readers.Open(ctx, readers.Source{Path: filepath.Join(dir, "input.parquet")}, ropts, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			m := Passthrough(opts)
+			if spec != nil {
+				if m, err = spec.Compile(r.(readers.Schemer).Schema(), opts); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var got []byte
+			for {
+				row, err := r.Next(ctx)
+				if err == io.EOF {
+					break
+				}
+				var re *readers.RowError
+				switch {
+				case errors.As(err, &re):
+					re.Pos.File = "input.parquet"
+					b, _ := json.Marshal(map[string]string{"reject": re.Reason, "error": re.Error(), "raw": string(re.Raw)})
+					got = append(got, b...)
+				case err != nil:
+					t.Fatal(err)
+				default:
+					row.Pos.File = "input.parquet"
+					got = append(got, goldenLine(t, m, &row)...)
+				}
+				got = append(got, '\n')
+			}
+			wantPath := filepath.Join(dir, "want.ndjson")
+			if *update {
+				if err := os.WriteFile(wantPath, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(wantPath)
+			if err != nil {
+				t.Fatalf("%v (run with -update to write it)", err)
+			}
+			compareNDJSON(t, got, want)
+		})
+	}
+	entries, err := os.ReadDir(goldenDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if isParquetCase(filepath.Join(goldenDir, e.Name())) {
+			if _, ok := goldenParquetInputs[e.Name()]; !ok {
+				t.Errorf("%s has an input.parquet but no rows in goldenParquetInputs", e.Name())
+			}
+		}
+	}
+}
