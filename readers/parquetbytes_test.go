@@ -13,11 +13,14 @@ import (
 
 // Byte arrays without a logical type, written as Impala, Hive and Spark
 // without binaryAsString write strings: plain BYTE_ARRAY (and
-// FIXED_LEN_BYTE_ARRAY) with no UTF8 annotation, top-level and nested.
+// FIXED_LEN_BYTE_ARRAY) with no UTF8 annotation, top-level and nested,
+// beside BSON byte arrays (binary data, base64), top-level, in a struct
+// and as map values.
 
 type plainItem struct {
 	Name string `parquet:"name=name, type=BYTE_ARRAY"`
 	Raw  string `parquet:"name=raw, type=BYTE_ARRAY"`
+	Bin  string `parquet:"name=bin, type=BYTE_ARRAY, convertedtype=BSON"`
 }
 
 type plainRow struct {
@@ -29,15 +32,16 @@ type plainRow struct {
 	Tags  []string          `parquet:"name=tags, type=MAP, convertedtype=LIST, valuetype=BYTE_ARRAY"`
 	Attrs map[string]string `parquet:"name=attrs, type=MAP, convertedtype=MAP, keytype=BYTE_ARRAY, valuetype=BYTE_ARRAY"`
 	Item  *plainItem        `parquet:"name=item"`
+	Docs  map[string]string `parquet:"name=docs, type=MAP, convertedtype=MAP, keytype=BYTE_ARRAY, valuetype=BYTE_ARRAY, valueconvertedtype=BSON"`
 }
 
-var plainColumns = []string{"uid", "id", "code", "sig", "doc", "tags", "attrs", "item"}
+var plainColumns = []string{"uid", "id", "code", "sig", "doc", "tags", "attrs", "item", "docs"}
 
 // plainRows are the rows of the fixture: the second has a sig that is
 // not UTF-8, the third a tag that is not.
 var plainRows = []plainRow{
 	{UID: "user-1", ID: ptr("b1"), Code: "US", Sig: "s1", Doc: "\x05\x00", Tags: []string{"a", "b"},
-		Attrs: map[string]string{"k": "v"}, Item: &plainItem{Name: "n1", Raw: "r1"}},
+		Attrs: map[string]string{"k": "v"}, Item: &plainItem{Name: "n1", Raw: "r1", Bin: "\x01"}, Docs: map[string]string{"d": "\x02"}},
 	{UID: "user-2", Code: "DE", Sig: "\xff\xfe", Doc: "\x05\x01", Tags: []string{"c"},
 		Attrs: map[string]string{}, Item: &plainItem{Name: "n2", Raw: "\x00\x80"}},
 	{UID: "user-3", ID: ptr("b3"), Code: "FR", Sig: "s3", Doc: "\x05\x02", Tags: []string{"ok", "\xc3"},
@@ -83,11 +87,11 @@ func TestParquetByteArraysWithoutLogicalType(t *testing.T) {
 			name: "text",
 			want: []item{
 				{Pos: Position{File: path, Row: 1}, Names: plainColumns, Values: []any{"user-1", "b1", "US", "s1", "BQA=",
-					raw(`["a","b"]`), raw(`{"k":"v"}`), raw(`{"name":"n1","raw":"r1"}`)}},
+					raw(`["a","b"]`), raw(`{"k":"v"}`), raw(`{"name":"n1","raw":"r1","bin":"AQ=="}`), raw(`{"d":"Ag=="}`)}},
 				{Pos: Position{File: path, Row: 2}, Reason: ReasonInvalidUTF8, Err: `column "sig": invalid UTF-8 at byte 0` + hint,
-					Raw: replacement(`{"uid":"user-2","id":null,"code":"DE","sig":"\ufffd","doc":"BQE=","tags":["c"],"attrs":{},"item":"\u0000\ufffd"}`)},
+					Raw: replacement(`{"uid":"user-2","id":null,"code":"DE","sig":"\ufffd","doc":"BQE=","tags":["c"],"attrs":{},"item":"\u0000\ufffd","docs":{}}`)},
 				{Pos: Position{File: path, Row: 3}, Reason: ReasonInvalidUTF8, Err: `column "tags": invalid UTF-8 at byte 0` + hint,
-					Raw: replacement(`{"uid":"user-3","id":"b3","code":"FR","sig":"s3","doc":"BQI=","tags":"\ufffd","attrs":{},"item":{"name":"n3","raw":"r3"}}`)},
+					Raw: replacement(`{"uid":"user-3","id":"b3","code":"FR","sig":"s3","doc":"BQI=","tags":"\ufffd","attrs":{},"item":{"name":"n3","raw":"r3","bin":""},"docs":{}}`)},
 			},
 		},
 		{
@@ -95,11 +99,11 @@ func TestParquetByteArraysWithoutLogicalType(t *testing.T) {
 			opts: Options{Bytes: []string{"sig", "code", "tags", "item", "absent"}},
 			want: []item{
 				{Pos: Position{File: path, Row: 1}, Names: plainColumns, Values: []any{"user-1", "b1", []byte("US"), []byte("s1"), "BQA=",
-					raw(`["YQ==","Yg=="]`), raw(`{"k":"v"}`), raw(`{"name":"bjE=","raw":"cjE="}`)}},
+					raw(`["YQ==","Yg=="]`), raw(`{"k":"v"}`), raw(`{"name":"bjE=","raw":"cjE=","bin":"AQ=="}`), raw(`{"d":"Ag=="}`)}},
 				{Pos: Position{File: path, Row: 2}, Names: plainColumns, Values: []any{"user-2", nil, []byte("DE"), []byte("\xff\xfe"), "BQE=",
-					raw(`["Yw=="]`), raw(`{}`), raw(`{"name":"bjI=","raw":"AIA="}`)}},
+					raw(`["Yw=="]`), raw(`{}`), raw(`{"name":"bjI=","raw":"AIA=","bin":""}`), raw(`{}`)}},
 				{Pos: Position{File: path, Row: 3}, Names: plainColumns, Values: []any{"user-3", "b3", []byte("FR"), []byte("s3"), "BQI=",
-					raw(`["b2s=","ww=="]`), raw(`{}`), raw(`{"name":"bjM=","raw":"cjM="}`)}},
+					raw(`["b2s=","ww=="]`), raw(`{}`), raw(`{"name":"bjM=","raw":"cjM=","bin":""}`), raw(`{}`)}},
 			},
 		},
 	}
@@ -123,7 +127,7 @@ func TestParquetByteArraysWithoutLogicalType(t *testing.T) {
 func TestParquetRawRowOfBytes(t *testing.T) {
 	path := writePlainFixture(t, t.TempDir())
 	got := mustReadAll(t, path, Options{Bytes: []string{"sig"}}, nil)
-	want := replacement(`{"uid":"user-3","id":"b3","code":"FR","sig":"czM=","doc":"BQI=","tags":"\ufffd","attrs":{},"item":{"name":"n3","raw":"r3"}}`)
+	want := replacement(`{"uid":"user-3","id":"b3","code":"FR","sig":"czM=","doc":"BQI=","tags":"\ufffd","attrs":{},"item":{"name":"n3","raw":"r3","bin":""},"docs":{}}`)
 	if len(got) != 3 || got[2].Raw != want {
 		t.Fatalf("items %v\nwant the third a reject with the raw row %s", got, want)
 	}
