@@ -30,6 +30,7 @@ columns:
   b: bool
   j: json
   uid: int
+  rest: bytes
 properties:
   exclude: [x]
   rename: {f: ff}
