@@ -54,7 +54,11 @@ import (
 // (Parquet), or strings holding JSON text (a CSV cell, or a JSON string).
 // A path that leads nowhere in a row gives no value. With a schema (CSV,
 // Parquet), every column the spec names must be in it, checked by
-// Compile before any row is read; NDJSON rows are looked up by name.
+// Compile before any row is read; NDJSON rows are looked up by name, and
+// a PathObserver shown the first rows says which named columns occur in
+// none of them. A column listed under optional ("optional: [coupon,
+// payload.referrer]") may occur in no row: it is sparse on purpose. It
+// must be named elsewhere in the spec.
 //
 // Fields. A string is a column, or a template if it contains "{{"; {column: c}
 // names a column whose name contains "{{"; {column: [a, b]} takes the first
@@ -149,6 +153,9 @@ type Spec struct {
 	// uses lists every column the spec names, for Compile to check
 	// against a schema.
 	uses []columnUse
+	// optional holds the columns listed under optional:, with their
+	// lines: they may occur in no row (see paths_check.go).
+	optional map[string]int
 }
 
 // Name returns the name the spec was parsed under (its file name, or
@@ -303,6 +310,9 @@ type objectSpec struct {
 	renamed    []string // the keys of rename, in the spec's order
 	values     []constMember
 	from       string
+	// keys are the output keys the object sets explicitly, and the
+	// leading parts of dotted ones, with who sets each.
+	keys map[string]keyOwner
 }
 
 // takesRest reports whether the object takes remaining columns (of the
@@ -356,6 +366,9 @@ func ParseSpec(data []byte, name string) (*Spec, error) {
 	}
 	p := &specParser{spec: &Spec{name: name, remaining: -1, source: append([]byte(nil), data...)}}
 	if err := p.parse(&doc); err != nil {
+		return nil, err
+	}
+	if err := p.checkOptional(); err != nil {
 		return nil, err
 	}
 	return p.spec, nil
@@ -495,6 +508,10 @@ func (p *specParser) parse(doc *yaml.Node) error {
 			if err := p.parseColumns(v); err != nil {
 				return err
 			}
+		case "optional":
+			if err := p.parseOptional(v); err != nil {
+				return err
+			}
 		default:
 			if f := indexOf(fieldNames[:], key); f >= 0 {
 				if err := p.parseText(v, f); err != nil {
@@ -508,7 +525,7 @@ func (p *specParser) parse(doc *yaml.Node) error {
 				}
 				continue
 			}
-			return p.errorf(k, "", "unknown key %q (want passthrough, type, timestamp, columns, %s or %s)",
+			return p.errorf(k, "", "unknown key %q (want passthrough, type, timestamp, columns, optional, %s or %s)",
 				key, strings.Join(fieldNames[:], ", "), strings.Join(objectNames[:], ", "))
 		}
 	}
@@ -931,6 +948,9 @@ func (p *specParser) parseColumnDecl(n *yaml.Node, path string) (colDecl, error)
 type keyOwner struct {
 	what  string
 	group bool // the key holds members set by others
+	line  int
+	path  string // the spec key that sets it: "properties.rename"
+	full  string // the whole key set: "order.revenue" for the group "order"
 }
 
 func (p *specParser) parseObject(n *yaml.Node, o int) error {
@@ -1034,12 +1054,13 @@ func (p *specParser) parseObject(n *yaml.Node, o int) error {
 				return p.errorf(at, path, "output key %q is set by %s, so %s cannot put %q inside it", parent, prev.what, what, full)
 			}
 			if _, ok := keys[parent]; !ok {
-				keys[parent] = keyOwner{what: what, group: true}
+				keys[parent] = keyOwner{what: what, group: true, line: at.Line, path: path, full: full}
 			}
 		}
-		keys[full] = keyOwner{what: what}
+		keys[full] = keyOwner{what: what, line: at.Line, path: path, full: full}
 		return nil
 	}
+	obj.keys = keys
 	for i, c := range obj.include {
 		at, path := includeNode.Content[i], name+".include"
 		key := []string{c}
