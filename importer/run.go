@@ -87,6 +87,11 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	for _, s := range sources {
 		total += s.Size
 	}
+	// Check the mapping against every source before anything is sent,
+	// or a checkpoint written.
+	if err := r.precheck(ctx); err != nil {
+		return Report{}, err
+	}
 
 	// Refuse a spec that cannot work before reading any data.
 	var schemaless mappings.Mapper
