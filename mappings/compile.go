@@ -126,7 +126,10 @@ var _ Mapper = (*specMapper)(nil)
 // only renames and values: properties for track, page and screen; traits
 // for identify and group; none for alias. Otherwise they are left out. A
 // remaining column whose name is an output key its object sets explicitly
-// (or the first part of one) is left out of it; the explicit member wins.
+// (or the first part of one) collides with it: with a schema Compile
+// fails naming both; without, Map rejects a row where the column has a
+// value (ReasonKeyCollision). Columns the spec lists as optional may be
+// missing from the schema; they have no value in any row.
 //
 // Map writes each object of the message member by member into the
 // sink's MessageWriter; a value the writer refuses, such as a NaN float,

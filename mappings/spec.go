@@ -133,7 +133,10 @@ import (
 // on dots ("order.revenue" is {"order": {"revenue": …}}); keys under one
 // parent merge, and a key that is both a value and a parent is an error.
 // A remaining column whose name is a key the object sets explicitly (or
-// the first part of one) is left out of it: the explicit member wins.
+// the first part of one) collides with it, since one of the two values
+// would be lost: Compile refuses it against a schema, and for rows
+// without one Map rejects a row where the column has a value
+// (ReasonKeyCollision).
 //
 // Errors name the spec and the line: "events.yaml:7: userId: …". Unknown
 // keys are errors.
