@@ -157,12 +157,20 @@ type gate struct {
 }
 
 // newGate returns the gate of a source, or nil if its rows need none.
-func (r *run) newGate(src *readers.Source, schema []string) *gate {
+// Standard input with a header (CSV) needs none: the spec is compiled
+// for it here, before any of its rows is handed on.
+func (r *run) newGate(src *readers.Source, schema []string) (*gate, error) {
 	spec := r.cfg.Spec
-	if src.Path != "-" || schema != nil || spec == nil || spec.Passthrough() {
-		return nil
+	if src.Path != "-" || spec == nil || spec.Passthrough() {
+		return nil, nil
 	}
-	return &gate{obs: spec.NewPathObserver()}
+	if schema != nil {
+		if _, err := spec.Compile(schema, r.cfg.Mapping); err != nil {
+			return nil, &PrecheckError{Problems: []SourceProblem{{Path: src.Path, Err: err}}}
+		}
+		return nil, nil
+	}
+	return &gate{obs: spec.NewPathObserver()}, nil
 }
 
 // pass hands blk on through the gate g (nil: no gate): held until the

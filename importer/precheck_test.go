@@ -307,3 +307,26 @@ func TestStandardInputIsHeldBackUntilChecked(t *testing.T) {
 		})
 	}
 }
+
+func TestStandardInputCSVIsCheckedAgainstItsHeader(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "a.csv")
+	os.WriteFile(src, []byte("id,user_id,ts\n1,u1,2024-03-01T12:00:00Z\n"), 0o644)
+	f, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	stdin := os.Stdin
+	os.Stdin = f
+	defer func() { os.Stdin = stdin }()
+	fs := &fakeSink{send: accept}
+	_, err = Run(context.Background(), Config{Sources: []string{"-"}, Sink: fs, RejectsPath: filepath.Join(dir, "r.ndjson"),
+		Spec: parseSpec(t, "type: identify\nuserId: usr_id\ntimestamp: ts\n")})
+	want := "the mapping does not fit the data (checked before sending anything):\n" +
+		`  -: m.yaml:2: userId: column "usr_id" is not in the file (columns: id, user_id, ts); did you mean "user_id"?`
+	var pe *PrecheckError
+	if !errors.As(err, &pe) || err.Error() != want || fs.batches != 0 {
+		t.Fatalf("Run error =\n%v\nwant\n%s\n(%d batches sent)", err, want, fs.batches)
+	}
+}

@@ -67,7 +67,10 @@ func (r *run) readSource(ctx context.Context, file int, at *readers.Position, ou
 		schema = s.Schema()
 	}
 	blk := block{file: file, src: src, schema: schema, items: r.newItems()}
-	g := r.newGate(src, schema)
+	g, err := r.newGate(src, schema)
+	if err != nil {
+		return err
+	}
 	for {
 		row, err := rd.Next(ctx)
 		if err == io.EOF {
