@@ -187,13 +187,11 @@ func (o *PathObserver) Observe(row *readers.Row) {
 			}
 		}
 	}
-	var c rowCtx
-	c.init(row, 0)
 	for _, p := range o.paths {
 		if p.seen {
 			continue
 		}
-		if occurs(&c, p) {
+		if occurs(row, p) {
 			p.seen = true
 			o.left--
 		}
@@ -202,8 +200,7 @@ func (o *PathObserver) Observe(row *readers.Row) {
 
 // occurs reports whether the path occurs in the row (with any value, null
 // included), and else notes the keys where it breaks off.
-func occurs(c *rowCtx, p *observedPath) bool {
-	row := c.row
+func occurs(row *readers.Row, p *observedPath) bool {
 	for i := range p.ref.splits {
 		sp := &p.ref.splits[i]
 		j := row.Index(sp.top)
@@ -215,7 +212,8 @@ func occurs(c *rowCtx, p *observedPath) bool {
 		}
 		v := row.Value(j)
 		for k, step := range sp.path {
-			if lookupPath(v, []string{step}) == nil && !hasNullMember(v, step) {
+			next := lookupPath(v, []string{step})
+			if next == nil && !hasNullMember(v, step) {
 				if len(p.candidates) < maxCandidates {
 					prefix := sp.top
 					if k > 0 {
@@ -231,7 +229,7 @@ func occurs(c *rowCtx, p *observedPath) bool {
 				}
 				return false
 			}
-			v = lookupPath(v, []string{step})
+			v = next
 		}
 		return true
 	}
