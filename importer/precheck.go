@@ -99,12 +99,22 @@ func (r *run) precheck(ctx context.Context) error {
 		}
 	}
 	if err := obs.Err(); err != nil {
-		problems = append(problems, SourceProblem{Path: strings.Join(observed, ", "), Err: err})
+		problems = append(problems, SourceProblem{Path: sourcesText(observed), Err: err})
 	}
 	if len(problems) > 0 {
 		return &PrecheckError{Problems: problems}
 	}
 	return nil
+}
+
+// sourcesText names the sources rows were read from: all of them, or the
+// first three and how many more.
+func sourcesText(paths []string) string {
+	const most = 3
+	if len(paths) <= most {
+		return strings.Join(paths, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(paths[:most], ", "), len(paths)-most)
 }
 
 // sourceProblem marks an error of precheckSource that is a problem of

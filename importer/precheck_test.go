@@ -330,3 +330,19 @@ func TestStandardInputCSVIsCheckedAgainstItsHeader(t *testing.T) {
 		t.Fatalf("Run error =\n%v\nwant\n%s\n(%d batches sent)", err, want, fs.batches)
 	}
 }
+
+func TestRunNamesTheFirstNDJSONFilesOfTheRowsRead(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "in")
+	os.MkdirAll(dir, 0o755)
+	for _, name := range []string{"a", "b", "c", "d", "e"} {
+		writeRows(t, dir, name+".ndjson", 2, nil)
+	}
+	fs := &fakeSink{send: accept}
+	_, err := Run(context.Background(), Config{Sources: []string{dir}, Sink: fs, Spec: parseSpec(t, couponSpec), RejectsPath: filepath.Join(dir, "..", "r.ndjson")})
+	want := "the mapping does not fit the data (checked before sending anything):\n  " +
+		filepath.Join(dir, "a.ndjson") + ", " + filepath.Join(dir, "b.ndjson") + ", " + filepath.Join(dir, "c.ndjson") +
+		` and 2 more: m.yaml:7: properties.include: column "coupon" occurs in none of the 10 rows read`
+	if err == nil || err.Error() != want || fs.batches != 0 {
+		t.Fatalf("Run error =\n%v\nwant\n%s", err, want)
+	}
+}
