@@ -67,10 +67,14 @@ func (r *run) readSource(ctx context.Context, file int, at *readers.Position, ou
 		schema = s.Schema()
 	}
 	blk := block{file: file, src: src, schema: schema, items: r.newItems()}
+	g, err := r.newGate(src, schema)
+	if err != nil {
+		return err
+	}
 	for {
 		row, err := rd.Next(ctx)
 		if err == io.EOF {
-			return r.handOn(ctx, &blk, out)
+			return r.pass(ctx, g, &blk, out, true)
 		}
 		if err == nil {
 			blk.items = append(blk.items, item{row: row})
@@ -80,7 +84,7 @@ func (r *run) readSource(ctx context.Context, file int, at *readers.Position, ou
 			return err
 		}
 		if len(blk.items) == blockSize {
-			if err := r.handOn(ctx, &blk, out); err != nil {
+			if err := r.pass(ctx, g, &blk, out, false); err != nil {
 				return err
 			}
 		}

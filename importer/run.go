@@ -56,7 +56,11 @@ type run struct {
 // rows end; one of another import (its identity is computed from cfg: the
 // sources, the spec's fingerprint, the time window, the destination, the
 // reader options, the limits) is refused before anything is sent, with a
-// *CheckpointMismatchError (ErrCheckpointMismatch). The returned
+// *CheckpointMismatchError (ErrCheckpointMismatch). Before that, and
+// before anything is sent, Run checks cfg.Spec against every source (each
+// CSV header and Parquet schema, and the first PrecheckRows rows of the
+// NDJSON input) and refuses a spec that does not fit one of them with a
+// *PrecheckError naming every source at fault. The returned
 // Report is meaningful in every case and its counts add up. Errors name the
 // file, the row and the cause; a refused write key wraps sink.ErrUnauthorized.
 func Run(ctx context.Context, cfg Config) (Report, error) {
@@ -92,6 +96,11 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	var total int64
 	for _, s := range sources {
 		total += s.Size
+	}
+	// Check the mapping against every source before anything is sent,
+	// or a checkpoint written.
+	if err := r.precheck(ctx); err != nil {
+		return Report{}, err
 	}
 
 	// Refuse a spec that cannot work before reading any data.

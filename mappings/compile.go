@@ -45,6 +45,9 @@ type remainingRule struct {
 	keyed bool
 	typ   colType
 	ts    *timeParser
+	// owner, on a skipped column, is what the object writes under the
+	// column's name instead: the column collides with it (see collide.go).
+	owner *keyOwner
 }
 
 // keyNode is a member an object sets explicitly: a column (col) or a
@@ -123,7 +126,10 @@ var _ Mapper = (*specMapper)(nil)
 // only renames and values: properties for track, page and screen; traits
 // for identify and group; none for alias. Otherwise they are left out. A
 // remaining column whose name is an output key its object sets explicitly
-// (or the first part of one) is left out of it; the explicit member wins.
+// (or the first part of one) collides with it: with a schema Compile
+// fails naming both; without, Map rejects a row where the column has a
+// value (ReasonKeyCollision). Columns the spec lists as optional may be
+// missing from the schema; they have no value in any row.
 //
 // Map writes each object of the message member by member into the
 // sink's MessageWriter; a value the writer refuses, such as a NaN float,
@@ -152,13 +158,16 @@ func (s *Spec) Compile(schema []string, opts Options) (Mapper, error) {
 	rc := newRefCompiler(s, index)
 	if schema != nil {
 		for _, u := range s.uses {
+			if _, opt := s.optional[u.column]; opt {
+				continue // may be absent: reads as no value
+			}
 			if _, ok := rc.resolve(u.column); !ok {
 				what := "column"
 				if strings.Contains(u.column, ".") {
 					what = "column (or path)"
 				}
-				return nil, fmt.Errorf("%s:%d: %s: %s %q is not in the file (columns: %s)",
-					s.name, u.line, u.path, what, u.column, columnList(schema))
+				return nil, fmt.Errorf("%s:%d: %s: %s %q is not in the file (columns: %s)%s",
+					s.name, u.line, u.path, what, u.column, columnList(schema), schemaSuggestion(u.column, schema))
 			}
 		}
 	}
@@ -293,8 +302,11 @@ func (s *Spec) Compile(schema []string, opts Options) (Mapper, error) {
 		case takesRowRest[o]:
 			p.rules = remainingRules(s, obj, "", claimed, p.nodes, ruleRenames[o])
 			for i, name := range schema {
-				if r, ok := p.rule(name); ok {
+				r, ok := p.rule(name)
+				if ok {
 					p.remaining = append(p.remaining, member{key: r.key, idx: i, typ: r.typ, ts: r.ts})
+				} else if r.owner != nil {
+					return nil, collisionError(s, o, name, r.owner)
 				}
 			}
 		}
@@ -379,13 +391,23 @@ func remainingRules(s *Spec, obj *objectSpec, container string, claimed map[stri
 			rules[r] = remainingRule{skip: true}
 		}
 	}
-	// A column whose name an explicit member takes is left out.
+	// A column whose name an explicit member takes is left out; unless
+	// it is left out anyway, it collides with that member.
+	collide := func(key string) {
+		r := remainingRule{skip: true}
+		if prev, had := rules[key]; (!had || !prev.skip) && obj != nil {
+			if owner, ok := obj.keys[key]; ok {
+				r.owner = &owner
+			}
+		}
+		rules[key] = r
+	}
 	for _, n := range nodes {
-		rules[n.key] = remainingRule{skip: true}
+		collide(n.key)
 	}
 	if obj != nil {
 		for _, from := range renames {
-			rules[obj.rename[from]] = remainingRule{skip: true}
+			collide(obj.rename[from])
 		}
 		// Renamed columns are taken even if a field uses them too.
 		for _, from := range renames {

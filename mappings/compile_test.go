@@ -501,8 +501,8 @@ func TestMapRemainingColumns(t *testing.T) {
 			want:   mapped{typ: "track", userID: "u1", event: "E", properties: `{"b":"B","alpha":"A","k":1,"s":"x"}`},
 		},
 		{
-			name:   "an explicit key wins over a remaining column of that name",
-			spec:   "type: track\nuserId: u\nevent: e\ntimestamp: ts\nproperties:\n  rename: {amount: revenue}\n  values: {source: legacy}\n",
+			name:   "a remaining column named like an explicit key is excluded",
+			spec:   "type: track\nuserId: u\nevent: e\ntimestamp: ts\nproperties:\n  rename: {amount: revenue}\n  values: {source: legacy}\n  exclude: [revenue, source]\n",
 			schema: []string{"u", "e", "ts", "amount", "revenue", "source", "plan"},
 			values: []string{"u1", "E", "2024-01-01T00:00:00Z", "5", "old", "csv", "pro"},
 			want:   mapped{typ: "track", userID: "u1", event: "E", properties: `{"revenue":"5","plan":"pro","source":"legacy"}`},

@@ -27,7 +27,7 @@ func TestNestedPathsWithSchema(t *testing.T) {
 		{"path into a map", []string{"user", "ts"}, []any{map[string]any{"id": int64(7)}, "2024-01-01T00:00:00Z"}, "7"},
 		{"path into raw JSON", []string{"user", "ts"}, []any{json.RawMessage(`{"id":12345678901234567890}`), "2024-01-01T00:00:00Z"}, "12345678901234567890"},
 		{"path into a JSON string holding JSON", []string{"user", "ts"}, []any{json.RawMessage(`"{\"id\":\"s\"}"`), "2024-01-01T00:00:00Z"}, "s"},
-		{"no such column", []string{"usr", "ts"}, nil, `events.yaml:2: userId: column (or path) "user.id" is not in the file (columns: usr, ts)`},
+		{"no such column", []string{"usr", "ts"}, nil, `events.yaml:2: userId: column (or path) "user.id" is not in the file (columns: usr, ts); did you mean "usr.id"?`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -222,6 +222,7 @@ context:
 properties:
   rename: {a: x.y.z, b: x.y.w, c: x.v}
   values: {x.k: 1}
+  exclude: [x]
 `
 	schema := []string{"u", "ts", "ip", "a", "b", "c", "x"}
 	m := mustCompile(t, spec, schema, Options{})

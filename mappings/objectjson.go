@@ -228,6 +228,11 @@ func (m *specMapper) writeObject(c *rowCtx, o int, rowRest bool, w *sink.Message
 		for i, name := range row.Names() {
 			r := &shape.rules[i]
 			if r.skip {
+				if r.owner != nil {
+					if err := collisionReject(row, o, name, name, row.Value(i), r.owner); err != nil {
+						return err
+					}
+				}
 				continue
 			}
 			r.setKey(w)
@@ -302,6 +307,9 @@ func (m *specMapper) writeMembers(c *rowCtx, o int, w *sink.MessageWriter) error
 	isObj, err := eachMember(c, p.from, v, func(key string, mv any) error {
 		r, ok := p.rule(key)
 		if !ok {
+			if r.owner != nil {
+				return collisionReject(c.row, o, key, p.from.name+"."+key, mv, r.owner)
+			}
 			return nil
 		}
 		w.KeyString(r.key) // r is a copy: its key cannot be kept
@@ -386,7 +394,7 @@ func (p *objectPlan) shapeOf(names []string) *rowShape {
 		r, ok := p.rule(name)
 		switch {
 		case !ok:
-			r = remainingRule{skip: true}
+			r = remainingRule{skip: true, owner: r.owner}
 		case !r.keyed:
 			r.wkey, r.keyed = sink.NewKey(r.key), true
 		}

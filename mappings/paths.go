@@ -245,8 +245,8 @@ func eachMember(c *rowCtx, ref *colRef, v any, fn func(key string, v any) error)
 		ms []rawMember
 		ok bool
 	)
-	if sp := &ref.splits[0]; len(ref.splits) == 1 && len(sp.path) == 0 && sp.slot >= 0 {
-		ms, ok = c.members(sp.slot, v)
+	if len(ref.splits) == 1 && len(ref.splits[0].path) == 0 && ref.splits[0].slot >= 0 {
+		ms, ok = c.members(ref.splits[0].slot, v)
 	} else if raw := objectText(v); raw != nil {
 		ms, ok = splitMembers(raw)
 	}
@@ -323,13 +323,16 @@ func (rc *refCompiler) withSlot(sp colSplit) colSplit {
 }
 
 // ref returns the compiled reference to a column name the spec uses.
-// With a schema the name must resolve (Compile checks every use first).
+// With a schema the name resolves (Compile checks every use first) unless
+// the spec lists it as optional: a column the schema lacks then has no
+// split and no value in any row.
 func (rc *refCompiler) ref(name string) colRef {
 	d := rc.columns[name]
 	r := colRef{name: name, typ: d.typ, ts: d.ts}
 	if rc.index != nil {
-		sp, _ := rc.resolve(name)
-		r.splits = []colSplit{sp}
+		if sp, ok := rc.resolve(name); ok {
+			r.splits = []colSplit{sp}
+		}
 		return r
 	}
 	parts := strings.Split(name, ".")

@@ -54,7 +54,11 @@ import (
 // (Parquet), or strings holding JSON text (a CSV cell, or a JSON string).
 // A path that leads nowhere in a row gives no value. With a schema (CSV,
 // Parquet), every column the spec names must be in it, checked by
-// Compile before any row is read; NDJSON rows are looked up by name.
+// Compile before any row is read; NDJSON rows are looked up by name, and
+// a PathObserver shown the first rows says which named columns occur in
+// none of them. A column listed under optional ("optional: [coupon,
+// payload.referrer]") may occur in no row: it is sparse on purpose. It
+// must be named elsewhere in the spec.
 //
 // Fields. A string is a column, or a template if it contains "{{"; {column: c}
 // names a column whose name contains "{{"; {column: [a, b]} takes the first
@@ -134,7 +138,10 @@ import (
 // on dots ("order.revenue" is {"order": {"revenue": …}}); keys under one
 // parent merge, and a key that is both a value and a parent is an error.
 // A remaining column whose name is a key the object sets explicitly (or
-// the first part of one) is left out of it: the explicit member wins.
+// the first part of one) collides with it, since one of the two values
+// would be lost: Compile refuses it against a schema, and for rows
+// without one Map rejects a row where the column has a value
+// (ReasonKeyCollision).
 //
 // Errors name the spec and the line: "events.yaml:7: userId: …". Unknown
 // keys are errors.
@@ -154,6 +161,9 @@ type Spec struct {
 	// uses lists every column the spec names, for Compile to check
 	// against a schema.
 	uses []columnUse
+	// optional holds the columns listed under optional:, with their
+	// lines: they may occur in no row (see paths_check.go).
+	optional map[string]int
 }
 
 // Name returns the name the spec was parsed under (its file name, or
@@ -308,6 +318,9 @@ type objectSpec struct {
 	renamed    []string // the keys of rename, in the spec's order
 	values     []constMember
 	from       string
+	// keys are the output keys the object sets explicitly, and the
+	// leading parts of dotted ones, with who sets each.
+	keys map[string]keyOwner
 }
 
 // takesRest reports whether the object takes remaining columns (of the
@@ -361,6 +374,9 @@ func ParseSpec(data []byte, name string) (*Spec, error) {
 	}
 	p := &specParser{spec: &Spec{name: name, remaining: -1, source: append([]byte(nil), data...)}}
 	if err := p.parse(&doc); err != nil {
+		return nil, err
+	}
+	if err := p.checkOptional(); err != nil {
 		return nil, err
 	}
 	return p.spec, nil
@@ -500,6 +516,10 @@ func (p *specParser) parse(doc *yaml.Node) error {
 			if err := p.parseColumns(v); err != nil {
 				return err
 			}
+		case "optional":
+			if err := p.parseOptional(v); err != nil {
+				return err
+			}
 		default:
 			if f := indexOf(fieldNames[:], key); f >= 0 {
 				if err := p.parseText(v, f); err != nil {
@@ -513,7 +533,7 @@ func (p *specParser) parse(doc *yaml.Node) error {
 				}
 				continue
 			}
-			return p.errorf(k, "", "unknown key %q (want passthrough, type, timestamp, columns, %s or %s)",
+			return p.errorf(k, "", "unknown key %q (want passthrough, type, timestamp, columns, optional, %s or %s)",
 				key, strings.Join(fieldNames[:], ", "), strings.Join(objectNames[:], ", "))
 		}
 	}
@@ -936,6 +956,9 @@ func (p *specParser) parseColumnDecl(n *yaml.Node, path string) (colDecl, error)
 type keyOwner struct {
 	what  string
 	group bool // the key holds members set by others
+	line  int
+	path  string // the spec key that sets it: "properties.rename"
+	full  string // the whole key set: "order.revenue" for the group "order"
 }
 
 func (p *specParser) parseObject(n *yaml.Node, o int) error {
@@ -1039,12 +1062,13 @@ func (p *specParser) parseObject(n *yaml.Node, o int) error {
 				return p.errorf(at, path, "output key %q is set by %s, so %s cannot put %q inside it", parent, prev.what, what, full)
 			}
 			if _, ok := keys[parent]; !ok {
-				keys[parent] = keyOwner{what: what, group: true}
+				keys[parent] = keyOwner{what: what, group: true, line: at.Line, path: path, full: full}
 			}
 		}
-		keys[full] = keyOwner{what: what}
+		keys[full] = keyOwner{what: what, line: at.Line, path: path, full: full}
 		return nil
 	}
+	obj.keys = keys
 	for i, c := range obj.include {
 		at, path := includeNode.Content[i], name+".include"
 		key := []string{c}

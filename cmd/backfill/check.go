@@ -19,8 +19,15 @@ whole input with the counts of what would be delivered, rejected and
 filtered, and the most frequent reject reasons with an example each. It
 writes no rejects file and no checkpoint.
 
-Exit codes: 0 nothing would be rejected; 2 some rows would be; 1 the check
-could not run (an unreadable file, an invalid mapping).`
+First, as an import does, it checks the mapping against every source: a
+column a CSV header or Parquet schema lacks, a column that collides with a
+key the mapping writes, and a column that occurs in none of the first
+1000 NDJSON rows (unless listed under optional:) are each named, with the
+closest column that does exist ("did you mean user_id?").
+
+Exit codes: 0 nothing would be rejected; 2 some rows would be; 64 the
+mapping does not fit the data (or a bad flag); 1 the check could not run
+(an unreadable file, an invalid mapping).`
 
 func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmd := newCommand("check", "backfill check [flags] SOURCE...", checkAbout, stderr)

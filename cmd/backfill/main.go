@@ -15,6 +15,7 @@ import (
 	"runtime/debug"
 	"syscall"
 
+	"github.com/backfillhq/backfill/importer"
 	"github.com/backfillhq/backfill/sink"
 )
 
@@ -40,7 +41,8 @@ Usage:
 Run "backfill COMMAND --help" for the flags of a command.
 
 Exit codes: 0 every row delivered; 2 finished, some rows rejected (see the
-rejects file); 1 failed; 130 interrupted; 64 bad usage.
+rejects file); 1 failed; 130 interrupted; 64 bad usage, or a mapping that
+does not fit the data (nothing was sent).
 `
 
 func main() {
@@ -134,6 +136,9 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.Is(err, context.Canceled):
 		return exitInterrupted
+	case errors.As(err, new(*importer.PrecheckError)):
+		// The mapping does not fit the data: nothing was sent.
+		return exitUsage
 	default:
 		return exitFailed
 	}
