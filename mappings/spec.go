@@ -781,15 +781,28 @@ func (p *specParser) parseTimestamp(n *yaml.Node) error {
 	}
 	var fmtNode, tzNode *yaml.Node
 	timezone := ""
+	formats, rng := []string{ts.format}, defaultTimeRange()
 	for _, m := range ms {
 		k, v := m[0], resolve(m[1])
 		path := "timestamp." + k.Value
-		if k.Value == "column" {
+		switch k.Value {
+		case "column":
 			cols, err := p.columnChoice(v, path, "timestamp")
 			if err != nil {
 				return err
 			}
 			ts.columns = cols
+			continue
+		case "format":
+			if formats, err = p.timeFormats(v, path); err != nil {
+				return err
+			}
+			fmtNode = v
+			continue
+		case "range":
+			if rng, err = p.timeRange(v, path); err != nil {
+				return err
+			}
 			continue
 		}
 		val, err := p.scalar(v, path)
@@ -797,8 +810,6 @@ func (p *specParser) parseTimestamp(n *yaml.Node) error {
 			return err
 		}
 		switch k.Value {
-		case "format":
-			ts.format, fmtNode = val, v
 		case "timezone":
 			timezone, tzNode = val, v
 		case "missing":
@@ -811,25 +822,26 @@ func (p *specParser) parseTimestamp(n *yaml.Node) error {
 				return p.errorf(v, path, "want reject or now, not %q", val)
 			}
 		default:
-			return p.errorf(k, "timestamp", "unknown key %q (want column, format, timezone or missing)", k.Value)
+			return p.errorf(k, "timestamp", "unknown key %q (want column, format, timezone, range or missing)", k.Value)
 		}
 	}
 	if ts.columns == nil {
 		return p.errorf(n, "timestamp", "column is required")
 	}
-	ts.parser, err = p.timeParser(ts.format, timezone, fmtNode, tzNode, n, "timestamp")
+	ts.format = strings.Join(formats, ", ")
+	ts.parser, err = p.timeParser(formats, timezone, rng, fmtNode, tzNode, n, "timestamp")
 	return err
 }
 
-// timeParser makes the parser of a format and timezone, naming the line
-// of whichever is at fault.
-func (p *specParser) timeParser(format, timezone string, fmtNode, tzNode, at *yaml.Node, path string) (*timeParser, error) {
+// timeParser makes the parser of formats, a timezone and a plausible
+// range, naming the line of whichever is at fault.
+func (p *specParser) timeParser(formats []string, timezone string, rng timeRange, fmtNode, tzNode, at *yaml.Node, path string) (*timeParser, error) {
 	if tzNode != nil {
 		if _, err := newTimeParser("rfc3339", timezone); err != nil {
 			return nil, p.errorf(tzNode, path+".timezone", "%v", err)
 		}
 	}
-	tp, err := newTimeParser(format, timezone)
+	tp, err := newTimeFormats(formats, timezone, rng)
 	if err != nil {
 		switch {
 		case tzNode != nil && strings.Contains(err.Error(), "timezone:"):
@@ -888,10 +900,24 @@ func (p *specParser) parseColumnDecl(n *yaml.Node, path string) (colDecl, error)
 		return colDecl{}, err
 	}
 	var d colDecl
-	var typeNode, fmtNode, tzNode *yaml.Node
-	format, timezone := "rfc3339", ""
+	var typeNode, fmtNode, tzNode, rangeNode *yaml.Node
+	formats, timezone, rng := []string{"rfc3339"}, "", defaultTimeRange()
 	for _, m := range ms {
 		k, v := m[0], resolve(m[1])
+		switch k.Value {
+		case "format":
+			if formats, err = p.timeFormats(v, path+".format"); err != nil {
+				return d, err
+			}
+			fmtNode = v
+			continue
+		case "range":
+			if rng, err = p.timeRange(v, path+".range"); err != nil {
+				return d, err
+			}
+			rangeNode = v
+			continue
+		}
 		val, err := p.scalar(v, path+"."+k.Value)
 		if err != nil {
 			return d, err
@@ -903,12 +929,10 @@ func (p *specParser) parseColumnDecl(n *yaml.Node, path string) (colDecl, error)
 				return d, p.errorf(v, path+".type", "unknown type %q (want string, int, float, bool, json or timestamp)", val)
 			}
 			d.typ, typeNode = t, v
-		case "format":
-			format, fmtNode = val, v
 		case "timezone":
 			timezone, tzNode = val, v
 		default:
-			return d, p.errorf(k, path, "unknown key %q (want type, format or timezone)", k.Value)
+			return d, p.errorf(k, path, "unknown key %q (want type, format, timezone or range)", k.Value)
 		}
 	}
 	if typeNode == nil {
@@ -921,9 +945,12 @@ func (p *specParser) parseColumnDecl(n *yaml.Node, path string) (colDecl, error)
 			}
 			return d, p.errorf(at, path, "format and timezone are for columns of type timestamp")
 		}
+		if rangeNode != nil {
+			return d, p.errorf(rangeNode, path, "range is for columns of type timestamp")
+		}
 		return d, nil
 	}
-	d.ts, err = p.timeParser(format, timezone, fmtNode, tzNode, n, path)
+	d.ts, err = p.timeParser(formats, timezone, rng, fmtNode, tzNode, n, path)
 	return d, err
 }
 
