@@ -38,7 +38,7 @@ var epochUnits = map[string]int{"unix": 0, "unix_ms": 3, "unix_us": 6, "unix_ns"
 const localEpochPrefix = "local_"
 
 // formatHelp lists the timestamp formats, for error messages.
-const formatHelp = "rfc3339, iso8601, unix, unix_ms, unix_us, unix_ns, a Go layout (containing 2006), a strftime format (containing %), or local_unix, local_unix_ms, local_unix_us, local_unix_ns (with timezone:)"
+const formatHelp = "rfc3339, iso8601, unix, unix_ms, unix_us, unix_ns, a Go layout (containing 2006), a strftime format (containing %), or local_unix, local_unix_ms, local_unix_us, local_unix_ns (counts of local wall-clock time)"
 
 // timeParser reads the values of one timestamp: a format (or a list of
 // formats tried in order), the timezone of its wall-clock times and the
@@ -229,14 +229,20 @@ func (p *timeParser) implausibleEpoch(v any, t time.Time) (time.Time, error) {
 }
 
 // fittingUnit returns the unit, other than the parser's, in which the
-// epoch value v is within the plausible range, the nearest first.
+// epoch value v is within the plausible range, the nearest first. A range
+// the mapping widens to before defaultRangeStart does not widen the
+// hint: near 1970, a count in a finer unit than its own would fit it.
 func (p *timeParser) fittingUnit(v any) (int, bool) {
+	lo := p.rng.min
+	if lo.Before(defaultRangeStart) {
+		lo = defaultRangeStart
+	}
 	for _, d := range []int{3, -3, 6, -6, 9, -9} {
 		exp := p.exp10 + d
 		if exp < 0 || exp > 9 {
 			continue
 		}
-		if t, err := p.epochAt(v, exp); err == nil && !t.Before(p.rng.min) && !t.After(p.rng.max) {
+		if t, err := p.epochAt(v, exp); err == nil && !t.Before(lo) && !t.After(p.rng.max) {
 			return exp, true
 		}
 	}
