@@ -30,8 +30,9 @@ import (
 //	name: {value: Home}          # a constant; also category, groupId, previousId
 //	timestamp:                   # required; a plain string is a column in rfc3339
 //	  column: ts                 # or a list: the first with a value
-//	  format: "%Y-%m-%d %H:%M:%S"
+//	  format: "%Y-%m-%d %H:%M:%S"   # or a list, tried in order: [rfc3339, unix]
 //	  timezone: Europe/Berlin    # an IANA name, or UTC
+//	  range: {min: 1990-01-01, max: 2030-01-01}   # default: 1980-01-01 to a day from now
 //	  missing: reject            # reject (default) | now
 //	columns:                     # declared types: string | int | float | bool | json | timestamp
 //	  amount: float
@@ -82,7 +83,11 @@ import (
 //   - unix, unix_ms, unix_us, unix_ns: a count of seconds, milliseconds,
 //     microseconds or nanoseconds since 1970-01-01T00:00:00Z, as a number
 //     or a numeric string, integer or decimal (an exponent is allowed),
-//     read exactly to the nanosecond.
+//     read exactly to the nanosecond. An instant: with timezone, ParseSpec
+//     fails.
+//   - local_unix, local_unix_ms, local_unix_us, local_unix_ns: the same
+//     counts of the wall-clock time of timezone (as some exports write),
+//     which they require.
 //   - a Go layout (any format containing "2006"), such as
 //     "02/01/2006 15:04".
 //   - a strftime format (any format containing "%"): %Y %y %m %d %e %j %H
@@ -94,12 +99,23 @@ import (
 //
 // A value of rfc3339 or iso8601 without a zone is read in timezone; without
 // timezone it is a reject (bad_timestamp) — never a guess of UTC. A Go or
-// strftime format without a zone needs timezone, or ParseSpec fails. With
-// an epoch format, timezone says the count is of local wall-clock seconds
-// (as some exports write) rather than of UTC. A wall-clock time the
+// strftime format without a zone needs timezone, or ParseSpec fails. A
+// wall-clock time the
 // timezone's clocks skip (when they spring forward) is a reject; one they
 // show twice (when they fall back) is its first occurrence, the earlier
 // instant. Years 1 to 9999. Output keeps millisecond precision in UTC.
+//
+// With a list of formats, each value is read by the first format that
+// reads it as an instant within the plausible range; a value none reads
+// is a reject naming each. The timezone applies to the formats whose
+// values carry no zone. The plausible range (range: min and max, each a
+// date or an RFC 3339 time with its zone) is by default from 1980-01-01
+// to Options.FutureTolerance after Options.Now (a day). An epoch value
+// outside it is a reject (bad_timestamp) that names the unit in which it
+// would be inside, if there is one; one later than a default end is left
+// to the future check. A value of any other single format is checked
+// only against a range the spec gives. Declared timestamp columns take
+// format lists and ranges too.
 // "missing: now" stamps a row without a value with Options.Now; a value
 // that does not parse is rejected all the same.
 //

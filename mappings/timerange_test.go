@@ -2,6 +2,7 @@ package mappings
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -244,5 +245,58 @@ func TestTimestampRangePerCompile(t *testing.T) {
 	}
 	if s.ts.parser.rng.max != maxTime {
 		t.Errorf("the spec's range ends at %v after Compile, want %v", s.ts.parser.rng.max, maxTime)
+	}
+}
+
+// TestMixpanelLocalTime edits a copy of the mixpanel preset as its
+// comments say for a project that exports local wall-clock seconds: with
+// local_unix and the timezone the count is read in Los Angeles; with the
+// timezone alone the mapping is refused; the preset itself reads UTC.
+func TestMixpanelLocalTime(t *testing.T) {
+	src, err := PresetSource("mixpanel")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const format = "  format: unix\n"
+	if !strings.Contains(string(src), format) {
+		t.Fatalf("the preset has no line %q", format)
+	}
+	// The line of the timezone added after the format.
+	tzLine := strings.Count(string(src[:strings.Index(string(src), format)]), "\n") + 2
+	line := `{"event":"Signed up","properties":{"time":1709294400,"distinct_id":"u1"}}`
+	for _, tt := range []struct {
+		name, replace string
+		want          time.Time
+		err           string
+	}{
+		{"as shipped", format, time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC), ""},
+		{"local_unix", "  format: local_unix\n  timezone: America/Los_Angeles\n", time.Date(2024, 3, 1, 20, 0, 0, 0, time.UTC), ""},
+		{"unix with a timezone", format + "  timezone: America/Los_Angeles\n", time.Time{},
+			"timestamp.timezone: format unix counts seconds since 1970-01-01T00:00:00Z, an instant, which timezone: cannot shift: remove timezone:, or use format: local_unix if the counts are of wall-clock time in America/Los_Angeles"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := ParseSpec([]byte(strings.Replace(string(src), format, tt.replace, 1)), "mixpanel.yaml")
+			if tt.err != "" {
+				want := fmt.Sprintf("mixpanel.yaml:%d: %s", tzLine, tt.err)
+				if err == nil || err.Error() != want {
+					t.Fatalf("error\n  %v\nwant\n  %s", err, want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := s.Compile(nil, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var msg sink.Message
+			if err := mapInto(m, ndjsonRow(t, 1, line), &msg); err != nil {
+				t.Fatal(err)
+			}
+			if !msg.Timestamp.Equal(tt.want) {
+				t.Errorf("timestamp = %v, want %v", msg.Timestamp, tt.want)
+			}
+		})
 	}
 }
