@@ -167,7 +167,15 @@ func (p *timeParser) parse(v any) (time.Time, error) {
 		if _, ok := v.(time.Time); ok {
 			break
 		}
-		t, err := p.epochAt(v, p.exp10)
+		var (
+			t   time.Time
+			err error
+		)
+		if p.local {
+			t, err = p.epochAt(v, p.exp10)
+		} else {
+			t, err = parseEpoch(v, p.exp10)
+		}
 		if err != nil {
 			if errors.Is(err, errTimeRange) {
 				return time.Time{}, p.rangeHint(v, err)
