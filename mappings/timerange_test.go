@@ -300,3 +300,41 @@ func TestMixpanelLocalTime(t *testing.T) {
 		})
 	}
 }
+
+// FuzzTimeFormatList parses any text with a list of formats: a value the
+// list reads is within the range and is what the first of its formats
+// that reads it within the range gives; one it refuses names each format.
+func FuzzTimeFormatList(f *testing.F) {
+	for _, seed := range []string{"2023-11-14T22:13:20Z", "1700000000", "1700000000123", "14/11/2023 23:13", "0", "-1e3", "2023-11-14T23:13:20", "4102444800"} {
+		f.Add(seed)
+	}
+	formats := []string{"unix_ms", "unix", "rfc3339", "%d/%m/%Y %H:%M"}
+	p, err := newTimeFormats(formats, "Europe/Berlin", defaultTimeRange())
+	if err != nil {
+		f.Fatal(err)
+	}
+	p = p.withCeiling(time.Date(2025, 6, 2, 0, 0, 0, 0, time.UTC))
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := p.parse(s)
+		if err != nil {
+			for _, name := range formats {
+				if !strings.Contains(err.Error(), fmt.Sprintf("%q: ", name)) {
+					t.Fatalf("parse(%q): error %q does not name format %q", s, err, name)
+				}
+			}
+			return
+		}
+		if p.rng.check(got) != nil {
+			t.Fatalf("parse(%q) = %v, outside the range", s, got)
+		}
+		for _, e := range p.list {
+			if t1, err := e.parseOne(s); err == nil && p.rng.check(t1) == nil {
+				if !t1.Equal(got) {
+					t.Fatalf("parse(%q) = %v, but %q, the first format that reads it, gives %v", s, got, e.format, t1)
+				}
+				return
+			}
+		}
+		t.Fatalf("parse(%q) = %v, but no format of the list reads it", s, got)
+	})
+}
