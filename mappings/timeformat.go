@@ -182,7 +182,7 @@ func (p *timeParser) parse(v any) (time.Time, error) {
 			}
 			return time.Time{}, err
 		}
-		if t.Before(p.rng.min) || t.After(p.rng.max) {
+		if !p.rng.contains(t) {
 			return p.implausibleEpoch(v, t)
 		}
 		return t, nil

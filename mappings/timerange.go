@@ -39,9 +39,14 @@ func defaultTimeRange() timeRange {
 	return timeRange{min: defaultRangeStart, max: maxTime}
 }
 
+// contains reports whether t is within the range.
+func (r *timeRange) contains(t time.Time) bool {
+	return !t.Before(r.min) && !t.After(r.max)
+}
+
 // check returns an error for an instant outside the range, else nil.
 func (r *timeRange) check(t time.Time) error {
-	if t.Before(r.min) || t.After(r.max) {
+	if !r.contains(t) {
 		return fmt.Errorf("%s is %s", t.Format(time.RFC3339Nano), r.outside(t))
 	}
 	return nil
@@ -124,17 +129,27 @@ func newFormatList(formats []string, loc *time.Location, rng timeRange) (*timePa
 // parseList reads a value with the first format of the list that reads
 // it as an instant within the plausible range.
 func (p *timeParser) parseList(v any) (time.Time, error) {
-	var causes []string
 	for _, e := range p.list {
+		if t, err := e.parseOne(v); err == nil && p.rng.contains(t) {
+			return t, nil
+		}
+	}
+	return time.Time{}, p.listError(v)
+}
+
+// listError returns the error of a value that no format of the list
+// reads, with each format's reason. It reads the value again: a value
+// that a later format reads pays for no message.
+func (p *timeParser) listError(v any) error {
+	causes := make([]string, len(p.list))
+	for i, e := range p.list {
 		t, err := e.parseOne(v)
 		if err == nil {
-			if err = p.rng.check(t); err == nil {
-				return t, nil
-			}
+			err = p.rng.check(t)
 		}
-		causes = append(causes, fmt.Sprintf("%q: %v", e.format, err))
+		causes[i] = fmt.Sprintf("%q: %v", e.format, err)
 	}
-	return time.Time{}, fmt.Errorf("none of the formats reads it: %s", strings.Join(causes, "; "))
+	return fmt.Errorf("none of the formats reads it: %s", strings.Join(causes, "; "))
 }
 
 // timeFormats reads the format of a timestamp: one format, or a list of
