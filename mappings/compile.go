@@ -145,6 +145,8 @@ func (s *Spec) Compile(schema []string, opts Options) (Mapper, error) {
 	if s.passthrough {
 		return Passthrough(opts), nil
 	}
+	win := newWindow(opts)
+	s = s.withTimeCeiling(timeCeiling(&win))
 	var index map[string]int
 	if schema != nil {
 		index = make(map[string]int, len(schema))
@@ -174,7 +176,7 @@ func (s *Spec) Compile(schema []string, opts Options) (Mapper, error) {
 	m := &specMapper{
 		schemaless:  schema == nil,
 		now:         opts.now(),
-		win:         newWindow(opts),
+		win:         win,
 		slots:       len(rc.slots),
 		constType:   -1,
 		typeDefault: -1,

@@ -126,6 +126,8 @@ func FuzzParseSpec(f *testing.F) {
 	f.Add("type: identify\nuserId: u\ntimestamp: ts\ntraits: ~\n")
 	f.Add("type: track\nuserId: u\nevent: \"{{a}}{{\"\ntimestamp: {column: t, format: unix}\n")
 	f.Add("a: &x [1]\nb: *x\n")
+	f.Add("type: identify\nuserId: u\ntimestamp: {column: ts, format: [rfc3339, unix, \"%d/%m/%Y %H:%M\"], timezone: UTC, range: {min: 1970-01-01}}\n")
+	f.Add("type: identify\nuserId: u\ntimestamp: {column: ts, format: local_unix_ms, timezone: Europe/Berlin}\ncolumns:\n  b: {type: timestamp, format: [unix, unix_ms], range: {max: 2030-01-01}}\n")
 	f.Add(fuzzFeatureSpec)
 	for _, name := range Presets() {
 		src, err := PresetSource(name)

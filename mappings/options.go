@@ -16,16 +16,20 @@ const DefaultFutureTolerance = 24 * time.Hour
 type Options struct {
 	// Now returns the current time. It stamps rows without a timestamp
 	// whose spec says `missing: now`, and it is where the future starts
-	// for FutureTolerance; it is read once, when the Mapper is made, for
-	// the latter. Default: time.Now.
+	// for FutureTolerance and for the default end of the plausible range
+	// of timestamps (see Spec); it is read once, when the Mapper is made,
+	// for the latter two. Default: time.Now.
 	Now func() time.Time
 	// Since and Until are the time window of the run: a row whose mapped
 	// timestamp is before Since, or at or after Until, is left out, its
 	// Map error wrapping ErrFiltered. A zero value leaves that side open.
 	Since, Until time.Time
 	// FutureTolerance is how far past Now a timestamp may be: a later one
-	// is refused with ReasonFutureTimestamp. Default (0):
-	// DefaultFutureTolerance; a negative value turns the check off.
+	// is refused with ReasonFutureTimestamp. Now plus FutureTolerance is
+	// also where the plausible range of a timestamp ends unless its spec
+	// says otherwise. Default (0): DefaultFutureTolerance; a negative
+	// value turns the check off, and leaves that range open to the year
+	// 9999.
 	FutureTolerance time.Duration
 }
 

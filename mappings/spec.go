@@ -30,8 +30,9 @@ import (
 //	name: {value: Home}          # a constant; also category, groupId, previousId
 //	timestamp:                   # required; a plain string is a column in rfc3339
 //	  column: ts                 # or a list: the first with a value
-//	  format: "%Y-%m-%d %H:%M:%S"
+//	  format: "%Y-%m-%d %H:%M:%S"   # or a list, tried in order: [rfc3339, unix]
 //	  timezone: Europe/Berlin    # an IANA name, or UTC
+//	  range: {min: 1990-01-01, max: 2030-01-01}   # default: 1980-01-01 to a day from now
 //	  missing: reject            # reject (default) | now
 //	columns:                     # declared types: string | int | float | bool | json | timestamp | bytes
 //	  amount: float
@@ -86,7 +87,11 @@ import (
 //   - unix, unix_ms, unix_us, unix_ns: a count of seconds, milliseconds,
 //     microseconds or nanoseconds since 1970-01-01T00:00:00Z, as a number
 //     or a numeric string, integer or decimal (an exponent is allowed),
-//     read exactly to the nanosecond.
+//     read exactly to the nanosecond. An instant: with timezone, ParseSpec
+//     fails.
+//   - local_unix, local_unix_ms, local_unix_us, local_unix_ns: the same
+//     counts of the wall-clock time of timezone (as some exports write),
+//     which they require.
 //   - a Go layout (any format containing "2006"), such as
 //     "02/01/2006 15:04".
 //   - a strftime format (any format containing "%"): %Y %y %m %d %e %j %H
@@ -98,12 +103,23 @@ import (
 //
 // A value of rfc3339 or iso8601 without a zone is read in timezone; without
 // timezone it is a reject (bad_timestamp) — never a guess of UTC. A Go or
-// strftime format without a zone needs timezone, or ParseSpec fails. With
-// an epoch format, timezone says the count is of local wall-clock seconds
-// (as some exports write) rather than of UTC. A wall-clock time the
+// strftime format without a zone needs timezone, or ParseSpec fails. A
+// wall-clock time the
 // timezone's clocks skip (when they spring forward) is a reject; one they
 // show twice (when they fall back) is its first occurrence, the earlier
 // instant. Years 1 to 9999. Output keeps millisecond precision in UTC.
+//
+// With a list of formats, each value is read by the first format that
+// reads it as an instant within the plausible range; a value none reads
+// is a reject naming each. The timezone applies to the formats whose
+// values carry no zone. The plausible range (range: min and max, each a
+// date or an RFC 3339 time with its zone) is by default from 1980-01-01
+// to Options.FutureTolerance after Options.Now (a day). An epoch value
+// outside it is a reject (bad_timestamp) that names the unit in which it
+// would be inside, if there is one; one later than a default end is left
+// to the future check. A value of any other single format is checked
+// only against a range the spec gives. Declared timestamp columns take
+// format lists and ranges too.
 // "missing: now" stamps a row without a value with Options.Now; a value
 // that does not parse is rejected all the same.
 //
@@ -806,15 +822,28 @@ func (p *specParser) parseTimestamp(n *yaml.Node) error {
 	}
 	var fmtNode, tzNode *yaml.Node
 	timezone := ""
+	formats, rng := []string{ts.format}, defaultTimeRange()
 	for _, m := range ms {
 		k, v := m[0], resolve(m[1])
 		path := "timestamp." + k.Value
-		if k.Value == "column" {
+		switch k.Value {
+		case "column":
 			cols, err := p.columnChoice(v, path, "timestamp")
 			if err != nil {
 				return err
 			}
 			ts.columns = cols
+			continue
+		case "format":
+			if formats, err = p.timeFormats(v, path); err != nil {
+				return err
+			}
+			fmtNode = v
+			continue
+		case "range":
+			if rng, err = p.timeRange(v, path); err != nil {
+				return err
+			}
 			continue
 		}
 		val, err := p.scalar(v, path)
@@ -822,8 +851,6 @@ func (p *specParser) parseTimestamp(n *yaml.Node) error {
 			return err
 		}
 		switch k.Value {
-		case "format":
-			ts.format, fmtNode = val, v
 		case "timezone":
 			timezone, tzNode = val, v
 		case "missing":
@@ -836,25 +863,26 @@ func (p *specParser) parseTimestamp(n *yaml.Node) error {
 				return p.errorf(v, path, "want reject or now, not %q", val)
 			}
 		default:
-			return p.errorf(k, "timestamp", "unknown key %q (want column, format, timezone or missing)", k.Value)
+			return p.errorf(k, "timestamp", "unknown key %q (want column, format, timezone, range or missing)", k.Value)
 		}
 	}
 	if ts.columns == nil {
 		return p.errorf(n, "timestamp", "column is required")
 	}
-	ts.parser, err = p.timeParser(ts.format, timezone, fmtNode, tzNode, n, "timestamp")
+	ts.format = strings.Join(formats, ", ")
+	ts.parser, err = p.timeParser(formats, timezone, rng, fmtNode, tzNode, n, "timestamp")
 	return err
 }
 
-// timeParser makes the parser of a format and timezone, naming the line
-// of whichever is at fault.
-func (p *specParser) timeParser(format, timezone string, fmtNode, tzNode, at *yaml.Node, path string) (*timeParser, error) {
+// timeParser makes the parser of formats, a timezone and a plausible
+// range, naming the line of whichever is at fault.
+func (p *specParser) timeParser(formats []string, timezone string, rng timeRange, fmtNode, tzNode, at *yaml.Node, path string) (*timeParser, error) {
 	if tzNode != nil {
 		if _, err := newTimeParser("rfc3339", timezone); err != nil {
 			return nil, p.errorf(tzNode, path+".timezone", "%v", err)
 		}
 	}
-	tp, err := newTimeParser(format, timezone)
+	tp, err := newTimeFormats(formats, timezone, rng)
 	if err != nil {
 		switch {
 		case tzNode != nil && strings.Contains(err.Error(), "timezone:"):
@@ -913,10 +941,24 @@ func (p *specParser) parseColumnDecl(n *yaml.Node, path string) (colDecl, error)
 		return colDecl{}, err
 	}
 	var d colDecl
-	var typeNode, fmtNode, tzNode *yaml.Node
-	format, timezone := "rfc3339", ""
+	var typeNode, fmtNode, tzNode, rangeNode *yaml.Node
+	formats, timezone, rng := []string{"rfc3339"}, "", defaultTimeRange()
 	for _, m := range ms {
 		k, v := m[0], resolve(m[1])
+		switch k.Value {
+		case "format":
+			if formats, err = p.timeFormats(v, path+".format"); err != nil {
+				return d, err
+			}
+			fmtNode = v
+			continue
+		case "range":
+			if rng, err = p.timeRange(v, path+".range"); err != nil {
+				return d, err
+			}
+			rangeNode = v
+			continue
+		}
 		val, err := p.scalar(v, path+"."+k.Value)
 		if err != nil {
 			return d, err
@@ -928,12 +970,10 @@ func (p *specParser) parseColumnDecl(n *yaml.Node, path string) (colDecl, error)
 				return d, p.errorf(v, path+".type", "unknown type %q (want "+colTypeList+")", val)
 			}
 			d.typ, typeNode = t, v
-		case "format":
-			format, fmtNode = val, v
 		case "timezone":
 			timezone, tzNode = val, v
 		default:
-			return d, p.errorf(k, path, "unknown key %q (want type, format or timezone)", k.Value)
+			return d, p.errorf(k, path, "unknown key %q (want type, format, timezone or range)", k.Value)
 		}
 	}
 	if typeNode == nil {
@@ -946,9 +986,12 @@ func (p *specParser) parseColumnDecl(n *yaml.Node, path string) (colDecl, error)
 			}
 			return d, p.errorf(at, path, "format and timezone are for columns of type timestamp")
 		}
+		if rangeNode != nil {
+			return d, p.errorf(rangeNode, path, "range is for columns of type timestamp")
+		}
 		return d, nil
 	}
-	d.ts, err = p.timeParser(format, timezone, fmtNode, tzNode, n, path)
+	d.ts, err = p.timeParser(formats, timezone, rng, fmtNode, tzNode, n, path)
 	return d, err
 }
 

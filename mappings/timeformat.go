@@ -19,6 +19,7 @@ const (
 	formatISO8601
 	formatEpoch
 	formatLayout
+	formatList
 )
 
 // Zones a layout can hold.
@@ -29,52 +30,101 @@ const (
 )
 
 // epochUnits are the named epoch formats and the power of ten of a second
-// their unit is.
+// their unit is. Each has a local_ form (local_unix, …) that counts
+// wall-clock time of the mapping's timezone.
 var epochUnits = map[string]int{"unix": 0, "unix_ms": 3, "unix_us": 6, "unix_ns": 9}
 
-// formatHelp lists the timestamp formats, for error messages.
-const formatHelp = "rfc3339, iso8601, unix, unix_ms, unix_us, unix_ns, a Go layout (containing 2006) or a strftime format (containing %)"
+// localEpochPrefix makes an epoch format count local wall-clock time.
+const localEpochPrefix = "local_"
 
-// timeParser reads the values of one timestamp: a format and the timezone
-// of its wall-clock times. It is made once, when the spec is parsed, and is
-// safe for concurrent use.
+// formatHelp lists the timestamp formats, for error messages.
+const formatHelp = "rfc3339, iso8601, unix, unix_ms, unix_us, unix_ns, a Go layout (containing 2006), a strftime format (containing %), or local_unix, local_unix_ms, local_unix_us, local_unix_ns (counts of local wall-clock time)"
+
+// timeParser reads the values of one timestamp: a format (or a list of
+// formats tried in order), the timezone of its wall-clock times and the
+// plausible range of its instants. It is made once, when the spec is
+// parsed, bound to the current time when the spec is compiled (see
+// withCeiling), and is safe for concurrent use.
 type timeParser struct {
 	kind   int
 	format string // as the spec writes it
 	exp10  int    // formatEpoch: the unit is 10^-exp10 seconds
+	// local says that an epoch format counts wall-clock time in loc
+	// (local_unix, …), not time since 1970-01-01T00:00:00Z.
+	local bool
 	// formatLayout: the Go layouts to try in turn, and their zone.
 	layouts []string
 	zone    int
 	// loc is the spec's timezone, nil if it gives none. For rfc3339 and
 	// iso8601 it is the zone of values that carry none; for a naive layout
-	// the zone of every value; for an epoch format it says the count is of
-	// local wall-clock seconds; for a layout with an abbreviation it is
-	// where abbreviations are looked up.
+	// the zone of every value; for a local epoch format it is whose
+	// wall-clock the count is of; for a layout with an abbreviation it is
+	// where abbreviations are looked up. Epoch formats ignore it.
 	loc *time.Location
+	// list holds the formats of a formatList, tried in order.
+	list []*timeParser
+	// inList says that the parser is a format of a list: its errors need
+	// not repeat the format, which the list names.
+	inList bool
+	// rng is the plausible range of the instants read.
+	rng timeRange
 }
 
 // newTimeParser checks a format and a timezone (empty for none) and
-// returns their parser. Its errors are sentences for the spec's author.
+// returns their parser, with the default plausible range. Its errors are
+// sentences for the spec's author.
 func newTimeParser(format, timezone string) (*timeParser, error) {
-	p := &timeParser{format: format}
+	return newTimeFormats([]string{format}, timezone, defaultTimeRange())
+}
+
+// newTimeFormats checks formats (one, or a list tried in order), a
+// timezone (empty for none) and a plausible range and returns their
+// parser.
+func newTimeFormats(formats []string, timezone string, rng timeRange) (*timeParser, error) {
+	var loc *time.Location
 	if timezone != "" {
-		loc, err := time.LoadLocation(timezone)
+		l, err := time.LoadLocation(timezone)
 		if err != nil || timezone == "Local" {
 			return nil, fmt.Errorf("unknown timezone %q (want an IANA name such as Europe/Berlin, or UTC)", timezone)
 		}
-		p.loc = loc
+		loc = l
 	}
+	if len(formats) == 1 {
+		p, err := newFormat(formats[0], loc, false)
+		if err != nil {
+			return nil, err
+		}
+		p.rng = rng
+		return p, nil
+	}
+	return newFormatList(formats, loc, rng)
+}
+
+// newFormat makes the parser of one format. In a list (inList), a
+// timezone that this format has no use for is no error: another format
+// of the list uses it.
+func newFormat(format string, loc *time.Location, inList bool) (*timeParser, error) {
+	p := &timeParser{format: format, loc: loc, inList: inList}
+	name, local := strings.CutPrefix(format, localEpochPrefix)
 	switch {
 	case format == "rfc3339":
 		p.kind = formatRFC3339
 	case format == "iso8601":
 		p.kind = formatISO8601
-	case strings.HasPrefix(format, "unix"):
-		exp, ok := epochUnits[format]
+	case strings.HasPrefix(name, "unix"):
+		exp, ok := epochUnits[name]
 		if !ok {
 			return nil, fmt.Errorf("unknown format %q (want one of %s)", format, formatHelp)
 		}
-		p.kind, p.exp10 = formatEpoch, exp
+		p.kind, p.exp10, p.local = formatEpoch, exp, local
+		switch {
+		case local && loc == nil:
+			return nil, fmt.Errorf("format %s counts wall-clock %s of some place: say which with timezone: (an IANA name such as America/New_York, or UTC)", format, unitName(exp))
+		case !local && loc != nil && !inList:
+			return nil, fmt.Errorf("format %s counts %s since 1970-01-01T00:00:00Z, an instant, which timezone: cannot shift: remove timezone:, or use format: %s%s if the counts are of wall-clock time in %s", format, unitName(exp), localEpochPrefix, format, loc)
+		case !local:
+			p.loc = nil
+		}
 	case strings.Contains(format, "%"):
 		layouts, zone, err := strftimeLayouts(format)
 		if err != nil {
@@ -93,15 +143,60 @@ func newTimeParser(format, timezone string) (*timeParser, error) {
 		switch {
 		case p.zone == zoneNone && p.loc == nil:
 			return nil, fmt.Errorf("format %q has no zone, so its times are wall-clock times of some place: say which with timezone: (an IANA name such as Europe/Berlin, or UTC)", format)
-		case p.zone == zoneNumeric && p.loc != nil:
+		case p.zone == zoneNumeric && p.loc != nil && !inList:
 			return nil, fmt.Errorf("format %q carries its own offset; timezone: applies only to times without one", format)
+		case p.zone == zoneNumeric:
+			p.loc = nil
 		}
 	}
 	return p, nil
 }
 
-// parse reads a present value.
+// usesZone reports whether a format reads any value in its timezone.
+func (p *timeParser) usesZone() bool {
+	return p.loc != nil
+}
+
+// parse reads a present value, and refuses an instant outside the
+// plausible range where the range applies (see timeRange).
 func (p *timeParser) parse(v any) (time.Time, error) {
+	switch p.kind {
+	case formatList:
+		return p.parseList(v)
+	case formatEpoch:
+		if _, ok := v.(time.Time); ok {
+			break
+		}
+		var (
+			t   time.Time
+			err error
+		)
+		if p.local {
+			t, err = p.epochAt(v, p.exp10)
+		} else {
+			t, err = parseEpoch(v, p.exp10)
+		}
+		if err != nil {
+			if errors.Is(err, errTimeRange) {
+				return time.Time{}, p.rangeHint(v, err)
+			}
+			return time.Time{}, err
+		}
+		if !p.rng.contains(t) {
+			return p.implausibleEpoch(v, t)
+		}
+		return t, nil
+	}
+	t, err := p.parseOne(v)
+	if err != nil || !p.rng.set {
+		return t, err
+	}
+	return t, p.rng.check(t)
+}
+
+// parseOne reads a present value in the parser's one format, without
+// judging whether its instant is plausible.
+func (p *timeParser) parseOne(v any) (time.Time, error) {
 	if t, ok := v.(time.Time); ok {
 		// An instant already (a Parquet timestamp).
 		return checkRange(t.UTC())
@@ -110,40 +205,67 @@ func (p *timeParser) parse(v any) (time.Time, error) {
 	case formatRFC3339, formatISO8601:
 		return p.parseISO(v)
 	case formatEpoch:
-		t, err := parseEpoch(v, p.exp10)
-		if err != nil {
-			if errors.Is(err, errTimeRange) {
-				return time.Time{}, p.rangeHint(v, err)
-			}
-			return time.Time{}, err
-		}
-		if p.exp10 > 0 && t.Before(plausibleEpoch) {
-			// A count of a coarser unit read in a finer one lands near
-			// 1970: refuse it rather than shift the event by decades.
-			if t2, err := parseEpoch(v, p.exp10-3); err == nil && !t2.Before(plausibleEpoch) && t2.Year() < 2200 {
-				return time.Time{}, fmt.Errorf("as %s it is %s; is it a count of %s? (format %s)",
-					unitName(p.exp10), t.Format(time.RFC3339Nano), unitName(p.exp10-3), epochFormat(p.exp10-3))
-			}
-		}
-		if p.loc != nil {
-			// The count is of seconds of local wall-clock time.
-			return localInstant(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), p.loc)
-		}
-		return t, nil
+		return p.epochAt(v, p.exp10)
 	default:
 		return p.parseLayout(v)
 	}
 }
 
-// plausibleEpoch is the earliest instant that a count in milliseconds,
-// microseconds or nanoseconds is taken to be, when the same number in the
-// next coarser unit would be a date between it and 2200.
-var plausibleEpoch = time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)
+// epochAt reads a count of 10^-exp10 seconds: since the epoch, or, for a
+// local format, of wall-clock time in loc.
+func (p *timeParser) epochAt(v any, exp10 int) (time.Time, error) {
+	t, err := parseEpoch(v, exp10)
+	if err != nil || !p.local {
+		return t, err
+	}
+	return localInstant(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), p.loc)
+}
 
-func epochFormat(exp10 int) string {
+// implausibleEpoch returns the error of an epoch value whose instant t is
+// outside the plausible range, naming the unit it would fit; or t itself
+// when it is only later than a range end the mapping does not set, which
+// the future check of the message timestamp judges (as for any format).
+func (p *timeParser) implausibleEpoch(v any, t time.Time) (time.Time, error) {
+	if exp, ok := p.fittingUnit(v); ok {
+		return time.Time{}, fmt.Errorf("as %s it is %s; is it a count of %s? (format %s)",
+			unitName(p.exp10), t.Format(time.RFC3339Nano), unitName(exp), p.epochFormat(exp))
+	}
+	if t.After(p.rng.max) && !p.rng.maxSet {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("as %s it is %s, %s", unitName(p.exp10), t.Format(time.RFC3339Nano), p.rng.outside(t))
+}
+
+// fittingUnit returns the unit, other than the parser's, in which the
+// epoch value v is within the plausible range, the nearest first. A range
+// the mapping widens to before defaultRangeStart does not widen the
+// hint: near 1970, a count in a finer unit than its own would fit it.
+func (p *timeParser) fittingUnit(v any) (int, bool) {
+	lo := p.rng.min
+	if lo.Before(defaultRangeStart) {
+		lo = defaultRangeStart
+	}
+	for _, d := range []int{3, -3, 6, -6, 9, -9} {
+		exp := p.exp10 + d
+		if exp < 0 || exp > 9 {
+			continue
+		}
+		if t, err := p.epochAt(v, exp); err == nil && !t.Before(lo) && !t.After(p.rng.max) {
+			return exp, true
+		}
+	}
+	return 0, false
+}
+
+// epochFormat names the epoch format of a unit, local if the parser's is.
+func (p *timeParser) epochFormat(exp10 int) string {
+	prefix := ""
+	if p.local {
+		prefix = localEpochPrefix
+	}
 	for name, x := range epochUnits {
 		if x == exp10 {
-			return name
+			return prefix + name
 		}
 	}
 	return ""
@@ -151,10 +273,8 @@ func epochFormat(exp10 int) string {
 
 // rangeHint adds to an epoch that is out of range the unit it would fit.
 func (p *timeParser) rangeHint(v any, err error) error {
-	for exp := p.exp10 + 3; exp <= 9; exp += 3 {
-		if _, e := parseEpoch(v, exp); e == nil {
-			return fmt.Errorf("%w; is it a count of %s? (format %s)", err, unitName(exp), epochFormat(exp))
-		}
+	if exp, ok := p.fittingUnit(v); ok {
+		return fmt.Errorf("%w; is it a count of %s? (format %s)", err, unitName(exp), p.epochFormat(exp))
 	}
 	return err
 }
@@ -269,6 +389,9 @@ func (p *timeParser) parseAt(row *readers.Row, i int) (time.Time, bool, error) {
 			return time.Time{}, false, nil
 		}
 		t, err := p.isoText(s)
+		if err == nil && p.rng.set {
+			err = p.rng.check(t)
+		}
 		return t, true, err
 	}
 	if x, ok := row.RawJSON(i); ok {
@@ -276,6 +399,9 @@ func (p *timeParser) parseAt(row *readers.Row, i int) (time.Time, bool, error) {
 			return time.Time{}, false, nil
 		}
 		t, err := p.isoRaw(x)
+		if err == nil && p.rng.set {
+			err = p.rng.check(t)
+		}
 		return t, true, err
 	}
 	return time.Time{}, false, nil
@@ -705,11 +831,15 @@ func (p *timeParser) parseWith(layout, s string) (time.Time, error) {
 
 // layoutError rewords a time.Parse error in terms of the spec's format.
 func (p *timeParser) layoutError(err error) error {
+	format := fmt.Sprintf(" format %q", p.format)
+	if p.inList {
+		format = ""
+	}
 	var pe *time.ParseError
 	if errors.As(err, &pe) && pe.Message != "" {
-		return fmt.Errorf("does not match format %q%s", p.format, pe.Message)
+		return fmt.Errorf("does not match%s%s", format, pe.Message)
 	}
-	return fmt.Errorf("does not match format %q", p.format)
+	return fmt.Errorf("does not match%s", format)
 }
 
 // layoutZone says what zone a Go layout holds.

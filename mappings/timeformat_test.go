@@ -72,7 +72,7 @@ func TestTimeFormats(t *testing.T) {
 		{"unix_ns", "", "1.7000000001234568e18", time.Unix(0, 1700000000123456800).UTC(), ""},
 		{"unix_ms", "", "1700000000", time.Time{}, "is it a count of seconds? (format unix)"},
 		{"unix", "", "1700000000123456", time.Time{}, "is it a count of microseconds? (format unix_us)"},
-		{"unix", "America/Los_Angeles", int64(1709294400), utc(2024, 3, 1, 20, 0, 0, 0), ""},
+		{"local_unix", "America/Los_Angeles", int64(1709294400), utc(2024, 3, 1, 20, 0, 0, 0), ""},
 		{"2006-01-02 15:04:05.000", "Europe/Berlin", "2024-07-01 12:00:00.250", utc(2024, 7, 1, 10, 0, 0, 250000000), ""},
 		{"2006-01-02 15:04:05 MST", "", "2024-07-01 12:00:00 UTC", utc(2024, 7, 1, 12, 0, 0, 0), ""},
 		{"2006-01-02 15:04:05 MST", "", "2024-07-01 12:00:00 GMT", utc(2024, 7, 1, 12, 0, 0, 0), ""},
@@ -96,10 +96,18 @@ func TestTimeFormats(t *testing.T) {
 		{"%d.%m.%Y %H:%M %z", "", "01.03.2024 12:00 -0130", utc(2024, 3, 1, 13, 30, 0, 0), ""},
 		{"%d.%m.%Y %H:%M %z", "", "01.03.2024 12:00 Z", utc(2024, 3, 1, 12, 0, 0, 0), ""},
 	}
+	// Values before the default plausible range, read with the range
+	// opened to years 1 to 9999: the exactness of the parse, which the
+	// range does not change.
+	open := map[string]bool{"-62135596800": true, "1e-3": true, "-1": true, "-9223372036854775808": true}
 	for _, tt := range tests {
 		name := tt.format + " " + tt.timezone + " " + valueText(tt.value)
 		t.Run(name, func(t *testing.T) {
-			p, err := newTimeParser(tt.format, tt.timezone)
+			rng := defaultTimeRange()
+			if open[valueText(tt.value)] {
+				rng.min = minTime
+			}
+			p, err := newTimeFormats([]string{tt.format}, tt.timezone, rng)
 			if err != nil {
 				if tt.err != "" && strings.Contains(err.Error(), tt.err) {
 					return
