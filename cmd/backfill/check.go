@@ -26,8 +26,8 @@ key the mapping writes, and a column that occurs in none of the first
 closest column that does exist ("did you mean user_id?").
 
 Exit codes: 0 nothing would be rejected; 2 some rows would be; 64 the
-mapping does not fit the data (or a bad flag); 1 the check could not run
-(an unreadable file, an invalid mapping).`
+mapping is invalid or does not fit the data, or a flag is wrong; 1 the
+check could not run (an unreadable or corrupt file).`
 
 func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmd := newCommand("check", "backfill check [flags] SOURCE...", checkAbout, stderr)
