@@ -66,10 +66,15 @@ func (r *run) readSource(ctx context.Context, file int, at *readers.Position, ou
 	if s, ok := rd.(readers.Schemer); ok {
 		schema = s.Schema()
 	}
+	prefix, err := r.prefixRecorder(rd, file, at)
+	if err != nil {
+		return err
+	}
 	blk := block{file: file, src: src, schema: schema, items: r.newItems()}
 	for {
 		row, err := rd.Next(ctx)
 		if err == io.EOF {
+			prefix.record()
 			return r.handOn(ctx, &blk, out)
 		}
 		if err == nil {
@@ -79,6 +84,7 @@ func (r *run) readSource(ctx context.Context, file int, at *readers.Position, ou
 		} else {
 			return err
 		}
+		prefix.after(&blk.items[len(blk.items)-1])
 		if len(blk.items) == blockSize {
 			if err := r.handOn(ctx, &blk, out); err != nil {
 				return err
