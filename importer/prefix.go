@@ -35,10 +35,12 @@ type prefixAt struct {
 
 // prefixTrack is what the tracker knows of one source's prefix: the
 // digests the read stage recorded past the watermark, in order, and the
-// latest one the watermark passed.
+// latest one the watermark passed. lost marks a source whose reader could
+// not hash its prefix: its checkpoint entries hold no digest.
 type prefixTrack struct {
 	recs []readers.PrefixDigest
 	prefixAt
+	lost bool
 }
 
 // recordPrefix keeps d, the digest of the first d.Offset bytes of source
@@ -48,7 +50,18 @@ func (t *tracker) recordPrefix(file int, d readers.PrefixDigest) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	p := &t.prefixes[file]
-	p.recs = append(p.recs, d)
+	if !p.lost {
+		p.recs = append(p.recs, d)
+	}
+}
+
+// losePrefix records that the reader of source file cannot hash its
+// prefix, so that no digest of it, earlier or partial, is recorded as its
+// content's.
+func (t *tracker) losePrefix(file int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.prefixes[file] = prefixTrack{lost: true}
 }
 
 // passPrefixes moves the digest of each source from file on to the latest
@@ -58,6 +71,9 @@ func (t *tracker) recordPrefix(file int, d readers.PrefixDigest) {
 func (t *tracker) passPrefixes(file int, m mark) {
 	for f := file; f <= m.File && f < len(t.prefixes); f++ {
 		p := &t.prefixes[f]
+		if p.lost {
+			continue
+		}
 		n := len(p.recs)
 		if f == m.File {
 			if m.Pos.Row == 0 {
@@ -128,6 +144,7 @@ func (p *prefixRecorder) record() {
 	d, ok := p.ph.PrefixDigest()
 	if !ok {
 		p.ph = nil // it did not read the bytes before its position
+		p.t.losePrefix(p.file)
 		return
 	}
 	p.t.recordPrefix(p.file, d)
