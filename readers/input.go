@@ -222,7 +222,7 @@ type stream struct {
 	off   int64      // stream offset of buf[r]
 	limit int        // the buffer never grows beyond this
 	err   error      // sticky error of src (io.EOF at its end)
-	hash  prefixHash // of the consumed bytes, once startHash is called (prefix.go)
+	hash  prefixHash // of the consumed bytes, once a digest is asked for (prefix.go)
 }
 
 // newStream buffers src for records of up to maxRecord bytes. sizeHint, if

@@ -183,7 +183,6 @@ func openErr(ctx context.Context, path string, err error) error {
 
 func openReader(ctx context.Context, src Source, format string, in *input, opts Options, at *Position) (Reader, error) {
 	s := newStream(in.r, opts.MaxLineBytes, in.size)
-	s.startHash()
 	head, err := s.peek(ctx, sniffHeadSize)
 	if err != nil {
 		return nil, openErr(ctx, src.Path, err)

@@ -30,13 +30,17 @@ type PrefixDigest struct {
 func (d PrefixDigest) Hex() string { return hex.EncodeToString(d.Sum[:]) }
 
 // PrefixHasher is implemented by the readers of CSV and NDJSON, which keep
-// a running SHA-256 of the bytes they consume.
+// a running SHA-256 of the bytes they consume once asked for a digest:
+// call PrefixDigest right after Open (a reader whose digests nobody asks
+// for hashes nothing).
 type PrefixHasher interface {
 	// PrefixDigest returns the digest of the bytes consumed so far: up to
 	// the end of the last row Next returned (or of the header before the
 	// first), which is at or before the offset of the next row. ok is
-	// false when the reader was opened at a position in a file it did not
-	// read from the start, until ContinuePrefix hands it the bytes before.
+	// false when the reader no longer holds every byte before, because
+	// the first call came late (after the reader's buffer moved on), or
+	// because it was opened at a position in a file it did not read from
+	// the start, until ContinuePrefix hands it the bytes before.
 	PrefixDigest() (d PrefixDigest, ok bool)
 	// ContinuePrefix makes the running hash that of p, which must have
 	// read the source up to the position the reader was opened at and
@@ -51,11 +55,6 @@ type prefixHash struct {
 	ok     bool // h holds every byte before the stream's buf[hashed]
 }
 
-// startHash makes s hash the bytes it consumes, from its first.
-func (s *stream) startHash() {
-	s.hash = prefixHash{h: sha256.New(), ok: s.off == 0 && s.r == 0}
-}
-
 // hashConsumed adds the consumed bytes not yet hashed to the running hash.
 func (s *stream) hashConsumed() {
 	if s.hash.ok && s.hash.hashed < s.r {
@@ -64,8 +63,14 @@ func (s *stream) hashConsumed() {
 	s.hash.hashed = s.r
 }
 
-// prefixDigest implements PrefixHasher.PrefixDigest for a stream.
+// prefixDigest implements PrefixHasher.PrefixDigest for a stream. The
+// first call starts the running hash, if the buffer still holds every
+// byte consumed (its first byte is the source's first): a reader whose
+// digests nobody asks for hashes nothing.
 func (s *stream) prefixDigest() (PrefixDigest, bool) {
+	if s.hash.h == nil && s.off == int64(s.r) {
+		s.hash = prefixHash{h: sha256.New(), ok: true}
+	}
 	if s.hash.h == nil || !s.hash.ok {
 		return PrefixDigest{}, false
 	}

@@ -152,13 +152,24 @@ func TestPrefixDigestAfterResume(t *testing.T) {
 	}
 }
 
-// TestPrefixDigestWithoutTheBytesBefore checks that a plain file opened at
-// a position, which seeks past the bytes before it, has no digest until it
-// is handed their hash, and refuses a hash that ends elsewhere.
+// TestPrefixDigestWithoutTheBytesBefore checks that a reader first asked
+// for a digest after its buffer moved on has none, that a plain file
+// opened at a position, which seeks past the bytes before it, has none
+// until it is handed their hash, and that it refuses a hash that ends
+// elsewhere.
 func TestPrefixDigestWithoutTheBytesBefore(t *testing.T) {
 	data := prefixSamples(t)["big.csv"]
 	path := writeFile(t, t.TempDir(), "big.csv", data)
 	full := mustReadAll(t, path, Options{}, nil)
+	late := openT(t, path, Options{}, nil)
+	for range len(full) / 2 {
+		if _, err := late.Next(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d, ok := late.(PrefixHasher).PrefixDigest(); ok {
+		t.Fatalf("a reader first asked half way through has a digest of %d bytes", d.Offset)
+	}
 	at := full[len(full)/2].Pos
 	r := openT(t, path, Options{}, &at)
 	ph := r.(PrefixHasher)
