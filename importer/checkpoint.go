@@ -64,20 +64,21 @@ type Checkpoint struct {
 // neither: their files are recognised by size, Fingerprint and ModTime,
 // which a file with a digest is not compared by.
 type CheckpointFile struct {
-	Path         string            `json:"path"`
-	Size         int64             `json:"size"`
-	ModTime      time.Time         `json:"mod_time"`
-	Fingerprint  string            `json:"fingerprint"`
-	Hashed       int64             `json:"hashed,omitempty"`
-	SHA256       string            `json:"sha256,omitempty"`
-	FooterSHA256 string            `json:"footer_sha256,omitempty"`
-	Format       string            `json:"format"`
-	Status       string            `json:"status"`
-	Resume       *readers.Position `json:"resume,omitempty"`
-	Read         int64             `json:"read"`
-	Delivered    int64             `json:"delivered"`
-	Rejected     int64             `json:"rejected"`
-	Filtered     int64             `json:"filtered"`
+	Path        string            `json:"path"`
+	Size        int64             `json:"size"`
+	ModTime     time.Time         `json:"mod_time"`
+	Fingerprint string            `json:"fingerprint"`
+	Format      string            `json:"format"`
+	Status      string            `json:"status"`
+	Resume      *readers.Position `json:"resume,omitempty"`
+	Read        int64             `json:"read"`
+	Delivered   int64             `json:"delivered"`
+	Rejected    int64             `json:"rejected"`
+	Filtered    int64             `json:"filtered"`
+
+	Hashed       int64  `json:"hashed,omitempty"`
+	SHA256       string `json:"sha256,omitempty"`
+	FooterSHA256 string `json:"footer_sha256,omitempty"`
 }
 
 // CheckpointTotals are the counts of the rows below the watermark.

@@ -218,11 +218,14 @@ func (in *input) Close() error {
 type stream struct {
 	src   io.Reader
 	buf   []byte
-	r, w  int        // buf[r:w] is read but not consumed
-	off   int64      // stream offset of buf[r]
-	limit int        // the buffer never grows beyond this
-	err   error      // sticky error of src (io.EOF at its end)
-	hash  prefixHash // of the consumed bytes, once a digest is asked for (prefix.go)
+	r, w  int   // buf[r:w] is read but not consumed
+	off   int64 // stream offset of buf[r]
+	limit int   // the buffer never grows beyond this
+	err   error // sticky error of src (io.EOF at its end)
+
+	// hash is the running hash of the consumed bytes, once a digest is
+	// asked for (prefix.go).
+	hash prefixHash
 }
 
 // newStream buffers src for records of up to maxRecord bytes. sizeHint, if
