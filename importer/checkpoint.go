@@ -120,7 +120,9 @@ var ErrCheckpointMismatch = errors.New("checkpoint does not match this import")
 
 // CheckpointMismatchError is the error of a run whose checkpoint belongs to
 // another import: its sources, mapping, time window, destination, rejects
-// file or another option that changes what is sent differ. Run returns it
+// file or another option that changes what is sent differ, or a source
+// changed: it grew, or the content the checkpoint hashed (see
+// CheckpointFile) differs. Run returns it
 // before anything is read or sent, and leaves the checkpoint as it was. To
 // go on, run the import as the checkpoint records it, or set
 // Config.Restart (the command's --restart) to discard the checkpoint and
