@@ -410,3 +410,31 @@ func TestTrackerPassesPrefixesWithTheWatermark(t *testing.T) {
 		t.Fatalf("at the start of file 3: %+v", got)
 	}
 }
+
+// TestResumeRefusesACorruptContentHash checks that a checkpoint whose
+// digest is not one is refused as corrupt, before anything is sent.
+func TestResumeRefusesACorruptContentHash(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "a.ndjson")
+	data, _ := eventLines("a.ndjson")
+	storeEvents(t, src, data, false)
+	cfg := checkpointConfig(dir, []string{src}, &fakeSink{send: failAfter(25)})
+	if _, err := Run(context.Background(), cfg); err == nil {
+		t.Fatal("the first run should stop")
+	}
+	b, _ := os.ReadFile(cfg.CheckpointPath)
+	var cp map[string]any
+	if err := json.Unmarshal(b, &cp); err != nil {
+		t.Fatal(err)
+	}
+	cp["files"].([]any)[0].(map[string]any)["sha256"] = "not-hex"
+	b, _ = json.Marshal(cp)
+	os.WriteFile(cfg.CheckpointPath, b, 0o600)
+	fs := &fakeSink{send: accept}
+	cfg.Sink = fs
+	_, err := Run(context.Background(), cfg)
+	want := fmt.Sprintf("checkpoint %s is corrupt (file 1 has an invalid sha256 or hashed); run with --restart to discard it", cfg.CheckpointPath)
+	if err == nil || err.Error() != want || fs.batches != 0 {
+		t.Fatalf("resume: %v (%d batches), want %s", err, fs.batches, want)
+	}
+}
