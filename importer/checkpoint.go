@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -53,6 +54,15 @@ type Checkpoint struct {
 
 // CheckpointFile is the state of one source file. Resume is the position of
 // the first row that is not settled, set while the file is partial.
+//
+// A file is recognised by its content: SHA256 is the SHA-256 (hex) of its
+// first Hashed bytes, counted as readers.Position.Offset counts them
+// (decompressed for gzip and zstd): at most 16 KiB short of Resume while
+// the file is partial, the whole file once it is done; both are empty
+// while it is pending. FooterSHA256 is the SHA-256 of a Parquet file's
+// footer, its metadata, instead. Checkpoints of older versions hold
+// neither: their files are recognised by size, Fingerprint and ModTime,
+// which a file with a digest is not compared by.
 type CheckpointFile struct {
 	Path        string            `json:"path"`
 	Size        int64             `json:"size"`
@@ -65,6 +75,10 @@ type CheckpointFile struct {
 	Delivered   int64             `json:"delivered"`
 	Rejected    int64             `json:"rejected"`
 	Filtered    int64             `json:"filtered"`
+
+	Hashed       int64  `json:"hashed,omitempty"`
+	SHA256       string `json:"sha256,omitempty"`
+	FooterSHA256 string `json:"footer_sha256,omitempty"`
 }
 
 // CheckpointTotals are the counts of the rows below the watermark.
@@ -106,7 +120,9 @@ var ErrCheckpointMismatch = errors.New("checkpoint does not match this import")
 
 // CheckpointMismatchError is the error of a run whose checkpoint belongs to
 // another import: its sources, mapping, time window, destination, rejects
-// file or another option that changes what is sent differ. Run returns it
+// file or another option that changes what is sent differ, or a source
+// changed: it grew, or the content the checkpoint hashed (see
+// CheckpointFile) differs. Run returns it
 // before anything is read or sent, and leaves the checkpoint as it was. To
 // go on, run the import as the checkpoint records it, or set
 // Config.Restart (the command's --restart) to discard the checkpoint and
@@ -217,6 +233,11 @@ func fileOf(src readers.Source) (CheckpointFile, error) {
 		return f, err
 	}
 	f.ModTime = st.ModTime().UTC()
+	if src.Format == readers.FormatParquet {
+		if f.FooterSHA256, err = readers.FooterDigest(src.Path); err != nil {
+			return f, err
+		}
+	}
 	return f, nil
 }
 
@@ -266,8 +287,16 @@ func (cp *Checkpoint) match(path string, files []CheckpointFile, options map[str
 		switch {
 		case was.Path != now.Path:
 			changed("sources", fmt.Sprintf("file %d was %s, is now %s", i+1, was.Path, now.Path))
+		case now.Size > was.Size:
+			changed("sources", fmt.Sprintf("%s grew from %d to %d bytes since the checkpoint", now.Path, was.Size, now.Size))
 		case was.Size != now.Size:
 			changed("sources", fmt.Sprintf("%s changed: size was %d bytes, is now %d", now.Path, was.Size, now.Size))
+		case was.FooterSHA256 != "" || was.SHA256 != "":
+			// Recognised by content: a prefix is read again and compared
+			// once everything else matches (verifyContent).
+			if was.FooterSHA256 != now.FooterSHA256 {
+				changed("sources", fmt.Sprintf("%s changed: its footer (the Parquet file's metadata) differs from what the checkpoint saw", now.Path))
+			}
 		case was.Fingerprint != now.Fingerprint:
 			changed("sources", fmt.Sprintf("%s changed: its content differs (same size)", now.Path))
 		case !was.ModTime.Equal(now.ModTime):
@@ -336,8 +365,9 @@ func (r *run) optionSet() map[string]string {
 }
 
 // resume loads the checkpoint, if the run keeps one, and returns it with the
-// mark to start reading from. A checkpoint of another import is an error.
-func (r *run) resume() (*Checkpoint, mark, error) {
+// mark to start reading from. A checkpoint of another import, or of
+// sources whose content changed, is an error.
+func (r *run) resume(ctx context.Context) (*Checkpoint, mark, error) {
 	path := r.cfg.CheckpointPath
 	if path == "" {
 		return nil, mark{}, nil
@@ -369,6 +399,9 @@ func (r *run) resume() (*Checkpoint, mark, error) {
 		return nil, mark{}, err
 	}
 	if err := cp.match(path, r.files, r.options, r.cfg.RejectsPath); err != nil {
+		return nil, mark{}, err
+	}
+	if err := r.verifyContent(ctx, path, cp); err != nil {
 		return nil, mark{}, err
 	}
 	r.started = cp.Started
@@ -416,5 +449,11 @@ func (r *run) restore(cp *Checkpoint, from mark) error {
 	}
 	r.rejects.crash = r.crash
 	r.tracker = newTracker(r.cfg.MaxInFlight, len(r.sources), r.files != nil, from, total0, byReason, fileTallies, r.rejects.size())
+	if r.files != nil {
+		r.tracker.prefixes = r.prefixes
+		if r.tracker.prefixes == nil {
+			r.tracker.prefixes = make([]prefixTrack, len(r.sources))
+		}
+	}
 	return nil
 }

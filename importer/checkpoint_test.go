@@ -117,19 +117,22 @@ func TestCheckpointMismatchStopsBeforeSendingAndChangesNothing(t *testing.T) {
 		change func(t *testing.T, dir string, cfg *Config)
 		want   string
 	}{
-		{"source file changed", func(t *testing.T, dir string, cfg *Config) {
+		{"source file grew", func(t *testing.T, dir string, cfg *Config) {
 			f, err := os.OpenFile(cfg.Sources[0], os.O_APPEND|os.O_WRONLY, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
 			fmt.Fprintln(f, `{"type":"track","userId":"late","event":"E","timestamp":"2024-03-01T12:00:00Z"}`)
 			f.Close()
-		}, "changed: size was"},
+		}, "a.ndjson grew from 130679 to 130759 bytes since the checkpoint"},
+		{"source file shrank", func(t *testing.T, dir string, cfg *Config) {
+			os.Truncate(cfg.Sources[0], 130000)
+		}, "a.ndjson changed: size was 130679 bytes, is now 130000"},
 		{"source content changed, same size", func(t *testing.T, dir string, cfg *Config) {
 			b, _ := os.ReadFile(cfg.Sources[0])
 			b = bytes.Replace(b, []byte(`"u-1"`), []byte(`"u-X"`), 1)
 			os.WriteFile(cfg.Sources[0], b, 0o644)
-		}, "content differs"},
+		}, "a.ndjson changed: its first 33212 bytes differ from what the checkpoint saw"},
 		{"mapping changed", func(t *testing.T, dir string, cfg *Config) {
 			cfg.Spec = testSpec(t, "# another mapping")
 		}, "the mapping changed: option mapping was"},

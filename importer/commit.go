@@ -108,6 +108,9 @@ func (r *run) writeCheckpoint(complete bool) error {
 		default:
 			f.Status = StatusPending
 		}
+		if i < len(s.prefixes) && s.prefixes[i].ok && f.Status != StatusPending {
+			f.Hashed, f.SHA256 = s.prefixes[i].d.Offset, s.prefixes[i].d.Hex()
+		}
 		cp.Files[i] = f
 	}
 	if err := cp.save(r.cfg.CheckpointPath, r.crash); err != nil {

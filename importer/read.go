@@ -66,6 +66,10 @@ func (r *run) readSource(ctx context.Context, file int, at *readers.Position, ou
 	if s, ok := rd.(readers.Schemer); ok {
 		schema = s.Schema()
 	}
+	prefix, err := r.prefixRecorder(rd, file, at)
+	if err != nil {
+		return err
+	}
 	blk := block{file: file, src: src, schema: schema, items: r.newItems()}
 	g, err := r.newGate(src, schema)
 	if err != nil {
@@ -74,6 +78,7 @@ func (r *run) readSource(ctx context.Context, file int, at *readers.Position, ou
 	for {
 		row, err := rd.Next(ctx)
 		if err == io.EOF {
+			prefix.record()
 			return r.pass(ctx, g, &blk, out, true)
 		}
 		if err == nil {
@@ -83,6 +88,7 @@ func (r *run) readSource(ctx context.Context, file int, at *readers.Position, ou
 		} else {
 			return err
 		}
+		prefix.after(&blk.items[len(blk.items)-1])
 		if len(blk.items) == blockSize {
 			if err := r.pass(ctx, g, &blk, out, false); err != nil {
 				return err

@@ -40,6 +40,12 @@ type run struct {
 	// skip the others; nil when it needs them all.
 	selectCols []string
 
+	// prefixes are the digests of the sources' prefixes that the resumed
+	// checkpoint holds, and resumePrefix the running hash up to the
+	// resume position, for the reader that resumes there (prefix.go).
+	prefixes     []prefixTrack
+	resumePrefix *readers.Prefix
+
 	itemsPool  sync.Pool // of *[]item; see newItems
 	mappedPool sync.Pool // of *mapped; see newMapped
 }
@@ -109,7 +115,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		schemaless = mappings.Passthrough(cfg.Mapping)
 	}
 
-	cp, from, err := r.resume()
+	cp, from, err := r.resume(ctx)
 	if err != nil {
 		return Report{}, err
 	}

@@ -97,6 +97,7 @@ type tracker struct {
 	rejectsOffset int64 // the rejects file's size once the committed rejects are in it
 	undurable     int   // committed jobs whose slots wait for a checkpoint write
 	dirty         bool
+	prefixes      []prefixTrack // per source, with a checkpoint (prefix.go)
 }
 
 // newTracker returns a tracker whose watermark starts at start, with the
@@ -186,7 +187,9 @@ func (t *tracker) commit(j *job, rejectsOffset int64) {
 		t.files[ft.file].add(ft.tally)
 		t.total.add(ft.tally)
 	}
+	from := t.committed.File
 	t.committed = j.end
+	t.passPrefixes(from, j.end)
 	t.rejectsOffset = rejectsOffset
 	t.dirty = true
 	if t.durable {
@@ -204,6 +207,7 @@ type state struct {
 	files         []tally
 	rejectsOffset int64
 	undurable     int
+	prefixes      []prefixAt
 }
 
 // snapshot returns the committed state and marks it as being written.
@@ -217,6 +221,7 @@ func (t *tracker) snapshot() state {
 		files:         append([]tally(nil), t.files...),
 		rejectsOffset: t.rejectsOffset,
 		undurable:     t.undurable,
+		prefixes:      t.prefixSnapshot(),
 	}
 	for k, v := range t.byReason {
 		s.byReason[k] = v

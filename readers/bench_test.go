@@ -36,7 +36,11 @@ func benchNDJSON() []byte {
 	return b.Bytes()
 }
 
-func benchmarkRead(b *testing.B, name string, data []byte) {
+// benchmarkRead reads data stored under name in each compression. With
+// digestEvery, it asks for the digest of the prefix after the header and
+// then after the first row at or past each digestEvery bytes, as an import
+// that keeps a checkpoint does.
+func benchmarkRead(b *testing.B, name string, data []byte, digestEvery int64) {
 	for _, c := range compressions {
 		b.Run(c.name, func(b *testing.B) {
 			path := writeFile(b, b.TempDir(), name+c.ext, c.pack(b, data))
@@ -50,8 +54,15 @@ func benchmarkRead(b *testing.B, name string, data []byte) {
 					b.Fatal(err)
 				}
 				n := 0
+				var ph PrefixHasher
+				var next int64
+				if digestEvery > 0 {
+					ph = r.(PrefixHasher)
+					d, _ := ph.PrefixDigest()
+					next = d.Offset + digestEvery
+				}
 				for {
-					_, err := r.Next(ctx)
+					row, err := r.Next(ctx)
 					if err == io.EOF {
 						break
 					}
@@ -59,6 +70,18 @@ func benchmarkRead(b *testing.B, name string, data []byte) {
 						b.Fatal(err)
 					}
 					n++
+					if ph != nil && row.Pos.Offset >= next {
+						d, ok := ph.PrefixDigest()
+						if !ok {
+							b.Fatal("no digest")
+						}
+						next = d.Offset + digestEvery
+					}
+				}
+				if ph != nil {
+					if d, ok := ph.PrefixDigest(); !ok || d.Offset != int64(len(data)) {
+						b.Fatalf("digest of %d bytes (%v), want the whole %d", d.Offset, ok, len(data))
+					}
 				}
 				r.Close()
 				if n != benchRows {
@@ -70,9 +93,18 @@ func benchmarkRead(b *testing.B, name string, data []byte) {
 	}
 }
 
-func BenchmarkCSV(b *testing.B) { benchmarkRead(b, "events.csv", benchCSV()) }
+func BenchmarkCSV(b *testing.B) { benchmarkRead(b, "events.csv", benchCSV(), 0) }
 
-func BenchmarkNDJSON(b *testing.B) { benchmarkRead(b, "events.ndjson", benchNDJSON()) }
+func BenchmarkNDJSON(b *testing.B) { benchmarkRead(b, "events.ndjson", benchNDJSON(), 0) }
+
+// BenchmarkCSVPrefixHash and BenchmarkNDJSONPrefixHash read as an import
+// that keeps a checkpoint does: hashing the bytes read, with a digest
+// every 16 KiB.
+func BenchmarkCSVPrefixHash(b *testing.B) { benchmarkRead(b, "events.csv", benchCSV(), 16<<10) }
+
+func BenchmarkNDJSONPrefixHash(b *testing.B) {
+	benchmarkRead(b, "events.ndjson", benchNDJSON(), 16<<10)
+}
 
 // BenchmarkScanObject measures the JSON scanner splitting objects into
 // members, next to encoding/json validating and decoding the same lines.

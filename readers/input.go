@@ -222,6 +222,10 @@ type stream struct {
 	off   int64 // stream offset of buf[r]
 	limit int   // the buffer never grows beyond this
 	err   error // sticky error of src (io.EOF at its end)
+
+	// hash is the running hash of the consumed bytes, once a digest is
+	// asked for (prefix.go).
+	hash prefixHash
 }
 
 // newStream buffers src for records of up to maxRecord bytes. sizeHint, if
@@ -251,6 +255,10 @@ func (s *stream) fill(ctx context.Context) error {
 		return err
 	}
 	if s.r > 0 {
+		if s.hash.h != nil {
+			s.hashConsumed()
+			s.hash.hashed = 0
+		}
 		s.w = copy(s.buf, s.buf[s.r:s.w])
 		s.r = 0
 	}
@@ -364,8 +372,10 @@ func appendCapped(dst, src []byte) []byte {
 }
 
 // reset empties the buffer after the source was moved to offset off.
+// The bytes skipped are not in the running hash, which holds no longer.
 func (s *stream) reset(off int64) {
 	s.r, s.w, s.off, s.err = 0, 0, off, nil
+	s.hash.hashed, s.hash.ok = 0, false
 }
 
 // seekTo positions the stream at offset off (not before the current one):
