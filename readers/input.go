@@ -222,6 +222,10 @@ type stream struct {
 	off   int64 // stream offset of buf[r]
 	limit int   // the buffer never grows beyond this
 	err   error // sticky error of src (io.EOF at its end)
+
+	// m maps the offsets of decoded UTF-16 back to the source; nil for a
+	// stream of the source's own bytes.
+	m *srcMap
 }
 
 // newStream buffers src for records of up to maxRecord bytes. sizeHint, if
@@ -249,6 +253,9 @@ func (s *stream) fill(ctx context.Context) error {
 	}
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if s.m != nil {
+		s.m.advance(s) // before the consumed bytes are dropped
 	}
 	if s.r > 0 {
 		s.w = copy(s.buf, s.buf[s.r:s.w])
@@ -389,6 +396,9 @@ func (s *stream) seekTo(ctx context.Context, in *input, off int64) error {
 // first row may start at dataStart; any later row of a line-based format
 // follows a newline, which is checked when afterNewline is set.
 func positionAt(ctx context.Context, in *input, s *stream, off, dataStart int64, afterNewline bool) error {
+	if s.m != nil {
+		return s.m.positionAt(ctx, in, s, off, dataStart, afterNewline)
+	}
 	if off < dataStart {
 		return fmt.Errorf("resume: offset %d is before the first row (offset %d)", off, dataStart)
 	}
