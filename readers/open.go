@@ -31,7 +31,8 @@ type Options struct {
 	// "parquet"). Default: detected from the content and the file name.
 	Format string
 	// MaxLineBytes caps an NDJSON line or a CSV record. A longer one is a
-	// RowError with ReasonLineTooLong. Default: 1 MiB.
+	// RowError with ReasonLineTooLong. It counts the source's bytes, but
+	// the decoded UTF-8 of a UTF-16 source. Default: 1 MiB.
 	MaxLineBytes int
 	// Delimiter separates CSV fields. Default: ','.
 	Delimiter rune
