@@ -271,6 +271,9 @@ func (c *csvReader) decodeRecord(rec *csvRecord) {
 		rec.reason, rec.err = ReasonInvalidEncoding, err
 		return
 	}
+	if len(text) == 0 || &text[0] == &rec.data[0] {
+		return // ASCII: the text is the record itself, split already
+	}
 	c.fields = c.fields[:0]
 	if !c.splitQuoted(text) {
 		// Quotes, delimiters and newlines decode to themselves: a record

@@ -251,9 +251,12 @@ func TestEncodingSameAsUTF8(t *testing.T) {
 						want[i].Pos.Offset = v.offset(sample.text, want[i].Pos.Offset)
 					}
 					diffItems(t, got, want)
-					for i := range got {
-						at := got[i].Pos
-						diffItems(t, mustReadAll(t, path, Options{Encoding: v.enc}, &at), got[i:])
+					for _, opts := range []Options{{Encoding: v.enc}, {Encoding: v.enc, MaxLineBytes: 40}} {
+						full := mustReadAll(t, path, opts, nil)
+						for i := range full {
+							at := full[i].Pos
+							diffItems(t, mustReadAll(t, path, opts, &at), full[i:])
+						}
 					}
 				})
 			}
