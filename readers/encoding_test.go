@@ -406,3 +406,51 @@ func TestSniffUTF16(t *testing.T) {
 		}
 	}
 }
+
+// FuzzEncoding reads text as UTF-8 and as UTF-16 (both byte orders, with
+// and without gzip's way of reading: no seeking) and expects the same
+// items, with each offset the source offset of the UTF-8 one; a resume at
+// any item gives the rest of the read.
+func FuzzEncoding(f *testing.F) {
+	for _, seed := range []string{
+		"a,b\n1,2\n",
+		"a,b\n\"x\ny\",😀\n\n3,\"q\"\"\"\r\n4\n",
+		"{\"a\":\"ü\"}\n{bad}\n\n[1]\n{\"b\":1}",
+		"a\n\"unterminated\nb\nc\n",
+		"id\n" + strings.Repeat("é", 50) + "\n2\n",
+	} {
+		f.Add(seed, false, false)
+		f.Add(seed, true, true)
+	}
+	f.Fuzz(func(t *testing.T, text string, big, ndjson bool) {
+		text = strings.TrimPrefix(strings.ToValidUTF8(text, "\uFFFD"), "\uFEFF")
+		if strings.HasPrefix(text, "\x00") && !big {
+			return // the mark and a NUL are UTF-32's mark
+		}
+		name := "f.csv"
+		if ndjson {
+			name = "f.ndjson"
+		}
+		opts := Options{MaxLineBytes: 40}
+		want, wantErr := readAllBytes(t, name, []byte(text), opts, nil)
+		data := toUTF16(text, big, true)
+		got, err := readAllBytes(t, name, data, opts, nil)
+		if wantErr != nil || err != nil {
+			if (wantErr == nil) != (err == nil) {
+				t.Fatalf("UTF-8 read: %v; UTF-16 read: %v", wantErr, err)
+			}
+			return
+		}
+		for i := range want {
+			want[i].Pos.Offset = 2 + 2*int64(len(utf16.Encode([]rune(text[:want[i].Pos.Offset]))))
+		}
+		diffItems(t, got, want)
+		for i := range got {
+			rest, err := readAllBytes(t, name, data, opts, &got[i].Pos)
+			if err != nil {
+				t.Fatalf("resume at %v: %v", got[i].Pos, err)
+			}
+			diffItems(t, rest, got[i:])
+		}
+	})
+}
