@@ -89,6 +89,10 @@ func lookupEncoding(name string) (*textEncoding, error) {
 	case "euc-jp", "euc-kr":
 		return &textEncoding{name: canonical, kind: encMulti, enc: e}, nil
 	}
+	if canonical == "iso-8859-8-i" {
+		// Hebrew in logical order: the bytes are ISO-8859-8's.
+		e = charmap.ISO8859_8
+	}
 	cm, ok := e.(*charmap.Charmap)
 	if !ok {
 		// ISO-2022-JP and its kind shift state across rows; the

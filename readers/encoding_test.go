@@ -341,7 +341,7 @@ func TestEncodingErrors(t *testing.T) {
 			}
 		})
 	}
-	for _, ok := range []string{"latin1", "ISO-8859-1", "windows-1252", "cp1252", "utf-16le", "UTF-16BE", "utf-16", "shift_jis", "gb18030", "euc-kr", "koi8-r", "ibm850", "utf-8", ""} {
+	for _, ok := range []string{"latin1", "ISO-8859-1", "windows-1252", "cp1252", "utf-16le", "UTF-16BE", "utf-16", "shift_jis", "gb18030", "euc-kr", "koi8-r", "ibm850", "iso-8859-8-i", "windows-874", "x-mac-cyrillic", "utf-8", ""} {
 		if err := (Options{Encoding: ok}).Validate(); err != nil {
 			t.Errorf("Encoding %q: %v", ok, err)
 		}
