@@ -165,3 +165,25 @@ func TestResumeInAnEncodedFileSendsWhatAnUninterruptedRunSends(t *testing.T) {
 		})
 	}
 }
+
+// TestResumeRefusesAnotherEncoding: the rows after the checkpoint would be
+// read as other text than the rows before it.
+func TestResumeRefusesAnotherEncoding(t *testing.T) {
+	dir := t.TempDir()
+	src := writeNDJSON(t, dir, "a.ndjson", 1000, nil)
+	cfg := checkpointConfig(dir, []string{src}, &fakeSink{send: failAfter(3)})
+	cfg.Reader.Encoding = "latin1"
+	if _, err := Run(context.Background(), cfg); err == nil {
+		t.Fatal("first run should stop")
+	}
+	second := &fakeSink{send: accept}
+	cfg.Sink = second
+	cfg.Reader.Encoding = "shift_jis"
+	_, err := Run(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), `option encoding was "latin1", is now "shift_jis"`) {
+		t.Fatalf("err = %v, want the changed encoding named", err)
+	}
+	if second.batches != 0 {
+		t.Fatalf("%d batches sent despite the mismatch", second.batches)
+	}
+}
