@@ -455,7 +455,10 @@ func (s *stream) offset() int64 {
 	return s.m.advance(s)
 }
 
-// advance moves the mark to the stream's read position.
+// advance moves the mark to the stream's read position. It is kept out
+// of line, so that the parsers' hot loops stay as they are for UTF-8.
+//
+//go:noinline
 func (m *srcMap) advance(s *stream) int64 {
 	base := s.off - int64(s.r)
 	for _, b := range s.buf[int(m.at-base):s.r] {
