@@ -359,6 +359,10 @@ func (r *run) optionSet() map[string]string {
 		b, _ := json.Marshal(ro.Select)
 		o["select"] = string(b)
 	}
+	if ro.Encoding != "" {
+		// Offsets are the same bytes in any encoding; the text is not.
+		o["encoding"] = strings.ToLower(ro.Encoding)
+	}
 	l := r.cfg.Limits
 	o["limits"] = fmt.Sprintf("%d/%d/%d", l.MaxBatchBytes, l.MaxMessageBytes, l.MaxMessages)
 	return o

@@ -42,6 +42,10 @@ type csvReader struct {
 	nulls   []string // unquoted cell texts that are absent values
 	arena   rowArena // the rows' bytes, strings and values
 
+	// text decodes the records of an encoding other than UTF-8 and
+	// UTF-16; nil otherwise.
+	text *rowDecoder
+
 	// byteByByte frames every record with quotes byte by byte, as the
 	// tests do to compare splitQuoted with frameQuoted.
 	byteByByte bool
@@ -79,7 +83,7 @@ func newCSVReader(ctx context.Context, src *Source, in *input, s *stream, opts O
 	} else if formatByName(src.Path).tab {
 		delim = '\t'
 	}
-	c := &csvReader{src: src, in: in, s: s, delim: delim, max: opts.MaxLineBytes, line: 1, nulls: opts.Null}
+	c := &csvReader{src: src, in: in, s: s, delim: delim, max: opts.MaxLineBytes, line: 1, nulls: opts.Null, text: newRowDecoder(opts.text)}
 	if c.nulls == nil {
 		c.nulls = defaultNull
 	}
@@ -98,7 +102,7 @@ func newCSVReader(ctx context.Context, src *Source, in *input, s *stream, opts O
 	if at.Row < 1 || at.Line < 1 {
 		return nil, fmt.Errorf("%s: resume: invalid position (row %d, line %d)", src.Path, at.Row, at.Line)
 	}
-	if err := positionAt(ctx, in, s, at.Offset, s.off, true); err != nil {
+	if err := positionAt(ctx, in, s, at.Offset, s.offset(), true); err != nil {
 		return nil, openErr(ctx, src.Path, err)
 	}
 	c.row, c.line = at.Row-1, at.Line
@@ -119,6 +123,9 @@ func (c *csvReader) readHeader(ctx context.Context) error {
 		c.line += rec.lines
 		if rec.blank {
 			continue
+		}
+		if c.text != nil {
+			c.decodeRecord(&rec)
 		}
 		if rec.reason != "" {
 			return fmt.Errorf("%s: header: %w", c.src.Path, rec.err)
@@ -183,6 +190,9 @@ func (c *csvReader) Next(ctx context.Context) (Row, error) {
 		}
 		c.row++
 		pos.Row = c.row
+		if c.text != nil {
+			c.decodeRecord(&rec)
+		}
 		raw := rec.data
 		if !rec.owned {
 			raw = c.arena.copyBytes(rec.data)
@@ -191,8 +201,7 @@ func (c *csvReader) Next(ctx context.Context) (Row, error) {
 			return Row{}, &RowError{Pos: pos, Reason: rec.reason, Raw: raw, Err: rec.err}
 		}
 		if !utf8.Valid(raw) {
-			return Row{}, &RowError{Pos: pos, Reason: ReasonInvalidUTF8, Raw: raw,
-				Err: fmt.Errorf("invalid UTF-8 at byte %d", invalidUTF8At(raw))}
+			return Row{}, invalidTextError(pos, raw, c.s)
 		}
 		if len(c.fields) != len(c.header) {
 			return Row{}, &RowError{Pos: pos, Reason: ReasonCSVFieldCount, Raw: raw,
@@ -270,7 +279,7 @@ func isNullToken(b []byte, nulls []string) bool {
 func (c *csvReader) frame(ctx context.Context) (csvRecord, error) {
 	s := c.s
 	c.fields = c.fields[:0]
-	rec := csvRecord{offset: s.off}
+	rec := csvRecord{offset: s.offset()}
 	for {
 		avail := s.buf[s.r:s.w]
 		if nl := bytes.IndexByte(avail, '\n'); nl >= 0 {

@@ -226,6 +226,10 @@ type stream struct {
 	// hash is the running hash of the consumed bytes, once a digest is
 	// asked for (prefix.go).
 	hash prefixHash
+
+	// m maps the offsets of decoded UTF-16 back to the source; nil for a
+	// stream of the source's own bytes.
+	m *srcMap
 }
 
 // newStream buffers src for records of up to maxRecord bytes. sizeHint, if
@@ -253,6 +257,9 @@ func (s *stream) fill(ctx context.Context) error {
 	}
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if s.m != nil {
+		s.m.advance(s) // before the consumed bytes are dropped
 	}
 	if s.r > 0 {
 		if s.hash.h != nil {
@@ -399,6 +406,9 @@ func (s *stream) seekTo(ctx context.Context, in *input, off int64) error {
 // first row may start at dataStart; any later row of a line-based format
 // follows a newline, which is checked when afterNewline is set.
 func positionAt(ctx context.Context, in *input, s *stream, off, dataStart int64, afterNewline bool) error {
+	if s.m != nil {
+		return s.m.positionAt(ctx, in, s, off, dataStart, afterNewline)
+	}
 	if off < dataStart {
 		return fmt.Errorf("resume: offset %d is before the first row (offset %d)", off, dataStart)
 	}

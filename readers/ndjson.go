@@ -46,6 +46,10 @@ type ndjsonReader struct {
 	lastPlain bool
 
 	arena rowArena // the rows' bytes and values
+
+	// text decodes the lines of an encoding other than UTF-8 and UTF-16;
+	// nil otherwise.
+	text *rowDecoder
 }
 
 var _ Reader = (*ndjsonReader)(nil)
@@ -58,8 +62,9 @@ func newNDJSONReader(ctx context.Context, src *Source, in *input, s *stream, opt
 		max:  opts.MaxLineBytes,
 		line: 1,
 		keys: make(map[string]string),
+		text: newRowDecoder(opts.text),
 	}
-	dataStart := s.off
+	dataStart := s.offset()
 	if !isLineJSON(src.Path) {
 		c, err := firstNonSpace(ctx, s)
 		if err != nil {
@@ -69,10 +74,13 @@ func newNDJSONReader(ctx context.Context, src *Source, in *input, s *stream, opt
 			if _, err := r.skipSpace(ctx); err != nil {
 				return nil, openErr(ctx, src.Path, err)
 			}
+			if err := checkArrayEncoding(src.Path, r.text); err != nil {
+				return nil, err
+			}
 			r.array = true
 			r.s.consume(1)
 			r.state = arrayFirst
-			dataStart = s.off
+			dataStart = s.offset()
 		}
 	}
 	if at == nil {
@@ -123,7 +131,7 @@ func (r *ndjsonReader) Next(ctx context.Context) (Row, error) {
 
 func (r *ndjsonReader) nextLine(ctx context.Context) (Row, error) {
 	for {
-		pos := Position{File: r.src.Path, Line: r.line, Offset: r.s.off}
+		pos := Position{File: r.src.Path, Line: r.line, Offset: r.s.offset()}
 		data, tooLong, err := r.readLine(ctx)
 		if err != nil {
 			return Row{}, r.fatal(ctx, err)
@@ -132,6 +140,9 @@ func (r *ndjsonReader) nextLine(ctx context.Context) (Row, error) {
 		if tooLong {
 			r.row++
 			pos.Row = r.row
+			if r.text != nil {
+				data = r.text.decodeShown(data)
+			}
 			return Row{}, &RowError{Pos: pos, Reason: ReasonLineTooLong, Raw: data,
 				Err: fmt.Errorf("line longer than %d bytes", r.max)}
 		}
@@ -140,6 +151,9 @@ func (r *ndjsonReader) nextLine(ctx context.Context) (Row, error) {
 		}
 		r.row++
 		pos.Row = r.row
+		if r.text != nil {
+			return r.decodeLine(data, pos)
+		}
 		return r.parse(r.arena.copyBytes(data), pos)
 	}
 }
@@ -196,7 +210,7 @@ func (r *ndjsonReader) parse(raw []byte, pos Position) (Row, error) {
 		return Row{}, &RowError{Pos: pos, Reason: reason, Raw: raw, Err: err}
 	}
 	if !utf8.Valid(raw) {
-		return rowErr(ReasonInvalidUTF8, fmt.Errorf("invalid UTF-8 at byte %d", invalidUTF8At(raw)))
+		return Row{}, invalidTextError(pos, raw, r.s)
 	}
 	var it jsontext.ObjectIter
 	if err := it.Reset(raw); err != nil {
@@ -438,7 +452,7 @@ func (r *ndjsonReader) arrayError(msg string) error {
 
 // element reads the array element starting at the next byte.
 func (r *ndjsonReader) element(ctx context.Context) (Row, error) {
-	pos := Position{File: r.src.Path, Line: r.line, Offset: r.s.off}
+	pos := Position{File: r.src.Path, Line: r.line, Offset: r.s.offset()}
 	n, lines, prefix, err := r.elementExtent(ctx)
 	if err != nil {
 		if err == io.EOF {
@@ -451,8 +465,16 @@ func (r *ndjsonReader) element(ctx context.Context) (Row, error) {
 	pos.Row = r.row
 	r.state = arrayNext
 	if prefix != nil {
+		if r.text != nil {
+			prefix = r.text.decodeShown(prefix)
+		}
 		return Row{}, &RowError{Pos: pos, Reason: ReasonLineTooLong, Raw: prefix,
 			Err: fmt.Errorf("array element longer than %d bytes", r.max)}
+	}
+	if r.text != nil {
+		row, err := r.decodeLine(r.s.buf[r.s.r:r.s.r+n], pos)
+		r.s.consume(n)
+		return row, err
 	}
 	raw := r.arena.copyBytes(r.s.buf[r.s.r : r.s.r+n])
 	r.s.consume(n)

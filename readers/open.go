@@ -31,7 +31,8 @@ type Options struct {
 	// "parquet"). Default: detected from the content and the file name.
 	Format string
 	// MaxLineBytes caps an NDJSON line or a CSV record. A longer one is a
-	// RowError with ReasonLineTooLong. Default: 1 MiB.
+	// RowError with ReasonLineTooLong. It counts the source's bytes, but
+	// the decoded UTF-8 of a UTF-16 source. Default: 1 MiB.
 	MaxLineBytes int
 	// Delimiter separates CSV fields. Default: ','.
 	Delimiter rune
@@ -60,11 +61,28 @@ type Options struct {
 	// field. Default (nil): every byte array without a logical type is
 	// text.
 	Bytes []string
+	// Encoding names the text encoding of CSV and NDJSON sources (not
+	// Parquet, whose strings are UTF-8 by its format): "latin1",
+	// "windows-1252", "shift_jis", "utf-16le" and the other names of the
+	// WHATWG Encoding Standard (so latin1, iso-8859-1 and ascii are
+	// windows-1252), else of the IANA registry. Stateful encodings
+	// (ISO-2022-JP) and ones that are not ASCII-compatible (EBCDIC) are
+	// refused. Whatever the encoding, a UTF-16 byte-order mark makes a
+	// file UTF-16 (a UTF-8 one is skipped), and a configured encoding
+	// such a mark contradicts is an error of Open. Rows are decoded to
+	// UTF-8 (a row's Raw is its text); positions stay byte offsets in
+	// the uncompressed source. A row whose bytes are not text in the
+	// encoding is a RowError with ReasonInvalidEncoding whose Raw is its
+	// source bytes. Default: UTF-8, strictly (invalid bytes are
+	// ReasonInvalidUTF8), with UTF-16 detected by its byte-order mark.
+	Encoding string
 	// Progress, if set, is increased by the bytes read from the underlying
 	// files (compressed bytes for compressed files), for progress bars.
 	// Bytes a resumed plain file skips by seeking count as read, and no
 	// byte counts twice.
 	Progress *atomic.Int64
+
+	text *textEncoding // Encoding, resolved by withDefaults
 }
 
 // Validate reports the first invalid field of o, naming it.
@@ -90,7 +108,7 @@ func (o Options) Validate() error {
 	if d := o.Delimiter; d != 0 && (d >= utf8.RuneSelf || d == '"' || d == '\r' || d == '\n') {
 		return fmt.Errorf("readers: Delimiter %q: want a single-byte character other than a quote or a line break", d)
 	}
-	return nil
+	return checkEncoding(o)
 }
 
 // withDefaults validates o and fills in its defaults.
@@ -101,6 +119,7 @@ func (o Options) withDefaults() (Options, error) {
 	if o.MaxLineBytes == 0 {
 		o.MaxLineBytes = defaultMaxLineBytes
 	}
+	o.text, _ = lookupEncoding(o.Encoding) // validated
 	return o, nil
 }
 
@@ -207,6 +226,19 @@ func openReader(ctx context.Context, src Source, format string, in *input, opts 
 	if err != nil {
 		return nil, openErr(ctx, src.Path, err)
 	}
+	text, big, bom, err := chooseEncoding(src.Path, head, opts.text, opts.Encoding != "")
+	if err != nil {
+		return nil, err
+	}
+	opts.text = text
+	if text.isUTF16() {
+		s = openUTF16(in, s, text, big, bom, opts.MaxLineBytes)
+		if head, err = s.peek(ctx, sniffHeadSize); err != nil {
+			return nil, openErr(ctx, src.Path, err)
+		}
+	} else {
+		s.consume(bom)
+	}
 	if format == "" {
 		if format, err = sniff(head); err != nil {
 			return nil, openErr(ctx, src.Path, err)
@@ -223,9 +255,6 @@ func openReader(ctx context.Context, src Source, format string, in *input, opts 
 			in.Close()
 			return openParquet(ctx, src, opts, at, in.count.high)
 		}
-	}
-	if len(head) >= len(utf8BOM) && string(head[:len(utf8BOM)]) == string(utf8BOM) {
-		s.consume(len(utf8BOM))
 	}
 	source := src
 	source.Format = format

@@ -68,6 +68,11 @@ func (s *stream) hashConsumed() {
 // byte consumed (its first byte is the source's first): a reader whose
 // digests nobody asks for hashes nothing.
 func (s *stream) prefixDigest() (PrefixDigest, bool) {
+	if s.m != nil {
+		// The stream holds UTF-16 decoded to UTF-8, not the source's
+		// bytes, which a digest is of.
+		return PrefixDigest{}, false
+	}
 	if s.hash.h == nil && s.off == int64(s.r) {
 		s.hash = prefixHash{h: sha256.New(), ok: true}
 	}
@@ -84,6 +89,10 @@ func (s *stream) prefixDigest() (PrefixDigest, bool) {
 func (s *stream) continuePrefix(path string, p *Prefix) error {
 	if p.h == nil {
 		return fmt.Errorf("%s: resume: the prefix hash was handed on already", path)
+	}
+	if s.m != nil {
+		p.h = nil // a decoded UTF-16 stream has no digest to continue
+		return nil
 	}
 	if p.n != s.off {
 		return fmt.Errorf("%s: resume: the prefix hash covers %d bytes, the reader is at offset %d", path, p.n, s.off)

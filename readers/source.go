@@ -82,6 +82,9 @@ func sniff(head []byte) (string, error) {
 		return FormatParquet, nil
 	}
 	text := head
+	if t, ok := sniffUTF16(head); ok {
+		text = t
+	}
 	if len(text) >= len(utf8BOM) && string(text[:len(utf8BOM)]) == string(utf8BOM) {
 		text = text[len(utf8BOM):]
 	}

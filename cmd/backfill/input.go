@@ -14,6 +14,7 @@ import (
 type inputFlags struct {
 	mapping      string
 	format       string
+	encoding     string
 	delimiter    string
 	columns      string
 	maxLineBytes int
@@ -26,6 +27,7 @@ type inputFlags struct {
 func (f *inputFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.mapping, "mapping", "", "`FILE` (or preset:segment, preset:mixpanel, preset:amplitude): YAML mapping from rows to messages (default: rows are Segment messages, passed through)")
 	fs.StringVar(&f.format, "format", "", "force the input `FORMAT`: csv, ndjson or parquet (default: detected from content and name)")
+	fs.StringVar(&f.encoding, "encoding", "", "text `ENCODING` of CSV and NDJSON files, such as latin1, windows-1252, shift_jis or utf-16le; offsets stay in file bytes (default: strict UTF-8, and UTF-16 when a file starts with its byte-order mark)")
 	fs.StringVar(&f.delimiter, "delimiter", "", "CSV field delimiter, one character; \\t for tab (default: , and tab for .tsv)")
 	fs.StringVar(&f.columns, "columns", "", "comma-separated column `NAMES` for CSV files without a header row (default: first row is the header)")
 	fs.IntVar(&f.maxLineBytes, "max-line-bytes", 1<<20, "longest NDJSON line or CSV record in `BYTES`; longer ones are rejected")
@@ -42,6 +44,7 @@ func (f *inputFlags) register(fs *flag.FlagSet) {
 // not valid is refused here, before any data is read.
 func (f *inputFlags) apply(cfg *importer.Config) error {
 	cfg.Reader.Format = f.format
+	cfg.Reader.Encoding = f.encoding
 	cfg.Reader.MaxLineBytes = f.maxLineBytes
 	if f.delimiter != "" {
 		d := f.delimiter
