@@ -1,0 +1,353 @@
+package sink
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zeebo/xxh3"
+)
+
+var idTime = time.Date(2024, 3, 1, 12, 0, 0, 123456789, time.UTC)
+
+// wantID is the id of a canonical form, as ContentIDs documents it.
+func wantID(namespace, canonical string) string {
+	b := []byte(canonical)
+	if namespace != "" {
+		b = append(append([]byte("ns"), byte(len(namespace))), append([]byte(namespace), b...)...)
+	}
+	sum := xxh3.Hash128(b).Bytes()
+	return ContentIDPrefix + hex.EncodeToString(sum[:])
+}
+
+// idOf writes a message with fn and returns its messageId.
+func idOf(t *testing.T, ids *ContentIDs, fn func(w *MessageWriter)) string {
+	t.Helper()
+	w := NewMessageWriter(Limits{})
+	// A message before, so that offsets do not start at 0.
+	w.Begin(TypeIdentify, idTime)
+	w.SetText(FieldUserID, "before")
+	if _, err := w.End(); err != nil {
+		t.Fatal(err)
+	}
+	fn(w)
+	msg, err := w.End()
+	if err != nil {
+		t.Fatalf("End: %v", err)
+	}
+	var m struct {
+		MessageID string `json:"messageId"`
+	}
+	if err := json.Unmarshal(msg, &m); err != nil {
+		t.Fatalf("%s: %v", msg, err)
+	}
+	h, ok := w.ContentHash()
+	if !ok || !strings.HasPrefix(m.MessageID, ContentIDPrefix) {
+		t.Fatalf("ContentHash = %x, %v for %s", h, ok, msg)
+	}
+	if got, _ := hex.DecodeString(m.MessageID[len(ContentIDPrefix) : len(ContentIDPrefix)+16]); string(got) != string([]byte{byte(h >> 56), byte(h >> 48), byte(h >> 40), byte(h >> 32), byte(h >> 24), byte(h >> 16), byte(h >> 8), byte(h)}) {
+		t.Errorf("ContentHash %016x is not the start of %s", h, m.MessageID)
+	}
+	return m.MessageID
+}
+
+// track begins a track message with a content-derived id.
+func track(w *MessageWriter, ids *ContentIDs) {
+	w.Begin(TypeTrack, idTime)
+	w.DeriveContentID(ids)
+	w.SetText(FieldUserID, "u1")
+	w.SetText(FieldEvent, "Order Completed")
+}
+
+var (
+	keyA = NewKey("a")
+	keyB = NewKey("b")
+	keyC = NewKey("c")
+)
+
+func TestContentIDCanonicalForm(t *testing.T) {
+	ids := NewContentIDs("")
+	head := `{"type":"track","timestamp":"2024-03-01T12:00:00.123Z","userId":"u1","event":"Order Completed"`
+	cases := []struct {
+		name      string
+		write     func(w *MessageWriter)
+		canonical string
+	}{
+		{"no properties", func(w *MessageWriter) { track(w, ids) }, head},
+		{"sorted keys, as written", func(w *MessageWriter) {
+			track(w, ids)
+			w.BeginObject(FieldProperties)
+			w.Key(&keyA)
+			w.Int(1)
+			w.Key(&keyB)
+			w.String("x")
+			w.EndObject()
+		}, head + `,"properties":{"a":1,"b":"x"}`},
+		{"keys sorted", func(w *MessageWriter) {
+			track(w, ids)
+			w.BeginObject(FieldProperties)
+			w.Key(&keyC)
+			w.Bool(true)
+			w.KeyString("b")
+			w.Literal("1.50")
+			w.Key(&keyA)
+			w.Raw([]byte(`"\u00fc\/"`))
+			w.EndObject()
+		}, head + `,"properties":{"a":"ü/","b":1.5,"c":true}`},
+		{"nested and raw", func(w *MessageWriter) {
+			track(w, ids)
+			w.BeginObject(FieldProperties)
+			w.Key(&keyB)
+			w.Raw([]byte(`{"z": [3, {"y":1e2,"x":-0.0}], "a" :null}`))
+			w.Key(&keyA)
+			w.BeginNested()
+			w.KeyString("q")
+			w.Float(math.Copysign(0, -1))
+			w.KeyString("p")
+			w.Int(2)
+			w.EndObject()
+			w.EndObject()
+		}, head + `,"properties":{"a":{"p":2,"q":0},"b":{"a":null,"z":[3,{"x":0,"y":100}]}}`},
+		{"raw properties and traits left out of track", func(w *MessageWriter) {
+			track(w, ids)
+			w.RawObject(FieldProperties, []byte(`{"b":1.0E+3,"a":"\u2028"}`))
+			w.BeginObject(FieldContext)
+			w.KeyString("ip")
+			w.String("10.0.0.1")
+			w.EndObject()
+			w.BeginObject(FieldIntegrations)
+			w.KeyString("All")
+			w.Bool(false)
+			w.EndObject()
+			w.KeyString("channel")
+			w.String("server")
+		}, head + `,"properties":{"a":"\u2028","b":1000}`},
+		{"map properties", func(w *MessageWriter) {
+			track(w, ids)
+			w.WriteObject(FieldProperties, Fields{{Key: "b", Value: 2}, {Key: "a", Value: json.RawMessage(`1.10`)}})
+		}, head + `,"properties":{"a":1.1,"b":2}`},
+		{"an empty object is left out", func(w *MessageWriter) {
+			track(w, ids)
+			w.BeginObject(FieldProperties)
+			w.KeyString("n")
+			w.BeginNested()
+			w.EndObject()
+			w.EndObject()
+		}, head},
+		{"an empty member is left out", func(w *MessageWriter) {
+			track(w, ids)
+			w.BeginObject(FieldProperties)
+			w.Key(&keyC)
+			w.Int(3)
+			w.Key(&keyA)
+			w.BeginNested()
+			w.EndObject()
+			w.Key(&keyB)
+			w.Float(1.5)
+			w.EndObject()
+		}, head + `,"properties":{"b":1.5,"c":3}`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got, want := idOf(t, ids, c.write), wantID("", c.canonical); got != want {
+				t.Errorf("id %s, want %s, the id of\n%s", got, want, c.canonical)
+			}
+		})
+	}
+}
+
+func TestContentIDFields(t *testing.T) {
+	ids := NewContentIDs("")
+	base := func(w *MessageWriter) {
+		w.Begin(TypePage, idTime)
+		w.DeriveContentID(ids)
+		w.SetText(FieldUserID, "u1")
+		w.SetText(FieldAnonymousID, "a1")
+		w.SetText(FieldName, "Home")
+		w.SetText(FieldCategory, "Docs")
+		w.BeginObject(FieldProperties)
+		w.Key(&keyA)
+		w.Int(1)
+		w.EndObject()
+	}
+	want := idOf(t, ids, base)
+	if len(want) != len(ContentIDPrefix)+32 {
+		t.Errorf("id %q: want %d characters", want, len(ContentIDPrefix)+32)
+	}
+	same := map[string]func(w *MessageWriter){
+		"context": func(w *MessageWriter) {
+			base(w)
+			w.BeginObject(FieldContext)
+			w.KeyString("ip")
+			w.String("1.2.3.4")
+			w.EndObject()
+		},
+		"integrations": func(w *MessageWriter) {
+			base(w)
+			w.RawObject(FieldIntegrations, []byte(`{"All":false}`))
+		},
+		"an extra member": func(w *MessageWriter) {
+			base(w)
+			w.KeyString("channel")
+			w.String("server")
+		},
+		"the timestamp below the millisecond": func(w *MessageWriter) {
+			w.Begin(TypePage, idTime.Add(-456789))
+			w.DeriveContentID(ids)
+			w.SetText(FieldUserID, "u1")
+			w.SetText(FieldAnonymousID, "a1")
+			w.SetText(FieldName, "Home")
+			w.SetText(FieldCategory, "Docs")
+			w.BeginObject(FieldProperties)
+			w.Key(&keyA)
+			w.Literal("1.0")
+			w.EndObject()
+		},
+	}
+	for name, fn := range same {
+		if got := idOf(t, ids, fn); got != want {
+			t.Errorf("%s changed the id: %s, want %s", name, got, want)
+		}
+	}
+	other := func(typ string, ts time.Time, texts map[TextField]string, a int64) func(w *MessageWriter) {
+		return func(w *MessageWriter) {
+			w.Begin(typ, ts)
+			w.DeriveContentID(ids)
+			for f := FieldUserID; f < numTextFields; f++ {
+				w.SetText(f, texts[f])
+			}
+			w.BeginObject(FieldProperties)
+			w.Key(&keyA)
+			w.Int(a)
+			w.EndObject()
+		}
+	}
+	texts := map[TextField]string{FieldUserID: "u1", FieldAnonymousID: "a1", FieldName: "Home", FieldCategory: "Docs"}
+	with := func(f TextField, v string) map[TextField]string {
+		m := map[TextField]string{}
+		for k, x := range texts {
+			m[k] = x
+		}
+		m[f] = v
+		return m
+	}
+	differ := map[string]func(w *MessageWriter){
+		"type":        other(TypeScreen, idTime, texts, 1),
+		"timestamp":   other(TypePage, idTime.Add(time.Millisecond), texts, 1),
+		"userId":      other(TypePage, idTime, with(FieldUserID, "u2"), 1),
+		"anonymousId": other(TypePage, idTime, with(FieldAnonymousID, "a2"), 1),
+		"name":        other(TypePage, idTime, with(FieldName, "Home2"), 1),
+		"category":    other(TypePage, idTime, with(FieldCategory, "Docs2"), 1),
+		"properties":  other(TypePage, idTime, texts, 2),
+	}
+	seen := map[string]string{want: "base"}
+	for name, fn := range differ {
+		got := idOf(t, ids, fn)
+		if prev, dup := seen[got]; dup {
+			t.Errorf("%s: same id as %s: %s", name, prev, got)
+		}
+		seen[got] = name
+	}
+	// The fields of other types.
+	for _, c := range []struct {
+		name string
+		fn   func(w *MessageWriter)
+	}{
+		{"event", func(w *MessageWriter) { w.Begin(TypeTrack, idTime); w.DeriveContentID(ids); w.SetText(FieldUserID, "u"); w.SetText(FieldEvent, "e1") }},
+		{"event 2", func(w *MessageWriter) { w.Begin(TypeTrack, idTime); w.DeriveContentID(ids); w.SetText(FieldUserID, "u"); w.SetText(FieldEvent, "e2") }},
+		{"groupId", func(w *MessageWriter) { w.Begin(TypeGroup, idTime); w.DeriveContentID(ids); w.SetText(FieldUserID, "u"); w.SetText(FieldGroupID, "g1") }},
+		{"groupId 2", func(w *MessageWriter) { w.Begin(TypeGroup, idTime); w.DeriveContentID(ids); w.SetText(FieldUserID, "u"); w.SetText(FieldGroupID, "g2") }},
+		{"previousId", func(w *MessageWriter) { w.Begin(TypeAlias, idTime); w.DeriveContentID(ids); w.SetText(FieldUserID, "u"); w.SetText(FieldPreviousID, "p1") }},
+		{"previousId 2", func(w *MessageWriter) { w.Begin(TypeAlias, idTime); w.DeriveContentID(ids); w.SetText(FieldUserID, "u"); w.SetText(FieldPreviousID, "p2") }},
+		{"traits", func(w *MessageWriter) {
+			w.Begin(TypeIdentify, idTime)
+			w.DeriveContentID(ids)
+			w.SetText(FieldUserID, "u")
+			w.RawObject(FieldTraits, []byte(`{"a":1}`))
+		}},
+		{"traits 2", func(w *MessageWriter) {
+			w.Begin(TypeIdentify, idTime)
+			w.DeriveContentID(ids)
+			w.SetText(FieldUserID, "u")
+			w.RawObject(FieldTraits, []byte(`{"a":"1"}`))
+		}},
+	} {
+		got := idOf(t, ids, c.fn)
+		if prev, dup := seen[got]; dup {
+			t.Errorf("%s: same id as %s: %s", c.name, prev, got)
+		}
+		seen[got] = c.name
+	}
+}
+
+func TestContentIDNamespace(t *testing.T) {
+	write := func(ids *ContentIDs) func(w *MessageWriter) {
+		return func(w *MessageWriter) {
+			track(w, ids)
+			w.RawObject(FieldProperties, []byte(`{"b":1,"a":2}`))
+		}
+	}
+	canonical := `{"type":"track","timestamp":"2024-03-01T12:00:00.123Z","userId":"u1","event":"Order Completed","properties":{"a":2,"b":1}`
+	for _, ns := range []string{"", "trial-2026", "real"} {
+		if got, want := idOf(t, NewContentIDs(ns), write(NewContentIDs(ns))), wantID(ns, canonical); got != want {
+			t.Errorf("namespace %q: id %s, want %s", ns, got, want)
+		}
+	}
+	if a, b := idOf(t, nil, write(NewContentIDs("a"))), idOf(t, nil, write(NewContentIDs("b"))); a == b {
+		t.Errorf("namespaces a and b share the id %s", a)
+	}
+}
+
+// TestContentIDOrderReused writes messages whose properties come with the
+// same constant keys in the same unsorted order, as the rows of one file
+// do, then others: each gets the id of its own content.
+func TestContentIDOrderReused(t *testing.T) {
+	ids := NewContentIDs("")
+	head := `{"type":"track","timestamp":"2024-03-01T12:00:00.123Z","userId":"u1","event":"Order Completed"`
+	w := NewMessageWriter(Limits{})
+	for i, c := range []struct {
+		keys []*Key
+		want string
+	}{
+		{[]*Key{&keyC, &keyA, &keyB}, `{"a":1,"b":2,"c":0}`},
+		{[]*Key{&keyC, &keyA, &keyB}, `{"a":1,"b":2,"c":0}`},
+		{[]*Key{&keyB, &keyA}, `{"a":1,"b":0}`},
+		{[]*Key{&keyB, &keyC, &keyA}, `{"a":2,"b":0,"c":1}`},
+		{[]*Key{&keyC, &keyA, &keyB}, `{"a":1,"b":2,"c":0}`},
+	} {
+		track(w, ids)
+		w.BeginObject(FieldProperties)
+		for j, k := range c.keys {
+			w.Key(k)
+			w.Int(int64(j))
+		}
+		w.EndObject()
+		msg, err := w.End()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := wantID("", head+`,"properties":`+c.want); !strings.Contains(string(msg), want) {
+			t.Errorf("message %d: %s, want the id %s", i, msg, want)
+		}
+	}
+}
+
+func TestContentIDLeavesAnIDSetAlone(t *testing.T) {
+	w := NewMessageWriter(Limits{})
+	track(w, NewContentIDs(""))
+	w.Begin(TypeTrack, idTime)
+	w.DeriveContentID(NewContentIDs(""))
+	w.SetText(FieldMessageID, "mine")
+	w.SetText(FieldUserID, "u")
+	w.SetText(FieldEvent, "e")
+	msg, err := w.End()
+	if err != nil || !strings.Contains(string(msg), `"messageId":"mine"`) {
+		t.Fatalf("End = %s, %v", msg, err)
+	}
+	if _, ok := w.ContentHash(); ok {
+		t.Error("ContentHash reports a derived id for a message with its own")
+	}
+}
