@@ -27,6 +27,12 @@ type Options struct {
 	// is refused with ReasonFutureTimestamp. Default (0):
 	// DefaultFutureTolerance; a negative value turns the check off.
 	FutureTolerance time.Duration
+	// IDNamespace is a salt mixed into every derived messageId (see
+	// Spec's messageId), so that imports in different namespaces (a
+	// trial and the real one, two sources) never share ids. A mapping
+	// may name the namespace too; if both do, they must agree. Default:
+	// none.
+	IDNamespace string
 }
 
 // Validate reports an empty time window.

@@ -82,7 +82,7 @@ func TestPassthrough(t *testing.T) {
 			}
 			wantID := tt.want.msg.MessageID
 			if wantID == "" {
-				wantID = RowMessageID(row)
+				wantID = contentID(t, &msg)
 			}
 			w := tt.want.msg
 			w.MessageID = wantID
@@ -207,7 +207,7 @@ func TestPassthroughReusedMessage(t *testing.T) {
 	if err := mapInto(m, row, &msg); err != nil {
 		t.Fatal(err)
 	}
-	want := sink.Message{Type: "identify", AnonymousID: "a", MessageID: RowMessageID(row), Timestamp: time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC)}
+	want := sink.Message{Type: "identify", AnonymousID: "a", MessageID: contentID(t, &msg), Timestamp: time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC)}
 	if msg.Properties != nil || msg.Extra != nil || msg.UserID != "" || msg.Event != "" {
 		t.Errorf("fields of the first message remain: %+v", msg)
 	}
@@ -228,7 +228,7 @@ func TestPassthroughGoValues(t *testing.T) {
 	if err := mapInto(Passthrough(Options{}), row, &msg); err != nil {
 		t.Fatal(err)
 	}
-	if msg.UserID != "77" || msg.Event != "Clicked" || !msg.Timestamp.Equal(ts) || msg.MessageID != "bf-abc-3" {
+	if msg.UserID != "77" || msg.Event != "Clicked" || !msg.Timestamp.Equal(ts) || msg.MessageID != contentID(t, &msg) {
 		t.Errorf("message = %+v", msg)
 	}
 	if p, _ := msg.Properties.(json.RawMessage); string(p) != `{"a":1.5}` {

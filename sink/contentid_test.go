@@ -256,12 +256,42 @@ func TestContentIDFields(t *testing.T) {
 		name string
 		fn   func(w *MessageWriter)
 	}{
-		{"event", func(w *MessageWriter) { w.Begin(TypeTrack, idTime); w.DeriveContentID(ids); w.SetText(FieldUserID, "u"); w.SetText(FieldEvent, "e1") }},
-		{"event 2", func(w *MessageWriter) { w.Begin(TypeTrack, idTime); w.DeriveContentID(ids); w.SetText(FieldUserID, "u"); w.SetText(FieldEvent, "e2") }},
-		{"groupId", func(w *MessageWriter) { w.Begin(TypeGroup, idTime); w.DeriveContentID(ids); w.SetText(FieldUserID, "u"); w.SetText(FieldGroupID, "g1") }},
-		{"groupId 2", func(w *MessageWriter) { w.Begin(TypeGroup, idTime); w.DeriveContentID(ids); w.SetText(FieldUserID, "u"); w.SetText(FieldGroupID, "g2") }},
-		{"previousId", func(w *MessageWriter) { w.Begin(TypeAlias, idTime); w.DeriveContentID(ids); w.SetText(FieldUserID, "u"); w.SetText(FieldPreviousID, "p1") }},
-		{"previousId 2", func(w *MessageWriter) { w.Begin(TypeAlias, idTime); w.DeriveContentID(ids); w.SetText(FieldUserID, "u"); w.SetText(FieldPreviousID, "p2") }},
+		{"event", func(w *MessageWriter) {
+			w.Begin(TypeTrack, idTime)
+			w.DeriveContentID(ids)
+			w.SetText(FieldUserID, "u")
+			w.SetText(FieldEvent, "e1")
+		}},
+		{"event 2", func(w *MessageWriter) {
+			w.Begin(TypeTrack, idTime)
+			w.DeriveContentID(ids)
+			w.SetText(FieldUserID, "u")
+			w.SetText(FieldEvent, "e2")
+		}},
+		{"groupId", func(w *MessageWriter) {
+			w.Begin(TypeGroup, idTime)
+			w.DeriveContentID(ids)
+			w.SetText(FieldUserID, "u")
+			w.SetText(FieldGroupID, "g1")
+		}},
+		{"groupId 2", func(w *MessageWriter) {
+			w.Begin(TypeGroup, idTime)
+			w.DeriveContentID(ids)
+			w.SetText(FieldUserID, "u")
+			w.SetText(FieldGroupID, "g2")
+		}},
+		{"previousId", func(w *MessageWriter) {
+			w.Begin(TypeAlias, idTime)
+			w.DeriveContentID(ids)
+			w.SetText(FieldUserID, "u")
+			w.SetText(FieldPreviousID, "p1")
+		}},
+		{"previousId 2", func(w *MessageWriter) {
+			w.Begin(TypeAlias, idTime)
+			w.DeriveContentID(ids)
+			w.SetText(FieldUserID, "u")
+			w.SetText(FieldPreviousID, "p2")
+		}},
 		{"traits", func(w *MessageWriter) {
 			w.Begin(TypeIdentify, idTime)
 			w.DeriveContentID(ids)
