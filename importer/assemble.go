@@ -134,6 +134,9 @@ func (a *assembler) message(ctx context.Context, m *mapped, o *outcome) error {
 		return a.reject(m.file, o)
 	}
 	a.budget.row(false)
+	if o.derivedID {
+		a.r.repeats.add(o.idHash)
+	}
 	if full != nil {
 		// The message starts the next batch, and its row the next range.
 		if err := a.emit(ctx, full, mark{File: m.file, Pos: o.pos}); err != nil {

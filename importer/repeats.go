@@ -1,0 +1,78 @@
+package importer
+
+import "sync/atomic"
+
+// DefaultRepeatedIDLimit is how many distinct content-derived messageIds
+// a run remembers to count the repeated ones (Config.RepeatedIDLimit):
+// 1,048,576, in at most 16 MiB.
+const DefaultRepeatedIDLimit = 1 << 20
+
+// repeats counts the messages whose content-derived messageId an earlier
+// message of the run has: rows identical in every field the id covers,
+// of which Segment keeps only the first. It remembers the first 64 bits
+// of each id in an open-addressing set, which grows up to twice its
+// limit in slots; once limit distinct ids are in it, it stops counting,
+// and the report says how many messages the count covers. Two distinct
+// ids share their first 64 bits by chance about once in 10^7 runs of a
+// million messages. One goroutine (the assembler) adds to it; the counts
+// are read at any time.
+type repeats struct {
+	limit int
+	slots []uint64 // 0 is an empty slot
+	n     int      // distinct ids held
+	// derived counts the messages with a content-derived id, checked
+	// those counted (all of them until the set is full), repeated those
+	// whose id was held already.
+	derived, checked, repeated atomic.Int64
+}
+
+func newRepeats(limit int) *repeats {
+	if limit == 0 {
+		limit = DefaultRepeatedIDLimit
+	}
+	return &repeats{limit: max(limit, 0)}
+}
+
+// add counts a message whose derived id starts with the 64 bits h.
+func (s *repeats) add(h uint64) {
+	s.derived.Add(1)
+	if s.n >= s.limit {
+		return
+	}
+	if h == 0 {
+		h = 1
+	}
+	if 4*(s.n+1) > 3*len(s.slots) {
+		s.grow()
+	}
+	s.checked.Add(1)
+	mask := uint64(len(s.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		switch s.slots[i] {
+		case h:
+			s.repeated.Add(1)
+			return
+		case 0:
+			s.slots[i] = h
+			s.n++
+			return
+		}
+	}
+}
+
+// grow doubles the set's slots (at first, 4,096), keeping the ids.
+func (s *repeats) grow() {
+	old := s.slots
+	s.slots = make([]uint64, max(2*len(old), 1<<12))
+	mask := uint64(len(s.slots) - 1)
+	for _, h := range old {
+		if h == 0 {
+			continue
+		}
+		i := h & mask
+		for s.slots[i] != 0 {
+			i = (i + 1) & mask
+		}
+		s.slots[i] = h
+	}
+}
