@@ -191,9 +191,9 @@ func TestRepeatedIDsAreCounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
-		limit                       int
+		limit                      int
 		repeated, checked, derived int64
-		summary                     string
+		summary                    string
 	}{
 		{0, 3, 6, 6, "  repeated ids 3 (messages identical to an earlier one in every field their derived messageId covers: Segment keeps only the first)\n"},
 		// Three distinct ids fill the set at row 4: rows 1-4 are counted
