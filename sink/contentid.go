@@ -107,6 +107,7 @@ type contentState struct {
 	members []hashedMember
 	canon   []byte // the canonical form, when it is not the message's bytes
 	framed  []byte // the namespace's frame and the canonical form
+	cz      jsontext.Canonicalizer
 	// order holds, for properties and traits, the order of the keys of
 	// the last such object sorted, and ids its constant keys: the rows of
 	// a file mostly have the same keys in the same order, and then the
@@ -210,13 +211,13 @@ func (w *MessageWriter) insertContentID() {
 	}
 	h := xxh3.Hash128(canonical)
 	cs.hash, cs.derived = h.Hi, true
+	var b [64]byte
+	id := append(append(b[:0], textKeys[FieldMessageID]...), '"')
+	id = append(appendContentID(id, h), '"')
 	tail := len(w.buf)
-	w.buf = append(w.buf, textKeys[FieldMessageID]...)
-	w.buf = append(w.buf, '"')
-	w.buf = appendContentID(w.buf, h)
-	w.buf = append(w.buf, '"')
-	n := len(w.buf) - tail
-	w.buf = slices.Insert(w.buf[:tail], w.slot, w.buf[tail:tail+n]...)
+	w.buf = append(w.buf, id...) // room for the id
+	copy(w.buf[w.slot+len(id):], w.buf[w.slot:tail])
+	copy(w.buf[w.slot:], id)
 }
 
 // canonicalForm returns the canonical form of the message ended: its
@@ -248,7 +249,7 @@ func (w *MessageWriter) canonicalForm() []byte {
 		open := objectOpens[ob.o]
 		if ob.whole {
 			c = append(c, open[:len(open)-1]...)
-			c = jsontext.AppendCanonical(c, w.buf[ob.mark+len(open)-1:ob.end])
+			c = cs.cz.Append(c, w.buf[ob.mark+len(open)-1:ob.end])
 			continue
 		}
 		c = append(c, open...)
@@ -266,7 +267,7 @@ func (w *MessageWriter) canonicalForm() []byte {
 			if m.canon {
 				c = append(c, w.buf[m.val:end]...)
 			} else {
-				c = jsontext.AppendCanonical(c, w.buf[m.val:end])
+				c = cs.cz.Append(c, w.buf[m.val:end])
 			}
 		}
 		c = append(c, '}')

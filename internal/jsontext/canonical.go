@@ -25,14 +25,22 @@ import (
 // the caller vouches is valid JSON (white space around and inside it is
 // allowed), to dst.
 func AppendCanonical(dst, v []byte) []byte {
-	var c canonicalizer
-	dst, _ = c.value(dst, v, SkipSpace(v, 0))
-	return dst
+	var c Canonicalizer
+	return c.Append(dst, v)
 }
 
-// canonicalizer holds the member lists of the objects being sorted.
-type canonicalizer struct {
-	spans []memberSpan
+// Canonicalizer is AppendCanonical with memory of its own, reused from
+// one call to the next. The zero Canonicalizer is ready for use; it is not
+// safe for concurrent use.
+type Canonicalizer struct {
+	spans []memberSpan // the members of the objects being sorted
+}
+
+// Append appends the canonical form of the valid JSON value v to dst, as
+// AppendCanonical does.
+func (c *Canonicalizer) Append(dst, v []byte) []byte {
+	dst, _ = c.value(dst, v, SkipSpace(v, 0))
+	return dst
 }
 
 // memberSpan is an object member of a text: its key literal at
@@ -43,7 +51,7 @@ type memberSpan struct {
 
 // value appends the canonical form of the value at v[i] and returns the
 // index after it.
-func (c *canonicalizer) value(dst, v []byte, i int) ([]byte, int) {
+func (c *Canonicalizer) value(dst, v []byte, i int) ([]byte, int) {
 	switch v[i] {
 	case '{':
 		return c.object(dst, v, i)
@@ -77,7 +85,7 @@ func (c *canonicalizer) value(dst, v []byte, i int) ([]byte, int) {
 
 // object appends the canonical form of the object at v[i], its members
 // sorted by key, and returns the index after it.
-func (c *canonicalizer) object(dst, v []byte, i int) ([]byte, int) {
+func (c *Canonicalizer) object(dst, v []byte, i int) ([]byte, int) {
 	base := len(c.spans)
 	i = SkipSpace(v, i+1)
 	for v[i] != '}' {
@@ -143,9 +151,11 @@ func skipValue(v []byte, i int) int {
 }
 
 // CompareKeys compares two JSON string literals by the bytes of the
-// strings they stand for, as -1, 0 or +1.
+// strings they stand for, as -1, 0 or +1. (Literals without escapes are
+// compared as they are: a byte of invalid UTF-8 in one, which stands for
+// U+FFFD, sorts by its own value.)
 func CompareKeys(a, b []byte) int {
-	if bytes.IndexByte(a, '\\') < 0 && bytes.IndexByte(b, '\\') < 0 && utf8.Valid(a) && utf8.Valid(b) {
+	if bytes.IndexByte(a, '\\') < 0 && bytes.IndexByte(b, '\\') < 0 {
 		return bytes.Compare(a[1:len(a)-1], b[1:len(b)-1])
 	}
 	sa, _ := Unquote(a)
