@@ -85,7 +85,8 @@ type Config struct {
 
 	// RepeatedIDLimit is how many distinct content-derived messageIds the
 	// run remembers to count the messages whose id an earlier message of
-	// the run has (Report.RepeatedIDs), 16 bytes each at most; past it
+	// the run has (Report.RepeatedIDs), 16 bytes each (a limit that is
+	// not a power of two rounds the memory up to one); past it
 	// the count covers the messages up to then. Default (0):
 	// DefaultRepeatedIDLimit; negative: not counted.
 	RepeatedIDLimit int

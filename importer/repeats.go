@@ -4,14 +4,15 @@ import "sync/atomic"
 
 // DefaultRepeatedIDLimit is how many distinct content-derived messageIds
 // a run remembers to count the repeated ones (Config.RepeatedIDLimit):
-// 1,048,576, in at most 16 MiB.
-const DefaultRepeatedIDLimit = 1 << 20
+// 524,288, in at most 8 MiB.
+const DefaultRepeatedIDLimit = 1 << 19
 
 // repeats counts the messages whose content-derived messageId an earlier
 // message of the run has: rows identical in every field the id covers,
 // of which Segment keeps only the first. It remembers the first 64 bits
-// of each id in an open-addressing set, which grows up to twice its
-// limit in slots; once limit distinct ids are in it, it stops counting,
+// of each id in an open-addressing set, which grows by four times up to
+// twice its limit in slots (16 bytes an id, as the limit is a power of
+// two); once limit distinct ids are in it, it stops counting,
 // and the report says how many messages the count covers. Two distinct
 // ids share their first 64 bits by chance about once in 10^7 runs of a
 // million messages. One goroutine (the assembler) adds to it; the counts
@@ -42,7 +43,7 @@ func (s *repeats) add(h uint64) {
 	if h == 0 {
 		h = 1
 	}
-	if 4*(s.n+1) > 3*len(s.slots) {
+	if 2*(s.n+1) > len(s.slots) {
 		s.grow()
 	}
 	s.checked.Add(1)
@@ -60,10 +61,12 @@ func (s *repeats) add(h uint64) {
 	}
 }
 
-// grow doubles the set's slots (at first, 4,096), keeping the ids.
+// grow makes the set's slots four times as many (at first, 16,384, in
+// 128 KiB), keeping the ids: few passes over them, each of which misses
+// the cache at every id, and at most twice as many slots as ids.
 func (s *repeats) grow() {
 	old := s.slots
-	s.slots = make([]uint64, max(2*len(old), 1<<12))
+	s.slots = make([]uint64, max(4*len(old), 1<<14))
 	mask := uint64(len(s.slots) - 1)
 	for _, h := range old {
 		if h == 0 {

@@ -2,6 +2,7 @@ package mappings
 
 import (
 	"bytes"
+	"encoding/base32"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -273,7 +274,8 @@ func canonicalID(namespace, canonical string) string {
 	if namespace != "" {
 		b = append(append([]byte("ns"), byte(len(namespace))), append([]byte(namespace), b...)...)
 	}
-	return sink.ContentIDPrefix + xxh3Hex(string(b))
+	sum := xxh3.Hash128(b).Bytes()
+	return sink.ContentIDPrefix + base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding).EncodeToString(sum[:])
 }
 
 // xxh3Hex returns the XXH3-128 hash of s in hex.

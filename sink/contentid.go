@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"encoding/base32"
 	"encoding/binary"
 	"slices"
 	"unsafe"
@@ -18,8 +19,8 @@ const ContentIDPrefix = "bfc-"
 // otherwise), so that Segment drops a message sent again; messages that
 // differ in any of the fields it covers get different ids.
 //
-// The id is ContentIDPrefix and 32 lowercase hex digits: the 128-bit
-// XXH3 hash of the namespace (when set) and the message's canonical form.
+// The id is ContentIDPrefix and 26 characters of lowercase base32 (a-z,
+// 2-7; RFC 4648's alphabet, without padding): the 128-bit XXH3 hash of the namespace (when set) and the message's canonical form.
 // The canonical form is the message as the MessageWriter writes it, from
 // the type up to the end of its properties and traits: the type, the
 // timestamp (to the millisecond, in UTC), userId, anonymousId, event,
@@ -65,15 +66,15 @@ func (c *ContentIDs) Sum(canonical []byte) xxh3.Uint128 {
 	return xxh3.Hash128(canonical)
 }
 
-// appendID appends the id of a hash.
+// idEncoding writes the hash of an id: base32, lowercase, without
+// padding: 26 characters for 128 bits (hex would take 32, which a
+// gzipped batch pays for in every message, random as they are).
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// appendContentID appends the id of a hash.
 func appendContentID(dst []byte, h xxh3.Uint128) []byte {
-	const hexDigits = "0123456789abcdef"
-	dst = append(dst, ContentIDPrefix...)
 	b := h.Bytes()
-	for _, c := range b {
-		dst = append(dst, hexDigits[c>>4], hexDigits[c&0xf])
-	}
-	return dst
+	return idEncoding.AppendEncode(append(dst, ContentIDPrefix...), b[:])
 }
 
 // hashedMember is a member of properties or traits as it is written: its

@@ -1,7 +1,8 @@
 package sink
 
 import (
-	"encoding/hex"
+	"encoding/base32"
+	"encoding/binary"
 	"encoding/json"
 	"math"
 	"strings"
@@ -20,7 +21,7 @@ func wantID(namespace, canonical string) string {
 		b = append(append([]byte("ns"), byte(len(namespace))), append([]byte(namespace), b...)...)
 	}
 	sum := xxh3.Hash128(b).Bytes()
-	return ContentIDPrefix + hex.EncodeToString(sum[:])
+	return ContentIDPrefix + base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding).EncodeToString(sum[:])
 }
 
 // idOf writes a message with fn and returns its messageId.
@@ -48,8 +49,8 @@ func idOf(t *testing.T, ids *ContentIDs, fn func(w *MessageWriter)) string {
 	if !ok || !strings.HasPrefix(m.MessageID, ContentIDPrefix) {
 		t.Fatalf("ContentHash = %x, %v for %s", h, ok, msg)
 	}
-	if got, _ := hex.DecodeString(m.MessageID[len(ContentIDPrefix) : len(ContentIDPrefix)+16]); string(got) != string([]byte{byte(h >> 56), byte(h >> 48), byte(h >> 40), byte(h >> 32), byte(h >> 24), byte(h >> 16), byte(h >> 8), byte(h)}) {
-		t.Errorf("ContentHash %016x is not the start of %s", h, m.MessageID)
+	if raw, err := idEncoding.DecodeString(m.MessageID[len(ContentIDPrefix):]); err != nil || binary.BigEndian.Uint64(raw) != h {
+		t.Errorf("ContentHash %016x is not the start of %s (%v)", h, m.MessageID, err)
 	}
 	return m.MessageID
 }
@@ -174,8 +175,8 @@ func TestContentIDFields(t *testing.T) {
 		w.EndObject()
 	}
 	want := idOf(t, ids, base)
-	if len(want) != len(ContentIDPrefix)+32 {
-		t.Errorf("id %q: want %d characters", want, len(ContentIDPrefix)+32)
+	if len(want) != len(ContentIDPrefix)+26 {
+		t.Errorf("id %q: want %d characters", want, len(ContentIDPrefix)+26)
 	}
 	same := map[string]func(w *MessageWriter){
 		"context": func(w *MessageWriter) {
