@@ -5,6 +5,9 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"math"
+	"math/rand/v2"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -380,5 +383,105 @@ func TestContentIDLeavesAnIDSetAlone(t *testing.T) {
 	}
 	if _, ok := w.ContentHash(); ok {
 		t.Error("ContentHash reports a derived id for a message with its own")
+	}
+}
+
+// TestContentIDAnyWriting writes random properties member by member, in
+// random key orders and notations, and as JSON text, and checks that each
+// message's id is the id of the canonical form of its properties.
+func TestContentIDAnyWriting(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	ids := NewContentIDs("")
+	head := `{"type":"track","timestamp":"2024-03-01T12:00:00.123Z","userId":"u1","event":"Order Completed"`
+	keys := []Key{NewKey("a"), NewKey("b"), NewKey("é"), NewKey("z"), NewKey("aa"), NewKey("B"), NewKey("a b")}
+	// A value: its canonical text and ways to write it.
+	type value struct {
+		canon string
+		raw   []string            // JSON texts that mean it
+		write func(*MessageWriter) // a call of the writer that writes it
+	}
+	values := []value{
+		{`1.5`, []string{`1.5`, `1.50`, `15e-1`, `0.15E1`}, func(w *MessageWriter) { w.Float(1.5) }},
+		{`3`, []string{`3`, `3.0`, `3e0`}, func(w *MessageWriter) { w.Int(3) }},
+		{`0`, []string{`0`, `-0`, `0.0`}, func(w *MessageWriter) { w.Float(math.Copysign(0, -1)) }},
+		{`"ü/x"`, []string{`"ü/x"`, `"\u00fc\/x"`, `"\u00FC/\u0078"`}, func(w *MessageWriter) { w.String("ü/x") }},
+		{`"q\"\n"`, []string{`"q\"\n"`, `"q\u0022\u000a"`}, func(w *MessageWriter) { w.String("q\"\n") }},
+		{`true`, []string{`true`}, func(w *MessageWriter) { w.Bool(true) }},
+		{`null`, []string{`null`}, func(w *MessageWriter) { w.Null() }},
+		{`[1,"a"]`, []string{`[1,"a"]`, `[ 1.0 , "\u0061" ]`}, func(w *MessageWriter) { w.Raw([]byte(`[1e0,"a"]`)) }},
+		{`{"x":1,"y":[2]}`, []string{`{"y":[2],"x":1}`, `{ "x" : 1.0, "y" : [ 20e-1 ] }`}, func(w *MessageWriter) {
+			w.BeginNested()
+			w.KeyString("y")
+			w.BeginArray()
+			w.Literal("2.00")
+			w.EndArray()
+			w.KeyString("x")
+			w.Int(1)
+			w.EndObject()
+		}},
+	}
+	for round := range 300 {
+		n := 1 + rng.IntN(len(keys))
+		perm := rng.Perm(len(keys))[:n]
+		vals := make([]int, n)
+		canon := map[string]string{}
+		for i, k := range perm {
+			vals[i] = rng.IntN(len(values))
+			canon[keys[k].name] = values[vals[i]].canon
+		}
+		var names []string
+		for name := range canon {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		var c strings.Builder
+		for i, name := range names {
+			if i > 0 {
+				c.WriteByte(',')
+			}
+			c.WriteString(strconv.Quote(name) + ":" + canon[name])
+		}
+		want := wantID("", head+`,"properties":{`+c.String()+`}`)
+
+		// Member by member, with the writer's calls or JSON text.
+		got := idOf(t, ids, func(w *MessageWriter) {
+			track(w, ids)
+			w.BeginObject(FieldProperties)
+			for i, k := range perm {
+				if rng.IntN(2) == 0 {
+					w.KeyString(keys[k].name)
+				} else {
+					w.Key(&keys[k])
+				}
+				v := values[vals[i]]
+				if rng.IntN(2) == 0 {
+					v.write(w)
+				} else {
+					w.Raw([]byte(v.raw[rng.IntN(len(v.raw))]))
+				}
+			}
+			w.EndObject()
+		})
+		if got != want {
+			t.Fatalf("round %d, member by member: id %s, want %s for %s", round, got, want, c.String())
+		}
+		// As JSON text, in another order.
+		var raw strings.Builder
+		raw.WriteString("{ ")
+		for j, i := range rng.Perm(n) {
+			if j > 0 {
+				raw.WriteString(" , ")
+			}
+			v := values[vals[i]]
+			raw.WriteString(strconv.QuoteToASCII(keys[perm[i]].name) + ": " + v.raw[rng.IntN(len(v.raw))])
+		}
+		raw.WriteString(" }")
+		got = idOf(t, ids, func(w *MessageWriter) {
+			track(w, ids)
+			w.RawObject(FieldProperties, []byte(raw.String()))
+		})
+		if got != want {
+			t.Fatalf("round %d, %s: id %s, want %s for %s", round, raw.String(), got, want, c.String())
+		}
 	}
 }
