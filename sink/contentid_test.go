@@ -397,7 +397,7 @@ func TestContentIDAnyWriting(t *testing.T) {
 	// A value: its canonical text and ways to write it.
 	type value struct {
 		canon string
-		raw   []string            // JSON texts that mean it
+		raw   []string             // JSON texts that mean it
 		write func(*MessageWriter) // a call of the writer that writes it
 	}
 	values := []value{
