@@ -99,6 +99,9 @@ func (a *assembler) take(ctx context.Context, m *mapped) error {
 
 // block assembles the rows of one mapped block, in order.
 func (a *assembler) block(ctx context.Context, m *mapped) error {
+	if a.r.repeats != nil {
+		a.r.repeats.addBlock(m)
+	}
 	for i := range m.outs {
 		o := &m.outs[i]
 		if a.cut {
@@ -134,9 +137,6 @@ func (a *assembler) message(ctx context.Context, m *mapped, o *outcome) error {
 		return a.reject(m.file, o)
 	}
 	a.budget.row(false)
-	if o.derivedID {
-		a.r.repeats.add(o.idHash)
-	}
 	if full != nil {
 		// The message starts the next batch, and its row the next range.
 		if err := a.emit(ctx, full, mark{File: m.file, Pos: o.pos}); err != nil {
