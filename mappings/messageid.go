@@ -53,7 +53,8 @@ func DeriveMessageID(fingerprint string, row int64) string {
 	return string(b)
 }
 
-// RowMessageID returns the derived messageId of a row. For a row of a file
+// RowMessageID returns the messageId of a row derived from its position
+// (messageId: {derive: position}), outside any namespace. For a row of a file
 // it is DeriveMessageID(row.Source.Fingerprint, row.Pos.Row). A source
 // without a fingerprint (standard input) has no content identity to bind
 // to, so the id is "bf-r" followed by a SHA-256 of the row's ordinal and raw

@@ -61,11 +61,6 @@ func NewContentIDs(namespace string) *ContentIDs {
 	return c
 }
 
-// Sum returns the 128-bit hash of a canonical form, as the id holds it.
-func (c *ContentIDs) Sum(canonical []byte) xxh3.Uint128 {
-	return xxh3.Hash128(canonical)
-}
-
 // idEncoding writes the hash of an id: base32, lowercase, without
 // padding: 26 characters for 128 bits (hex would take 32, which a
 // gzipped batch pays for in every message, random as they are).
@@ -110,11 +105,11 @@ type contentState struct {
 	framed  []byte // the namespace's frame and the canonical form
 	cz      jsontext.Canonicalizer
 	// order holds, for properties and traits, the order of the keys of
-	// the last such object sorted, and ids its constant keys: the rows of
+	// the last such object sorted, and keys its constant keys: the rows of
 	// a file mostly have the same keys in the same order, and then the
 	// order is not sorted again.
 	order [2][]int
-	ids2  [2][]unsafe.Pointer
+	keys  [2][]unsafe.Pointer
 	hash  uint64 // the first 64 bits of the last derived id
 	// derived is set when the last message ended has a content-derived id.
 	derived bool
@@ -282,7 +277,7 @@ func (w *MessageWriter) canonicalForm() []byte {
 // when its members had the same constant keys in the same order.
 func (w *MessageWriter) memberOrder(ob *hashedObject, members []hashedMember) []int {
 	cs := &w.cs
-	order, ids := cs.order[ob.o], cs.ids2[ob.o]
+	order, ids := cs.order[ob.o], cs.keys[ob.o]
 	if len(ids) == len(members) {
 		same := true
 		for j := range members {
@@ -305,6 +300,6 @@ func (w *MessageWriter) memberOrder(ob *hashedObject, members []hashedMember) []
 		ma, mb := &members[a], &members[b]
 		return jsontext.CompareKeys(buf[ma.key:ma.val-1], buf[mb.key:mb.val-1])
 	})
-	cs.order[ob.o], cs.ids2[ob.o] = order, ids
+	cs.order[ob.o], cs.keys[ob.o] = order, ids
 	return order
 }
