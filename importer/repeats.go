@@ -10,10 +10,10 @@ const DefaultRepeatedIDLimit = 1 << 19
 // repeats counts the messages whose content-derived messageId an earlier
 // message of the run has: rows identical in every field the id covers,
 // of which Segment keeps only the first. It remembers the first 64 bits
-// of each id in an open-addressing set, which grows by four times up to
-// twice its limit in slots (16 bytes an id, as the limit is a power of
-// two); once limit distinct ids are in it, it stops counting,
-// and the report says how many messages the count covers. Two distinct
+// of each id in an open-addressing set of twice its limit in slots (16
+// bytes an id, the memory touched as ids come); once limit distinct ids
+// are in it, it stops counting, and the report says how many messages
+// the count covers. Two distinct
 // ids share their first 64 bits by chance about once in 10^7 runs of a
 // million messages. One goroutine (the assembler) adds to it; the counts
 // are read at any time.
@@ -74,8 +74,8 @@ func (s *repeats) add(h uint64) {
 	if h == 0 {
 		h = 1
 	}
-	if 2*(s.n+1) > len(s.slots) {
-		s.grow()
+	if s.slots == nil {
+		s.makeSlots()
 	}
 	s.checked.Add(1)
 	mask := uint64(len(s.slots) - 1)
@@ -92,21 +92,13 @@ func (s *repeats) add(h uint64) {
 	}
 }
 
-// grow makes the set's slots four times as many (at first, 16,384, in
-// 128 KiB), keeping the ids: few passes over them, each of which misses
-// the cache at every id, and at most twice as many slots as ids.
-func (s *repeats) grow() {
-	old := s.slots
-	s.slots = make([]uint64, max(4*len(old), 1<<14))
-	mask := uint64(len(s.slots) - 1)
-	for _, h := range old {
-		if h == 0 {
-			continue
-		}
-		i := h & mask
-		for s.slots[i] != 0 {
-			i = (i + 1) & mask
-		}
-		s.slots[i] = h
+// makeSlots makes the set's slots, once: twice its limit, rounded up to a
+// power of two. Memory the set has not touched yet costs no RAM, and
+// having them all from the start spares the rehashing of growth.
+func (s *repeats) makeSlots() {
+	n := 1
+	for n < 2*s.limit {
+		n *= 2
 	}
+	s.slots = make([]uint64, n)
 }
