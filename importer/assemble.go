@@ -99,6 +99,9 @@ func (a *assembler) take(ctx context.Context, m *mapped) error {
 
 // block assembles the rows of one mapped block, in order.
 func (a *assembler) block(ctx context.Context, m *mapped) error {
+	if a.r.repeats != nil {
+		a.r.repeats.addBlock(m)
+	}
 	for i := range m.outs {
 		o := &m.outs[i]
 		if a.cut {

@@ -341,6 +341,10 @@ func (r *run) optionSet() map[string]string {
 		o["future_tolerance"] = ft.String()
 	}
 	o["destination"] = r.cfg.Destination
+	delete(o, "id_namespace")
+	if ns := r.cfg.Mapping.IDNamespace; ns != "" {
+		o["id_namespace"] = ns
+	}
 	ro := r.cfg.Reader
 	o["format"] = ro.Format
 	o["max_line_bytes"] = strconv.Itoa(ro.MaxLineBytes)

@@ -262,6 +262,7 @@ func TestRunAloneRefusesAChangedImportOnResume(t *testing.T) {
 			cfg.Mapping.Since = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 		}, "since"},
 		{"destination", func(t *testing.T, cfg *Config) { cfg.Destination = "segment https://events.eu1.segmentapis.com" }, "destination"},
+		{"id namespace", func(t *testing.T, cfg *Config) { cfg.Mapping.IDNamespace = "trial" }, "id_namespace"},
 		{"a caller's option does not override the mapping", func(t *testing.T, cfg *Config) {
 			cfg.Spec = testSpec(t, "# edited")
 			cfg.Options = map[string]string{"mapping": testSpec(t, "").Fingerprint()}

@@ -83,6 +83,14 @@ type Config struct {
 	// finish once ctx ends. Default: 30s.
 	DrainTimeout time.Duration
 
+	// RepeatedIDLimit is how many distinct content-derived messageIds the
+	// run remembers to count the messages whose id an earlier message of
+	// the run has (Report.RepeatedIDs), 16 bytes each (a limit that is
+	// not a power of two rounds the memory up to one); past it
+	// the count covers the messages up to then. Default (0):
+	// DefaultRepeatedIDLimit; negative: not counted.
+	RepeatedIDLimit int
+
 	// MaxRejects stops the run once more rows than this are rejected in
 	// the whole import. Default: 0, no limit.
 	MaxRejects int64

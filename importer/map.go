@@ -27,6 +27,8 @@ type outcome struct {
 	start, end int
 	err        error
 	raw        []byte // for rejects, and for samples
+	idHash     uint64 // the first 64 bits of a content-derived messageId
+	derivedID  bool   // the message's messageId is derived from its content
 }
 
 // mapped is a block of rows as the map workers leave it.
@@ -128,6 +130,7 @@ func (r *run) mapWorker(ctx context.Context, in <-chan block, out chan<- *mapped
 				continue
 			}
 			o.kind, o.start, o.end = outMessage, start, w.Len()
+			o.idHash, o.derivedID = w.ContentHash()
 			if keepRaw {
 				o.raw = rawRow(row)
 			}

@@ -23,7 +23,15 @@ type Report struct {
 	// first example of each.
 	TopReasons []ReasonCount `json:"top_reasons,omitempty"`
 	Unsettled  int64         `json:"unsettled"`
-	Batches    int64         `json:"batches"`
+	// RepeatedIDs counts the messages of this run whose content-derived
+	// messageId an earlier message of this run had: rows identical in
+	// every field the id covers, of which Segment keeps only the first.
+	// It covers IDsChecked of the DerivedIDs messages with such ids
+	// (fewer once Config.RepeatedIDLimit distinct ids were seen).
+	RepeatedIDs int64 `json:"repeated_ids"`
+	IDsChecked  int64 `json:"ids_checked"`
+	DerivedIDs  int64 `json:"derived_ids"`
+	Batches     int64 `json:"batches"`
 	Transport
 	DurationSeconds float64 `json:"duration_seconds"`
 	EventsPerSecond float64 `json:"events_per_second"`
@@ -86,6 +94,12 @@ func (r *Report) Summary() string {
 		fmt.Fprintf(&b, "    %-22s %d\n", k, r.RejectedByReason[k])
 	}
 	fmt.Fprintf(&b, "  filtered   %d\n", r.Filtered)
+	if r.RepeatedIDs > 0 || r.IDsChecked < r.DerivedIDs {
+		fmt.Fprintf(&b, "  repeated ids %d (messages identical to an earlier one in every field their derived messageId covers: Segment keeps only the first)\n", r.RepeatedIDs)
+		if r.IDsChecked < r.DerivedIDs {
+			fmt.Fprintf(&b, "    counted over the first %d of %d messages with derived ids\n", r.IDsChecked, r.DerivedIDs)
+		}
+	}
 	if r.Unsettled > 0 {
 		fmt.Fprintf(&b, "  unsettled  %d (read, not yet acknowledged when the run stopped)\n", r.Unsettled)
 	}
@@ -149,6 +163,9 @@ func (r *run) report(files int, total int64, d time.Duration) Report {
 		DurationSeconds:  d.Seconds(),
 		RejectsFile:      r.cfg.RejectsPath,
 		TopReasons:       r.reasons.top(10),
+	}
+	if r.repeats != nil {
+		rep.RepeatedIDs, rep.IDsChecked, rep.DerivedIDs = r.repeats.repeated.Load(), r.repeats.checked.Load(), r.repeats.derived.Load()
 	}
 	rep.Unsettled = rep.RowsRead - rep.Delivered - rep.Rejected - rep.Filtered
 	if d > 0 {

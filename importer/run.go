@@ -33,6 +33,8 @@ type run struct {
 	read, delivered, rejected, filtered, batches atomic.Int64
 	// reasons counts the rejects of this run by reason, with examples.
 	reasons reasons
+	// repeats counts the messages whose content-derived id repeats.
+	repeats *repeats
 	// blocks counts the blocks the read stage handed on.
 	blocks int64
 
@@ -75,7 +77,8 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		return Report{}, err
 	}
 	cfg = cfg.withDefaults()
-	r := &run{cfg: cfg, started: start.UTC(), interrupted: func() bool { return ctx.Err() != nil }}
+	r := &run{cfg: cfg, started: start.UTC(), interrupted: func() bool { return ctx.Err() != nil },
+		repeats: newRepeats(cfg.RepeatedIDLimit)}
 	if cfg.Spec != nil && cfg.Reader.Select == nil {
 		// Formats that can skip columns (Parquet) read only those the
 		// mapping uses. The choice follows from the spec, which the

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -194,4 +195,36 @@ func BenchmarkMapPreset(b *testing.B) {
 // into a reused MessageWriter: the map worker's path.
 func BenchmarkEncodeRow(b *testing.B) {
 	benchWrite(b, func(rows []*readers.Row) []*readers.Row { return rows })
+}
+
+// wideDerivedSpec is wideSpec without the messageId column: every
+// message's id is derived (from its content, or in the older scheme from
+// its position).
+const wideDerivedSpec = `
+type: track
+userId: user_id
+event: event
+timestamp: {column: ts, format: rfc3339}
+columns: {amount: float, quantity: int, page_views: int, active: bool}
+properties: {exclude: [id]}
+`
+
+// BenchmarkMapWideID maps the rows of the end-to-end benchmark's CSV file
+// with the messageId from a column and derived, into a reused writer.
+func BenchmarkMapWideID(b *testing.B) {
+	for _, c := range []struct{ name, spec string }{{"Column", wideSpec}, {"Derived", wideDerivedSpec}} {
+		b.Run(c.name, func(b *testing.B) {
+			m, rows := mustCompile(b, c.spec, wideSchema, Options{}), wideRows()
+			for _, r := range rows {
+				r.Source = testSource
+			}
+			mapRows(b, m, rows)
+		})
+	}
+}
+
+// BenchmarkMapNDJSONDerived maps NDJSON rows whose messageIds are derived.
+func BenchmarkMapNDJSONDerived(b *testing.B) {
+	spec := strings.Replace(benchSpec, "messageId: event_id\n", "", 1)
+	mapRows(b, mustCompile(b, spec, nil, Options{}), ndjsonBenchRows(b))
 }

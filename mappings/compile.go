@@ -107,6 +107,8 @@ type specMapper struct {
 	objectOn [len(messageTypes)][numObjects]bool
 
 	errNoID error // the cause of a missing_id reject, naming the columns
+
+	ids idScheme // how a message without a messageId gets one
 }
 
 var _ Mapper = (*specMapper)(nil)
@@ -142,8 +144,12 @@ func (s *Spec) Compile(schema []string, opts Options) (Mapper, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
+	ids, err := newIDScheme(s.ids, opts)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.name, err)
+	}
 	if s.passthrough {
-		return Passthrough(opts), nil
+		return &passthrough{win: newWindow(opts), ids: ids}, nil
 	}
 	win := newWindow(opts)
 	s = s.withTimeCeiling(timeCeiling(&win))
@@ -180,6 +186,7 @@ func (s *Spec) Compile(schema []string, opts Options) (Mapper, error) {
 		slots:       len(rc.slots),
 		constType:   -1,
 		typeDefault: -1,
+		ids:         ids,
 	}
 
 	// Columns (and paths) that are not among the remaining ones.
@@ -489,6 +496,9 @@ func (m *specMapper) Map(row *readers.Row, w *sink.MessageWriter) error {
 		return err
 	}
 	w.Begin(msg.Type, msg.Timestamp)
+	if msg.MessageID == "" {
+		m.ids.derive(c.row, w)
+	}
 	w.SetText(sink.FieldMessageID, msg.MessageID)
 	w.SetText(sink.FieldUserID, msg.UserID)
 	w.SetText(sink.FieldAnonymousID, msg.AnonymousID)
@@ -600,9 +610,7 @@ func (m *specMapper) header(c *rowCtx, msg *header) (ti int, err error) {
 	if err := m.required(row, ti, msg); err != nil {
 		return 0, err
 	}
-	if msg.MessageID == "" {
-		msg.MessageID = RowMessageID(row)
-	} else if writtenLen(msg.MessageID) > maxMessageID {
+	if writtenLen(msg.MessageID) > maxMessageID {
 		return 0, fieldError(row, "messageId", m.fields[fieldMessageID].firstColumn(), msg.MessageID, sink.ReasonInvalidMessageID, errMessageIDLength)
 	}
 	return ti, nil

@@ -140,7 +140,8 @@ func TestMapCSV(t *testing.T) {
 		{
 			name:   "int beyond 2^53 stays exact",
 			values: []string{"", "9007199254740993", "", "x", "2024-03-01T10:00:00Z", "1", "9007199254740993", "1", "[]", "", "", ""},
-			want: mapped{typ: "track", messageID: DeriveMessageID(testSource.Fingerprint, 4), userID: "9007199254740993", event: "x", ts: day,
+			want: mapped{typ: "track", messageID: canonicalID("", `{"type":"track","timestamp":"2024-03-01T10:00:00.000Z","userId":"9007199254740993","event":"x",`+
+				`"properties":{"active":true,"meta":[],"plan":"","qty":9007199254740993,"revenue":1,"source":"legacy"}`), userID: "9007199254740993", event: "x", ts: day,
 				properties: `{"revenue":1,"qty":9007199254740993,"active":true,"meta":[],"plan":"","source":"legacy"}`, context: `{"ip":""}`},
 		},
 	}
@@ -306,7 +307,7 @@ integrations:
 			if err != nil {
 				t.Fatalf("Map: %v", err)
 			}
-			tt.want.messageID = RowMessageID(row)
+			tt.want.messageID = contentID(t, &msg)
 			checkMessage(t, &msg, tt.want)
 		})
 	}
@@ -531,7 +532,7 @@ func TestMapRemainingColumns(t *testing.T) {
 					t.Fatalf("Map: %v", err)
 				}
 				want := tt.want
-				want.messageID = RowMessageID(row)
+				want.messageID = contentID(t, &msg)
 				want.ts = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 				checkMessage(t, &msg, want)
 			}
@@ -585,7 +586,7 @@ traits: {include: [t]}
 				t.Fatal(err)
 			}
 			want := tt.want
-			want.messageID = RowMessageID(row)
+			want.messageID = contentID(t, &msg)
 			want.ts = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 			checkMessage(t, &msg, want)
 		})
@@ -630,19 +631,72 @@ func TestMessageIDs(t *testing.T) {
 			t.Errorf("messageId = %q", msg.MessageID)
 		}
 	})
-	t.Run("derived when the column is empty, and stable", func(t *testing.T) {
+	t.Run("derived from the content when the column is empty, and stable", func(t *testing.T) {
 		var a, b sink.Message
 		if err := mapInto(m, csvRow(5, schema, "", "u1", "2024-01-01T00:00:00Z"), &a); err != nil {
 			t.Fatal(err)
 		}
-		if err := mapInto(m, csvRow(5, schema, "", "u1", "2024-01-01T00:00:00Z"), &b); err != nil {
+		if err := mapInto(m, csvRow(9, schema, "", "u1", "2024-01-01T00:00:00Z"), &b); err != nil {
 			t.Fatal(err)
 		}
-		want := "bf-0123456789abcdef0123456789abcdef-4"
+		want := canonicalID("", `{"type":"identify","timestamp":"2024-01-01T00:00:00.000Z","userId":"u1"`)
 		if a.MessageID != want || b.MessageID != want {
 			t.Errorf("messageIds = %q, %q, want %q", a.MessageID, b.MessageID, want)
 		}
 	})
+
+	for _, c := range []struct {
+		name, spec string
+		opts       Options
+		want       string
+	}{
+		{"derive: position", "messageId: {column: id, derive: position}", Options{}, "bf-0123456789abcdef0123456789abcdef-4"},
+		{"derive: content", "messageId: {column: id, derive: content}", Options{},
+			canonicalID("", `{"type":"identify","timestamp":"2024-01-01T00:00:00.000Z","userId":"u1"`)},
+		{"no column", "messageId: {derive: content}\ntraits: {exclude: [id]}", Options{},
+			canonicalID("", `{"type":"identify","timestamp":"2024-01-01T00:00:00.000Z","userId":"u1"`)},
+		{"namespace in the mapping", "messageId: {namespace: trial-2026}\ntraits: {exclude: [id]}", Options{},
+			canonicalID("trial-2026", `{"type":"identify","timestamp":"2024-01-01T00:00:00.000Z","userId":"u1"`)},
+		{"namespace in the options", "messageId: id", Options{IDNamespace: "trial-2026"},
+			canonicalID("trial-2026", `{"type":"identify","timestamp":"2024-01-01T00:00:00.000Z","userId":"u1"`)},
+		{"namespace in both, the same", "messageId: {namespace: trial-2026}\ntraits: {exclude: [id]}", Options{IDNamespace: "trial-2026"},
+			canonicalID("trial-2026", `{"type":"identify","timestamp":"2024-01-01T00:00:00.000Z","userId":"u1"`)},
+		{"position in a namespace", "messageId: {derive: position, namespace: trial-2026}", Options{},
+			"bf-" + xxh3Hex("ns\ntrial-20260123456789abcdef0123456789abcdef") + "-4"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := mustCompile(t, "type: identify\nuserId: u\ntimestamp: ts\n"+c.spec+"\n", schema, c.opts)
+			var msg sink.Message
+			if err := mapInto(m, csvRow(5, schema, "", "u1", "2024-01-01T00:00:00Z"), &msg); err != nil {
+				t.Fatal(err)
+			}
+			if msg.MessageID != c.want {
+				t.Errorf("messageId = %q, want %q", msg.MessageID, c.want)
+			}
+		})
+	}
+
+	t.Run("namespaces that disagree", func(t *testing.T) {
+		s := mustSpec(t, "type: identify\nuserId: u\ntimestamp: ts\nmessageId: {namespace: a}\n")
+		_, err := s.Compile(schema, Options{IDNamespace: "b"})
+		want := `events.yaml: the id namespace is "a" in the mapping and "b" in the options: give one`
+		if err == nil || err.Error() != want {
+			t.Errorf("Compile error = %v, want %s", err, want)
+		}
+	})
+
+	for _, c := range []struct{ spec, want string }{
+		{"messageId: {derive: row}", `events.yaml:4: messageId.derive: "row": want content (a hash of the message's fields, the default) or position (the file and the row)`},
+		{"messageId: {namespace: ''}", `events.yaml:4: messageId.namespace: empty: leave it out for no namespace`},
+		{"messageId: {derive: position, value: x}", `events.yaml:4: messageId: a constant would give every message the same id`},
+	} {
+		t.Run(c.spec, func(t *testing.T) {
+			_, err := ParseSpec([]byte("type: identify\nuserId: u\ntimestamp: ts\n"+c.spec+"\n"), "events.yaml")
+			if err == nil || err.Error() != c.want {
+				t.Errorf("ParseSpec error = %v, want %s", err, c.want)
+			}
+		})
+	}
 
 	tests := []struct {
 		name string

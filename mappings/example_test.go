@@ -96,6 +96,6 @@ func ExampleOptions_window() {
 	}
 	// Output:
 	// filtered: timestamp before the window's start 2024-03-01T10:00:00Z: filtered
-	// sent: {"type":"track","messageId":"bf-r29ba8da56318a1dcf1eb5f183543b12-0","timestamp":"2024-03-01T10:30:00.000Z","userId":"u1","event":"B","context":{"library":{"name":"backfill","version":"0.1.0"}}}
+	// sent: {"type":"track","messageId":"bfc-inm6i22gptvmyumkccoqxqque4","timestamp":"2024-03-01T10:30:00.000Z","userId":"u1","event":"B","context":{"library":{"name":"backfill","version":"0.1.0"}}}
 	// filtered: timestamp at or after the window's end 2024-03-01T11:00:00Z: filtered
 }

@@ -2,6 +2,8 @@ package mappings
 
 import (
 	"bytes"
+	"encoding/base32"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +14,7 @@ import (
 	"github.com/backfillhq/backfill/internal/jsontext"
 	"github.com/backfillhq/backfill/readers"
 	"github.com/backfillhq/backfill/sink"
+	"github.com/zeebo/xxh3"
 )
 
 // testSource is the source of the rows built by the helpers below.
@@ -231,4 +234,52 @@ func withValue(row *readers.Row, i int, v any) *readers.Row {
 	values := row.AllValues()
 	values[i] = v
 	return newRow(row.Pos, row.Source, row.Raw, row.Names(), values)
+}
+
+// contentID returns the content-derived messageId of msg: the id the
+// writer derives for a message with msg's fields (its own messageId left
+// out). sink's tests pin the canonical form; this says a mapper derived
+// the id of the message it wrote.
+func contentID(t testing.TB, msg *sink.Message) string {
+	t.Helper()
+	m := *msg
+	m.MessageID = ""
+	w := sink.NewMessageWriter(sink.Limits{})
+	w.Begin(m.Type, m.Timestamp)
+	w.DeriveContentID(sink.NewContentIDs(""))
+	w.SetText(sink.FieldUserID, m.UserID)
+	w.SetText(sink.FieldAnonymousID, m.AnonymousID)
+	w.SetText(sink.FieldEvent, m.Event)
+	w.SetText(sink.FieldName, m.Name)
+	w.SetText(sink.FieldCategory, m.Category)
+	w.SetText(sink.FieldGroupID, m.GroupID)
+	w.SetText(sink.FieldPreviousID, m.PreviousID)
+	w.WriteObject(sink.FieldProperties, m.Properties)
+	w.WriteObject(sink.FieldTraits, m.Traits)
+	b, err := w.End()
+	if err != nil {
+		t.Fatalf("contentID: %v", err)
+	}
+	var got sink.Message
+	if err := decodeMessage(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	return got.MessageID
+}
+
+// canonicalID returns the content-derived messageId of a canonical form
+// in a namespace, as sink.ContentIDs documents it.
+func canonicalID(namespace, canonical string) string {
+	b := []byte(canonical)
+	if namespace != "" {
+		b = append(append([]byte("ns"), byte(len(namespace))), append([]byte(namespace), b...)...)
+	}
+	sum := xxh3.Hash128(b).Bytes()
+	return sink.ContentIDPrefix + base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding).EncodeToString(sum[:])
+}
+
+// xxh3Hex returns the XXH3-128 hash of s in hex.
+func xxh3Hex(s string) string {
+	sum := xxh3.HashString128(s).Bytes()
+	return hex.EncodeToString(sum[:])
 }

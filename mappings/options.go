@@ -31,6 +31,12 @@ type Options struct {
 	// value turns the check off, and leaves that range open to the year
 	// 9999.
 	FutureTolerance time.Duration
+	// IDNamespace is a salt mixed into every derived messageId (see
+	// Spec's messageId), so that imports in different namespaces (a
+	// trial and the real one, two sources) never share ids. A mapping
+	// may name the namespace too; if both do, they must agree. Default:
+	// none.
+	IDNamespace string
 }
 
 // Validate reports an empty time window.

@@ -60,7 +60,8 @@ func dropped(name string) bool {
 // sentAt, receivedAt, originalTimestamp, writeKey and projectId are
 // dropped; every other top-level field (channel, version, _metadata…) is
 // kept, verbatim, after the objects. A message without a messageId gets
-// RowMessageID(row). A message without both userId and anonymousId is
+// one derived from its content (sink.ContentIDs), in the namespace of
+// opts.IDNamespace. A message without both userId and anonymousId is
 // rejected with sink.ReasonMissingID.
 //
 // The timestamp is read first: a row outside the time window of opts is
@@ -69,11 +70,13 @@ func dropped(name string) bool {
 // rejected with ReasonFutureTimestamp. The Mapper is safe for concurrent
 // use.
 func Passthrough(opts Options) Mapper {
-	return &passthrough{win: newWindow(opts)}
+	ids, _ := newIDScheme(idSpec{}, opts)
+	return &passthrough{win: newWindow(opts), ids: ids}
 }
 
 type passthrough struct {
 	win window
+	ids idScheme // how a message without a messageId gets one
 }
 
 var _ Mapper = (*passthrough)(nil)
@@ -218,7 +221,7 @@ func (p *passthrough) Map(row *readers.Row, w *sink.MessageWriter) error {
 
 	w.Begin(typ, t)
 	if texts[sink.FieldMessageID].empty() {
-		w.SetText(sink.FieldMessageID, RowMessageID(row))
+		p.ids.derive(row, w)
 	}
 	for f := range texts {
 		if tx := &texts[f]; tx.lit != nil {

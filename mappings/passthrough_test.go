@@ -82,7 +82,7 @@ func TestPassthrough(t *testing.T) {
 			}
 			wantID := tt.want.msg.MessageID
 			if wantID == "" {
-				wantID = RowMessageID(row)
+				wantID = contentID(t, &msg)
 			}
 			w := tt.want.msg
 			w.MessageID = wantID
@@ -207,7 +207,7 @@ func TestPassthroughReusedMessage(t *testing.T) {
 	if err := mapInto(m, row, &msg); err != nil {
 		t.Fatal(err)
 	}
-	want := sink.Message{Type: "identify", AnonymousID: "a", MessageID: RowMessageID(row), Timestamp: time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC)}
+	want := sink.Message{Type: "identify", AnonymousID: "a", MessageID: contentID(t, &msg), Timestamp: time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC)}
 	if msg.Properties != nil || msg.Extra != nil || msg.UserID != "" || msg.Event != "" {
 		t.Errorf("fields of the first message remain: %+v", msg)
 	}
@@ -228,7 +228,7 @@ func TestPassthroughGoValues(t *testing.T) {
 	if err := mapInto(Passthrough(Options{}), row, &msg); err != nil {
 		t.Fatal(err)
 	}
-	if msg.UserID != "77" || msg.Event != "Clicked" || !msg.Timestamp.Equal(ts) || msg.MessageID != "bf-abc-3" {
+	if msg.UserID != "77" || msg.Event != "Clicked" || !msg.Timestamp.Equal(ts) || msg.MessageID != contentID(t, &msg) {
 		t.Errorf("message = %+v", msg)
 	}
 	if p, _ := msg.Properties.(json.RawMessage); string(p) != `{"a":1.5}` {
@@ -239,4 +239,40 @@ func TestPassthroughGoValues(t *testing.T) {
 // stringFields returns the string fields of a message, for comparisons.
 func stringFields(m *sink.Message) [9]string {
 	return [9]string{m.Type, m.MessageID, m.UserID, m.AnonymousID, m.Event, m.Name, m.Category, m.GroupID, m.PreviousID}
+}
+
+// TestPassthroughDerivedIDs checks the ids of passed-through messages
+// without one: from the content by default, from the position or in a
+// namespace when the mapping says so.
+func TestPassthroughDerivedIDs(t *testing.T) {
+	line := `{"type":"track","userId":"u","event":"e","timestamp":"2024-01-01T00:00:00Z","properties":{"b":1.50,"a":"\u00fc"},"context":{"ip":"1.2.3.4"}}`
+	canonical := `{"type":"track","timestamp":"2024-01-01T00:00:00.000Z","userId":"u","event":"e","properties":{"a":"ü","b":1.5}`
+	row := ndjsonRow(t, 7, line)
+	for _, c := range []struct {
+		spec string
+		opts Options
+		want string
+	}{
+		{"passthrough: true\n", Options{}, canonicalID("", canonical)},
+		{"passthrough: true\nmessageId: {derive: content}\n", Options{}, canonicalID("", canonical)},
+		{"passthrough: true\n", Options{IDNamespace: "n1"}, canonicalID("n1", canonical)},
+		{"passthrough: true\nmessageId: {namespace: n1}\n", Options{}, canonicalID("n1", canonical)},
+		{"passthrough: true\nmessageId: {derive: position}\n", Options{}, RowMessageID(row)},
+	} {
+		var msg sink.Message
+		if err := mapInto(mustCompile(t, c.spec, nil, c.opts), row, &msg); err != nil {
+			t.Fatal(err)
+		}
+		if msg.MessageID != c.want {
+			t.Errorf("%q %+v: messageId %q, want %q", c.spec, c.opts, msg.MessageID, c.want)
+		}
+	}
+	var msg sink.Message
+	if err := mapInto(Passthrough(Options{}), row, &msg); err != nil || msg.MessageID != canonicalID("", canonical) {
+		t.Errorf("Passthrough: messageId %q (%v), want %q", msg.MessageID, err, canonicalID("", canonical))
+	}
+	if _, err := ParseSpec([]byte("passthrough: true\nmessageId: id\n"), "m.yaml"); err == nil ||
+		err.Error() != `m.yaml:2: "messageId" cannot go with passthrough: true, which takes the rows as Segment messages as they are` {
+		t.Errorf("a messageId column with passthrough: %v", err)
+	}
 }

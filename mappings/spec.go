@@ -23,7 +23,8 @@ import (
 //
 //	type: track                  # a constant message type, or from a column:
 //	# type: {column: kind, values: {click: track, signup: identify}, default: track}
-//	messageId: event_id          # a column; default (or when empty): derived, see RowMessageID
+//	messageId: event_id          # a column; default (or when empty): derived from the content
+//	# messageId: {column: event_id, derive: position, namespace: trial}   # see idSpec
 //	userId: user_id              # userId and/or anonymousId are required
 //	anonymousId: {column: [device_id, cookie_id]}   # the first of these with a value
 //	event: "{{action}} {{object}}"                  # a template joining columns
@@ -165,6 +166,7 @@ type Spec struct {
 	name        string
 	source      []byte
 	passthrough bool
+	ids         idSpec
 	typ         typeSpec
 	fields      [numFields]textSpec
 	ts          timestampSpec
@@ -508,7 +510,7 @@ func (p *specParser) parse(doc *yaml.Node) error {
 	for _, m := range ms {
 		k, v := m[0], resolve(m[1])
 		key := k.Value
-		if key != "passthrough" && other == nil {
+		if key != "passthrough" && other == nil && !(key == "messageId" && deriveOnly(v)) {
 			other = k
 		}
 		switch key {
@@ -538,6 +540,12 @@ func (p *specParser) parse(doc *yaml.Node) error {
 			}
 		default:
 			if f := indexOf(fieldNames[:], key); f >= 0 {
+				if f == fieldMessageID {
+					if err := p.parseMessageID(v); err != nil {
+						return err
+					}
+					continue
+				}
 				if err := p.parseText(v, f); err != nil {
 					return err
 				}

@@ -2,6 +2,7 @@ package sink
 
 import (
 	"encoding/json"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -133,6 +134,8 @@ type MessageWriter struct {
 	date  [len(TimeLayout)]byte // the last timestamp written in full, whose date appendStamp reuses
 	day   int64                 // the day of date, counted as appendTime counts them
 	dated bool                  // date holds a timestamp
+
+	cs contentState // for an id derived from the content
 }
 
 // NewMessageWriter returns a MessageWriter with the per-message cap of l
@@ -181,6 +184,7 @@ func (w *MessageWriter) Begin(typ string, ts time.Time) {
 		w.buf = appendString(w.buf, typ)
 	}
 	w.derive, w.slot = nil, -1
+	w.cs.ids, w.cs.hashing, w.cs.nobj, w.cs.members, w.cs.derived = nil, false, 0, w.cs.members[:0], false
 	w.own, w.key = Key{}, &w.own
 	w.head, w.context, w.library = false, false, false
 	w.depth = 0
@@ -247,7 +251,7 @@ func (w *MessageWriter) outOfOrder(f TextField) {
 // stamp writes the timestamp, after the messageId or its slot.
 func (w *MessageWriter) stamp() {
 	w.stamped = true
-	if w.set&(1<<FieldMessageID) == 0 && w.derive != nil {
+	if w.set&(1<<FieldMessageID) == 0 && (w.derive != nil || w.cs.ids != nil) {
 		w.slot = len(w.buf)
 	}
 	w.buf = append(w.buf, `,"timestamp":"`...)
@@ -310,6 +314,7 @@ func (w *MessageWriter) writeHead() {
 		w.stamp()
 	}
 	w.head = true
+	w.cs.hashEnd = len(w.buf)
 }
 
 // skipTo writes the head and, when the objects pass the context without
@@ -334,6 +339,9 @@ func (w *MessageWriter) BeginObject(o ObjectField) {
 	mark := len(w.buf)
 	w.buf = append(w.buf, objectOpens[o]...)
 	w.push(mark, objectNames[o], false)
+	if w.cs.ids != nil && o <= FieldTraits {
+		w.beginHashed(o, mark, false)
+	}
 }
 
 // push starts a nested level.
@@ -359,6 +367,13 @@ func (w *MessageWriter) EndObject() {
 	top := w.depth == 0
 	if lv.n == 0 {
 		w.buf = w.buf[:lv.mark]
+		if w.cs.hashing {
+			if top {
+				w.endHashed()
+			} else {
+				w.dropMembers(lv.mark)
+			}
+		}
 		if !top {
 			w.levels[w.depth-1].n--
 			if w.depth == 1 && lv.key == "library" {
@@ -375,6 +390,9 @@ func (w *MessageWriter) EndObject() {
 		}
 	}
 	w.buf = append(w.buf, '}')
+	if top && w.cs.hashing {
+		w.endHashed()
+	}
 }
 
 // BeginNested starts an object as the value of the current member; it
@@ -383,6 +401,9 @@ func (w *MessageWriter) BeginNested() {
 	mark := len(w.buf)
 	key := w.key.name
 	w.member()
+	if w.cs.hashing {
+		w.notCanonical()
+	}
 	w.buf = append(w.buf, '{')
 	w.push(mark, key, false)
 }
@@ -394,6 +415,9 @@ func (w *MessageWriter) BeginArray() {
 	mark := len(w.buf)
 	key := w.key.name
 	w.member()
+	if w.cs.hashing {
+		w.notCanonical()
+	}
 	w.buf = append(w.buf, '[')
 	w.push(mark, key, true)
 }
@@ -435,9 +459,15 @@ func (w *MessageWriter) member() {
 		w.buf = append(w.buf, ',')
 	}
 	lv.n++
+	k := len(w.buf)
 	w.buf = append(w.buf, w.key.quoted...)
-	if w.key.library && w.depth == 1 {
-		w.library = true
+	if w.depth == 1 {
+		if w.cs.hashing {
+			w.hashMember(k)
+		}
+		if w.key.library {
+			w.library = true
+		}
 	}
 }
 
@@ -456,9 +486,15 @@ func (w *MessageWriter) memberSlow() {
 	if lv.array {
 		return
 	}
+	k := len(w.buf)
 	w.appendKey()
-	if w.key.library && w.depth == 1 {
-		w.library = true
+	if w.depth == 1 {
+		if w.cs.hashing {
+			w.hashMember(k)
+		}
+		if w.key.library {
+			w.library = true
+		}
 	}
 }
 
@@ -543,6 +579,9 @@ func (w *MessageWriter) fail(mark int, err error) {
 	if w.depth > 0 {
 		w.levels[w.depth-1].n--
 	}
+	if w.cs.hashing {
+		w.dropMembers(mark)
+	}
 }
 
 // String writes a string value.
@@ -565,6 +604,8 @@ func (w *MessageWriter) Float(f float64) {
 	var err error
 	if w.buf, err = appendFloat(w.buf, f, 64); err != nil {
 		w.fail(mark, err)
+	} else if w.cs.hashing && f == 0 && math.Signbit(f) {
+		w.notCanonical() // -0 is 0
 	}
 }
 
@@ -598,10 +639,15 @@ func (w *MessageWriter) Raw(raw []byte) {
 		w.buf = append(w.buf, "null"...)
 	case scalarText(raw):
 		w.buf = append(w.buf, raw...)
+		if w.cs.hashing {
+			w.checkScalar(raw)
+		}
 	default:
 		var err error
 		if w.buf, err = appendRaw(w.buf, raw); err != nil {
 			w.fail(mark, err)
+		} else if w.cs.hashing {
+			w.notCanonical()
 		}
 	}
 }
@@ -611,6 +657,9 @@ func (w *MessageWriter) Raw(raw []byte) {
 func (w *MessageWriter) Literal(s string) {
 	w.member()
 	w.buf = append(w.buf, s...)
+	if w.cs.hashing && s != "" {
+		w.checkScalar(w.buf[len(w.buf)-len(s):])
+	}
 }
 
 // Value writes a Go value as AppendValue encodes it: maps with their keys
@@ -622,6 +671,8 @@ func (w *MessageWriter) Value(v any) {
 	var err error
 	if w.buf, err = appendValue(w.buf, v); err != nil {
 		w.fail(mark, err)
+	} else if w.cs.hashing {
+		w.notCanonical()
 	}
 }
 
@@ -636,6 +687,10 @@ func (w *MessageWriter) RawObject(o ObjectField, raw []byte) {
 		w.context = true
 	}
 	mark := len(w.buf)
+	hashed := w.cs.ids != nil && o <= FieldTraits
+	if hashed {
+		w.beginHashed(o, mark, true)
+	}
 	w.buf = append(w.buf, objectOpens[o][:len(objectOpens[o])-1]...)
 	var err error
 	if w.buf, err = appendRaw(w.buf, raw); err != nil {
@@ -643,6 +698,9 @@ func (w *MessageWriter) RawObject(o ObjectField, raw []byte) {
 		if w.err == nil {
 			w.err = prefixField(err.(*ValidationError), objectNames[o])
 		}
+	}
+	if hashed {
+		w.endHashed()
 	}
 }
 
@@ -683,6 +741,10 @@ func (w *MessageWriter) WriteObject(o ObjectField, v any) {
 	isContext := o == FieldContext
 	if isContext {
 		w.context = true
+	}
+	if w.cs.ids != nil && o <= FieldTraits {
+		w.beginHashed(o, len(w.buf), true)
+		defer w.endHashed()
 	}
 	var err error
 	switch x := v.(type) {
@@ -763,7 +825,11 @@ func (w *MessageWriter) End() ([]byte, error) {
 	w.buf = append(w.buf, '}')
 	err := w.check()
 	if err == nil && w.slot >= 0 {
-		err = w.insertID()
+		if w.cs.ids != nil {
+			w.insertContentID()
+		} else {
+			err = w.insertID()
+		}
 	}
 	if err == nil {
 		if size, limit := len(w.buf)-w.start, w.maxBytes(); size > limit {

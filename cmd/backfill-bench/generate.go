@@ -70,14 +70,16 @@ func makeEvent(i int) event {
 }
 
 // The mappings of the mapped inputs. Every column the mapping does not
-// name becomes a property. CSV cells are text, so the CSV mapping declares
-// the types of the columns that are not strings.
+// name becomes a property, but id: the messageId is derived from each
+// message's content, as for a source without an id column, so that the
+// mapped paths measure the hashing. CSV cells are text, so the CSV mapping
+// declares the types of the columns that are not strings.
 const (
 	ndjsonMapping = `type: track
-messageId: id
 userId: user_id
 event: event
 timestamp: {column: ts, format: rfc3339}
+properties: {exclude: [id]}
 `
 	csvMapping = ndjsonMapping + `columns: {amount: float, quantity: int, page_views: int, active: bool}
 `

@@ -54,10 +54,13 @@ type sentMessage struct {
 }
 
 // TestGeneratedInputsImport imports every generated file with its mapping
-// and checks that each row becomes the same message whatever the format.
+// and checks that each row becomes the same message whatever the format:
+// the Segment messages keep their ids, the mapped rows get ids derived
+// from their content, the same for every format.
 func TestGeneratedInputsImport(t *testing.T) {
 	fs := generated(t)
 	var want []sentMessage
+	var derived []string // the messageIds of the mapped rows
 	for _, k := range kinds {
 		paths := []string{fs.plain[k.key]}
 		if gz, ok := fs.gz[k.key]; ok {
@@ -91,6 +94,20 @@ func TestGeneratedInputsImport(t *testing.T) {
 					t.Fatalf("%d delivered, %d rejected (%v), want %d delivered", rep.Delivered, rep.Rejected, rep.TopReasons, testRows)
 				}
 				got := decodeMessages(t, out.Bytes())
+				if k.mapping != "" {
+					ids := make([]string, len(got))
+					for i := range got {
+						ids[i], got[i].MessageID = got[i].MessageID, want[i].MessageID
+					}
+					if derived == nil {
+						derived = ids
+						if !strings.HasPrefix(ids[0], "bfc-") {
+							t.Errorf("first messageId %q, want one derived from the content", ids[0])
+						}
+					} else if !reflect.DeepEqual(ids, derived) {
+						t.Errorf("messageIds %v…, want %v… (as from %s)", ids[:2], derived[:2], fileName(kinds[1], testRows))
+					}
+				}
 				if want == nil {
 					want = got
 					first := got[0]

@@ -19,6 +19,7 @@ type inputFlags struct {
 	columns      string
 	maxLineBytes int
 	since, until string
+	idNamespace  string
 	null         string
 	nullSet      bool
 	noNull       bool
@@ -37,6 +38,7 @@ func (f *inputFlags) register(fs *flag.FlagSet) {
 	})
 	fs.BoolVar(&f.noNull, "no-null", false, "no CSV cell means no value: empty cells are empty strings")
 	fs.StringVar(&f.since, "since", "", "import only rows whose timestamp is at or after `TIME` (RFC 3339, or a date: midnight UTC); others count as filtered")
+	fs.StringVar(&f.idNamespace, "id-namespace", "", "mix `NAME` into every derived messageId, so that imports in different namespaces (a trial and the real one) never share ids (default: the mapping's messageId.namespace, else none)")
 	fs.StringVar(&f.until, "until", "", "import only rows whose timestamp is before `TIME` (RFC 3339, or a date: midnight UTC); others count as filtered")
 }
 
@@ -87,6 +89,7 @@ func (f *inputFlags) apply(cfg *importer.Config) error {
 		}
 		cfg.Mapping.Until = t
 	}
+	cfg.Mapping.IDNamespace = f.idNamespace
 	if err := cfg.Mapping.Validate(); err != nil {
 		return err
 	}
@@ -96,6 +99,12 @@ func (f *inputFlags) apply(cfg *importer.Config) error {
 			return err
 		}
 		cfg.Spec = spec
+		if f.idNamespace != "" {
+			// A namespace the mapping contradicts is refused now.
+			if _, err := spec.Compile(nil, cfg.Mapping); err != nil {
+				return fmt.Errorf("--id-namespace: %w", err)
+			}
+		}
 	}
 	return nil
 }
