@@ -16,7 +16,8 @@ import (
 // anything is sent: against the header or schema by Compile (CSV,
 // Parquet), and against the rows read by a PathObserver (NDJSON, whose
 // rows carry their own keys). A path that is sparse on purpose is listed
-// under the spec's `optional:` key.
+// under the spec's `optional:` key, or marked `optional: true` where a
+// field names it (`userId: {column: uid, optional: true}`).
 
 // NamedPath is one place where a spec names a column, or a path into one.
 type NamedPath struct {
@@ -45,19 +46,55 @@ func (p *specParser) parseOptional(n *yaml.Node) error {
 	if n.Kind != yaml.SequenceNode {
 		return p.errorf(n, "optional", "want a list of columns, not %s", nodeKind(n))
 	}
-	p.spec.optional = make(map[string]int, len(n.Content))
+	listed := make(map[string]bool, len(n.Content))
 	for _, c := range n.Content {
 		c = resolve(c)
 		name, err := p.column(c, "optional")
 		if err != nil {
 			return err
 		}
-		if _, dup := p.spec.optional[name]; dup {
+		if listed[name] {
 			return p.errorf(c, "optional", "column %q is listed twice", name)
 		}
-		p.spec.optional[name] = c.Line
+		listed[name] = true
+		p.markOptional([]string{name}, c.Line)
 	}
 	return nil
+}
+
+// optionalMember takes the member "optional" (true or false) out of the
+// members of a field's mapping, as in `userId: {column: uid, optional:
+// true}`, and returns the others and, when it is true, its value's node.
+func (p *specParser) optionalMember(ms [][2]*yaml.Node, path string) ([][2]*yaml.Node, *yaml.Node, error) {
+	for i, m := range ms {
+		if m[0].Value != "optional" {
+			continue
+		}
+		v := resolve(m[1])
+		if v.Kind != yaml.ScalarNode || (v.Value != "true" && v.Value != "false") {
+			return nil, nil, p.errorf(v, path+".optional", "want true or false, not %s", nodeKind(v))
+		}
+		rest := slices.Delete(slices.Clone(ms), i, i+1)
+		if v.Value == "false" {
+			return rest, nil, nil
+		}
+		return rest, v, nil
+	}
+	return ms, nil, nil
+}
+
+// markOptional records columns as ones that may occur in no row, either
+// listed under optional: or marked optional: true where a field names
+// them; line is where the spec says so.
+func (p *specParser) markOptional(columns []string, line int) {
+	if p.spec.optional == nil {
+		p.spec.optional = make(map[string]int, len(columns))
+	}
+	for _, c := range columns {
+		if _, ok := p.spec.optional[c]; !ok {
+			p.spec.optional[c] = line
+		}
+	}
 }
 
 // checkOptional refuses an optional column that the spec names nowhere

@@ -170,3 +170,56 @@ func TestCompileSuggestsAColumnOfTheFile(t *testing.T) {
 		t.Fatalf("Compile error = %v\nwant %s", err, want)
 	}
 }
+
+func TestOptionalTrueOnAFieldExemptsItsColumns(t *testing.T) {
+	// The typo spec with userId marked optional: only the other two typos
+	// are named.
+	spec := strings.Replace(typoSpec, "userId: usr_id\n", "userId: {column: usr_id, optional: true}\n", 1)
+	err := observe(t, spec, typoRows...).Err()
+	want := `events.yaml:7: properties.include: column "revnue" occurs in none of the 2 rows read; did you mean "revenue"?
+events.yaml:9: context.rename: column "ipp" occurs in none of the 2 rows read; did you mean "ip"?`
+	if err == nil || err.Error() != want {
+		t.Fatalf("Err() =\n%v\nwant\n%s", err, want)
+	}
+	// Every column of a choice is exempt; optional: false exempts none.
+	choice := "type: track\nevent: event\ntimestamp: ts\nuserId: {column: [uid, user_id], optional: true}\nanonymousId: {column: device, optional: false}\n"
+	err = observe(t, choice, `{"event":"e","ts":"2024-03-01T12:00:00Z"}`).Err()
+	want = `events.yaml:5: anonymousId: column "device" occurs in none of the 1 row read`
+	if err == nil || err.Error() != want {
+		t.Fatalf("Err() =\n%v\nwant\n%s", err, want)
+	}
+	// With a schema, an optional id column the file lacks has no value.
+	sp := "type: identify\nuserId: {column: uid, optional: true}\nanonymousId: anon\ntimestamp: ts\n"
+	schema := []string{"anon", "ts"}
+	m := mustCompile(t, sp, schema, Options{})
+	var msg sink.Message
+	if err := mapInto(m, csvRow(2, schema, "a1", "2024-03-01T12:00:00Z"), &msg); err != nil {
+		t.Fatal(err)
+	}
+	if msg.UserID != "" || msg.AnonymousID != "a1" {
+		t.Fatalf("userId %q, anonymousId %q", msg.UserID, msg.AnonymousID)
+	}
+	paths := mustSpec(t, sp).Paths()
+	if len(paths) == 0 || paths[0].Column != "uid" || !paths[0].Optional || paths[1].Optional {
+		t.Fatalf("Paths() = %+v", paths)
+	}
+}
+
+func TestOptionalTrueErrors(t *testing.T) {
+	head := "type: identify\ntimestamp: ts\n"
+	for _, tc := range []struct{ name, spec, want string }{
+		{"not a bool", head + "userId: {column: uid, optional: yes}\n", `events.yaml:3: userId.optional: want true or false, not "yes"`},
+		{"a constant", head + "userId: {value: u1, optional: true}\n", `events.yaml:3: userId.optional: only a column can be optional`},
+		{"alone", head + "userId: {optional: true}\n", `events.yaml:3: userId: want one of column or value (and optional: true with a column)`},
+		{"also listed", head + "userId: {column: uid, optional: true}\noptional: [uid, uid]\n", `events.yaml:4: optional: column "uid" is listed twice`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseSpec([]byte(tc.spec), "events.yaml")
+			if err == nil || err.Error() != tc.want {
+				t.Fatalf("ParseSpec error = %v\nwant %s", err, tc.want)
+			}
+		})
+	}
+	// Marked on the field and listed as well is allowed.
+	mustSpec(t, head+"userId: {column: uid, optional: true}\noptional: [uid]\n")
+}

@@ -750,10 +750,17 @@ func (p *specParser) parseText(n *yaml.Node, f int) error {
 	if err != nil {
 		return err
 	}
+	ms, optional, err := p.optionalMember(ms, path)
+	if err != nil {
+		return err
+	}
 	if len(ms) != 1 {
-		return p.errorf(n, path, "want one of column or value")
+		return p.errorf(n, path, "want one of column or value (and optional: true with a column)")
 	}
 	k, v := ms[0][0], resolve(ms[0][1])
+	if optional != nil && k.Value != "column" {
+		return p.errorf(optional, path+".optional", "only a column can be optional")
+	}
 	switch k.Value {
 	case "column":
 		cols, err := p.columnChoice(v, path+".column", path)
@@ -761,6 +768,9 @@ func (p *specParser) parseText(n *yaml.Node, f int) error {
 			return err
 		}
 		t.kind, t.columns = textColumn, cols
+		if optional != nil {
+			p.markOptional(cols, optional.Line)
+		}
 	case "value":
 		c, err := p.scalar(v, path+".value")
 		if err != nil {
@@ -774,7 +784,7 @@ func (p *specParser) parseText(n *yaml.Node, f int) error {
 		}
 		t.kind, t.value = textConst, c
 	default:
-		return p.errorf(k, path, "unknown key %q (want column or value)", k.Value)
+		return p.errorf(k, path, "unknown key %q (want column, value or optional)", k.Value)
 	}
 	return nil
 }
