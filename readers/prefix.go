@@ -20,15 +20,16 @@ import (
 // from without a second pass; Prefix reads them again on resume.
 //
 // The pair is CRC-32C (Castagnoli) and CRC-32 (IEEE) of the same bytes:
-// 64 bits, the remainder modulo the product of two coprime polynomials.
-// Each catches every change confined to 32 consecutive bits; any other
-// change goes unnoticed with a probability of about 2^-64. That is what
-// telling a user's file from an edited copy of it needs, against the one
-// value a checkpoint holds; it is no guard against a change made on
-// purpose to keep the CRCs, which a cryptographic hash would be, at a
-// tenth of the speed or less: both CRCs run on the CPU's own instructions
-// (SSE4.2 and PCLMULQDQ on amd64, the CRC32 instructions on arm64) at
-// tens of GB/s, SHA-256 at one or two.
+// 64 bits, in effect the remainder modulo the product of their two
+// polynomials, which are coprime. So every change confined to 64
+// consecutive bits is caught (by each CRC alone, every change within 32),
+// and any other change goes unnoticed with a probability of about 2^-64.
+// That is enough to tell whether the user's file changed since the
+// checkpoint: one comparison against the one value it holds. It is no
+// guard against a change crafted to keep the CRCs; a cryptographic hash
+// would be, at a tenth of the speed or less: both CRCs run on the CPU's
+// own instructions (SSE4.2 and PCLMULQDQ on amd64, the CRC32 instructions
+// on arm64) at tens of GB/s, SHA-256 at one or two.
 
 // castagnoli is the table of CRC-32C, computed with SSE4.2 (or its kin)
 // where the CPU has it.

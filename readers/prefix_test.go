@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,6 +63,30 @@ func TestPrefixDigestHex(t *testing.T) {
 	for _, s := range []string{"", "e3069283", "e3069283cbf4392", "e3069283cbf439260", "e3069283cbf4392g", "15e2b0d3c33891ebb0f1ef609ec419420c20e320ce94c65fbc8c3312448eb225"} {
 		if got, ok := ParsePrefixDigest(9, s); ok {
 			t.Fatalf("ParsePrefixDigest(%q) = %+v, want none", s, got)
+		}
+	}
+}
+
+// TestPrefixDigestCatchesEveryShortChange flips bursts of 1 to 64 bits
+// (the first and the last flipped, any between) at pseudo-random places
+// of a sample and checks that every one changes the digest: the pair of
+// CRCs is a remainder modulo a product of degree 64 with a constant term.
+func TestPrefixDigestCatchesEveryShortChange(t *testing.T) {
+	data := prefixSamples(t)["big.csv"][:8<<10]
+	orig := digestAt(data, int64(len(data)))
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 5000 {
+		n := 1 + rng.IntN(64)               // burst length in bits
+		at := rng.IntN(len(data)*8 - n + 1) // first bit
+		burst := uint64(1) | 1<<(n-1) | rng.Uint64()&(1<<n-1)
+		changed := bytes.Clone(data)
+		for k := range n {
+			if burst>>k&1 != 0 {
+				changed[(at+k)/8] ^= 1 << ((at + k) % 8)
+			}
+		}
+		if d := digestAt(changed, int64(len(changed))); d == orig {
+			t.Fatalf("a burst of %d bits (%x) at bit %d leaves the digest %s", n, burst, at, d.Hex())
 		}
 	}
 }
