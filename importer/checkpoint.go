@@ -55,12 +55,13 @@ type Checkpoint struct {
 // CheckpointFile is the state of one source file. Resume is the position of
 // the first row that is not settled, set while the file is partial.
 //
-// A file is recognised by its content: SHA256 is the SHA-256 (hex) of its
-// first Hashed bytes, counted as readers.Position.Offset counts them
-// (decompressed for gzip and zstd): at most 16 KiB short of Resume while
-// the file is partial, the whole file once it is done; both are empty
-// while it is pending. FooterSHA256 is the SHA-256 of a Parquet file's
-// footer, its metadata, instead. Checkpoints of older versions hold
+// A file is recognised by its content: ContentCRC is the CRC-32C and then
+// the CRC-32 (IEEE) of its first Hashed bytes, 16 hex digits in all
+// (readers.PrefixDigest.Hex), the bytes counted as readers.Position.Offset
+// counts them (decompressed for gzip and zstd): at most 16 KiB short of
+// Resume while the file is partial, the whole file once it is done; both
+// are empty while it is pending. FooterSHA256 is the SHA-256 of a Parquet
+// file's footer, its metadata, instead. Checkpoints of older versions hold
 // neither: their files are recognised by size, Fingerprint and ModTime,
 // which a file with a digest is not compared by.
 type CheckpointFile struct {
@@ -77,7 +78,7 @@ type CheckpointFile struct {
 	Filtered    int64             `json:"filtered"`
 
 	Hashed       int64  `json:"hashed,omitempty"`
-	SHA256       string `json:"sha256,omitempty"`
+	ContentCRC   string `json:"content_crc,omitempty"`
 	FooterSHA256 string `json:"footer_sha256,omitempty"`
 }
 
@@ -291,7 +292,7 @@ func (cp *Checkpoint) match(path string, files []CheckpointFile, options map[str
 			changed("sources", fmt.Sprintf("%s grew from %d to %d bytes since the checkpoint", now.Path, was.Size, now.Size))
 		case was.Size != now.Size:
 			changed("sources", fmt.Sprintf("%s changed: size was %d bytes, is now %d", now.Path, was.Size, now.Size))
-		case was.FooterSHA256 != "" || was.SHA256 != "":
+		case was.FooterSHA256 != "" || was.ContentCRC != "":
 			// Recognised by content: a prefix is read again and compared
 			// once everything else matches (verifyContent).
 			if was.FooterSHA256 != now.FooterSHA256 {

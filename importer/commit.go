@@ -109,7 +109,7 @@ func (r *run) writeCheckpoint(complete bool) error {
 			f.Status = StatusPending
 		}
 		if i < len(s.prefixes) && s.prefixes[i].ok && f.Status != StatusPending {
-			f.Hashed, f.SHA256 = s.prefixes[i].d.Offset, s.prefixes[i].d.Hex()
+			f.Hashed, f.ContentCRC = s.prefixes[i].d.Offset, s.prefixes[i].d.Hex()
 		}
 		cp.Files[i] = f
 	}

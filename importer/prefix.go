@@ -2,7 +2,6 @@ package importer
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -12,10 +11,11 @@ import (
 )
 
 // A checkpoint recognises a source by its content: for a file of CSV or
-// NDJSON, the SHA-256 of its first bytes, as readers.Position.Offset counts
-// them, up to at most prefixStep bytes before the resume position while
-// the file is partial, and of the whole file once it is done; for Parquet,
-// the SHA-256 of its footer. The read stage records digests of the prefix
+// NDJSON, the CRC-32C and the CRC-32 of its first bytes
+// (readers.PrefixDigest), as readers.Position.Offset counts them, up to at
+// most prefixStep bytes before the resume position while the file is
+// partial, and of the whole file once it is done; for Parquet, the SHA-256
+// of its footer. The read stage records digests of the prefix
 // read so far as it reads (the readers hash the bytes they consume), the
 // tracker moves each source's digest along with the watermark, and a
 // resume reads the prefix again and compares before anything is read or
@@ -175,17 +175,16 @@ func (r *run) verifyContent(ctx context.Context, path string, cp *Checkpoint) er
 		if was.Status == StatusPartial {
 			resume = was.Resume.Offset
 		}
-		if was.Status == StatusPending || (was.SHA256 == "" && resume == 0) {
+		if was.Status == StatusPending || (was.ContentCRC == "" && resume == 0) {
 			continue
 		}
 		var want readers.PrefixDigest
-		if was.SHA256 != "" {
-			sum, err := hex.DecodeString(was.SHA256)
-			if err != nil || len(sum) != len(want.Sum) || was.Hashed < 0 || (resume > 0 && was.Hashed > resume) {
-				return fmt.Errorf("checkpoint %s is corrupt (file %d has an invalid sha256 or hashed); run with --restart to discard it", path, i+1)
+		if was.ContentCRC != "" {
+			var ok bool
+			want, ok = readers.ParsePrefixDigest(was.Hashed, was.ContentCRC)
+			if !ok || was.Hashed < 0 || (resume > 0 && was.Hashed > resume) {
+				return fmt.Errorf("checkpoint %s is corrupt (file %d has an invalid content_crc or hashed); run with --restart to discard it", path, i+1)
 			}
-			want.Offset = was.Hashed
-			copy(want.Sum[:], sum)
 		}
 		p, err := readers.OpenPrefix(r.sources[i])
 		if err != nil {
@@ -203,7 +202,7 @@ func (r *run) verifyContent(ctx context.Context, path string, cp *Checkpoint) er
 			e.Details = append(e.Details, detail)
 			continue
 		}
-		if was.SHA256 != "" {
+		if was.ContentCRC != "" {
 			r.prefixes[i].prefixAt = prefixAt{d: want, ok: true}
 		}
 		if resume > 0 {
@@ -222,7 +221,7 @@ func (r *run) verifyContent(ctx context.Context, path string, cp *Checkpoint) er
 // offset. It returns what differs, or "".
 func verifyPrefix(ctx context.Context, p *readers.Prefix, was CheckpointFile, want readers.PrefixDigest, resume int64) (string, error) {
 	changed := fmt.Sprintf("%s changed: its first %d bytes differ from what the checkpoint saw", was.Path, want.Offset)
-	if was.SHA256 != "" {
+	if was.ContentCRC != "" {
 		err := p.Advance(ctx, want.Offset)
 		if errors.Is(err, io.ErrUnexpectedEOF) {
 			return changed, nil

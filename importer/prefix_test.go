@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"slices"
@@ -108,7 +108,7 @@ func TestResumeRecognisesAChangedFileByContent(t *testing.T) {
 					t.Fatal(err)
 				}
 				f := cp.Files[0]
-				if f.Status != StatusPartial || f.SHA256 == "" || f.Hashed > f.Resume.Offset || f.Resume.Offset-f.Hashed > prefixStep+int64(len(data)/prefixRows+10) {
+				if f.Status != StatusPartial || f.ContentCRC == "" || f.Hashed > f.Resume.Offset || f.Resume.Offset-f.Hashed > prefixStep+int64(len(data)/prefixRows+10) {
 					t.Fatalf("checkpoint after the first run: %+v, resume %+v; want a partial file hashed up to at most %d bytes before its resume position", f, *f.Resume, prefixStep)
 				}
 				before, _ := os.ReadFile(cfg.CheckpointPath)
@@ -203,10 +203,8 @@ func TestCheckpointHashesAFinishedFileWhole(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, data := range [][]byte{dataA, dataB} {
-		sum := readers.PrefixDigest{Offset: int64(len(data))}
-		sum.Sum = sha256.Sum256(data)
-		if f := cp.Files[i]; f.Status != StatusDone || f.Hashed != int64(len(data)) || f.SHA256 != sum.Hex() {
-			t.Fatalf("file %d: %+v, want done with the digest of its %d bytes, %s", i+1, f, len(data), sum.Hex())
+		if f := cp.Files[i]; f.Status != StatusDone || f.Hashed != int64(len(data)) || f.ContentCRC != contentCRC(data) {
+			t.Fatalf("file %d: %+v, want done with the digest of its %d bytes, %s", i+1, f, len(data), contentCRC(data))
 		}
 	}
 	cfg.Sink = &fakeSink{send: accept}
@@ -245,7 +243,7 @@ func TestResumeAcceptsACheckpointWithoutContentHashes(t *testing.T) {
 	}
 	for _, f := range cp["files"].([]any) {
 		delete(f.(map[string]any), "hashed")
-		delete(f.(map[string]any), "sha256")
+		delete(f.(map[string]any), "content_crc")
 	}
 	b, _ = json.Marshal(cp)
 	os.WriteFile(cfg.CheckpointPath, b, 0o600)
@@ -263,8 +261,8 @@ func TestResumeAcceptsACheckpointWithoutContentHashes(t *testing.T) {
 	if f.Status != StatusPartial || f.Hashed <= 0 || f.Hashed > f.Resume.Offset {
 		t.Fatalf("checkpoint of the resumed run: %+v; want a digest of the prefix", f)
 	}
-	if want := sha256.Sum256(data[:f.Hashed]); f.SHA256 != (readers.PrefixDigest{Sum: want}).Hex() {
-		t.Fatalf("digest %s of %d bytes, want %x", f.SHA256, f.Hashed, want)
+	if want := contentCRC(data[:f.Hashed]); f.ContentCRC != want {
+		t.Fatalf("digest %s of %d bytes, want %s", f.ContentCRC, f.Hashed, want)
 	}
 	cfg.Sink = &fakeSink{send: accept}
 	if rep, err := Run(context.Background(), cfg); err != nil || rep.Delivered != prefixRows {
@@ -284,7 +282,7 @@ func TestResumeAcceptsACheckpointWithoutContentHashes(t *testing.T) {
 	json.Unmarshal(b, &cp)
 	for _, f := range cp["files"].([]any) {
 		delete(f.(map[string]any), "hashed")
-		delete(f.(map[string]any), "sha256")
+		delete(f.(map[string]any), "content_crc")
 	}
 	b, _ = json.Marshal(cp)
 	os.WriteFile(cfg2.CheckpointPath, b, 0o600)
@@ -359,7 +357,7 @@ func TestResumeRecognisesAChangedParquetFooter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f := cp.Files[0]; f.Status != StatusPartial || f.FooterSHA256 != footer || f.SHA256 != "" {
+	if f := cp.Files[0]; f.Status != StatusPartial || f.FooterSHA256 != footer || f.ContentCRC != "" {
 		t.Fatalf("checkpoint %+v, want a partial file with the footer's digest %s", f, footer)
 	}
 	before, _ := os.ReadFile(cfg.CheckpointPath)
@@ -389,7 +387,7 @@ func TestTrackerPassesPrefixesWithTheWatermark(t *testing.T) {
 	tr := newTracker(4, 3, true, mark{}, tally{}, nil, nil, 0)
 	tr.prefixes = make([]prefixTrack, 3)
 	d := func(off int64) readers.PrefixDigest {
-		return readers.PrefixDigest{Offset: off, Sum: [32]byte{byte(off)}}
+		return readers.PrefixDigest{Offset: off, CRC32C: uint32(off), CRC32: ^uint32(off)}
 	}
 	for _, off := range []int64{10, 100, 200} {
 		tr.recordPrefix(0, d(off))
@@ -412,7 +410,8 @@ func TestTrackerPassesPrefixesWithTheWatermark(t *testing.T) {
 }
 
 // TestResumeRefusesACorruptContentHash checks that a checkpoint whose
-// digest is not one is refused as corrupt, before anything is sent.
+// digest is not one (not hex, too short, too long: a SHA-256) is refused
+// as corrupt, before anything is sent.
 func TestResumeRefusesACorruptContentHash(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "a.ndjson")
@@ -422,19 +421,27 @@ func TestResumeRefusesACorruptContentHash(t *testing.T) {
 	if _, err := Run(context.Background(), cfg); err == nil {
 		t.Fatal("the first run should stop")
 	}
-	b, _ := os.ReadFile(cfg.CheckpointPath)
-	var cp map[string]any
-	if err := json.Unmarshal(b, &cp); err != nil {
-		t.Fatal(err)
+	saved, _ := os.ReadFile(cfg.CheckpointPath)
+	for _, bad := range []string{"not-hex-not-hex!", "0123abcd", "15e2b0d3c33891ebb0f1ef609ec419420c20e320ce94c65fbc8c3312448eb225"} {
+		var cp map[string]any
+		if err := json.Unmarshal(saved, &cp); err != nil {
+			t.Fatal(err)
+		}
+		cp["files"].([]any)[0].(map[string]any)["content_crc"] = bad
+		b, _ := json.Marshal(cp)
+		os.WriteFile(cfg.CheckpointPath, b, 0o600)
+		fs := &fakeSink{send: accept}
+		cfg.Sink = fs
+		_, err := Run(context.Background(), cfg)
+		want := fmt.Sprintf("checkpoint %s is corrupt (file 1 has an invalid content_crc or hashed); run with --restart to discard it", cfg.CheckpointPath)
+		if err == nil || err.Error() != want || fs.batches != 0 {
+			t.Fatalf("resume with content_crc %q: %v (%d batches), want %s", bad, err, fs.batches, want)
+		}
 	}
-	cp["files"].([]any)[0].(map[string]any)["sha256"] = "not-hex"
-	b, _ = json.Marshal(cp)
-	os.WriteFile(cfg.CheckpointPath, b, 0o600)
-	fs := &fakeSink{send: accept}
-	cfg.Sink = fs
-	_, err := Run(context.Background(), cfg)
-	want := fmt.Sprintf("checkpoint %s is corrupt (file 1 has an invalid sha256 or hashed); run with --restart to discard it", cfg.CheckpointPath)
-	if err == nil || err.Error() != want || fs.batches != 0 {
-		t.Fatalf("resume: %v (%d batches), want %s", err, fs.batches, want)
-	}
+}
+
+// contentCRC is what a checkpoint's content_crc must hold for data: its
+// CRC-32C and then its CRC-32 (IEEE), 8 hex digits each.
+func contentCRC(data []byte) string {
+	return fmt.Sprintf("%08x%08x", crc32.Checksum(data, crc32.MakeTable(crc32.Castagnoli)), crc32.ChecksumIEEE(data))
 }

@@ -7,7 +7,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,7 +40,55 @@ func prefixSamples(t *testing.T) map[string][]byte {
 // digestAt is the digest PrefixHasher must return for the first n bytes
 // of data.
 func digestAt(data []byte, n int64) PrefixDigest {
-	return PrefixDigest{Offset: n, Sum: sha256.Sum256(data[:n])}
+	return PrefixDigest{Offset: n, CRC32C: crc32.Checksum(data[:n], crc32.MakeTable(crc32.Castagnoli)), CRC32: crc32.ChecksumIEEE(data[:n])}
+}
+
+// TestPrefixDigestHex checks the digest of the standard check input of
+// both CRCs, "123456789" (CRC-32C e3069283, CRC-32 cbf43926), its hex
+// form and its parse, and that a parse refuses what is not 16 hex digits.
+func TestPrefixDigestHex(t *testing.T) {
+	d := digestAt([]byte("123456789"), 9)
+	if d != (PrefixDigest{Offset: 9, CRC32C: 0xe3069283, CRC32: 0xcbf43926}) {
+		t.Fatalf("digest of 123456789 = %+v", d)
+	}
+	if got := d.Hex(); got != "e3069283cbf43926" {
+		t.Fatalf("Hex = %q, want e3069283cbf43926", got)
+	}
+	if got, ok := ParsePrefixDigest(9, "e3069283cbf43926"); !ok || got != d {
+		t.Fatalf("ParsePrefixDigest = %+v, %v; want %+v", got, ok, d)
+	}
+	if got, ok := ParsePrefixDigest(9, "E3069283CBF43926"); !ok || got != d {
+		t.Fatalf("ParsePrefixDigest of upper-case hex = %+v, %v; want %+v", got, ok, d)
+	}
+	for _, s := range []string{"", "e3069283", "e3069283cbf4392", "e3069283cbf439260", "e3069283cbf4392g", "15e2b0d3c33891ebb0f1ef609ec419420c20e320ce94c65fbc8c3312448eb225"} {
+		if got, ok := ParsePrefixDigest(9, s); ok {
+			t.Fatalf("ParsePrefixDigest(%q) = %+v, want none", s, got)
+		}
+	}
+}
+
+// TestPrefixDigestCatchesEveryShortChange flips bursts of 1 to 64 bits
+// (the first and the last flipped, any between) at pseudo-random places
+// of a sample and checks that every one changes the digest: the pair of
+// CRCs is a remainder modulo a product of degree 64 with a constant term.
+func TestPrefixDigestCatchesEveryShortChange(t *testing.T) {
+	data := prefixSamples(t)["big.csv"][:8<<10]
+	orig := digestAt(data, int64(len(data)))
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 5000 {
+		n := 1 + rng.IntN(64)               // burst length in bits
+		at := rng.IntN(len(data)*8 - n + 1) // first bit
+		burst := uint64(1) | 1<<(n-1) | rng.Uint64()&(1<<n-1)
+		changed := bytes.Clone(data)
+		for k := range n {
+			if burst>>k&1 != 0 {
+				changed[(at+k)/8] ^= 1 << ((at + k) % 8)
+			}
+		}
+		if d := digestAt(changed, int64(len(changed))); d == orig {
+			t.Fatalf("a burst of %d bits (%x) at bit %d leaves the digest %s", n, burst, at, d.Hex())
+		}
+	}
 }
 
 // readDigests reads r to the end and returns, for each row or row error,
@@ -52,17 +102,16 @@ func readDigests(t *testing.T, r Reader, data []byte, from int64) (offsets []int
 		t.Fatalf("%T is not a PrefixHasher", r)
 	}
 	// want hashes data as far as the digests go, which only move on.
-	h, hashed := sha256.New(), from
-	h.Write(data[:from])
+	castagnoli := crc32.MakeTable(crc32.Castagnoli)
+	c, i, hashed := crc32.Checksum(data[:from], castagnoli), crc32.ChecksumIEEE(data[:from]), from
 	want := func(n int64) PrefixDigest {
 		if n < hashed {
 			t.Fatalf("digest of %d bytes after one of %d", n, hashed)
 		}
-		h.Write(data[hashed:n])
+		c = crc32.Update(c, castagnoli, data[hashed:n])
+		i = crc32.Update(i, crc32.IEEETable, data[hashed:n])
 		hashed = n
-		d := PrefixDigest{Offset: n}
-		h.Sum(d.Sum[:0])
-		return d
+		return PrefixDigest{Offset: n, CRC32C: c, CRC32: i}
 	}
 	var prev PrefixDigest
 	for {
@@ -75,7 +124,7 @@ func readDigests(t *testing.T, r Reader, data []byte, from int64) (offsets []int
 				t.Fatal("no digest at the end")
 			}
 			if d != digestAt(data, int64(len(data))) {
-				t.Fatalf("digest at the end covers %d bytes (%x), want the whole %d (%x)", d.Offset, d.Sum, len(data), sha256.Sum256(data))
+				t.Fatalf("digest at the end covers %d bytes (%s), want the whole %d (%s)", d.Offset, d.Hex(), len(data), digestAt(data, int64(len(data))).Hex())
 			}
 			return offsets, d
 		case errors.As(err, &re):
@@ -91,7 +140,7 @@ func readDigests(t *testing.T, r Reader, data []byte, from int64) (offsets []int
 			t.Fatalf("no digest after the row at %v", row.Pos)
 		}
 		if d.Offset <= row.Pos.Offset || d != want(d.Offset) {
-			t.Fatalf("digest after the row at offset %d covers %d bytes and is %x, want a digest past the row of the bytes it covers", row.Pos.Offset, d.Offset, d.Sum)
+			t.Fatalf("digest after the row at offset %d covers %d bytes and is %s, want a digest past the row of the bytes it covers", row.Pos.Offset, d.Offset, d.Hex())
 		}
 		offsets = append(offsets, row.Pos.Offset)
 		prev = d
@@ -134,13 +183,13 @@ func TestPrefixDigestAfterResume(t *testing.T) {
 					}
 					p.Close()
 					if d := p.Digest(); d != digestAt(data, at.Offset) {
-						t.Fatalf("Prefix digest at %d is %x, want %x", at.Offset, d.Sum, digestAt(data, at.Offset).Sum)
+						t.Fatalf("Prefix digest at %d is %s, want %s", at.Offset, d.Hex(), digestAt(data, at.Offset).Hex())
 					}
 					if err := r.(PrefixHasher).ContinuePrefix(p); err != nil {
 						t.Fatal(err)
 					}
 					if d, ok := r.(PrefixHasher).PrefixDigest(); !ok || d != digestAt(data, at.Offset) {
-						t.Fatalf("resumed at %d: digest %d bytes %x (ok %v), want %x", at.Offset, d.Offset, d.Sum, ok, digestAt(data, at.Offset).Sum)
+						t.Fatalf("resumed at %d: digest %d bytes %s (ok %v), want %s", at.Offset, d.Offset, d.Hex(), ok, digestAt(data, at.Offset).Hex())
 					}
 					offsets, _ := readDigests(t, r, data, at.Offset)
 					if len(offsets) != len(full)-i {
@@ -207,7 +256,7 @@ func TestPrefixAdvance(t *testing.T) {
 			t.Fatal(err)
 		}
 		if d := p.Digest(); d != digestAt(data, n) {
-			t.Fatalf("digest at %d: %d bytes %x, want %x", n, d.Offset, d.Sum, digestAt(data, n).Sum)
+			t.Fatalf("digest at %d: %d bytes %s, want %s", n, d.Offset, d.Hex(), digestAt(data, n).Hex())
 		}
 	}
 	if end, err := p.AtEnd(); err != nil || !end {

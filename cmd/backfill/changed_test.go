@@ -48,7 +48,7 @@ func TestResumeRefusesARowChangedInTheMiddle(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := cp.Files[0]
-	if f.Status != importer.StatusPartial || f.SHA256 == "" {
+	if f.Status != importer.StatusPartial || f.ContentCRC == "" {
 		t.Fatalf("checkpoint of the interrupted import: %+v", f)
 	}
 	// The row in the middle of what the checkpoint hashed, far from both
