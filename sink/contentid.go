@@ -259,10 +259,10 @@ func (w *MessageWriter) canonicalForm() []byte {
 			if k > 0 {
 				c = append(c, ',')
 			}
-			c = append(c, w.buf[m.key:m.val]...)
 			if m.canon {
-				c = append(c, w.buf[m.val:end]...)
+				c = append(c, w.buf[m.key:end]...)
 			} else {
+				c = append(c, w.buf[m.key:m.val]...)
 				c = cs.cz.Append(c, w.buf[m.val:end])
 			}
 		}
