@@ -523,18 +523,7 @@ func (m *srcMap) positionAt(ctx context.Context, in *input, s *stream, off, data
 	if !afterNewline {
 		return nil
 	}
-	b, err := s.peek(ctx, 1)
-	if err != nil {
-		return resumeError(off, err)
-	}
-	if len(b) == 0 {
-		return resumeError(off, io.ErrUnexpectedEOF)
-	}
-	if b[0] != '\n' {
-		return fmt.Errorf("resume: offset %d is not the start of a row", off)
-	}
-	s.consume(1)
-	return nil
+	return s.consumeNewline(ctx, off)
 }
 
 var errMidCharacter = errors.New("offset inside a character")

@@ -424,6 +424,12 @@ func positionAt(ctx context.Context, in *input, s *stream, off, dataStart int64,
 	if err := s.seekTo(ctx, in, off-1); err != nil {
 		return resumeError(off, err)
 	}
+	return s.consumeNewline(ctx, off)
+}
+
+// consumeNewline consumes the newline that must end the row before the
+// resume offset off.
+func (s *stream) consumeNewline(ctx context.Context, off int64) error {
 	b, err := s.peek(ctx, 1)
 	if err != nil {
 		return resumeError(off, err)
