@@ -21,7 +21,6 @@ type repeats struct {
 	limit int
 	slots []uint64 // 0 is an empty slot
 	n     int      // distinct ids held
-	block []uint64 // the ids of a block, being added
 	// derived counts the messages with a content-derived id, checked
 	// those counted (all of them until the set is full), repeated those
 	// whose id was held already.
@@ -41,16 +40,10 @@ func newRepeats(limit int) *repeats {
 // added, so that the cache misses of a run overlap rather than follow
 // one another: a set of 8 MiB mostly misses.
 func (s *repeats) addBlock(m *mapped) {
-	s.block = s.block[:0]
-	for i := range m.outs {
-		if o := &m.outs[i]; o.kind == outMessage && o.derivedID {
-			s.block = append(s.block, o.idHash)
-		}
-	}
 	const run = 32
-	for len(s.block) > 0 {
-		hs := s.block[:min(run, len(s.block))]
-		s.block = s.block[len(hs):]
+	for ids := m.ids; len(ids) > 0; {
+		hs := ids[:min(run, len(ids))]
+		ids = ids[len(hs):]
 		if s.n < s.limit && len(s.slots) > 0 {
 			var touch uint64
 			mask := uint64(len(s.slots) - 1)
