@@ -27,8 +27,6 @@ type outcome struct {
 	start, end int
 	err        error
 	raw        []byte // for rejects, and for samples
-	idHash     uint64 // the first 64 bits of a content-derived messageId
-	derivedID  bool   // the message's messageId is derived from its content
 }
 
 // mapped is a block of rows as the map workers leave it.
@@ -37,6 +35,10 @@ type mapped struct {
 	file int
 	buf  []byte // the JSON of the block's messages, one after the other
 	outs []outcome
+	// ids holds the first 64 bits of the content-derived messageIds of
+	// the block's messages, in their order: what the count of repeated
+	// ids reads, without going through outs.
+	ids []uint64
 }
 
 // newMapped returns a mapped block with n outcomes, to be set, and an empty
@@ -46,7 +48,7 @@ func (r *run) newMapped(seq int64, file, n int) *mapped {
 	if !ok {
 		m = &mapped{buf: make([]byte, 0, 384*n)}
 	}
-	m.seq, m.file, m.buf = seq, file, m.buf[:0]
+	m.seq, m.file, m.buf, m.ids = seq, file, m.buf[:0], m.ids[:0]
 	if cap(m.outs) < n {
 		m.outs = make([]outcome, n)
 	}
@@ -130,7 +132,9 @@ func (r *run) mapWorker(ctx context.Context, in <-chan block, out chan<- *mapped
 				continue
 			}
 			o.kind, o.start, o.end = outMessage, start, w.Len()
-			o.idHash, o.derivedID = w.ContentHash()
+			if h, ok := w.ContentHash(); ok {
+				m.ids = append(m.ids, h)
+			}
 			if keepRaw {
 				o.raw = rawRow(row)
 			}

@@ -21,7 +21,6 @@ type repeats struct {
 	limit int
 	slots []uint64 // 0 is an empty slot
 	n     int      // distinct ids held
-	block []uint64 // the ids of a block, being added
 	// derived counts the messages with a content-derived id, checked
 	// those counted (all of them until the set is full), repeated those
 	// whose id was held already.
@@ -39,55 +38,53 @@ func newRepeats(limit int) *repeats {
 // addBlock counts the messages of a mapped block that have derived ids,
 // in order. The set's slots for a run of ids are read before any is
 // added, so that the cache misses of a run overlap rather than follow
-// one another: a set of 8 MiB mostly misses.
+// one another: a set of 8 MiB mostly misses. The counts are added to
+// once a block, not once an id.
 func (s *repeats) addBlock(m *mapped) {
-	s.block = s.block[:0]
-	for i := range m.outs {
-		if o := &m.outs[i]; o.kind == outMessage && o.derivedID {
-			s.block = append(s.block, o.idHash)
-		}
-	}
 	const run = 32
-	for len(s.block) > 0 {
-		hs := s.block[:min(run, len(s.block))]
-		s.block = s.block[len(hs):]
-		if s.n < s.limit && len(s.slots) > 0 {
-			var touch uint64
-			mask := uint64(len(s.slots) - 1)
-			for _, h := range hs {
-				touch += s.slots[h&mask]
-			}
-			s.touched = touch
+	var checked, repeated int64
+	for ids := m.ids; len(ids) > 0 && s.n < s.limit; {
+		hs := ids[:min(run, len(ids))]
+		ids = ids[len(hs):]
+		if s.slots == nil {
+			s.makeSlots()
 		}
+		var touch uint64
+		mask := uint64(len(s.slots) - 1)
 		for _, h := range hs {
-			s.add(h)
+			touch += s.slots[h&mask]
+		}
+		s.touched = touch
+		for _, h := range hs {
+			if s.n >= s.limit {
+				break
+			}
+			checked++
+			if s.add(h) {
+				repeated++
+			}
 		}
 	}
+	s.derived.Add(int64(len(m.ids)))
+	s.checked.Add(checked)
+	s.repeated.Add(repeated)
 }
 
-// add counts a message whose derived id starts with the 64 bits h.
-func (s *repeats) add(h uint64) {
-	s.derived.Add(1)
-	if s.n >= s.limit {
-		return
-	}
+// add adds an id that starts with the 64 bits h to the set, which has
+// room for it, and reports whether the set held it already.
+func (s *repeats) add(h uint64) bool {
 	if h == 0 {
 		h = 1
 	}
-	if s.slots == nil {
-		s.makeSlots()
-	}
-	s.checked.Add(1)
 	mask := uint64(len(s.slots) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
 		switch s.slots[i] {
 		case h:
-			s.repeated.Add(1)
-			return
+			return true
 		case 0:
 			s.slots[i] = h
 			s.n++
-			return
+			return false
 		}
 	}
 }

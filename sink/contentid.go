@@ -1,7 +1,6 @@
 package sink
 
 import (
-	"encoding/base32"
 	"encoding/binary"
 	"slices"
 	"unsafe"
@@ -61,16 +60,42 @@ func NewContentIDs(namespace string) *ContentIDs {
 	return c
 }
 
-// idEncoding writes the hash of an id: base32, lowercase, without
-// padding: 26 characters for 128 bits (hex would take 32, which a
-// gzipped batch pays for in every message, random as they are).
-var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+// idAlphabet is the alphabet of the hash of an id: base32, lowercase,
+// without padding: 26 characters for 128 bits (hex would take 32, which
+// a gzipped batch pays for in every message, random as they are).
+const idAlphabet = "abcdefghijklmnopqrstuvwxyz234567"
 
-// appendContentID appends the id of a hash.
+// appendContentID appends the id of a hash: ContentIDPrefix, then the
+// hash's 16 bytes (Hi, then Lo, big-endian) in base32 with idAlphabet,
+// as encoding/base32 writes them, five bits a character, the last
+// character holding the last three bits and two zero bits.
 func appendContentID(dst []byte, h xxh3.Uint128) []byte {
-	b := h.Bytes()
-	return idEncoding.AppendEncode(append(dst, ContentIDPrefix...), b[:])
+	var b [len(ContentIDPrefix) + 26]byte
+	copy(b[:], ContentIDPrefix)
+	e := b[len(ContentIDPrefix):]
+	// Characters 0 to 11: the top 60 bits of Hi, two at a time; 12: its
+	// last 4 bits and the top bit of Lo; 13 to 24: the next 60 bits of
+	// Lo; 25: its last 3 bits, shifted up by two.
+	for i := range 6 {
+		p := &idPairs[h.Hi>>(54-10*i)&1023]
+		e[2*i], e[2*i+1] = p[0], p[1]
+	}
+	e[12] = idAlphabet[(h.Hi&15)<<1|h.Lo>>63]
+	for i := range 6 {
+		p := &idPairs[h.Lo>>(53-10*i)&1023]
+		e[13+2*i], e[14+2*i] = p[0], p[1]
+	}
+	e[25] = idAlphabet[(h.Lo&7)<<2]
+	return append(dst, b[:]...)
 }
+
+// idPairs holds the two characters of every 10 bits.
+var idPairs = func() (t [1024][2]byte) {
+	for i := range t {
+		t[i] = [2]byte{idAlphabet[i>>5], idAlphabet[i&31]}
+	}
+	return t
+}()
 
 // hashedMember is a member of properties or traits as it is written: its
 // key at key (the quoted key, then a colon, then the value at val), the

@@ -24,7 +24,30 @@ func wantID(namespace, canonical string) string {
 		b = append(append([]byte("ns"), byte(len(namespace))), append([]byte(namespace), b...)...)
 	}
 	sum := xxh3.Hash128(b).Bytes()
-	return ContentIDPrefix + base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding).EncodeToString(sum[:])
+	return ContentIDPrefix + testIDEncoding.EncodeToString(sum[:])
+}
+
+// testIDEncoding is the encoding of an id's hash, as ContentIDs documents it.
+var testIDEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// TestAppendContentID checks the encoder of ids against encoding/base32,
+// at every single bit set and at random hashes.
+func TestAppendContentID(t *testing.T) {
+	hashes := []xxh3.Uint128{{}, {Hi: math.MaxUint64, Lo: math.MaxUint64}}
+	for i := range 64 {
+		hashes = append(hashes, xxh3.Uint128{Hi: 1 << i}, xxh3.Uint128{Lo: 1 << i})
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 1000 {
+		hashes = append(hashes, xxh3.Uint128{Hi: r.Uint64(), Lo: r.Uint64()})
+	}
+	for _, h := range hashes {
+		b := h.Bytes()
+		want := "x" + ContentIDPrefix + testIDEncoding.EncodeToString(b[:])
+		if got := string(appendContentID([]byte("x"), h)); got != want {
+			t.Fatalf("appendContentID(%016x%016x) = %q, want %q", h.Hi, h.Lo, got, want)
+		}
+	}
 }
 
 // idOf writes a message with fn and returns its messageId.
@@ -52,7 +75,7 @@ func idOf(t *testing.T, ids *ContentIDs, fn func(w *MessageWriter)) string {
 	if !ok || !strings.HasPrefix(m.MessageID, ContentIDPrefix) {
 		t.Fatalf("ContentHash = %x, %v for %s", h, ok, msg)
 	}
-	if raw, err := idEncoding.DecodeString(m.MessageID[len(ContentIDPrefix):]); err != nil || binary.BigEndian.Uint64(raw) != h {
+	if raw, err := testIDEncoding.DecodeString(m.MessageID[len(ContentIDPrefix):]); err != nil || binary.BigEndian.Uint64(raw) != h {
 		t.Errorf("ContentHash %016x is not the start of %s (%v)", h, m.MessageID, err)
 	}
 	return m.MessageID
