@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/backfillhq/backfill/sink"
@@ -110,6 +111,12 @@ func (e *RetryError) Unwrap() error { return e.Err }
 // success elsewhere does not end a pause early, and a later Retry-After only
 // ever extends it.
 //
+// Before any Send of the Retrier has succeeded, a batch whose every attempt
+// was refused (connection refused) for DefaultRefusedTime fails with an
+// *UnreachableError: an endpoint that never answered is most likely the
+// wrong one. After a success, refusals are retried like any network error.
+// The cause of each failed attempt is kept for Stats.LastError.
+//
 // Other errors are returned at once, as they are. When the retries or the
 // retry time are used up (see RetryPolicy), Send returns a *RetryError that
 // wraps the last attempt's error; the batch is then not known to be
@@ -123,6 +130,12 @@ type Retrier struct {
 
 	mu          sync.Mutex
 	pausedUntil time.Time
+
+	// succeeded is set by the first Send that succeeds; until then, a
+	// batch whose every attempt was refused for refusedTime fails with an
+	// *UnreachableError.
+	succeeded   atomic.Bool
+	refusedTime time.Duration
 
 	log *slog.Logger // of each retry, at Debug level; nil: none
 
@@ -142,12 +155,13 @@ func NewRetrier(next sink.Sink, p RetryPolicy, stats *Stats) *Retrier {
 		stats = new(Stats)
 	}
 	return &Retrier{
-		next:   next,
-		policy: p.withDefaults(),
-		stats:  stats,
-		now:    time.Now,
-		sleep:  sleepContext,
-		jitter: uniformJitter,
+		next:        next,
+		policy:      p.withDefaults(),
+		stats:       stats,
+		now:         time.Now,
+		sleep:       sleepContext,
+		jitter:      uniformJitter,
+		refusedTime: DefaultRefusedTime,
 	}
 }
 
@@ -157,6 +171,7 @@ func (r *Retrier) Send(ctx context.Context, b *sink.Batch) error {
 	var (
 		last         error
 		firstFailure time.Time
+		allRefused   = true // every attempt of b so far was refused
 	)
 	for attempt := 1; ; attempt++ {
 		if err := r.waitPause(ctx); err != nil {
@@ -167,6 +182,7 @@ func (r *Retrier) Send(ctx context.Context, b *sink.Batch) error {
 		}
 		err := r.next.Send(ctx, b)
 		if err == nil {
+			r.succeeded.Store(true)
 			return nil
 		}
 		if cerr := ctx.Err(); cerr != nil {
@@ -178,9 +194,22 @@ func (r *Retrier) Send(ctx context.Context, b *sink.Batch) error {
 		if !retryable(err) {
 			return err
 		}
+		r.stats.setLastError(shortCause(err))
 		now := r.now()
 		if attempt == 1 {
 			firstFailure = now
+		}
+		allRefused = allRefused && isRefused(err)
+		var refusedDeadline time.Time
+		if allRefused && !r.succeeded.Load() {
+			refusedDeadline = firstFailure.Add(r.refusedTime)
+			if !now.Before(refusedDeadline) {
+				return &UnreachableError{
+					Endpoint: endpointOf(err),
+					Cause:    fmt.Sprintf("connection refused on every attempt for %s", now.Sub(firstFailure).Round(time.Second)),
+					Err:      err,
+				}
+			}
 		}
 		last = err
 		giveUp := func(timeLimit bool) error {
@@ -208,6 +237,9 @@ func (r *Retrier) Send(ctx context.Context, b *sink.Batch) error {
 			}
 			wait = min(wait, deadline.Sub(now))
 		}
+		if !refusedDeadline.IsZero() {
+			wait = min(wait, refusedDeadline.Sub(now))
+		}
 		if !pauseEnd.IsZero() {
 			wait = se.RetryAfter
 		}
@@ -221,6 +253,16 @@ func (r *Retrier) Send(ctx context.Context, b *sink.Batch) error {
 			return interrupted(err, attempt, last)
 		}
 	}
+}
+
+// endpointOf returns the endpoint a network error came from, or "the
+// endpoint" when the sender did not say.
+func endpointOf(err error) string {
+	var ne *networkError
+	if errors.As(err, &ne) && ne.endpoint != "" {
+		return ne.endpoint
+	}
+	return "the endpoint"
 }
 
 // setClock makes the Retrier read the time and wait on c.

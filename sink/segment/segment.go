@@ -309,7 +309,23 @@ type Stats struct {
 	Batches atomic.Int64
 	// Messages counts the messages of acknowledged requests.
 	Messages atomic.Int64
+
+	// lastError is the short cause of the last failed attempt that was
+	// retried or gave up; nil before the first.
+	lastError atomic.Pointer[string]
 }
+
+// LastError returns the cause, in a few words, of the last failed attempt
+// the sink retried ("503 Service Unavailable", "connection refused"), or ""
+// if none failed. It never holds the write key.
+func (s *Stats) LastError() string {
+	if p := s.lastError.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+func (s *Stats) setLastError(cause string) { s.lastError.Store(&cause) }
 
 // StatsSnapshot is a copy of the counters of Stats at one moment.
 type StatsSnapshot struct {
@@ -317,6 +333,9 @@ type StatsSnapshot struct {
 	// CurrentRate is the request rate in force, in requests per second,
 	// as CurrentRate returns it.
 	CurrentRate float64
+	// LastError is the cause of the last failed attempt, as LastError
+	// returns it.
+	LastError string
 }
 
 // Snapshot reads every counter.
@@ -329,6 +348,7 @@ func (s *Stats) Snapshot() StatsSnapshot {
 		Batches:     s.Batches.Load(),
 		Messages:    s.Messages.Load(),
 		CurrentRate: s.CurrentRate(),
+		LastError:   s.LastError(),
 	}
 }
 
@@ -453,7 +473,10 @@ func (s *HTTPSender) Send(ctx context.Context, b *sink.Batch) error {
 		if ctx.Err() != nil {
 			return fmt.Errorf("segment request: %w", ctx.Err())
 		}
-		return &networkError{err: err}
+		if u := unreachable(s.endpoint, err); u != nil {
+			return u
+		}
+		return &networkError{err: err, endpoint: s.endpoint}
 	}
 	defer drainClose(resp.Body)
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
@@ -579,7 +602,8 @@ func (e *unauthorizedError) Unwrap() []error { return []error{sink.ErrUnauthoriz
 // failed, was reset or closed mid-response, or the attempt timed out. It
 // never stands for the end of the caller's context.
 type networkError struct {
-	err error
+	err      error
+	endpoint string // the sender's base URL, for an *UnreachableError
 }
 
 func (e *networkError) Error() string { return e.err.Error() }
@@ -588,10 +612,11 @@ func (e *networkError) Unwrap() error { return e.err }
 
 // retryable is the one place that decides whether a failed attempt may be
 // tried again: 408, 429 and 5xx other than 501 and 505, and network errors
-// are; the end of the caller's context, 401 and 403, and other statuses
-// (among them 400 and 413, which the Splitter handles) are not.
+// are; the end of the caller's context, 401 and 403, an *UnreachableError
+// (a host that does not resolve, an untrusted certificate), and other
+// statuses (among them 400 and 413, which the Splitter handles) are not.
 func retryable(err error) bool {
-	if err == nil || errors.Is(err, sink.ErrUnauthorized) {
+	if err == nil || errors.Is(err, sink.ErrUnauthorized) || errors.As(err, new(*UnreachableError)) {
 		return false
 	}
 	var ne *networkError
