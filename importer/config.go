@@ -135,6 +135,10 @@ type Transport struct {
 	// CurrentRate is the request rate in force, per second; 0 when there
 	// is no limit.
 	CurrentRate float64 `json:"current_rate"`
+	// LastError is the cause, in a few words, of the last failed attempt
+	// the sink retried ("503 Service Unavailable", "connection refused");
+	// empty if none failed.
+	LastError string `json:"last_error,omitempty"`
 }
 
 // Defaults.

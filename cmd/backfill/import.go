@@ -171,8 +171,18 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "backfill import: %v\n", err)
-		if rep.CheckpointPath != "" && !errors.Is(err, importer.ErrCheckpointMismatch) {
+		unreachable := errors.As(err, new(*segment.UnreachableError))
+		if unreachable {
+			// No retry could fix it: the endpoint is wrong, or not trusted.
+			// The same command would fail the same way.
+			fmt.Fprintf(stderr, "backfill import: %v; check --endpoint\n", err)
+			if rep.CheckpointPath != "" {
+				fmt.Fprintf(stderr, "backfill import: the checkpoint %s keeps what was acknowledged; run the command again once the endpoint can be reached\n", rep.CheckpointPath)
+			}
+		} else {
+			fmt.Fprintf(stderr, "backfill import: %v\n", err)
+		}
+		if rep.CheckpointPath != "" && !unreachable && !errors.Is(err, importer.ErrCheckpointMismatch) {
 			fmt.Fprintf(stderr, "backfill import: the checkpoint %s is saved; to resume, run the same command again:\n  %s\n",
 				rep.CheckpointPath, shellQuote(cfg.Command))
 		}
@@ -373,6 +383,7 @@ func (t transportStats) Transport() importer.Transport {
 		Throttled:   snap.Throttled,
 		BytesSent:   snap.BytesSent,
 		CurrentRate: snap.CurrentRate,
+		LastError:   snap.LastError,
 	}
 }
 

@@ -80,7 +80,7 @@ func (d *progressDisplay) update(p importer.Progress) {
 		d.logger.Info("progress",
 			"bytes_read", p.BytesRead, "bytes_total", p.BytesTotal,
 			"rows_read", p.RowsRead, "delivered", p.Delivered, "rejected", p.Rejected,
-			"filtered", p.Filtered, "retries", p.Retries, "throttled", p.Throttled, "request_rate", p.CurrentRate,
+			"filtered", p.Filtered, "retries", p.Retries, "throttled", p.Throttled, "request_rate", p.CurrentRate, "last_error", p.LastError,
 			"events_per_second", int64(p.EventsPerSecond()), "final", p.Final)
 	}
 }
@@ -99,6 +99,9 @@ func describe(p importer.Progress) string {
 		p.EventsPerSecond(), p.Delivered, p.Rejected, p.Retries)
 	if p.Throttled > 0 && p.CurrentRate > 0 {
 		s += fmt.Sprintf("  429s %d, rate %.1f req/s", p.Throttled, p.CurrentRate)
+	}
+	if p.LastError != "" {
+		s += "  last error: " + p.LastError
 	}
 	return s
 }
