@@ -236,3 +236,22 @@ func TestARunLocksOnlyTheFilesItWrites(t *testing.T) {
 	}
 	checkUnlocked(t, cfg.CheckpointPath)
 }
+
+func TestAFolderSourceDoesNotReadTheLockFiles(t *testing.T) {
+	dir := t.TempDir()
+	writeNDJSON(t, dir, "a.ndjson", 4, map[int]string{2: `{"broken`})
+	cfg := checkpointConfig(dir, []string{dir}, &fakeSink{send: accept})
+	cfg.RejectsPath = filepath.Join(dir, "import.rejects.ndjson")
+	for i, cp := range []string{"a.json", "b.json"} {
+		cfg.CheckpointPath = filepath.Join(dir, ".backfill", cp)
+		rep, err := Run(context.Background(), cfg)
+		if err != nil || rep.Files != 1 || rep.RowsRead != 4 {
+			t.Fatalf("run %d: %d files, %d rows read, %v; want 1 file and 4 rows", i+1, rep.Files, rep.RowsRead, err)
+		}
+	}
+	for _, p := range []string{LockPath(cfg.RejectsPath), LockPath(cfg.CheckpointPath)} {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("lock file: %v", err)
+		}
+	}
+}
