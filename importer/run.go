@@ -68,7 +68,11 @@ type run struct {
 // before anything is sent, Run checks cfg.Spec against every source (each
 // CSV header and Parquet schema, and the first PrecheckRows rows of the
 // NDJSON input) and refuses a spec that does not fit one of them with a
-// *PrecheckError naming every source at fault. The returned
+// *PrecheckError naming every source at fault. First of all, Run takes an
+// exclusive lock on the checkpoint and on the rejects file (see LockPath),
+// and releases them when it returns; a run that finds either held by
+// another stops before reading anything, with a *LockedError (ErrLocked)
+// naming the file and the other run's process and host. The returned
 // Report is meaningful in every case and its counts add up. Errors name the
 // file, the row and the cause; a refused write key wraps sink.ErrUnauthorized.
 func Run(ctx context.Context, cfg Config) (Report, error) {
@@ -77,6 +81,13 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		return Report{}, err
 	}
 	cfg = cfg.withDefaults()
+	// One run at a time per checkpoint and per rejects file, before
+	// anything is read.
+	unlock, err := cfg.lockFiles(start)
+	if err != nil {
+		return Report{}, err
+	}
+	defer unlock()
 	r := &run{cfg: cfg, started: start.UTC(), interrupted: func() bool { return ctx.Err() != nil },
 		repeats: newRepeats(cfg.RepeatedIDLimit)}
 	if cfg.Spec != nil && cfg.Reader.Select == nil {

@@ -33,7 +33,8 @@ printed or logged. Rows that cannot be imported are appended to the rejects
 file with their file, line, byte offset, reason and raw bytes; the import goes
 on. Exit codes: 0 every row delivered, 2 finished with rejects, 64 a wrong
 flag or a mapping that is invalid or does not fit the data (nothing sent),
-1 failed, 130 interrupted.`
+1 failed, or the checkpoint or rejects file is in use by another run (nothing
+sent), 130 interrupted.`
 
 // importFlags are the flags of "backfill import".
 type importFlags struct {

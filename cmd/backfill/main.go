@@ -41,7 +41,8 @@ Usage:
 Run "backfill COMMAND --help" for the flags of a command.
 
 Exit codes: 0 every row delivered; 2 finished, some rows rejected (see the
-rejects file); 1 failed; 130 interrupted; 64 bad usage, or a mapping that
+rejects file); 1 failed, or another run holds the checkpoint or the rejects
+file (nothing was sent); 130 interrupted; 64 bad usage, or a mapping that
 does not fit the data (nothing was sent).
 `
 
@@ -139,6 +140,10 @@ func exitCode(err error) int {
 	case errors.As(err, new(*importer.PrecheckError)):
 		// The mapping does not fit the data: nothing was sent.
 		return exitUsage
+	case errors.Is(err, importer.ErrLocked):
+		// Another run holds the checkpoint or the rejects file: nothing
+		// was read or sent, and the message names that run.
+		return exitFailed
 	default:
 		return exitFailed
 	}
