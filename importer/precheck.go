@@ -69,6 +69,7 @@ func (r *run) precheck(ctx context.Context) error {
 	obs := spec.NewPathObserver()
 	var problems []SourceProblem
 	var observed []string // the sources the observed rows came from
+	left := PrecheckRows  // rows still to read, malformed ones included
 	opts := r.cfg.Reader
 	opts.Progress = nil // the pipeline counts the bytes it reads
 	if r.selectCols != nil {
@@ -83,10 +84,10 @@ func (r *run) precheck(ctx context.Context) error {
 		if format == "" {
 			format = src.Format
 		}
-		if format == readers.FormatNDJSON && obs.Rows() >= PrecheckRows {
+		if format == readers.FormatNDJSON && left <= 0 {
 			continue
 		}
-		rows, err := r.precheckSource(ctx, src, opts, obs)
+		rows, err := r.precheckSource(ctx, src, opts, obs, &left)
 		var pe *sourceProblem
 		switch {
 		case errors.As(err, &pe):
@@ -124,9 +125,10 @@ type sourceProblem struct{ err error }
 func (e *sourceProblem) Error() string { return e.err.Error() }
 
 // precheckSource opens one source: with a schema it compiles the spec for
-// it; without, it shows rows to obs until obs has seen PrecheckRows. It
-// returns the number of rows shown.
-func (r *run) precheckSource(ctx context.Context, src *readers.Source, opts readers.Options, obs *mappings.PathObserver) (int, error) {
+// it; without, it reads rows, showing the well-formed ones to obs, until
+// *left rows (malformed ones count too) are read. It returns the number
+// of rows shown.
+func (r *run) precheckSource(ctx context.Context, src *readers.Source, opts readers.Options, obs *mappings.PathObserver, left *int) (int, error) {
 	rd, err := readers.Open(ctx, *src, opts, nil)
 	if err != nil {
 		return 0, err
@@ -139,7 +141,7 @@ func (r *run) precheckSource(ctx context.Context, src *readers.Source, opts read
 		return 0, nil
 	}
 	shown := 0
-	for obs.Rows() < PrecheckRows {
+	for ; *left > 0; *left-- {
 		row, err := rd.Next(ctx)
 		if err == io.EOF {
 			break
@@ -159,10 +161,11 @@ func (r *run) precheckSource(ctx context.Context, src *readers.Source, opts read
 // gate holds the first rows of standard input back from the map stage
 // until the columns the mapping names were seen in them: standard input
 // cannot be opened twice, so it is checked as it is read. It holds at
-// most PrecheckRows rows (two blocks).
+// most PrecheckRows rows, malformed ones included (two blocks).
 type gate struct {
 	obs  *mappings.PathObserver
 	held []block
+	seen int // rows held, malformed ones included
 	open bool
 }
 
@@ -191,15 +194,16 @@ func (r *run) pass(ctx context.Context, g *gate, blk *block, out chan<- block, e
 		return r.handOn(ctx, blk, out)
 	}
 	for i := range blk.items {
-		if it := &blk.items[i]; it.err == nil && g.obs.Rows() < PrecheckRows {
+		if it := &blk.items[i]; it.err == nil && g.seen+i < PrecheckRows {
 			g.obs.Observe(&it.row)
 		}
 	}
+	g.seen += len(blk.items)
 	if len(blk.items) > 0 {
 		g.held = append(g.held, *blk)
 		blk.items = r.newItems()
 	}
-	if !end && g.obs.Rows() < PrecheckRows {
+	if !end && g.seen < PrecheckRows {
 		return nil
 	}
 	if err := g.obs.Err(); err != nil {

@@ -183,7 +183,7 @@ func (r *run) verifyContent(ctx context.Context, path string, cp *Checkpoint) er
 			var ok bool
 			want, ok = readers.ParsePrefixDigest(was.Hashed, was.ContentCRC)
 			if !ok || was.Hashed < 0 || (resume > 0 && was.Hashed > resume) {
-				return fmt.Errorf("checkpoint %s is corrupt (file %d has an invalid content_crc or hashed); run with --restart to discard it", path, i+1)
+				return fmt.Errorf("checkpoint %s is corrupt (the entry of %s has an invalid content_crc or hashed); run with --restart to discard it", path, was.Path)
 			}
 		}
 		p, err := readers.OpenPrefix(r.sources[i])

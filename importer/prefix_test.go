@@ -433,7 +433,7 @@ func TestResumeRefusesACorruptContentHash(t *testing.T) {
 		fs := &fakeSink{send: accept}
 		cfg.Sink = fs
 		_, err := Run(context.Background(), cfg)
-		want := fmt.Sprintf("checkpoint %s is corrupt (file 1 has an invalid content_crc or hashed); run with --restart to discard it", cfg.CheckpointPath)
+		want := fmt.Sprintf("checkpoint %s is corrupt (the entry of %s has an invalid content_crc or hashed); run with --restart to discard it", cfg.CheckpointPath, src)
 		if err == nil || err.Error() != want || fs.batches != 0 {
 			t.Fatalf("resume with content_crc %q: %v (%d batches), want %s", bad, err, fs.batches, want)
 		}
