@@ -96,7 +96,7 @@ func lookupEncoding(name string) (*textEncoding, error) {
 	cm, ok := e.(*charmap.Charmap)
 	if !ok {
 		// ISO-2022-JP and its kind shift state across rows; the
-		// "replacement" encoding decodes nothing.
+		// "replacementChar" encoding decodes nothing.
 		return nil, fmt.Errorf("encoding %s is not supported (it is stateful or not ASCII-compatible); want one of %s", canonical, textEncodingNames)
 	}
 	t := &textEncoding{name: canonical, kind: encSingle, table: new([256]string)}
@@ -246,19 +246,28 @@ func (d *rowDecoder) decode(raw []byte) ([]byte, error) {
 		return nil, fmt.Errorf("not %s text: %w", d.t.name, err)
 	}
 	out = out[:n]
-	if j := bytes.Index(out, []byte("\uFFFD")); j >= 0 && !(d.t.name == "gb18030" && bytes.Contains(raw, []byte{0x84, 0x31, 0xa4, 0x37})) {
+	// A U+FFFD that the source does not encode stands for bytes that are
+	// not text. GB18030 is the one of these encodings that can encode it.
+	if j := bytes.Index(out, replacementChar); j >= 0 && (d.t.name != "gb18030" || bytes.Count(out, replacementChar) > bytes.Count(raw, gb18030ReplacementChar)) {
 		return nil, fmt.Errorf("not %s text: an invalid byte sequence at character %d", d.t.name, utf8.RuneCount(out[:j])+1)
 	}
 	return out, nil
 }
 
+// replacementChar is U+FFFD in UTF-8, and gb18030ReplacementChar in GB18030.
+var (
+	replacementChar        = []byte("\uFFFD")
+	gb18030ReplacementChar = []byte{0x84, 0x31, 0xa4, 0x37}
+)
+
 // decodeShown returns the text of a malformed row for the rejects file:
-// decoded when it decodes, else the source bytes as they are.
+// decoded when it decodes, else the source bytes as they are; a copy
+// either way, which the row owns.
 func (d *rowDecoder) decodeShown(raw []byte) []byte {
 	if text, err := d.decode(raw); err == nil {
 		return bytes.Clone(text)
 	}
-	return raw
+	return bytes.Clone(raw)
 }
 
 // decodeRecord turns the source bytes of a CSV record into its text and

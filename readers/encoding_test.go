@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -146,6 +147,16 @@ func TestEncodingRows(t *testing.T) {
 				{Pos: pos("bad.csv", 1, 2, 6), Raw: "x\uFFFDy", Reason: ReasonInvalidEncoding, Err: "not utf-16le text: an unpaired surrogate or a truncated code unit at character 2"},
 				{Pos: pos("bad.csv", 2, 3, 14), Raw: "z", Names: []string{"a"}, Values: strs("z")},
 				{Pos: pos("bad.csv", 3, 4, 18), Raw: "\uFFFD", Reason: ReasonInvalidEncoding, Err: "not utf-16le text: an unpaired surrogate or a truncated code unit at character 1"},
+			},
+		},
+		{
+			// U+FFFD in its GB18030 form is text; beside a broken sequence
+			// the row is not.
+			name: "gb18030 replacement character", file: "g.csv", encoding: "gb18030",
+			data: []byte("v\n\x84\x31\xa4\x37a\n\x84\x31\xa4\x37a\x81\x20b\n"),
+			want: []item{
+				{Pos: pos("g.csv", 1, 2, 2), Raw: "\uFFFDa", Names: []string{"v"}, Values: strs("\uFFFDa")},
+				{Pos: pos("g.csv", 2, 3, 8), Raw: "\x84\x31\xa4\x37a\x81\x20b", Reason: ReasonInvalidEncoding, Err: "not gb18030 text: an invalid byte sequence at character 1"},
 			},
 		},
 		{
@@ -453,4 +464,32 @@ func FuzzEncoding(f *testing.F) {
 			diffItems(t, rest, got[i:])
 		}
 	})
+}
+
+// TestEncodingRejectKeepsItsBytes reads on well past a rejected record of
+// an encoded CSV file, so that the reader's buffer is refilled, and
+// expects the reject's Raw to be the record's bytes still.
+func TestEncodingRejectKeepsItsBytes(t *testing.T) {
+	var data bytes.Buffer
+	data.WriteString("a,b\nx\"\x81\"y,1\n")
+	for i := range 20000 {
+		fmt.Fprintf(&data, "%d,z\n", i)
+	}
+	path := writeFile(t, t.TempDir(), "w.csv", data.Bytes())
+	r := openT(t, path, Options{Encoding: "windows-1252"}, nil)
+	var rejected *RowError
+	for {
+		_, err := r.Next(context.Background())
+		if err == io.EOF {
+			break
+		}
+		if re, ok := err.(*RowError); ok && rejected == nil {
+			rejected = re
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rejected == nil || string(rejected.Raw) != "x\"\x81\"y,1" {
+		t.Fatalf("the reject: %+v, want its Raw x\"\\x81\"y,1", rejected)
+	}
 }
