@@ -1,6 +1,7 @@
 package readers
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sync/atomic"
@@ -220,11 +221,29 @@ func openErr(ctx context.Context, path string, err error) error {
 	return fileError(path, err)
 }
 
+// openDetectedParquet opens a file whose content says it is Parquet:
+// Parquet is read from the file itself, at any offset.
+func openDetectedParquet(ctx context.Context, src Source, in *input, opts Options, at *Position) (Reader, error) {
+	if in.codec != "" {
+		return nil, fmt.Errorf("%s: parquet: %s-compressed Parquet files are not supported (Parquet compresses its pages itself): decompress the file first", src.Path, in.codec)
+	}
+	if !in.owned || !in.seekable {
+		return nil, needsFileError(src.Path)
+	}
+	in.Close()
+	return openParquet(ctx, src, opts, at, in.count.high)
+}
+
 func openReader(ctx context.Context, src Source, format string, in *input, opts Options, at *Position) (Reader, error) {
 	s := newStream(in.r, opts.MaxLineBytes, in.size)
 	head, err := s.peek(ctx, sniffHeadSize)
 	if err != nil {
 		return nil, openErr(ctx, src.Path, err)
+	}
+	if format == "" && bytes.HasPrefix(head, parquetMagic) {
+		// Before any text encoding: Parquet's strings are UTF-8 by its
+		// format, whatever Options.Encoding says.
+		return openDetectedParquet(ctx, src, in, opts, at)
 	}
 	text, big, bom, err := chooseEncoding(src.Path, head, opts.text, opts.Encoding != "")
 	if err != nil {
@@ -244,16 +263,7 @@ func openReader(ctx context.Context, src Source, format string, in *input, opts 
 			return nil, openErr(ctx, src.Path, err)
 		}
 		if format == FormatParquet {
-			// Detected from the content: Parquet is read from the
-			// file itself, at any offset.
-			if in.codec != "" {
-				return nil, fmt.Errorf("%s: parquet: %s-compressed Parquet files are not supported (Parquet compresses its pages itself): decompress the file first", src.Path, in.codec)
-			}
-			if !in.owned || !in.seekable {
-				return nil, needsFileError(src.Path)
-			}
-			in.Close()
-			return openParquet(ctx, src, opts, at, in.count.high)
+			return openDetectedParquet(ctx, src, in, opts, at)
 		}
 	}
 	source := src

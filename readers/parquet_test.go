@@ -471,3 +471,27 @@ func TestParquetTimestampsAsMapped(t *testing.T) {
 		t.Fatalf("local = %#v, want the string 2024-03-01T12:00:00.123", row.Value(1))
 	}
 }
+
+// TestParquetWithoutExtensionIgnoresEncoding opens a Parquet file whose
+// name says nothing, with a text encoding configured: its content says
+// Parquet, which the encoding does not apply to.
+func TestParquetWithoutExtensionIgnoresEncoding(t *testing.T) {
+	dir := t.TempDir()
+	path := writeTypeFixture(t, dir, 3, 2)
+	plain := filepath.Join(dir, "export.dat")
+	if err := os.Rename(path, plain); err != nil {
+		t.Fatal(err)
+	}
+	want := mustReadAll(t, plain, Options{}, nil)
+	for _, enc := range []string{"utf-16le", "latin1"} {
+		r := openT(t, plain, Options{Encoding: enc}, nil)
+		if _, ok := r.(Schemer); !ok {
+			t.Fatalf("--encoding %s: the file is not read as Parquet (%T)", enc, r)
+		}
+		got := mustReadAll(t, plain, Options{Encoding: enc}, nil)
+		if len(got) != 3 {
+			t.Fatalf("--encoding %s: %d rows, want 3", enc, len(got))
+		}
+		diffItems(t, got, want)
+	}
+}
