@@ -17,6 +17,10 @@ import (
 	"github.com/backfillhq/backfill/sink/segment"
 )
 
+// writers are the message writers of Enqueue, reused across messages and
+// clients: each is used by one call at a time.
+var writers = sync.Pool{New: func() any { return new(sink.MessageWriter) }}
+
 // Defaults of Config.
 const (
 	// DefaultMaxQueueSize is the default number of messages a Client holds
@@ -346,9 +350,11 @@ func (c *Client) Enqueue(m Messager) error {
 	if msg.Timestamp.IsZero() {
 		msg.Timestamp = c.now()
 	}
-	// The writer checks the message and its size; data is its own.
-	var w sink.MessageWriter
-	w.Reset(make([]byte, 0, 512))
+	// The writer checks the message and its size. Its bytes are copied
+	// into the batch before the writer goes back to the pool.
+	w := writers.Get().(*sink.MessageWriter)
+	defer writers.Put(w)
+	w.Reset(w.Bytes())
 	data, err := w.WriteMessage(&msg)
 	if err != nil {
 		return err
