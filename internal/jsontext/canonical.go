@@ -94,7 +94,7 @@ func (c *Canonicalizer) object(dst, v []byte, i int) ([]byte, int) {
 		m.keyEnd, _, _ = ScanString(v, i)
 		i = SkipSpace(v, m.keyEnd)
 		m.val = SkipSpace(v, i+1) // after the colon
-		m.end = skipValue(v, m.val)
+		m.end, _ = skipTrustedValue(v, m.val)
 		c.spans = append(c.spans, m)
 		i = SkipSpace(v, m.end)
 		if v[i] == ',' {
@@ -117,37 +117,6 @@ func (c *Canonicalizer) object(dst, v []byte, i int) ([]byte, int) {
 	}
 	c.spans = c.spans[:base]
 	return append(dst, '}'), i + 1
-}
-
-// skipValue returns the index after the valid JSON value at v[i].
-func skipValue(v []byte, i int) int {
-	switch v[i] {
-	case '{', '[':
-		depth := 0
-		for ; ; i++ {
-			switch v[i] {
-			case '"':
-				i, _, _ = ScanString(v, i)
-				i--
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
-				}
-			}
-		}
-	case '"':
-		end, _, _ := ScanString(v, i)
-		return end
-	case 't', 'n':
-		return i + 4
-	case 'f':
-		return i + 5
-	}
-	end, _ := numberEnd(v, i)
-	return end
 }
 
 // CompareKeys compares two JSON string literals by the bytes of the
