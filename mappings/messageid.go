@@ -16,7 +16,7 @@ import (
 )
 
 // maxMessageID is Segment's limit on the length of a messageId.
-const maxMessageID = 100
+const maxMessageID = sink.MaxMessageIDBytes
 
 // writtenLen returns the length in bytes of s as the message writer
 // writes it: each byte that is not valid UTF-8 becomes U+FFFD, three
