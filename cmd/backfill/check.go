@@ -9,6 +9,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/spf13/cobra"
+
 	"github.com/backfillhq/backfill/importer"
 	"github.com/backfillhq/backfill/sink"
 )
@@ -29,25 +31,40 @@ Exit codes: 0 nothing would be rejected; 2 some rows would be; 64 the
 mapping is invalid or does not fit the data, or a flag is wrong; 1 the
 check could not run (an unreadable or corrupt file).`
 
-func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cmd := newCommand("check", "backfill check [flags] SOURCE...", checkAbout, stderr)
+// newCheckCommand returns "backfill check".
+func newCheckCommand(stdout, stderr io.Writer) *cobra.Command {
 	var in inputFlags
-	in.register(cmd.fs)
-	rows := cmd.fs.Int("rows", 5, "how many rows to show beside their messages")
-	sources, code, done := cmd.parse(args, true, stdout, stderr)
-	if done {
-		return code
+	var rows int
+	cmd := &cobra.Command{
+		Use:   "check [flags] SOURCE...",
+		Short: "Show what an import would send, and what it would reject",
+		Long:  checkAbout,
+		Args:  needSources,
+		RunE: func(cmd *cobra.Command, sources []string) error {
+			if err := in.validate(cmd.Flags()); err != nil {
+				return err
+			}
+			if rows < 0 {
+				return usagef("--rows is %d, want 0 or more", rows)
+			}
+			return codeErr(runCheck(cmd.Context(), &in, rows, sources, stdout, stderr))
+		},
 	}
-	if *rows < 0 {
-		fmt.Fprintf(stderr, "backfill check: --rows is %d, want 0 or more\n", *rows)
-		return exitUsage
-	}
-	cfg := importer.Config{Sources: sources, Sink: sink.NewStubSink(), DiscardRejects: true, SampleRows: *rows}
+	cmd.Flags().SortFlags = false
+	in.register(cmd.Flags())
+	cmd.Flags().IntVar(&rows, "rows", 5, "how many rows (`N`) to show beside their messages")
+	in.complete(cmd)
+	return cmd
+}
+
+// runCheck runs a check with validated flags and returns the exit code.
+func runCheck(ctx context.Context, in *inputFlags, rows int, sources []string, stdout, stderr io.Writer) int {
+	cfg := importer.Config{Sources: sources, Sink: sink.NewStubSink(), DiscardRejects: true, SampleRows: rows}
 	if err := in.apply(&cfg); err != nil {
 		fmt.Fprintf(stderr, "backfill check: %v\n", err)
 		return exitUsage
 	}
-	if *rows > 0 {
+	if rows > 0 {
 		cfg.Sample = func(s importer.Sample) { printSample(stdout, s) }
 	}
 	rep, err := importer.Run(ctx, cfg)

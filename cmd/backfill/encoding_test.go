@@ -113,15 +113,15 @@ func TestEncodingThroughTheBinary(t *testing.T) {
 	t.Run("unknown encoding", func(t *testing.T) {
 		for _, cmd := range []string{"import", "check"} {
 			_, stderr, code := runBin(cmd, "--encoding", "klingon", "latin.csv")
-			if code != exitUsage || !strings.Contains(stderr, `readers: Encoding "klingon": unknown encoding; want one of utf-8, utf-16, utf-16le, utf-16be, windows-1250 to windows-1258`) {
+			if code != exitUsage || !strings.Contains(stderr, `--encoding "klingon": unknown encoding; want one of utf-8, utf-16, utf-16le, utf-16be, windows-1250 to windows-1258`) {
 				t.Errorf("%s --encoding klingon: exit %d, stderr %s", cmd, code, stderr)
 			}
 		}
 	})
 	t.Run("help", func(t *testing.T) {
-		_, stderr, _ := runBin("import", "--help")
-		if !strings.Contains(stderr, "-encoding ENCODING") || !strings.Contains(stderr, "text ENCODING of CSV and NDJSON files") {
-			t.Errorf("import --help does not describe --encoding:\n%s", stderr)
+		stdout, _, _ := runBin("import", "--help")
+		if !strings.Contains(stdout, "--encoding ENCODING") || !strings.Contains(stdout, "text ENCODING of CSV and NDJSON files") {
+			t.Errorf("import --help does not describe --encoding:\n%s", stdout)
 		}
 	})
 }

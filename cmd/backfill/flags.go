@@ -1,84 +1,10 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 )
-
-// parseInterleaved parses flags that may come before, between or after the
-// positional arguments, and returns the positional ones. "--" ends flags.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		if rest[0] == "--" {
-			return append(pos, rest[1:]...), nil
-		}
-		// flag stops at the first non-flag; "--" before it was consumed.
-		consumed := len(args) - len(rest)
-		if consumed > 0 && args[consumed-1] == "--" {
-			return append(pos, rest...), nil
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
-	}
-}
-
-// command is a subcommand's flag set with its synopsis and description.
-type command struct {
-	fs       *flag.FlagSet
-	name     string // "import"
-	synopsis string // "backfill import [flags] SOURCE..."
-	about    string
-}
-
-func newCommand(name, synopsis, about string, stderr io.Writer) *command {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = usageFunc(fs, stderr, synopsis, about)
-	return &command{fs: fs, name: name, synopsis: synopsis, about: about}
-}
-
-// parse parses args. When done is set, the command must return code at
-// once: --help was asked for (printed to stdout) or the flags were wrong
-// (said on stderr). With needSources, at least one positional argument is
-// required.
-func (c *command) parse(args []string, needSources bool, stdout, stderr io.Writer) (pos []string, code int, done bool) {
-	pos, err := parseInterleaved(c.fs, args)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		usageFunc(c.fs, stdout, c.synopsis, c.about)()
-		return nil, exitOK, true
-	case err != nil:
-		return nil, exitUsage, true
-	case needSources && len(pos) == 0:
-		fmt.Fprintf(stderr, "backfill %s: name at least one SOURCE (a file, folder, glob or -); see --help\n", c.name)
-		return nil, exitUsage, true
-	case !needSources && len(pos) > 0:
-		fmt.Fprintf(stderr, "backfill %s: unexpected argument %q; see --help\n", c.name, pos[0])
-		return nil, exitUsage, true
-	}
-	return pos, exitOK, false
-}
-
-// usageFunc prints a command's synopsis, its description and every flag.
-func usageFunc(fs *flag.FlagSet, w io.Writer, synopsis, about string) func() {
-	return func() {
-		fmt.Fprintf(w, "Usage: %s\n\n%s\nFlags:\n", synopsis, strings.TrimSpace(about)+"\n")
-		fs.SetOutput(w)
-		fs.PrintDefaults()
-	}
-}
 
 // readWriteKey returns the write key from a file (trailing newline removed)
 // or from $SEGMENT_WRITE_KEY. It never prints the key.
@@ -113,4 +39,34 @@ func shellQuote(args []string) string {
 		b.WriteString("'" + strings.ReplaceAll(a, "'", `'\''`) + "'")
 	}
 	return b.String()
+}
+
+// checkWriteKey refuses a write key that cannot go into an Authorization
+// header, without quoting it. keyFile is where it came from ("" for
+// $SEGMENT_WRITE_KEY).
+func checkWriteKey(key, keyFile string) error {
+	from := "$SEGMENT_WRITE_KEY"
+	if keyFile != "" {
+		from = "--write-key-file " + keyFile
+	}
+	for _, r := range key {
+		if r <= ' ' || r == 0x7f || r == ':' {
+			return fmt.Errorf("the write key in %s contains whitespace, a control character or a colon; copy it again from the source's settings", from)
+		}
+	}
+	return nil
+}
+
+// syncFile flushes f to its disk. A file that is not a regular one
+// (/dev/null, a pipe, a terminal) has nothing to flush, and some refuse
+// to be asked: it is left alone.
+func syncFile(f *os.File) error {
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !info.Mode().IsRegular() {
+		return nil
+	}
+	return f.Sync()
 }

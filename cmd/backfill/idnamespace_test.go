@@ -1,9 +1,10 @@
 package main
 
 import (
-	"flag"
 	"path/filepath"
 	"testing"
+
+	"github.com/spf13/pflag"
 
 	"github.com/backfillhq/backfill/importer"
 )
@@ -28,7 +29,7 @@ func TestIDNamespaceFlag(t *testing.T) {
 		{[]string{"--mapping", other}, "", ""},
 	} {
 		var f inputFlags
-		fs := flag.NewFlagSet("import", flag.ContinueOnError)
+		fs := pflag.NewFlagSet("import", pflag.ContinueOnError)
 		f.register(fs)
 		if err := fs.Parse(c.args); err != nil {
 			t.Fatal(err)

@@ -4,14 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/backfillhq/backfill/importer"
 	"github.com/backfillhq/backfill/sink"
@@ -74,7 +77,7 @@ type importFlags struct {
 	drainTimeout       time.Duration
 }
 
-func (f *importFlags) register(fs *flag.FlagSet) {
+func (f *importFlags) register(fs *pflag.FlagSet) {
 	f.inputFlags.register(fs)
 
 	fs.BoolVar(&f.dryRun, "dry-run", false, "send nothing: write the messages that would be sent to stdout as NDJSON (same as --output -)")
@@ -83,21 +86,21 @@ func (f *importFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.endpoint, "endpoint", "", "Segment API `URL`, or eu for https://events.eu1.segmentapis.com (default: https://api.segment.io)")
 	fs.StringVar(&f.keyFile, "write-key-file", "", "read the write key from `FILE` (default: $SEGMENT_WRITE_KEY)")
 	fs.BoolVar(&f.noGzip, "no-gzip", false, "send request bodies uncompressed (default: gzip)")
-	fs.Float64Var(&f.rate, "rate", 0, "most requests per second across all senders; 429s lower it for a while (default: 50; negative: no limit)")
-	fs.Float64Var(&f.eventsRate, "events-rate", 0, "most events per second (default: no limit)")
-	fs.IntVar(&f.concurrency, "concurrency", importer.DefaultConcurrency, "batches in flight at once")
-	fs.IntVar(&f.maxRetries, "max-retries", 0, "retries of one batch before the run stops (default: 1000, so that --max-retry-time decides)")
-	fs.DurationVar(&f.maxRetryTime, "max-retry-time", 0, "how long one batch may keep failing before the run stops, its checkpoint written (default: 10m)")
-	fs.Float64Var(&f.minRate, "min-rate", 0, "lowest request rate that 429s may slow the import down to, per second (default: 1)")
-	fs.DurationVar(&f.timeout, "request-timeout", 0, "timeout of one HTTP request (default: 30s)")
+	fs.Float64Var(&f.rate, "rate", segment.DefaultRate, "most `N` requests per second across all senders; 429s lower it for a while; -1: no limit")
+	fs.Float64Var(&f.eventsRate, "events-rate", 0, "most `N` events per second (default: no limit)")
+	fs.IntVar(&f.concurrency, "concurrency", importer.DefaultConcurrency, "`N` batches in flight at once")
+	fs.IntVar(&f.maxRetries, "max-retries", segment.DefaultMaxRetries, "`N` retries of one batch before the run stops; 0: none (the default is high so that --max-retry-time decides)")
+	fs.DurationVar(&f.maxRetryTime, "max-retry-time", segment.DefaultMaxRetryTime, "how long (`D`) one batch may keep failing before the run stops, its checkpoint written; -1s: no limit")
+	fs.Float64Var(&f.minRate, "min-rate", 0, "lowest request rate, `N` per second, that 429s may slow the import down to (default: 1)")
+	fs.DurationVar(&f.timeout, "request-timeout", segment.DefaultRequestTimeout, "timeout `D` of one HTTP request, reading the answer included")
 
-	fs.IntVar(&f.maxBatchBytes, "max-batch-bytes", sink.DefaultMaxBatchBytes, "largest request body in bytes (at most the default)")
-	fs.IntVar(&f.maxMessageBytes, "max-message-bytes", sink.DefaultMaxMessageBytes, "largest message in bytes; larger ones are rejected (at most the default)")
-	fs.IntVar(&f.maxMessages, "max-batch-messages", sink.DefaultMaxMessages, "most messages in one batch (at most the default)")
+	fs.IntVar(&f.maxBatchBytes, "max-batch-bytes", sink.DefaultMaxBatchBytes, "largest request body in `BYTES` (at most the default)")
+	fs.IntVar(&f.maxMessageBytes, "max-message-bytes", sink.DefaultMaxMessageBytes, "largest message in `BYTES`; larger ones are rejected (at most the default)")
+	fs.IntVar(&f.maxMessages, "max-batch-messages", sink.DefaultMaxMessages, "most `N` messages in one batch (at most the default)")
 
 	fs.StringVar(&f.rejects, "rejects", importer.DefaultRejectsPath, "append rejected rows to `FILE` (NDJSON: file, line, row, offset, reason, error, raw)")
 	fs.StringVar(&f.report, "report", "", "write the final report as JSON to `FILE`")
-	fs.StringVar(&f.progress, "progress", "auto", "progress display: auto (a bar when stderr is a terminal, else a log line every 10s), always or never")
+	fs.StringVar(&f.progress, "progress", "auto", "progress display `MODE`: auto (a bar when stderr is a terminal, else a log line every 10s), always or never")
 
 	fs.Int64Var(&f.maxRejects, "max-rejects", 0, "stop the import once more than `N` rows are rejected (default: no limit)")
 	fs.Float64Var(&f.maxRejectRate, "max-reject-rate", 0, "stop the import once more than `PERCENT` of the last 10,000 rows are rejected (default: no limit)")
@@ -108,19 +111,43 @@ func (f *importFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.checkpoint, "checkpoint", "", "keep the checkpoint in `FILE` (default: .backfill/<hash of sources, mapping and destination>.json)")
 	fs.BoolVar(&f.noCheckpoint, "no-checkpoint", false, "keep no checkpoint: an interrupted import cannot resume")
 	fs.BoolVar(&f.restart, "restart", false, "discard an existing checkpoint and import everything again")
-	fs.DurationVar(&f.checkpointInterval, "checkpoint-interval", importer.DefaultCheckpointInterval, "longest time between checkpoint writes; 0 writes after every batch")
-	fs.DurationVar(&f.drainTimeout, "drain-timeout", importer.DefaultDrainTimeout, "on Ctrl-C or SIGTERM, how long batches being sent may take to finish")
+	fs.DurationVar(&f.checkpointInterval, "checkpoint-interval", importer.DefaultCheckpointInterval, "longest time `D` between checkpoint writes; 0 writes after every batch")
+	fs.DurationVar(&f.drainTimeout, "drain-timeout", importer.DefaultDrainTimeout, "on Ctrl-C or SIGTERM, how long (`D`) batches being sent may take to finish")
 }
 
-func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cmd := newCommand("import", "backfill import [flags] SOURCE...", importAbout, stderr)
+// newImportCommand returns "backfill import". cmdline is the whole command
+// line after "backfill", which the checkpoint keeps as the command that
+// resumes the import.
+func newImportCommand(cmdline []string, stdout, stderr io.Writer) *cobra.Command {
 	var f importFlags
-	f.register(cmd.fs)
-	sources, code, done := cmd.parse(args, true, stdout, stderr)
-	if done {
-		return code
+	cmd := &cobra.Command{
+		Use:   "import [flags] SOURCE...",
+		Short: "Read CSV/NDJSON/Parquet files, map rows to messages, send them",
+		Long:  importAbout,
+		Args:  needSources,
+		RunE: func(cmd *cobra.Command, sources []string) error {
+			if err := f.validate(cmd.Flags()); err != nil {
+				return err
+			}
+			return codeErr(runImport(cmd.Context(), &f, sources, cmdline, stdout, stderr))
+		},
 	}
-	cfg, closeSink, err := f.config(sources, args, stdout)
+	cmd.Flags().SortFlags = false
+	f.register(cmd.Flags())
+	f.complete(cmd)
+	return cmd
+}
+
+// complete registers the shell completions of import's flag values.
+func (f *importFlags) complete(cmd *cobra.Command) {
+	f.inputFlags.complete(cmd)
+	cmd.RegisterFlagCompletionFunc("progress", cobra.FixedCompletions([]string{"auto", "always", "never"}, cobra.ShellCompDirectiveNoFileComp))
+	cmd.RegisterFlagCompletionFunc("endpoint", cobra.FixedCompletions([]string{"eu", segment.Endpoint, "http://127.0.0.1:8088"}, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// runImport runs an import with validated flags and returns the exit code.
+func runImport(ctx context.Context, f *importFlags, sources, cmdline []string, stdout, stderr io.Writer) int {
+	cfg, closeSink, err := f.config(sources, cmdline, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "backfill import: %v\n", err)
 		return exitUsage
@@ -200,7 +227,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 
 // config turns the flags into an importer configuration with its sink. The
 // returned function closes the sink's output, if any.
-func (f *importFlags) config(sources, args []string, stdout io.Writer) (importer.Config, func() error, error) {
+func (f *importFlags) config(sources, cmdline []string, stdout io.Writer) (importer.Config, func() error, error) {
 	noop := func() error { return nil }
 	cfg := importer.Config{
 		Sources:     sources,
@@ -250,9 +277,9 @@ func (f *importFlags) config(sources, args []string, stdout io.Writer) (importer
 	destination := f.destination()
 	cfg.Destination = destination
 	cfg.Restart = f.restart
-	cfg.Command = []string{"backfill", "import"}
-	for _, a := range args {
-		if a != "--restart" && a != "-restart" {
+	cfg.Command = []string{"backfill"}
+	for _, a := range cmdline {
+		if a != "--restart" && !strings.HasPrefix(a, "--restart=") {
 			cfg.Command = append(cfg.Command, a) // resuming must not start over
 		}
 	}
@@ -282,7 +309,7 @@ func (f *importFlags) config(sources, args []string, stdout io.Writer) (importer
 		}
 		cfg.Sink = sink.NewWriterSink(file)
 		return cfg, func() error {
-			if err := file.Sync(); err != nil {
+			if err := syncFile(file); err != nil {
 				file.Close()
 				return fmt.Errorf("--output: %w", err)
 			}
@@ -296,7 +323,7 @@ func (f *importFlags) config(sources, args []string, stdout io.Writer) (importer
 		Rate:           f.rate,
 		MinRate:        f.minRate,
 		EventsRate:     f.eventsRate,
-		MaxRetries:     f.maxRetries,
+		MaxRetries:     retries(f.maxRetries),
 		MaxRetryTime:   f.maxRetryTime,
 		RequestTimeout: f.timeout,
 		Stub:           f.stub,
@@ -309,6 +336,9 @@ func (f *importFlags) config(sources, args []string, stdout io.Writer) (importer
 		if key == "" {
 			return cfg, noop, errors.New("no write key: set $SEGMENT_WRITE_KEY or --write-key-file (or use --dry-run, --output or --stub to send nothing)")
 		}
+		if err := checkWriteKey(key, f.keyFile); err != nil {
+			return cfg, noop, err
+		}
 		sc.WriteKey = key
 	}
 	s, stats, err := segment.New(sc)
@@ -318,6 +348,15 @@ func (f *importFlags) config(sources, args []string, stdout io.Writer) (importer
 	cfg.Sink = s
 	cfg.Stats = transportStats{stats}
 	return cfg, noop, nil
+}
+
+// retries turns --max-retries into the sink's MaxRetries, whose 0 means
+// its default: --max-retries 0 means no retries.
+func retries(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 // startCPUProfile writes a CPU profile to path until the returned function

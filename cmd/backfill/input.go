@@ -1,9 +1,11 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/backfillhq/backfill/importer"
 	"github.com/backfillhq/backfill/mappings"
@@ -25,11 +27,11 @@ type inputFlags struct {
 	noNull       bool
 }
 
-func (f *inputFlags) register(fs *flag.FlagSet) {
+func (f *inputFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.mapping, "mapping", "", "`FILE` (or preset:segment, preset:mixpanel, preset:amplitude): YAML mapping from rows to messages (default: rows are Segment messages, passed through)")
 	fs.StringVar(&f.format, "format", "", "force the input `FORMAT`: csv, ndjson or parquet (default: detected from content and name)")
 	fs.StringVar(&f.encoding, "encoding", "", "text `ENCODING` of CSV and NDJSON files, such as latin1, windows-1252, shift_jis or utf-16le; offsets stay in file bytes (default: strict UTF-8, and UTF-16 when a file starts with its byte-order mark)")
-	fs.StringVar(&f.delimiter, "delimiter", "", "CSV field delimiter, one character; \\t for tab (default: , and tab for .tsv)")
+	fs.StringVar(&f.delimiter, "delimiter", "", "CSV field delimiter `C`, one character; \\t for tab (default: , and tab for .tsv)")
 	fs.StringVar(&f.columns, "columns", "", "comma-separated column `NAMES` for CSV files without a header row (default: first row is the header)")
 	fs.IntVar(&f.maxLineBytes, "max-line-bytes", 1<<20, "longest NDJSON line or CSV record in `BYTES`; longer ones are rejected")
 	fs.Func("null", "comma-separated CSV cell `TOKENS` that mean no value, such as NULL or \\N; an empty item is the empty cell (default: only empty cells)", func(v string) error {
@@ -107,4 +109,10 @@ func (f *inputFlags) apply(cfg *importer.Config) error {
 		}
 	}
 	return nil
+}
+
+// complete registers the shell completions of the input flags' values.
+func (f *inputFlags) complete(cmd *cobra.Command) {
+	cmd.MarkFlagFilename("mapping", "yaml", "yml")
+	cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(formatFlagValues, cobra.ShellCompDirectiveNoFileComp))
 }

@@ -1,7 +1,12 @@
 // Command backfill imports historical event data into Segment.
 //
 //	backfill import [flags] SOURCE...   read, map, batch and send
+//	backfill check [flags] SOURCE...    show what an import would send
+//	backfill status [flags]             show how far an import got
+//	backfill presets [NAME]             list or print the built-in mappings
 //	backfill serve [flags]              run a local Segment-compatible receiver
+//	backfill completion SHELL           print a shell completion script
+//	backfill help [COMMAND]             show the help of a command
 //	backfill version                    print the version
 package main
 
@@ -13,7 +18,10 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
+
+	"github.com/spf13/cobra"
 
 	"github.com/backfillhq/backfill/importer"
 	"github.com/backfillhq/backfill/sink"
@@ -28,23 +36,28 @@ const (
 	exitInterrupted = 130
 )
 
-const usage = `backfill imports historical event data into Segment.
+const rootAbout = `backfill imports historical event data into Segment: it reads CSV, NDJSON
+and Parquet files, maps each row to a Segment message, and sends the
+messages in batches to Segment's HTTP Tracking API, resuming where it
+stopped when run again.
 
-Usage:
-  backfill import [flags] SOURCE...   read CSV/NDJSON/Parquet files, map rows to messages, send them
-  backfill check [flags] SOURCE...    show what an import would send, and what it would reject
-  backfill status [--checkpoint FILE] show how far an import got, and how to resume it
-  backfill presets [NAME]             list the built-in mappings, or print one to copy
-  backfill serve [flags]              run a local Segment-compatible receiver
-  backfill version                    print the version
+Run "backfill help COMMAND" (or "backfill COMMAND --help") for the flags of
+a command, and "backfill completion bash|zsh|fish|powershell --help" to set
+up shell completion.
 
-Run "backfill COMMAND --help" for the flags of a command.
+` + exitCodesHelp
 
-Exit codes: 0 every row delivered; 2 finished, some rows rejected (see the
-rejects file); 1 failed, or another run holds the checkpoint or the rejects
-file (nothing was sent); 130 interrupted; 64 bad usage, or a mapping that
-does not fit the data (nothing was sent).
-`
+// exitCodesHelp is the exit codes' part of the help.
+const exitCodesHelp = `Exit codes:
+  0    every row delivered (or filtered)
+  2    finished, and some rows rejected: see the rejects file
+  1    failed: a wrong write key, an endpoint that cannot be reached, a
+       batch not delivered after its retries, an unreadable or corrupt
+       file; or another run holds the checkpoint or the rejects file
+       (nothing was sent)
+  64   bad usage: a wrong command, flag or value, an invalid mapping, or
+       a mapping that does not fit the data (nothing was sent)
+  130  interrupted (Ctrl-C, SIGTERM)`
 
 func main() {
 	// Signals first: an interrupt that came before the handler would kill
@@ -103,30 +116,93 @@ func tuneGC() {
 
 // run executes one command line and returns the process exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return exitUsage
+	if args == nil {
+		args = []string{} // not os.Args
 	}
-	switch args[0] {
-	case "import":
-		return runImport(ctx, args[1:], stdout, stderr)
-	case "check":
-		return runCheck(ctx, args[1:], stdout, stderr)
-	case "presets":
-		return runPresets(args[1:], stdout, stderr)
-	case "status":
-		return runStatus(args[1:], stdout, stderr)
-	case "serve":
-		return runServe(ctx, args[1:], stdout, stderr)
-	case "version", "--version":
-		fmt.Fprintf(stdout, "backfill %s\n", sink.Version)
-		return exitOK
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return exitOK
-	default:
-		fmt.Fprintf(stderr, "backfill: unknown command %q\n\n%s", args[0], usage)
-		return exitUsage
+	root := newRootCommand(args, stdout, stderr)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err != nil {
+		return printError(stderr, cmd, err)
+	}
+	return exitOK
+}
+
+// newRootCommand returns the backfill command with its subcommands, writing
+// results and help to stdout, errors and logs to stderr. args is the
+// command line after "backfill".
+func newRootCommand(args []string, stdout, stderr io.Writer) *cobra.Command {
+	cobra.EnableCommandSorting = false
+	root := &cobra.Command{
+		SuggestionsMinimumDistance: 2,
+		Use:                        "backfill",
+		Short:                      "Import historical event data into Segment",
+		Long:                       rootAbout,
+		Version:                    sink.Version,
+		SilenceErrors:              true,
+		SilenceUsage:               true,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return unknownCommand(cmd, args[0])
+			}
+			return nil
+		},
+		// Without a command: the help, on stderr, as bad usage.
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cmd.SetOut(stderr)
+			cmd.Help()
+			return exitStatus(exitUsage)
+		},
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(flagError)
+	root.SetVersionTemplate("backfill {{.Version}}\n")
+	root.Flags().Bool("version", false, "print the version")
+	root.AddCommand(
+		newImportCommand(args, stdout, stderr),
+		newCheckCommand(stdout, stderr),
+		newStatusCommand(stdout, stderr),
+		newPresetsCommand(stdout, stderr),
+		newServeCommand(stdout, stderr),
+		&cobra.Command{
+			Use:   "version",
+			Short: "Print the version",
+			Args:  noArgs,
+			Run: func(cmd *cobra.Command, args []string) {
+				fmt.Fprintf(stdout, "backfill %s\n", sink.Version)
+			},
+		},
+	)
+	root.SetHelpCommand(newHelpCommand(root))
+	return root
+}
+
+// newHelpCommand returns "backfill help [COMMAND]": the help of a command,
+// or a usage error with suggestions for one that does not exist.
+func newHelpCommand(root *cobra.Command) *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [COMMAND]",
+		Short: "Show the help of a command",
+		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+			var names []string
+			for _, c := range root.Commands() {
+				if c.IsAvailableCommand() && strings.HasPrefix(c.Name(), toComplete) {
+					names = append(names, c.Name())
+				}
+			}
+			return names, cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			target, rest, err := root.Find(args)
+			if err != nil || len(args) > 0 && target == root {
+				return unknownCommand(root, args[0])
+			}
+			if len(rest) > 0 && target.HasSubCommands() {
+				return unknownCommand(target, rest[0])
+			}
+			return target.Help()
+		},
 	}
 }
 

@@ -5,30 +5,44 @@ import (
 	"io"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/backfillhq/backfill/mappings"
 )
 
 const presetsAbout = `Lists the built-in mappings, or prints one so that it can be copied and
 edited: backfill presets mixpanel > my-mapping.yaml`
 
-func runPresets(args []string, stdout, stderr io.Writer) int {
-	switch {
-	case len(args) == 0:
-		fmt.Fprintf(stdout, "presets (use with --mapping preset:NAME; print one with backfill presets NAME):\n  %s\n",
-			strings.Join(mappings.Presets(), "\n  "))
-		return exitOK
-	case len(args) == 1 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help"):
-		fmt.Fprintf(stdout, "Usage: backfill presets [NAME]\n\n%s\n", presetsAbout)
-		return exitOK
-	case len(args) == 1:
-		src, err := mappings.PresetSource(strings.TrimPrefix(args[0], "preset:"))
-		if err != nil {
-			fmt.Fprintf(stderr, "backfill presets: %v\n", err)
-			return exitUsage
-		}
-		stdout.Write(src)
-		return exitOK
+// newPresetsCommand returns "backfill presets".
+func newPresetsCommand(stdout, stderr io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "presets [NAME]",
+		Short: "List the built-in mappings, or print one to copy",
+		Long:  presetsAbout,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return usagef("give at most one preset name")
+			}
+			return nil
+		},
+		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+			if len(args) > 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			return mappings.Presets(), cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				fmt.Fprintf(stdout, "presets (use with --mapping preset:NAME; print one with backfill presets NAME):\n  %s\n",
+					strings.Join(mappings.Presets(), "\n  "))
+				return nil
+			}
+			src, err := mappings.PresetSource(strings.TrimPrefix(args[0], "preset:"))
+			if err != nil {
+				return &usageError{msg: err.Error()}
+			}
+			_, err = stdout.Write(src)
+			return err
+		},
 	}
-	fmt.Fprintln(stderr, "backfill presets: give at most one preset name; see --help")
-	return exitUsage
 }

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/backfillhq/backfill/sink/receiver"
 )
 
@@ -36,23 +38,46 @@ without the receiver's own work on the same machine.
 
 It prints its URL on stdout once it listens and runs until interrupted.`
 
-func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cmd := newCommand("serve", "backfill serve [flags]", serveAbout, stderr)
-	fs := cmd.fs
-	addr := fs.String("addr", "127.0.0.1:8088", "`HOST:PORT` to listen on (port 0 picks a free port)")
-	out := fs.String("out", "received.ndjson", "append accepted messages to `FILE` as NDJSON (- for stdout)")
-	keyFile := fs.String("write-key-file", "", "require the write key in `FILE` (default: $SEGMENT_WRITE_KEY if set)")
-	urlFile := fs.String("url-file", "", "write the receiver's URL to `FILE` once it listens, for scripts")
-	discard := fs.Bool("discard", false, "accept every authenticated request without checking or keeping its messages (--out is not written)")
-	if _, code, done := cmd.parse(args, false, stdout, stderr); done {
-		return code
+// newServeCommand returns "backfill serve".
+func newServeCommand(stdout, stderr io.Writer) *cobra.Command {
+	var (
+		o       serveOptions
+		keyFile string
+	)
+	cmd := &cobra.Command{
+		Use:   "serve [flags]",
+		Short: "Run a local Segment-compatible receiver",
+		Long:  serveAbout,
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := validateAddr(o.addr); err != nil {
+				return err
+			}
+			if err := nonEmpty("out", "write-key-file", "url-file")(cmd.Flags()); err != nil {
+				return err
+			}
+			return codeErr(runServe(cmd.Context(), o, keyFile, stdout, stderr))
+		},
 	}
-	key, err := readWriteKey(*keyFile)
+	fs := cmd.Flags()
+	fs.SortFlags = false
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8088", "`HOST:PORT` to listen on (port 0 picks a free port)")
+	fs.StringVar(&o.out, "out", "received.ndjson", "append accepted messages to `FILE` as NDJSON (- for stdout)")
+	fs.StringVar(&keyFile, "write-key-file", "", "require the write key in `FILE` (default: $SEGMENT_WRITE_KEY if set)")
+	fs.StringVar(&o.urlFile, "url-file", "", "write the receiver's URL to `FILE` once it listens, for scripts")
+	fs.BoolVar(&o.discard, "discard", false, "accept every authenticated request without checking or keeping its messages (--out is not written)")
+	return cmd
+}
+
+// runServe runs the receiver until ctx ends and returns the exit code.
+func runServe(ctx context.Context, o serveOptions, keyFile string, stdout, stderr io.Writer) int {
+	key, err := readWriteKey(keyFile)
 	if err != nil {
 		fmt.Fprintf(stderr, "backfill serve: %v\n", err)
 		return exitUsage
 	}
-	if err := serve(ctx, serveOptions{addr: *addr, out: *out, key: key, urlFile: *urlFile, discard: *discard}, stdout, stderr); err != nil {
+	o.key = key
+	if err := serve(ctx, o, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "backfill serve: %v\n", err)
 		return exitFailed
 	}

@@ -9,6 +9,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/backfillhq/backfill/importer"
 )
 
@@ -17,14 +19,31 @@ partial (with where it resumes) or pending, the totals so far, and the
 command that resumes it. Without --checkpoint, it lists every checkpoint in
 .backfill/ under the working directory.`
 
-func runStatus(args []string, stdout, stderr io.Writer) int {
-	cmd := newCommand("status", "backfill status [--checkpoint FILE]", statusAbout, stderr)
-	path := cmd.fs.String("checkpoint", "", "the checkpoint `FILE` to show (default: every checkpoint in .backfill/)")
-	if _, code, done := cmd.parse(args, false, stdout, stderr); done {
-		return code
+// newStatusCommand returns "backfill status".
+func newStatusCommand(stdout, stderr io.Writer) *cobra.Command {
+	var path string
+	cmd := &cobra.Command{
+		Use:   "status [--checkpoint FILE]",
+		Short: "Show how far an import got, and how to resume it",
+		Long:  statusAbout,
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := nonEmpty("checkpoint")(cmd.Flags()); err != nil {
+				return err
+			}
+			return codeErr(runStatus(path, stdout, stderr))
+		},
 	}
-	paths := []string{*path}
-	if *path == "" {
+	cmd.Flags().StringVar(&path, "checkpoint", "", "the checkpoint `FILE` to show (default: every checkpoint in .backfill/)")
+	cmd.MarkFlagFilename("checkpoint", "json")
+	return cmd
+}
+
+// runStatus shows the checkpoint at path, or every one in .backfill/, and
+// returns the exit code.
+func runStatus(path string, stdout, stderr io.Writer) int {
+	paths := []string{path}
+	if path == "" {
 		paths, _ = filepath.Glob(filepath.Join(importer.DefaultCheckpointDir, "*.json"))
 		sort.Strings(paths)
 		if len(paths) == 0 {

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// usageError is a command line that cannot run as written: a flag that does
+// not exist or has a wrong value, a missing argument, an unknown command.
+// Its message speaks of flags and values as the user typed them; the
+// process exits with exitUsage.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+// usagef returns a *usageError with the formatted message.
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// exitStatus ends a command whose outcome is already reported: the process
+// exits with the code it holds, printing nothing more.
+type exitStatus int
+
+func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// codeErr turns a command's exit code into what its RunE returns.
+func codeErr(code int) error {
+	if code == exitOK {
+		return nil
+	}
+	return exitStatus(code)
+}
+
+// flagError rewrites a flag parsing error in the words of the command line:
+// the flag as typed and what value it wants, never the Go type or parser
+// behind it.
+func flagError(cmd *cobra.Command, err error) error {
+	var (
+		invalid  *pflag.InvalidValueError
+		required *pflag.ValueRequiredError
+		notExist *pflag.NotExistError
+	)
+	switch {
+	case errors.As(err, &invalid):
+		f := invalid.GetFlag()
+		want := ""
+		switch f.Value.Type() {
+		case "int", "int64":
+			want = "want a whole number"
+		case "float64":
+			want = "want a number"
+		case "duration":
+			want = "want a duration such as 500ms, 30s, 5m or 1h30m"
+		case "bool":
+			want = "want true or false"
+		default:
+			want = errors.Unwrap(err).Error()
+		}
+		return usagef("--%s %q: %s", f.Name, invalid.GetValue(), want)
+	case errors.As(err, &required):
+		return usagef("--%s needs a value", required.GetSpecifiedName())
+	case errors.As(err, &notExist):
+		name := notExist.GetSpecifiedName()
+		if notExist.GetSpecifiedShortnames() != "" {
+			return usagef("unknown flag -%s in -%s", name, notExist.GetSpecifiedShortnames())
+		}
+		if s := closestFlag(cmd, name); s != "" {
+			return usagef("unknown flag --%s; did you mean --%s?", name, s)
+		}
+		return usagef("unknown flag --%s", name)
+	}
+	return &usageError{msg: err.Error()}
+}
+
+// closestFlag returns the name of cmd's flag nearest to name (at most two
+// edits away, or one that starts with it), or "".
+func closestFlag(cmd *cobra.Command, name string) string {
+	best, bestDist := "", 3
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if f.Hidden {
+			return
+		}
+		d := editDistance(name, f.Name)
+		if strings.HasPrefix(f.Name, name) && len(name) >= 3 {
+			d = min(d, 1)
+		}
+		if d < bestDist {
+			best, bestDist = f.Name, d
+		}
+	})
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// unknownCommand is the usage error of a command name that root lacks,
+// with the commands it may have meant.
+func unknownCommand(root *cobra.Command, name string) error {
+	if s := root.SuggestionsFor(name); len(s) > 0 {
+		return usagef("unknown command %q; did you mean %s?", name, strings.Join(s, " or "))
+	}
+	return usagef("unknown command %q; see backfill --help", name)
+}
+
+// needSources requires at least one SOURCE argument.
+func needSources(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return usagef("name at least one SOURCE (a file, folder, glob or -)")
+	}
+	return nil
+}
+
+// noArgs refuses positional arguments.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usagef("unexpected argument %q", args[0])
+	}
+	return nil
+}
+
+// printError reports the error that ended cmd and returns the exit code.
+func printError(stderr io.Writer, cmd *cobra.Command, err error) int {
+	var status exitStatus
+	if errors.As(err, &status) {
+		return int(status)
+	}
+	path := "backfill"
+	if cmd != nil {
+		path = cmd.CommandPath()
+	}
+	var usage *usageError
+	if errors.As(err, &usage) {
+		fmt.Fprintf(stderr, "%s: %v\nRun \"%s --help\" for usage.\n", path, err, path)
+		return exitUsage
+	}
+	fmt.Fprintf(stderr, "%s: %v\n", path, err)
+	return exitCode(err)
+}
