@@ -201,6 +201,7 @@ func newHelpCommand(root *cobra.Command) *cobra.Command {
 			if len(rest) > 0 && target.HasSubCommands() {
 				return unknownCommand(target, rest[0])
 			}
+			target.InitDefaultHelpFlag() // shown as in COMMAND --help
 			return target.Help()
 		},
 	}
