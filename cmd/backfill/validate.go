@@ -14,6 +14,7 @@ import (
 	"github.com/backfillhq/backfill/mappings"
 	"github.com/backfillhq/backfill/readers"
 	"github.com/backfillhq/backfill/sink"
+	"github.com/backfillhq/backfill/sink/segment"
 )
 
 // The flags are checked here, before any of them is used, one function a
@@ -161,7 +162,7 @@ func (f *importFlags) validateEndpoint(fs *pflag.FlagSet) error {
 		return nil
 	}
 	s := strings.TrimSpace(f.endpoint)
-	shown := redactEndpoint(s)
+	shown := segment.RedactEndpoint(s)
 	if strings.EqualFold(s, "eu") {
 		return nil
 	}
@@ -176,20 +177,6 @@ func (f *importFlags) validateEndpoint(fs *pflag.FlagSet) error {
 		return usagef("--endpoint %q: want a URL without a query (?) or fragment (#)", shown)
 	}
 	return nil
-}
-
-// redactEndpoint returns s with everything before its last @ after the
-// scheme replaced by ***, so that an error can quote a URL that may hold
-// credentials, whether or not it parses.
-func redactEndpoint(s string) string {
-	start := 0
-	if i := strings.Index(s, "://"); i >= 0 {
-		start = i + len("://")
-	}
-	if at := strings.LastIndex(s[start:], "@"); at >= 0 {
-		return s[:start] + "***" + s[start+at:]
-	}
-	return s
 }
 
 // validateRates checks --rate, --min-rate and --events-rate. A value left

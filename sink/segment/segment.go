@@ -279,15 +279,30 @@ func ResolveEndpoint(s string) (string, error) {
 	}
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
-		return "", fmt.Errorf("endpoint %q: want \"eu\" or an http(s) URL", s)
+		return "", fmt.Errorf("endpoint %q: want \"eu\" or an http(s) URL", RedactEndpoint(s))
 	}
 	if u.User != nil {
 		return "", errors.New("endpoint: credentials in the URL are not allowed; the write key goes in WriteKey")
 	}
 	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
-		return "", fmt.Errorf("endpoint %q: want a URL without a query or fragment", s)
+		return "", fmt.Errorf("endpoint %q: want a URL without a query or fragment", RedactEndpoint(s))
 	}
 	return strings.TrimRight(s, "/"), nil
+}
+
+// RedactEndpoint returns an endpoint setting fit to be quoted in an error
+// or a log: everything between the scheme and the last @ (a user name, a
+// password, a write key) is replaced by ***, whether or not s parses as a
+// URL.
+func RedactEndpoint(s string) string {
+	start := 0
+	if i := strings.Index(s, "://"); i >= 0 {
+		start = i + len("://")
+	}
+	if at := strings.LastIndex(s[start:], "@"); at >= 0 {
+		return s[:start] + "***" + s[start+at:]
+	}
+	return s
 }
 
 // Stats counts the work of a Segment sink. All fields are safe for

@@ -276,6 +276,24 @@ func TestResolveEndpoint(t *testing.T) {
 	}
 }
 
+// TestResolveEndpointNeverQuotesCredentials gives endpoints with a user
+// and password that do not parse, or have a query: the error quotes the
+// endpoint without them.
+func TestResolveEndpointNeverQuotesCredentials(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"htps://admin:hunter2@api.segment.io", `endpoint "htps://***@api.segment.io": want "eu" or an http(s) URL`},
+		{"https://admin:hunter2@api segment io", `endpoint "https://***@api segment io": want "eu" or an http(s) URL`},
+		{"admin:hun/ter2@api.segment.io", `endpoint "***@api.segment.io": want "eu" or an http(s) URL`},
+		{"https://admin:hunter2@api.segment.io?x=1", "endpoint: credentials in the URL are not allowed; the write key goes in WriteKey"},
+		{"https://api.segment.io?key=a@b", `endpoint "https://***@b": want a URL without a query or fragment`},
+	} {
+		_, err := ResolveEndpoint(tc.in)
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("ResolveEndpoint(%q): %v, want %s", tc.in, err, tc.want)
+		}
+	}
+}
+
 func TestConfigValidate(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
