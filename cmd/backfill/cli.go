@@ -67,8 +67,11 @@ func flagError(cmd *cobra.Command, err error) error {
 		return usagef("--%s needs a value", required.GetSpecifiedName())
 	case errors.As(err, &notExist):
 		name := notExist.GetSpecifiedName()
-		if notExist.GetSpecifiedShortnames() != "" {
-			return usagef("unknown flag -%s in -%s", name, notExist.GetSpecifiedShortnames())
+		if short := notExist.GetSpecifiedShortnames(); short != "" {
+			if cmd.Flags().Lookup(short) != nil {
+				return usagef("unknown flag -%s: write --%s, with two dashes", short, short)
+			}
+			return usagef("unknown flag -%s in -%s", name, short)
 		}
 		if s := closestFlag(cmd, name); s != "" {
 			return usagef("unknown flag --%s; did you mean --%s?", name, s)

@@ -116,6 +116,7 @@ func TestCase14UsageErrors(t *testing.T) {
 		{[]string{}, "backfill imports historical event data into Segment: it reads CSV, NDJSON"},
 		{[]string{"import"}, `backfill import: name at least one SOURCE (a file, folder, glob or -)`},
 		{[]string{"import", "--mappin", "m.yaml", "events.ndjson"}, `backfill import: unknown flag --mappin; did you mean --mapping?`},
+		{[]string{"import", "-restart", "events.ndjson"}, `backfill import: unknown flag -restart: write --restart, with two dashes`},
 		{[]string{"import", "events.ndjson", "--mapping"}, `backfill import: --mapping needs a value`},
 		{[]string{"import", "--max-message-bytes", "50000", "events.ndjson"}, `backfill import: --max-message-bytes is 50000, want 1 to 32000 (Segment's limit)`},
 		{[]string{"import", "--max-batch-bytes", "0", "events.ndjson"}, `backfill import: --max-batch-bytes is 0, want 1 to 500000 (Segment's limit)`},

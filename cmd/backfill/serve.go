@@ -36,7 +36,10 @@ With --discard it checks nothing and keeps nothing: every authenticated
 request is read and answered 200, so that an import's speed can be measured
 without the receiver's own work on the same machine.
 
-It prints its URL on stdout once it listens and runs until interrupted.`
+It prints its URL on stdout once it listens and runs until interrupted.
+
+Exit codes: 0 stopped by Ctrl-C or SIGTERM; 1 it could not listen or write
+--out; 64 a wrong flag.`
 
 // newServeCommand returns "backfill serve".
 func newServeCommand(stdout, stderr io.Writer) *cobra.Command {
