@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -22,6 +23,7 @@ type run struct {
 	files       []CheckpointFile // nil without a checkpoint
 	options     map[string]string
 	started     time.Time
+	dir         string // the working folder, for the checkpoint
 	rejects     *rejectsFile
 	tracker     *tracker
 	bytes       atomic.Int64
@@ -113,6 +115,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	r.sources = sources
 	r.options = r.optionSet()
+	r.dir, _ = os.Getwd()
 	var total int64
 	for _, s := range sources {
 		total += s.Size
@@ -142,6 +145,10 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if err := r.restore(cp, from); err != nil {
 		return Report{}, err
 	}
+	// What the run writes is writable before anything is sent.
+	if err := r.checkWritable(); err != nil {
+		return Report{}, err
+	}
 	if r.files != nil {
 		// The checkpoint, with the rejects file's size, exists before the
 		// first row is read: whatever this run appends to the rejects file
@@ -158,10 +165,13 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		err = cerr
 	}
 	complete := err == nil
+	saved := false
 	if r.files != nil {
-		if cerr := r.writeCheckpoint(complete); err == nil && cerr != nil {
+		cerr := r.writeCheckpoint(complete)
+		if err == nil && cerr != nil {
 			err, complete = cerr, false
 		}
+		saved = cerr == nil
 	}
 	r.crash(crashRunEnded)
 	stopProgress()
@@ -170,6 +180,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	rep.Complete = complete
 	rep.Resumed = cp != nil
 	rep.CheckpointPath = cfg.CheckpointPath
+	rep.CheckpointSaved = saved
 	if r.files == nil {
 		rep.CheckpointPath = ""
 	}
