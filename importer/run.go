@@ -39,6 +39,9 @@ type run struct {
 	repeats *repeats
 	// blocks counts the blocks the read stage handed on.
 	blocks int64
+	// readStopped is set when reading stopped before the end of the
+	// input without failing the stages after it: a source changed.
+	readStopped atomic.Bool
 
 	// selectCols are the columns the spec reads, for readers that can
 	// skip the others; nil when it needs them all.
@@ -245,9 +248,19 @@ func (r *run) pipeline(ctx context.Context, from mark, schemaless mappings.Mappe
 	blocks := make(chan block, 2*workers)
 	results := make(chan *mapped, 2*workers)
 	jobs := make(chan *job, r.cfg.Concurrency)
+	// A source that changed while it was read stops the reading only:
+	// the batches of the rows read before it are sent and settled, then
+	// the run fails (see assembler.run).
+	var changed error
 	g.Go(func() error {
 		defer close(blocks)
-		return r.quiet(r.readAll(readCtx, from, blocks))
+		err := r.readAll(readCtx, from, blocks)
+		if errors.Is(err, readers.ErrChanged) {
+			changed = err
+			r.readStopped.Store(true)
+			return nil
+		}
+		return r.quiet(err)
 	})
 	var mappers sync.WaitGroup
 	cache := &mapperCache{}
@@ -280,6 +293,9 @@ func (r *run) pipeline(ctx context.Context, from mark, schemaless mappings.Mappe
 	<-committed
 	if commitErr != nil {
 		err = commitErr
+	}
+	if err == nil && changed != nil {
+		err = changed
 	}
 	if ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled)) {
 		err = fmt.Errorf("interrupted: %w", ctx.Err())
