@@ -145,3 +145,55 @@ func TestCheckpointRecordsAbsolutePaths(t *testing.T) {
 		t.Fatalf("resume from the folder above: err %v, %d messages sent, report %+v", err, len(fs.messages), rep)
 	}
 }
+
+// TestAnOlderCheckpointWithRelativePathsResumesFromItsFolder resumes a
+// checkpoint of version 1, which records the sources as the command named
+// them: run from the folder it ran in, it resumes; from another folder,
+// it is refused, saying where to run it.
+func TestAnOlderCheckpointWithRelativePathsResumesFromItsFolder(t *testing.T) {
+	dir := t.TempDir()
+	work := filepath.Join(dir, "work")
+	if err := os.Mkdir(work, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeNDJSON(t, work, "a.ndjson", 1000, nil)
+	t.Chdir(work)
+	cfg := checkpointConfig(dir, []string{"a.ndjson"}, &fakeSink{send: failAfter(3)})
+	if _, err := Run(context.Background(), cfg); err == nil {
+		t.Fatal("the first run should stop")
+	}
+	var cp map[string]any
+	b, _ := os.ReadFile(cfg.CheckpointPath)
+	if err := json.Unmarshal(b, &cp); err != nil {
+		t.Fatal(err)
+	}
+	cp["version"] = 1
+	delete(cp, "checksum")
+	delete(cp, "dir")
+	cp["files"].([]any)[0].(map[string]any)["path"] = "a.ndjson"
+	b, _ = json.MarshalIndent(cp, "", "  ")
+	if err := os.WriteFile(cfg.CheckpointPath, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	older, _ := os.ReadFile(cfg.CheckpointPath)
+
+	t.Chdir(dir)
+	cfg.Sources = []string{"work/a.ndjson"}
+	fs := &fakeSink{send: accept}
+	cfg.Sink = fs
+	_, err := Run(context.Background(), cfg)
+	want := "file 1 was a.ndjson, relative to the folder that import ran in (a checkpoint of an older backfill), is now " + filepath.Join(work, "a.ndjson") + "; run the import from that folder"
+	var mismatch *CheckpointMismatchError
+	if !errors.As(err, &mismatch) || len(mismatch.Details) != 1 || mismatch.Details[0] != want || fs.batches != 0 {
+		t.Fatalf("resume from another folder: %v (%d batches), want %s", err, fs.batches, want)
+	}
+	if after, _ := os.ReadFile(cfg.CheckpointPath); !bytes.Equal(after, older) {
+		t.Fatal("the refused run changed the checkpoint")
+	}
+
+	t.Chdir(work)
+	cfg.Sources = []string{"a.ndjson"}
+	if rep, err := Run(context.Background(), cfg); err != nil || !rep.Resumed || rep.Delivered != 1000 || len(fs.messages) != 700 {
+		t.Fatalf("resume from its folder: err %v, %d messages sent, report %+v", err, len(fs.messages), rep)
+	}
+}
