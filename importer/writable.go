@@ -25,7 +25,8 @@ func (r *run) checkWritable() error {
 // CheckWritable reports whether the file at path can be written, without
 // changing it: an existing file is opened for appending and written
 // nothing, which a device that refuses every write (/dev/full) refuses
-// too; for a file that does not exist, a file is created in its folder
+// too; for a file that does not exist, a file is created in its folder (or
+// in the nearest folder above that exists, where the run makes the rest)
 // and removed.
 func CheckWritable(path string) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
@@ -43,7 +44,19 @@ func CheckWritable(path string) error {
 	case !errors.Is(err, os.ErrNotExist):
 		return fmt.Errorf("%s cannot be written: %w", path, err)
 	}
+	// A folder that does not exist yet is made by the run: its nearest
+	// existing parent must take files.
 	dir := filepath.Dir(path)
+	for {
+		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		up := filepath.Dir(dir)
+		if up == dir {
+			break
+		}
+		dir = up
+	}
 	probe, err := os.CreateTemp(dir, "."+filepath.Base(path)+".probe-*")
 	if err != nil {
 		return fmt.Errorf("%s cannot be created: %w", path, unwrapPath(err))

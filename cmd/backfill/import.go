@@ -403,5 +403,8 @@ func writeJSONFile(path string, v any) error {
 	if err != nil {
 		return err
 	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
 	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
