@@ -69,7 +69,13 @@ type run struct {
 // rows end; one of another import (its identity is computed from cfg: the
 // sources, the spec's fingerprint, the time window, the destination, the
 // reader options, the limits) is refused before anything is sent, with a
-// *CheckpointMismatchError (ErrCheckpointMismatch). Before that, and
+// *CheckpointMismatchError (ErrCheckpointMismatch), and one whose content
+// does not match its checksum with an error wrapping ErrCheckpointModified.
+// Before reading the first row, Run checks that the rejects file can be
+// written. A source whose size or modification time changes while it is
+// read stops the reading there: the batches of the rows before are sent,
+// the checkpoint keeps the file partial, and Run returns an error wrapping
+// readers.ErrChanged. Before that, and
 // before anything is sent, Run checks cfg.Spec against every source (each
 // CSV header and Parquet schema, and the first PrecheckRows rows of the
 // NDJSON input) and refuses a spec that does not fit one of them with a
