@@ -246,22 +246,31 @@ func TestFullDiskStopsTheRunAndKeepsTheCheckpoint(t *testing.T) {
 
 // TestCase6ARejectsFileThatCannotBeWrittenStopsTheRunBeforeSending gives
 // the run a rejects file on a device that refuses every write, and one in
-// a read-only folder: the run stops before it sends anything, naming the
-// file and the cause, and keeps no checkpoint.
+// a folder that cannot take files: the run stops before it sends anything,
+// naming the file and the cause, and keeps no checkpoint.
 func TestCase6ARejectsFileThatCannotBeWrittenStopsTheRunBeforeSending(t *testing.T) {
 	dir := t.TempDir()
 	ro := filepath.Join(dir, "ro")
 	if err := os.Mkdir(ro, 0o500); err != nil {
 		t.Fatal(err)
 	}
+	cause := "permission denied"
 	if f, err := os.CreateTemp(ro, "probe"); err == nil {
+		// Permissions do not stop this process (root): a folder below a
+		// regular file cannot take files either.
 		f.Close()
-		t.Skip("a read-only folder can be written (running as root)")
+		file := filepath.Join(dir, "a-file")
+		if err := os.WriteFile(file, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ro, cause = filepath.Join(file, "sub"), "not a directory"
 	}
 	src := writeNDJSON(t, dir, "a.ndjson", 100, nil)
 	for _, tc := range []struct{ rejects, want string }{
 		{"/dev/full", "rejects: /dev/full cannot be written: write /dev/full: no space left on device; nothing was sent"},
-		{filepath.Join(ro, "rejects.ndjson"), "rejects: " + filepath.Join(ro, "rejects.ndjson") + " cannot be created: folder " + ro + ": permission denied; nothing was sent"},
+		// The lock beside the file is the first to find its folder
+		// unwritable.
+		{filepath.Join(ro, "rejects.ndjson"), "rejects file " + filepath.Join(ro, "rejects.ndjson") + ": lock " + filepath.Join(ro, ".rejects.ndjson.lock") + ": open " + filepath.Join(ro, ".rejects.ndjson.lock") + ": " + cause},
 	} {
 		if tc.rejects == "/dev/full" {
 			if _, err := os.Stat("/dev/full"); err != nil {
