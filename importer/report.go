@@ -45,6 +45,11 @@ type Report struct {
 	AlreadyComplete bool   `json:"already_complete,omitempty"`
 	Complete        bool   `json:"complete"`
 	Error           string `json:"error,omitempty"`
+
+	// BrokenLinks are the symbolic links inside folders and globs whose
+	// targets do not exist or cannot be reached: skipped, as they hold no
+	// rows (see readers.Options.BrokenLink).
+	BrokenLinks []string `json:"broken_links,omitempty"`
 }
 
 // Check verifies that the counts add up: read = delivered + rejected +
@@ -163,6 +168,7 @@ func (r *run) report(files int, total int64, d time.Duration) Report {
 		DurationSeconds:  d.Seconds(),
 		RejectsFile:      r.cfg.RejectsPath,
 		TopReasons:       r.reasons.top(10),
+		BrokenLinks:      r.brokenLinks,
 	}
 	if r.repeats != nil {
 		rep.RepeatedIDs, rep.IDsChecked, rep.DerivedIDs = r.repeats.repeated.Load(), r.repeats.checked.Load(), r.repeats.derived.Load()

@@ -37,6 +37,8 @@ type run struct {
 	repeats *repeats
 	// blocks counts the blocks the read stage handed on.
 	blocks int64
+	// brokenLinks are the links in folders and globs that lead nowhere.
+	brokenLinks []string
 
 	// selectCols are the columns the spec reads, for readers that can
 	// skip the others; nil when it needs them all.
@@ -107,7 +109,8 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if r.cfg.Reader.Progress == nil {
 		r.cfg.Reader.Progress = &r.bytes
 	}
-	sources, err := readers.Expand(cfg.Sources, cfg.Reader)
+	r.cfg.Reader.BrokenLink = r.recordBrokenLink(cfg.Reader.BrokenLink)
+	sources, err := readers.Expand(cfg.Sources, r.cfg.Reader)
 	if err != nil {
 		return Report{}, err
 	}
@@ -136,6 +139,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if cp != nil && (cp.Complete || from.File == len(sources)) {
 		rep := reportFrom(cp, len(sources), total)
 		rep.AlreadyComplete = true
+		rep.BrokenLinks = r.brokenLinks
 		rep.CheckpointPath = cfg.CheckpointPath
 		return rep, nil
 	}

@@ -125,6 +125,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "backfill import: %v\n", err)
 		return exitUsage
 	}
+	cfg.Reader.BrokenLink = warnBrokenLink("import", stderr)
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	display, err := newProgressDisplay(f.progress, stderr, logger)
 	if err != nil {
