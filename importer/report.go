@@ -50,6 +50,10 @@ type Report struct {
 	// targets do not exist or cannot be reached: skipped, as they hold no
 	// rows (see readers.Options.BrokenLink).
 	BrokenLinks []string `json:"broken_links,omitempty"`
+	// Limit is Config.Limit; LimitReached is set when the import stopped
+	// there, with rows left after it.
+	Limit        int64 `json:"limit,omitempty"`
+	LimitReached bool  `json:"limit_reached,omitempty"`
 }
 
 // Check verifies that the counts add up: read = delivered + rejected +
@@ -104,6 +108,13 @@ func (r *Report) Summary() string {
 		if r.IDsChecked < r.DerivedIDs {
 			fmt.Fprintf(&b, "    counted over the first %d of %d messages with derived ids\n", r.IDsChecked, r.DerivedIDs)
 		}
+	}
+	if r.LimitReached {
+		fmt.Fprintf(&b, "  stopped after the first %d rows (--limit)", r.Limit)
+		if r.CheckpointPath != "" {
+			b.WriteString("; the checkpoint keeps the place: run the command without --limit to import the rest")
+		}
+		b.WriteByte('\n')
 	}
 	if r.Unsettled > 0 {
 		fmt.Fprintf(&b, "  unsettled  %d (read, not yet acknowledged when the run stopped)\n", r.Unsettled)

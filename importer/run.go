@@ -39,6 +39,8 @@ type run struct {
 	blocks int64
 	// brokenLinks are the links in folders and globs that lead nowhere.
 	brokenLinks []string
+	// limit is the read stage's count towards cfg.Limit.
+	limit limitState
 
 	// selectCols are the columns the spec reads, for readers that can
 	// skip the others; nil when it needs them all.
@@ -161,7 +163,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if cerr := r.rejects.close(); err == nil {
 		err = cerr
 	}
-	complete := err == nil
+	complete := err == nil && !r.limit.reached
 	if r.files != nil {
 		if cerr := r.writeCheckpoint(complete); err == nil && cerr != nil {
 			err, complete = cerr, false
@@ -172,6 +174,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 
 	rep := r.report(len(sources), total, time.Since(start))
 	rep.Complete = complete
+	rep.Limit, rep.LimitReached = cfg.Limit, r.limit.reached
 	rep.Resumed = cp != nil
 	rep.CheckpointPath = cfg.CheckpointPath
 	if r.files == nil {
