@@ -56,8 +56,15 @@ func (w *walker) dir(path string, elems []string, ancestors []fs.FileInfo, choos
 	for _, e := range entries {
 		p := filepath.Join(path, e.Name())
 		sub := append(elems[:len(elems):len(elems)], e.Name())
+		t := e.Type()
+		if t.IsRegular() {
+			if choose(p, sub, false) {
+				*files = append(*files, p)
+			}
+			continue
+		}
 		var fi fs.FileInfo
-		switch t := e.Type(); {
+		switch {
 		case t&fs.ModeSymlink != 0:
 			if fi, err = os.Stat(p); err != nil {
 				// Its target is missing, out of reach, or a loop of links.
@@ -66,29 +73,29 @@ func (w *walker) dir(path string, elems []string, ancestors []fs.FileInfo, choos
 				}
 				continue
 			}
-		case t.IsDir() || t.IsRegular():
+			if fi.Mode().IsRegular() {
+				if choose(p, sub, false) {
+					*files = append(*files, p)
+				}
+				continue
+			}
+		case t.IsDir():
+			if !choose(p, sub, true) {
+				continue
+			}
 			if fi, err = e.Info(); err != nil {
 				if errors.Is(err, fs.ErrNotExist) {
 					continue // removed while listed
 				}
 				return err
 			}
-		default:
-			continue // sockets, devices, pipes
 		}
-		switch {
-		case fi.IsDir():
-			if loops(fi, ancestors) {
-				continue
-			}
-			if choose(p, sub, true) {
-				if err := w.dir(p, sub, append(ancestors, fi), choose, files); err != nil {
-					return err
-				}
-			}
-		case fi.Mode().IsRegular():
-			if choose(p, sub, false) {
-				*files = append(*files, p)
+		if fi == nil || !fi.IsDir() || loops(fi, ancestors) {
+			continue // sockets, devices, pipes; a folder that leads back
+		}
+		if t.IsDir() || choose(p, sub, true) {
+			if err := w.dir(p, sub, append(ancestors, fi), choose, files); err != nil {
+				return err
 			}
 		}
 	}
