@@ -135,8 +135,8 @@ func (o Options) withDefaults() (Options, error) {
 //
 // Arguments keep their order; a folder's files (walked recursively) and a
 // glob's matches are sorted. Folders and globs follow symbolic links, to
-// files and to folders, a folder given as a link included; a link that
-// leads back to a folder above it (a loop) is not followed again, and a
+// files and to folders, a folder given as a link included; a link to a
+// folder above it or above the argument (a loop) is not followed, and a
 // link whose target is missing is skipped and reported to
 // Options.BrokenLink. Inside folders and globs, hidden files and
 // folders (a name starting with '.') and this tool's own files (names

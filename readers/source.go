@@ -277,7 +277,7 @@ func isOwnFile(name string) bool { return strings.HasSuffix(name, rejectsSuffix)
 // files and folders and this tool's own files, and following symbolic
 // links (see walker).
 func walkFolder(w *walker, root string) ([]string, error) {
-	return w.walk(root, func(_ string, elems []string, dir bool) bool {
+	return w.walk(root, func(elems []string, dir bool) bool {
 		name := elems[len(elems)-1]
 		return !isHidden(name) && (dir || !isOwnFile(name))
 	})
@@ -316,7 +316,7 @@ func glob(w *walker, pattern string) ([]string, error) {
 		}
 		return nil, err
 	}
-	return w.walk(base, func(_ string, elems []string, dir bool) bool {
+	return w.walk(base, func(elems []string, dir bool) bool {
 		name := elems[len(elems)-1]
 		if inMatchedFolder(parts, elems) {
 			// A folder the pattern matches is read whole, as a folder.
