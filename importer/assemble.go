@@ -82,7 +82,7 @@ func (a *assembler) run(ctx context.Context, in <-chan *mapped) error {
 		// on resume.
 		return nil
 	}
-	return a.emit(ctx, a.batcher.Flush(), mark{File: len(a.r.sources)})
+	return a.emit(ctx, a.batcher.Flush(), a.r.inputEnd())
 }
 
 // take puts m in its place in row order and assembles every block whose

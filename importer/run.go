@@ -42,6 +42,10 @@ type run struct {
 	// readStopped is set when reading stopped before the end of the
 	// input without failing the stages after it: a source changed.
 	readStopped atomic.Bool
+	// brokenLinks are the links in folders and globs that lead nowhere.
+	brokenLinks []string
+	// limit is the read stage's count towards cfg.Limit.
+	limit limitState
 
 	// selectCols are the columns the spec reads, for readers that can
 	// skip the others; nil when it needs them all.
@@ -118,7 +122,8 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if r.cfg.Reader.Progress == nil {
 		r.cfg.Reader.Progress = &r.bytes
 	}
-	sources, err := readers.Expand(cfg.Sources, cfg.Reader)
+	r.cfg.Reader.BrokenLink = r.recordBrokenLink(cfg.Reader.BrokenLink)
+	sources, err := readers.Expand(cfg.Sources, r.cfg.Reader)
 	if err != nil {
 		return Report{}, err
 	}
@@ -148,6 +153,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if cp != nil && (cp.Complete || from.File == len(sources)) {
 		rep := reportFrom(cp, len(sources), total)
 		rep.AlreadyComplete = true
+		rep.BrokenLinks = r.brokenLinks
 		rep.CheckpointPath = cfg.CheckpointPath
 		return rep, nil
 	}
@@ -173,7 +179,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if cerr := r.rejects.close(); err == nil {
 		err = cerr
 	}
-	complete := err == nil
+	complete := err == nil && !r.limit.reached
 	saved := false
 	if r.files != nil {
 		cerr := r.writeCheckpoint(complete)
@@ -187,6 +193,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 
 	rep := r.report(len(sources), total, time.Since(start))
 	rep.Complete = complete
+	rep.Limit, rep.LimitReached = cfg.Limit, r.limit.reached
 	rep.Resumed = cp != nil
 	rep.CheckpointPath = cfg.CheckpointPath
 	rep.CheckpointSaved = saved
