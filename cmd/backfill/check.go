@@ -64,6 +64,7 @@ func runCheck(ctx context.Context, in *inputFlags, rows int, sources []string, s
 		fmt.Fprintf(stderr, "backfill check: %v\n", err)
 		return exitUsage
 	}
+	cfg.Reader.BrokenLink = warnBrokenLink("check", stderr)
 	if rows > 0 {
 		cfg.Sample = func(s importer.Sample) { printSample(stdout, s) }
 	}

@@ -14,13 +14,25 @@ import (
 // not exist or has a wrong value, a missing argument, an unknown command.
 // Its message speaks of flags and values as the user typed them; the
 // process exits with exitUsage.
-type usageError struct{ msg string }
+type usageError struct {
+	msg string
+	// seeHelp adds where to find the commands or flags: the message names
+	// one that does not exist or is missing.
+	seeHelp bool
+}
 
 func (e *usageError) Error() string { return e.msg }
 
-// usagef returns a *usageError with the formatted message.
+// usagef returns a *usageError with the formatted message, which says
+// which values would work.
 func usagef(format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// syntaxf returns a *usageError with the formatted message, followed by
+// where to find the command's help.
+func syntaxf(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...), seeHelp: true}
 }
 
 // exitStatus ends a command whose outcome is already reported: the process
@@ -64,21 +76,21 @@ func flagError(cmd *cobra.Command, err error) error {
 		}
 		return usagef("--%s %q: %s", f.Name, invalid.GetValue(), want)
 	case errors.As(err, &required):
-		return usagef("--%s needs a value", required.GetSpecifiedName())
+		return syntaxf("--%s needs a value", required.GetSpecifiedName())
 	case errors.As(err, &notExist):
 		name := notExist.GetSpecifiedName()
 		if short := notExist.GetSpecifiedShortnames(); short != "" {
 			if cmd.Flags().Lookup(short) != nil {
-				return usagef("unknown flag -%s: write --%s, with two dashes", short, short)
+				return syntaxf("unknown flag -%s: write --%s, with two dashes", short, short)
 			}
-			return usagef("unknown flag -%s in -%s", name, short)
+			return syntaxf("unknown flag -%s in -%s", name, short)
 		}
 		if s := closestFlag(cmd, name); s != "" {
-			return usagef("unknown flag --%s; did you mean --%s?", name, s)
+			return syntaxf("unknown flag --%s; did you mean --%s?", name, s)
 		}
-		return usagef("unknown flag --%s", name)
+		return syntaxf("unknown flag --%s", name)
 	}
-	return &usageError{msg: err.Error()}
+	return &usageError{msg: err.Error(), seeHelp: true}
 }
 
 // closestFlag returns the name of cmd's flag nearest to name (at most two
@@ -125,15 +137,15 @@ func editDistance(a, b string) int {
 // with the commands it may have meant.
 func unknownCommand(root *cobra.Command, name string) error {
 	if s := root.SuggestionsFor(name); len(s) > 0 {
-		return usagef("unknown command %q; did you mean %s?", name, strings.Join(s, " or "))
+		return syntaxf("unknown command %q; did you mean %s?", name, strings.Join(s, " or "))
 	}
-	return usagef("unknown command %q; see backfill --help", name)
+	return syntaxf("unknown command %q", name)
 }
 
 // needSources requires at least one SOURCE argument.
 func needSources(cmd *cobra.Command, args []string) error {
 	if len(args) == 0 {
-		return usagef("name at least one SOURCE (a file, folder, glob or -)")
+		return syntaxf("name at least one SOURCE (a file, folder, glob or -)")
 	}
 	return nil
 }
@@ -141,7 +153,7 @@ func needSources(cmd *cobra.Command, args []string) error {
 // noArgs refuses positional arguments.
 func noArgs(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
-		return usagef("unexpected argument %q", args[0])
+		return syntaxf("unexpected argument %q", args[0])
 	}
 	return nil
 }
@@ -158,7 +170,10 @@ func printError(stderr io.Writer, cmd *cobra.Command, err error) int {
 	}
 	var usage *usageError
 	if errors.As(err, &usage) {
-		fmt.Fprintf(stderr, "%s: %v\nRun \"%s --help\" for usage.\n", path, err, path)
+		fmt.Fprintf(stderr, "%s: %v\n", path, err)
+		if usage.seeHelp {
+			fmt.Fprintf(stderr, "Run \"%s --help\" for usage.\n", path)
+		}
 		return exitUsage
 	}
 	fmt.Fprintf(stderr, "%s: %v\n", path, err)

@@ -112,7 +112,7 @@ func TestCase14UsageErrors(t *testing.T) {
 		{[]string{"improt"}, `backfill: unknown command "improt"; did you mean import?`},
 		{[]string{"stauts"}, `backfill: unknown command "stauts"; did you mean status?`},
 		{[]string{"help", "improt"}, `backfill help: unknown command "improt"; did you mean import?`},
-		{[]string{"frobnicate"}, `backfill: unknown command "frobnicate"; see backfill --help`},
+		{[]string{"frobnicate"}, `backfill: unknown command "frobnicate"`},
 		{[]string{}, "backfill imports historical event data into Segment: it reads CSV, NDJSON"},
 		{[]string{"import"}, `backfill import: name at least one SOURCE (a file, folder, glob or -)`},
 		{[]string{"import", "--mappin", "m.yaml", "events.ndjson"}, `backfill import: unknown flag --mappin; did you mean --mapping?`},

@@ -21,7 +21,7 @@ func newPresetsCommand(stdout, stderr io.Writer) *cobra.Command {
 		Long:  presetsAbout,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 {
-				return usagef("give at most one preset name")
+				return syntaxf("give at most one preset name")
 			}
 			return nil
 		},

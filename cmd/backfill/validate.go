@@ -31,6 +31,7 @@ func (f *importFlags) validate(fs *pflag.FlagSet) error {
 		f.validateLimits,
 		f.validateFiles,
 		f.validateProgress,
+		f.validateLimit,
 	} {
 		if err := check(fs); err != nil {
 			return err
@@ -191,7 +192,7 @@ func (f *importFlags) validateRates(fs *pflag.FlagSet) error {
 	if fs.Changed("events-rate") && (f.eventsRate == 0 || !finite(f.eventsRate)) {
 		return usagef("--events-rate is %g, want events per second above 0, or -1 for no limit (the default)", f.eventsRate)
 	}
-	if fs.Changed("concurrency") && f.concurrency < 1 {
+	if f.concurrency < 1 {
 		return usagef("--concurrency is %d, want 1 or more", f.concurrency)
 	}
 	return nil
@@ -247,6 +248,15 @@ func (f *importFlags) validateFiles(fs *pflag.FlagSet) error {
 	if err := nonEmpty("output", "write-key-file", "rejects", "report", "checkpoint", "cpuprofile", "memprofile")(fs); err != nil {
 		return err
 	}
+	outputs := 0
+	for _, on := range []bool{f.dryRun, f.output != "", f.stub} {
+		if on {
+			outputs++
+		}
+	}
+	if outputs > 1 {
+		return usagef("--dry-run, --output and --stub exclude each other")
+	}
 	if fs.Changed("checkpoint") && f.noCheckpoint {
 		return usagef("--checkpoint and --no-checkpoint exclude each other")
 	}
@@ -259,6 +269,13 @@ func (f *importFlags) validateProgress(fs *pflag.FlagSet) error {
 		return nil
 	}
 	return usagef("--progress %q: want auto, always or never", f.progress)
+}
+
+func (f *importFlags) validateLimit(fs *pflag.FlagSet) error {
+	if _, err := limitRows(f.limit); err != nil {
+		return &usageError{msg: err.Error()}
+	}
+	return nil
 }
 
 // nonEmpty returns a check that each named flag, when given, has a value.
