@@ -92,15 +92,29 @@ type Config struct {
 	RepeatedIDLimit int
 
 	// MaxRejects stops the run once more rows than this are rejected in
-	// the whole import. Default: 0, no limit.
+	// the whole import (earlier runs of a resumed import included).
+	// Default (0): no limit; NoRejects (any negative value): the first
+	// reject stops the run.
 	MaxRejects int64
-	// MaxRejectRate stops the run once the share of rejected rows among
-	// the last RejectWindow rows read exceeds it (0.05 is 5%). Default: 0,
-	// no limit.
+	// MaxRejectRate stops the run once more than this share of its rows
+	// are rejected (0.5 is 50%): of the last RejectWindow rows, or of every
+	// row of the run while it has read fewer, once it has read
+	// RejectWindowMin. With the defaults, a run whose first 1,000 rows are
+	// all rejected stops there, and so does one that rejects more than
+	// half of 10,000 rows in a row. Default (0): DefaultMaxRejectRate,
+	// 0.5; negative, or 1: no limit.
 	MaxRejectRate float64
 	// RejectWindow is the number of rows MaxRejectRate is measured over.
 	// Default: 10,000.
 	RejectWindow int
+	// RejectWindowMin is the number of rows a run reads before
+	// MaxRejectRate applies; at most RejectWindow. Default: 1,000.
+	RejectWindowMin int
+
+	// DeliveredLabel is the word the summary uses for the rows whose
+	// messages the sink took, for sinks that send nothing: "written" for
+	// a file, "would send" for a stub. Default: "delivered".
+	DeliveredLabel string
 
 	// Sample, if set, is called with each of the first SampleRows rows read
 	// and what became of it, from the map stage, before the row is sent.
@@ -164,14 +178,14 @@ func (c *Config) Validate() error {
 	if c.MaxInFlight < 0 {
 		return fmt.Errorf("config: MaxInFlight is %d, want at least 1", c.MaxInFlight)
 	}
-	if c.MaxRejects < 0 {
-		return fmt.Errorf("config: MaxRejects is %d, want 0 (no limit) or more", c.MaxRejects)
-	}
-	if c.MaxRejectRate < 0 || c.MaxRejectRate > 1 {
-		return fmt.Errorf("config: MaxRejectRate is %g, want a share from 0 to 1", c.MaxRejectRate)
+	if c.MaxRejectRate > 1 || c.MaxRejectRate != c.MaxRejectRate {
+		return fmt.Errorf("config: MaxRejectRate is %g, want a share up to 1, or negative for no limit", c.MaxRejectRate)
 	}
 	if c.RejectWindow < 0 {
 		return fmt.Errorf("config: RejectWindow is %d, want at least 1", c.RejectWindow)
+	}
+	if c.RejectWindowMin < 0 {
+		return fmt.Errorf("config: RejectWindowMin is %d, want at least 1", c.RejectWindowMin)
 	}
 	if c.DrainTimeout < 0 {
 		return fmt.Errorf("config: DrainTimeout is %s, want at least 0", c.DrainTimeout)
@@ -209,6 +223,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RejectWindow == 0 {
 		c.RejectWindow = DefaultRejectWindow
+	}
+	if c.RejectWindowMin == 0 {
+		c.RejectWindowMin = DefaultRejectWindowMin
+	}
+	if c.MaxRejectRate == 0 {
+		c.MaxRejectRate = DefaultMaxRejectRate
+	}
+	if c.DeliveredLabel == "" {
+		c.DeliveredLabel = "delivered"
 	}
 	return c
 }
