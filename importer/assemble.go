@@ -43,11 +43,15 @@ type assembler struct {
 }
 
 func newAssembler(r *run, out chan<- *job) *assembler {
+	b := newBudget(r.cfg.MaxRejects, r.cfg.MaxRejectRate, r.cfg.RejectWindow, r.cfg.RejectWindowMin)
+	// The share of rejects is of the whole import: a resumed run starts
+	// from the counts of the earlier ones.
+	b.rows0, b.rejected0 = r.read.Load(), r.rejectsSeen.Load()
 	return &assembler{
 		r:       r,
 		out:     out,
 		batcher: sink.NewBatcher(r.cfg.Limits),
-		budget:  newBudget(r.cfg.MaxRejects, r.cfg.MaxRejectRate, r.cfg.RejectWindow, r.cfg.RejectWindowMin),
+		budget:  b,
 		cur:     &job{},
 		waiting: map[int64]*mapped{},
 	}

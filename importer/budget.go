@@ -194,9 +194,10 @@ func (r *reasons) hint(passthrough bool) string {
 }
 
 // budget stops a run whose input is clearly wrong: more rejects in all
-// than max, or a share of rejects above rate, measured over the last
-// window rows, or over every row of the run while it has read fewer, once
-// it has read minRows. It is used by the assemble stage only.
+// than max, or a share of rejects above rate, measured over every row of
+// the import so far (earlier runs of a resumed import included) until the
+// run has read window rows, once there are minRows, then over the run's
+// last window rows. It is used by the assemble stage only.
 type budget struct {
 	max     int64   // 0: no limit; negative: none allowed
 	rate    float64 // negative: no limit
@@ -206,6 +207,9 @@ type budget struct {
 	seen    int // rows in the ring
 	inWin   int // rejected rows in the ring
 	total   int // rows recorded
+	// rows0 and rejected0 are the rows and rejects of the earlier runs
+	// of a resumed import.
+	rows0, rejected0 int64
 }
 
 func newBudget(max int64, rate float64, window, minRows int) *budget {
@@ -242,8 +246,15 @@ func (b *budget) check(total int64) *BudgetError {
 	if b.max != 0 && total > max(b.max, 0) {
 		return &BudgetError{Rejected: total, MaxRejects: b.max}
 	}
-	if b.window != nil && b.seen >= max(b.minRows, 1) && float64(b.inWin) > b.rate*float64(b.seen) {
-		return &BudgetError{Rejected: total, Rows: b.seen, InWindow: b.inWin, First: b.total == b.seen, MaxRejectRate: b.rate}
+	if b.window == nil {
+		return nil
+	}
+	rows, rejected, first := int64(b.seen), int64(b.inWin), false
+	if b.total <= len(b.window) {
+		rows, rejected, first = b.rows0+rows, b.rejected0+rejected, true
+	}
+	if rows >= int64(max(b.minRows, 1)) && float64(rejected) > b.rate*float64(rows) {
+		return &BudgetError{Rejected: total, Rows: int(rows), InWindow: int(rejected), First: first, MaxRejectRate: b.rate}
 	}
 	return nil
 }

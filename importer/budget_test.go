@@ -232,3 +232,28 @@ func TestBudgetWindow(t *testing.T) {
 		t.Fatalf("3 of the last 4: %+v, want a stop over the last 4 rows", err)
 	}
 }
+
+// TestBudgetCountsEarlierRuns: a resumed import measures the share of
+// rejects over its earlier runs' rows too, so running the same command
+// again after a stop does not import the next 1,000 bad rows.
+func TestBudgetCountsEarlierRuns(t *testing.T) {
+	dir := t.TempDir()
+	bad := map[int]string{}
+	for i := 1; i <= 1500; i++ {
+		bad[i] = `{"broken`
+	}
+	src := writeNDJSON(t, dir, "in.ndjson", 1600, bad)
+	cfg := Config{Sources: []string{src}, Sink: &fakeSink{send: accept}, RejectsPath: filepath.Join(dir, "r.ndjson"),
+		CheckpointPath: filepath.Join(dir, "cp.json")}
+	if _, err := Run(context.Background(), cfg); !errors.Is(err, ErrTooManyRejects) {
+		t.Fatalf("err = %v, want ErrTooManyRejects", err)
+	}
+	rep, err := Run(context.Background(), cfg)
+	want := "too many rejects: 1001 of the first 1001 rows were rejected (100%), more than --max-reject-rate 50% allows; the import stopped"
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("resumed: err = %v, want it to start with %q", err, want)
+	}
+	if rep.RowsRead != 1001 || rep.Rejected != 1001 || !rep.Resumed {
+		t.Fatalf("resumed: report %+v, want 1001 rows read and rejected over both runs", rep)
+	}
+}

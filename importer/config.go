@@ -96,13 +96,14 @@ type Config struct {
 	// Default (0): no limit; NoRejects (any negative value): the first
 	// reject stops the run.
 	MaxRejects int64
-	// MaxRejectRate stops the run once more than this share of its rows
-	// are rejected (0.5 is 50%): of the last RejectWindow rows, or of every
-	// row of the run while it has read fewer, once it has read
-	// RejectWindowMin. With the defaults, a run whose first 1,000 rows are
-	// all rejected stops there, and so does one that rejects more than
-	// half of 10,000 rows in a row. Default (0): DefaultMaxRejectRate,
-	// 0.5; negative, or 1: no limit.
+	// MaxRejectRate stops the run once more than this share of the rows
+	// are rejected (0.5 is 50%): of every row of the import so far
+	// (earlier runs of a resumed import included) once there are
+	// RejectWindowMin, until the run has read RejectWindow rows; then of
+	// the run's last RejectWindow rows. With the defaults, an import
+	// whose first 1,000 rows are all rejected stops there, and so does
+	// one that rejects more than half of 10,000 rows in a row. Default
+	// (0): DefaultMaxRejectRate, 0.5; negative, or 1: no limit.
 	MaxRejectRate float64
 	// RejectWindow is the number of rows MaxRejectRate is measured over.
 	// Default: 10,000.

@@ -74,9 +74,9 @@ func TestUntrustedEndpointStopsAtTheFirstAttempt(t *testing.T) {
 }
 
 func TestProgressShowsTheLastError(t *testing.T) {
-	p := importer.Progress{Delivered: 0, Transport: importer.Transport{Retries: 1, LastError: "503 Service Unavailable"}}
-	const want = "0 ev/s  delivered 0  rejected 0  retries 1  last error: 503 Service Unavailable"
-	if got := describe(p); got != want {
+	p := importer.Progress{RowsRead: 3, Delivered: 0, Transport: importer.Transport{Retries: 1, LastError: "503 Service Unavailable"}}
+	const want = "0 ev/s  read 3  delivered 0  rejected 0  retries 1  last error: 503 Service Unavailable"
+	if got := describe(p, "delivered"); got != want {
 		t.Errorf("describe = %q, want %q", got, want)
 	}
 }
