@@ -28,7 +28,7 @@ func (c counts) String() string {
 var (
 	summaryRead = regexp.MustCompile(`(?m)^import (?:complete|stopped) in [^:]+: \d+ files?, (\d+) rows read$`)
 	summaryLine = regexp.MustCompile(`(?m)^  (delivered|written|would send|rejected|filtered|unsettled) +(\d+)`)
-	progressLog = regexp.MustCompile(`rows_read=(\d+) (delivered|written|"would send")=(\d+) rejected=(\d+) filtered=(\d+) unsettled=(\d+) .*final=true`)
+	progressLog = regexp.MustCompile(`rows_read=(\d+) (delivered|written|would_send)=(\d+) rejected=(\d+) filtered=(\d+) unsettled=(\d+) .*final=true`)
 	statusTotal = regexp.MustCompile(`(?m)^  total: (\d+) rows settled: (\d+) delivered, (\d+) rejected, (\d+) filtered$`)
 )
 
@@ -74,7 +74,7 @@ func progressCounts(t *testing.T, stderr string) (c counts, label string) {
 	if m == nil {
 		t.Fatalf("no final progress line in:\n%s", stderr)
 	}
-	return counts{atoi(t, m[1]), atoi(t, m[3]), atoi(t, m[4]), atoi(t, m[5]), atoi(t, m[6])}, strings.Trim(m[2], `"`)
+	return counts{atoi(t, m[1]), atoi(t, m[3]), atoi(t, m[4]), atoi(t, m[5]), atoi(t, m[6])}, strings.ReplaceAll(m[2], "_", " ")
 }
 
 func reportCounts(t *testing.T, path string) counts {

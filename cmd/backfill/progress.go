@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -85,7 +86,7 @@ func (d *progressDisplay) update(p importer.Progress) {
 		d.lastLog = time.Now()
 		d.logger.Info("progress",
 			"bytes_read", p.BytesRead, "bytes_total", p.BytesTotal,
-			"rows_read", p.RowsRead, d.label, p.Delivered, "rejected", p.Rejected,
+			"rows_read", p.RowsRead, strings.ReplaceAll(d.label, " ", "_"), p.Delivered, "rejected", p.Rejected,
 			"filtered", p.Filtered, "unsettled", p.Unsettled(), "retries", p.Retries, "throttled", p.Throttled, "request_rate", p.CurrentRate, "last_error", p.LastError,
 			"events_per_second", int64(p.EventsPerSecond()), "final", p.Final)
 	}
