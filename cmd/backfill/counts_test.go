@@ -29,7 +29,7 @@ var (
 	summaryRead = regexp.MustCompile(`(?m)^import (?:complete|stopped) in [^:]+: \d+ files?, (\d+) rows read$`)
 	summaryLine = regexp.MustCompile(`(?m)^  (delivered|written|would send|rejected|filtered|unsettled) +(\d+)`)
 	progressLog = regexp.MustCompile(`rows_read=(\d+) (delivered|written|would_send)=(\d+) rejected=(\d+) filtered=(\d+) unsettled=(\d+) .*final=true`)
-	statusTotal = regexp.MustCompile(`(?m)^  total: (\d+) rows settled: (\d+) delivered, (\d+) rejected, (\d+) filtered$`)
+	statusTotal = regexp.MustCompile(`(?m)^  total: (\d+) rows settled: (\d+) (delivered|written|would send), (\d+) rejected, (\d+) filtered$`)
 )
 
 func atoi(t *testing.T, s string) int64 {
@@ -87,6 +87,14 @@ func reportCounts(t *testing.T, path string) counts {
 // totals, which count settled rows only.
 func statusCounts(t *testing.T, bin, dir, checkpoint string) counts {
 	t.Helper()
+	c, _ := statusCountsLabel(t, bin, dir, checkpoint)
+	return c
+}
+
+// statusCountsLabel is statusCounts that also returns the word status
+// uses for delivered rows.
+func statusCountsLabel(t *testing.T, bin, dir, checkpoint string) (counts, string) {
+	t.Helper()
 	code, stdout, stderr := runIn(t, bin, dir, "status", "--checkpoint", checkpoint)
 	if code != exitOK {
 		t.Fatalf("status: exit %d: %s", code, stderr)
@@ -95,7 +103,7 @@ func statusCounts(t *testing.T, bin, dir, checkpoint string) counts {
 	if m == nil {
 		t.Fatalf("no totals in status:\n%s", stdout)
 	}
-	return counts{read: atoi(t, m[1]), delivered: atoi(t, m[2]), rejected: atoi(t, m[3]), filtered: atoi(t, m[4])}
+	return counts{read: atoi(t, m[1]), delivered: atoi(t, m[2]), rejected: atoi(t, m[4]), filtered: atoi(t, m[5])}, m[3]
 }
 
 // rejectLines counts the lines of the rejects file within its first
@@ -138,10 +146,13 @@ func agree(t *testing.T, bin, dir, stdout, stderr, report, checkpoint, rejects s
 		t.Errorf("the report does not add up: %v", rep)
 	}
 	if checkpoint != "" {
-		st := statusCounts(t, bin, dir, checkpoint)
+		st, slabel := statusCountsLabel(t, bin, dir, checkpoint)
 		want := counts{rep.read - rep.unsettled, rep.delivered, rep.rejected, rep.filtered, 0}
 		if st != want {
 			t.Errorf("status says %v, the report %v", st, rep)
+		}
+		if slabel != label {
+			t.Errorf("status says %q, the summary %q", slabel, label)
 		}
 	}
 	if n := rejectLines(t, rejects, -1); n != rep.rejected {
