@@ -63,7 +63,7 @@ func (e *BudgetError) Error() string {
 		if e.MaxRejects < 0 {
 			limit = "and --max-rejects 0 allows none"
 		}
-		fmt.Fprintf(&b, "%s: %d rows rejected, %s; the import stopped", ErrTooManyRejects, e.Rejected, limit)
+		fmt.Fprintf(&b, "%s: %s rejected, %s; the import stopped", ErrTooManyRejects, rowCount(e.Rejected), limit)
 	} else {
 		which := fmt.Sprintf("of the last %d rows", e.Rows)
 		if e.First {
@@ -75,13 +75,21 @@ func (e *BudgetError) Error() string {
 	if len(e.Top) > 0 {
 		b.WriteString("; top reasons:")
 		for _, c := range e.Top {
-			fmt.Fprintf(&b, "\n  %s: %d rows, e.g. %s", c.Reason, c.Count, c.Example)
+			fmt.Fprintf(&b, "\n  %s: %s, e.g. %s", c.Reason, rowCount(c.Count), c.Example)
 		}
 	}
 	if e.Hint != "" {
 		fmt.Fprintf(&b, "\n  hint: %s", e.Hint)
 	}
 	return b.String()
+}
+
+// rowCount says how many rows: "1 row", "2 rows".
+func rowCount(n int64) string {
+	if n == 1 {
+		return "1 row"
+	}
+	return fmt.Sprintf("%d rows", n)
 }
 
 // Unwrap returns ErrTooManyRejects.

@@ -56,7 +56,7 @@ func TestCase11DefaultErrorBudget(t *testing.T) {
 		{"a few bad rows", 5000, every(100, 5000, 1000), nil, "", 5000, 5},
 		{"no limit", 1500, every(1, 1500, 1), func(c *Config) { c.MaxRejectRate = -1 }, "", 1500, 1500},
 		{"none allowed", 1500, every(700, 1500, 1), func(c *Config) { c.MaxRejects = NoRejects },
-			"too many rejects: 1 rows rejected, and --max-rejects 0 allows none; the import stopped", 700, 1},
+			"too many rejects: 1 row rejected, and --max-rejects 0 allows none; the import stopped", 700, 1},
 		{"a rate of its own over a window of its own", 400, every(101, 400, 4), func(c *Config) { c.MaxRejectRate = 0.2; c.RejectWindow = 100; c.RejectWindowMin = 50 },
 			"too many rejects: 21 of the last 100 rows were rejected (21%), more than --max-reject-rate 20% allows; the import stopped", 181, 21},
 	} {
@@ -82,8 +82,12 @@ func TestCase11DefaultErrorBudget(t *testing.T) {
 				if !strings.HasPrefix(err.Error(), tc.want) {
 					t.Fatalf("err =\n%v\nwant it to start with\n%s", err, tc.want)
 				}
-				wantTop := fmt.Sprintf("; top reasons:\n  bad_timestamp: %d rows, e.g. %s:%d: timestamp: value \"2024-03-01T12:00:00\": no zone in value",
-					tc.rejected, src, minKey(tc.bad))
+				rows := fmt.Sprintf("%d rows", tc.rejected)
+				if tc.rejected == 1 {
+					rows = "1 row"
+				}
+				wantTop := fmt.Sprintf("; top reasons:\n  bad_timestamp: %s, e.g. %s:%d: timestamp: value \"2024-03-01T12:00:00\": no zone in value",
+					rows, src, minKey(tc.bad))
 				if !strings.Contains(err.Error(), wantTop) || !strings.HasSuffix(err.Error(), "\n  hint: "+hintNoZonePassthrough) {
 					t.Fatalf("err =\n%v\nwant the top reason with an example (%q) and the hint for timestamps without a zone", err, wantTop)
 				}

@@ -54,7 +54,11 @@ func budgetAdvice(w io.Writer, err error, rep importer.Report, command []string)
 	if !errors.As(err, &be) {
 		return
 	}
-	if rep.RejectsFile != "" && rep.Rejected > 0 {
+	switch {
+	case rep.RejectsFile == "" || rep.Rejected == 0:
+	case rep.Rejected == 1:
+		fmt.Fprintf(w, "backfill import: the rejected row is in %s, with its reason\n", rep.RejectsFile)
+	default:
 		fmt.Fprintf(w, "backfill import: the %d rejected rows are in %s, each with its reason\n", rep.Rejected, rep.RejectsFile)
 	}
 	if rep.CheckpointPath == "" || len(command) == 0 {

@@ -73,7 +73,9 @@ func TestCase11ErrorBudget(t *testing.T) {
 		}, nil, 1000},
 		{"a few bad rows", []string{"--mapping", "m.yaml", "good.csv"}, exitRejects, nil, []string{"1500 rows read\n", "  would send 1497\n", "  rejected   3\n"}, 3},
 		{"none allowed", []string{"--mapping", "m.yaml", "--max-rejects", "0", "good.csv"}, exitBudget, []string{
-			"backfill import: too many rejects: 1 rows rejected, and --max-rejects 0 allows none; the import stopped",
+			"backfill import: too many rejects: 1 row rejected, and --max-rejects 0 allows none; the import stopped",
+			"  bad_timestamp: 1 row, e.g. good.csv:401: ",
+			"backfill import: the rejected row is in r.ndjson, with its reason\n",
 			" --max-rejects=-1\n",
 		}, []string{"400 rows read\n", "  would send 399\n", "  rejected   1\n"}, 1},
 		{"no limit", []string{"--max-reject-rate", "-1", "legacy.csv"}, exitRejects, nil, []string{"1500 rows read\n", "  rejected   1500\n", "  " + noMapping + "\n"}, 1500},
