@@ -82,7 +82,11 @@ type run struct {
 // exclusive lock on the checkpoint and on the rejects file (see LockPath),
 // and releases them when it returns; a run that finds either held by
 // another stops before reading anything, with a *LockedError (ErrLocked)
-// naming the file and the other run's process and host. The returned
+// naming the file and the other run's process and host. When the error
+// budget (MaxRejects, MaxRejectRate) is spent, Run stops reading after the
+// row that spent it, settles every row it read (the batches made are
+// sent, the rejects written, the checkpoint moved past that row) and
+// returns a *BudgetError (ErrTooManyRejects). The returned
 // Report is meaningful in every case and its counts add up. Errors name the
 // file, the row and the cause; a refused write key wraps sink.ErrUnauthorized.
 func Run(ctx context.Context, cfg Config) (Report, error) {
