@@ -103,7 +103,7 @@ func (f *importFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.progress, "progress", "auto", "progress display: auto (a bar when stderr is a terminal, else a log line every 10s), always or never")
 
 	fs.Int64Var(&f.maxRejects, "max-rejects", -1, "stop the import once more than `N` rows are rejected; 0 allows none, -1 no limit")
-	fs.Float64Var(&f.maxRejectRate, "max-reject-rate", 100*importer.DefaultMaxRejectRate, "stop the import once more than `PERCENT` of its rows are rejected: of the first 1,000 rows, of every row read while fewer than 10,000, then of the last 10,000; -1 or 100: no limit")
+	fs.Float64Var(&f.maxRejectRate, "max-reject-rate", 100*importer.DefaultMaxRejectRate, "stop the import once more than `PERCENT` of its rows are rejected: of all the rows read, from the 1,000th to the 10,000th, then of the last 10,000; -1 or 100: no limit")
 
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the import to `FILE` (for bug reports)")
 	fs.StringVar(&f.memProfile, "memprofile", "", "write a profile of the memory the import allocated to `FILE` when it ends (for bug reports)")
