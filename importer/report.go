@@ -54,6 +54,15 @@ type Report struct {
 	// DeliveredLabel is Config.DeliveredLabel, the word Summary uses for
 	// Delivered.
 	DeliveredLabel string `json:"-"`
+
+	// BrokenLinks are the symbolic links inside folders and globs whose
+	// targets do not exist or cannot be reached: skipped, as they hold no
+	// rows (see readers.Options.BrokenLink).
+	BrokenLinks []string `json:"broken_links,omitempty"`
+	// Limit is Config.Limit; LimitReached is set when the import stopped
+	// there, with rows left after it.
+	Limit        int64 `json:"limit,omitempty"`
+	LimitReached bool  `json:"limit_reached,omitempty"`
 }
 
 // Check verifies that the counts add up: read = delivered + rejected +
@@ -112,6 +121,13 @@ func (r *Report) Summary() string {
 		if r.IDsChecked < r.DerivedIDs {
 			fmt.Fprintf(&b, "    counted over the first %d of %d messages with derived ids\n", r.IDsChecked, r.DerivedIDs)
 		}
+	}
+	if r.LimitReached {
+		fmt.Fprintf(&b, "  stopped after the first %d rows (--limit)", r.Limit)
+		if r.CheckpointPath != "" {
+			b.WriteString("; the checkpoint keeps the place: run the command without --limit to import the rest")
+		}
+		b.WriteByte('\n')
 	}
 	if r.Unsettled > 0 {
 		fmt.Fprintf(&b, "  unsettled  %d (read, not yet settled when the run stopped: read again on resume)\n", r.Unsettled)
@@ -187,6 +203,7 @@ func (r *run) report(files int, total int64, d time.Duration) Report {
 		RejectsFile:      r.cfg.RejectsPath,
 		TopReasons:       r.reasons.top(10),
 		DeliveredLabel:   r.cfg.DeliveredLabel,
+		BrokenLinks:      r.brokenLinks,
 	}
 	if 2*rep.Rejected >= rep.RowsRead {
 		rep.Hint = r.reasons.hint(r.cfg.Spec == nil)

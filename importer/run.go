@@ -47,6 +47,10 @@ type run struct {
 	repeats *repeats
 	// blocks counts the blocks the read stage handed on.
 	blocks int64
+	// brokenLinks are the links in folders and globs that lead nowhere.
+	brokenLinks []string
+	// limit is the read stage's count towards cfg.Limit.
+	limit limitState
 
 	// selectCols are the columns the spec reads, for readers that can
 	// skip the others; nil when it needs them all.
@@ -121,7 +125,8 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if r.cfg.Reader.Progress == nil {
 		r.cfg.Reader.Progress = &r.bytes
 	}
-	sources, err := readers.Expand(cfg.Sources, cfg.Reader)
+	r.cfg.Reader.BrokenLink = r.recordBrokenLink(cfg.Reader.BrokenLink)
+	sources, err := readers.Expand(cfg.Sources, r.cfg.Reader)
 	if err != nil {
 		return Report{}, err
 	}
@@ -151,6 +156,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		rep := reportFrom(cp, len(sources), total)
 		rep.AlreadyComplete = true
 		rep.DeliveredLabel = cfg.DeliveredLabel
+		rep.BrokenLinks = r.brokenLinks
 		rep.CheckpointPath = cfg.CheckpointPath
 		return rep, nil
 	}
@@ -172,7 +178,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if cerr := r.rejects.close(); err == nil {
 		err = cerr
 	}
-	complete := err == nil
+	complete := err == nil && !r.limit.reached
 	if r.files != nil {
 		if cerr := r.writeCheckpoint(complete); err == nil && cerr != nil {
 			err, complete = cerr, false
@@ -183,6 +189,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 
 	rep := r.report(len(sources), total, time.Since(start))
 	rep.Complete = complete
+	rep.Limit, rep.LimitReached = cfg.Limit, r.limit.reached
 	rep.Resumed = cp != nil
 	rep.CheckpointPath = cfg.CheckpointPath
 	if r.files == nil {

@@ -65,6 +65,7 @@ type importFlags struct {
 	report   string
 	progress string
 
+	limit         int64
 	maxRejects    int64
 	maxRejectRate float64
 	cpuProfile    string
@@ -102,6 +103,7 @@ func (f *importFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.report, "report", "", "write the final report as JSON to `FILE`")
 	fs.StringVar(&f.progress, "progress", "auto", "progress display: auto (a bar when stderr is a terminal, else a log line every 10s), always or never")
 
+	fs.Int64Var(&f.limit, "limit", 0, "import only the first `N` rows, in reading order across all sources, counting those a resumed import already read; the checkpoint keeps the place, so the command without --limit imports the rest (default: 0, every row)")
 	fs.Int64Var(&f.maxRejects, "max-rejects", -1, "stop the import once more than `N` rows are rejected; 0 allows none, -1 no limit")
 	fs.Float64Var(&f.maxRejectRate, "max-reject-rate", 100*importer.DefaultMaxRejectRate, "stop the import once more than `PERCENT` of its rows are rejected: of all the rows read, from the 1,000th to the 10,000th, then of the last 10,000; -1 or 100: no limit")
 
@@ -128,6 +130,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "backfill import: %v\n", err)
 		return exitUsage
 	}
+	cfg.Reader.BrokenLink = warnBrokenLink("import", stderr)
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	display, err := newProgressDisplay(f.progress, stderr, logger)
 	if err != nil {
@@ -240,6 +243,11 @@ func (f *importFlags) config(sources, args []string, stdout io.Writer) (importer
 		return cfg, noop, err
 	}
 	cfg.DeliveredLabel = f.deliveredLabel()
+	limit, err := limitRows(f.limit)
+	if err != nil {
+		return cfg, noop, err
+	}
+	cfg.Limit = limit
 	if f.drainTimeout <= 0 {
 		return cfg, noop, fmt.Errorf("--drain-timeout is %s, want more than 0", f.drainTimeout)
 	}
