@@ -109,3 +109,23 @@ func TestProgressLogShowsTheLastError(t *testing.T) {
 		t.Error("the write key was printed")
 	}
 }
+
+// TestBarFollowsSettledRows: the bar goes as far as the share of the rows
+// read that are settled, so it reaches the end with the last
+// acknowledgement, not with the last row read.
+func TestBarFollowsSettledRows(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		p    importer.Progress
+		want int64
+	}{
+		{"nothing read", importer.Progress{BytesRead: 0, BytesTotal: 1000}, 0},
+		{"all read, half settled", importer.Progress{BytesRead: 1000, BytesTotal: 1000, RowsRead: 100, Delivered: 40, Rejected: 5, Filtered: 5}, 500},
+		{"all read, all settled", importer.Progress{BytesRead: 1000, BytesTotal: 1000, RowsRead: 100, Delivered: 90, Rejected: 10}, 1000},
+		{"half read, all of it settled", importer.Progress{BytesRead: 500, BytesTotal: 1000, RowsRead: 50, Delivered: 50}, 500},
+	} {
+		if got := settledBytes(tc.p); got != tc.want {
+			t.Errorf("%s: the bar is at %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
