@@ -53,6 +53,9 @@ func printStatus(w io.Writer, path string, cp *importer.Checkpoint) {
 	if cp.Complete {
 		state = "complete"
 	}
+	if cp.Preview {
+		state += " (a preview: --dry-run, --output or --stub; nothing was sent to Segment)"
+	}
 	fmt.Fprintf(w, "checkpoint %s: %s, started %s, last written %s\n", path, state,
 		cp.Started.Format(time.RFC3339), cp.Updated.Format(time.RFC3339))
 	dest, label := destinationOf(cp)
@@ -71,7 +74,11 @@ func printStatus(w io.Writer, path string, cp *importer.Checkpoint) {
 		fmt.Fprintf(w, "  rejects: %s\n", cp.RejectsFile)
 	}
 	if !cp.Complete && len(cp.Command) > 0 {
-		fmt.Fprintf(w, "  to resume, run from the same folder:\n    %s\n", shellQuote(cp.Command))
+		if cp.Dir != "" {
+			fmt.Fprintf(w, "  to resume, run in %s:\n    %s\n", cp.Dir, shellQuote(cp.Command))
+		} else {
+			fmt.Fprintf(w, "  to resume, run from the same folder:\n    %s\n", shellQuote(cp.Command))
+		}
 	}
 }
 
@@ -107,17 +114,17 @@ func describeFile(f importer.CheckpointFile) string {
 }
 
 // destinationOf describes where the import of cp sends its messages, and
-// the word for the rows it took: a preview's checkpoint says it sent
-// nothing.
+// the word for the rows it took, that of its summary: a preview's rows
+// are written or would be sent.
 func destinationOf(cp *importer.Checkpoint) (dest, label string) {
 	d := cp.Options["destination"]
 	switch {
 	case d == "stub":
-		return "stub (--stub: nothing was sent)", "would send"
+		return "none (--stub)", "would send"
 	case d == "stdout":
-		return "stdout (nothing was sent)", "written"
+		return "stdout (--dry-run)", "written"
 	case strings.HasPrefix(d, "file "):
-		return strings.TrimPrefix(d, "file ") + " (--output: nothing was sent)", "written"
+		return strings.TrimPrefix(d, "file ") + " (--output)", "written"
 	case strings.HasPrefix(d, "segment "):
 		return strings.TrimPrefix(d, "segment "), "delivered"
 	}
