@@ -59,7 +59,8 @@ func newCheckCommand(stdout, stderr io.Writer) *cobra.Command {
 
 // runCheck runs a check with validated flags and returns the exit code.
 func runCheck(ctx context.Context, in *inputFlags, rows int, sources []string, stdout, stderr io.Writer) int {
-	cfg := importer.Config{Sources: sources, Sink: sink.NewStubSink(), DiscardRejects: true, SampleRows: rows}
+	// A check counts every row: no error budget stops it.
+	cfg := importer.Config{Sources: sources, Sink: sink.NewStubSink(), DiscardRejects: true, SampleRows: rows, MaxRejectRate: -1}
 	if err := in.apply(&cfg); err != nil {
 		fmt.Fprintf(stderr, "backfill check: %v\n", err)
 		return exitUsage
@@ -84,6 +85,9 @@ func runCheck(ctx context.Context, in *inputFlags, rows int, sources []string, s
 		for _, r := range rep.TopReasons {
 			fmt.Fprintf(stdout, "  %-20s %8d  e.g. %s\n", r.Reason, r.Count, r.Example)
 		}
+	}
+	if rep.Hint != "" {
+		fmt.Fprintf(stdout, "== hint: %s\n", rep.Hint)
 	}
 	if rep.Rejected > 0 {
 		return exitRejects

@@ -34,10 +34,13 @@ receivedAt, originalTimestamp and writeKey dropped.
 The write key is read from $SEGMENT_WRITE_KEY or --write-key-file; it is never
 printed or logged. Rows that cannot be imported are appended to the rejects
 file with their file, line, byte offset, reason and raw bytes; the import goes
-on. Exit codes: 0 every row delivered, 2 finished with rejects, 64 a wrong
-flag or a mapping that is invalid or does not fit the data (nothing sent),
-1 failed, or the checkpoint or rejects file is in use by another run (nothing
-sent), 130 interrupted.`
+on, unless the error budget is spent: more than half of the first 1,000
+rows rejected, or of the last 10,000 (--max-reject-rate), or more rows
+than --max-rejects. Exit codes: 0 every row delivered, 2 finished with
+rejects, 3 stopped by the error budget, 64 a wrong flag or a mapping that
+is invalid or does not fit the data (nothing sent), 1 failed, or the
+checkpoint or rejects file is in use by another run (nothing sent), 130
+interrupted.`
 
 // importFlags are the flags of "backfill import".
 type importFlags struct {
@@ -90,7 +93,7 @@ func (f *importFlags) register(fs *pflag.FlagSet) {
 	fs.Float64Var(&f.rate, "rate", segment.DefaultRate, "most `N` requests per second across all senders; 429s lower it for a while; -1: no limit")
 	fs.Float64Var(&f.eventsRate, "events-rate", 0, "most `N` events per second (default: no limit)")
 	fs.IntVar(&f.concurrency, "concurrency", importer.DefaultConcurrency, "`N` batches in flight at once")
-	fs.IntVar(&f.maxRetries, "max-retries", segment.DefaultMaxRetries, "`N` retries of one batch before the run stops; 0: none (the default is high so that --max-retry-time decides)")
+	fs.IntVar(&f.maxRetries, "max-retries", segment.DefaultMaxRetries, "`N` retries of one batch before the run stops; 0 or -1: none (the default is high so that --max-retry-time decides)")
 	fs.DurationVar(&f.maxRetryTime, "max-retry-time", segment.DefaultMaxRetryTime, "how long (`D`) one batch may keep failing before the run stops, its checkpoint written; -1s: no limit")
 	fs.Float64Var(&f.minRate, "min-rate", 0, "lowest request rate, `N` per second, that 429s may slow the import down to (default: 1)")
 	fs.DurationVar(&f.timeout, "request-timeout", segment.DefaultRequestTimeout, "timeout `D` of one HTTP request, reading the answer included")
@@ -104,8 +107,8 @@ func (f *importFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.progress, "progress", "auto", "progress display `MODE`: auto (a bar when stderr is a terminal, else a log line every 10s), always or never")
 
 	fs.Int64Var(&f.limit, "limit", 0, "import only the first `N` rows, in reading order across all sources, counting those a resumed import already read; the checkpoint keeps the place, so the command without --limit imports the rest (default: 0, every row)")
-	fs.Int64Var(&f.maxRejects, "max-rejects", 0, "stop the import once more than `N` rows are rejected (default: no limit)")
-	fs.Float64Var(&f.maxRejectRate, "max-reject-rate", 0, "stop the import once more than `PERCENT` of the last 10,000 rows are rejected (default: no limit)")
+	fs.Int64Var(&f.maxRejects, "max-rejects", -1, "stop the import once more than `N` rows are rejected; 0 allows none, -1 no limit")
+	fs.Float64Var(&f.maxRejectRate, "max-reject-rate", 100*importer.DefaultMaxRejectRate, "stop the import once more than `PERCENT` of its rows are rejected: of all the rows read, from the 1,000th to the 10,000th, then of the last 10,000; -1 or 100: no limit")
 
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the import to `FILE` (for bug reports)")
 	fs.StringVar(&f.memProfile, "memprofile", "", "write a profile of the memory the import allocated to `FILE` when it ends (for bug reports)")
@@ -161,6 +164,7 @@ func runImport(ctx context.Context, f *importFlags, sources, cmdline []string, s
 		fmt.Fprintf(stderr, "backfill import: %v\n", err)
 		return exitUsage
 	}
+	display.label = cfg.DeliveredLabel
 	cfg.Progress = display.update
 	cfg.ProgressInterval = display.interval()
 
@@ -240,15 +244,11 @@ func (f *importFlags) config(sources, cmdline []string, stdout io.Writer) (impor
 	if err := f.inputFlags.apply(&cfg); err != nil {
 		return cfg, noop, err
 	}
-	if f.maxRejects < 0 {
-		return cfg, noop, fmt.Errorf("--max-rejects is %d, want 0 (no limit) or more", f.maxRejects)
+	if err := f.applyBudget(&cfg); err != nil {
+		return cfg, noop, err
 	}
-	if f.maxRejectRate < 0 || f.maxRejectRate > 100 {
-		return cfg, noop, fmt.Errorf("--max-reject-rate is %g, want a percentage from 0 to 100", f.maxRejectRate)
-	}
-	cfg.MaxRejects = f.maxRejects
+	cfg.DeliveredLabel = f.deliveredLabel()
 	cfg.Limit = f.limit // checked by validate
-	cfg.MaxRejectRate = f.maxRejectRate / 100
 	cfg.DrainTimeout = f.drainTimeout
 	cfg.CheckpointInterval = f.checkpointInterval
 	if f.checkpointInterval == 0 {
@@ -327,9 +327,9 @@ func (f *importFlags) config(sources, cmdline []string, stdout io.Writer) (impor
 }
 
 // retries turns --max-retries into the sink's MaxRetries, whose 0 means
-// its default: --max-retries 0 means no retries.
+// its default: --max-retries 0, like a negative number, means no retries.
 func retries(n int) int {
-	if n == 0 {
+	if n <= 0 {
 		return -1
 	}
 	return n

@@ -29,9 +29,13 @@ import (
 
 // Exit codes.
 const (
-	exitOK          = 0
-	exitFailed      = 1
-	exitRejects     = 2
+	exitOK      = 0
+	exitFailed  = 1
+	exitRejects = 2
+	// exitBudget: the error budget stopped the import (too many rows
+	// rejected, --max-rejects or --max-reject-rate); the rows read are
+	// settled, the rest unread.
+	exitBudget      = 3
 	exitUsage       = 64
 	exitInterrupted = 130
 )
@@ -51,6 +55,8 @@ up shell completion.
 const exitCodesHelp = `Exit codes:
   0    every row delivered (or filtered)
   2    finished, and some rows rejected: see the rejects file
+  3    stopped by the error budget: too many rows rejected (see
+       "backfill import --help")
   1    failed: a wrong write key, an endpoint that cannot be reached, a
        batch not delivered after its retries, an unreadable or corrupt
        file; or another run holds the checkpoint or the rejects file
@@ -217,6 +223,8 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.Is(err, context.Canceled):
 		return exitInterrupted
+	case errors.Is(err, importer.ErrTooManyRejects):
+		return exitBudget
 	case errors.As(err, new(*importer.PrecheckError)):
 		// The mapping does not fit the data: nothing was sent.
 		return exitUsage

@@ -203,9 +203,6 @@ func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 // validateRetries checks --max-retries, --max-retry-time,
 // --request-timeout, --checkpoint-interval and --drain-timeout.
 func (f *importFlags) validateRetries(fs *pflag.FlagSet) error {
-	if f.maxRetries < 0 {
-		return usagef("--max-retries is %d, want 0 (no retries) or more (default: 1000)", f.maxRetries)
-	}
 	if f.maxRetryTime == 0 {
 		return usagef("--max-retry-time is 0s, want a duration above 0, such as 10m, or -1s for no limit (default: 10m)")
 	}
