@@ -120,8 +120,8 @@ func DefaultCheckpointPath(sources []string, mapping, destination string) string
 var ErrCheckpointMismatch = errors.New("checkpoint does not match this import")
 
 // CheckpointMismatchError is the error of a run whose checkpoint belongs to
-// another import: its sources, mapping, time window, destination, rejects
-// file or another option that changes what is sent differ, or a source
+// another import: its sources, mapping, time window, destination or
+// another option that changes what is sent differ, or a source
 // changed: it grew, or the content the checkpoint hashed (see
 // CheckpointFile) differs. Run returns it
 // before anything is read or sent, and leaves the checkpoint as it was. To
@@ -132,7 +132,7 @@ type CheckpointMismatchError struct {
 	// Path is the checkpoint file.
 	Path string
 	// Changed names what differs: an option's key ("mapping", "since",
-	// "until", "destination", "limits", …), "sources" or "rejects_file".
+	// "until", "destination", "limits", …) or "sources".
 	Changed []string
 	// Details say each difference, with what it was and what it is now.
 	Details []string
@@ -305,9 +305,6 @@ func (cp *Checkpoint) match(path string, files []CheckpointFile, options map[str
 				now.ModTime.Format(time.RFC3339), was.ModTime.Format(time.RFC3339)))
 		}
 	}
-	if cp.RejectsFile != "" && cp.RejectsFile != rejectsPath {
-		changed("rejects_file", fmt.Sprintf("the rejects file was %s, is now %s", cp.RejectsFile, rejectsPath))
-	}
 	if len(e.Details) == 0 {
 		return nil
 	}
@@ -452,11 +449,20 @@ func (r *run) restore(cp *Checkpoint, from mark) error {
 		r.filtered.Store(total0.Filtered)
 	}
 	var err error
+	var prev string
+	if cp != nil {
+		prev = cp.RejectsFile
+	}
+	r.rejectsMoved, r.rejectsCopied, err = prepareRejects(r.cfg.RejectsPath, cp != nil, prev, offset)
+	if err != nil {
+		return err
+	}
 	r.rejects, err = openRejects(r.cfg.RejectsPath, cp != nil, offset)
 	if err != nil {
 		return err
 	}
 	r.rejects.crash = r.crash
+	r.rejects.run, r.rejects.now = r.id, time.Now
 	r.tracker = newTracker(r.cfg.MaxInFlight, len(r.sources), r.files != nil, from, total0, byReason, fileTallies, r.rejects.size())
 	if r.files != nil {
 		r.tracker.prefixes = r.prefixes

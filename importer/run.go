@@ -24,6 +24,15 @@ type run struct {
 	started     time.Time
 	rejects     *rejectsFile
 	tracker     *tracker
+	// id is the run's id, in every line it writes to the rejects file.
+	id string
+	// rejectsMoved is where the run moved an earlier rejects file aside
+	// to, and rejectsCopied the rejects file of the earlier runs it
+	// continues; empty if none.
+	rejectsMoved, rejectsCopied string
+	// inputs are, for each source, what a reject needs to write its row
+	// back out; set by the read stage before it hands on the source's rows.
+	inputs []inputInfo
 	bytes       atomic.Int64
 	interrupted func() bool
 	// startDelivered is the count of rows delivered by earlier runs.
@@ -89,7 +98,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	defer unlock()
 	r := &run{cfg: cfg, started: start.UTC(), interrupted: func() bool { return ctx.Err() != nil },
-		repeats: newRepeats(cfg.RepeatedIDLimit)}
+		repeats: newRepeats(cfg.RepeatedIDLimit), id: newRunID()}
 	if cfg.Spec != nil && cfg.Reader.Select == nil {
 		// Formats that can skip columns (Parquet) read only those the
 		// mapping uses. The choice follows from the spec, which the
@@ -111,7 +120,11 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	r.sources = sources
+	if r.sources, err = r.withoutOwnFiles(sources); err != nil {
+		return Report{}, err
+	}
+	sources = r.sources
+	r.inputs = make([]inputInfo, len(sources))
 	r.options = r.optionSet()
 	var total int64
 	for _, s := range sources {
