@@ -83,7 +83,7 @@ func TestRunParquetByteArraysAreText(t *testing.T) {
 	}
 	want := []Reject{{File: src, Row: 2, Reason: "invalid_utf8",
 		Error: src + `: row 2: invalid_utf8: column "uid": invalid UTF-8 at byte 0: a byte array without a logical type is read as text; if the column holds binary data, declare it bytes (it is then sent as base64)`,
-		Run: rep.RunID, Format: "parquet",
+		Run:   rep.RunID, Format: "parquet",
 		Raw: "{\"id\":\"b2\",\"uid\":\"\uFFFDx\",\"ts\":\"2023-11-14T22:13:21Z\",\"sig\":\"czI=\"}"}}
 	got := readRejectsFile(t, rejects)
 	for i := range got {

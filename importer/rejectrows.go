@@ -101,7 +101,7 @@ func ReadRejects(path string, each func(Reject) error) (RejectsSummary, error) {
 	var sum RejectsSummary
 	f, err := os.Open(path)
 	if err != nil {
-		return sum, fmt.Errorf("rejects: %w", err)
+		return sum, err
 	}
 	defer f.Close()
 	br := bufio.NewReaderSize(f, 64<<10)
@@ -114,14 +114,14 @@ func ReadRejects(path string, each func(Reject) error) (RejectsSummary, error) {
 			break // a line without its newline is torn
 		}
 		if err != nil {
-			return sum, fmt.Errorf("rejects: %s: %w", path, err)
+			return sum, fmt.Errorf("read %s: %w", path, err)
 		}
 		if len(bytes.TrimSpace(b)) == 0 {
 			continue
 		}
 		var rej Reject
 		if err := json.Unmarshal(b, &rej); err != nil {
-			return sum, fmt.Errorf("rejects: %s:%d: not a reject (%v): give the rejects file of an import", path, line, err)
+			return sum, fmt.Errorf("%s:%d: not a reject (%v): give the rejects file of an import", path, line, err)
 		}
 		sum.Lines++
 		if !runs[rej.Run] {
@@ -194,7 +194,7 @@ type RowsNotWritten struct {
 func WriteRejectedRows(path, run, dir string) ([]RowsFile, RowsNotWritten, error) {
 	var skipped RowsNotWritten
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, skipped, fmt.Errorf("rejects: %w", err)
+		return nil, skipped, err
 	}
 	type output struct {
 		RowsFile
@@ -216,7 +216,7 @@ func WriteRejectedRows(path, run, dir string) ([]RowsFile, RowsNotWritten, error
 				err = cerr
 			}
 			if err != nil && first == nil {
-				first = fmt.Errorf("rejects: %s: %w", o.Path, err)
+				first = fmt.Errorf("%s: %w", o.Path, err)
 			}
 		}
 		return first
@@ -249,10 +249,10 @@ func WriteRejectedRows(path, run, dir string) ([]RowsFile, RowsNotWritten, error
 			p := filepath.Join(dir, name)
 			f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 			if errors.Is(err, os.ErrExist) {
-				return fmt.Errorf("rejects: %s exists: write the rows to an empty folder, or move it away", p)
+				return fmt.Errorf("%s exists: write the rows to an empty folder, or move it away", p)
 			}
 			if err != nil {
-				return fmt.Errorf("rejects: %w", err)
+				return err
 			}
 			o = &output{RowsFile: RowsFile{Source: rej.File, Path: p, Format: format}, f: f, w: bufio.NewWriter(f)}
 			if format == readers.FormatCSV && rej.Header != "" {

@@ -17,13 +17,13 @@ import (
 
 // run holds the state of one import shared by its stages.
 type run struct {
-	cfg         Config
-	sources     []readers.Source
-	files       []CheckpointFile // nil without a checkpoint
-	options     map[string]string
-	started     time.Time
-	rejects     *rejectsFile
-	tracker     *tracker
+	cfg     Config
+	sources []readers.Source
+	files   []CheckpointFile // nil without a checkpoint
+	options map[string]string
+	started time.Time
+	rejects *rejectsFile
+	tracker *tracker
 	// id is the run's id, in every line it writes to the rejects file.
 	id string
 	// rejectsMoved is where the run moved an earlier rejects file aside
@@ -32,7 +32,7 @@ type run struct {
 	rejectsMoved, rejectsCopied string
 	// inputs are, for each source, what a reject needs to write its row
 	// back out; set by the read stage before it hands on the source's rows.
-	inputs []inputInfo
+	inputs      []inputInfo
 	bytes       atomic.Int64
 	interrupted func() bool
 	// startDelivered is the count of rows delivered by earlier runs.

@@ -95,7 +95,7 @@ func (f *importFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.maxMessageBytes, "max-message-bytes", sink.DefaultMaxMessageBytes, "largest message in bytes; larger ones are rejected (at most the default)")
 	fs.IntVar(&f.maxMessages, "max-batch-messages", sink.DefaultMaxMessages, "most messages in one batch (at most the default)")
 
-	fs.StringVar(&f.rejects, "rejects", importer.DefaultRejectsPath, "append rejected rows to `FILE` (NDJSON: file, line, row, offset, reason, error, raw)")
+	fs.StringVar(&f.rejects, "rejects", "", "write rejected rows to `FILE` (NDJSON: file, line, row, offset, reason, error, run, time, raw; see backfill rejects); a new import moves an existing FILE aside to FILE.1.ndjson (default: beside the checkpoint, .backfill/<name>.rejects.ndjson; --dry-run, --output and --stub write none)")
 	fs.StringVar(&f.report, "report", "", "write the final report as JSON to `FILE`")
 	fs.StringVar(&f.progress, "progress", "auto", "progress display: auto (a bar when stderr is a terminal, else a log line every 10s), always or never")
 
@@ -205,7 +205,6 @@ func (f *importFlags) config(sources, args []string, stdout io.Writer) (importer
 	cfg := importer.Config{
 		Sources:     sources,
 		Concurrency: f.concurrency,
-		RejectsPath: f.rejects,
 		Limits: sink.Limits{
 			MaxBatchBytes:   f.maxBatchBytes,
 			MaxMessageBytes: f.maxMessageBytes,
@@ -263,6 +262,8 @@ func (f *importFlags) config(sources, args []string, stdout io.Writer) (importer
 			cfg.CheckpointPath = importer.DefaultCheckpointPath(sources, f.mapping, destination)
 		}
 	}
+
+	f.rejectsConfig(&cfg, sources, destination)
 
 	switch {
 	case toStdout:
