@@ -170,6 +170,10 @@ func (c *Config) lockFiles(started time.Time) (func(), error) {
 		held = append(held, l)
 	}
 	if c.RejectsPath != "" && !isDevice(c.RejectsPath) {
+		if err := os.MkdirAll(filepath.Dir(c.RejectsPath), 0o700); err != nil {
+			release()
+			return nil, fmt.Errorf("rejects file %s: %w", c.RejectsPath, err)
+		}
 		l, err := lockFile("rejects file", c.RejectsPath, started)
 		if err != nil {
 			release()

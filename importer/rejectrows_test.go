@@ -300,3 +300,19 @@ func TestOwnFilesAreNotReadAsInput(t *testing.T) {
 		t.Fatalf("err = %v, want %q", err, want)
 	}
 }
+
+// TestTheRejectsFileMayBeInAFolderNotYetMade: without a checkpoint, the
+// default rejects file of the command lies in .backfill/, which the run
+// makes.
+func TestTheRejectsFileMayBeInAFolderNotYetMade(t *testing.T) {
+	dir := t.TempDir()
+	src := writeNDJSON(t, dir, "a.ndjson", 3, map[int]string{2: `{"broken`})
+	rejects := filepath.Join(dir, ".backfill", "x.rejects.ndjson")
+	rep, err := Run(context.Background(), Config{Sources: []string{src}, Sink: &fakeSink{send: accept}, RejectsPath: rejects, MaxRejectRate: 1})
+	if err != nil || rep.Rejected != 1 {
+		t.Fatalf("report %+v, %v; want 1 reject", rep, err)
+	}
+	if got := readRejectsFile(t, rejects); len(got) != 1 || got[0].Row != 2 {
+		t.Fatalf("rejects file holds %+v, want row 2", got)
+	}
+}
