@@ -448,21 +448,9 @@ func (r *run) restore(cp *Checkpoint, from mark) error {
 		r.rejected.Store(total0.Rejected)
 		r.filtered.Store(total0.Filtered)
 	}
-	var err error
-	var prev string
-	if cp != nil {
-		prev = cp.RejectsFile
-	}
-	r.rejectsMoved, r.rejectsCopied, err = prepareRejects(r.cfg.RejectsPath, cp != nil, prev, offset)
-	if err != nil {
+	if err := r.openRejectsFile(cp, offset); err != nil {
 		return err
 	}
-	r.rejects, err = openRejects(r.cfg.RejectsPath, cp != nil, offset)
-	if err != nil {
-		return err
-	}
-	r.rejects.crash = r.crash
-	r.rejects.run, r.rejects.now = r.id, time.Now
 	r.tracker = newTracker(r.cfg.MaxInFlight, len(r.sources), r.files != nil, from, total0, byReason, fileTallies, r.rejects.size())
 	if r.files != nil {
 		r.tracker.prefixes = r.prefixes

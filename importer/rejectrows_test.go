@@ -316,3 +316,51 @@ func TestTheRejectsFileMayBeInAFolderNotYetMade(t *testing.T) {
 		t.Fatalf("rejects file holds %+v, want row 2", got)
 	}
 }
+
+// TestAResumeOfRejectsWrittenNowhere: an import whose earlier run wrote
+// its rejects nowhere (DiscardRejects, or a device such as /dev/null)
+// resumes, with the same or with a rejects file, instead of finding the
+// file shorter than the checkpoint says.
+func TestAResumeOfRejectsWrittenNowhere(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		first, second func(*Config, string)
+		want          int // rejects in the second run's file
+	}{
+		{"discarded, then a file", func(c *Config, _ string) { c.DiscardRejects = true },
+			func(c *Config, dir string) { c.DiscardRejects, c.RejectsPath = false, filepath.Join(dir, "r.ndjson") }, 1},
+		{"/dev/null twice", func(c *Config, _ string) { c.RejectsPath = os.DevNull },
+			func(c *Config, _ string) { c.RejectsPath = os.DevNull }, -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			src := writeNDJSON(t, dir, "a.ndjson", 1000, map[int]string{3: `{"broken`, 900: `[1]`})
+			ctx, cancel := context.WithCancel(context.Background())
+			var sent int
+			cfg := checkpointConfig(dir, []string{src}, &fakeSink{send: func(context.Context, *sink.Batch) error {
+				if sent++; sent == 3 {
+					cancel()
+				}
+				return nil
+			}})
+			tc.first(&cfg, dir)
+			if _, err := Run(ctx, cfg); !errors.Is(err, context.Canceled) {
+				t.Fatalf("err = %v, want the run interrupted", err)
+			}
+			if cp, err := LoadCheckpoint(cfg.CheckpointPath); err != nil || cp.RejectsOffset == 0 {
+				t.Fatalf("checkpoint: %+v, %v; want it to count the first reject", cp, err)
+			}
+			tc.second(&cfg, dir)
+			cfg.Sink = &fakeSink{send: accept}
+			rep, err := Run(context.Background(), cfg)
+			if err != nil || !rep.Resumed || !rep.Complete || rep.Rejected != 2 {
+				t.Fatalf("resumed: %+v, %v; want it complete with 2 rejects in all", rep, err)
+			}
+			if tc.want >= 0 {
+				if got := readRejectsFile(t, cfg.RejectsPath); len(got) != tc.want || got[0].Row != 900 {
+					t.Fatalf("rejects file holds %+v, want row 900, the one reject of the second run", got)
+				}
+			}
+		})
+	}
+}

@@ -66,6 +66,7 @@ type rejectsFile struct {
 	w       *bufio.Writer
 	err     error // the first write error; every later write fails with it
 	discard bool  // count rejects, write them nowhere
+	device  bool  // path is a device (/dev/null), which cannot be synced
 	// written is the file's size with what is buffered: where the next
 	// reject goes. Checkpoints record it.
 	written int64
@@ -98,6 +99,11 @@ func openRejects(path string, resume bool, offset int64) (*rejectsFile, error) {
 		return r, nil
 	case err != nil:
 		return nil, fmt.Errorf("rejects: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		// A device keeps nothing to cut back or to compare with.
+		r.device = true
+		return r, nil
 	}
 	r.written = st.Size()
 	if !resume {
@@ -221,6 +227,9 @@ func (r *rejectsFile) flush() error {
 	if err := r.w.Flush(); err != nil {
 		r.err = fmt.Errorf("rejects: %w", err)
 		return r.err
+	}
+	if r.device {
+		return nil
 	}
 	if err := r.f.Sync(); err != nil {
 		r.err = fmt.Errorf("rejects: %w", err)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // RejectsPathFor returns the rejects file of the import whose checkpoint
@@ -83,9 +84,6 @@ func prepareRejects(path string, resume bool, prev string, offset int64) (moved,
 	}
 	if !resume {
 		return moved, "", nil
-	}
-	if isDevice(prev) {
-		return moved, "", nil // a device (/dev/null) kept no rejects
 	}
 	if err := copyPrefix(prev, path, offset); err != nil {
 		return moved, "", fmt.Errorf("rejects: continue %s in %s: %w", prev, path, err)
@@ -164,4 +162,32 @@ func (r *Report) rejectsSummary() string {
 		fmt.Fprintf(&b, "  an earlier rejects file was moved aside to %s\n", r.RejectsMovedTo)
 	}
 	return b.String()
+}
+
+// openRejectsFile opens the run's rejects file for the checkpoint it
+// resumes, cp (nil for a fresh run), which records offset bytes of
+// rejects: it is cut back to them, or, given another file, continued in
+// it (prepareRejects). When the earlier runs wrote their rejects nowhere
+// (a preview, or a device such as /dev/null), there is nothing to keep,
+// and the file starts as a fresh run's does.
+func (r *run) openRejectsFile(cp *Checkpoint, offset int64) error {
+	resume := cp != nil
+	var prev string
+	if resume {
+		prev = cp.RejectsFile
+		if prev == "" || isDevice(prev) {
+			resume, prev, offset = false, "", 0
+		}
+	}
+	var err error
+	r.rejectsMoved, r.rejectsCopied, err = prepareRejects(r.cfg.RejectsPath, resume, prev, offset)
+	if err != nil {
+		return err
+	}
+	if r.rejects, err = openRejects(r.cfg.RejectsPath, resume, offset); err != nil {
+		return err
+	}
+	r.rejects.crash = r.crash
+	r.rejects.run, r.rejects.now = r.id, time.Now
+	return nil
 }
