@@ -17,22 +17,13 @@ import (
 
 // run holds the state of one import shared by its stages.
 type run struct {
-	cfg     Config
-	sources []readers.Source
-	files   []CheckpointFile // nil without a checkpoint
-	options map[string]string
-	started time.Time
-	rejects *rejectsFile
-	tracker *tracker
-	// id is the run's id, in every line it writes to the rejects file.
-	id string
-	// rejectsMoved is where the run moved an earlier rejects file aside
-	// to, and rejectsCopied the rejects file of the earlier runs it
-	// continues; empty if none.
-	rejectsMoved, rejectsCopied string
-	// inputs are, for each source, what a reject needs to write its row
-	// back out; set by the read stage before it hands on the source's rows.
-	inputs      []inputInfo
+	cfg         Config
+	sources     []readers.Source
+	files       []CheckpointFile // nil without a checkpoint
+	options     map[string]string
+	started     time.Time
+	rejects     *rejectsFile
+	tracker     *tracker
 	bytes       atomic.Int64
 	interrupted func() bool
 	// startDelivered is the count of rows delivered by earlier runs.
@@ -59,6 +50,16 @@ type run struct {
 
 	itemsPool  sync.Pool // of *[]item; see newItems
 	mappedPool sync.Pool // of *mapped; see newMapped
+
+	// id is the run's id, in every line it writes to the rejects file.
+	id string
+	// rejectsMoved is where the run moved an earlier rejects file aside
+	// to, and rejectsCopied the rejects file of the earlier runs it
+	// continues; empty if none.
+	rejectsMoved, rejectsCopied string
+	// inputs are, for each source, what a reject needs to write its row
+	// back out; set by the read stage before it hands on the source's rows.
+	inputs []inputInfo
 }
 
 // Run imports cfg.Sources into cfg.Sink and reports what became of every row.

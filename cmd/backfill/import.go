@@ -32,7 +32,8 @@ The write key is read from $SEGMENT_WRITE_KEY or --write-key-file; it is never
 printed or logged. Rows that cannot be imported are written to the import's
 own rejects file (beside its checkpoint, or --rejects) with their file, line,
 byte offset, reason, raw bytes and the run's id; the import goes on. "backfill
-rejects FILE" sums it up and writes the rows back out to fix them. Exit codes: 0 every row delivered, 2 finished with rejects, 64 a wrong
+rejects FILE" sums it up and writes the rows back out to fix them.
+Exit codes: 0 every row delivered, 2 finished with rejects, 64 a wrong
 flag or a mapping that is invalid or does not fit the data (nothing sent),
 1 failed, or the checkpoint or rejects file is in use by another run (nothing
 sent), 130 interrupted.`
