@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/backfillhq/backfill/internal/jsontext"
 )
@@ -133,7 +134,7 @@ func (c *csvReader) readHeader(ctx context.Context) error {
 		if !utf8.Valid(rec.data) {
 			return fmt.Errorf("%s: header: invalid UTF-8 at byte %d", c.src.Path, invalidUTF8At(rec.data))
 		}
-		_, names := c.strings(rec.data, nil)
+		_, names := c.strings(rec.data, "", nil)
 		header := slices.Clone(names)
 		if err := checkColumns(header); err != nil {
 			return fmt.Errorf("%s: header: %w", c.src.Path, err)
@@ -193,8 +194,13 @@ func (c *csvReader) Next(ctx context.Context) (Row, error) {
 		if c.text != nil {
 			c.decodeRecord(&rec)
 		}
-		raw := rec.data
-		if !rec.owned {
+		// The record's text is copied once, out of the stream's buffer:
+		// the row's Raw and its fields' strings share that copy.
+		raw, text := rec.data, ""
+		if rec.reason == "" && c.arena.reserveText(2*len(raw)) {
+			text = c.arena.string(raw)
+			raw = unsafe.Slice(unsafe.StringData(text), len(text))
+		} else if !rec.owned {
 			raw = c.arena.copyBytes(rec.data)
 		}
 		if rec.reason != "" {
@@ -207,7 +213,7 @@ func (c *csvReader) Next(ctx context.Context) (Row, error) {
 			return Row{}, &RowError{Pos: pos, Reason: ReasonCSVFieldCount, Raw: raw,
 				Err: fmt.Errorf("expected %d fields, got %d", len(c.header), len(c.fields))}
 		}
-		values, texts := c.strings(raw, c.nulls)
+		values, texts := c.strings(raw, text, c.nulls)
 		return Row{Pos: pos, Source: c.src, Raw: raw, names: c.header, values: values, texts: texts}, nil
 	}
 }
@@ -217,18 +223,14 @@ func (c *csvReader) Next(ctx context.Context) (Row, error) {
 var defaultNull = []string{""}
 
 // strings returns the fields of the record raw as Row values held in
-// texts. The strings of a record share one copy of it, in the arena's
-// current block unless the record is large, and a field with doubled
-// quotes is one more string. An unquoted field whose text is one of nulls
-// is nil.
-func (c *csvReader) strings(raw []byte, nulls []string) (values []any, texts []string) {
+// texts. The strings of a record share one copy of it: text, when the
+// caller made it in the arena's current block with room for as much
+// again, else a copy of their own; a field with doubled quotes is one
+// more string. An unquoted field whose text is one of nulls is nil.
+func (c *csvReader) strings(raw []byte, text string, nulls []string) (values []any, texts []string) {
 	texts = c.arena.newTexts(len(c.fields))
 	null := c.nulled[:0] // the fields that are null
-	// Room for the record and, at most as long, its unescaped fields.
-	var text string
-	if c.arena.reserveText(2 * len(raw)) {
-		text = c.arena.string(raw)
-	} else {
+	if len(text) != len(raw) {
 		text = string(raw)
 	}
 	for k, f := range c.fields {

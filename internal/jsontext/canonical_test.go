@@ -1,6 +1,9 @@
 package jsontext
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestAppendCanonical(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
@@ -25,6 +28,34 @@ func TestCanonicalNumberMatchesAppendFloat(t *testing.T) {
 		b, _ := AppendFloat(nil, f, 64)
 		if !CanonicalNumber(b) && string(AppendCanonicalNumber(nil, b)) != string(b) {
 			t.Errorf("AppendFloat(%v) = %s, which is not canonical (%s)", f, b, AppendCanonicalNumber(nil, b))
+		}
+	}
+}
+
+// TestCanonicalStringAtEveryOffset puts each kind of byte that may make a
+// string literal not canonical at every offset of strings longer than a
+// word, where the check goes eight bytes at a time. CanonicalString is
+// true exactly for the literals with no escape that AppendString writes
+// as they are: an escape is always rewritten, to the same text when it
+// was canonical already.
+func TestCanonicalStringAtEveryOffset(t *testing.T) {
+	for _, odd := range []string{`\/`, `\u0041`, `\n`, `\"`, "\x01", "\xff", "\u2028", "é", `\u00e9`, "<", "~"} {
+		for n := 0; n <= 20; n++ {
+			for at := 0; at <= n; at++ {
+				body := strings.Repeat("a", at) + odd + strings.Repeat("b", n-at)
+				lit := []byte(`"` + body + `"`)
+				value, ok := Unquote(lit)
+				if !ok && odd != "\x01" {
+					t.Fatalf("Unquote(%q) failed", lit)
+				}
+				want := ok && !strings.Contains(body, `\`) && string(AppendString(nil, value)) == string(lit)
+				if odd == "\x01" || odd == "\xff" {
+					want = false // a raw control byte or invalid UTF-8 is never canonical
+				}
+				if got := CanonicalString(lit); got != want {
+					t.Fatalf("CanonicalString(%q) = %v, want %v", lit, got, want)
+				}
+			}
 		}
 	}
 }
