@@ -389,3 +389,57 @@ func TestRejectsFixAndReimport(t *testing.T) {
 		t.Fatalf("the receiver got the users %v, want each of u1 to u8 once", users)
 	}
 }
+
+// TestRejectsCommandOutput: the summary of a rejects file, the rows written
+// back out, and the usage errors, word for word.
+func TestRejectsCommandOutput(t *testing.T) {
+	dir := t.TempDir()
+	rejects := filepath.Join(dir, "r.ndjson")
+	writeFile(t, rejects, []byte(strings.Join([]string{
+		`{"file":"in/a.csv","line":3,"row":2,"offset":20,"reason":"bad_timestamp","error":"in/a.csv:3: timestamp: bad","run":"r1","format":"csv","header":"id,ts","raw":"2,yesterday"}`,
+		`{"file":"in/b.ndjson","line":1,"row":1,"offset":0,"reason":"invalid_json","error":"in/b.ndjson:1: invalid_json","run":"r1","format":"ndjson","raw":"{\"id\":"}`,
+		`{"file":"in/a.csv","line":5,"row":4,"offset":40,"reason":"bad_timestamp","error":"in/a.csv:5: timestamp: bad","run":"r2","format":"csv","header":"id,ts","raw":"4,soon"}`,
+		`{"file":"in/b.ndjson","line":2,"row":2,"offset":9,"reason":"server_rejected","error":"in/b.ndjson:2: refused","run":"r2","format":"ndjson","raw":"{\"type\":\"track\"}","raw_is":"message"}`,
+	}, "\n")+"\n"))
+	var stdout, stderr lockedBuffer
+	if code := run(t.Context(), []string{"rejects", "--write-rows", filepath.Join(dir, "fix"), rejects}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit code %d: %s", code, stderr.String())
+	}
+	fix := filepath.Join(dir, "fix")
+	want := rejects + ": 4 rejects from 2 files, written by 2 runs (r1, r2)\n" +
+		"         2  bad_timestamp\n" +
+		"            e.g. in/a.csv row 2: in/a.csv:3: timestamp: bad\n" +
+		"         1  invalid_json\n" +
+		"            e.g. in/b.ndjson row 1: in/b.ndjson:1: invalid_json\n" +
+		"         1  server_rejected\n" +
+		"            e.g. in/b.ndjson row 2: in/b.ndjson:2: refused\n" +
+		"         2  from in/a.csv\n" +
+		"         2  from in/b.ndjson\n" +
+		"wrote 2 rows of in/a.csv to " + filepath.Join(fix, "a.csv") + " (csv)\n" +
+		"wrote 1 row of in/b.ndjson to " + filepath.Join(fix, "b.ndjson") + " (ndjson)\n" +
+		"not written: 1 message the destination refused (the rejects file holds the message, not its row): fix them in the source\n" +
+		"fix the rows in " + fix + ", then import them with the same mapping and flags:\n" +
+		"  backfill import [the same flags] " + fix + "\n"
+	if stdout.String() != want {
+		t.Fatalf("stdout:\n%s\nwant:\n%s", stdout.String(), want)
+	}
+	if got, _ := os.ReadFile(filepath.Join(fix, "a.csv")); string(got) != "id,ts\n2,yesterday\n4,soon\n" {
+		t.Fatalf("a.csv holds %q", got)
+	}
+
+	for _, tc := range []struct {
+		args   []string
+		code   int
+		stderr string
+	}{
+		{[]string{"rejects"}, exitUsage, "backfill rejects: name one rejects FILE (an import's summary and \"backfill status\" name it); see --help\n"},
+		{[]string{"rejects", "a", "b"}, exitUsage, "backfill rejects: name one rejects FILE (an import's summary and \"backfill status\" name it); see --help\n"},
+		{[]string{"rejects", filepath.Join(dir, "none.ndjson")}, exitFailed, "backfill rejects: open " + filepath.Join(dir, "none.ndjson") + ": no such file or directory\n"},
+		{[]string{"rejects", "--write-rows", fix, rejects}, exitFailed, "backfill rejects: " + filepath.Join(fix, "a.csv") + " exists: write the rows to an empty folder, or move it away\n"},
+	} {
+		var stdout, stderr lockedBuffer
+		if code := run(t.Context(), tc.args, &stdout, &stderr); code != tc.code || stderr.String() != tc.stderr {
+			t.Errorf("%v: exit code %d, stderr %q; want %d, %q", tc.args, code, stderr.String(), tc.code, tc.stderr)
+		}
+	}
+}
