@@ -76,7 +76,7 @@ func (a *assembler) run(ctx context.Context, in <-chan *mapped) error {
 	if len(a.waiting) > 0 {
 		return fmt.Errorf("map stage: %d blocks of rows out of order", len(a.waiting))
 	}
-	return a.emit(ctx, a.batcher.Flush(), mark{File: len(a.r.sources)})
+	return a.emit(ctx, a.batcher.Flush(), a.r.inputEnd())
 }
 
 // take puts m in its place in row order and assembles every block whose

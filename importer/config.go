@@ -115,6 +115,13 @@ type Config struct {
 	// an error.
 	Outputs []string
 
+	// Limit, if positive, ends the import after its first Limit rows
+	// (in reading order, across all sources; rows that earlier runs of a
+	// resumed import settled count too), as if the input ended there:
+	// the checkpoint then resumes at the next row, and Report.Complete is
+	// false. Default: 0, every row.
+	Limit int64
+
 	// Sample, if set, is called with each of the first SampleRows rows read
 	// and what became of it, from the map stage, before the row is sent.
 	Sample func(Sample)
@@ -182,6 +189,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxRejectRate < 0 || c.MaxRejectRate > 1 {
 		return fmt.Errorf("config: MaxRejectRate is %g, want a share from 0 to 1", c.MaxRejectRate)
+	}
+	if c.Limit < 0 {
+		return fmt.Errorf("config: Limit is %d, want 0 (every row) or more", c.Limit)
 	}
 	if c.RejectWindow < 0 {
 		return fmt.Errorf("config: RejectWindow is %d, want at least 1", c.RejectWindow)

@@ -54,6 +54,15 @@ type Report struct {
 	AlreadyComplete bool   `json:"already_complete,omitempty"`
 	Complete        bool   `json:"complete"`
 	Error           string `json:"error,omitempty"`
+
+	// BrokenLinks are the symbolic links inside folders and globs whose
+	// targets do not exist or cannot be reached: skipped, as they hold no
+	// rows (see readers.Options.BrokenLink).
+	BrokenLinks []string `json:"broken_links,omitempty"`
+	// Limit is Config.Limit; LimitReached is set when the import stopped
+	// there, with rows left after it.
+	Limit        int64 `json:"limit,omitempty"`
+	LimitReached bool  `json:"limit_reached,omitempty"`
 }
 
 // Check verifies that the counts add up: read = delivered + rejected +
@@ -108,6 +117,13 @@ func (r *Report) Summary() string {
 		if r.IDsChecked < r.DerivedIDs {
 			fmt.Fprintf(&b, "    counted over the first %d of %d messages with derived ids\n", r.IDsChecked, r.DerivedIDs)
 		}
+	}
+	if r.LimitReached {
+		fmt.Fprintf(&b, "  stopped after the first %d rows (--limit)", r.Limit)
+		if r.CheckpointPath != "" {
+			b.WriteString("; the checkpoint keeps the place: run the command without --limit to import the rest")
+		}
+		b.WriteByte('\n')
 	}
 	if r.Unsettled > 0 {
 		fmt.Fprintf(&b, "  unsettled  %d (read, not yet acknowledged when the run stopped)\n", r.Unsettled)
@@ -171,6 +187,7 @@ func (r *run) report(files int, total int64, d time.Duration) Report {
 		RejectsFile:      r.cfg.RejectsPath,
 		TopReasons:       r.reasons.top(10),
 		RunID:            r.id,
+		BrokenLinks:      r.brokenLinks,
 	}
 	rep.RejectsMovedTo, rep.RejectsCopiedFrom = r.rejectsMoved, r.rejectsCopied
 	if r.repeats != nil {

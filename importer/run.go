@@ -37,6 +37,10 @@ type run struct {
 	repeats *repeats
 	// blocks counts the blocks the read stage handed on.
 	blocks int64
+	// brokenLinks are the links in folders and globs that lead nowhere.
+	brokenLinks []string
+	// limit is the read stage's count towards cfg.Limit.
+	limit limitState
 
 	// selectCols are the columns the spec reads, for readers that can
 	// skip the others; nil when it needs them all.
@@ -117,7 +121,8 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if r.cfg.Reader.Progress == nil {
 		r.cfg.Reader.Progress = &r.bytes
 	}
-	sources, err := readers.Expand(cfg.Sources, cfg.Reader)
+	r.cfg.Reader.BrokenLink = r.recordBrokenLink(cfg.Reader.BrokenLink)
+	sources, err := readers.Expand(cfg.Sources, r.cfg.Reader)
 	if err != nil {
 		return Report{}, err
 	}
@@ -150,6 +155,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if cp != nil && (cp.Complete || from.File == len(sources)) {
 		rep := reportFrom(cp, len(sources), total)
 		rep.AlreadyComplete = true
+		rep.BrokenLinks = r.brokenLinks
 		rep.CheckpointPath = cfg.CheckpointPath
 		return rep, nil
 	}
@@ -171,7 +177,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if cerr := r.rejects.close(); err == nil {
 		err = cerr
 	}
-	complete := err == nil
+	complete := err == nil && !r.limit.reached
 	if r.files != nil {
 		if cerr := r.writeCheckpoint(complete); err == nil && cerr != nil {
 			err, complete = cerr, false
@@ -182,6 +188,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 
 	rep := r.report(len(sources), total, time.Since(start))
 	rep.Complete = complete
+	rep.Limit, rep.LimitReached = cfg.Limit, r.limit.reached
 	rep.Resumed = cp != nil
 	rep.CheckpointPath = cfg.CheckpointPath
 	if r.files == nil {

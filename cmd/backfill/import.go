@@ -64,6 +64,7 @@ type importFlags struct {
 	report   string
 	progress string
 
+	limit         int64
 	maxRejects    int64
 	maxRejectRate float64
 	cpuProfile    string
@@ -101,6 +102,7 @@ func (f *importFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.report, "report", "", "write the final report as JSON to `FILE`")
 	fs.StringVar(&f.progress, "progress", "auto", "progress display: auto (a bar when stderr is a terminal, else a log line every 10s), always or never")
 
+	fs.Int64Var(&f.limit, "limit", 0, "import only the first `N` rows, in reading order across all sources, counting those a resumed import already read; the checkpoint keeps the place, so the command without --limit imports the rest (default: 0, every row)")
 	fs.Int64Var(&f.maxRejects, "max-rejects", 0, "stop the import once more than `N` rows are rejected (default: no limit)")
 	fs.Float64Var(&f.maxRejectRate, "max-reject-rate", 0, "stop the import once more than `PERCENT` of the last 10,000 rows are rejected (default: no limit)")
 
@@ -127,6 +129,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "backfill import: %v\n", err)
 		return exitUsage
 	}
+	cfg.Reader.BrokenLink = warnBrokenLink("import", stderr)
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	display, err := newProgressDisplay(f.progress, stderr, logger)
 	if err != nil {
@@ -236,6 +239,11 @@ func (f *importFlags) config(sources, args []string, stdout io.Writer) (importer
 		return cfg, noop, fmt.Errorf("--max-reject-rate is %g, want a percentage from 0 to 100", f.maxRejectRate)
 	}
 	cfg.MaxRejects = f.maxRejects
+	limit, err := limitRows(f.limit)
+	if err != nil {
+		return cfg, noop, err
+	}
+	cfg.Limit = limit
 	cfg.MaxRejectRate = f.maxRejectRate / 100
 	if f.drainTimeout <= 0 {
 		return cfg, noop, fmt.Errorf("--drain-timeout is %s, want more than 0", f.drainTimeout)
