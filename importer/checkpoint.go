@@ -50,6 +50,10 @@ type Checkpoint struct {
 	Complete      bool              `json:"complete"`
 	Started       time.Time         `json:"started"`
 	Updated       time.Time         `json:"updated"`
+
+	// Runs are the ids of the runs of the import, in order, so that a
+	// resumed run knows its rejects file from another import's.
+	Runs []string `json:"runs,omitempty"`
 }
 
 // CheckpointFile is the state of one source file. Resume is the position of

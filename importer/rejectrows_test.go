@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -360,6 +361,71 @@ func TestAResumeOfRejectsWrittenNowhere(t *testing.T) {
 				if got := readRejectsFile(t, cfg.RejectsPath); len(got) != tc.want || got[0].Row != 900 {
 					t.Fatalf("rejects file holds %+v, want row 900, the one reject of the second run", got)
 				}
+			}
+		})
+	}
+}
+
+// TestAnImportGivenAnothersRejectsFileKeepsBoth: import a stops, import b
+// is given a's rejects file (and moves a's aside), a resumes: a knows the
+// file for b's by its run ids, keeps it (moved aside) rather than cutting
+// it, and continues from its own rejects, moved aside by b. Whether a had
+// rejects when it stopped or not.
+func TestAnImportGivenAnothersRejectsFileKeepsBoth(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		aBad   map[int]string
+		aFirst int64 // a's rejects when it stopped
+	}{
+		{"a had rejects", map[int]string{3: `{"broken`, 900: `[1]`}, 1},
+		{"a had none", map[int]string{900: `[1]`}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			a := writeNDJSON(t, dir, "a.ndjson", 1000, tc.aBad)
+			b := writeNDJSON(t, dir, "b.ndjson", 10, map[int]string{2: `"x"`, 4: `"y"`})
+			shared := filepath.Join(dir, "shared.ndjson")
+			ctx, cancel := context.WithCancel(context.Background())
+			var sent int
+			cfgA := checkpointConfig(dir, []string{a}, &fakeSink{send: func(context.Context, *sink.Batch) error {
+				if sent++; sent == 3 {
+					cancel()
+				}
+				return nil
+			}})
+			cfgA.RejectsPath, cfgA.CheckpointPath = shared, filepath.Join(dir, "a.json")
+			if _, err := Run(ctx, cfgA); !errors.Is(err, context.Canceled) {
+				t.Fatalf("a: err = %v, want the run interrupted", err)
+			}
+			if got := readRejectsFile(t, shared); int64(len(got)) != tc.aFirst {
+				t.Fatalf("a's rejects when it stopped: %+v, want %d", got, tc.aFirst)
+			}
+
+			cfgB := checkpointConfig(dir, []string{b}, &fakeSink{send: accept})
+			cfgB.RejectsPath, cfgB.CheckpointPath = shared, filepath.Join(dir, "b.json")
+			repB, err := Run(context.Background(), cfgB)
+			if err != nil || repB.Rejected != 2 {
+				t.Fatalf("b: %+v, %v; want 2 rejects", repB, err)
+			}
+			bRejects, _ := os.ReadFile(shared)
+
+			cfgA.Sink = &fakeSink{send: accept}
+			repA, err := Run(context.Background(), cfgA)
+			if err != nil || !repA.Resumed || repA.Rejected != int64(len(tc.aBad)) {
+				t.Fatalf("a resumed: %+v, %v; want %d rejects in all", repA, err, len(tc.aBad))
+			}
+			got := readRejectsFile(t, shared)
+			if len(got) != len(tc.aBad) || got[len(got)-1].Row != 900 || got[0].File != a {
+				t.Fatalf("a's rejects file holds %+v, want a's %d rejects once", got, len(tc.aBad))
+			}
+			if repA.RejectsMovedTo == "" {
+				t.Fatal("a's report does not say where b's rejects went")
+			}
+			if moved, _ := os.ReadFile(repA.RejectsMovedTo); !bytes.Equal(moved, bRejects) {
+				t.Fatalf("%s holds %q, want b's rejects %q", repA.RejectsMovedTo, moved, bRejects)
+			}
+			if tc.aFirst > 0 && repA.RejectsCopiedFrom != filepath.Join(dir, "shared.1.ndjson") {
+				t.Fatalf("a continued from %q, want its rejects moved aside, shared.1.ndjson", repA.RejectsCopiedFrom)
 			}
 		})
 	}

@@ -1,13 +1,16 @@
 package importer
 
 import (
+	"bufio"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -169,16 +172,24 @@ func (r *Report) rejectsSummary() string {
 // rejects: it is cut back to them, or, given another file, continued in
 // it (prepareRejects). When the earlier runs wrote their rejects nowhere
 // (a preview, or a device such as /dev/null), there is nothing to keep,
-// and the file starts as a fresh run's does.
+// and the file starts as a fresh run's does. The earlier runs' rejects
+// are found by the run ids of their lines (see earlierRejects), so that
+// an import given the --rejects file of another, which moved this one's
+// aside, neither cuts the other's rejects nor loses its own.
 func (r *run) openRejectsFile(cp *Checkpoint, offset int64) error {
 	resume := cp != nil
 	var prev string
 	if resume {
-		prev = cp.RejectsFile
-		if prev == "" || isDevice(prev) {
-			resume, prev, offset = false, "", 0
+		r.runs = append(r.runs, cp.Runs...)
+		var err error
+		if prev, err = earlierRejects(cp, offset); err != nil {
+			return err
+		}
+		if prev == "" {
+			resume, offset = false, 0
 		}
 	}
+	r.runs = append(r.runs, r.id)
 	var err error
 	r.rejectsMoved, r.rejectsCopied, err = prepareRejects(r.cfg.RejectsPath, resume, prev, offset)
 	if err != nil {
@@ -190,4 +201,66 @@ func (r *run) openRejectsFile(cp *Checkpoint, offset int64) error {
 	r.rejects.crash = r.crash
 	r.rejects.run, r.rejects.now = r.id, time.Now
 	return nil
+}
+
+// earlierRejects returns the file that holds the rejects of the earlier
+// runs of the import whose checkpoint is cp, offset bytes of them: the
+// rejects file it records, unless that file's first line is of a run of
+// another import, which then moved this import's file aside: then the
+// file moved aside (NAME.N.EXT) whose first line is of one of cp's runs.
+// It returns "" when the earlier runs kept no rejects (none written, a
+// preview, a device), and an error when offset bytes of them cannot be
+// found. A first line without a run id (of an older backfill) or torn is
+// taken for the import's own.
+func earlierRejects(cp *Checkpoint, offset int64) (string, error) {
+	prev := cp.RejectsFile
+	if prev == "" || isDevice(prev) {
+		return "", nil
+	}
+	ours := func(path string) bool {
+		run, ok := firstRun(path)
+		return !ok || run == "" || slices.Contains(cp.Runs, run)
+	}
+	if len(cp.Runs) == 0 || ours(prev) {
+		return prev, nil
+	}
+	ext := filepath.Ext(prev)
+	stem := strings.TrimSuffix(prev, ext)
+	for n := 1; ; n++ {
+		p := stem + "." + strconv.Itoa(n) + ext
+		st, err := os.Stat(p)
+		if err != nil {
+			break
+		}
+		if st.Size() >= offset && ours(p) {
+			return p, nil
+		}
+	}
+	if offset == 0 {
+		// Nothing of this import's to keep: the file is another's, and
+		// moved aside as a fresh run's would be.
+		return "", nil
+	}
+	return "", fmt.Errorf("rejects: %s holds the rejects of another import, and none of the files moved aside beside it the %d bytes of rejects the checkpoint records: give this import its own --rejects, or run it with --restart to import everything again", prev, offset)
+}
+
+// firstRun returns the run id of the first line of the rejects file at
+// path; ok is false when there is no complete first line to read.
+func firstRun(path string) (run string, ok bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", false
+	}
+	defer f.Close()
+	line, err := bufio.NewReader(f).ReadBytes('\n')
+	if err != nil {
+		return "", false
+	}
+	var rej struct {
+		Run string `json:"run"`
+	}
+	if json.Unmarshal(line, &rej) != nil {
+		return "", false
+	}
+	return rej.Run, true
 }

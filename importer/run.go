@@ -55,8 +55,10 @@ type run struct {
 	itemsPool  sync.Pool // of *[]item; see newItems
 	mappedPool sync.Pool // of *mapped; see newMapped
 
-	// id is the run's id, in every line it writes to the rejects file.
-	id string
+	// id is the run's id, in every line it writes to the rejects file,
+	// and runs the ids of the import's runs, this one last.
+	id   string
+	runs []string
 	// rejectsMoved is where the run moved an earlier rejects file aside
 	// to, and rejectsCopied the rejects file of the earlier runs it
 	// continues; empty if none.
