@@ -63,6 +63,11 @@ type Config struct {
 	CheckpointInterval time.Duration
 	// Restart discards an existing checkpoint and starts over.
 	Restart bool
+	// Preview says that Sink sends nothing (a dry run, a file, a stub). It
+	// is recorded in the checkpoint: a run that sends refuses to resume the
+	// checkpoint of a preview, and a preview that of a run that sends.
+	// Default: false.
+	Preview bool
 	// Destination names where the messages go, for the checkpoint: a
 	// resumed import must send to the same place, so a checkpoint of
 	// another destination is refused. For example "segment

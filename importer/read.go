@@ -93,6 +93,13 @@ func (r *run) readSource(ctx context.Context, file int, at *readers.Position, ou
 			blk.items = append(blk.items, item{row: row})
 		} else if rowErr, ok := errors.AsType[*readers.RowError](err); ok {
 			blk.items = append(blk.items, item{err: rowErr})
+		} else if errors.Is(err, readers.ErrChanged) {
+			// The rows before are whole: they go on, and the file stays
+			// partial, to be resumed once it no longer changes.
+			if perr := r.pass(ctx, g, &blk, out, false); perr != nil {
+				return perr
+			}
+			return err
 		} else {
 			return err
 		}

@@ -46,6 +46,11 @@ type Report struct {
 	// rejects file carries.
 	RunID          string `json:"run_id,omitempty"`
 	CheckpointPath string `json:"checkpoint,omitempty"`
+	// CheckpointSaved is set when the run's last write of its checkpoint
+	// succeeded, so that it records where the run stopped. A run whose
+	// last write failed leaves the checkpoint an earlier write made, which
+	// resumes from further back.
+	CheckpointSaved bool `json:"checkpoint_saved,omitempty"`
 	// Resumed is set when the run continued from a checkpoint; the counts
 	// then cover the whole import, earlier runs included.
 	Resumed bool `json:"resumed,omitempty"`

@@ -109,7 +109,7 @@ func (f *importFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the import to `FILE` (for bug reports)")
 	fs.StringVar(&f.memProfile, "memprofile", "", "write a profile of the memory the import allocated to `FILE` when it ends (for bug reports)")
 
-	fs.StringVar(&f.checkpoint, "checkpoint", "", "keep the checkpoint in `FILE` (default: .backfill/<hash of sources, mapping and destination>.json)")
+	fs.StringVar(&f.checkpoint, "checkpoint", "", "keep the checkpoint in `FILE` (default: .backfill/<hash of sources, mapping and destination>.json, found from any folder; previews keep none unless this is given)")
 	fs.BoolVar(&f.noCheckpoint, "no-checkpoint", false, "keep no checkpoint: an interrupted import cannot resume")
 	fs.BoolVar(&f.restart, "restart", false, "discard an existing checkpoint and import everything again")
 	fs.DurationVar(&f.checkpointInterval, "checkpoint-interval", importer.DefaultCheckpointInterval, "longest time between checkpoint writes; 0 writes after every batch")
@@ -150,7 +150,18 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if f.memProfile != "" {
 		defer writeMemProfile(f.memProfile, stderr)
 	}
+	if f.report != "" {
+		if werr := importer.CheckWritable(f.report); werr != nil {
+			fmt.Fprintf(stderr, "backfill import: --report: %v; nothing was sent\n", werr)
+			return exitFailed
+		}
+	}
+	if readsStdin(sources) && !f.noCheckpoint && !f.preview() {
+		fmt.Fprintln(stderr, "backfill import: standard input cannot be read again, so this import keeps no checkpoint: if it is interrupted, it cannot resume (to be able to, save the input to a file and import that)")
+	}
+	setQuitHint(quitHint(cfg, sources))
 	rep, err := importer.Run(ctx, cfg)
+	setQuitHint("")
 	if cerr := closeSink(); err == nil && cerr != nil {
 		err = cerr
 		rep.Complete, rep.Error = false, cerr.Error()
@@ -177,24 +188,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 	}
 	if err != nil {
-		unreachable := errors.As(err, new(*segment.UnreachableError))
-		if unreachable {
-			// No retry could fix it: the endpoint is wrong, or not trusted.
-			// The same command would fail the same way.
-			fmt.Fprintf(stderr, "backfill import: %v; check --endpoint\n", err)
-			if rep.CheckpointPath != "" {
-				fmt.Fprintf(stderr, "backfill import: the checkpoint %s keeps what was acknowledged; run the command again once the endpoint can be reached\n", rep.CheckpointPath)
-			}
-		} else {
-			fmt.Fprintf(stderr, "backfill import: %v\n", err)
-		}
-		if rep.CheckpointPath != "" && !unreachable && !errors.Is(err, importer.ErrCheckpointMismatch) {
-			fmt.Fprintf(stderr, "backfill import: the checkpoint %s is saved; to resume, run the same command again:\n  %s\n",
-				rep.CheckpointPath, shellQuote(cfg.Command))
-		}
-		if errors.Is(err, sink.ErrUnauthorized) {
-			fmt.Fprintln(stderr, "backfill import: check $SEGMENT_WRITE_KEY or --write-key-file, and --endpoint (a key of the EU region needs --endpoint eu)")
-		}
+		adviseAfterStop(stderr, err, rep, cfg.Command, readsStdin(sources))
 		return exitCode(err)
 	}
 	if rep.Rejected > 0 {
@@ -266,12 +260,8 @@ func (f *importFlags) config(sources, args []string, stdout io.Writer) (importer
 		}
 	}
 	toStdout := f.dryRun || f.output == "-"
-	if !f.noCheckpoint && !toStdout {
-		cfg.CheckpointPath = f.checkpoint
-		if cfg.CheckpointPath == "" {
-			cfg.CheckpointPath = importer.DefaultCheckpointPath(sources, f.mapping, destination)
-		}
-	}
+	cfg.Preview = f.preview()
+	cfg.CheckpointPath = f.checkpointPath(sources, destination)
 
 	f.rejectsConfig(&cfg, sources, destination)
 
@@ -363,6 +353,26 @@ func writeMemProfile(path string, stderr io.Writer) {
 	}
 }
 
+// preview reports whether the import sends nothing: --dry-run, --output or
+// --stub.
+func (f *importFlags) preview() bool { return f.dryRun || f.output != "" || f.stub }
+
+// checkpointPath is the checkpoint the import keeps: none with
+// --no-checkpoint or from stdin, --checkpoint if given, none for a preview
+// without it, else the import's default checkpoint, found from whichever
+// folder the command runs in.
+func (f *importFlags) checkpointPath(sources []string, destination string) string {
+	switch {
+	case f.noCheckpoint || readsStdin(sources):
+		return ""
+	case f.checkpoint != "":
+		return f.checkpoint
+	case f.preview():
+		return ""
+	}
+	return importer.LocateCheckpoint(sources, f.mapping, destination)
+}
+
 // destination names where the messages go, for the checkpoint's identity
 // (Config.Destination): a resumed import must send to the same place.
 func (f *importFlags) destination() string {
@@ -402,6 +412,9 @@ func (t transportStats) Transport() importer.Transport {
 func writeJSONFile(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
 	return os.WriteFile(path, append(b, '\n'), 0o644)

@@ -4,12 +4,6 @@ import (
 	"github.com/backfillhq/backfill/importer"
 )
 
-// preview reports whether the import sends nothing (--dry-run, --output,
-// --stub).
-func (f *importFlags) preview() bool {
-	return f.dryRun || f.output != "" || f.stub
-}
-
 // rejectsConfig sets where the import writes its rejects, and the files
 // it writes that folders and globs given as sources must skip. By default
 // an import keeps its rejects beside its checkpoint, named after it; with
