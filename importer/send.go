@@ -54,7 +54,7 @@ func (r *run) send(ctx context.Context, j *job) error {
 			rej.Format, rej.RawIs = r.inputs[j.files[m.Index]].format, RawIsMessage
 			j.addReject(rej)
 			refused[m.Index] = m.Reason
-			r.reasons.add(m.Reason, cause.Error())
+			r.reasons.add(m.Reason, cause)
 		}
 	default:
 		first, last := j.positions[0], j.positions[n-1]
@@ -70,8 +70,7 @@ func (r *run) send(ctx context.Context, j *job) error {
 	}
 	j.batch.Release()
 	j.batch = nil
-	r.delivered.Add(int64(n - len(refused)))
-	r.rejected.Add(int64(len(refused)))
+	r.rejectsSeen.Add(int64(len(refused)))
 	r.batches.Add(1)
 	r.tracker.done(j)
 	return nil

@@ -28,9 +28,9 @@ func runOut(t *testing.T, bin string, args []string, dir string, env ...string) 
 	return exitCodeOf(t, err, errb.String()), out.String(), errb.String()
 }
 
-// rejectLines returns the lines of a rejects file, keyed by the raw row;
+// rejectsByRaw returns the lines of a rejects file, keyed by the raw row;
 // a row rejected twice fails the test.
-func rejectLines(t *testing.T, path string) map[string]map[string]any {
+func rejectsByRaw(t *testing.T, path string) map[string]map[string]any {
 	t.Helper()
 	got := map[string]map[string]any{}
 	eachJSONLine(t, path, func(m map[string]any) {
@@ -112,7 +112,7 @@ func TestCase1RejectsOnceAfterARestartOrADeletedCheckpoint(t *testing.T) {
 		if !strings.Contains(stdout, "rejects written to "+rel) {
 			t.Fatalf("%s: the summary does not name the rejects file %s:\n%s", step, rel, stdout)
 		}
-		if got := rejectLines(t, rejects); len(got) != 3 {
+		if got := rejectsByRaw(t, rejects); len(got) != 3 {
 			t.Fatalf("%s: %d rejects, want the 3 bad rows once: %v", step, len(got), keys(got))
 		}
 		if len(files) != i+1 {
@@ -188,7 +188,7 @@ func TestCase2ResumingOneImportKeepsAnothersRejects(t *testing.T) {
 	}
 	var aRejects, bRejects string
 	for _, f := range files {
-		if _, ok := rejectLines(t, f)[`{"type":"track","messageId":"b-1","userId":"u","event":"E","timestamp":"yesterday"}`]; ok {
+		if _, ok := rejectsByRaw(t, f)[`{"type":"track","messageId":"b-1","userId":"u","event":"E","timestamp":"yesterday"}`]; ok {
 			bRejects = f
 		} else {
 			aRejects = f
@@ -200,10 +200,10 @@ func TestCase2ResumingOneImportKeepsAnothersRejects(t *testing.T) {
 	if code, _, stderr := runOut(t, bin, importOf("a.ndjson"), dir); code != exitRejects {
 		t.Fatalf("a resumed: exit code %d, want %d: %s", code, exitRejects, stderr)
 	}
-	if got := rejectLines(t, bRejects); len(got) != 10 {
+	if got := rejectsByRaw(t, bRejects); len(got) != 10 {
 		t.Fatalf("b's rejects file holds %d rejects after a resumed, want its 10", len(got))
 	}
-	if got := rejectLines(t, aRejects); len(got) != 3 {
+	if got := rejectsByRaw(t, aRejects); len(got) != 3 {
 		t.Fatalf("a's rejects file holds %d rejects, want 3 once: %v", len(got), keys(got))
 	}
 	code, stdout, stderr := runOut(t, bin, []string{"status"}, dir)
@@ -241,7 +241,7 @@ func TestCase2ResumingOneImportKeepsAnothersRejects(t *testing.T) {
 	if !strings.Contains(stdout, "  rejects of the earlier runs copied from "+rel+"\n") || !strings.Contains(stdout, "rejects written to "+elsewhere) {
 		t.Fatalf("the summary does not say where c's rejects are:\n%s", stdout)
 	}
-	got := rejectLines(t, elsewhere)
+	got := rejectsByRaw(t, elsewhere)
 	if len(got) != 2 {
 		t.Fatalf("%s holds %d rejects, want c's 2 once: %v", elsewhere, len(got), keys(got))
 	}
