@@ -32,16 +32,17 @@ func TestCase14HelpOnceOnStdout(t *testing.T) {
 		usage string // the usage line, which must occur once
 		want  []string
 	}{
-		{[]string{"--help"}, "Usage:\n  backfill [flags]\n  backfill [command]\n", []string{"Exit codes:\n  0    every row delivered", "  64   bad usage", "completion  "}},
+		{[]string{"--help"}, "Usage:\n  backfill [flags]\n  backfill [command]\n", []string{"Exit codes:\n  0    every row delivered", "  3    stopped by the error budget", "  64   bad usage", "  rejects     Sum up a rejects file", "  completion  "}},
 		{[]string{"-h"}, "Usage:\n  backfill [flags]\n  backfill [command]\n", []string{"Exit codes:\n"}},
 		{[]string{"help"}, "Usage:\n  backfill [flags]\n  backfill [command]\n", []string{"Exit codes:\n"}},
 		{[]string{"import", "--help"}, "Usage:\n  backfill import [flags] SOURCE...\n", []string{"Exit codes: 0 every row delivered", "      --rate N  ", "      --encoding ENCODING  "}},
 		{[]string{"import", "-h"}, "Usage:\n  backfill import [flags] SOURCE...\n", nil},
 		{[]string{"help", "import"}, "Usage:\n  backfill import [flags] SOURCE...\n", nil},
 		{[]string{"check", "--help"}, "Usage:\n  backfill check [flags] SOURCE...\n", []string{"Exit codes: 0 nothing would be rejected", "      --rows N  "}},
-		{[]string{"help", "status"}, "Usage:\n  backfill status [--checkpoint FILE] [flags]\n", nil},
+		{[]string{"help", "status"}, "Usage:\n  backfill status [flags]\n", []string{"      --checkpoint FILE  "}},
+		{[]string{"rejects", "--help"}, "Usage:\n  backfill rejects [flags] FILE\n", []string{"      --write-rows DIR  ", "Exit codes: 0 done"}},
 		{[]string{"serve", "--help"}, "Usage:\n  backfill serve [flags]\n", []string{"      --addr HOST:PORT  "}},
-		{[]string{"presets", "--help"}, "Usage:\n  backfill presets [NAME] [flags]\n", nil},
+		{[]string{"presets", "--help"}, "Usage:\n  backfill presets [flags] [NAME]\n", nil},
 		{[]string{"help", "completion", "bash"}, "Usage:\n  backfill completion bash\n", nil},
 	} {
 		stdout, stderr, code := cliRun(t, dir, nil, c.args...)
@@ -155,6 +156,8 @@ func TestCase14UsageErrors(t *testing.T) {
 		{[]string{"status", "extra"}, `backfill status: unexpected argument "extra"`},
 		{[]string{"serve", "--addr", "8088"}, `backfill serve: --addr "8088": want HOST:PORT, such as 127.0.0.1:8088 (port 0 picks a free port)`},
 		{[]string{"presets", "a", "b"}, `backfill presets: give at most one preset name`},
+		{[]string{"rejects", "--run", "", "r.ndjson"}, `backfill rejects: --run is empty; give a value or leave the flag out`},
+		{[]string{"rejects", "--jsno", "r.ndjson"}, `backfill rejects: unknown flag --jsno; did you mean --json?`},
 		{[]string{"version", "now"}, `backfill version: unexpected argument "now"`},
 	} {
 		_, stderr, code := cliRun(t, dir, []string{"SEGMENT_WRITE_KEY=k"}, c.args...)

@@ -3,6 +3,7 @@
 //	backfill import [flags] SOURCE...   read, map, batch and send
 //	backfill check [flags] SOURCE...    show what an import would send
 //	backfill status [flags]             show how far an import got
+//	backfill rejects [flags] FILE       sum up a rejects file, write its rows back out
 //	backfill presets [NAME]             list or print the built-in mappings
 //	backfill serve [flags]              run a local Segment-compatible receiver
 //	backfill completion SHELL           print a shell completion script
@@ -172,6 +173,7 @@ func newRootCommand(args []string, stdout, stderr io.Writer) *cobra.Command {
 		newImportCommand(args, stdout, stderr),
 		newCheckCommand(stdout, stderr),
 		newStatusCommand(stdout, stderr),
+		newRejectsCommand(stdout, stderr),
 		newPresetsCommand(stdout, stderr),
 		newServeCommand(stdout, stderr),
 		&cobra.Command{

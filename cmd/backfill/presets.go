@@ -16,7 +16,7 @@ edited: backfill presets mixpanel > my-mapping.yaml`
 // newPresetsCommand returns "backfill presets".
 func newPresetsCommand(stdout, stderr io.Writer) *cobra.Command {
 	return &cobra.Command{
-		Use:   "presets [NAME]",
+		Use:   "presets [flags] [NAME]",
 		Short: "List the built-in mappings, or print one to copy",
 		Long:  presetsAbout,
 		Args: func(cmd *cobra.Command, args []string) error {
