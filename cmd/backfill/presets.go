@@ -11,7 +11,9 @@ import (
 )
 
 const presetsAbout = `Lists the built-in mappings, or prints one so that it can be copied and
-edited: backfill presets mixpanel > my-mapping.yaml`
+edited: backfill presets mixpanel > my-mapping.yaml
+
+Exit codes: 0 listed or printed; 64 no preset of that name.`
 
 // newPresetsCommand returns "backfill presets".
 func newPresetsCommand(stdout, stderr io.Writer) *cobra.Command {
