@@ -385,6 +385,9 @@ func (t transportStats) Transport() importer.Transport {
 		BytesSent:   snap.BytesSent,
 		CurrentRate: snap.CurrentRate,
 		LastError:   snap.LastError,
+
+		FoundLimit:    snap.FoundLimit,
+		PausedSeconds: snap.Paused.Seconds(),
 	}
 }
 

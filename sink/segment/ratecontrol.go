@@ -261,9 +261,9 @@ func (c *rateControl) decrease(now time.Time, pause bool) {
 		if now.Sub(c.noise) < time.Second {
 			return
 		}
-		c.setRate(now, c.rate*isolatedCut)
 		c.noise = now
 		c.gen++
+		c.setRate(now, c.rate*isolatedCut)
 		return
 	}
 	target := c.rate * max(deepestCut, min(gentleCut, 1-share))
@@ -294,6 +294,7 @@ func (c *rateControl) decrease(now time.Time, pause bool) {
 		c.cut = c.resume
 	}
 	c.step = c.cut
+	c.apply(now)
 }
 
 // accepted returns the rate of successes the server gave since the last
@@ -321,7 +322,7 @@ func (c *rateControl) increase(now time.Time) {
 	}
 	switch {
 	case c.rate < c.hold*0.999:
-		c.setRate(now, c.rate+max((c.hold-c.rate)/2, c.rate*firstProbe))
+		c.setRate(now, c.rate+max((c.hold-c.rate)/2, c.hold*firstProbe))
 		c.setRate(now, min(c.rate, c.hold))
 	case c.probe == 0 && now.Sub(c.cut) < c.wait:
 		return

@@ -76,12 +76,13 @@ type Config struct {
 	// that, and asks integrations to stay at or under 50. Negative: no
 	// limit. Default: 50 (DefaultRate).
 	//
-	// The rate in force adapts to 429 responses: each 429 halves it (down
-	// to MinRate), and it climbs back by a fiftieth of Rate (at least 1
-	// request/s) per second with successes, up to Rate. With no limit, the
-	// first 429 sets the limit to half the request rate observed over the
-	// last second or two; the rate then climbs back to the observed rate,
-	// where the limit is lifted again. See NewAdaptiveRateLimiter.
+	// The rate in force adapts to the server's answers, between MinRate
+	// and Rate: a 429 lowers it, at most once per round trip, to about the
+	// rate the server accepted; it then holds the limit it found and
+	// probes above it now and then; a limit stated in X-RateLimit-Limit or
+	// RateLimit-Policy headers caps it. With no limit, the first 429 starts
+	// from the request rate observed over the last second or two. See
+	// NewAdaptiveRateLimiter.
 	Rate float64
 	// MinRate is the floor of the adaptive request rate: 429s never slow
 	// the sink below it. Set it to Rate or more to keep the rate fixed.
