@@ -589,3 +589,28 @@ func TestPrintBaseline(t *testing.T) {
 		t.Errorf("output lacks %q:\n%s", want, b.String())
 	}
 }
+
+// TestParseRateOptions: the rate section's flags.
+func TestParseRateOptions(t *testing.T) {
+	parse := func(args ...string) (options, error) {
+		fs := flag.NewFlagSet("backfill-bench", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		return parseOptions(fs, args)
+	}
+	o, err := parse()
+	if err != nil || !reflect.DeepEqual(o.rateLimits, []int{10, 50}) || o.rateRows != 300_000 || o.rateOnly {
+		t.Errorf("defaults: limits %v, rows %d, only %t, %v", o.rateLimits, o.rateRows, o.rateOnly, err)
+	}
+	o, err = parse("-rate-limits", "20", "-rate-rows", "5000", "-rate-only")
+	if err != nil || !reflect.DeepEqual(o.rateLimits, []int{20}) || o.rateRows != 5000 || !o.rateOnly {
+		t.Errorf("parsed: limits %v, rows %d, only %t, %v", o.rateLimits, o.rateRows, o.rateOnly, err)
+	}
+	if o, err := parse("-rate-limits", "none"); err != nil || o.rateLimits != nil {
+		t.Errorf("none: %v, %v", o.rateLimits, err)
+	}
+	for _, bad := range [][]string{{"-rate-limits", "0"}, {"-rate-limits", "none", "-rate-only"}, {"-rate-rows", "0"}} {
+		if _, err := parse(bad...); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}
