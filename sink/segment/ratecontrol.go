@@ -60,33 +60,38 @@ const (
 // rateControl decides the request rate of an adaptive RateLimiter from the
 // answers the server gives. Safe for concurrent use.
 //
-// The algorithm is an AIMD controller that uses what the server says of
-// its limit:
+// The choice: an AIMD controller, as TCP's, but one that uses what the
+// server says of its limit rather than only that it was crossed. Latency
+// based controllers (Vegas, Gradient, Vector's adaptive concurrency) look
+// for queueing delay, which a rate limiter in front of Segment does not
+// show: its 429s come as fast as its 200s. What it does show is how many
+// requests it accepted, the Retry-After it asks for and, on some servers, the
+// limit itself; so:
 //
 //   - At most one decrease per round trip: a 429 to a request sent before
 //     the last decrease does not count again (the requests in flight then
 //     all meet the same throttle).
-//   - A 429 with Retry-After, or one of many, signals the limit. The rate falls to the rate the
-//     server accepted over the last second (measured since the last pause
-//     ended), times headroom, and by at least gentleCut and at most
-//     deepestCut. Against a server that accepts N requests a second, the
-//     rate the server accepted is N: one decrease lands just under the
-//     limit, instead of TCP's sawtooth between N/2 and N.
+//   - A 429 with Retry-After, or one of many, signals the limit. The rate
+//     falls to the rate the server accepted over the last second (measured
+//     since the last pause ended), times headroom, and by at least
+//     gentleCut and at most deepestCut. Against a server that accepts N
+//     requests a second, the rate the server accepted is N: one decrease
+//     lands just under the limit, instead of TCP's sawtooth between N/2
+//     and N.
 //   - A 429 without Retry-After that is one of few (at most a tenth of the
 //     last second's answers, or three times their usual share, or fewer
-//     than three) is an isolated fault: it
-//     lowers the rate by isolatedCut at most once a second, and leaves the
-//     rate found as it was, so that the rate climbs back at once.
+//     than three) is an isolated fault: it lowers the rate by isolatedCut at
+//     most once a second, and leaves the rate found as it was, so that the
+//     rate climbs back at once.
 //   - The rate found (hold) is where the rate returns after isolated
 //     faults: below it, the rate climbs half the gap each stepEvery. After
-//     staying at hold for a while without a 429, it probes above it: steps
-//     of 1 %, 2 %, 4 %, ... of the rate, each stepEvery, so that the
-//     increase scales with the rate and a doubled limit is reached within a
-//     few seconds. A 429 during a probe ends it at the rate the probe had
-//     reached, less a step. The wait before the next probe doubles each
-//     time a probe finds the same limit (up to maxHold), since each probe
-//     that crosses a limit costs a Retry-After pause, and falls back to
-//     minHold when the limit moved.
+//     holding it for a while without a 429, it probes above it: steps of
+//     1 %, 2 %, 4 %, ... of the rate, each stepEvery, so that the increase
+//     scales with the rate and a doubled limit is reached within a few
+//     seconds. The wait before the next probe doubles each time a probe
+//     finds the same limit (up to maxHold), since each probe that crosses a
+//     limit costs a Retry-After pause, and falls back to minHold when the
+//     limit moved.
 //   - A server that states its limit (X-RateLimit-Limit, or RateLimit-Policy
 //     with a window) caps the rate at headroom times that limit per second,
 //     and the rate follows the stated limit at once when it moves.
@@ -94,7 +99,11 @@ const (
 //     no ceiling there is no limit until the first 429, which starts from
 //     the request rate observed over the last second or two.
 //
-// Retry-After pauses are the Retrier's; the controller only sets the rate.
+// Requests wait for their place in a queue (a token bucket whose burst is
+// 20 ms of requests). A decrease, a higher rate or a Retry-After pause starts
+// the queue afresh: the places given at the old rate would keep its pace.
+// Retry-After pauses themselves are the Retrier's, which the queue also
+// honours.
 type rateControl struct {
 	mu      sync.Mutex
 	stats   *Stats

@@ -205,7 +205,7 @@ const (
 // A server that does not state its limit answers only 429 with
 // Retry-After: 1, and the controller must then cross the limit to find it
 // again, which costs a pause of every sender each time: the test holds it to
-// 75 % from 20 s on (it measures 76 % at 5 req/s, 86 % at 20 and 90 % at 100
+// 75 % from 20 s on (it measures 76 % at 5 req/s, 89 % at 20 and 90 % at 100
 // and 500), and logs the share.
 func TestRateControlFindsAndHoldsTheLimit(t *testing.T) {
 	for _, states := range []bool{true, false} {
