@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -63,5 +66,52 @@ func TestServeMaxRPSUsage(t *testing.T) {
 		if got := stderr.String(); got != tc.want {
 			t.Errorf("%v: stderr %q, want %q", tc.args, got, tc.want)
 		}
+	}
+}
+
+// TestImportIntoMaxRPS: an import with --rate -1 into serve --max-rps 20
+// delivers every message once, finds the limit the receiver states, and
+// says so in its report and summary.
+func TestImportIntoMaxRPS(t *testing.T) {
+	url, out, stop := startServe(t, "rate-key", "--max-rps", "20")
+	dir := t.TempDir()
+	var nd bytes.Buffer
+	for i := range 400 {
+		fmt.Fprintf(&nd, `{"type":"track","messageId":"m-%d","userId":"u","event":"E","timestamp":"2024-01-02T03:04:05Z"}`+"\n", i)
+	}
+	src := filepath.Join(dir, "events.ndjson")
+	writeFile(t, src, nd.Bytes())
+	report := filepath.Join(dir, "report.json")
+	var stdout, stderr lockedBuffer
+	args := []string{"import", "--endpoint", url, "--progress", "never", "--no-checkpoint", "--rate", "-1",
+		"--max-batch-messages", "10", "--report", report, src}
+	if code := run(context.Background(), args, &stdout, &stderr); code != 0 {
+		t.Fatalf("import exited with %d: %s", code, stderr.String())
+	}
+	stop()
+	rep := readReport(t, report)
+	if rep.Delivered != 400 || !rep.Complete || rep.FoundLimit != 20 {
+		t.Errorf("report: delivered %d, complete %t, found limit %g; want 400, true, 20", rep.Delivered, rep.Complete, rep.FoundLimit)
+	}
+	if !strings.Contains(stdout.String(), "limit found 20.0 req/s") {
+		t.Errorf("the summary does not name the limit found:\n%s", stdout.String())
+	}
+	kept, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(string(kept)), "\n") {
+		var m struct{ MessageID string }
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatal(err)
+		}
+		if seen[m.MessageID] {
+			t.Errorf("%s received twice", m.MessageID)
+		}
+		seen[m.MessageID] = true
+	}
+	if len(seen) != 400 {
+		t.Errorf("%d messages received, want 400", len(seen))
 	}
 }
