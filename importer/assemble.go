@@ -76,7 +76,13 @@ func (a *assembler) run(ctx context.Context, in <-chan *mapped) error {
 	if len(a.waiting) > 0 {
 		return fmt.Errorf("map stage: %d blocks of rows out of order", len(a.waiting))
 	}
-	return a.emit(ctx, a.batcher.Flush(), mark{File: len(a.r.sources)})
+	if a.r.readStopped.Load() {
+		// Reading stopped before the end of a source that changed:
+		// the last range is left open, as above, its rows read again
+		// on resume.
+		return nil
+	}
+	return a.emit(ctx, a.batcher.Flush(), a.r.inputEnd())
 }
 
 // take puts m in its place in row order and assembles every block whose

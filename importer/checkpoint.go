@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -18,8 +19,10 @@ import (
 	"github.com/backfillhq/backfill/readers"
 )
 
-// CheckpointVersion is the version of the checkpoint file format.
-const CheckpointVersion = 1
+// CheckpointVersion is the version of the checkpoint file format. Version
+// 2 added Checksum; a checkpoint of version 1, which has none, is still
+// read, and the next save writes it as version 2.
+const CheckpointVersion = 2
 
 // DefaultCheckpointDir is the folder, under the working directory, that
 // holds checkpoints named after the import they belong to.
@@ -39,6 +42,12 @@ type Checkpoint struct {
 	Version int `json:"version"`
 	// Command is the command line that resumes the import, for people.
 	Command []string `json:"command,omitempty"`
+	// Dir is the working folder of the run that wrote the checkpoint, where
+	// Command's relative paths start.
+	Dir string `json:"dir,omitempty"`
+	// Preview is set for the checkpoint of a run that sent nothing
+	// (Config.Preview): an import that sends refuses to resume it.
+	Preview bool `json:"preview,omitempty"`
 	// Options are what changes the messages sent (the mapping's
 	// fingerprint, reader options, limits, the destination). A run with
 	// other options may not continue this one.
@@ -50,6 +59,12 @@ type Checkpoint struct {
 	Complete      bool              `json:"complete"`
 	Started       time.Time         `json:"started"`
 	Updated       time.Time         `json:"updated"`
+	// Checksum is "sha256:" and the hex of the SHA-256 of the file as
+	// written, with this field's value empty. It is the last field, so
+	// that the file ends with it. A checkpoint whose content does not
+	// match it was modified outside backfill, and is refused
+	// (ErrCheckpointModified).
+	Checksum string `json:"checksum"`
 }
 
 // CheckpointFile is the state of one source file. Resume is the position of
@@ -116,6 +131,19 @@ func DefaultCheckpointPath(sources []string, mapping, destination string) string
 	return filepath.Join(DefaultCheckpointDir, hex.EncodeToString(h.Sum(nil))[:16]+".json")
 }
 
+// absPath is path made absolute and clean, as a checkpoint records the
+// sources: the same file has the same path from any working folder, however
+// the command spelled it. A path that cannot be made absolute is kept.
+func absPath(path string) string {
+	if path == "-" {
+		return path
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return filepath.Clean(path)
+}
+
 // ErrCheckpointMismatch is what every CheckpointMismatchError is (errors.Is).
 var ErrCheckpointMismatch = errors.New("checkpoint does not match this import")
 
@@ -147,8 +175,17 @@ func (e *CheckpointMismatchError) Error() string {
 // Is reports whether target is ErrCheckpointMismatch.
 func (e *CheckpointMismatchError) Is(target error) bool { return target == ErrCheckpointMismatch }
 
+// ErrCheckpointModified is the error of a checkpoint whose content does not
+// match its checksum: it was edited, or damaged, outside backfill. Such a
+// checkpoint is never trusted: a run refuses it before anything is read or
+// sent, and Config.Restart (the command's --restart) discards it.
+var ErrCheckpointModified = errors.New("modified outside backfill")
+
 // LoadCheckpoint reads a checkpoint file. A missing file is an error
-// wrapping os.ErrNotExist; a corrupt one names the file and the cause.
+// wrapping os.ErrNotExist; a corrupt one names the file and the cause; one
+// whose content does not match its checksum is an error wrapping
+// ErrCheckpointModified. A checkpoint of version 1, written before
+// checkpoints had a checksum, is read without one.
 func LoadCheckpoint(path string) (*Checkpoint, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -158,8 +195,16 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 	if err := json.Unmarshal(b, &cp); err != nil {
 		return nil, fmt.Errorf("checkpoint %s is corrupt (%v); run with --restart to discard it and start over", path, err)
 	}
-	if cp.Version != CheckpointVersion {
-		return nil, fmt.Errorf("checkpoint %s has version %d, this backfill reads version %d", path, cp.Version, CheckpointVersion)
+	switch cp.Version {
+	case 1:
+		// Older than checksums: trusted as it is, once; the run that
+		// resumes it writes it with a checksum.
+	case CheckpointVersion:
+		if !checksumMatches(b, cp.Checksum) {
+			return nil, fmt.Errorf("checkpoint %s was %w (its content does not match its checksum); it cannot be trusted: run with --restart to discard it and import everything again", path, ErrCheckpointModified)
+		}
+	default:
+		return nil, fmt.Errorf("checkpoint %s has version %d, this backfill reads versions 1 and %d", path, cp.Version, CheckpointVersion)
 	}
 	if len(cp.Files) == 0 || cp.Options == nil {
 		return nil, fmt.Errorf("checkpoint %s is corrupt (no files or no options); run with --restart to discard it and start over", path)
@@ -182,10 +227,12 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 // folder, fsync, rename over the old one, fsync of the folder. Mode 0600.
 // crash is called at the crash points on the way.
 func (cp *Checkpoint) save(path string, crash func(point string)) error {
+	cp.Version, cp.Checksum = CheckpointVersion, ""
 	b, err := json.MarshalIndent(cp, "", "  ")
 	if err != nil {
 		return fmt.Errorf("checkpoint: encode: %w", err)
 	}
+	b = sealCheckpoint(append(b, '\n'))
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
@@ -199,7 +246,7 @@ func (cp *Checkpoint) save(path string, crash func(point string)) error {
 		tmp.Close()
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
+	if _, err := tmp.Write(b); err != nil {
 		tmp.Close()
 		return fmt.Errorf("checkpoint: write %s: %w", tmp.Name(), err)
 	}
@@ -226,9 +273,49 @@ func (cp *Checkpoint) save(path string, crash func(point string)) error {
 	return nil
 }
 
+// checksumField is how the encoded checkpoint holds an empty Checksum,
+// its last field.
+var checksumField = []byte(`"checksum": ""`)
+
+// sealCheckpoint fills in the empty checksum of an encoded checkpoint, b:
+// the SHA-256 of b as it is.
+func sealCheckpoint(b []byte) []byte {
+	i := bytes.LastIndex(b, checksumField)
+	if i < 0 {
+		panic("importer: an encoded checkpoint without its checksum field")
+	}
+	sum := sha256.Sum256(b)
+	sealed := make([]byte, 0, len(b)+80)
+	sealed = append(sealed, b[:i]...)
+	sealed = append(sealed, `"checksum": "sha256:`...)
+	sealed = hex.AppendEncode(sealed, sum[:])
+	sealed = append(sealed, '"')
+	return append(sealed, b[i+len(checksumField):]...)
+}
+
+// checksumMatches reports whether the checkpoint file b, whose checksum
+// field holds sum, is what sealCheckpoint wrote: its SHA-256 with the
+// field's value empty is sum.
+func checksumMatches(b []byte, sum string) bool {
+	digest, ok := strings.CutPrefix(sum, "sha256:")
+	if !ok || len(digest) != 2*sha256.Size {
+		return false
+	}
+	quoted := []byte(`"` + sum + `"`)
+	i := bytes.LastIndex(b, quoted)
+	if i < 0 {
+		return false
+	}
+	h := sha256.New()
+	h.Write(b[:i])
+	h.Write([]byte(`""`))
+	h.Write(b[i+len(quoted):])
+	return hex.EncodeToString(h.Sum(nil)) == digest
+}
+
 // fileOf returns the checkpoint entry of a source as it is now.
 func fileOf(src readers.Source) (CheckpointFile, error) {
-	f := CheckpointFile{Path: src.Path, Size: src.Size, Fingerprint: src.Fingerprint, Format: src.Format, Status: StatusPending}
+	f := CheckpointFile{Path: absPath(src.Path), Size: src.Size, Fingerprint: src.Fingerprint, Format: src.Format, Status: StatusPending}
 	st, err := os.Stat(src.Path)
 	if err != nil {
 		return f, err
@@ -245,7 +332,7 @@ func fileOf(src readers.Source) (CheckpointFile, error) {
 // match checks that the checkpoint at path belongs to an import of these
 // sources with these options and rejects file, and returns a
 // *CheckpointMismatchError that says every difference.
-func (cp *Checkpoint) match(path string, files []CheckpointFile, options map[string]string, rejectsPath string) error {
+func (cp *Checkpoint) match(path string, files []CheckpointFile, options map[string]string, rejectsPath string, preview bool) error {
 	e := &CheckpointMismatchError{Path: path}
 	changed := func(what, detail string) {
 		if !slices.Contains(e.Changed, what) {
@@ -286,8 +373,19 @@ func (cp *Checkpoint) match(path string, files []CheckpointFile, options map[str
 	for i := 0; i < len(files) && i < len(cp.Files); i++ {
 		was, now := cp.Files[i], files[i]
 		switch {
-		case was.Path != now.Path:
+		case !filepath.IsAbs(was.Path) && absPath(was.Path) != now.Path:
+			// A checkpoint of an older backfill records paths as the
+			// command named them, relative to the folder it ran in.
+			changed("sources", fmt.Sprintf("file %d was %s, relative to the folder that import ran in (a checkpoint of an older backfill), is now %s; run the import from that folder",
+				i+1, was.Path, now.Path))
+		case filepath.IsAbs(was.Path) && was.Path != now.Path:
 			changed("sources", fmt.Sprintf("file %d was %s, is now %s", i+1, was.Path, now.Path))
+		case was.Status == StatusPending:
+			// Nothing of it was read: it is read as it is now.
+		case now.Size > was.Size && was.Status == StatusPartial && was.ContentCRC != "":
+			// A file that grew while it was read, or since: the rows
+			// up to the resume position are those the checkpoint saw
+			// if the prefix it hashed is the same (verifyContent).
 		case now.Size > was.Size:
 			changed("sources", fmt.Sprintf("%s grew from %d to %d bytes since the checkpoint", now.Path, was.Size, now.Size))
 		case was.Size != now.Size:
@@ -303,6 +401,13 @@ func (cp *Checkpoint) match(path string, files []CheckpointFile, options map[str
 		case !was.ModTime.Equal(now.ModTime):
 			changed("sources", fmt.Sprintf("%s changed: modified %s, the checkpoint saw %s", now.Path,
 				now.ModTime.Format(time.RFC3339), was.ModTime.Format(time.RFC3339)))
+		}
+	}
+	if cp.Preview != preview {
+		if cp.Preview {
+			changed("preview", "the checkpoint is of a preview (--dry-run, --output or --stub), which sent nothing; an import that sends does not resume it: give it another --checkpoint, or run with --restart")
+		} else {
+			changed("preview", "the checkpoint is of an import that sends; a preview (--dry-run, --output or --stub) does not resume it: give the preview another --checkpoint")
 		}
 	}
 	if cp.RejectsFile != "" && cp.RejectsFile != rejectsPath {
@@ -407,7 +512,7 @@ func (r *run) resume(ctx context.Context) (*Checkpoint, mark, error) {
 	if err != nil {
 		return nil, mark{}, err
 	}
-	if err := cp.match(path, r.files, r.options, r.cfg.RejectsPath); err != nil {
+	if err := cp.match(path, r.files, r.options, r.cfg.RejectsPath, r.cfg.Preview); err != nil {
 		return nil, mark{}, err
 	}
 	if err := r.verifyContent(ctx, path, cp); err != nil {

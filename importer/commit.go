@@ -83,6 +83,8 @@ func (r *run) writeCheckpoint(complete bool) error {
 	cp := &Checkpoint{
 		Version:       CheckpointVersion,
 		Command:       r.cfg.Command,
+		Dir:           r.dir,
+		Preview:       r.cfg.Preview,
 		Options:       r.options,
 		Files:         make([]CheckpointFile, len(r.files)),
 		RejectsFile:   r.cfg.RejectsPath,

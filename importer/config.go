@@ -57,6 +57,11 @@ type Config struct {
 	CheckpointInterval time.Duration
 	// Restart discards an existing checkpoint and starts over.
 	Restart bool
+	// Preview says that Sink sends nothing (a dry run, a file, a stub). It
+	// is recorded in the checkpoint: a run that sends refuses to resume the
+	// checkpoint of a preview, and a preview that of a run that sends.
+	// Default: false.
+	Preview bool
 	// Destination names where the messages go, for the checkpoint: a
 	// resumed import must send to the same place, so a checkpoint of
 	// another destination is refused. For example "segment
@@ -101,6 +106,13 @@ type Config struct {
 	// RejectWindow is the number of rows MaxRejectRate is measured over.
 	// Default: 10,000.
 	RejectWindow int
+
+	// Limit, if positive, ends the import after its first Limit rows
+	// (in reading order, across all sources; rows that earlier runs of a
+	// resumed import settled count too), as if the input ended there:
+	// the checkpoint then resumes at the next row, and Report.Complete is
+	// false. Default: 0, every row.
+	Limit int64
 
 	// Sample, if set, is called with each of the first SampleRows rows read
 	// and what became of it, from the map stage, before the row is sent.
@@ -175,6 +187,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxRejectRate < 0 || c.MaxRejectRate > 1 {
 		return fmt.Errorf("config: MaxRejectRate is %g, want a share from 0 to 1", c.MaxRejectRate)
+	}
+	if c.Limit < 0 {
+		return fmt.Errorf("config: Limit is %d, want 0 (every row) or more", c.Limit)
 	}
 	if c.RejectWindow < 0 {
 		return fmt.Errorf("config: RejectWindow is %d, want at least 1", c.RejectWindow)

@@ -19,8 +19,10 @@
 //	             rejects, then the checkpoint that covers them
 //	run.go       Run, and the errgroup that runs the stages
 //
-// Beside them: checkpoint.go (the checkpoint's format, identity and
-// resuming), rejects.go (the rejects file), budget.go (the error budget),
+// Beside them: checkpoint.go (the checkpoint's format, checksum, identity
+// and resuming), locate.go (finding an import's default checkpoint from
+// any folder), writable.go (checking outputs before anything is sent),
+// rejects.go (the rejects file), budget.go (the error budget),
 // report.go (the Report and progress), config.go and crashpoint.go (the
 // points where a crash leaves state to repair, for tests).
 package importer

@@ -77,8 +77,9 @@ func rewriteKeepingTime(t *testing.T, path string, data []byte, gz bool) {
 // of a file, changes the file, and resumes: a row corrected before the
 // resume position, with the size, both ends and the modification time
 // kept, is refused before anything is sent, the checkpoint left as it was;
-// one corrected after it is sent as corrected; a file that grew is
-// refused. Plain and gzip, whose positions count decompressed bytes.
+// one corrected after it is sent as corrected; a file that grew (a row
+// appended, as by a writer that was not done) resumes and sends the new
+// row. Plain and gzip, whose positions count decompressed bytes.
 func TestResumeRecognisesAChangedFileByContent(t *testing.T) {
 	for _, gz := range []bool{false, true} {
 		name := "a.ndjson"
@@ -127,15 +128,7 @@ func TestResumeRecognisesAChangedFileByContent(t *testing.T) {
 				} else {
 					changed = append(changed, `{"type":"track","messageId":"late","userId":"late","event":"E","timestamp":"2024-03-01T12:00:00Z"}`+"\n"...)
 				}
-				var sizeBefore int64
-				if st, err := os.Stat(src); err == nil {
-					sizeBefore = st.Size()
-				}
 				rewriteKeepingTime(t, src, changed, gz)
-				st, err := os.Stat(src)
-				if err != nil {
-					t.Fatal(err)
-				}
 				if fp, _, _ := readers.Fingerprint(src); tc.row > 0 && !gz && fp != fpBefore {
 					t.Fatal("the change reached the ends the fingerprint reads")
 				}
@@ -145,8 +138,6 @@ func TestResumeRecognisesAChangedFileByContent(t *testing.T) {
 				rep, err := Run(context.Background(), cfg)
 				var want []string
 				switch {
-				case tc.row == 0:
-					want = []string{fmt.Sprintf("%s grew from %d to %d bytes since the checkpoint", src, sizeBefore, st.Size())}
 				case tc.sent:
 					want = []string{fmt.Sprintf("%s changed: its first %d bytes differ from what the checkpoint saw", src, f.Hashed)}
 				}
@@ -154,13 +145,17 @@ func TestResumeRecognisesAChangedFileByContent(t *testing.T) {
 					if err != nil || !rep.Resumed || !rep.Complete {
 						t.Fatalf("resume after a change past the resume position: err %v, report %+v", err, rep)
 					}
+					id, wantUser := fmt.Sprintf("%s-%d", name, tc.row), fmt.Sprintf("v-%d", tc.row)
+					if tc.row == 0 {
+						id, wantUser = "late", "late"
+					}
 					var got string
 					for _, m := range fs.messages {
-						if m["messageId"] == fmt.Sprintf("%s-%d", name, tc.row) {
+						if m["messageId"] == id {
 							got, _ = m["userId"].(string)
 						}
 					}
-					if wantUser := fmt.Sprintf("v-%d", tc.row); got != wantUser {
+					if got != wantUser {
 						t.Fatalf("row %d was sent with userId %q, want the corrected %q", tc.row, got, wantUser)
 					}
 					return
@@ -245,8 +240,7 @@ func TestResumeAcceptsACheckpointWithoutContentHashes(t *testing.T) {
 		delete(f.(map[string]any), "hashed")
 		delete(f.(map[string]any), "content_crc")
 	}
-	b, _ = json.Marshal(cp)
-	os.WriteFile(cfg.CheckpointPath, b, 0o600)
+	writeEditedCheckpoint(t, cfg.CheckpointPath, cp)
 
 	second := &fakeSink{send: failAfter(10)}
 	cfg.Sink = second
@@ -284,8 +278,7 @@ func TestResumeAcceptsACheckpointWithoutContentHashes(t *testing.T) {
 		delete(f.(map[string]any), "hashed")
 		delete(f.(map[string]any), "content_crc")
 	}
-	b, _ = json.Marshal(cp)
-	os.WriteFile(cfg2.CheckpointPath, b, 0o600)
+	writeEditedCheckpoint(t, cfg2.CheckpointPath, cp)
 	later := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	os.Chtimes(src2, later, later)
 	cfg2.Sink = &fakeSink{send: accept}
@@ -428,8 +421,7 @@ func TestResumeRefusesACorruptContentHash(t *testing.T) {
 			t.Fatal(err)
 		}
 		cp["files"].([]any)[0].(map[string]any)["content_crc"] = bad
-		b, _ := json.Marshal(cp)
-		os.WriteFile(cfg.CheckpointPath, b, 0o600)
+		writeEditedCheckpoint(t, cfg.CheckpointPath, cp)
 		fs := &fakeSink{send: accept}
 		cfg.Sink = fs
 		_, err := Run(context.Background(), cfg)

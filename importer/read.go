@@ -37,12 +37,19 @@ type block struct {
 // readAll reads the sources from the mark on and hands their rows on in
 // blocks.
 func (r *run) readAll(ctx context.Context, from mark, out chan<- block) error {
+	r.startLimit()
 	for i := from.File; i < len(r.sources); i++ {
 		var at *readers.Position
 		if i == from.File && from.Pos.Row > 0 {
 			at = &from.Pos
 		}
+		if r.limitAt(i, at) {
+			return nil
+		}
 		if err := r.readSource(ctx, i, at, out); err != nil {
+			if err == errLimit {
+				return nil
+			}
 			return err
 		}
 	}
@@ -85,10 +92,20 @@ func (r *run) readSource(ctx context.Context, file int, at *readers.Position, ou
 			blk.items = append(blk.items, item{row: row})
 		} else if rowErr, ok := errors.AsType[*readers.RowError](err); ok {
 			blk.items = append(blk.items, item{err: rowErr})
+		} else if errors.Is(err, readers.ErrChanged) {
+			// The rows before are whole: they go on, and the file stays
+			// partial, to be resumed once it no longer changes.
+			if perr := r.pass(ctx, g, &blk, out, false); perr != nil {
+				return perr
+			}
+			return err
 		} else {
 			return err
 		}
 		prefix.after(&blk.items[len(blk.items)-1])
+		if r.limitRow() {
+			return r.stopAtLimit(ctx, rd, file, &prefix, g, &blk, out)
+		}
 		if len(blk.items) == blockSize {
 			if err := r.pass(ctx, g, &blk, out, false); err != nil {
 				return err

@@ -37,6 +37,11 @@ type Report struct {
 	EventsPerSecond float64 `json:"events_per_second"`
 	RejectsFile     string  `json:"rejects_file,omitempty"`
 	CheckpointPath  string  `json:"checkpoint,omitempty"`
+	// CheckpointSaved is set when the run's last write of its checkpoint
+	// succeeded, so that it records where the run stopped. A run whose
+	// last write failed leaves the checkpoint an earlier write made, which
+	// resumes from further back.
+	CheckpointSaved bool `json:"checkpoint_saved,omitempty"`
 	// Resumed is set when the run continued from a checkpoint; the counts
 	// then cover the whole import, earlier runs included.
 	Resumed bool `json:"resumed,omitempty"`
@@ -45,6 +50,15 @@ type Report struct {
 	AlreadyComplete bool   `json:"already_complete,omitempty"`
 	Complete        bool   `json:"complete"`
 	Error           string `json:"error,omitempty"`
+
+	// BrokenLinks are the symbolic links inside folders and globs whose
+	// targets do not exist or cannot be reached: skipped, as they hold no
+	// rows (see readers.Options.BrokenLink).
+	BrokenLinks []string `json:"broken_links,omitempty"`
+	// Limit is Config.Limit; LimitReached is set when the import stopped
+	// there, with rows left after it.
+	Limit        int64 `json:"limit,omitempty"`
+	LimitReached bool  `json:"limit_reached,omitempty"`
 }
 
 // Check verifies that the counts add up: read = delivered + rejected +
@@ -99,6 +113,13 @@ func (r *Report) Summary() string {
 		if r.IDsChecked < r.DerivedIDs {
 			fmt.Fprintf(&b, "    counted over the first %d of %d messages with derived ids\n", r.IDsChecked, r.DerivedIDs)
 		}
+	}
+	if r.LimitReached {
+		fmt.Fprintf(&b, "  stopped after the first %d rows (--limit)", r.Limit)
+		if r.CheckpointPath != "" {
+			b.WriteString("; the checkpoint keeps the place: run the command without --limit to import the rest")
+		}
+		b.WriteByte('\n')
 	}
 	if r.Unsettled > 0 {
 		fmt.Fprintf(&b, "  unsettled  %d (read, not yet acknowledged when the run stopped)\n", r.Unsettled)
@@ -163,6 +184,7 @@ func (r *run) report(files int, total int64, d time.Duration) Report {
 		DurationSeconds:  d.Seconds(),
 		RejectsFile:      r.cfg.RejectsPath,
 		TopReasons:       r.reasons.top(10),
+		BrokenLinks:      r.brokenLinks,
 	}
 	if r.repeats != nil {
 		rep.RepeatedIDs, rep.IDsChecked, rep.DerivedIDs = r.repeats.repeated.Load(), r.repeats.checked.Load(), r.repeats.derived.Load()

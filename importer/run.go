@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -22,6 +23,7 @@ type run struct {
 	files       []CheckpointFile // nil without a checkpoint
 	options     map[string]string
 	started     time.Time
+	dir         string // the working folder, for the checkpoint
 	rejects     *rejectsFile
 	tracker     *tracker
 	bytes       atomic.Int64
@@ -37,6 +39,13 @@ type run struct {
 	repeats *repeats
 	// blocks counts the blocks the read stage handed on.
 	blocks int64
+	// readStopped is set when reading stopped before the end of the
+	// input without failing the stages after it: a source changed.
+	readStopped atomic.Bool
+	// brokenLinks are the links in folders and globs that lead nowhere.
+	brokenLinks []string
+	// limit is the read stage's count towards cfg.Limit.
+	limit limitState
 
 	// selectCols are the columns the spec reads, for readers that can
 	// skip the others; nil when it needs them all.
@@ -64,7 +73,13 @@ type run struct {
 // rows end; one of another import (its identity is computed from cfg: the
 // sources, the spec's fingerprint, the time window, the destination, the
 // reader options, the limits) is refused before anything is sent, with a
-// *CheckpointMismatchError (ErrCheckpointMismatch). Before that, and
+// *CheckpointMismatchError (ErrCheckpointMismatch), and one whose content
+// does not match its checksum with an error wrapping ErrCheckpointModified.
+// Before reading the first row, Run checks that the rejects file can be
+// written. A source whose size or modification time changes while it is
+// read stops the reading there: the batches of the rows before are sent,
+// the checkpoint keeps the file partial, and Run returns an error wrapping
+// readers.ErrChanged. Before that, and
 // before anything is sent, Run checks cfg.Spec against every source (each
 // CSV header and Parquet schema, and the first PrecheckRows rows of the
 // NDJSON input) and refuses a spec that does not fit one of them with a
@@ -107,12 +122,14 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if r.cfg.Reader.Progress == nil {
 		r.cfg.Reader.Progress = &r.bytes
 	}
-	sources, err := readers.Expand(cfg.Sources, cfg.Reader)
+	r.cfg.Reader.BrokenLink = r.recordBrokenLink(cfg.Reader.BrokenLink)
+	sources, err := readers.Expand(cfg.Sources, r.cfg.Reader)
 	if err != nil {
 		return Report{}, err
 	}
 	r.sources = sources
 	r.options = r.optionSet()
+	r.dir, _ = os.Getwd()
 	var total int64
 	for _, s := range sources {
 		total += s.Size
@@ -136,10 +153,15 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if cp != nil && (cp.Complete || from.File == len(sources)) {
 		rep := reportFrom(cp, len(sources), total)
 		rep.AlreadyComplete = true
+		rep.BrokenLinks = r.brokenLinks
 		rep.CheckpointPath = cfg.CheckpointPath
 		return rep, nil
 	}
 	if err := r.restore(cp, from); err != nil {
+		return Report{}, err
+	}
+	// What the run writes is writable before anything is sent.
+	if err := r.checkWritable(); err != nil {
 		return Report{}, err
 	}
 	if r.files != nil {
@@ -157,19 +179,24 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if cerr := r.rejects.close(); err == nil {
 		err = cerr
 	}
-	complete := err == nil
+	complete := err == nil && !r.limit.reached
+	saved := false
 	if r.files != nil {
-		if cerr := r.writeCheckpoint(complete); err == nil && cerr != nil {
+		cerr := r.writeCheckpoint(complete)
+		if err == nil && cerr != nil {
 			err, complete = cerr, false
 		}
+		saved = cerr == nil
 	}
 	r.crash(crashRunEnded)
 	stopProgress()
 
 	rep := r.report(len(sources), total, time.Since(start))
 	rep.Complete = complete
+	rep.Limit, rep.LimitReached = cfg.Limit, r.limit.reached
 	rep.Resumed = cp != nil
 	rep.CheckpointPath = cfg.CheckpointPath
+	rep.CheckpointSaved = saved
 	if r.files == nil {
 		rep.CheckpointPath = ""
 	}
@@ -234,9 +261,19 @@ func (r *run) pipeline(ctx context.Context, from mark, schemaless mappings.Mappe
 	blocks := make(chan block, 2*workers)
 	results := make(chan *mapped, 2*workers)
 	jobs := make(chan *job, r.cfg.Concurrency)
+	// A source that changed while it was read stops the reading only:
+	// the batches of the rows read before it are sent and settled, then
+	// the run fails (see assembler.run).
+	var changed error
 	g.Go(func() error {
 		defer close(blocks)
-		return r.quiet(r.readAll(readCtx, from, blocks))
+		err := r.readAll(readCtx, from, blocks)
+		if errors.Is(err, readers.ErrChanged) {
+			changed = err
+			r.readStopped.Store(true)
+			return nil
+		}
+		return r.quiet(err)
 	})
 	var mappers sync.WaitGroup
 	cache := &mapperCache{}
@@ -269,6 +306,9 @@ func (r *run) pipeline(ctx context.Context, from mark, schemaless mappings.Mappe
 	<-committed
 	if commitErr != nil {
 		err = commitErr
+	}
+	if err == nil && changed != nil {
+		err = changed
 	}
 	if ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled)) {
 		err = fmt.Errorf("interrupted: %w", ctx.Err())

@@ -32,3 +32,58 @@ func TestREADMEMappingReferenceParses(t *testing.T) {
 		t.Fatalf("the README's mapping reference: %v", err)
 	}
 }
+
+// readmeFragmentBase completes a README yaml block that shows only some
+// keys of a mapping (a timestamp:, say) into a whole mapping, for a block
+// without a type of its own.
+const readmeFragmentBase = "type: track\nuserId: user_id\nevent: {value: Signed Up}\n"
+
+// readmeSkip lists the README's yaml blocks that are not mappings at all,
+// by their first line, with the reason. None is, today.
+var readmeSkip = map[string]string{}
+
+// TestREADMEEveryMappingCompiles parses and compiles every ```yaml block of
+// the README: a whole mapping as it is, a fragment (no type:) completed
+// with readmeFragmentBase. A block that is no mapping must be listed in
+// readmeSkip with a reason.
+func TestREADMEEveryMappingCompiles(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	blocks := 0
+	for {
+		open := strings.Index(s, "```yaml\n")
+		if open < 0 {
+			break
+		}
+		line := 1 + strings.Count(string(b[:len(b)-len(s)+open]), "\n")
+		s = s[open+len("```yaml\n"):]
+		yaml, rest, ok := strings.Cut(s, "```")
+		if !ok {
+			t.Fatalf("README.md:%d: the yaml block does not end", line)
+		}
+		s = rest
+		blocks++
+		first, _, _ := strings.Cut(yaml, "\n")
+		if reason, ok := readmeSkip[first]; ok {
+			t.Logf("README.md:%d: not compiled: %s", line, reason)
+			continue
+		}
+		if !strings.HasPrefix(yaml, "type:") && !strings.Contains(yaml, "\ntype:") {
+			yaml = readmeFragmentBase + yaml
+		}
+		spec, err := ParseSpec([]byte(yaml), "README.md")
+		if err != nil {
+			t.Errorf("README.md:%d: the yaml block: %v\n%s", line, err, yaml)
+			continue
+		}
+		if _, err := spec.Compile(nil, Options{}); err != nil {
+			t.Errorf("README.md:%d: the yaml block does not compile: %v\n%s", line, err, yaml)
+		}
+	}
+	if blocks < 4 {
+		t.Fatalf("the README has %d yaml blocks, want at least the 4 it had", blocks)
+	}
+}

@@ -80,6 +80,13 @@ func (e *codecError) Error() string {
 
 func (e *codecError) Unwrap() error { return e.err }
 
+// Is reports whether target is ErrDamaged.
+func (e *codecError) Is(target error) bool { return target == ErrDamaged }
+
+// ErrDamaged is what the error of a compressed file that is corrupt or
+// truncated is (errors.Is): reading it again gives the same error.
+var ErrDamaged = errors.New("damaged compressed data")
+
 // codecReader marks the errors of a decompressor as codec errors. A
 // truncated stream surfaces as io.ErrUnexpectedEOF, never as a clean io.EOF.
 type codecReader struct {
@@ -89,7 +96,7 @@ type codecReader struct {
 
 func (c codecReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	if err != nil && err != io.EOF {
+	if err != nil && err != io.EOF && !errors.Is(err, ErrChanged) {
 		err = &codecError{codec: c.codec, err: err}
 	}
 	return n, err
@@ -106,10 +113,11 @@ type input struct {
 	gz       *gzip.Reader
 	ra       *readAhead // over gz
 	zs       *zstd.Decoder
-	codec    string    // "", "gzip" or "zstd"
-	r        io.Reader // the uncompressed stream
-	seekable bool      // a plain regular file: resuming may seek
-	size     int64     // size of a plain regular file, else 0
+	codec    string      // "", "gzip" or "zstd"
+	r        io.Reader   // the uncompressed stream
+	seekable bool        // a plain regular file: resuming may seek
+	stable   *stableFile // over file, if it is a regular file
+	size     int64       // size of a plain regular file, else 0
 }
 
 // openInput opens path ("-" is standard input) and sets up decompression by
@@ -132,9 +140,13 @@ func openInput(path string, progress *atomic.Int64) (*input, error) {
 		in.seekable = fi.Mode().IsRegular()
 		if in.seekable {
 			in.size = fi.Size()
+			in.stable = newStableFile(f, path, fi)
 		}
 	}
 	in.count = countingReader{r: in.file, progress: progress}
+	if in.stable != nil {
+		in.count.r = in.stable
+	}
 	in.br = bufio.NewReaderSize(&in.count, fileBufferSize)
 	magic, err := in.br.Peek(len(zstdMagic))
 	if err != nil && err != io.EOF {
@@ -181,6 +193,9 @@ func openInput(path string, progress *atomic.Int64) (*input, error) {
 func (in *input) seek(off int64) error {
 	if _, err := in.file.Seek(off, io.SeekStart); err != nil {
 		return err
+	}
+	if in.stable != nil {
+		in.stable.seeked(off)
 	}
 	in.count.pos = off
 	in.count.report()

@@ -82,6 +82,12 @@ type Options struct {
 	// Bytes a resumed plain file skips by seeking count as read, and no
 	// byte counts twice.
 	Progress *atomic.Int64
+	// BrokenLink, if set, is called by Expand once for each symbolic link
+	// inside a folder or glob whose target does not exist or cannot be
+	// reached (a loop of links, a folder it may not enter), and that
+	// would have been read had it led to a file. Such a link is skipped:
+	// it holds no rows. Default (nil): skipped without a word.
+	BrokenLink func(path string, err error)
 
 	text *textEncoding // Encoding, resolved by withDefaults
 }
@@ -128,7 +134,11 @@ func (o Options) withDefaults() (Options, error) {
 // into the ordered list of sources to read.
 //
 // Arguments keep their order; a folder's files (walked recursively) and a
-// glob's matches are sorted. Inside folders and globs, hidden files and
+// glob's matches are sorted. Folders and globs follow symbolic links, to
+// files and to folders, a folder given as a link included; a link to a
+// folder above it or above the argument (a loop) is not followed, and a
+// link whose target is missing is skipped and reported to
+// Options.BrokenLink. Inside folders and globs, hidden files and
 // folders (a name starting with '.') and this tool's own files (names
 // ending in ".rejects.ndjson", anything under ".backfill") are skipped; a
 // file named explicitly is always used. A file reached twice is listed

@@ -166,6 +166,7 @@ func expand(args []string, opts Options) ([]Source, error) {
 		sources []Source
 		seen    = make(map[string]bool)
 		stdin   bool
+		w       = newWalker(opts.BrokenLink)
 	)
 	for _, arg := range args {
 		if arg == "-" {
@@ -176,7 +177,7 @@ func expand(args []string, opts Options) ([]Source, error) {
 			sources = append(sources, Source{Path: "-", Format: opts.Format})
 			continue
 		}
-		paths, err := resolve(arg)
+		paths, err := resolve(w, arg)
 		if err != nil {
 			return nil, err
 		}
@@ -237,11 +238,11 @@ func describe(path string, opts Options) (Source, error) {
 
 // resolve turns one argument into file paths: the file itself, the files
 // of a folder, or the files a glob matches.
-func resolve(arg string) ([]string, error) {
+func resolve(w *walker, arg string) ([]string, error) {
 	fi, err := os.Stat(arg)
 	switch {
 	case err == nil && fi.IsDir():
-		files, err := walkFolder(arg)
+		files, err := walkFolder(w, arg)
 		if err != nil {
 			return nil, err
 		}
@@ -252,7 +253,7 @@ func resolve(arg string) ([]string, error) {
 	case err == nil:
 		return []string{arg}, nil
 	case errors.Is(err, fs.ErrNotExist) && hasMeta(arg):
-		files, err := glob(arg)
+		files, err := glob(w, arg)
 		if err != nil {
 			return nil, err
 		}
@@ -272,49 +273,21 @@ func isHidden(name string) bool { return strings.HasPrefix(name, ".") }
 // isOwnFile reports files this tool writes, which folders and globs skip.
 func isOwnFile(name string) bool { return strings.HasSuffix(name, rejectsSuffix) }
 
-// isFile reports whether a walked entry is a file to read: a regular file
-// or a symbolic link to one.
-func isFile(path string, d fs.DirEntry) bool {
-	if d.Type().IsRegular() {
-		return true
-	}
-	if d.Type()&fs.ModeSymlink != 0 {
-		fi, err := os.Stat(path)
-		return err == nil && fi.Mode().IsRegular()
-	}
-	return false
-}
-
 // walkFolder lists the files under root in lexical order, skipping hidden
-// files and folders and this tool's own files.
-func walkFolder(root string) ([]string, error) {
-	var files []string
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if p == root {
-			return nil
-		}
-		if isHidden(d.Name()) {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !d.IsDir() && !isOwnFile(d.Name()) && isFile(p, d) {
-			files = append(files, p)
-		}
-		return nil
+// files and folders and this tool's own files, and following symbolic
+// links (see walker).
+func walkFolder(w *walker, root string) ([]string, error) {
+	return w.walk(root, func(elems []string, dir bool) bool {
+		name := elems[len(elems)-1]
+		return !isHidden(name) && (dir || !isOwnFile(name))
 	})
-	return files, err
 }
 
 // glob lists the files matching pattern in lexical order. Each path
 // element is matched with filepath.Match, and "**" matches any number of
 // elements. Wildcards do not match names starting with a dot, and folders
 // matched are read as folders.
-func glob(pattern string) ([]string, error) {
+func glob(w *walker, pattern string) ([]string, error) {
 	pattern = filepath.Clean(pattern)
 	parts := strings.Split(pattern, string(filepath.Separator))
 	var root []string
@@ -343,42 +316,28 @@ func glob(pattern string) ([]string, error) {
 		}
 		return nil, err
 	}
-	var files []string
-	err := filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
+	return w.walk(base, func(elems []string, dir bool) bool {
+		name := elems[len(elems)-1]
+		if inMatchedFolder(parts, elems) {
+			// A folder the pattern matches is read whole, as a folder.
+			return !isHidden(name) && (dir || !isOwnFile(name))
 		}
-		if p == base {
-			return nil
+		if dir {
+			return name != checkpointDir && (matchPath(parts, elems) || matchPrefix(parts, elems))
 		}
-		if d.IsDir() && d.Name() == checkpointDir {
-			return filepath.SkipDir
-		}
-		rel, err := filepath.Rel(base, p)
-		if err != nil {
-			return err
-		}
-		elems := strings.Split(rel, string(filepath.Separator))
-		if d.IsDir() {
-			if matchPath(parts, elems) {
-				sub, err := walkFolder(p)
-				files = append(files, sub...)
-				if err != nil {
-					return err
-				}
-				return filepath.SkipDir
-			}
-			if !matchPrefix(parts, elems) {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if matchPath(parts, elems) && !isOwnFile(d.Name()) && isFile(p, d) {
-			files = append(files, p)
-		}
-		return nil
+		return matchPath(parts, elems) && !isOwnFile(name)
 	})
-	return files, err
+}
+
+// inMatchedFolder reports whether a folder above the path elems matches
+// the pattern.
+func inMatchedFolder(pattern, elems []string) bool {
+	for k := 1; k < len(elems); k++ {
+		if matchPath(pattern, elems[:k]) {
+			return true
+		}
+	}
+	return false
 }
 
 // matchElem matches one path element; wildcards do not match a leading dot.

@@ -47,6 +47,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "backfill check: %v\n", err)
 		return exitUsage
 	}
+	cfg.Reader.BrokenLink = warnBrokenLink("check", stderr)
 	if *rows > 0 {
 		cfg.Sample = func(s importer.Sample) { printSample(stdout, s) }
 	}

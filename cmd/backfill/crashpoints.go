@@ -7,10 +7,12 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 
 	"github.com/backfillhq/backfill/importer"
+	"github.com/backfillhq/backfill/readers"
 )
 
 // This file is part of the command only in builds with the tag crashpoints,
@@ -22,7 +24,29 @@ import (
 //	interrupt         SIGINT to itself, then it waits there until the
 //	                  handler has cancelled the import: a graceful stop
 //	interrupt-twice   the same, then a second SIGINT: it quits at once
+//
+// With BACKFILL_APPEND_AT_END=TEXT, the first time a reader reaches the
+// end a source file had when it was opened, TEXT is appended to the file,
+// as by a program still writing it.
 func init() {
+	if text := os.Getenv("BACKFILL_APPEND_AT_END"); text != "" {
+		var once sync.Once
+		readers.SetFileEndHook(func(path string) {
+			once.Do(func() {
+				f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+				if err == nil {
+					_, err = f.WriteString(text)
+					if cerr := f.Close(); err == nil {
+						err = cerr
+					}
+				}
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "backfill: BACKFILL_APPEND_AT_END: %v\n", err)
+					os.Exit(exitFailed)
+				}
+			})
+		})
+	}
 	spec := os.Getenv("BACKFILL_CRASH_AT")
 	if spec == "" {
 		return

@@ -62,6 +62,7 @@ type importFlags struct {
 	report   string
 	progress string
 
+	limit         int64
 	maxRejects    int64
 	maxRejectRate float64
 	cpuProfile    string
@@ -99,13 +100,14 @@ func (f *importFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.report, "report", "", "write the final report as JSON to `FILE`")
 	fs.StringVar(&f.progress, "progress", "auto", "progress display: auto (a bar when stderr is a terminal, else a log line every 10s), always or never")
 
+	fs.Int64Var(&f.limit, "limit", 0, "import only the first `N` rows, in reading order across all sources, counting those a resumed import already read; the checkpoint keeps the place, so the command without --limit imports the rest (default: 0, every row)")
 	fs.Int64Var(&f.maxRejects, "max-rejects", 0, "stop the import once more than `N` rows are rejected (default: no limit)")
 	fs.Float64Var(&f.maxRejectRate, "max-reject-rate", 0, "stop the import once more than `PERCENT` of the last 10,000 rows are rejected (default: no limit)")
 
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the import to `FILE` (for bug reports)")
 	fs.StringVar(&f.memProfile, "memprofile", "", "write a profile of the memory the import allocated to `FILE` when it ends (for bug reports)")
 
-	fs.StringVar(&f.checkpoint, "checkpoint", "", "keep the checkpoint in `FILE` (default: .backfill/<hash of sources, mapping and destination>.json)")
+	fs.StringVar(&f.checkpoint, "checkpoint", "", "keep the checkpoint in `FILE` (default: .backfill/<hash of sources, mapping and destination>.json, found from any folder; previews keep none unless this is given)")
 	fs.BoolVar(&f.noCheckpoint, "no-checkpoint", false, "keep no checkpoint: an interrupted import cannot resume")
 	fs.BoolVar(&f.restart, "restart", false, "discard an existing checkpoint and import everything again")
 	fs.DurationVar(&f.checkpointInterval, "checkpoint-interval", importer.DefaultCheckpointInterval, "longest time between checkpoint writes; 0 writes after every batch")
@@ -125,6 +127,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "backfill import: %v\n", err)
 		return exitUsage
 	}
+	cfg.Reader.BrokenLink = warnBrokenLink("import", stderr)
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	display, err := newProgressDisplay(f.progress, stderr, logger)
 	if err != nil {
@@ -145,7 +148,18 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if f.memProfile != "" {
 		defer writeMemProfile(f.memProfile, stderr)
 	}
+	if f.report != "" {
+		if werr := importer.CheckWritable(f.report); werr != nil {
+			fmt.Fprintf(stderr, "backfill import: --report: %v; nothing was sent\n", werr)
+			return exitFailed
+		}
+	}
+	if readsStdin(sources) && !f.noCheckpoint && !f.preview() {
+		fmt.Fprintln(stderr, "backfill import: standard input cannot be read again, so this import keeps no checkpoint: if it is interrupted, it cannot resume (to be able to, save the input to a file and import that)")
+	}
+	setQuitHint(quitHint(cfg, sources))
 	rep, err := importer.Run(ctx, cfg)
+	setQuitHint("")
 	if cerr := closeSink(); err == nil && cerr != nil {
 		err = cerr
 		rep.Complete, rep.Error = false, cerr.Error()
@@ -172,24 +186,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 	}
 	if err != nil {
-		unreachable := errors.As(err, new(*segment.UnreachableError))
-		if unreachable {
-			// No retry could fix it: the endpoint is wrong, or not trusted.
-			// The same command would fail the same way.
-			fmt.Fprintf(stderr, "backfill import: %v; check --endpoint\n", err)
-			if rep.CheckpointPath != "" {
-				fmt.Fprintf(stderr, "backfill import: the checkpoint %s keeps what was acknowledged; run the command again once the endpoint can be reached\n", rep.CheckpointPath)
-			}
-		} else {
-			fmt.Fprintf(stderr, "backfill import: %v\n", err)
-		}
-		if rep.CheckpointPath != "" && !unreachable && !errors.Is(err, importer.ErrCheckpointMismatch) {
-			fmt.Fprintf(stderr, "backfill import: the checkpoint %s is saved; to resume, run the same command again:\n  %s\n",
-				rep.CheckpointPath, shellQuote(cfg.Command))
-		}
-		if errors.Is(err, sink.ErrUnauthorized) {
-			fmt.Fprintln(stderr, "backfill import: check $SEGMENT_WRITE_KEY or --write-key-file, and --endpoint (a key of the EU region needs --endpoint eu)")
-		}
+		adviseAfterStop(stderr, err, rep, cfg.Command, readsStdin(sources))
 		return exitCode(err)
 	}
 	if rep.Rejected > 0 {
@@ -235,6 +232,11 @@ func (f *importFlags) config(sources, args []string, stdout io.Writer) (importer
 		return cfg, noop, fmt.Errorf("--max-reject-rate is %g, want a percentage from 0 to 100", f.maxRejectRate)
 	}
 	cfg.MaxRejects = f.maxRejects
+	limit, err := limitRows(f.limit)
+	if err != nil {
+		return cfg, noop, err
+	}
+	cfg.Limit = limit
 	cfg.MaxRejectRate = f.maxRejectRate / 100
 	if f.drainTimeout <= 0 {
 		return cfg, noop, fmt.Errorf("--drain-timeout is %s, want more than 0", f.drainTimeout)
@@ -257,12 +259,8 @@ func (f *importFlags) config(sources, args []string, stdout io.Writer) (importer
 		}
 	}
 	toStdout := f.dryRun || f.output == "-"
-	if !f.noCheckpoint && !toStdout {
-		cfg.CheckpointPath = f.checkpoint
-		if cfg.CheckpointPath == "" {
-			cfg.CheckpointPath = importer.DefaultCheckpointPath(sources, f.mapping, destination)
-		}
-	}
+	cfg.Preview = f.preview()
+	cfg.CheckpointPath = f.checkpointPath(sources, destination)
 
 	switch {
 	case toStdout:
@@ -352,6 +350,26 @@ func writeMemProfile(path string, stderr io.Writer) {
 	}
 }
 
+// preview reports whether the import sends nothing: --dry-run, --output or
+// --stub.
+func (f *importFlags) preview() bool { return f.dryRun || f.output != "" || f.stub }
+
+// checkpointPath is the checkpoint the import keeps: none with
+// --no-checkpoint or from stdin, --checkpoint if given, none for a preview
+// without it, else the import's default checkpoint, found from whichever
+// folder the command runs in.
+func (f *importFlags) checkpointPath(sources []string, destination string) string {
+	switch {
+	case f.noCheckpoint || readsStdin(sources):
+		return ""
+	case f.checkpoint != "":
+		return f.checkpoint
+	case f.preview():
+		return ""
+	}
+	return importer.LocateCheckpoint(sources, f.mapping, destination)
+}
+
 // destination names where the messages go, for the checkpoint's identity
 // (Config.Destination): a resumed import must send to the same place.
 func (f *importFlags) destination() string {
@@ -394,6 +412,9 @@ func (t transportStats) Transport() importer.Transport {
 func writeJSONFile(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
 	return os.WriteFile(path, append(b, '\n'), 0o644)

@@ -32,11 +32,11 @@ func (f *inputFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.delimiter, "delimiter", "", "CSV field delimiter, one character; \\t for tab (default: , and tab for .tsv)")
 	fs.StringVar(&f.columns, "columns", "", "comma-separated column `NAMES` for CSV files without a header row (default: first row is the header)")
 	fs.IntVar(&f.maxLineBytes, "max-line-bytes", 1<<20, "longest NDJSON line or CSV record in `BYTES`; longer ones are rejected")
-	fs.Func("null", "comma-separated CSV cell `TOKENS` that mean no value, such as NULL or \\N; an empty item is the empty cell (default: only empty cells)", func(v string) error {
+	fs.Func("null", "comma-separated CSV cell `TOKENS` that mean no value besides the empty cell, such as NULL,\\N (default: only empty cells)", func(v string) error {
 		f.null, f.nullSet = v, true
 		return nil
 	})
-	fs.BoolVar(&f.noNull, "no-null", false, "no CSV cell means no value: empty cells are empty strings")
+	fs.BoolVar(&f.noNull, "no-null", false, "empty CSV cells are empty strings, not no value; with --null, only its TOKENS mean no value")
 	fs.StringVar(&f.since, "since", "", "import only rows whose timestamp is at or after `TIME` (RFC 3339, or a date: midnight UTC); others count as filtered")
 	fs.StringVar(&f.idNamespace, "id-namespace", "", "mix `NAME` into every derived messageId, so that imports in different namespaces (a trial and the real one) never share ids (default: the mapping's messageId.namespace, else none)")
 	fs.StringVar(&f.until, "until", "", "import only rows whose timestamp is before `TIME` (RFC 3339, or a date: midnight UTC); others count as filtered")
@@ -64,14 +64,11 @@ func (f *inputFlags) apply(cfg *importer.Config) error {
 			cfg.Reader.Columns = append(cfg.Reader.Columns, strings.TrimSpace(c))
 		}
 	}
-	switch {
-	case f.noNull && f.nullSet:
-		return fmt.Errorf("--null and --no-null exclude each other")
-	case f.noNull:
-		cfg.Reader.Null = []string{}
-	case f.nullSet:
-		cfg.Reader.Null = strings.Split(f.null, ",")
+	null, err := nullTokens(f.null, f.nullSet, f.noNull)
+	if err != nil {
+		return err
 	}
+	cfg.Reader.Null = null
 	if err := cfg.Reader.Validate(); err != nil {
 		return err
 	}

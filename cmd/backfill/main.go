@@ -61,7 +61,7 @@ var stopping chan struct{}
 // handleSignals returns the command's context. The first SIGINT or SIGTERM
 // cancels it, so that the command stops gracefully (an import writes its
 // checkpoint and exits 130); a second one exits at once with 130 (a
-// checkpoint on disk stays valid, only less recent).
+// checkpoint on disk stays valid, only less recent), saying how to resume.
 func handleSignals() context.Context {
 	ctx, cancel := context.WithCancel(context.Background())
 	sigs := make(chan os.Signal, 2)
@@ -74,6 +74,9 @@ func handleSignals() context.Context {
 		fmt.Fprintln(os.Stderr, "backfill: stopping; interrupt again to quit at once")
 		<-sigs
 		fmt.Fprintln(os.Stderr, "backfill: quitting at once")
+		if hint := currentQuitHint(); hint != "" {
+			fmt.Fprintln(os.Stderr, hint)
+		}
 		os.Exit(exitInterrupted)
 	}()
 	return ctx

@@ -16,7 +16,9 @@ func TestImportRefusesAnEditedMapping(t *testing.T) {
 	writeFile(t, src, []byte("id,user,ts\n1,u1,2024-03-01T12:00:00Z\n2,u2,2024-03-01T12:00:01Z\n"))
 	mapping := filepath.Join(dir, "m.yaml")
 	writeFile(t, mapping, []byte("type: track\nevent: {value: Signed Up}\nmessageId: id\nuserId: user\ntimestamp: ts\n"))
-	args := []string{"import", "--stub", "--progress", "never", "--mapping", mapping,
+	url, _, _ := startServe(t, "resume-key")
+	t.Chdir(dir) // the default checkpoint goes to .backfill/ there
+	args := []string{"import", "--endpoint", url, "--progress", "never", "--mapping", mapping,
 		"--rejects", filepath.Join(dir, "r.ndjson"), src}
 	var stdout, stderr lockedBuffer
 	if code := run(context.Background(), args, &stdout, &stderr); code != exitOK {

@@ -53,6 +53,9 @@ func printStatus(w io.Writer, path string, cp *importer.Checkpoint) {
 	if cp.Complete {
 		state = "complete"
 	}
+	if cp.Preview {
+		state += " (a preview: --dry-run, --output or --stub; nothing was sent to Segment)"
+	}
 	fmt.Fprintf(w, "checkpoint %s: %s, started %s, last written %s\n", path, state,
 		cp.Started.Format(time.RFC3339), cp.Updated.Format(time.RFC3339))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -67,7 +70,11 @@ func printStatus(w io.Writer, path string, cp *importer.Checkpoint) {
 		fmt.Fprintf(w, "  rejects: %s\n", cp.RejectsFile)
 	}
 	if !cp.Complete && len(cp.Command) > 0 {
-		fmt.Fprintf(w, "  to resume, run from the same folder:\n    %s\n", shellQuote(cp.Command))
+		if cp.Dir != "" {
+			fmt.Fprintf(w, "  to resume, run in %s:\n    %s\n", cp.Dir, shellQuote(cp.Command))
+		} else {
+			fmt.Fprintf(w, "  to resume, run from the same folder:\n    %s\n", shellQuote(cp.Command))
+		}
 	}
 }
 

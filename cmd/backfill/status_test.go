@@ -57,7 +57,7 @@ func TestStatusShowsProgressAndHowToResume(t *testing.T) {
 		"partial", "resumes at row 2001", // two batches of 1000 settled
 		"pending", "0%",
 		"total: 2000 rows settled: 2000 delivered",
-		"to resume, run from the same folder:",
+		"to resume, run in " + testDir + ":",
 		"backfill import --endpoint " + srv.URL,
 	} {
 		if !strings.Contains(out, want) {
