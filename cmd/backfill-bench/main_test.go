@@ -614,3 +614,21 @@ func TestParseRateOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestPrintRateTable: the rate section's table prints.
+func TestPrintRateTable(t *testing.T) {
+	var b strings.Builder
+	printRateTable(&b, "new-bin", 1000, []rateResult{
+		{limit: 10, stated: true, binary: "new-bin", wall: 10 * time.Second, rep: rateReport{Batches: 98, Requests: 100, Throttled: 2, PausedSeconds: 1}},
+		{limit: 10, stated: false, binary: "old-bin", wall: 20 * time.Second, rep: rateReport{Batches: 98, Requests: 130, Throttled: 32}},
+	})
+	want := `Against a rate limit: 1,000 Segment messages imported with --rate -1 into backfill serve --discard --max-rps N
+|    limit | limit stated | binary   | requests | 429s | accepted req/s | of the limit | paused |   time |
+| -------: | ------------ | -------- | -------: | ---: | -------------: | -----------: | -----: | -----: |
+| 10 req/s | yes          | new      |      100 |    2 |            9.8 |       98.0 % |  1.0 s | 10.0 s |
+| 10 req/s | no           | baseline |      130 |   32 |            4.9 |       49.0 % |  0.0 s | 20.0 s |
+`
+	if got := b.String(); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}

@@ -61,23 +61,36 @@ func rateSection(ctx context.Context, w io.Writer, bin, baseline, dir string, ro
 				if err != nil {
 					return err
 				}
+				fmt.Fprintf(os.Stderr, "rate: %s, limit %d, stated %t: %d requests, %d accepted in %.1fs\n",
+					b, limit, stated, res.rep.Requests, res.rep.Batches, res.wall.Seconds())
 				results = append(results, res)
 			}
 		}
 	}
+	printRateTable(w, bin, rows, results)
+	return nil
+}
+
+// printRateTable prints the results of the rate section; bin is the new
+// binary.
+func printRateTable(w io.Writer, bin string, rows int, results []rateResult) {
 	fmt.Fprintf(w, "Against a rate limit: %s Segment messages imported with --rate -1 into backfill serve --discard --max-rps N\n", thousands(int64(rows)))
-	t := &table{header: []string{"limit", "limit stated", "binary", "requests", "429s", "accepted req/s", "of the limit", "paused", "time"}}
+	t := &table{header: []string{"limit", "limit stated", "binary", "requests", "429s", "accepted req/s", "of the limit", "paused", "time"},
+		right: []bool{true, false, false, true, true, true, true, true, true}}
 	for _, r := range results {
 		name := "new"
 		if r.binary != bin {
 			name = "baseline"
 		}
-		t.add(strconv.Itoa(r.limit)+" req/s", yesNo(r.stated), name, thousands(r.rep.Requests), thousands(r.rep.Throttled),
+		stated := "no"
+		if r.stated {
+			stated = "yes"
+		}
+		t.add(strconv.Itoa(r.limit)+" req/s", stated, name, thousands(r.rep.Requests), thousands(r.rep.Throttled),
 			fmt.Sprintf("%.1f", r.accepted()), percent(r.accepted()/float64(r.limit)),
 			fmt.Sprintf("%.1f s", r.rep.PausedSeconds), fmt.Sprintf("%.1f s", r.wall.Seconds()))
 	}
 	t.print(w)
-	return nil
 }
 
 // rateRun runs one import by importBin into a receiver of bin limited to
