@@ -19,6 +19,10 @@ const (
 	// found the limit: a little under it, so that the jitter of real
 	// request times does not cross it.
 	headroom = 0.98
+	// marginStep is how much further under a stated limit the rate stays
+	// after each 429 at it, as a share of the limit, up to maxMargin: the
+	// requests reach the server less evenly than the limiter lets them go.
+	marginStep, maxMargin = 0.02, 0.18
 	// isolatedShare is the share of 429s among the last second's answers
 	// up to which a 429 without Retry-After counts as an isolated fault
 	// (or three times the usual share, if that is more; and always when
@@ -94,7 +98,9 @@ const (
 //     limit moved.
 //   - A server that states its limit (X-RateLimit-Limit, or RateLimit-Policy
 //     with a window) caps the rate at headroom times that limit per second,
-//     and the rate follows the stated limit at once when it moves.
+//     and the rate follows the stated limit at once when it moves. Each 429
+//     at that cap lowers it by another 2 % of the limit (down to 80 %): the
+//     requests reach the server less evenly than they leave.
 //   - The ceiling (--rate) and the floor (--min-rate) bound all of it. With
 //     no ceiling there is no limit until the first 429, which starts from
 //     the request rate observed over the last second or two.
@@ -115,6 +121,7 @@ type rateControl struct {
 	rate   float64   // in force; 0: none yet
 	hold   float64   // the rate found: where the rate returns; 0: none
 	stated float64   // the limit the server states, per second; 0: none
+	margin float64   // more room under the stated limit, after 429s at it
 	gen    uint64    // counts decreases
 	cut    time.Time // the last decrease
 	step   time.Time // the last increase, or the start of the hold
@@ -190,8 +197,8 @@ func (c *rateControl) sent(now time.Time) uint64 {
 // limit the server states; 0: none.
 func (c *rateControl) top() float64 {
 	t := c.ceiling
-	if c.stated > 0 && (t == 0 || c.stated*headroom < t) {
-		t = c.stated * headroom
+	if s := c.stated * (headroom - c.margin); c.stated > 0 && (t == 0 || s < t) {
+		t = s
 	}
 	return t
 }
@@ -258,6 +265,11 @@ func (c *rateControl) answered(now time.Time, gen uint64, err error) {
 
 // decrease lowers the rate after a 429 that counts, at now.
 func (c *rateControl) decrease(now time.Time, pause bool) {
+	if c.stated > 0 && c.rate >= c.top()*0.999 {
+		// Throttled at the stated limit: the requests reach the server
+		// less evenly than they leave; keep more room under it.
+		c.margin = min(c.margin+marginStep, maxMargin)
+	}
 	if c.rate == 0 {
 		c.rate = max(c.sentWin.rate(now), 2*c.floor)
 		c.hold = c.rate

@@ -245,3 +245,27 @@ func TestSinkFollowsStatedLimit(t *testing.T) {
 		t.Errorf("found limit %g, rate %g; want 30 and %g", got.FoundLimit, got.CurrentRate, 30*headroom)
 	}
 }
+
+// TestRateControlStatedLimitMargin: 429s at the stated limit's cap lower
+// the cap by 2 % of the limit each, down to 80 % of it.
+func TestRateControlStatedLimitMargin(t *testing.T) {
+	c, _ := newTestControl(1000, 1)
+	now := sinktest.ClockStart
+	c.stateLimit(now, 100)
+	for _, want := range []float64{96, 94, 92} {
+		c.answered(now, c.sent(now), throttleFor)
+		now = now.Add(time.Second)
+		if got := c.top(); got != want {
+			t.Fatalf("cap %g after a 429 at it, want %g", got, want)
+		}
+		c.setRate(now, c.top()) // back at the cap, as the recovery brings it
+	}
+	for range 20 {
+		c.answered(now, c.sent(now), throttleFor)
+		now = now.Add(time.Second)
+		c.setRate(now, c.top())
+	}
+	if got := c.top(); got != 80 {
+		t.Errorf("cap %g after many 429s, want 80", got)
+	}
+}
