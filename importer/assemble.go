@@ -3,6 +3,7 @@ package importer
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/backfillhq/backfill/readers"
@@ -28,6 +29,11 @@ type assembler struct {
 	batcher *sink.Batcher
 	budget  *budget
 
+	// stop is the verdict of the error budget once it is spent: the
+	// range is cut after the row that spent it, handed on, and reading
+	// stops, so that every row counted is settled.
+	stop *BudgetError
+
 	cur     *job              // the range being filled
 	seq     int64             // the seq of the next job
 	cut     bool              // end the current range before the next row
@@ -37,11 +43,15 @@ type assembler struct {
 }
 
 func newAssembler(r *run, out chan<- *job) *assembler {
+	b := newBudget(r.cfg.MaxRejects, r.cfg.MaxRejectRate, r.cfg.RejectWindow, r.cfg.RejectWindowMin)
+	// The share of rejects is of the whole import: a resumed run starts
+	// from the counts of the earlier ones.
+	b.rows0, b.rejected0 = r.read.Load(), r.rejectsSeen.Load()
 	return &assembler{
 		r:       r,
 		out:     out,
 		batcher: sink.NewBatcher(r.cfg.Limits),
-		budget:  newBudget(r.cfg.MaxRejects, r.cfg.MaxRejectRate, r.cfg.RejectWindow),
+		budget:  b,
 		cur:     &job{},
 		waiting: map[int64]*mapped{},
 	}
@@ -49,8 +59,10 @@ func newAssembler(r *run, out chan<- *job) *assembler {
 
 // run assembles the blocks from in until it is closed, then hands on the
 // last job, whose range ends at the end of the input. It returns early,
-// with the last range left open, when ctx ends or the error budget is
-// spent.
+// with the last range left open, when ctx ends. When the error budget is
+// spent, it hands on the range up to the row that spent it, records the
+// budget's verdict with the run (see stopByBudget) and returns nil: the
+// batches already made are sent and every row counted is settled.
 func (a *assembler) run(ctx context.Context, in <-chan *mapped) error {
 	for {
 		var m *mapped
@@ -63,9 +75,15 @@ func (a *assembler) run(ctx context.Context, in <-chan *mapped) error {
 		if !ok {
 			break
 		}
-		if err := a.take(ctx, m); err != nil {
+		if err := a.take(ctx, m); err == errBudgetSpent {
+			return nil
+		} else if err != nil {
 			return err
 		}
+	}
+	if a.stop != nil {
+		// The row that spent the budget was the last of the input.
+		a.r.stopByBudget(a.stop)
 	}
 	if err := ctx.Err(); err != nil {
 		// Reading stopped early: the input did not end here. The last
@@ -115,6 +133,10 @@ func (a *assembler) block(ctx context.Context, m *mapped) error {
 			if err := a.emit(ctx, a.batcher.Flush(), mark{File: m.file, Pos: o.pos}); err != nil {
 				return err
 			}
+			if a.stop != nil {
+				a.r.stopByBudget(a.stop)
+				return errBudgetSpent
+			}
 		}
 		a.r.read.Add(1)
 		a.sample(m, o)
@@ -163,19 +185,29 @@ func (a *assembler) reject(file int, o *outcome) error {
 	rej := newReject(o.pos, reasonOf(o.err), o.err, o.raw)
 	a.cur.addReject(rej)
 	a.cur.count(file, func(t *tally) { t.Read++; t.Rejected++ })
-	r.rejected.Add(1)
-	r.reasons.add(rej.Reason, rej.Error)
+	r.rejectsSeen.Add(1)
+	r.reasons.add(rej.Reason, o.err)
 	if len(a.cur.rejects) >= maxRangeRejects || a.cur.rawBytes >= maxRangeRejectBytes {
 		a.cut = true
 	}
 	a.budget.row(true)
-	return a.budget.check(r.rejected.Load(), r.topReasons)
+	if a.stop == nil {
+		if a.stop = a.budget.check(r.rejectsSeen.Load()); a.stop != nil {
+			a.stop.Top = r.reasons.top(3)
+			a.stop.Hint = r.reasons.hint(r.cfg.Spec == nil)
+			a.cut = true
+		}
+	}
+	return nil
 }
+
+// errBudgetSpent ends the assemble stage once the range up to the row that
+// spent the error budget is handed on.
+var errBudgetSpent = errors.New("error budget spent")
 
 // filter counts a row the mapping filtered out.
 func (a *assembler) filter(file int) {
 	a.cur.count(file, func(t *tally) { t.Read++; t.Filtered++ })
-	a.r.filtered.Add(1)
 	a.budget.row(false)
 }
 

@@ -552,9 +552,7 @@ func (r *run) restore(cp *Checkpoint, from mark) error {
 		}
 		r.startDelivered = total0.Delivered
 		r.read.Store(total0.Read)
-		r.delivered.Store(total0.Delivered)
-		r.rejected.Store(total0.Rejected)
-		r.filtered.Store(total0.Filtered)
+		r.rejectsSeen.Store(total0.Rejected)
 	}
 	var err error
 	r.rejects, err = openRejects(r.cfg.RejectsPath, cp != nil, offset)

@@ -97,15 +97,30 @@ type Config struct {
 	RepeatedIDLimit int
 
 	// MaxRejects stops the run once more rows than this are rejected in
-	// the whole import. Default: 0, no limit.
+	// the whole import (earlier runs of a resumed import included).
+	// Default (0): no limit; NoRejects (any negative value): the first
+	// reject stops the run.
 	MaxRejects int64
-	// MaxRejectRate stops the run once the share of rejected rows among
-	// the last RejectWindow rows read exceeds it (0.05 is 5%). Default: 0,
-	// no limit.
+	// MaxRejectRate stops the run once more than this share of the rows
+	// are rejected (0.5 is 50%): of every row of the import so far
+	// (earlier runs of a resumed import included) once there are
+	// RejectWindowMin, until the run has read RejectWindow rows; then of
+	// the run's last RejectWindow rows. With the defaults, an import
+	// whose first 1,000 rows are all rejected stops there, and so does
+	// one that rejects more than half of 10,000 rows in a row. Default
+	// (0): DefaultMaxRejectRate, 0.5; negative, or 1: no limit.
 	MaxRejectRate float64
 	// RejectWindow is the number of rows MaxRejectRate is measured over.
 	// Default: 10,000.
 	RejectWindow int
+	// RejectWindowMin is the number of rows a run reads before
+	// MaxRejectRate applies; at most RejectWindow. Default: 1,000.
+	RejectWindowMin int
+
+	// DeliveredLabel is the word the summary uses for the rows whose
+	// messages the sink took, for sinks that send nothing: "written" for
+	// a file, "would send" for a stub. Default: "delivered".
+	DeliveredLabel string
 
 	// Limit, if positive, ends the import after its first Limit rows
 	// (in reading order, across all sources; rows that earlier runs of a
@@ -182,17 +197,17 @@ func (c *Config) Validate() error {
 	if c.MaxInFlight < 0 {
 		return fmt.Errorf("config: MaxInFlight is %d, want at least 1", c.MaxInFlight)
 	}
-	if c.MaxRejects < 0 {
-		return fmt.Errorf("config: MaxRejects is %d, want 0 (no limit) or more", c.MaxRejects)
-	}
-	if c.MaxRejectRate < 0 || c.MaxRejectRate > 1 {
-		return fmt.Errorf("config: MaxRejectRate is %g, want a share from 0 to 1", c.MaxRejectRate)
+	if c.MaxRejectRate > 1 || c.MaxRejectRate != c.MaxRejectRate {
+		return fmt.Errorf("config: MaxRejectRate is %g, want a share up to 1, or negative for no limit", c.MaxRejectRate)
 	}
 	if c.Limit < 0 {
 		return fmt.Errorf("config: Limit is %d, want 0 (every row) or more", c.Limit)
 	}
 	if c.RejectWindow < 0 {
 		return fmt.Errorf("config: RejectWindow is %d, want at least 1", c.RejectWindow)
+	}
+	if c.RejectWindowMin < 0 {
+		return fmt.Errorf("config: RejectWindowMin is %d, want at least 1", c.RejectWindowMin)
 	}
 	if c.DrainTimeout < 0 {
 		return fmt.Errorf("config: DrainTimeout is %s, want at least 0", c.DrainTimeout)
@@ -230,6 +245,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RejectWindow == 0 {
 		c.RejectWindow = DefaultRejectWindow
+	}
+	if c.RejectWindowMin == 0 {
+		c.RejectWindowMin = DefaultRejectWindowMin
+	}
+	if c.MaxRejectRate == 0 {
+		c.MaxRejectRate = DefaultMaxRejectRate
+	}
+	if c.DeliveredLabel == "" {
+		c.DeliveredLabel = "delivered"
 	}
 	return c
 }

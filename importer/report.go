@@ -9,8 +9,10 @@ import (
 )
 
 // Report sums up an import. Every row read is counted once as delivered,
-// rejected or filtered; a run that stopped early counts the rows it had read
-// but not settled as Unsettled. RowsRead always equals the sum of the four.
+// rejected or filtered once it is settled (see Progress), the same counts a
+// checkpoint records; a run that stopped early counts the rows it had read
+// but not settled as Unsettled: they are read again on resume. RowsRead
+// always equals the sum of the four.
 type Report struct {
 	Files            int              `json:"files"`
 	BytesTotal       int64            `json:"bytes_total"`
@@ -22,7 +24,11 @@ type Report struct {
 	// TopReasons are this run's most frequent reject reasons, with the
 	// first example of each.
 	TopReasons []ReasonCount `json:"top_reasons,omitempty"`
-	Unsettled  int64         `json:"unsettled"`
+	// Hint says what most often causes the rejects, when at least half
+	// of the rows read were rejected and one of the common causes fits:
+	// no mapping, or timestamps without a zone.
+	Hint      string `json:"hint,omitempty"`
+	Unsettled int64  `json:"unsettled"`
 	// RepeatedIDs counts the messages of this run whose content-derived
 	// messageId an earlier message of this run had: rows identical in
 	// every field the id covers, of which Segment keeps only the first.
@@ -50,6 +56,9 @@ type Report struct {
 	AlreadyComplete bool   `json:"already_complete,omitempty"`
 	Complete        bool   `json:"complete"`
 	Error           string `json:"error,omitempty"`
+	// DeliveredLabel is Config.DeliveredLabel, the word Summary uses for
+	// Delivered.
+	DeliveredLabel string `json:"-"`
 
 	// BrokenLinks are the symbolic links inside folders and globs whose
 	// targets do not exist or cannot be reached: skipped, as they hold no
@@ -91,7 +100,11 @@ func (r *Report) Summary() string {
 	}
 	fmt.Fprintf(&b, "import %s in %s: %d %s, %d rows read\n", status,
 		time.Duration(r.DurationSeconds*float64(time.Second)).Round(time.Millisecond), r.Files, files, r.RowsRead)
-	fmt.Fprintf(&b, "  delivered  %d\n", r.Delivered)
+	label := r.DeliveredLabel
+	if label == "" {
+		label = "delivered"
+	}
+	fmt.Fprintf(&b, "  %-10s %d\n", label, r.Delivered)
 	fmt.Fprintf(&b, "  rejected   %d\n", r.Rejected)
 	reasons := make([]string, 0, len(r.RejectedByReason))
 	for k := range r.RejectedByReason {
@@ -122,7 +135,7 @@ func (r *Report) Summary() string {
 		b.WriteByte('\n')
 	}
 	if r.Unsettled > 0 {
-		fmt.Fprintf(&b, "  unsettled  %d (read, not yet acknowledged when the run stopped)\n", r.Unsettled)
+		fmt.Fprintf(&b, "  unsettled  %d (read, not yet settled when the run stopped: read again on resume)\n", r.Unsettled)
 	}
 	fmt.Fprintf(&b, "  batches %d, requests %d, retries %d, 429s %d, %d bytes sent\n",
 		r.Batches, r.Requests, r.Retries, r.Throttled, r.BytesSent)
@@ -133,13 +146,20 @@ func (r *Report) Summary() string {
 	if r.RejectsFile != "" && r.Rejected > 0 {
 		fmt.Fprintf(&b, "  rejects written to %s\n", r.RejectsFile)
 	}
+	if r.Hint != "" && !strings.Contains(r.Error, r.Hint) {
+		fmt.Fprintf(&b, "  hint: %s\n", r.Hint)
+	}
 	if r.Error != "" {
 		fmt.Fprintf(&b, "  error: %s\n", r.Error)
 	}
 	return b.String()
 }
 
-// Progress is a snapshot of a running import, for progress displays.
+// Progress is a snapshot of a running import, for progress displays. Its
+// counts are the Report's: RowsRead counts the rows read, and Delivered,
+// Rejected and Filtered the rows settled, in order, as the checkpoint
+// records them: delivered once acknowledged, rejected once written to the
+// rejects file. The rows read but not settled yet are Unsettled.
 type Progress struct {
 	BytesRead  int64 // of the underlying files (compressed bytes for compressed files)
 	BytesTotal int64 // 0 when unknown (stdin)
@@ -151,6 +171,9 @@ type Progress struct {
 	Elapsed time.Duration
 	Final   bool // the last call, after the run ended
 }
+
+// Unsettled returns the rows read but not yet settled.
+func (p Progress) Unsettled() int64 { return p.RowsRead - p.Delivered - p.Rejected - p.Filtered }
 
 // EventsPerSecond is the delivery rate so far.
 func (p Progress) EventsPerSecond() float64 {
@@ -175,7 +198,7 @@ func (r *run) report(files int, total int64, d time.Duration) Report {
 		Files:            files,
 		BytesTotal:       total,
 		RowsRead:         r.read.Load(),
-		Delivered:        r.delivered.Load(),
+		Delivered:        committed.Delivered,
 		Rejected:         committed.Rejected,
 		RejectedByReason: byReason,
 		Filtered:         committed.Filtered,
@@ -184,7 +207,11 @@ func (r *run) report(files int, total int64, d time.Duration) Report {
 		DurationSeconds:  d.Seconds(),
 		RejectsFile:      r.cfg.RejectsPath,
 		TopReasons:       r.reasons.top(10),
+		DeliveredLabel:   r.cfg.DeliveredLabel,
 		BrokenLinks:      r.brokenLinks,
+	}
+	if 2*rep.Rejected >= rep.RowsRead {
+		rep.Hint = r.reasons.hint(r.cfg.Spec == nil)
 	}
 	if r.repeats != nil {
 		rep.RepeatedIDs, rep.IDsChecked, rep.DerivedIDs = r.repeats.repeated.Load(), r.repeats.checked.Load(), r.repeats.derived.Load()
@@ -244,13 +271,17 @@ func (r *run) progress(total int64, start time.Time, final bool) {
 	if r.cfg.Progress == nil {
 		return
 	}
+	// Rows are read before they settle: read them first, so that a
+	// snapshot never has more settled than read.
+	read := r.read.Load()
+	settled, _ := r.tracker.counts()
 	r.cfg.Progress(Progress{
 		BytesRead:  r.cfg.Reader.Progress.Load(),
 		BytesTotal: total,
-		RowsRead:   r.read.Load(),
-		Delivered:  r.delivered.Load(),
-		Rejected:   r.rejected.Load(),
-		Filtered:   r.filtered.Load(),
+		RowsRead:   max(read, settled.Read),
+		Delivered:  settled.Delivered,
+		Rejected:   settled.Rejected,
+		Filtered:   settled.Filtered,
 		Transport:  r.transport(),
 		Elapsed:    time.Since(start),
 		Final:      final,

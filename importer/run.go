@@ -31,8 +31,18 @@ type run struct {
 	// startDelivered is the count of rows delivered by earlier runs.
 	startDelivered int64
 
-	// Live counts, for progress: rows read, and settled as they happen.
-	read, delivered, rejected, filtered, batches atomic.Int64
+	// read counts the rows read (by the assemble stage, in order), and
+	// batches the batches sent; what became of the rows the tracker
+	// counts, once they are settled: that count alone is shown, reported
+	// and recorded in the checkpoint.
+	read, batches atomic.Int64
+	// rejectsSeen counts the rejects of the import as they happen, for
+	// the error budget, before they are settled.
+	rejectsSeen atomic.Int64
+	// budgetStop is the error budget's verdict once it is spent, and
+	// stopMapping stops the read and map stages then.
+	budgetStop  atomic.Pointer[BudgetError]
+	stopMapping context.CancelFunc
 	// reasons counts the rejects of this run by reason, with examples.
 	reasons reasons
 	// repeats counts the messages whose content-derived id repeats.
@@ -87,7 +97,11 @@ type run struct {
 // exclusive lock on the checkpoint and on the rejects file (see LockPath),
 // and releases them when it returns; a run that finds either held by
 // another stops before reading anything, with a *LockedError (ErrLocked)
-// naming the file and the other run's process and host. The returned
+// naming the file and the other run's process and host. When the error
+// budget (MaxRejects, MaxRejectRate) is spent, Run stops reading after the
+// row that spent it, settles every row it read (the batches made are
+// sent, the rejects written, the checkpoint moved past that row) and
+// returns a *BudgetError (ErrTooManyRejects). The returned
 // Report is meaningful in every case and its counts add up. Errors name the
 // file, the row and the cause; a refused write key wraps sink.ErrUnauthorized.
 func Run(ctx context.Context, cfg Config) (Report, error) {
@@ -153,6 +167,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if cp != nil && (cp.Complete || from.File == len(sources)) {
 		rep := reportFrom(cp, len(sources), total)
 		rep.AlreadyComplete = true
+		rep.DeliveredLabel = cfg.DeliveredLabel
 		rep.BrokenLinks = r.brokenLinks
 		rep.CheckpointPath = cfg.CheckpointPath
 		return rep, nil
@@ -221,6 +236,11 @@ func (r *run) pipeline(ctx context.Context, from mark, schemaless mappings.Mappe
 	g, gctx := errgroup.WithContext(base)
 	readCtx, cancelRead := context.WithCancel(gctx)
 	defer cancelRead()
+	// The read and map stages stop when the error budget is spent too;
+	// the assemble stage hands on what it made, and the senders send it.
+	mapCtx, stopMapping := context.WithCancel(readCtx)
+	defer stopMapping()
+	r.stopMapping = stopMapping
 	sendCtx, cancelSend := context.WithCancel(gctx)
 	defer cancelSend()
 	if ctx.Err() != nil {
@@ -267,7 +287,7 @@ func (r *run) pipeline(ctx context.Context, from mark, schemaless mappings.Mappe
 	var changed error
 	g.Go(func() error {
 		defer close(blocks)
-		err := r.readAll(readCtx, from, blocks)
+		err := r.readAll(mapCtx, from, blocks)
 		if errors.Is(err, readers.ErrChanged) {
 			changed = err
 			r.readStopped.Store(true)
@@ -281,7 +301,7 @@ func (r *run) pipeline(ctx context.Context, from mark, schemaless mappings.Mappe
 		mappers.Add(1)
 		g.Go(func() error {
 			defer mappers.Done()
-			return r.quiet(r.mapWorker(readCtx, blocks, results, schemaless, cache))
+			return r.quiet(r.mapWorker(mapCtx, blocks, results, schemaless, cache))
 		})
 	}
 	g.Go(func() error {
@@ -307,6 +327,9 @@ func (r *run) pipeline(ctx context.Context, from mark, schemaless mappings.Mappe
 	if commitErr != nil {
 		err = commitErr
 	}
+	if stop := r.budgetStop.Load(); stop != nil && (err == nil || errors.Is(err, context.Canceled)) {
+		err = stop
+	}
 	if err == nil && changed != nil {
 		err = changed
 	}
@@ -316,10 +339,17 @@ func (r *run) pipeline(ctx context.Context, from mark, schemaless mappings.Mappe
 	return err
 }
 
+// stopByBudget records the error budget's verdict, which becomes the run's
+// error, and stops reading and mapping rows.
+func (r *run) stopByBudget(stop *BudgetError) {
+	r.budgetStop.Store(stop)
+	r.stopMapping()
+}
+
 // quiet turns the error of a stage stopped by the end of the run's context
 // into nil, so that the batches already being sent can drain.
 func (r *run) quiet(err error) error {
-	if err != nil && r.interrupted() && errors.Is(err, context.Canceled) {
+	if err != nil && (r.interrupted() || r.budgetStop.Load() != nil) && errors.Is(err, context.Canceled) {
 		return nil
 	}
 	return err

@@ -320,8 +320,8 @@ func TestRunStopsWhenTheErrorBudgetIsSpent(t *testing.T) {
 		cfg  func(*Config)
 		want string
 	}{
-		{"max rejects", func(c *Config) { c.MaxRejects = 50 }, "more than --max-rejects 50"},
-		{"reject rate", func(c *Config) { c.MaxRejectRate = 0.2; c.RejectWindow = 100 }, "of the last 100 rows rejected"},
+		{"max rejects", func(c *Config) { c.MaxRejects = 50 }, "51 rows rejected, more than --max-rejects 50 allows"},
+		{"reject rate", func(c *Config) { c.MaxRejectRate = 0.2; c.RejectWindow = 100 }, "of the last 100 rows were rejected (21%), more than --max-reject-rate 20% allows"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -358,7 +358,7 @@ func TestLongRunsOfRejectsAreSettledInRanges(t *testing.T) {
 	}
 	src := writeNDJSON(t, dir, "in.ndjson", 2501, bad)
 	cfg := Config{Sources: []string{src}, Sink: &fakeSink{send: accept}, RejectsPath: filepath.Join(dir, "r.ndjson"),
-		CheckpointPath: filepath.Join(dir, "cp.json"), CheckpointInterval: -1, MaxInFlight: 1}
+		CheckpointPath: filepath.Join(dir, "cp.json"), CheckpointInterval: -1, MaxInFlight: 1, MaxRejectRate: -1}
 	rep, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -52,7 +52,7 @@ func (r *run) send(ctx context.Context, j *job) error {
 			cause := fmt.Errorf("%s: refused by the destination: %s", pos, m.Detail)
 			j.addReject(newReject(pos, m.Reason, cause, j.batch.Message(m.Index)))
 			refused[m.Index] = m.Reason
-			r.reasons.add(m.Reason, cause.Error())
+			r.reasons.add(m.Reason, cause)
 		}
 	default:
 		first, last := j.positions[0], j.positions[n-1]
@@ -68,8 +68,7 @@ func (r *run) send(ctx context.Context, j *job) error {
 	}
 	j.batch.Release()
 	j.batch = nil
-	r.delivered.Add(int64(n - len(refused)))
-	r.rejected.Add(int64(len(refused)))
+	r.rejectsSeen.Add(int64(len(refused)))
 	r.batches.Add(1)
 	r.tracker.done(j)
 	return nil

@@ -299,6 +299,9 @@ func (p *passthrough) timestamp(row *readers.Row, ts, orig int) (time.Time, erro
 	if !parsed {
 		t, err = rfc3339.parse(row.Value(i))
 	}
+	if errors.Is(err, ErrNoZone) {
+		err = errPassNoZone{}
+	}
 	if err != nil {
 		return time.Time{}, fieldError(row, "timestamp", col, row.Value(i), sink.ReasonBadTimestamp, err)
 	}
@@ -310,6 +313,18 @@ func (p *passthrough) timestamp(row *readers.Row, ts, orig int) (time.Time, erro
 	}
 	return t, nil
 }
+
+// errPassNoZone is the error of a passed-through timestamp without a
+// zone. Passthrough takes no timezone:, so it says what does work.
+type errPassNoZone struct{}
+
+func (errPassNoZone) Error() string {
+	return "no zone in value: a Segment message passed through must carry its zone (2023-11-14T22:13:20Z, or an offset such as +01:00); " +
+		"add it to the value, or import these rows with a mapping whose timestamp: gives timezone:"
+}
+
+// Is makes the error match ErrNoZone.
+func (errPassNoZone) Is(target error) bool { return target == ErrNoZone }
 
 // absent reports whether column i of row is null or missing (i < 0).
 func absent(row *readers.Row, i int) bool {

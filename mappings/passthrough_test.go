@@ -276,3 +276,21 @@ func TestPassthroughDerivedIDs(t *testing.T) {
 		t.Errorf("a messageId column with passthrough: %v", err)
 	}
 }
+
+// TestPassthroughNoZoneAdvice: a passed-through timestamp without a zone
+// is refused with advice that works for passthrough, which takes no
+// timezone:, and matches ErrNoZone.
+func TestPassthroughNoZoneAdvice(t *testing.T) {
+	var msg sink.Message
+	err := mapInto(Passthrough(Options{}), ndjsonRow(t, 42, `{"type":"track","userId":"u","event":"e","timestamp":"2024-01-01T00:00:00"}`), &msg)
+	want := `events.ndjson:42: timestamp: value "2024-01-01T00:00:00": no zone in value: a Segment message passed through must carry its zone (2023-11-14T22:13:20Z, or an offset such as +01:00); add it to the value, or import these rows with a mapping whose timestamp: gives timezone:`
+	if err == nil || err.Error() != want {
+		t.Fatalf("Map: %v\nwant %s", err, want)
+	}
+	if !errors.Is(err, ErrNoZone) {
+		t.Errorf("error %v does not match ErrNoZone", err)
+	}
+	if reasonOf(err) != sink.ReasonBadTimestamp {
+		t.Errorf("reason %q, want %q", reasonOf(err), sink.ReasonBadTimestamp)
+	}
+}

@@ -291,8 +291,11 @@ func unitName(exp10 int) string {
 	return "seconds"
 }
 
+// ErrNoZone is wrapped by the error of a timestamp that carries no zone
+// when the mapping gives no timezone: to read it in.
+var ErrNoZone = errors.New("no zone in value and no timezone: in the mapping")
+
 var (
-	errNoZone      = errors.New("no zone in value and no timezone: in the mapping")
 	errWantString  = errors.New("want a string")
 	errWantRFCText = errors.New("want an RFC 3339 string")
 	errWantISOText = errors.New("want an ISO 8601 string")
@@ -690,7 +693,7 @@ func (t *isoTime) instant(loc *time.Location) (time.Time, error) {
 		return time.Unix(sec, int64(t.nsec)).UTC(), nil
 	}
 	if loc == nil {
-		return time.Time{}, errNoZone
+		return time.Time{}, ErrNoZone
 	}
 	return localInstant(t.year, time.Month(t.month), t.day, t.hour, t.min, t.sec, t.nsec, loc)
 }

@@ -42,6 +42,8 @@ func adviseAfterStop(w io.Writer, err error, rep importer.Report, command []stri
 	}
 	fmt.Fprintf(w, p+"%v\n", err)
 	switch {
+	case errors.Is(err, importer.ErrTooManyRejects) && (rep.CheckpointPath == "" || rep.CheckpointSaved):
+		budgetAdvice(w, err, rep, command)
 	case rep.CheckpointPath == "" && stdin:
 		fmt.Fprintln(w, p+"standard input cannot be read again: this import cannot resume; to import the rest, give the input again with the rows already delivered removed (messageIds derived from the content make rows sent twice arrive once, within about a day)")
 	case rep.CheckpointPath == "":

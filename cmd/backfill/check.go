@@ -42,7 +42,8 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "backfill check: --rows is %d, want 0 or more\n", *rows)
 		return exitUsage
 	}
-	cfg := importer.Config{Sources: sources, Sink: sink.NewStubSink(), DiscardRejects: true, SampleRows: *rows}
+	// A check counts every row: no error budget stops it.
+	cfg := importer.Config{Sources: sources, Sink: sink.NewStubSink(), DiscardRejects: true, SampleRows: *rows, MaxRejectRate: -1}
 	if err := in.apply(&cfg); err != nil {
 		fmt.Fprintf(stderr, "backfill check: %v\n", err)
 		return exitUsage
@@ -67,6 +68,9 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		for _, r := range rep.TopReasons {
 			fmt.Fprintf(stdout, "  %-20s %8d  e.g. %s\n", r.Reason, r.Count, r.Example)
 		}
+	}
+	if rep.Hint != "" {
+		fmt.Fprintf(stdout, "== hint: %s\n", rep.Hint)
 	}
 	if rep.Rejected > 0 {
 		return exitRejects

@@ -21,9 +21,13 @@ import (
 
 // Exit codes.
 const (
-	exitOK          = 0
-	exitFailed      = 1
-	exitRejects     = 2
+	exitOK      = 0
+	exitFailed  = 1
+	exitRejects = 2
+	// exitBudget: the error budget stopped the import (too many rows
+	// rejected, --max-rejects or --max-reject-rate); the rows read are
+	// settled, the rest unread.
+	exitBudget      = 3
 	exitUsage       = 64
 	exitInterrupted = 130
 )
@@ -41,9 +45,10 @@ Usage:
 Run "backfill COMMAND --help" for the flags of a command.
 
 Exit codes: 0 every row delivered; 2 finished, some rows rejected (see the
-rejects file); 1 failed, or another run holds the checkpoint or the rejects
-file (nothing was sent); 130 interrupted; 64 bad usage, or a mapping that
-does not fit the data (nothing was sent).
+rejects file); 3 stopped by the error budget (too many rows rejected); 1
+failed, or another run holds the checkpoint or the rejects file (nothing
+was sent); 130 interrupted; 64 bad usage, or a mapping that does not fit
+the data (nothing was sent).
 `
 
 func main() {
@@ -140,6 +145,8 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.Is(err, context.Canceled):
 		return exitInterrupted
+	case errors.Is(err, importer.ErrTooManyRejects):
+		return exitBudget
 	case errors.As(err, new(*importer.PrecheckError)):
 		// The mapping does not fit the data: nothing was sent.
 		return exitUsage

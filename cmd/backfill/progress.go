@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,10 +29,15 @@ type progressDisplay struct {
 	mu      sync.Mutex
 	pb      *progressbar.ProgressBar
 	lastLog time.Time
+	// label is the word for delivered rows: "written" or "would send"
+	// for previews.
+	label string
+	// shown is the bar's value so far: it never moves back.
+	shown int64
 }
 
 func newProgressDisplay(mode string, stderr io.Writer, logger *slog.Logger) (*progressDisplay, error) {
-	d := &progressDisplay{w: stderr, logger: logger, lastLog: time.Now()}
+	d := &progressDisplay{w: stderr, logger: logger, lastLog: time.Now(), label: "delivered"}
 	tty := false
 	if f, ok := stderr.(*os.File); ok {
 		tty = term.IsTerminal(int(f.Fd()))
@@ -67,8 +73,9 @@ func (d *progressDisplay) update(p importer.Progress) {
 				progressbar.OptionShowDescriptionAtLineEnd(),
 			)
 		}
-		d.pb.Describe(describe(p))
-		_ = d.pb.Set64(p.BytesRead)
+		d.pb.Describe(describe(p, d.label))
+		d.shown = max(d.shown, settledBytes(p))
+		_ = d.pb.Set64(d.shown)
 		if p.Final {
 			_ = d.pb.Finish()
 			fmt.Fprintln(d.w)
@@ -79,8 +86,8 @@ func (d *progressDisplay) update(p importer.Progress) {
 		d.lastLog = time.Now()
 		d.logger.Info("progress",
 			"bytes_read", p.BytesRead, "bytes_total", p.BytesTotal,
-			"rows_read", p.RowsRead, "delivered", p.Delivered, "rejected", p.Rejected,
-			"filtered", p.Filtered, "retries", p.Retries, "throttled", p.Throttled, "request_rate", p.CurrentRate, "found_limit", p.FoundLimit, "paused_seconds", p.PausedSeconds, "last_error", p.LastError,
+			"rows_read", p.RowsRead, strings.ReplaceAll(d.label, " ", "_"), p.Delivered, "rejected", p.Rejected,
+			"filtered", p.Filtered, "unsettled", p.Unsettled(), "retries", p.Retries, "throttled", p.Throttled, "request_rate", p.CurrentRate, "found_limit", p.FoundLimit, "paused_seconds", p.PausedSeconds, "last_error", p.LastError,
 			"events_per_second", int64(p.EventsPerSecond()), "final", p.Final)
 	}
 }
@@ -94,9 +101,29 @@ func (d *progressDisplay) interval() time.Duration {
 	return time.Second
 }
 
-func describe(p importer.Progress) string {
-	s := fmt.Sprintf("%.0f ev/s  delivered %d  rejected %d  retries %d",
-		p.EventsPerSecond(), p.Delivered, p.Rejected, p.Retries)
+// settledBytes is how far the bar goes: the bytes read, in the share of
+// the rows read that are settled, so that it reaches the end when the last
+// row is acknowledged, not when it is read.
+func settledBytes(p importer.Progress) int64 {
+	if p.RowsRead <= 0 {
+		return 0
+	}
+	settled := p.RowsRead - p.Unsettled()
+	if settled >= p.RowsRead {
+		return p.BytesRead
+	}
+	return int64(float64(p.BytesRead) * float64(settled) / float64(p.RowsRead))
+}
+
+// describe is the text beside the bar: the rows read, and what became of
+// those settled, in the words of the report.
+func describe(p importer.Progress, label string) string {
+	s := fmt.Sprintf("%.0f ev/s  read %d  %s %d  rejected %d",
+		p.EventsPerSecond(), p.RowsRead, label, p.Delivered, p.Rejected)
+	if p.Filtered > 0 {
+		s += fmt.Sprintf("  filtered %d", p.Filtered)
+	}
+	s += fmt.Sprintf("  retries %d", p.Retries)
 	if line := p.Transport.RateLine(p.Elapsed.Seconds()); line != "" {
 		s += "  " + line
 	}

@@ -10,6 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/backfillhq/backfill/importer"
 )
 
 // TestServeMaxRPS: serve --max-rps 1 answers a second request within a
@@ -113,5 +116,17 @@ func TestImportIntoMaxRPS(t *testing.T) {
 	}
 	if len(seen) != 400 {
 		t.Errorf("%d messages received, want 400", len(seen))
+	}
+}
+
+// TestProgressShowsTheRate: once the server throttled the import, the
+// progress line shows the rate in force, the limit found, the 429s and
+// the share of the time paused.
+func TestProgressShowsTheRate(t *testing.T) {
+	p := importer.Progress{RowsRead: 5000, Delivered: 4000, Elapsed: 20 * time.Second, Transport: importer.Transport{
+		Retries: 3, Throttled: 3, CurrentRate: 9.6, FoundLimit: 10, PausedSeconds: 2}}
+	const want = "200 ev/s  read 5000  delivered 4000  rejected 0  retries 3  rate 9.6 req/s, limit found 10.0 req/s, 429s 3, paused 10 %"
+	if got := describe(p, "delivered"); got != want {
+		t.Errorf("describe = %q, want %q", got, want)
 	}
 }

@@ -58,14 +58,18 @@ func printStatus(w io.Writer, path string, cp *importer.Checkpoint) {
 	}
 	fmt.Fprintf(w, "checkpoint %s: %s, started %s, last written %s\n", path, state,
 		cp.Started.Format(time.RFC3339), cp.Updated.Format(time.RFC3339))
+	dest, label := destinationOf(cp)
+	if dest != "" {
+		fmt.Fprintf(w, "  destination: %s\n", dest)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "  status\tdone\trows\tdelivered\trejected\tfiltered\tfile\n")
+	fmt.Fprintf(tw, "  status\tdone\trows\t%s\trejected\tfiltered\tfile\n", label)
 	for _, f := range cp.Files {
 		fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%d\t%d\t%s\n", f.Status, percent(f), f.Read, f.Delivered, f.Rejected, f.Filtered, describeFile(f))
 	}
 	tw.Flush()
 	t := cp.Totals
-	fmt.Fprintf(w, "  total: %d rows settled: %d delivered, %d rejected, %d filtered\n", t.Read, t.Delivered, t.Rejected, t.Filtered)
+	fmt.Fprintf(w, "  total: %d rows settled: %d %s, %d rejected, %d filtered\n", t.Read, t.Delivered, label, t.Rejected, t.Filtered)
 	if cp.RejectsFile != "" && t.Rejected > 0 {
 		fmt.Fprintf(w, "  rejects: %s\n", cp.RejectsFile)
 	}
@@ -107,4 +111,22 @@ func describeFile(f importer.CheckpointFile) string {
 		return fmt.Sprintf("%s (resumes at row %d, byte %d)", f.Path, f.Resume.Row, f.Resume.Offset)
 	}
 	return f.Path
+}
+
+// destinationOf describes where the import of cp sends its messages, and
+// the word for the rows it took, that of its summary: a preview's rows
+// are written or would be sent.
+func destinationOf(cp *importer.Checkpoint) (dest, label string) {
+	d := cp.Options["destination"]
+	switch {
+	case d == "stub":
+		return "none (--stub)", "would send"
+	case d == "stdout":
+		return "stdout (--dry-run)", "written"
+	case strings.HasPrefix(d, "file "):
+		return strings.TrimPrefix(d, "file ") + " (--output)", "written"
+	case strings.HasPrefix(d, "segment "):
+		return strings.TrimPrefix(d, "segment "), "delivered"
+	}
+	return d, "delivered"
 }

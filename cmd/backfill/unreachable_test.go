@@ -74,9 +74,9 @@ func TestUntrustedEndpointStopsAtTheFirstAttempt(t *testing.T) {
 }
 
 func TestProgressShowsTheLastError(t *testing.T) {
-	p := importer.Progress{Delivered: 0, Transport: importer.Transport{Retries: 1, LastError: "503 Service Unavailable"}}
-	const want = "0 ev/s  delivered 0  rejected 0  retries 1  last error: 503 Service Unavailable"
-	if got := describe(p); got != want {
+	p := importer.Progress{RowsRead: 3, Delivered: 0, Transport: importer.Transport{Retries: 1, LastError: "503 Service Unavailable"}}
+	const want = "0 ev/s  read 3  delivered 0  rejected 0  retries 1  last error: 503 Service Unavailable"
+	if got := describe(p, "delivered"); got != want {
 		t.Errorf("describe = %q, want %q", got, want)
 	}
 }
@@ -107,5 +107,25 @@ func TestProgressLogShowsTheLastError(t *testing.T) {
 	}
 	if strings.Contains(stdout.String()+stderr.String(), "last-error-key") {
 		t.Error("the write key was printed")
+	}
+}
+
+// TestBarFollowsSettledRows: the bar goes as far as the share of the rows
+// read that are settled, so it reaches the end with the last
+// acknowledgement, not with the last row read.
+func TestBarFollowsSettledRows(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		p    importer.Progress
+		want int64
+	}{
+		{"nothing read", importer.Progress{BytesRead: 0, BytesTotal: 1000}, 0},
+		{"all read, half settled", importer.Progress{BytesRead: 1000, BytesTotal: 1000, RowsRead: 100, Delivered: 40, Rejected: 5, Filtered: 5}, 500},
+		{"all read, all settled", importer.Progress{BytesRead: 1000, BytesTotal: 1000, RowsRead: 100, Delivered: 90, Rejected: 10}, 1000},
+		{"half read, all of it settled", importer.Progress{BytesRead: 500, BytesTotal: 1000, RowsRead: 50, Delivered: 50}, 500},
+	} {
+		if got := settledBytes(tc.p); got != tc.want {
+			t.Errorf("%s: the bar is at %d, want %d", tc.name, got, tc.want)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/backfillhq/backfill/sink"
@@ -13,11 +14,12 @@ import (
 // RateLimiter is a Sink that sends through another one no faster than a
 // number of requests per second and of messages (events) per second, both
 // shared by every Send. The request limit allows a burst of one second's
-// worth of requests; the event limit allows a burst of at least one full
-// batch (sink.DefaultMaxMessages), so that any batch can pass. Send blocks until
-// both limits allow the batch, then sends it; if ctx ends while waiting it
-// returns an error wrapping ctx.Err() without sending. Safe for concurrent
-// use.
+// worth of requests. The event limit starts empty at the first Send and
+// allows a burst of one full batch (sink.DefaultMaxMessages), whatever the
+// rate: over any stretch of time the events sent stay within the rate,
+// plus at most one batch after a pause. Send blocks until both limits
+// allow the batch, then sends it; if ctx ends while waiting it returns an
+// error wrapping ctx.Err() without sending. Safe for concurrent use.
 //
 // A RateLimiter made by NewAdaptiveRateLimiter also adapts its request rate
 // to the 429 responses of the sink it wraps.
@@ -25,8 +27,13 @@ type RateLimiter struct {
 	next     sink.Sink
 	requests *rate.Limiter // nil: no limit
 	events   *rate.Limiter // nil: no limit
-	adapt    *rateControl  // nil: a fixed request rate
-	clock    Clock
+	// emptied makes the event limit start empty, at the first Send on
+	// the limiter's clock: a bucket that starts full lets a burst's
+	// worth of events through at no cost, which overshoots the rate of
+	// any run a few bursts long.
+	emptied sync.Once
+	adapt   *rateControl // nil: a fixed request rate
+	clock   Clock
 }
 
 var _ sink.Sink = (*RateLimiter)(nil)
@@ -37,7 +44,7 @@ func NewRateLimiter(next sink.Sink, requestsPerSecond, eventsPerSecond float64) 
 	return &RateLimiter{
 		next:     next,
 		requests: newLimiter(requestsPerSecond, 1),
-		events:   newLimiter(eventsPerSecond, sink.DefaultMaxMessages),
+		events:   newEventsLimiter(eventsPerSecond),
 		clock:    systemClock{},
 	}
 }
@@ -122,6 +129,16 @@ func newLimiter(perSecond float64, minBurst int) *rate.Limiter {
 	return rate.NewLimiter(rate.Limit(perSecond), burstFor(perSecond, minBurst))
 }
 
+// newEventsLimiter returns the limiter of an events rate, nil for no
+// limit: its burst is one full batch, so that any batch can pass in one
+// wait and no more than that passes at once after a pause.
+func newEventsLimiter(perSecond float64) *rate.Limiter {
+	if !(perSecond > 0) || math.IsInf(perSecond, 1) {
+		return nil
+	}
+	return rate.NewLimiter(rate.Limit(perSecond), sink.DefaultMaxMessages)
+}
+
 // burstFor returns one second's worth of a rate, at least minBurst.
 func burstFor(perSecond float64, minBurst int) int {
 	burst := minBurst
@@ -139,6 +156,7 @@ func (l *RateLimiter) Send(ctx context.Context, b *sink.Batch) error {
 		}
 	}
 	if l.events != nil {
+		l.emptied.Do(func() { l.events.ReserveN(l.clock.Now(), l.events.Burst()) })
 		// A batch larger than the burst waits in burst-sized steps.
 		for n := b.Len(); n > 0; {
 			step := min(n, l.events.Burst())

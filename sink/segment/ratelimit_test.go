@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -54,19 +55,25 @@ func TestRateLimiterPassesThrough(t *testing.T) {
 }
 
 // TestRateLimiterCounts: each Send takes one request token and one event
-// token per message.
+// token per message, and the event limit starts empty: a batch of 100 at
+// 1,000 events a second waits 100ms.
 func TestRateLimiterCounts(t *testing.T) {
-	l := NewRateLimiter(sinktest.SendFunc(func(context.Context, *sink.Batch) error { return nil }), glacial, glacial)
+	clk := sinktest.NewClock()
+	l := NewRateLimiter(sinktest.SendFunc(func(context.Context, *sink.Batch) error { return nil }), glacial, 1000)
+	l.setClock(clk)
 	if got := l.events.Burst(); got != sink.DefaultMaxMessages {
 		t.Fatalf("events burst %d, want %d so a full batch passes", got, sink.DefaultMaxMessages)
 	}
 	if err := l.Send(context.Background(), sinktest.BuildBatch(t, "m", 100)); err != nil {
 		t.Fatal(err)
 	}
-	if got := l.events.Tokens(); got < sink.DefaultMaxMessages-100 || got > sink.DefaultMaxMessages-99 {
-		t.Errorf("%.3f event tokens left, want %d", got, sink.DefaultMaxMessages-100)
+	if got, want := clk.Sleeps(), []time.Duration{100 * time.Millisecond}; !slices.Equal(got, want) {
+		t.Errorf("waits %v, want %v", got, want)
 	}
-	if got := l.requests.Tokens(); got < 0 || got > 0.5 {
+	if got := l.events.TokensAt(clk.Now()); got < -0.001 || got > 0.001 {
+		t.Errorf("%.3f event tokens left, want 0", got)
+	}
+	if got := l.requests.TokensAt(clk.Now()); got < 0 || got > 0.5 {
 		t.Errorf("%.3f request tokens left, want 0", got)
 	}
 }
@@ -133,8 +140,8 @@ func TestNewLimiter(t *testing.T) {
 		{"infinite", math.Inf(1), 1, true, 0},
 		{"fraction", 0.5, 1, false, 1},
 		{"requests", 50, 1, false, 50},
-		{"events below a batch", 1000, sink.DefaultMaxMessages, false, sink.DefaultMaxMessages},
-		{"events above a batch", 10000.5, sink.DefaultMaxMessages, false, 10001},
+		{"below the least burst", 1000, 2500, false, 2500},
+		{"above the least burst", 10000.5, 2500, false, 10001},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := newLimiter(tc.perSecond, tc.minBurst)
@@ -145,6 +152,21 @@ func TestNewLimiter(t *testing.T) {
 				t.Errorf("burst %d, want %d", l.Burst(), tc.wantBurst)
 			}
 		})
+	}
+}
+
+// TestNewEventsLimiter: an events limit holds one full batch, whatever
+// the rate.
+func TestNewEventsLimiter(t *testing.T) {
+	for _, perSecond := range []float64{0.5, 1000, 20000, 1e7} {
+		if got := newEventsLimiter(perSecond).Burst(); got != sink.DefaultMaxMessages {
+			t.Errorf("newEventsLimiter(%g): burst %d, want %d", perSecond, got, sink.DefaultMaxMessages)
+		}
+	}
+	for _, perSecond := range []float64{0, -1, math.NaN(), math.Inf(1)} {
+		if l := newEventsLimiter(perSecond); l != nil {
+			t.Errorf("newEventsLimiter(%g) = %v, want nil: no limit", perSecond, l)
+		}
 	}
 }
 

@@ -88,7 +88,9 @@ type Config struct {
 	// the sink below it. Set it to Rate or more to keep the rate fixed.
 	// Default: 1 request/s (DefaultMinRate), or Rate if that is lower.
 	MinRate float64
-	// EventsRate caps messages per second across all senders. Segment
+	// EventsRate caps messages per second across all senders, counted
+	// from the first batch on: no burst at the start, and at most one
+	// batch at once after a pause (see RateLimiter). Segment
 	// documents no events-per-second limit for the Tracking API; workspaces
 	// with Engage are limited to 1,000 inbound events per second, so set
 	// 1000 there. Zero or negative: no limit. Default: no limit.
