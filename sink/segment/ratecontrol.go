@@ -142,13 +142,6 @@ func newRateControl(ceiling, floor float64, stats *Stats) *rateControl {
 	return &rateControl{stats: stats, ceiling: ceiling, floor: floor, rate: ceiling, hold: ceiling, wait: minHold}
 }
 
-// limited reports whether a request rate is in force.
-func (c *rateControl) limited() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.rate > 0
-}
-
 // current returns the request rate in force; 0: none.
 func (c *rateControl) current() float64 {
 	c.mu.Lock()

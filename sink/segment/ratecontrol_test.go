@@ -2,6 +2,7 @@ package segment
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"testing"
 	"time"
@@ -267,5 +268,18 @@ func TestRateControlStatedLimitMargin(t *testing.T) {
 	}
 	if got := c.top(); got != 80 {
 		t.Errorf("cap %g after many 429s, want 80", got)
+	}
+}
+
+// TestRateControlOtherFailures: answers other than success and 429 (a 500,
+// a 400, a network error) change nothing.
+func TestRateControlOtherFailures(t *testing.T) {
+	c, _ := newTestControl(50, 1)
+	now := sinktest.ClockStart
+	for _, err := range []error{&StatusError{Status: 500}, &StatusError{Status: 400}, &networkError{err: errors.New("connection refused")}} {
+		c.answered(now, c.sent(now), err)
+		if got := c.current(); got != 50 {
+			t.Errorf("%v: rate %g, want 50", err, got)
+		}
 	}
 }

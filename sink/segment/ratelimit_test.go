@@ -170,40 +170,6 @@ func TestNewEventsLimiter(t *testing.T) {
 	}
 }
 
-// outcome is how a request of an adaptive-rate test ends.
-type outcome int
-
-const (
-	ok outcome = iota
-	throttled
-	failed   // 500
-	refused  // 400
-	unreach  // a network error
-	stale429 // a 429 to a request sent before the previous step
-)
-
-func (o outcome) err() error {
-	switch o {
-	case throttled, stale429:
-		return &StatusError{Status: 429}
-	case failed:
-		return &StatusError{Status: 500}
-	case refused:
-		return &StatusError{Status: 400}
-	case unreach:
-		return &networkError{err: errors.New("connection refused")}
-	}
-	return nil
-}
-
-// step is one request of an adaptive-rate test: sent at At after the start,
-// answered at once with Outcome; Want is the rate in force afterwards.
-type step struct {
-	At      time.Duration
-	Outcome outcome
-	Want    float64
-}
-
 // TestAdaptiveRateSpacesRequests: after 429s the limiter waits between
 // requests at the lowered rate, on its clock: a stretch of 429s slows the
 // sender down and never lets it spin.
