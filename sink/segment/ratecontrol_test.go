@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/backfillhq/backfill/internal/sinktest"
+	"github.com/backfillhq/backfill/sink"
 )
 
 func TestStatedLimit(t *testing.T) {
@@ -281,5 +283,42 @@ func TestRateControlOtherFailures(t *testing.T) {
 		if got := c.current(); got != 50 {
 			t.Errorf("%v: rate %g, want 50", err, got)
 		}
+	}
+}
+
+// TestAdaptiveRateLimiterCancel: a Send of an adaptive RateLimiter that
+// waits for its place in the queue, or for a Retry-After pause to end,
+// returns context.Canceled when its context ends, without sending.
+func TestAdaptiveRateLimiterCancel(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		prep func(l *RateLimiter)
+	}{
+		{"waiting for its place", func(l *RateLimiter) {
+			l.adapt.reserve(time.Now()) // the one place of the burst
+		}},
+		{"waiting for a pause to end", func(l *RateLimiter) {
+			now := time.Now()
+			l.adapt.answered(now, l.adapt.sent(now), &StatusError{Status: 429, RetryAfter: time.Hour})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var calls atomic.Int32
+			l := NewAdaptiveRateLimiter(sinktest.SendFunc(func(context.Context, *sink.Batch) error {
+				calls.Add(1)
+				return nil
+			}), glacial, 0, AdaptiveRate{MinRate: glacial}, nil)
+			tc.prep(l)
+			ctx, cancel := context.WithCancel(context.Background())
+			errc := make(chan error, 1)
+			go func() { errc <- l.Send(ctx, sinktest.BuildBatch(t, "m", 1)) }()
+			cancel()
+			if err := <-errc; !errors.Is(err, context.Canceled) {
+				t.Fatalf("Send: %v, want context.Canceled", err)
+			}
+			if calls.Load() != 0 {
+				t.Error("the batch was sent although the wait was cancelled")
+			}
+		})
 	}
 }
