@@ -22,16 +22,17 @@ demo: build
 	url=$$(cat $(DEMO)/url); echo "== receiver listening on $$url"; \
 	echo "== 1/2: CSV with a mapping (testdata/demo/events.csv, events.yaml)"; \
 	$(BIN) import --progress always --endpoint $$url --mapping testdata/demo/events.yaml \
-		--checkpoint $(DEMO)/checkpoint-csv.json --rejects $(DEMO)/rejects.ndjson --report $(DEMO)/report-csv.json testdata/demo/events.csv; \
+		--checkpoint $(DEMO)/checkpoint-csv.json --rejects $(DEMO)/rejects-csv.ndjson --report $(DEMO)/report-csv.json testdata/demo/events.csv; \
 	rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 2 ] || exit $$rc; \
 	echo "== 2/2: Segment messages, gzip NDJSON (testdata/demo/segment-archive.ndjson.gz)"; \
 	$(BIN) import --progress always --endpoint $$url \
-		--checkpoint $(DEMO)/checkpoint-ndjson.json --rejects $(DEMO)/rejects.ndjson --report $(DEMO)/report-ndjson.json testdata/demo/segment-archive.ndjson.gz; \
+		--checkpoint $(DEMO)/checkpoint-ndjson.json --rejects $(DEMO)/rejects-ndjson.ndjson --report $(DEMO)/report-ndjson.json testdata/demo/segment-archive.ndjson.gz; \
 	rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 2 ] || exit $$rc; \
 	kill -INT $$pid; wait $$pid; cat $(DEMO)/serve.log | tail -1; \
 	echo "== the receiver wrote $$(wc -l <$(DEMO)/received.ndjson) messages to $(DEMO)/received.ndjson"; \
-	echo "== rejected rows, with file, line and reason, are in $(DEMO)/rejects.ndjson:"; \
-	head -c 2000 $(DEMO)/rejects.ndjson | cut -c1-160
+	echo "== rejected rows, with file, line and reason, are in $(DEMO)/rejects-csv.ndjson and $(DEMO)/rejects-ndjson.ndjson:"; \
+	$(BIN) rejects $(DEMO)/rejects-csv.ndjson | cut -c1-160; \
+	$(BIN) rejects $(DEMO)/rejects-ndjson.ndjson | cut -c1-160
 
 test: vet
 	$(GO) test -race -count=1 ./...

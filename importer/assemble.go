@@ -183,6 +183,7 @@ func (a *assembler) message(ctx context.Context, m *mapped, o *outcome) error {
 func (a *assembler) reject(file int, o *outcome) error {
 	r := a.r
 	rej := newReject(o.pos, reasonOf(o.err), o.err, o.raw)
+	rej.Format, rej.Header = r.inputs[file].format, r.inputs[file].header
 	a.cur.addReject(rej)
 	a.cur.count(file, func(t *tally) { t.Read++; t.Rejected++ })
 	r.rejectsSeen.Add(1)

@@ -59,6 +59,10 @@ type Checkpoint struct {
 	Complete      bool              `json:"complete"`
 	Started       time.Time         `json:"started"`
 	Updated       time.Time         `json:"updated"`
+
+	// Runs are the ids of the runs of the import, in order, so that a
+	// resumed run knows its rejects file from another import's.
+	Runs []string `json:"runs,omitempty"`
 	// Checksum is "sha256:" and the hex of the SHA-256 of the file as
 	// written, with this field's value empty. It is the last field, so
 	// that the file ends with it. A checkpoint whose content does not
@@ -148,8 +152,8 @@ func absPath(path string) string {
 var ErrCheckpointMismatch = errors.New("checkpoint does not match this import")
 
 // CheckpointMismatchError is the error of a run whose checkpoint belongs to
-// another import: its sources, mapping, time window, destination, rejects
-// file or another option that changes what is sent differ, or a source
+// another import: its sources, mapping, time window, destination or
+// another option that changes what is sent differ, or a source
 // changed: it grew, or the content the checkpoint hashed (see
 // CheckpointFile) differs. Run returns it
 // before anything is read or sent, and leaves the checkpoint as it was. To
@@ -160,7 +164,7 @@ type CheckpointMismatchError struct {
 	// Path is the checkpoint file.
 	Path string
 	// Changed names what differs: an option's key ("mapping", "since",
-	// "until", "destination", "limits", …), "sources" or "rejects_file".
+	// "until", "destination", "limits", …) or "sources".
 	Changed []string
 	// Details say each difference, with what it was and what it is now.
 	Details []string
@@ -410,9 +414,6 @@ func (cp *Checkpoint) match(path string, files []CheckpointFile, options map[str
 			changed("preview", "the checkpoint is of an import that sends; a preview (--dry-run, --output or --stub) does not resume it: give the preview another --checkpoint")
 		}
 	}
-	if cp.RejectsFile != "" && cp.RejectsFile != rejectsPath {
-		changed("rejects_file", fmt.Sprintf("the rejects file was %s, is now %s", cp.RejectsFile, rejectsPath))
-	}
 	if len(e.Details) == 0 {
 		return nil
 	}
@@ -554,12 +555,9 @@ func (r *run) restore(cp *Checkpoint, from mark) error {
 		r.read.Store(total0.Read)
 		r.rejectsSeen.Store(total0.Rejected)
 	}
-	var err error
-	r.rejects, err = openRejects(r.cfg.RejectsPath, cp != nil, offset)
-	if err != nil {
+	if err := r.openRejectsFile(cp, offset); err != nil {
 		return err
 	}
-	r.rejects.crash = r.crash
 	r.tracker = newTracker(r.cfg.MaxInFlight, len(r.sources), r.files != nil, from, total0, byReason, fileTallies, r.rejects.size())
 	if r.files != nil {
 		r.tracker.prefixes = r.prefixes

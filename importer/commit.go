@@ -89,6 +89,7 @@ func (r *run) writeCheckpoint(complete bool) error {
 		Files:         make([]CheckpointFile, len(r.files)),
 		RejectsFile:   r.cfg.RejectsPath,
 		RejectsOffset: s.rejectsOffset,
+		Runs:          r.runs,
 		Complete:      complete && s.committed.File == len(r.files),
 		Started:       r.started,
 		Updated:       time.Now().UTC(),

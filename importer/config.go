@@ -30,8 +30,14 @@ type Config struct {
 	// Concurrency is the number of batches in flight at once. Default: 4.
 	Concurrency int
 	// RejectsPath is the NDJSON file malformed rows and refused messages are
-	// appended to. Default: "backfill.rejects.ndjson"; it is created only when
-	// there is a reject.
+	// appended to, one line each (see Reject). Default: beside the
+	// checkpoint, named after it (RejectsPathFor), or without a checkpoint
+	// "backfill.rejects.ndjson"; it is created only when there is a reject.
+	// A run that does not resume a checkpoint moves a rejects file that
+	// holds anything aside first (NAME.1.ndjson, NAME.2.ndjson, …), so
+	// that its file holds only the rejects of this import. It is not part
+	// of the checkpoint's identity: a resumed run given another rejects
+	// file continues in it, the earlier runs' rejects copied into it.
 	RejectsPath string
 	// DiscardRejects counts rejects without writing them anywhere, for
 	// checks that must leave no file behind.
@@ -121,6 +127,13 @@ type Config struct {
 	// messages the sink took, for sinks that send nothing: "written" for
 	// a file, "would send" for a stub. Default: "delivered".
 	DeliveredLabel string
+
+	// Outputs are the other files the run's caller writes (a report, an
+	// output of messages, profiles): like the checkpoint, the rejects file
+	// (and those moved aside from it) and their lock files, a folder or
+	// glob source never reads them as input, and naming one as a source is
+	// an error.
+	Outputs []string
 
 	// Limit, if positive, ends the import after its first Limit rows
 	// (in reading order, across all sources; rows that earlier runs of a
@@ -224,6 +237,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RejectsPath == "" && !c.DiscardRejects {
 		c.RejectsPath = DefaultRejectsPath
+		if c.CheckpointPath != "" {
+			c.RejectsPath = RejectsPathFor(c.CheckpointPath)
+		}
 	}
 	if c.DiscardRejects {
 		c.RejectsPath = ""

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -89,13 +90,19 @@ func TestTheCheckpointIsWrittenBeforeTheFirstRowIsRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if first.RejectsOffset != int64(len(earlier)) || first.Totals.Read != 0 || first.Files[0].Status != StatusPending {
-		t.Fatalf("first checkpoint: rejects offset %d (want %d), %d rows read, status %s; want it written before any row",
-			first.RejectsOffset, len(earlier), first.Totals.Read, first.Files[0].Status)
+	if first.RejectsOffset != 0 || first.Totals.Read != 0 || first.Files[0].Status != StatusPending {
+		t.Fatalf("first checkpoint: rejects offset %d (want 0), %d rows read, status %s; want it written before any row",
+			first.RejectsOffset, first.Totals.Read, first.Files[0].Status)
 	}
+	// A run that resumes nothing starts its own rejects file: the one an
+	// earlier import left is moved aside, whole.
 	got, _ := os.ReadFile(cfg.RejectsPath)
-	if !bytes.HasPrefix(got, earlier) || bytes.Count(got, []byte{'\n'}) != 2 {
-		t.Fatalf("rejects file:\n%s\nwant the earlier reject, then this run's one", got)
+	if bytes.Contains(got, earlier) || bytes.Count(got, []byte{'\n'}) != 1 {
+		t.Fatalf("rejects file:\n%s\nwant this run's one reject only", got)
+	}
+	aside, _ := os.ReadFile(strings.TrimSuffix(cfg.RejectsPath, ".ndjson") + ".1.ndjson")
+	if !bytes.Equal(aside, earlier) {
+		t.Fatalf("rejects file moved aside holds %q, want %q", aside, earlier)
 	}
 }
 

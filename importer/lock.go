@@ -170,6 +170,9 @@ func (c *Config) lockFiles(started time.Time) (func(), error) {
 		held = append(held, l)
 	}
 	if c.RejectsPath != "" && !isDevice(c.RejectsPath) {
+		// Its folder is made if missing; one that cannot be is named by
+		// the lock's error below.
+		os.MkdirAll(filepath.Dir(c.RejectsPath), 0o700)
 		l, err := lockFile("rejects file", c.RejectsPath, started)
 		if err != nil {
 			release()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gofrs/flock"
@@ -177,8 +178,17 @@ func TestTwoImportsOfOneRejectsFileDoNotRunAtOnce(t *testing.T) {
 	if err != nil || rep.Delivered != 4 || rep.Rejected != 1 {
 		t.Fatalf("second import after the first: %+v, %v", rep, err)
 	}
-	if got := readRejectsFile(t, second.RejectsPath); len(got) != 2 {
-		t.Fatalf("rejects file holds %d rejects, want 2", len(got))
+	// The second import starts a rejects file of its own: the first's
+	// is moved aside, not appended to.
+	if got := readRejectsFile(t, second.RejectsPath); len(got) != 1 || got[0].File != b {
+		t.Fatalf("rejects file holds %+v, want the one reject of %s", got, b)
+	}
+	aside := strings.TrimSuffix(second.RejectsPath, ".ndjson") + ".1.ndjson"
+	if rep.RejectsMovedTo != aside {
+		t.Fatalf("report: rejects moved to %q, want %q", rep.RejectsMovedTo, aside)
+	}
+	if got := readRejectsFile(t, aside); len(got) != 1 || got[0].File != a {
+		t.Fatalf("%s holds %+v, want the one reject of %s", aside, got, a)
 	}
 }
 

@@ -73,6 +73,7 @@ func (r *run) readSource(ctx context.Context, file int, at *readers.Position, ou
 	if s, ok := rd.(readers.Schemer); ok {
 		schema = s.Schema()
 	}
+	r.inputs[file] = r.inputOf(src, rd, schema)
 	prefix, err := r.prefixRecorder(rd, file, at)
 	if err != nil {
 		return err

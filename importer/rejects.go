@@ -8,23 +8,44 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/backfillhq/backfill/readers"
 )
 
 // Reject is one line of the rejects file: where the row was, why it was
-// refused, and its raw bytes (as text, or base64 when they are not UTF-8).
+// refused, the run that refused it and when, and its raw bytes (as text,
+// or base64 when they are not UTF-8), with what it takes to write the row
+// back out in its source format (see WriteRejectedRows).
 type Reject struct {
-	File      string `json:"file"`
-	Line      int64  `json:"line,omitempty"`
-	Row       int64  `json:"row"`
-	Offset    int64  `json:"offset"`
-	Reason    string `json:"reason"`
-	Error     string `json:"error"`
+	File   string `json:"file"`
+	Line   int64  `json:"line,omitempty"`
+	Row    int64  `json:"row"`
+	Offset int64  `json:"offset"`
+	Reason string `json:"reason"`
+	Error  string `json:"error"`
+	// Run is the id of the run that wrote the line (Report.RunID), and
+	// Time when it wrote it.
+	Run  string    `json:"run,omitempty"`
+	Time time.Time `json:"time,omitzero"`
+	// Format is the source's format: "csv", "ndjson" or "parquet". Raw
+	// is the row as read for CSV and NDJSON, and a JSON object of its
+	// columns for Parquet.
+	Format string `json:"format,omitempty"`
+	// Header is the header line of a CSV source, as CSV text with the
+	// source's delimiter; empty for a CSV read with named columns
+	// (readers.Options.Columns), which has none.
+	Header    string `json:"header,omitempty"`
 	Raw       string `json:"raw,omitempty"`
 	RawBase64 []byte `json:"raw_base64,omitempty"`
+	// RawIs is "message" when Raw is the message the destination refused
+	// rather than the row it was mapped from; empty for a row.
+	RawIs string `json:"raw_is,omitempty"`
 }
+
+// RawIsMessage is Reject.RawIs of a message the destination refused.
+const RawIsMessage = "message"
 
 func newReject(pos readers.Position, reason string, err error, raw []byte) Reject {
 	r := Reject{File: pos.File, Line: pos.Line, Row: pos.Row, Offset: pos.Offset, Reason: reason, Error: err.Error()}
@@ -45,11 +66,16 @@ type rejectsFile struct {
 	w       *bufio.Writer
 	err     error // the first write error; every later write fails with it
 	discard bool  // count rejects, write them nowhere
+	device  bool  // path is a device (/dev/null), which cannot be synced
 	// written is the file's size with what is buffered: where the next
 	// reject goes. Checkpoints record it.
 	written int64
 	// crash is called at the run's crash points; never nil.
 	crash func(point string)
+	// run is the id every line carries, and now the clock of its time;
+	// nil: the lines carry no time.
+	run string
+	now func() time.Time
 }
 
 // openRejects prepares the rejects file at path for appending. With
@@ -73,6 +99,11 @@ func openRejects(path string, resume bool, offset int64) (*rejectsFile, error) {
 		return r, nil
 	case err != nil:
 		return nil, fmt.Errorf("rejects: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		// A device keeps nothing to cut back or to compare with.
+		r.device = true
+		return r, nil
 	}
 	r.written = st.Size()
 	if !resume {
@@ -138,6 +169,10 @@ func (r *rejectsFile) size() int64 {
 }
 
 func (r *rejectsFile) write(rej Reject) error {
+	rej.Run = r.run
+	if r.now != nil {
+		rej.Time = r.now().UTC()
+	}
 	line, err := json.Marshal(rej)
 	if err != nil {
 		return fmt.Errorf("rejects: encode: %w", err)
@@ -192,6 +227,9 @@ func (r *rejectsFile) flush() error {
 	if err := r.w.Flush(); err != nil {
 		r.err = fmt.Errorf("rejects: %w", err)
 		return r.err
+	}
+	if r.device {
+		return nil
 	}
 	if err := r.f.Sync(); err != nil {
 		r.err = fmt.Errorf("rejects: %w", err)

@@ -42,7 +42,16 @@ type Report struct {
 	DurationSeconds float64 `json:"duration_seconds"`
 	EventsPerSecond float64 `json:"events_per_second"`
 	RejectsFile     string  `json:"rejects_file,omitempty"`
-	CheckpointPath  string  `json:"checkpoint,omitempty"`
+	// RejectsMovedTo is where the run moved the rejects file of an
+	// earlier import aside to, before it started its own; RejectsCopiedFrom
+	// the rejects file of the earlier runs of this import that a resumed
+	// run, given another one, copied into its own. Empty if none.
+	RejectsMovedTo    string `json:"rejects_moved_to,omitempty"`
+	RejectsCopiedFrom string `json:"rejects_copied_from,omitempty"`
+	// RunID is the run's random id, which every line it wrote to the
+	// rejects file carries.
+	RunID          string `json:"run_id,omitempty"`
+	CheckpointPath string `json:"checkpoint,omitempty"`
 	// CheckpointSaved is set when the run's last write of its checkpoint
 	// succeeded, so that it records where the run stopped. A run whose
 	// last write failed leaves the checkpoint an earlier write made, which
@@ -143,9 +152,7 @@ func (r *Report) Summary() string {
 	if line := r.Transport.RateLine(r.DurationSeconds); line != "" {
 		fmt.Fprintf(&b, "  throttled by the API: %s\n", line)
 	}
-	if r.RejectsFile != "" && r.Rejected > 0 {
-		fmt.Fprintf(&b, "  rejects written to %s\n", r.RejectsFile)
-	}
+	b.WriteString(r.rejectsSummary())
 	if r.Hint != "" && !strings.Contains(r.Error, r.Hint) {
 		fmt.Fprintf(&b, "  hint: %s\n", r.Hint)
 	}
@@ -207,9 +214,11 @@ func (r *run) report(files int, total int64, d time.Duration) Report {
 		DurationSeconds:  d.Seconds(),
 		RejectsFile:      r.cfg.RejectsPath,
 		TopReasons:       r.reasons.top(10),
+		RunID:            r.id,
 		DeliveredLabel:   r.cfg.DeliveredLabel,
 		BrokenLinks:      r.brokenLinks,
 	}
+	rep.RejectsMovedTo, rep.RejectsCopiedFrom = r.rejectsMoved, r.rejectsCopied
 	if 2*rep.Rejected >= rep.RowsRead {
 		rep.Hint = r.reasons.hint(r.cfg.Spec == nil)
 	}

@@ -69,6 +69,18 @@ type run struct {
 
 	itemsPool  sync.Pool // of *[]item; see newItems
 	mappedPool sync.Pool // of *mapped; see newMapped
+
+	// id is the run's id, in every line it writes to the rejects file,
+	// and runs the ids of the import's runs, this one last.
+	id   string
+	runs []string
+	// rejectsMoved is where the run moved an earlier rejects file aside
+	// to, and rejectsCopied the rejects file of the earlier runs it
+	// continues; empty if none.
+	rejectsMoved, rejectsCopied string
+	// inputs are, for each source, what a reject needs to write its row
+	// back out; set by the read stage before it hands on the source's rows.
+	inputs []inputInfo
 }
 
 // Run imports cfg.Sources into cfg.Sink and reports what became of every row.
@@ -118,7 +130,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	defer unlock()
 	r := &run{cfg: cfg, started: start.UTC(), interrupted: func() bool { return ctx.Err() != nil },
-		repeats: newRepeats(cfg.RepeatedIDLimit)}
+		repeats: newRepeats(cfg.RepeatedIDLimit), id: newRunID()}
 	if cfg.Spec != nil && cfg.Reader.Select == nil {
 		// Formats that can skip columns (Parquet) read only those the
 		// mapping uses. The choice follows from the spec, which the
@@ -141,7 +153,11 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	r.sources = sources
+	if r.sources, err = r.withoutOwnFiles(sources); err != nil {
+		return Report{}, err
+	}
+	sources = r.sources
+	r.inputs = make([]inputInfo, len(sources))
 	r.options = r.optionSet()
 	r.dir, _ = os.Getwd()
 	var total int64

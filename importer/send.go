@@ -50,7 +50,9 @@ func (r *run) send(ctx context.Context, j *job) error {
 		for _, m := range rej.Messages {
 			pos := j.positions[m.Index]
 			cause := fmt.Errorf("%s: refused by the destination: %s", pos, m.Detail)
-			j.addReject(newReject(pos, m.Reason, cause, j.batch.Message(m.Index)))
+			rej := newReject(pos, m.Reason, cause, j.batch.Message(m.Index))
+			rej.Format, rej.RawIs = r.inputs[j.files[m.Index]].format, RawIsMessage
+			j.addReject(rej)
 			refused[m.Index] = m.Reason
 			r.reasons.add(m.Reason, cause)
 		}

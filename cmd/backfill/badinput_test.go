@@ -8,17 +8,19 @@ import (
 	"testing"
 )
 
-// readRejects returns the rejects file's lines keyed by "file:line".
-func readRejects(t *testing.T, path string) map[string]map[string]any {
+// readRejects returns the lines of the rejects files keyed by "file:line".
+func readRejects(t *testing.T, paths ...string) map[string]map[string]any {
 	t.Helper()
 	got := map[string]map[string]any{}
-	eachJSONLine(t, path, func(m map[string]any) {
-		key := fmt.Sprintf("%s:%v", filepath.Base(m["file"].(string)), m["line"])
-		if _, dup := got[key]; dup {
-			t.Fatalf("two rejects for %s", key)
-		}
-		got[key] = m
-	})
+	for _, path := range paths {
+		eachJSONLine(t, path, func(m map[string]any) {
+			key := fmt.Sprintf("%s:%v", filepath.Base(m["file"].(string)), m["line"])
+			if _, dup := got[key]; dup {
+				t.Fatalf("two rejects for %s", key)
+			}
+			got[key] = m
+		})
+	}
 	return got
 }
 
@@ -58,11 +60,14 @@ func TestBadInputIsRejectedAndTheRestArrives(t *testing.T) {
 	}
 	writeFile(t, filepath.Join(dir, "archive.ndjson"), []byte(strings.Join(ndLines, "\n")+"\n"))
 
-	rejects := filepath.Join(dir, "rejects.ndjson")
-	for _, args := range [][]string{
+	// Two imports, each with a rejects file of its own.
+	var rejects []string
+	for i, args := range [][]string{
 		{"--mapping", filepath.Join(dir, "events.yaml"), filepath.Join(dir, "events.csv")},
 		{filepath.Join(dir, "archive.ndjson")},
 	} {
+		rejects = append(rejects, filepath.Join(dir, fmt.Sprintf("rejects-%d.ndjson", i)))
+		rejects := rejects[i]
 		var stdout, stderr lockedBuffer
 		full := append([]string{"import", "--endpoint", url, "--progress", "never", "--max-line-bytes", "200", "--rejects", rejects}, args...)
 		if code := run(context.Background(), full, &stdout, &stderr); code != exitRejects {
@@ -84,7 +89,7 @@ func TestBadInputIsRejectedAndTheRestArrives(t *testing.T) {
 		t.Errorf("received %d messages, want the 5 good rows", len(got))
 	}
 
-	rej := readRejects(t, rejects)
+	rej := readRejects(t, rejects...)
 	want := map[string]string{
 		"events.csv:3":     "csv_field_count",
 		"events.csv:4":     "csv_field_count",

@@ -119,7 +119,7 @@ func TestRandomKills(t *testing.T) {
 			stopServe()
 
 			dups := checkArrivals(t, received, rows.want)
-			checkRejectsOnce(t, rejectsPath, rows.bad)
+			checkRejectsOnce(t, rejectsPath, rows.bad, earlierReject)
 			rep := readReport(t, filepath.Join(dir, "report.json"))
 			if rep.RowsRead != int64(len(rows.want)+len(rows.bad)) || rep.Delivered != int64(len(rows.want)) || rep.Rejected != int64(len(rows.bad)) {
 				t.Fatalf("final report %+v, want %d read, %d delivered, %d rejected", rep, len(rows.want)+len(rows.bad), len(rows.want), len(rows.bad))

@@ -201,7 +201,8 @@ func exitCodeOf(t *testing.T, err error, stderr string) int {
 }
 
 // earlierRejects is what the rejects file holds before the import: a
-// reject of an earlier import, then a line a crash of it tore.
+// reject of an earlier import, then a line a crash of it tore; the import
+// moves it aside, whole.
 const (
 	earlierReject = `{"file":"earlier.csv","row":1,"reason":"bad_timestamp","error":"earlier import"}` + "\n"
 	earlierTorn   = `{"file":"earlier.csv","row":2,"rea`
@@ -274,7 +275,7 @@ func TestCrashPoints(t *testing.T) {
 			if dups > inFlight*batch {
 				t.Fatalf("%d duplicates: more than the %d rows that can be in flight", dups, inFlight*batch)
 			}
-			checkRejectsOnce(t, rejectsPath, rows.bad)
+			checkRejectsOnce(t, rejectsPath, rows.bad, earlierReject+earlierTorn)
 			rep := readReport(t, reportPath)
 			if rep.RowsRead != int64(len(rows.want)+len(rows.bad)) || rep.Delivered != int64(len(rows.want)) || rep.Rejected != int64(len(rows.bad)) {
 				t.Fatalf("final report %+v, want %d read, %d delivered, %d rejected", rep, len(rows.want)+len(rows.bad), len(rows.want), len(rows.bad))
@@ -285,18 +286,22 @@ func TestCrashPoints(t *testing.T) {
 
 var rowID = regexp.MustCompile(`\b[abcd]-[0-9]+\b`)
 
-// checkRejectsOnce checks that the rejects file holds the earlier import's
-// reject, then one line for each bad row, each whole.
-func checkRejectsOnce(t *testing.T, path string, bad map[string]bool) {
+// checkRejectsOnce checks that the rejects file at path holds one line for
+// each bad row, each whole, and that what an earlier import had written to
+// it, earlier, was moved aside, unchanged, to NAME.1.ndjson.
+func checkRejectsOnce(t *testing.T, path string, bad map[string]bool, earlier string) {
 	t.Helper()
+	aside := strings.TrimSuffix(path, ".ndjson") + ".1.ndjson"
+	if b, err := os.ReadFile(aside); err != nil || string(b) != earlier {
+		t.Fatalf("%s holds %q (%v), want what the earlier import wrote, %q", aside, b, err, earlier)
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.HasPrefix(b, []byte(earlierReject)) {
-		t.Fatalf("the rejects file lost what an earlier import wrote: %.200s", b)
+	if bytes.Contains(b, []byte(earlierReject)) {
+		t.Fatalf("the rejects file holds a reject of the earlier import: %.200s", b)
 	}
-	b = b[len(earlierReject):]
 	if len(b) > 0 && b[len(b)-1] != '\n' {
 		t.Fatal("the rejects file ends with a torn line")
 	}
@@ -304,11 +309,11 @@ func checkRejectsOnce(t *testing.T, path string, bad map[string]bool) {
 	for i, line := range bytes.Split(bytes.TrimSuffix(b, []byte{'\n'}), []byte{'\n'}) {
 		var rej struct{ Raw string }
 		if err := json.Unmarshal(line, &rej); err != nil {
-			t.Fatalf("rejects line %d is not JSON (torn?): %v: %.200s", i+2, err, line)
+			t.Fatalf("rejects line %d is not JSON (torn?): %v: %.200s", i+1, err, line)
 		}
 		id := rowID.FindString(rej.Raw)
 		if !bad[id] {
-			t.Fatalf("rejects line %d is of row %q, which is not bad: %.200s", i+2, id, line)
+			t.Fatalf("rejects line %d is of row %q, which is not bad: %.200s", i+1, id, line)
 		}
 		seen[id]++
 	}

@@ -29,15 +29,16 @@ an export of Segment's own archive): it is passed through, with sentAt,
 receivedAt, originalTimestamp and writeKey dropped.
 
 The write key is read from $SEGMENT_WRITE_KEY or --write-key-file; it is never
-printed or logged. Rows that cannot be imported are appended to the rejects
-file with their file, line, byte offset, reason and raw bytes; the import goes
-on, unless the error budget is spent: more than half of the first 1,000
-rows rejected, or of the last 10,000 (--max-reject-rate), or more rows
-than --max-rejects. Exit codes: 0 every row delivered, 2 finished with
-rejects, 3 stopped by the error budget, 64 a wrong flag or a mapping that
-is invalid or does not fit the data (nothing sent), 1 failed, or the
-checkpoint or rejects file is in use by another run (nothing sent), 130
-interrupted.`
+printed or logged. Rows that cannot be imported are written to the import's
+own rejects file (beside its checkpoint, or --rejects) with their file, line,
+byte offset, reason, raw bytes and the run's id; the import goes on, unless
+the error budget is spent: more than half of the first 1,000 rows rejected,
+or of the last 10,000 (--max-reject-rate), or more rows than --max-rejects.
+"backfill rejects FILE" sums the rejects up and writes the rows back out to
+fix them. Exit codes: 0 every row delivered, 2 finished with rejects, 3
+stopped by the error budget, 64 a wrong flag or a mapping that is invalid or
+does not fit the data (nothing sent), 1 failed, or the checkpoint or rejects
+file is in use by another run (nothing sent), 130 interrupted.`
 
 // importFlags are the flags of "backfill import".
 type importFlags struct {
@@ -99,7 +100,7 @@ func (f *importFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.maxMessageBytes, "max-message-bytes", sink.DefaultMaxMessageBytes, "largest message in bytes; larger ones are rejected (at most the default)")
 	fs.IntVar(&f.maxMessages, "max-batch-messages", sink.DefaultMaxMessages, "most messages in one batch (at most the default)")
 
-	fs.StringVar(&f.rejects, "rejects", importer.DefaultRejectsPath, "append rejected rows to `FILE` (NDJSON: file, line, row, offset, reason, error, raw)")
+	fs.StringVar(&f.rejects, "rejects", "", "write rejected rows to `FILE` (NDJSON: file, line, row, offset, reason, error, run, time, raw; see backfill rejects); a new import moves an existing FILE aside to FILE.1.ndjson (default: beside the checkpoint, .backfill/<name>.rejects.ndjson; --dry-run, --output and --stub write none)")
 	fs.StringVar(&f.report, "report", "", "write the final report as JSON to `FILE`")
 	fs.StringVar(&f.progress, "progress", "auto", "progress display: auto (a bar when stderr is a terminal, else a log line every 10s), always or never")
 
@@ -206,7 +207,6 @@ func (f *importFlags) config(sources, args []string, stdout io.Writer) (importer
 	cfg := importer.Config{
 		Sources:     sources,
 		Concurrency: f.concurrency,
-		RejectsPath: f.rejects,
 		Limits: sink.Limits{
 			MaxBatchBytes:   f.maxBatchBytes,
 			MaxMessageBytes: f.maxMessageBytes,
@@ -261,6 +261,8 @@ func (f *importFlags) config(sources, args []string, stdout io.Writer) (importer
 	toStdout := f.dryRun || f.output == "-"
 	cfg.Preview = f.preview()
 	cfg.CheckpointPath = f.checkpointPath(sources, destination)
+
+	f.rejectsConfig(&cfg, sources, destination)
 
 	switch {
 	case toStdout:

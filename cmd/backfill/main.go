@@ -1,6 +1,7 @@
 // Command backfill imports historical event data into Segment.
 //
 //	backfill import [flags] SOURCE...   read, map, batch and send
+//	backfill rejects [flags] FILE       sum up a rejects file, write its rows back out
 //	backfill serve [flags]              run a local Segment-compatible receiver
 //	backfill version                    print the version
 package main
@@ -38,6 +39,7 @@ Usage:
   backfill import [flags] SOURCE...   read CSV/NDJSON/Parquet files, map rows to messages, send them
   backfill check [flags] SOURCE...    show what an import would send, and what it would reject
   backfill status [--checkpoint FILE] show how far an import got, and how to resume it
+  backfill rejects [flags] FILE       sum up a rejects file; write its rows back out to fix them
   backfill presets [NAME]             list the built-in mappings, or print one to copy
   backfill serve [flags]              run a local Segment-compatible receiver
   backfill version                    print the version
@@ -124,6 +126,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runPresets(args[1:], stdout, stderr)
 	case "status":
 		return runStatus(args[1:], stdout, stderr)
+	case "rejects":
+		return runRejects(ctx, args[1:], stdout, stderr)
 	case "serve":
 		return runServe(ctx, args[1:], stdout, stderr)
 	case "version", "--version":

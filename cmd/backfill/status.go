@@ -71,7 +71,7 @@ func printStatus(w io.Writer, path string, cp *importer.Checkpoint) {
 	t := cp.Totals
 	fmt.Fprintf(w, "  total: %d rows settled: %d %s, %d rejected, %d filtered\n", t.Read, t.Delivered, label, t.Rejected, t.Filtered)
 	if cp.RejectsFile != "" && t.Rejected > 0 {
-		fmt.Fprintf(w, "  rejects: %s\n", cp.RejectsFile)
+		fmt.Fprintf(w, "  rejects: %s (see them with: backfill rejects %s)\n", cp.RejectsFile, shellQuote([]string{cp.RejectsFile}))
 	}
 	if !cp.Complete && len(cp.Command) > 0 {
 		if cp.Dir != "" {
