@@ -175,6 +175,12 @@ type Transport struct {
 	// CurrentRate is the request rate in force, per second; 0 when there
 	// is no limit.
 	CurrentRate float64 `json:"current_rate"`
+	// FoundLimit is the request rate, per second, that the sink found the
+	// server to allow (stated in its headers, or where its 429s put the
+	// rate); 0 while none was found.
+	FoundLimit float64 `json:"found_limit,omitempty"`
+	// PausedSeconds is how long Retry-After pauses held every sender.
+	PausedSeconds float64 `json:"paused_seconds,omitempty"`
 	// LastError is the cause, in a few words, of the last failed attempt
 	// the sink retried ("503 Service Unavailable", "connection refused");
 	// empty if none failed.

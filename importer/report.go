@@ -149,8 +149,8 @@ func (r *Report) Summary() string {
 	fmt.Fprintf(&b, "  batches %d, requests %d, retries %d, 429s %d, %d bytes sent\n",
 		r.Batches, r.Requests, r.Retries, r.Throttled, r.BytesSent)
 	fmt.Fprintf(&b, "  %.0f events/s\n", r.EventsPerSecond)
-	if r.Throttled > 0 && r.CurrentRate > 0 {
-		fmt.Fprintf(&b, "  throttled by the API: request rate at the end %.1f/s\n", r.CurrentRate)
+	if line := r.Transport.RateLine(r.DurationSeconds); line != "" {
+		fmt.Fprintf(&b, "  throttled by the API: %s\n", line)
 	}
 	b.WriteString(r.rejectsSummary())
 	if r.Hint != "" && !strings.Contains(r.Error, r.Hint) {
