@@ -95,9 +95,8 @@ func (a *assembler) run(ctx context.Context, in <-chan *mapped) error {
 		return fmt.Errorf("map stage: %d blocks of rows out of order", len(a.waiting))
 	}
 	if a.r.readStopped.Load() {
-		// Reading stopped before the end of a source that changed:
-		// the last range is left open, as above, its rows read again
-		// on resume.
+		// Reading stopped at an error of a source: the last range is
+		// left open, as above, its rows read again on resume.
 		return nil
 	}
 	return a.emit(ctx, a.batcher.Flush(), a.r.inputEnd())

@@ -94,12 +94,11 @@ type Config struct {
 	// finish once ctx ends. Default: 30s.
 	DrainTimeout time.Duration
 
-	// RepeatedIDLimit is how many distinct content-derived messageIds the
-	// run remembers to count the messages whose id an earlier message of
-	// the run has (Report.RepeatedIDs), 16 bytes each (a limit that is
-	// not a power of two rounds the memory up to one); past it
-	// the count covers the messages up to then. Default (0):
-	// DefaultRepeatedIDLimit; negative: not counted.
+	// RepeatedIDLimit is over how many messages with content-derived
+	// messageIds, the run's first, it counts those whose id an earlier
+	// message of the run has (Report.RepeatedIDs), keeping 8 bytes of
+	// each id. Default (0): DefaultRepeatedIDLimit; negative: not
+	// counted.
 	RepeatedIDLimit int
 
 	// MaxRejects stops the run once more rows than this are rejected in
@@ -175,6 +174,12 @@ type Transport struct {
 	// CurrentRate is the request rate in force, per second; 0 when there
 	// is no limit.
 	CurrentRate float64 `json:"current_rate"`
+	// FoundLimit is the request rate, per second, that the sink found the
+	// server to allow (stated in its headers, or where its 429s put the
+	// rate); 0 while none was found.
+	FoundLimit float64 `json:"found_limit,omitempty"`
+	// PausedSeconds is how long Retry-After pauses held every sender.
+	PausedSeconds float64 `json:"paused_seconds,omitempty"`
 	// LastError is the cause, in a few words, of the last failed attempt
 	// the sink retried ("503 Service Unavailable", "connection refused");
 	// empty if none failed.

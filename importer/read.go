@@ -93,14 +93,16 @@ func (r *run) readSource(ctx context.Context, file int, at *readers.Position, ou
 			blk.items = append(blk.items, item{row: row})
 		} else if rowErr, ok := errors.AsType[*readers.RowError](err); ok {
 			blk.items = append(blk.items, item{err: rowErr})
-		} else if errors.Is(err, readers.ErrChanged) {
-			// The rows before are whole: they go on, and the file stays
-			// partial, to be resumed once it no longer changes.
+		} else if ctx.Err() != nil {
+			return err
+		} else {
+			// An error of the source: a file that changed while it was
+			// read, a damaged compressed stream, a failed read. The rows
+			// before it are whole: they go on, and the file stays
+			// partial, to be resumed once it is whole and stable.
 			if perr := r.pass(ctx, g, &blk, out, false); perr != nil {
 				return perr
 			}
-			return err
-		} else {
 			return err
 		}
 		prefix.after(&blk.items[len(blk.items)-1])

@@ -32,8 +32,8 @@ type Report struct {
 	// RepeatedIDs counts the messages of this run whose content-derived
 	// messageId an earlier message of this run had: rows identical in
 	// every field the id covers, of which Segment keeps only the first.
-	// It covers IDsChecked of the DerivedIDs messages with such ids
-	// (fewer once Config.RepeatedIDLimit distinct ids were seen).
+	// It covers IDsChecked of the DerivedIDs messages with such ids: the
+	// first Config.RepeatedIDLimit of them.
 	RepeatedIDs int64 `json:"repeated_ids"`
 	IDsChecked  int64 `json:"ids_checked"`
 	DerivedIDs  int64 `json:"derived_ids"`
@@ -149,8 +149,8 @@ func (r *Report) Summary() string {
 	fmt.Fprintf(&b, "  batches %d, requests %d, retries %d, 429s %d, %d bytes sent\n",
 		r.Batches, r.Requests, r.Retries, r.Throttled, r.BytesSent)
 	fmt.Fprintf(&b, "  %.0f events/s\n", r.EventsPerSecond)
-	if r.Throttled > 0 && r.CurrentRate > 0 {
-		fmt.Fprintf(&b, "  throttled by the API: request rate at the end %.1f/s\n", r.CurrentRate)
+	if line := r.Transport.RateLine(r.DurationSeconds); line != "" {
+		fmt.Fprintf(&b, "  throttled by the API: %s\n", line)
 	}
 	b.WriteString(r.rejectsSummary())
 	if r.Hint != "" && !strings.Contains(r.Error, r.Hint) {
@@ -223,7 +223,7 @@ func (r *run) report(files int, total int64, d time.Duration) Report {
 		rep.Hint = r.reasons.hint(r.cfg.Spec == nil)
 	}
 	if r.repeats != nil {
-		rep.RepeatedIDs, rep.IDsChecked, rep.DerivedIDs = r.repeats.repeated.Load(), r.repeats.checked.Load(), r.repeats.derived.Load()
+		rep.RepeatedIDs, rep.IDsChecked, rep.DerivedIDs = r.repeats.counts()
 	}
 	rep.Unsettled = rep.RowsRead - rep.Delivered - rep.Rejected - rep.Filtered
 	if d > 0 {

@@ -297,15 +297,18 @@ func (r *run) pipeline(ctx context.Context, from mark, schemaless mappings.Mappe
 	blocks := make(chan block, 2*workers)
 	results := make(chan *mapped, 2*workers)
 	jobs := make(chan *job, r.cfg.Concurrency)
-	// A source that changed while it was read stops the reading only:
-	// the batches of the rows read before it are sent and settled, then
-	// the run fails (see assembler.run).
-	var changed error
+	// An error of a source (one that changed while it was read, a
+	// damaged compressed stream, a failed read, a mapping that does not
+	// fit the next file) stops the reading only: the batches of the rows
+	// read before it are sent and settled, then the run fails with it
+	// (see assembler.run). Batches cut off in flight could be delivered
+	// without being recorded, and be sent again on resume.
+	var sourceErr error
 	g.Go(func() error {
 		defer close(blocks)
 		err := r.readAll(mapCtx, from, blocks)
-		if errors.Is(err, readers.ErrChanged) {
-			changed = err
+		if err != nil && mapCtx.Err() == nil {
+			sourceErr = err
 			r.readStopped.Store(true)
 			return nil
 		}
@@ -346,8 +349,8 @@ func (r *run) pipeline(ctx context.Context, from mark, schemaless mappings.Mappe
 	if stop := r.budgetStop.Load(); stop != nil && (err == nil || errors.Is(err, context.Canceled)) {
 		err = stop
 	}
-	if err == nil && changed != nil {
-		err = changed
+	if err == nil && sourceErr != nil {
+		err = sourceErr
 	}
 	if ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled)) {
 		err = fmt.Errorf("interrupted: %w", ctx.Err())

@@ -62,6 +62,12 @@ type options struct {
 	// baseline is the binary the new one is compared with, run in the
 	// same rounds; "" for none.
 	baseline string
+	// rateLimits are the request limits of the rate section; none: no
+	// section. rateRows are the rows each of its imports sends, and
+	// rateOnly skips every other measurement.
+	rateLimits []int
+	rateRows   int
+	rateOnly   bool
 }
 
 func main() {
@@ -99,6 +105,7 @@ const usage = `Usage of backfill-bench:
 
 	go run ./cmd/backfill-bench [-rows N] [-runs N] [-floor-rows N] [-bin PATH] [-baseline OLD_BIN] [-dir DIR]
 	        [-memory] [-memory-rows N,N] [-only KINDS] [-extras KINDS] [-profile DIR]
+	        [-rate-limits N,N] [-rate-rows N] [-rate-only]
 	go run ./cmd/backfill-bench -generate -dir DIR [-rows N]
 
 Measures "backfill import --stub" on generated inputs against the floor of
@@ -128,6 +135,10 @@ func parseOptions(fs *flag.FlagSet, args []string) (options, error) {
 	fs.StringVar(&only, "only", "", "comma-separated kinds to measure: segment, ndjson, csv, parquet (default: all)")
 	fs.StringVar(&extras, "extras", "csv", "comma-separated kinds whose checkpoint cost and local-receiver rate are measured; none for none")
 	fs.StringVar(&o.profileDir, "profile", "", "also write a CPU profile of one more import of each path into `DIR`")
+	var rateLimits string
+	fs.StringVar(&rateLimits, "rate-limits", "10,50", "comma-separated request limits `N,N` of the rate section: imports with --rate -1 into backfill serve --max-rps N, the limit stated and hidden; none for none")
+	fs.IntVar(&o.rateRows, "rate-rows", 300_000, "Segment messages each import of the rate section sends")
+	fs.BoolVar(&o.rateOnly, "rate-only", false, "measure only the rate section")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
@@ -151,8 +162,16 @@ func parseOptions(fs *flag.FlagSet, args []string) (options, error) {
 			return o, fmt.Errorf("-extras: %w", err)
 		}
 	}
-	if o.rows < 1 || o.runs < 1 || o.rowGroup < 1 {
-		return o, errors.New("-rows, -runs and -row-group must be at least 1")
+	if rateLimits != "none" {
+		if o.rateLimits, err = parseCounts(rateLimits); err != nil {
+			return o, fmt.Errorf("-rate-limits: %w", err)
+		}
+	}
+	if o.rateOnly && o.rateLimits == nil {
+		return o, errors.New("-rate-only needs -rate-limits")
+	}
+	if o.rows < 1 || o.runs < 1 || o.rowGroup < 1 || o.rateRows < 1 {
+		return o, errors.New("-rows, -runs, -row-group and -rate-rows must be at least 1")
 	}
 	if o.generate && o.dir == "" {
 		return o, errors.New("-generate needs -dir")
@@ -305,6 +324,9 @@ func bench(ctx context.Context, o options) error {
 		}
 	}
 
+	if o.rateOnly {
+		return rateSection(ctx, os.Stdout, bin, o.baseline, dir, o.rateRows, o.rateLimits)
+	}
 	want := selectKinds(o.only)
 	t0 := time.Now()
 	fs, err := generate(dir, o.rows, want, true, o.rowGroup)
@@ -405,6 +427,12 @@ func bench(ctx context.Context, o options) error {
 	if o.memory {
 		fmt.Println()
 		if err := memorySection(ctx, o, rn, bin, dir, fs, want); err != nil {
+			failures = append(failures, err)
+		}
+	}
+	if o.rateLimits != nil {
+		fmt.Println()
+		if err := rateSection(ctx, os.Stdout, bin, o.baseline, dir, o.rateRows, o.rateLimits); err != nil {
 			failures = append(failures, err)
 		}
 	}

@@ -589,3 +589,46 @@ func TestPrintBaseline(t *testing.T) {
 		t.Errorf("output lacks %q:\n%s", want, b.String())
 	}
 }
+
+// TestParseRateOptions: the rate section's flags.
+func TestParseRateOptions(t *testing.T) {
+	parse := func(args ...string) (options, error) {
+		fs := flag.NewFlagSet("backfill-bench", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		return parseOptions(fs, args)
+	}
+	o, err := parse()
+	if err != nil || !reflect.DeepEqual(o.rateLimits, []int{10, 50}) || o.rateRows != 300_000 || o.rateOnly {
+		t.Errorf("defaults: limits %v, rows %d, only %t, %v", o.rateLimits, o.rateRows, o.rateOnly, err)
+	}
+	o, err = parse("-rate-limits", "20", "-rate-rows", "5000", "-rate-only")
+	if err != nil || !reflect.DeepEqual(o.rateLimits, []int{20}) || o.rateRows != 5000 || !o.rateOnly {
+		t.Errorf("parsed: limits %v, rows %d, only %t, %v", o.rateLimits, o.rateRows, o.rateOnly, err)
+	}
+	if o, err := parse("-rate-limits", "none"); err != nil || o.rateLimits != nil {
+		t.Errorf("none: %v, %v", o.rateLimits, err)
+	}
+	for _, bad := range [][]string{{"-rate-limits", "0"}, {"-rate-limits", "none", "-rate-only"}, {"-rate-rows", "0"}} {
+		if _, err := parse(bad...); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}
+
+// TestPrintRateTable: the rate section's table prints.
+func TestPrintRateTable(t *testing.T) {
+	var b strings.Builder
+	printRateTable(&b, "new-bin", 1000, []rateResult{
+		{limit: 10, stated: true, binary: "new-bin", wall: 10 * time.Second, rep: rateReport{Batches: 98, Requests: 100, Throttled: 2, PausedSeconds: 1}},
+		{limit: 10, stated: false, binary: "old-bin", wall: 20 * time.Second, rep: rateReport{Batches: 98, Requests: 130, Throttled: 32}},
+	})
+	want := `Against a rate limit: 1,000 Segment messages imported with --rate -1 into backfill serve --discard --max-rps N
+|    limit | limit stated | binary   | requests | 429s | accepted req/s | of the limit | paused |   time |
+| -------: | ------------ | -------- | -------: | ---: | -------------: | -----------: | -----: | -----: |
+| 10 req/s | yes          | new      |      100 |    2 |            9.8 |       98.0 % |  1.0 s | 10.0 s |
+| 10 req/s | no           | baseline |      130 |   32 |            4.9 |       49.0 % |  0.0 s | 20.0 s |
+`
+	if got := b.String(); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}

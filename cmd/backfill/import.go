@@ -91,7 +91,7 @@ func (f *importFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.endpoint, "endpoint", "", "Segment API `URL`, or eu for https://events.eu1.segmentapis.com (default: https://api.segment.io)")
 	fs.StringVar(&f.keyFile, "write-key-file", "", "read the write key from `FILE` (default: $SEGMENT_WRITE_KEY)")
 	fs.BoolVar(&f.noGzip, "no-gzip", false, "send request bodies uncompressed (default: gzip)")
-	fs.Float64Var(&f.rate, "rate", segment.DefaultRate, "most `N` requests per second across all senders; 429s lower it for a while; -1: no limit")
+	fs.Float64Var(&f.rate, "rate", segment.DefaultRate, "most `N` requests per second across all senders: the ceiling of the rate control, which 429s and a limit the server states lower; -1: no limit")
 	fs.Float64Var(&f.eventsRate, "events-rate", 0, "most `N` events per second (default: no limit)")
 	fs.IntVar(&f.concurrency, "concurrency", importer.DefaultConcurrency, "`N` batches in flight at once")
 	fs.IntVar(&f.maxRetries, "max-retries", segment.DefaultMaxRetries, "`N` retries of one batch before the run stops; 0 or -1: none (the default is high so that --max-retry-time decides)")
@@ -422,6 +422,9 @@ func (t transportStats) Transport() importer.Transport {
 		BytesSent:   snap.BytesSent,
 		CurrentRate: snap.CurrentRate,
 		LastError:   snap.LastError,
+
+		FoundLimit:    snap.FoundLimit,
+		PausedSeconds: snap.Paused.Seconds(),
 	}
 }
 

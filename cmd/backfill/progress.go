@@ -87,7 +87,7 @@ func (d *progressDisplay) update(p importer.Progress) {
 		d.logger.Info("progress",
 			"bytes_read", p.BytesRead, "bytes_total", p.BytesTotal,
 			"rows_read", p.RowsRead, strings.ReplaceAll(d.label, " ", "_"), p.Delivered, "rejected", p.Rejected,
-			"filtered", p.Filtered, "unsettled", p.Unsettled(), "retries", p.Retries, "throttled", p.Throttled, "request_rate", p.CurrentRate, "last_error", p.LastError,
+			"filtered", p.Filtered, "unsettled", p.Unsettled(), "retries", p.Retries, "throttled", p.Throttled, "request_rate", p.CurrentRate, "found_limit", p.FoundLimit, "paused_seconds", p.PausedSeconds, "last_error", p.LastError,
 			"events_per_second", int64(p.EventsPerSecond()), "final", p.Final)
 	}
 }
@@ -124,8 +124,8 @@ func describe(p importer.Progress, label string) string {
 		s += fmt.Sprintf("  filtered %d", p.Filtered)
 	}
 	s += fmt.Sprintf("  retries %d", p.Retries)
-	if p.Throttled > 0 && p.CurrentRate > 0 {
-		s += fmt.Sprintf("  429s %d, rate %.1f req/s", p.Throttled, p.CurrentRate)
+	if line := p.Transport.RateLine(p.Elapsed.Seconds()); line != "" {
+		s += "  " + line
 	}
 	if p.LastError != "" {
 		s += "  last error: " + p.LastError

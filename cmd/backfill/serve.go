@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -36,6 +37,12 @@ With --discard it checks nothing and keeps nothing: every authenticated
 request is read and answered 200, so that an import's speed can be measured
 without the receiver's own work on the same machine.
 
+With --max-rps N it accepts at most N requests in any second and answers
+the others 429 with Retry-After: 1, as Segment does when a workspace goes over
+its limit, so that an import can be tried against a limited receiver. Its
+answers state the limit in X-RateLimit-Limit, X-RateLimit-Remaining and
+RateLimit-Policy, unless --hide-limit.
+
 It prints its URL on stdout once it listens and runs until interrupted.
 
 Exit codes: 0 stopped by Ctrl-C or SIGTERM; 1 it could not listen or write
@@ -59,6 +66,9 @@ func newServeCommand(stdout, stderr io.Writer) *cobra.Command {
 			if err := nonEmpty("out", "write-key-file", "url-file")(cmd.Flags()); err != nil {
 				return err
 			}
+			if err := o.validateLimit(); err != nil {
+				return &usageError{msg: err.Error()}
+			}
 			return codeErr(runServe(cmd.Context(), o, keyFile, stdout, stderr))
 		},
 	}
@@ -69,6 +79,8 @@ func newServeCommand(stdout, stderr io.Writer) *cobra.Command {
 	fs.StringVar(&keyFile, "write-key-file", "", "require the write key in `FILE` (default: $SEGMENT_WRITE_KEY if set)")
 	fs.StringVar(&o.urlFile, "url-file", "", "write the receiver's URL to `FILE` once it listens, for scripts")
 	fs.BoolVar(&o.discard, "discard", false, "accept every authenticated request without checking or keeping its messages (--out is not written)")
+	fs.IntVar(&o.maxRPS, "max-rps", 0, "accept at most `N` requests in any second and answer the others 429 with Retry-After: 1, as Segment does over a workspace's limit (0: no limit)")
+	fs.BoolVar(&o.hideLimit, "hide-limit", false, "with --max-rps, leave out the X-RateLimit-Limit, X-RateLimit-Remaining and RateLimit-Policy headers that state the limit")
 	return cmd
 }
 
@@ -91,6 +103,19 @@ func runServe(ctx context.Context, o serveOptions, keyFile string, stdout, stder
 type serveOptions struct {
 	addr, out, key, urlFile string
 	discard                 bool
+	maxRPS                  int
+	hideLimit               bool
+}
+
+// validateLimit checks --max-rps and --hide-limit.
+func (o serveOptions) validateLimit() error {
+	switch {
+	case o.maxRPS < 0:
+		return fmt.Errorf("--max-rps is %d: want a number of requests a second, or 0 for no limit", o.maxRPS)
+	case o.hideLimit && o.maxRPS == 0:
+		return errors.New("--hide-limit needs --max-rps")
+	}
+	return nil
 }
 
 // serve runs the receiver until ctx ends.
@@ -115,6 +140,7 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	}
 	url := "http://" + ln.Addr().String()
 	rcv := receiver.New(receiver.Config{WriteKey: o.key, Out: w, Discard: o.discard,
+		MaxRPS: o.maxRPS, HideLimit: o.hideLimit,
 		Logger: slog.New(slog.NewTextHandler(stderr, nil))})
 	srv := &http.Server{Handler: rcv, ReadHeaderTimeout: 10 * time.Second}
 	closeUnused := trackUnusedConns(srv)
@@ -144,6 +170,9 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	defer cancel()
 	err = srv.Shutdown(shutdown)
 	st := rcv.Stats()
+	if st.Throttled > 0 {
+		fmt.Fprintf(stderr, "answered %d requests 429 over the limit of %d a second\n", st.Throttled, o.maxRPS)
+	}
 	switch {
 	case o.discard:
 		fmt.Fprintf(stderr, "received %d requests (%d bytes) and discarded them\n", st.Batches, st.Bytes)

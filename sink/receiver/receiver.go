@@ -44,6 +44,17 @@ type Config struct {
 	// decompressed), without checking or keeping its messages. Messages
 	// stays zero; Bytes counts what was read.
 	Discard bool
+	// MaxRPS, if positive, limits the requests the receiver accepts to
+	// that many in any second, as Segment does when a workspace goes over
+	// its limit: a request over it is answered 429 Too Many Requests with
+	// Retry-After: 1, before its body is read, and counted in
+	// Stats.Throttled. Every answer states the limit in X-RateLimit-Limit,
+	// X-RateLimit-Remaining and RateLimit-Policy ("N;w=1"), unless
+	// HideLimit. Default: no limit.
+	MaxRPS int
+	// HideLimit leaves out the rate-limit headers, as a server that
+	// states no limit and only answers 429.
+	HideLimit bool
 }
 
 // Stats are the counts of a Receiver since it was made.
@@ -54,6 +65,9 @@ type Stats struct {
 	Dropped  int64 // messages of accepted requests that Segment would drop; see Receiver.DroppedByReason
 	Rejected int64 // requests answered with an error status
 	Bytes    int64 // request bodies read by a Discard receiver, as sent
+	// Throttled counts requests answered 429 over MaxRPS; they are
+	// counted in Rejected too.
+	Throttled int64
 }
 
 // ReasonTooManyMessages is the reason a Receiver drops the messages of a
@@ -88,7 +102,7 @@ const ReasonTooManyMessages = "too_many_messages"
 // of an accepted request are written to Out before the 200; if writing
 // fails it answers 500. Other answers: 401 for a wrong write key, 404 for an
 // unknown path, 405 for a method other than POST, 415 for an encoding other
-// than gzip.
+// than gzip, and 429 with Retry-After over MaxRPS.
 //
 // A Receiver is safe for concurrent use; writes to Out are serialized, one
 // request at a time.
@@ -105,7 +119,11 @@ type Receiver struct {
 	dropMu sync.Mutex
 	drops  map[string]int64 // by reason
 
-	requests, batches, messages, dropped, rejected, bytes atomic.Int64
+	window    *requestWindow // nil: no request limit
+	hideLimit bool
+	now       func() time.Time
+
+	requests, batches, messages, dropped, rejected, bytes, throttled atomic.Int64
 }
 
 // New returns a Receiver configured by cfg.
@@ -114,8 +132,12 @@ func New(cfg Config) *Receiver {
 	if out == nil {
 		out = io.Discard
 	}
-	return &Receiver{writeKey: cfg.WriteKey, limits: cfg.Limits.WithDefaults(), discard: cfg.Discard,
-		log: cfg.Logger, out: out, drops: map[string]int64{}}
+	r := &Receiver{writeKey: cfg.WriteKey, limits: cfg.Limits.WithDefaults(), discard: cfg.Discard,
+		log: cfg.Logger, out: out, drops: map[string]int64{}, hideLimit: cfg.HideLimit, now: time.Now}
+	if cfg.MaxRPS > 0 {
+		r.window = newRequestWindow(cfg.MaxRPS)
+	}
+	return r
 }
 
 // DroppedByReason returns how many messages of accepted requests Segment
@@ -135,6 +157,8 @@ func (r *Receiver) Stats() Stats {
 		Dropped:  r.dropped.Load(),
 		Rejected: r.rejected.Load(),
 		Bytes:    r.bytes.Load(),
+
+		Throttled: r.throttled.Load(),
 	}
 }
 
@@ -263,6 +287,9 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) (int, *reques
 			}
 			return 0, &requestError{status: http.StatusUnauthorized, error: "unauthorized", message: msg, index: -1}
 		}
+	}
+	if rerr := r.limitRequest(w); rerr != nil {
+		return 0, rerr
 	}
 	if r.discard {
 		// As readBody allows for gzip: incompressible data grows a little.

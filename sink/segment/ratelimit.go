@@ -2,10 +2,8 @@ package segment
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
-	"net/http"
 	"sync"
 	"time"
 
@@ -34,7 +32,7 @@ type RateLimiter struct {
 	// worth of events through at no cost, which overshoots the rate of
 	// any run a few bursts long.
 	emptied sync.Once
-	adapt   *adaptiveRate // nil: a fixed request rate
+	adapt   *rateControl // nil: a fixed request rate
 	clock   Clock
 }
 
@@ -59,72 +57,64 @@ type AdaptiveRate struct {
 	// limiter below it. Default: 1 (DefaultMinRate), or the ceiling if
 	// that is lower.
 	MinRate float64
-	// Step is how much the rate climbs back, in requests per second, after
-	// each second with successes and no 429. Default: a fiftieth of the
-	// ceiling, at least 1.
-	Step float64
 }
 
 // NewAdaptiveRateLimiter returns a RateLimiter like NewRateLimiter's whose
-// request rate adapts to the 429 Too Many Requests responses of next, by
-// additive increase and multiplicative decrease:
-//
-//   - A 429 halves the request rate, down to a.MinRate. A 429 that answers a
-//     request sent before the last decrease does not decrease it again, so
-//     that the requests in flight when the rate fell, which all meet the
-//     same throttle, halve it once, not once each.
-//   - After a decrease, the rate climbs by a.Step at most once a second, on
-//     a success that comes at least a second after the last change, up to
-//     requestsPerSecond, the ceiling. A pause without requests (such as a
-//     Retry-After) does not count as a second of success.
-//   - With no ceiling (requestsPerSecond zero, negative, NaN or infinite)
-//     there is no limit until the first 429, which sets the limit to half
-//     the request rate observed over the last second or two (counted from
-//     the requests sent). The rate then climbs back to that observed rate,
-//     where the limit is lifted again.
+// request rate adapts to the answers of next: it falls on 429 Too Many
+// Requests, at most once per round trip and by about as much as the server
+// accepted less than was sent, climbs back, holds the limit it found, and
+// probes above it now and then, never above requestsPerSecond (the
+// ceiling; zero, negative, NaN or infinite: none) nor below a.MinRate. A
+// limit the server states in X-RateLimit headers (see HTTPSender) caps it
+// too. The controller is described at rateControl. Its burst is 20 ms of
+// requests, so that a server counting requests over any second sees no more
+// than the rate.
 //
 // Waits, Retry-After pauses included, are left to the Retrier: the
 // RateLimiter only spaces requests. stats, which may be nil, show the rate
-// in force (Stats.CurrentRate).
+// in force (Stats.CurrentRate) and the limit found (Stats.FoundLimit).
 func NewAdaptiveRateLimiter(next sink.Sink, requestsPerSecond, eventsPerSecond float64, a AdaptiveRate, stats *Stats) *RateLimiter {
 	l := NewRateLimiter(next, requestsPerSecond, eventsPerSecond)
 	if stats == nil {
 		stats = new(Stats)
 	}
-	ad := &adaptiveRate{stats: stats}
+	var ceiling float64
 	if l.requests != nil {
-		ad.ceiling = float64(l.requests.Limit())
-		ad.limit = ad.ceiling
-	} else {
-		// Unused until a 429 sets a limit; see limited.
-		l.requests = rate.NewLimiter(1, 1)
+		ceiling = float64(l.requests.Limit())
 	}
-	ad.lim = l.requests
-	ad.floor = a.MinRate
-	if !(ad.floor > 0) || math.IsInf(ad.floor, 1) {
-		ad.floor = DefaultMinRate
+	floor := a.MinRate
+	if !(floor > 0) || math.IsInf(floor, 1) {
+		floor = DefaultMinRate
 	}
-	if ad.ceiling > 0 {
-		ad.floor = min(ad.floor, ad.ceiling)
+	if ceiling > 0 {
+		floor = min(floor, ceiling)
 	}
-	if a.Step > 0 && !math.IsInf(a.Step, 1) {
-		ad.step = a.Step
-	}
-	stats.setCurrentRate(ad.limit)
-	l.adapt = ad
+	c := newRateControl(ceiling, floor, stats)
+	c.lim = l.requests
+	c.apply(l.clock.Now())
+	l.requests = nil // the controller's queue replaces it
+	l.adapt = c
 	return l
 }
 
 // setClock makes the limiter read the time and wait on c.
-func (l *RateLimiter) setClock(c Clock) { l.clock = c }
+func (l *RateLimiter) setClock(c Clock) {
+	l.clock = c
+}
+
+// stateLimit records a limit per second that the server stated; see
+// rateControl. It is a no-op for a fixed rate.
+func (l *RateLimiter) stateLimit(perSecond float64) {
+	if l.adapt != nil {
+		l.adapt.stateLimit(l.clock.Now(), perSecond)
+	}
+}
 
 // Rate returns the request rate in force, in requests per second; zero
 // means no limit.
 func (l *RateLimiter) Rate() float64 {
 	if l.adapt != nil {
-		l.adapt.mu.Lock()
-		defer l.adapt.mu.Unlock()
-		return l.adapt.limit
+		return l.adapt.current()
 	}
 	if l.requests == nil {
 		return 0
@@ -160,8 +150,8 @@ func burstFor(perSecond float64, minBurst int) int {
 
 // Send waits for one request and b.Len() events, then sends b.
 func (l *RateLimiter) Send(ctx context.Context, b *sink.Batch) error {
-	if l.requests != nil && (l.adapt == nil || l.adapt.limited()) {
-		if err := l.wait(ctx, l.requests, 1); err != nil {
+	if l.adapt != nil || l.requests != nil {
+		if err := l.waitRequest(ctx); err != nil {
 			return err
 		}
 	}
@@ -183,6 +173,45 @@ func (l *RateLimiter) Send(ctx context.Context, b *sink.Batch) error {
 	err := l.next.Send(ctx, b)
 	l.adapt.answered(l.clock.Now(), gen, err)
 	return err
+}
+
+// waitRequest waits for one request token. With an adaptive rate, a
+// request whose wait saw the rate fall or a Retry-After pause begin queues
+// again (see rateControl.admitted).
+func (l *RateLimiter) waitRequest(ctx context.Context) error {
+	if l.adapt == nil {
+		return l.wait(ctx, l.requests, 1)
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("rate limit: %w", err)
+		}
+		start := l.clock.Now()
+		epoch, d, paused := l.adapt.reserve(start)
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < d {
+			return fmt.Errorf("rate limit: %w: the wait of %s would outlast the deadline", context.DeadlineExceeded, d)
+		}
+		if paused {
+			if err := l.clock.Sleep(ctx, d); err != nil {
+				return fmt.Errorf("rate limit: wait out a Retry-After pause: %w", err)
+			}
+			continue
+		}
+		// Wait in steps, to queue again soon if the queue starts afresh.
+		at := start.Add(d)
+		for {
+			now := l.clock.Now()
+			if !l.adapt.admitted(now, epoch) {
+				break
+			}
+			if !now.Before(at) {
+				return nil
+			}
+			if err := l.clock.Sleep(ctx, min(at.Sub(now), recheckEvery)); err != nil {
+				return fmt.Errorf("rate limit: %w", err)
+			}
+		}
+	}
 }
 
 // wait takes n tokens from lim, waiting on the limiter's clock until they
@@ -210,108 +239,4 @@ func (l *RateLimiter) wait(ctx context.Context, lim *rate.Limiter, n int) error 
 		return fmt.Errorf("rate limit: %w", err)
 	}
 	return nil
-}
-
-// adaptiveRate is the state of an adaptive request rate.
-type adaptiveRate struct {
-	mu      sync.Mutex
-	lim     *rate.Limiter
-	stats   *Stats
-	ceiling float64 // the configured rate; 0: none
-	floor   float64
-	step    float64 // 0: a fiftieth of the ceiling, at least 1
-	limit   float64 // the rate in force; 0: none
-	learned float64 // with no ceiling: the rate observed at the first 429
-	gen     uint64  // counts decreases
-	changed time.Time
-
-	// Requests sent while there is no limit, counted in windows of a
-	// second, to observe the request rate.
-	winStart            time.Time
-	winCount, prevCount int
-}
-
-// limited reports whether a request limit is in force.
-func (a *adaptiveRate) limited() bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.limit > 0
-}
-
-// sent records a request about to be sent at now and returns the number of
-// decreases so far.
-func (a *adaptiveRate) sent(now time.Time) uint64 {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.limit == 0 {
-		switch el := now.Sub(a.winStart); {
-		case a.winStart.IsZero() || el >= 2*time.Second || el < 0:
-			a.winStart, a.winCount, a.prevCount = now, 0, 0
-		case el >= time.Second:
-			a.winStart, a.winCount, a.prevCount = a.winStart.Add(time.Second), 0, a.winCount
-		}
-		a.winCount++
-	}
-	return a.gen
-}
-
-// observed returns the request rate over the current and the previous
-// window, over at least a second.
-func (a *adaptiveRate) observed(now time.Time) float64 {
-	span := now.Sub(a.winStart) + time.Second
-	return float64(a.winCount+a.prevCount) / span.Seconds()
-}
-
-// answered adjusts the rate to the outcome of a request sent when gen
-// decreases had been made.
-func (a *adaptiveRate) answered(now time.Time, gen uint64, err error) {
-	var se *StatusError
-	throttled := err != nil && errors.As(err, &se) && se.Status == http.StatusTooManyRequests
-	if err != nil && !throttled {
-		return
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if throttled {
-		if gen != a.gen {
-			return // sent before the last decrease: the rate fell already
-		}
-		if a.limit == 0 {
-			a.learned = max(a.observed(now), 2*a.floor)
-			a.limit = a.learned
-		}
-		a.limit = max(a.floor, a.limit/2)
-		a.gen++
-		a.changed = now
-		a.apply(now)
-		return
-	}
-	top := a.ceiling
-	if top == 0 {
-		top = a.learned
-	}
-	if a.limit == 0 || a.limit >= top || now.Sub(a.changed) < time.Second {
-		return
-	}
-	step := a.step
-	if step == 0 {
-		step = max(top/50, 1)
-	}
-	a.limit = min(top, a.limit+step)
-	a.changed = now
-	if a.ceiling == 0 && a.limit >= top {
-		a.limit, a.learned = 0, 0
-		a.winStart = time.Time{}
-	}
-	a.apply(now)
-}
-
-// apply sets the limiter to the rate in force. With no limit in force the
-// limiter is left as it is, unused.
-func (a *adaptiveRate) apply(now time.Time) {
-	if a.limit > 0 {
-		a.lim.SetLimitAt(now, rate.Limit(a.limit))
-		a.lim.SetBurstAt(now, burstFor(a.limit, 1))
-	}
-	a.stats.setCurrentRate(a.limit)
 }

@@ -272,10 +272,17 @@ func (r *Retrier) setClock(c Clock) {
 }
 
 // pause makes every Send wait until t, unless a pause already lasts longer.
+// The time added to the pauses counts into Stats.Paused.
 func (r *Retrier) pause(t time.Time) {
+	now := r.now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if t.After(r.pausedUntil) {
+		from := r.pausedUntil
+		if now.After(from) {
+			from = now
+		}
+		r.stats.Paused.Add(int64(t.Sub(from)))
 		r.pausedUntil = t
 	}
 }

@@ -76,12 +76,13 @@ type Config struct {
 	// that, and asks integrations to stay at or under 50. Negative: no
 	// limit. Default: 50 (DefaultRate).
 	//
-	// The rate in force adapts to 429 responses: each 429 halves it (down
-	// to MinRate), and it climbs back by a fiftieth of Rate (at least 1
-	// request/s) per second with successes, up to Rate. With no limit, the
-	// first 429 sets the limit to half the request rate observed over the
-	// last second or two; the rate then climbs back to the observed rate,
-	// where the limit is lifted again. See NewAdaptiveRateLimiter.
+	// The rate in force adapts to the server's answers, between MinRate
+	// and Rate: a 429 lowers it, at most once per round trip, to about the
+	// rate the server accepted; it then holds the limit it found and
+	// probes above it now and then; a limit stated in X-RateLimit-Limit or
+	// RateLimit-Policy headers caps it. With no limit, the first 429 starts
+	// from the request rate observed over the last second or two. See
+	// NewAdaptiveRateLimiter.
 	Rate float64
 	// MinRate is the floor of the adaptive request rate: 429s never slow
 	// the sink below it. Set it to Rate or more to keep the rate fixed.
@@ -229,6 +230,9 @@ func New(cfg Config) (sink.Sink, *Stats, error) {
 	clock := orSystem(cfg.Clock)
 	limited := NewAdaptiveRateLimiter(sender, cfg.requestRate(), cfg.EventsRate, AdaptiveRate{MinRate: cfg.MinRate}, stats)
 	limited.setClock(clock)
+	if hs, ok := sender.(*HTTPSender); ok {
+		hs.stated = limited.stateLimit
+	}
 	retrier := NewRetrier(limited, cfg.retryPolicy(), stats)
 	retrier.setClock(clock)
 	retrier.log = cfg.Logger
@@ -312,6 +316,8 @@ func RedactEndpoint(s string) string {
 type Stats struct {
 	// currentRate holds the bits of the float64 request rate in force.
 	currentRate atomic.Uint64
+	// foundLimit holds the bits of the float64 limit found.
+	foundLimit atomic.Uint64
 
 	// Requests counts HTTP requests sent, retries included.
 	Requests atomic.Int64
@@ -326,6 +332,9 @@ type Stats struct {
 	Batches atomic.Int64
 	// Messages counts the messages of acknowledged requests.
 	Messages atomic.Int64
+	// Paused counts the nanoseconds during which Retry-After pauses kept
+	// every sender waiting; overlapping pauses count once.
+	Paused atomic.Int64
 
 	// lastError is the short cause of the last failed attempt that was
 	// retried or gave up; nil before the first.
@@ -350,6 +359,12 @@ type StatsSnapshot struct {
 	// CurrentRate is the request rate in force, in requests per second,
 	// as CurrentRate returns it.
 	CurrentRate float64
+	// FoundLimit is the limit found, in requests per second, as
+	// FoundLimit returns it.
+	FoundLimit float64
+	// Paused is the time Retry-After pauses held every sender, as
+	// Stats.Paused counts it.
+	Paused time.Duration
 	// LastError is the cause of the last failed attempt, as LastError
 	// returns it.
 	LastError string
@@ -365,6 +380,8 @@ func (s *Stats) Snapshot() StatsSnapshot {
 		Batches:     s.Batches.Load(),
 		Messages:    s.Messages.Load(),
 		CurrentRate: s.CurrentRate(),
+		FoundLimit:  s.FoundLimit(),
+		Paused:      time.Duration(s.Paused.Load()),
 		LastError:   s.LastError(),
 	}
 }
@@ -377,6 +394,18 @@ func (s *Stats) CurrentRate() float64 {
 
 func (s *Stats) setCurrentRate(r float64) {
 	s.currentRate.Store(math.Float64bits(r))
+}
+
+// FoundLimit returns the request rate, per second, that the sink found
+// the server to allow: the limit the server states in X-RateLimit headers,
+// or else the rate where the last 429s put it. Zero until a 429 or a
+// stated limit.
+func (s *Stats) FoundLimit() float64 {
+	return math.Float64frombits(s.foundLimit.Load())
+}
+
+func (s *Stats) setFoundLimit(r float64) {
+	s.foundLimit.Store(math.Float64bits(r))
 }
 
 // maxErrorBody is how much of an error response's body StatusError keeps.
@@ -405,6 +434,9 @@ type HTTPSender struct {
 	stats    *Stats
 	now      func() time.Time
 	endpoint string
+	// stated is told the limit per second that a response states in its
+	// rate-limit headers (see statedLimit); nil: no one listens.
+	stated func(perSecond float64)
 }
 
 var _ sink.Sink = (*HTTPSender)(nil)
@@ -496,6 +528,11 @@ func (s *HTTPSender) Send(ctx context.Context, b *sink.Batch) error {
 		return &networkError{err: err, endpoint: s.endpoint}
 	}
 	defer drainClose(resp.Body)
+	if s.stated != nil {
+		if l := statedLimit(resp.Header); l > 0 {
+			s.stated(l)
+		}
+	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		s.stats.Batches.Add(1)
 		s.stats.Messages.Add(int64(b.Len()))

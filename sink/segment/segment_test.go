@@ -437,8 +437,8 @@ func TestNew(t *testing.T) {
 	if _, ok := rl.next.(*HTTPSender); !ok {
 		t.Fatalf("rate limiter wraps %T, want *HTTPSender", rl.next)
 	}
-	if rl.requests == nil || float64(rl.requests.Limit()) != DefaultRate || rl.events != nil {
-		t.Errorf("default limits: requests %v, events %v; want %d/s and none", rl.requests, rl.events, DefaultRate)
+	if rl.adapt == nil || rl.adapt.lim == nil || float64(rl.adapt.lim.Limit()) != DefaultRate || rl.events != nil {
+		t.Errorf("default limits: adaptive requests %+v, events %v; want %d/s and none", rl.adapt, rl.events, DefaultRate)
 	}
 	if rl.adapt == nil || rl.adapt.floor != DefaultMinRate || rl.adapt.ceiling != DefaultRate {
 		t.Errorf("adaptive rate %+v, want between %d and %d requests/s", rl.adapt, DefaultMinRate, DefaultRate)
