@@ -88,7 +88,7 @@ func memberFingerprint(f *zip.File) string {
 func expandZip(p string, opts Options) ([]Source, error) {
 	zr, err := zip.OpenReader(p)
 	if err != nil {
-		return nil, fmt.Errorf("%s: zip: %w", p, err)
+		return nil, zipError(p, err)
 	}
 	defer zr.Close()
 	files := slices.Clone(zr.File)
@@ -100,6 +100,12 @@ func expandZip(p string, opts Options) ([]Source, error) {
 		}
 		if i > 0 && files[i-1].Name == f.Name {
 			return nil, fmt.Errorf("%s: zip: the archive holds two members named %s", p, f.Name)
+		}
+		switch {
+		case f.Flags&0x1 != 0:
+			return nil, fmt.Errorf("%s%s%s: zip: the member is encrypted: extract the archive with its password first", p, memberSep, f.Name)
+		case f.Method != zip.Store && f.Method != zip.Deflate:
+			return nil, fmt.Errorf("%s%s%s: zip: the member is compressed with method %d, which is not read (stored and deflated members are): extract the archive first", p, memberSep, f.Name, f.Method)
 		}
 		src := Source{
 			Path:        p + memberSep + f.Name,
@@ -132,7 +138,7 @@ func expandZip(p string, opts Options) ([]Source, error) {
 func detectMember(src Source, f *zip.File) (string, error) {
 	rc, err := f.Open()
 	if err != nil {
-		return "", fmt.Errorf("%s: zip: %w", src.Path, err)
+		return "", zipError(src.Path, err)
 	}
 	in, err := newInput(src.Path, rc, rc, nil)
 	if err != nil {
@@ -158,11 +164,20 @@ func detectMember(src Source, f *zip.File) (string, error) {
 }
 
 // memberReader is an open member of a zip archive: closing it closes the
-// archive too.
+// archive too. Its errors (a CRC-32 that does not match, a method the
+// archive/zip package lacks, data that does not inflate) are damaged data
+// (ErrDamaged): reading the member again gives the same error.
 type memberReader struct {
-	io.Reader
 	rc io.ReadCloser
 	zr *zip.ReadCloser
+}
+
+func (m *memberReader) Read(p []byte) (int, error) {
+	n, err := m.rc.Read(p)
+	if err != nil && err != io.EOF {
+		err = &codecError{codec: "zip", err: err}
+	}
+	return n, err
 }
 
 func (m *memberReader) Close() error {
@@ -175,7 +190,7 @@ func (m *memberReader) Close() error {
 func openMember(src Source) (*memberReader, error) {
 	zr, err := zip.OpenReader(src.Archive)
 	if err != nil {
-		return nil, fmt.Errorf("%s: zip: %w", src.Path, err)
+		return nil, zipError(src.Path, err)
 	}
 	for _, f := range zr.File {
 		if f.Name != src.Member {
@@ -188,10 +203,19 @@ func openMember(src Source) (*memberReader, error) {
 		rc, err := f.Open()
 		if err != nil {
 			zr.Close()
-			return nil, fmt.Errorf("%s: zip: %w", src.Path, err)
+			return nil, zipError(src.Path, err)
 		}
-		return &memberReader{Reader: rc, rc: rc, zr: zr}, nil
+		return &memberReader{rc: rc, zr: zr}, nil
 	}
 	zr.Close()
 	return nil, fmt.Errorf("%s: zip: the archive has no member %s", src.Path, src.Member)
+}
+
+// zipError names the archive or member at path in an error of the
+// archive/zip package, whose own errors start with "zip: ".
+func zipError(path string, err error) error {
+	if strings.HasPrefix(err.Error(), "zip: ") {
+		return fileError(path, err)
+	}
+	return fmt.Errorf("%s: zip: %w", path, err)
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -220,8 +221,25 @@ func TestZipRefused(t *testing.T) {
 	t.Run("not a zip", func(t *testing.T) {
 		writeFile(t, ".", "broken.zip", nd)
 		_, err := Expand([]string{"broken.zip"}, Options{})
-		if err == nil || err.Error() != "broken.zip: zip: zip: not a valid zip file" {
+		if err == nil || err.Error() != "broken.zip: zip: not a valid zip file" {
 			t.Fatalf("Expand: %v", err)
+		}
+	})
+	t.Run("method", func(t *testing.T) {
+		var buf bytes.Buffer
+		zw := zip.NewWriter(&buf)
+		zw.RegisterCompressor(12, func(w io.Writer) (io.WriteCloser, error) { return nopWriteCloser{w}, nil })
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: "a.ndjson.bz2", Method: 12})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(nd)
+		zw.Close()
+		writeFile(t, ".", "bzip2-method.zip", buf.Bytes())
+		_, err = Expand([]string{"bzip2-method.zip"}, Options{})
+		want := "bzip2-method.zip!a.ndjson.bz2: zip: the member is compressed with method 12, which is not read (stored and deflated members are): extract the archive first"
+		if err == nil || err.Error() != want {
+			t.Fatalf("Expand: %v, want %q", err, want)
 		}
 	})
 	t.Run("opened as a file", func(t *testing.T) {
@@ -335,3 +353,37 @@ func bzip2ed(t testing.TB, data []byte) []byte {
 	}
 	return out
 }
+
+// TestZipMemberDamaged flips a byte of a stored member's data, leaving the
+// archive's directory as it was: the member's CRC-32 no longer matches
+// when it is read to its end (as a gzip file's own CRC-32, it is known only
+// there), and the read ends with an error naming it.
+func TestZipMemberDamaged(t *testing.T) {
+	dir := t.TempDir()
+	data := bytes.Repeat([]byte("{\"a\":1}\n"), 100_000)
+	archive := writeZip(t, dir, "export.zip", zipMember{name: "a.ndjson", data: data, stored: true})
+	b, err := os.ReadFile(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(b, data)
+	b[i+len(data)-3] = '3' // in the last row
+	writeFile(t, dir, "export.zip", b)
+	sources, err := Expand([]string{archive}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(context.Background(), sources[0], Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	items, err := readItems(t, r)
+	if !errors.Is(err, zip.ErrChecksum) || !errors.Is(err, ErrDamaged) || err.Error() != archive+"!a.ndjson: zip: checksum error" {
+		t.Fatalf("read a damaged member: %d items, %v; want the zip checksum error naming the member", len(items), err)
+	}
+}
+
+type nopWriteCloser struct{ io.Writer }
+
+func (nopWriteCloser) Close() error { return nil }
