@@ -33,6 +33,8 @@ type Source struct {
 	// and Member the member's name in it ("1234/1234_2024-01-01_0#0.json.gz");
 	// both empty for a file or stdin.
 	Archive, Member string
+
+	zip *zipEntry // where Expand found the member in Archive
 }
 
 // Options configure how sources are found and read. The zero value reads

@@ -2,16 +2,22 @@ package readers
 
 import (
 	"archive/zip"
+	"bufio"
 	"bytes"
+	"compress/flate"
 	"context"
 	"errors"
 	"fmt"
+	"hash"
+	"hash/crc32"
 	"io"
 	"os"
 	"path"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 )
 
 // memberSep joins a zip archive's path and a member's name in Source.Path
@@ -91,6 +97,10 @@ func expandZip(p string, opts Options) ([]Source, error) {
 		return nil, zipError(p, err)
 	}
 	defer zr.Close()
+	fi, err := os.Stat(p)
+	if err != nil {
+		return nil, err
+	}
 	files := slices.Clone(zr.File)
 	slices.SortStableFunc(files, func(a, b *zip.File) int { return strings.Compare(a.Name, b.Name) })
 	var sources []Source
@@ -114,6 +124,9 @@ func expandZip(p string, opts Options) ([]Source, error) {
 			Format:      opts.Format,
 			Size:        int64(f.UncompressedSize64),
 			Fingerprint: memberFingerprint(f),
+		}
+		if src.zip, err = entryOf(f, fi); err != nil {
+			return nil, zipError(src.Path, err)
 		}
 		if src.Format == "" {
 			src.Format = formatByName(f.Name).format
@@ -163,51 +176,154 @@ func detectMember(src Source, f *zip.File) (string, error) {
 	return format, nil
 }
 
-// memberReader is an open member of a zip archive: closing it closes the
-// archive too. Its errors (a CRC-32 that does not match, a method the
-// archive/zip package lacks, data that does not inflate) are damaged data
-// (ErrDamaged): reading the member again gives the same error.
+// zipEntry is where a member's data lies in its archive, as Expand found
+// it, so that opening the member reads its bytes without parsing the
+// archive's directory again (an export of a year holds thousands of
+// members).
+type zipEntry struct {
+	offset       int64  // of the member's data in the archive
+	compressed   int64  // bytes of data
+	uncompressed int64  // bytes once inflated
+	crc          uint32 // CRC-32 of the uncompressed bytes
+	method       uint16 // zip.Store or zip.Deflate
+	// archive is the archive's size and modification time when it was
+	// listed: another archive in its place is an error, not a member
+	// read at the wrong offset.
+	archiveSize int64
+	archiveMod  time.Time
+}
+
+// entryOf returns where the member f lies in the archive, whose file
+// information is fi.
+func entryOf(f *zip.File, fi os.FileInfo) (*zipEntry, error) {
+	off, err := f.DataOffset()
+	if err != nil {
+		return nil, err
+	}
+	return &zipEntry{
+		offset:       off,
+		compressed:   int64(f.CompressedSize64),
+		uncompressed: int64(f.UncompressedSize64),
+		crc:          f.CRC32,
+		method:       f.Method,
+		archiveSize:  fi.Size(),
+		archiveMod:   fi.ModTime(),
+	}, nil
+}
+
+// memberReader reads the bytes of a member of a zip archive, inflating a
+// deflated one, and checks its size and CRC-32 at its end, as archive/zip
+// does. Its errors (a CRC-32 that does not match, data that does not
+// inflate) are damaged data (ErrDamaged): reading the member again gives
+// the same error.
 type memberReader struct {
-	rc io.ReadCloser
-	zr *zip.ReadCloser
+	f     *os.File
+	r     io.Reader
+	fl    io.ReadCloser // the inflater of a deflated member
+	e     *zipEntry
+	crc   hash.Hash32
+	n     int64
+	err   error // sticky
+	close sync.Once
 }
 
 func (m *memberReader) Read(p []byte) (int, error) {
-	n, err := m.rc.Read(p)
+	if m.err != nil {
+		return 0, m.err
+	}
+	n, err := m.r.Read(p)
+	m.crc.Write(p[:n])
+	m.n += int64(n)
+	switch {
+	case m.n > m.e.uncompressed:
+		err = zip.ErrFormat
+	case err == io.EOF && (m.n != m.e.uncompressed || m.crc.Sum32() != m.e.crc):
+		err = zip.ErrChecksum
+	case err == io.ErrUnexpectedEOF:
+		err = zip.ErrFormat
+	}
 	if err != nil && err != io.EOF {
 		err = &codecError{codec: "zip", err: err}
 	}
+	m.err = err
 	return n, err
 }
 
 func (m *memberReader) Close() error {
-	m.rc.Close()
-	return m.zr.Close()
+	var err error
+	m.close.Do(func() {
+		if m.fl != nil {
+			m.fl.Close()
+		}
+		err = m.f.Close()
+	})
+	return err
 }
 
-// openMember opens the member of src's archive that src names, checking
-// that the archive's directory still describes it as Expand saw it.
+// openMember opens the member of src's archive that src names: where
+// Expand found it, or, for a Source made elsewhere, where the archive's
+// directory says it is, checking that the directory still describes it as
+// src's Fingerprint does.
 func openMember(src Source) (*memberReader, error) {
+	e := src.zip
+	if e == nil {
+		var err error
+		if e, err = findMember(src); err != nil {
+			return nil, err
+		}
+	}
+	f, err := os.Open(src.Archive)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if fi.Size() != e.archiveSize || !fi.ModTime().Equal(e.archiveMod) {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w: the archive was replaced since its members were listed", src.Path, ErrChanged)
+	}
+	m := &memberReader{f: f, e: e, crc: crc32.NewIEEE()}
+	data := io.NewSectionReader(f, e.offset, e.compressed)
+	switch e.method {
+	case zip.Store:
+		m.r = data
+	case zip.Deflate:
+		m.fl = flate.NewReader(bufio.NewReaderSize(data, fileBufferSize))
+		m.r = m.fl
+	default:
+		f.Close()
+		return nil, fmt.Errorf("%s: zip: the member is compressed with method %d, which is not read (stored and deflated members are): extract the archive first", src.Path, e.method)
+	}
+	return m, nil
+}
+
+// findMember reads the archive's directory for the member src names.
+func findMember(src Source) (*zipEntry, error) {
 	zr, err := zip.OpenReader(src.Archive)
 	if err != nil {
 		return nil, zipError(src.Path, err)
+	}
+	defer zr.Close()
+	fi, err := os.Stat(src.Archive)
+	if err != nil {
+		return nil, err
 	}
 	for _, f := range zr.File {
 		if f.Name != src.Member {
 			continue
 		}
 		if src.Fingerprint != "" && memberFingerprint(f) != src.Fingerprint {
-			zr.Close()
 			return nil, fmt.Errorf("%s: %w: the archive's directory describes another member than when it was listed", src.Path, ErrChanged)
 		}
-		rc, err := f.Open()
+		e, err := entryOf(f, fi)
 		if err != nil {
-			zr.Close()
 			return nil, zipError(src.Path, err)
 		}
-		return &memberReader{rc: rc, zr: zr}, nil
+		return e, nil
 	}
-	zr.Close()
 	return nil, fmt.Errorf("%s: zip: the archive has no member %s", src.Path, src.Member)
 }
 

@@ -268,8 +268,10 @@ func TestZipFromStandardInputIsRefused(t *testing.T) {
 	}
 }
 
-// TestZipMemberChangedSinceListed rewrites the archive between Expand and
-// Open: the member the source names is no longer the one it was.
+// TestZipMemberChangedSinceListed replaces the archive between Expand and
+// Open: a source that Expand listed finds the archive replaced; one made
+// by hand, with the fingerprint Expand gave, finds the member changed in
+// the archive's directory, or gone.
 func TestZipMemberChangedSinceListed(t *testing.T) {
 	dir := t.TempDir()
 	archive := writeZip(t, dir, "export.zip", zipMember{name: "a.ndjson", data: []byte("{\"a\":1}\n")})
@@ -277,13 +279,23 @@ func TestZipMemberChangedSinceListed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeZip(t, dir, "export.zip", zipMember{name: "a.ndjson", data: []byte("{\"a\":2}\n")})
+	byHand := Source{Path: sources[0].Path, Archive: archive, Member: "a.ndjson", Fingerprint: sources[0].Fingerprint}
+	if r, err := Open(context.Background(), byHand, Options{}, nil); err != nil {
+		t.Fatalf("Open of a source made by hand: %v", err)
+	} else {
+		r.Close()
+	}
+	writeZip(t, dir, "export.zip", zipMember{name: "a.ndjson", data: []byte("{\"a\":22}\n")})
 	_, err = Open(context.Background(), sources[0], Options{}, nil)
+	if !errors.Is(err, ErrChanged) || err.Error() != archive+"!a.ndjson: file changed while being read: the archive was replaced since its members were listed" {
+		t.Fatalf("Open: %v", err)
+	}
+	_, err = Open(context.Background(), byHand, Options{}, nil)
 	if !errors.Is(err, ErrChanged) || err.Error() != archive+"!a.ndjson: file changed while being read: the archive's directory describes another member than when it was listed" {
 		t.Fatalf("Open: %v", err)
 	}
 	writeZip(t, dir, "export.zip", zipMember{name: "b.ndjson", data: []byte("{\"a\":1}\n")})
-	_, err = Open(context.Background(), sources[0], Options{}, nil)
+	_, err = Open(context.Background(), byHand, Options{}, nil)
 	if err == nil || err.Error() != archive+"!a.ndjson: zip: the archive has no member a.ndjson" {
 		t.Fatalf("Open: %v", err)
 	}
