@@ -29,9 +29,21 @@ var (
 	zipEmptyMagic = []byte("PK\x05\x06") // an archive with no members
 )
 
+// ErrNeedsFile is what the error of data that can only be read from a
+// regular file, and came from standard input or a pipe, is (errors.Is):
+// a zip archive, or Parquet. Reading it again the same way gives the same
+// error; saved to a file, it can be read.
+var ErrNeedsFile = errors.New("needs a regular file")
+
+// needsFile is an error that is ErrNeedsFile.
+type needsFile struct{ msg string }
+
+func (e *needsFile) Error() string        { return e.msg }
+func (e *needsFile) Is(target error) bool { return target == ErrNeedsFile }
+
 // errZipStream is the error of a zip archive read from standard input or
 // a pipe: zip keeps its directory at its end, so it needs a file.
-var errZipStream = errors.New("a zip archive cannot be read from a stream (its directory is at its end): save it to a file and give the file's path")
+var errZipStream error = &needsFile{"a zip archive cannot be read from a stream (its directory is at its end): save it to a file and give the file's path"}
 
 // isZipHead reports whether head starts like a zip archive.
 func isZipHead(head []byte) bool {

@@ -263,7 +263,7 @@ func TestZipFromStandardInputIsRefused(t *testing.T) {
 	defer func() { os.Stdin = old }()
 	_, err = Open(context.Background(), Source{Path: "-"}, Options{}, nil)
 	want := "standard input: a zip archive cannot be read from a stream (its directory is at its end): save it to a file and give the file's path"
-	if err == nil || err.Error() != want {
+	if !errors.Is(err, ErrNeedsFile) || err.Error() != want {
 		t.Fatalf("Open: %v, want %q", err, want)
 	}
 }
