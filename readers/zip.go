@@ -104,14 +104,18 @@ func memberFingerprint(f *zip.File) string {
 // compression; a zip inside a zip and Parquet are refused, since neither
 // can be read from a stream.
 func expandZip(p string, opts Options) ([]Source, error) {
-	zr, err := zip.OpenReader(p)
-	if err != nil {
-		return nil, zipError(p, err)
-	}
-	defer zr.Close()
-	fi, err := os.Stat(p)
+	af, err := os.Open(p)
 	if err != nil {
 		return nil, err
+	}
+	defer af.Close()
+	fi, err := af.Stat()
+	if err != nil {
+		return nil, err
+	}
+	zr, err := zip.NewReader(af, fi.Size())
+	if err != nil {
+		return nil, zipError(p, err)
 	}
 	files := slices.Clone(zr.File)
 	slices.SortStableFunc(files, func(a, b *zip.File) int { return strings.Compare(a.Name, b.Name) })
@@ -314,14 +318,18 @@ func openMember(src Source) (*memberReader, error) {
 
 // findMember reads the archive's directory for the member src names.
 func findMember(src Source) (*zipEntry, error) {
-	zr, err := zip.OpenReader(src.Archive)
-	if err != nil {
-		return nil, zipError(src.Path, err)
-	}
-	defer zr.Close()
-	fi, err := os.Stat(src.Archive)
+	af, err := os.Open(src.Archive)
 	if err != nil {
 		return nil, err
+	}
+	defer af.Close()
+	fi, err := af.Stat()
+	if err != nil {
+		return nil, err
+	}
+	zr, err := zip.NewReader(af, fi.Size())
+	if err != nil {
+		return nil, zipError(src.Path, err)
 	}
 	for _, f := range zr.File {
 		if f.Name != src.Member {
