@@ -66,6 +66,7 @@ func amplitudeExport(t testing.TB, dir string) string {
 		zipMember{name: "1234/1234_2024-01-01_1#0.json.gz", data: gzipped(t, amplitudeLines("2024-01-01", 1))},
 		zipMember{name: "__MACOSX/1234/._1234_2024-01-01_0#0.json.gz", data: []byte{0, 5, 22, 7}},
 		zipMember{name: "1234/.DS_Store", data: []byte{0, 0, 0, 1}},
+		zipMember{name: "1234/old.rejects.ndjson", data: []byte("{\"a\":1}\n")},
 		zipMember{name: "1234/notes", data: []byte("id,note\n1,first\n")},
 		zipMember{name: "1234/old.ndjson.zst", data: zstded(t, []byte("{\"a\":1}\n"))},
 	)
@@ -399,3 +400,64 @@ func TestZipMemberDamaged(t *testing.T) {
 type nopWriteCloser struct{ io.Writer }
 
 func (nopWriteCloser) Close() error { return nil }
+
+// TestZipDeflatedMemberDamaged cuts into the deflated data of a member:
+// it no longer inflates, and the read ends with damaged data naming it.
+func TestZipDeflatedMemberDamaged(t *testing.T) {
+	dir := t.TempDir()
+	var data bytes.Buffer
+	for i := range 20_000 {
+		fmt.Fprintf(&data, "{\"a\":%d}\n", i)
+	}
+	archive := writeZip(t, dir, "export.zip", zipMember{name: "a.ndjson", data: data.Bytes()})
+	sources, err := Expand([]string{archive}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := sources[0].zip.offset + sources[0].zip.compressed/2
+	for i := off; i < off+64; i++ {
+		b[i] ^= 0xff
+	}
+	if err := os.WriteFile(archive, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sources, err = Expand([]string{archive}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(context.Background(), sources[0], Options{}, nil)
+	if err == nil {
+		_, err = readItems(t, r)
+		r.Close()
+	}
+	if !errors.Is(err, ErrDamaged) || !strings.HasPrefix(err.Error(), archive+"!a.ndjson: zip: ") {
+		t.Fatalf("read a damaged deflated member: %v, want damaged data naming the member", err)
+	}
+}
+
+// TestBzip2Concatenated reads two bzip2 streams one after the other (as
+// pbzip2 and lbzip2 write them) as one file.
+func TestBzip2Concatenated(t *testing.T) {
+	read := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join("..", "testdata", "readers", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	dir := t.TempDir()
+	plain := writeFile(t, dir, "twice.ndjson", append(read("mixed.ndjson"), read("mixed.ndjson")...))
+	packed := writeFile(t, dir, "twice.ndjson.bz2", append(read("mixed.ndjson.bz2"), read("mixed.ndjson.bz2")...))
+	want := mustReadAll(t, plain, Options{}, nil)
+	for i := range want {
+		want[i].Pos.File = packed
+	}
+	if len(want) != 17 { // the sample's last line has no newline: it runs into the second copy's first
+		t.Fatalf("%d items in the plain file, want 17", len(want))
+	}
+	diffItems(t, mustReadAll(t, packed, Options{}, nil), want)
+}
