@@ -207,6 +207,7 @@ func TestZipRefused(t *testing.T) {
 		{"parquet.zip", []zipMember{{name: "x/e.parquet", data: par}}, "parquet.zip!x/e.parquet: zip: Parquet inside a zip archive is not read (Parquet needs a file it can seek in): extract it first"},
 		{"parquet-unnamed.zip", []zipMember{{name: "e", data: par, stored: true}}, "parquet-unnamed.zip!e: zip: Parquet inside a zip archive is not read (Parquet needs a file it can seek in): extract it first"},
 		{"nested.zip", []zipMember{{name: "in.zip", data: inner.Bytes()}}, "nested.zip!in.zip: zip: a zip archive inside a zip archive is not read: extract the inner archive first"},
+		{"binary.zip", []zipMember{{name: "x/logo.png", data: []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")}}, "binary.zip!x/logo.png: cannot detect the format: the content is not CSV, NDJSON or Parquet (name the format)"},
 		{"twice.zip", []zipMember{{name: "a.ndjson", data: nd}, {name: "a.ndjson", data: nd}}, "twice.zip: zip: the archive holds two members named a.ndjson"},
 	}
 	t.Chdir(dir)
