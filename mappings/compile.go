@@ -18,6 +18,7 @@ type textPlan struct {
 	cols  []colRef // textColumn: the first with a value wins
 	value string
 	parts []partPlan
+	ex    *exprPlan // textExpr
 }
 
 // partPlan is literal text or, when isCol, a column of a template.
@@ -60,7 +61,8 @@ type keyNode struct {
 	children   []*keyNode
 	fromValues bool // set first by values: written after the remaining columns
 	wkey       sink.Key
-	valueJSON  string // value as JSON text on one line
+	valueJSON  string    // value as JSON text on one line
+	ex         *exprPlan // a value computed by an expression
 }
 
 // objectPlan is a compiled object.
@@ -90,6 +92,11 @@ type specMapper struct {
 	typeCol     colRef
 	typeValues  map[string]string
 	typeDefault int // index in messageTypes, or -1
+	typeExpr    *exprPlan
+
+	// drops are the drop rules; nil without any, so that a mapping
+	// without them does no more than a nil check per row.
+	drops []dropPlan
 
 	fields [numFields]textPlan
 
@@ -192,8 +199,19 @@ func (s *Spec) Compile(schema []string, opts Options) (Mapper, error) {
 	// Columns (and paths) that are not among the remaining ones.
 	claimed := make(map[string]bool)
 
+	for _, d := range s.drops {
+		m.drops = append(m.drops, dropPlan{name: d.name, ex: d.ex.plan(rc)})
+	}
 	if s.typ.constant != "" {
 		m.constType = typeIndex(s.typ.constant)
+	} else if s.typ.expr != nil {
+		m.typeExpr = s.typ.expr.plan(rc)
+		for _, c := range s.typ.expr.names {
+			claimed[c] = true
+		}
+		if s.typ.deflt != "" {
+			m.typeDefault = typeIndex(s.typ.deflt)
+		}
 	} else {
 		m.typeCol = rc.ref(s.typ.column)
 		m.typeValues = s.typ.values
@@ -214,6 +232,11 @@ func (s *Spec) Compile(schema []string, opts Options) (Mapper, error) {
 			}
 		case textConst:
 			p.value = t.value
+		case textExpr:
+			p.ex = t.expr.plan(rc)
+			for _, c := range t.expr.names {
+				claimed[c] = true
+			}
 		case textTemplate:
 			for _, part := range t.parts {
 				if part.column == "" {
@@ -299,7 +322,7 @@ func (s *Spec) Compile(schema []string, opts Options) (Mapper, error) {
 			claimed[from] = true
 		}
 		for _, v := range obj.values {
-			p.nodes = addNode(p.nodes, v.path, &keyNode{value: v.value}, true)
+			p.nodes = addNode(p.nodes, v.path, &keyNode{value: v.value, ex: v.expr.plan(rc)}, true)
 		}
 	}
 	for o := range m.objects {
@@ -459,6 +482,8 @@ func noIDError(s *Spec) error {
 			where = append(where, fmt.Sprintf("%s (%s)", fieldNames[f], columnsText(t.columns)))
 		case textTemplate:
 			where = append(where, fmt.Sprintf("%s (a template)", fieldNames[f]))
+		case textExpr:
+			where = append(where, fmt.Sprintf("%s (an expression)", fieldNames[f]))
 		}
 	}
 	return fmt.Errorf("no value for %s", strings.Join(where, " nor "))
@@ -566,6 +591,11 @@ func (m *specMapper) header(c *rowCtx, msg *header) (ti int, err error) {
 		return 0, err
 	}
 	msg.Timestamp = ts
+	if m.drops != nil {
+		if err := m.drop(c); err != nil {
+			return 0, err
+		}
+	}
 
 	ti, err = m.messageType(c)
 	if err != nil {
@@ -653,6 +683,9 @@ func (m *specMapper) messageType(c *rowCtx) (int, error) {
 	if m.constType >= 0 {
 		return m.constType, nil
 	}
+	if m.typeExpr != nil {
+		return m.exprType(c)
+	}
 	row := c.row
 	v := c.get(&m.typeCol)
 	cv, ok, err := coerceTo(v, m.typeCol.typ, m.typeCol.ts)
@@ -692,6 +725,8 @@ func (m *specMapper) text(c *rowCtx, f int) (string, error) {
 	switch p.kind {
 	case textConst:
 		return p.value, nil
+	case textExpr:
+		return p.ex.text(c)
 	case textColumn:
 		for i := range p.cols {
 			col := &p.cols[i]

@@ -182,6 +182,8 @@ type Spec struct {
 	// optional holds the columns listed under optional:, with their
 	// lines: they may occur in no row (see paths_check.go).
 	optional map[string]int
+	// drops are the drop rules, in the spec's order.
+	drops []dropRule
 }
 
 // Name returns the name the spec was parsed under (its file name, or
@@ -287,6 +289,7 @@ func belongs(types []string, typ string) bool {
 // typeSpec is the message type: a constant, or a column with a value map.
 type typeSpec struct {
 	line     int
+	expr     *exprSpec
 	constant string
 	column   string
 	values   map[string]string
@@ -299,6 +302,7 @@ const (
 	textColumn
 	textConst
 	textTemplate
+	textExpr
 )
 
 // textSpec is a string field: columns (the first with a value wins), a
@@ -309,6 +313,7 @@ type textSpec struct {
 	columns []string
 	value   string
 	parts   []templatePart
+	expr    *exprSpec
 }
 
 // templatePart is literal text, or a column when column is not empty.
@@ -360,6 +365,7 @@ type constMember struct {
 	key   string   // as written
 	path  []string // key split on dots
 	value json.RawMessage
+	expr  *exprSpec // a computed value instead of value
 }
 
 // LoadSpec reads and parses the mapping spec in the file at path, or the
@@ -538,6 +544,10 @@ func (p *specParser) parse(doc *yaml.Node) error {
 			if err := p.parseOptional(v); err != nil {
 				return err
 			}
+		case "drop":
+			if err := p.parseDrop(v); err != nil {
+				return err
+			}
 		default:
 			if f := indexOf(fieldNames[:], key); f >= 0 {
 				if f == fieldMessageID {
@@ -557,7 +567,7 @@ func (p *specParser) parse(doc *yaml.Node) error {
 				}
 				continue
 			}
-			return p.errorf(k, "", "unknown key %q (want passthrough, type, timestamp, columns, optional, %s or %s)",
+			return p.errorf(k, "", "unknown key %q (want passthrough, type, timestamp, columns, optional, drop, %s or %s)",
 				key, strings.Join(fieldNames[:], ", "), strings.Join(objectNames[:], ", "))
 		}
 	}
@@ -661,6 +671,12 @@ func (p *specParser) parseType(n *yaml.Node) error {
 			}
 			s.typ.column = c
 			p.use(v, "type.column", c)
+		case "expr":
+			e, err := p.parseExpr(v, "type.expr")
+			if err != nil {
+				return err
+			}
+			s.typ.expr = e
 		case "values":
 			vs, err := p.members(v, "type.values")
 			if err != nil {
@@ -687,11 +703,20 @@ func (p *specParser) parseType(n *yaml.Node) error {
 			}
 			s.typ.deflt = t
 		default:
-			return p.errorf(k, "type", "unknown key %q (want column, values or default)", k.Value)
+			return p.errorf(k, "type", "unknown key %q (want column, expr, values or default)", k.Value)
 		}
 	}
+	if s.typ.expr != nil {
+		if s.typ.column != "" {
+			return p.errorf(n, "type", "column and expr: use one or the other")
+		}
+		if s.typ.values != nil {
+			return p.errorf(n, "type", "values maps a column's values; an expr gives the type itself")
+		}
+		return nil
+	}
 	if s.typ.column == "" {
-		return p.errorf(n, "type", "column is required")
+		return p.errorf(n, "type", "column or expr is required")
 	}
 	return nil
 }
@@ -755,13 +780,19 @@ func (p *specParser) parseText(n *yaml.Node, f int) error {
 		return err
 	}
 	if len(ms) != 1 {
-		return p.errorf(n, path, "want one of column or value (and optional: true with a column)")
+		return p.errorf(n, path, "want one of column, value or expr (and optional: true with a column)")
 	}
 	k, v := ms[0][0], resolve(ms[0][1])
 	if optional != nil && k.Value != "column" {
 		return p.errorf(optional, path+".optional", "only a column can be optional")
 	}
 	switch k.Value {
+	case "expr":
+		e, err := p.parseExpr(v, path)
+		if err != nil {
+			return err
+		}
+		t.kind, t.expr = textExpr, e
 	case "column":
 		cols, err := p.columnChoice(v, path+".column", path)
 		if err != nil {
@@ -784,7 +815,7 @@ func (p *specParser) parseText(n *yaml.Node, f int) error {
 		}
 		t.kind, t.value = textConst, c
 	default:
-		return p.errorf(k, path, "unknown key %q (want column, value or optional)", k.Value)
+		return p.errorf(k, path, "unknown key %q (want column, value, expr or optional)", k.Value)
 	}
 	return nil
 }
@@ -1090,6 +1121,13 @@ func (p *specParser) parseObject(n *yaml.Node, o int) error {
 				key := kv[0].Value
 				if key == "" || checkPath(key) != nil {
 					return p.errorf(kv[0], path, "%q is not a key (a dot separates nested keys)", key)
+				}
+				if e, ok, err := p.valueExpr(resolve(kv[1]), path+"."+key); err != nil {
+					return err
+				} else if ok {
+					obj.values = append(obj.values, constMember{key: key, path: strings.Split(key, "."), expr: e})
+					valueNodes[key] = kv[0]
+					continue
 				}
 				raw, err := constantJSON(resolve(kv[1]))
 				if err != nil {
