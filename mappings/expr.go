@@ -523,7 +523,7 @@ func (p *specParser) parseExpr(n *yaml.Node, path string) (*exprSpec, error) {
 	v := &columnVisitor{local: map[string]bool{}}
 	ast.Walk(&node, v)
 	if v.unknown != "" {
-		return nil, e.compileError(p.spec.name, fmt.Errorf("unknown function %s (the functions are %s, and expr's built-ins but now, date, duration, timezone, keys, values and toPairs)",
+		return nil, e.errorAt(p.spec.name, v.unknownAt, fmt.Sprintf("unknown function %s (the functions are %s, and expr's built-ins but now, date, duration, timezone, keys, values and toPairs)",
 			v.unknown, strings.Join(ExprFunctions(), ", ")))
 	}
 	e.names = v.names
@@ -534,6 +534,22 @@ func (p *specParser) parseExpr(n *yaml.Node, path string) (*exprSpec, error) {
 		p.spec.uses = append(p.spec.uses, columnUse{column: name, line: n.Line, path: path})
 	}
 	return e, nil
+}
+
+// errorAt names the spec, the line and the column of the character at
+// offset (in runes) of the expression.
+func (e *exprSpec) errorAt(spec string, offset int, msg string) error {
+	line, col := e.line, e.col
+	for i, r := range []rune(e.src) {
+		if i >= offset {
+			break
+		}
+		col++
+		if r == '\n' {
+			line, col = line+1, e.col
+		}
+	}
+	return fmt.Errorf("%s:%d:%d: %s: expression %q: %s", spec, line, col, e.path, e.src, msg)
 }
 
 // compileError names the spec, the line and the column of an error of
@@ -557,9 +573,10 @@ func (e *exprSpec) compileError(spec string, err error) error {
 // column whose name is not a plain word. It notes a call of a function
 // that is not defined.
 type columnVisitor struct {
-	local   map[string]bool
-	names   []string
-	unknown string
+	local     map[string]bool
+	names     []string
+	unknown   string
+	unknownAt int // the offset of unknown in the expression
 }
 
 func (v *columnVisitor) add(name string) {
@@ -586,7 +603,7 @@ func (v *columnVisitor) Visit(node *ast.Node) {
 		if id, ok := n.Callee.(*ast.IdentifierNode); ok {
 			v.remove(id.Value)
 			if !isExprFunction(id.Value) && v.unknown == "" {
-				v.unknown = id.Value
+				v.unknown, v.unknownAt = id.Value, id.Location().From
 			}
 		}
 	case *ast.MemberNode:

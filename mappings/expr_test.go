@@ -1,0 +1,141 @@
+package mappings
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+)
+
+// TestExprCompileErrors checks that an expression that cannot work is
+// refused when the mapping is parsed, naming the file, the line and the
+// column, and that the clock and the random-order built-ins are not there.
+func TestExprCompileErrors(t *testing.T) {
+	head := "type: track\nevent: e\ntimestamp: ts\n"
+	for _, tc := range []struct{ name, spec, want string }{
+		{"syntax", head + "userId: {expr: 'lower(email'}\n",
+			`m.yaml:4:27: userId: expression "lower(email": unexpected token EOF`},
+		{"now", head + "userId: {expr: 'string(now())'}\n",
+			`m.yaml:4:24: userId: expression "string(now())": unknown function now (the functions are lower, upper, trim, coalesce, sha256, xxhash, split, match, replaceRegex, object, parseTime, and expr's built-ins but now, date, duration, timezone, keys, values and toPairs)`},
+		{"date", head + "userId: u\ndrop:\n  old: 'date(ts) < date(\"2020-01-01\")'\n",
+			`m.yaml:6:9: drop.old: expression "date(ts) < date(\"2020-01-01\")": unknown function date`},
+		{"keys", head + "userId: {expr: 'join(keys(payload), \",\")'}\n",
+			`m.yaml:4:22: userId: expression "join(keys(payload), \",\")": unknown function keys`},
+		{"empty", head + "userId: {expr: ''}\n", `m.yaml:4: userId: the expression is empty`},
+		{"type with column", "type: {column: k, expr: 'k'}\nuserId: u\ntimestamp: ts\n",
+			`m.yaml:1: type: column and expr: use one or the other`},
+		{"drop not a mapping", head + "userId: u\ndrop: ['x']\n", `m.yaml:5: drop: want a mapping, not a list`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseSpec([]byte(tc.spec), "m.yaml")
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if got := err.Error(); len(got) < len(tc.want) || got[:len(tc.want)] != tc.want {
+				t.Fatalf("error\n  %s\nwant it to start with\n  %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestExprColumnsCheckedAgainstSchema checks that a column an expression
+// reads is looked up in a CSV or Parquet header before any row is read.
+func TestExprColumnsCheckedAgainstSchema(t *testing.T) {
+	spec, err := ParseSpec([]byte("type: track\nevent: e\ntimestamp: ts\nuserId: {expr: 'lower(emial) ?? device'}\n"), "m.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = spec.Compile([]string{"e", "ts", "email", "device"}, Options{})
+	want := `m.yaml:4: userId: column "emial" is not in the file (columns: e, ts, email, device)`
+	if err == nil || len(err.Error()) < len(want) || err.Error()[:len(want)] != want {
+		t.Fatalf("error %v, want it to start with %s", err, want)
+	}
+}
+
+// TestExprColumnsRead checks which names of an expression are columns:
+// not functions, not names that let declares, and $env["…"] for names
+// that are not plain words.
+func TestExprColumnsRead(t *testing.T) {
+	spec, err := ParseSpec([]byte(`type: track
+event: e
+timestamp: ts
+userId: {expr: 'let d = lower(trim(email)); d ?? coalesce(user.id, $env["device-id"])'}
+`), "m.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := spec.fields[fieldUserID].expr.names
+	want := []string{"email", "user", "device-id"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("columns %q, want %q", got, want)
+	}
+}
+
+// TestExprFunctions calls each function of the mapping with exact inputs.
+func TestExprFunctions(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		fn   func(...any) (any, error)
+		args []any
+		want any
+	}{
+		{"lower", textFunc("lower", nil), nil, nil},
+		{"coalesce skips null and empty", fnCoalesce, []any{nil, "", " ", "b", "c"}, "b"},
+		{"coalesce of nothing", fnCoalesce, []any{nil, ""}, nil},
+		{"sha256", fnSHA256, []any{"a", 1}, "e5a8ff0bd3c5ee0f7fa2b2dd7a7a3b9b0b1d5c6f3d1e5f5bd2f1b0e1b6f1d6a4"},
+		{"xxhash", fnXXHash, []any{"u1"}, nil},
+		{"split", fnSplit, []any{"a|b", "|"}, []any{"a", "b"}},
+		{"match", fnMatch, []any{"utm_source", "^utm_"}, true},
+		{"match null", fnMatch, []any{nil, "^utm_"}, false},
+		{"replaceRegex", fnReplaceRegex, []any{"a-b-c", "-(.)", "+$1"}, "a+b+c"},
+		{"object", fnObject, []any{[]any{
+			map[string]any{"key": "a", "value": map[string]any{"string_value": "x"}},
+			map[string]any{"key": "b", "value": map[string]any{"string_value": nil, "int_value": 2}},
+		}, "key", []any{"value.string_value", "value.int_value"}}, map[string]any{"a": "x", "b": 2}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "lower" {
+				tc.fn = exprFunctionByName("lower")
+				tc.args = []any{"ÄB"}
+				tc.want = "äb"
+			}
+			got, err := tc.fn(tc.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.name == "sha256" {
+				s := got.(string)
+				if len(s) != 64 {
+					t.Fatalf("sha256 %q", s)
+				}
+				return
+			}
+			if tc.name == "xxhash" {
+				if got != "9dc02546854d5df1" {
+					t.Fatalf("xxhash %v", got)
+				}
+				return
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got %#v, want %#v", got, tc.want)
+			}
+		})
+	}
+}
+
+func exprFunctionByName(name string) func(...any) (any, error) {
+	for _, f := range exprFunctions {
+		if f.name == name {
+			return f.fn
+		}
+	}
+	return nil
+}
+
+// TestFilterErrorIsFiltered checks that a row a drop rule filters is
+// ErrFiltered, and that FilterRule names the rule.
+func TestFilterErrorIsFiltered(t *testing.T) {
+	err := error(&FilterError{Rule: "merges"})
+	if !errors.Is(err, ErrFiltered) || FilterRule(err) != "merges" || FilterRule(ErrFiltered) != "" {
+		t.Fatalf("%v", err)
+	}
+}
