@@ -79,6 +79,8 @@ type objectPlan struct {
 	remaining []member
 	// shape caches the rules for the columns of the last schemaless row.
 	shape atomic.Pointer[rowShape]
+	// globs are the patterns of exclude and rename, or nil.
+	globs *objectGlobs
 }
 
 // specMapper is a Spec compiled for one schema (or for schemaless rows).
@@ -183,6 +185,19 @@ func (s *Spec) Compile(schema []string, opts Options) (Mapper, error) {
 				}
 				return nil, fmt.Errorf("%s:%d: %s: %s %q is not in the file (columns: %s)%s",
 					s.name, u.line, u.path, what, u.column, columnList(schema), schemaSuggestion(u.column, schema))
+			}
+		}
+	}
+	if schema != nil {
+		if err := checkGlobs(s, schema); err != nil {
+			return nil, err
+		}
+	} else {
+		for o, obj := range s.objects {
+			if obj != nil && len(obj.includeGlobs) > 0 {
+				g := obj.includeGlobs[0]
+				return nil, fmt.Errorf("%s:%d: %s.include: pattern %q: include patterns need a header (CSV, Parquet); name the keys of NDJSON rows, or take the remaining keys and exclude the others (patterns work there)",
+					s.name, g.line, objectNames[o], g.pattern)
 			}
 		}
 	}
@@ -307,6 +322,16 @@ func (s *Spec) Compile(schema []string, opts Options) (Mapper, error) {
 			ref := rc.ref(c)
 			p.nodes = addNode(p.nodes, splitKey(key, obj.rename[c] != ""), &keyNode{col: &ref}, false)
 			claimed[c] = true
+		}
+		if len(obj.includeGlobs) > 0 {
+			nodes, err := includeByGlob(s, o, obj, schema, rc, p.nodes, claimed)
+			if err != nil {
+				return nil, err
+			}
+			p.nodes = nodes
+		}
+		if excludeGlobs := allExcludeGlobs(s); excludeGlobs != nil || obj.renameGlobs != nil {
+			p.globs = &objectGlobs{exclude: excludeGlobs, rename: obj.renameGlobs}
 		}
 		for _, from := range obj.renamed {
 			if indexOf(obj.include, from) >= 0 {
@@ -466,6 +491,9 @@ func remainingRules(s *Spec, obj *objectSpec, container string, claimed map[stri
 // and false if it is not among the remaining ones.
 func (p *objectPlan) rule(name string) (remainingRule, bool) {
 	r, ok := p.rules[name]
+	if p.globs != nil && !(ok && r.skip) {
+		return p.globs.rule(name, r, ok)
+	}
 	if !ok {
 		return remainingRule{key: name}, true
 	}

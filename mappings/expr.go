@@ -8,9 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"path"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -876,27 +874,6 @@ func (p *specParser) parseDrop(n *yaml.Node) error {
 		p.spec.drops = append(p.spec.drops, dropRule{name: k.Value, ex: e})
 	}
 	return nil
-}
-
-// globMatch reports whether name matches a pattern of include, exclude or
-// rename: * is any run of characters (dots too), ? one, [a-z] a class.
-func globMatch(pattern, name string) bool {
-	ok, err := path.Match(strings.ReplaceAll(pattern, "/", "\x00"), strings.ReplaceAll(name, "/", "\x00"))
-	return err == nil && ok
-}
-
-// isGlob reports whether a name in include, exclude or rename is a
-// pattern.
-func isGlob(s string) bool { return strings.ContainsAny(s, "*?[") }
-
-// sortedKeys returns a map's keys in order.
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // valueExpr parses a member of values that is {expr: …}: a value

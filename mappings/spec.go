@@ -341,6 +341,9 @@ type objectSpec struct {
 	renamed    []string // the keys of rename, in the spec's order
 	values     []constMember
 	from       string
+	// includeGlobs, excludeGlobs and renameGlobs are the patterns among
+	// the names of include, exclude and rename (see patterns.go).
+	includeGlobs, excludeGlobs, renameGlobs []globPattern
 	// keys are the output keys the object sets explicitly, and the
 	// leading parts of dotted ones, with who sets each.
 	keys map[string]keyOwner
@@ -357,7 +360,8 @@ func (o *objectSpec) takesRest() bool {
 // columns too when it is the message type's default object and no other
 // object takes them.
 func (o *objectSpec) explicitOnly() bool {
-	return !o.hasInclude && o.from == "" && len(o.exclude) == 0 && (len(o.values) > 0 || len(o.rename) > 0)
+	return !o.hasInclude && o.from == "" && len(o.exclude) == 0 && len(o.excludeGlobs) == 0 && len(o.renameGlobs) == 0 &&
+		(len(o.values) > 0 || len(o.rename) > 0)
 }
 
 // constMember is a constant member of an object, as JSON.
@@ -1074,11 +1078,11 @@ func (p *specParser) parseObject(n *yaml.Node, o int) error {
 		case "include":
 			includeNode = v
 			obj.hasInclude = true
-			if obj.include, err = p.columnList(v, path); err != nil {
+			if obj.include, obj.includeGlobs, err = p.columnGlobList(v, path); err != nil {
 				return err
 			}
 		case "exclude":
-			if obj.exclude, err = p.columnList(v, path); err != nil {
+			if obj.exclude, obj.excludeGlobs, err = p.columnGlobList(v, path); err != nil {
 				return err
 			}
 		case "from":
@@ -1094,6 +1098,18 @@ func (p *specParser) parseObject(n *yaml.Node, o int) error {
 			obj.rename = make(map[string]string, len(rs))
 			for _, kv := range rs {
 				from := kv[0].Value
+				if isGlob(from) {
+					to, err := p.scalar(resolve(kv[1]), path+"."+from)
+					if err != nil {
+						return err
+					}
+					g, err := p.globRename(kv[0], kv[1], path, to)
+					if err != nil {
+						return err
+					}
+					obj.renameGlobs = append(obj.renameGlobs, g)
+					continue
+				}
 				if err := checkPath(from); err != nil || from == "" {
 					return p.errorf(kv[0], path, "%q is not a column name", from)
 				}
@@ -1168,8 +1184,14 @@ func (p *specParser) parseObject(n *yaml.Node, o int) error {
 		return nil
 	}
 	obj.keys = keys
-	for i, c := range obj.include {
-		at, path := includeNode.Content[i], name+".include"
+	for _, c := range obj.include {
+		at, path := includeNode, name+".include"
+		for _, n := range includeNode.Content {
+			if n = resolve(n); n.Value == c {
+				at = n
+				break
+			}
+		}
 		key := []string{c}
 		if to, ok := obj.rename[c]; ok {
 			at, path, key = renameNodes[c], name+".rename", strings.Split(to, ".")
@@ -1195,6 +1217,34 @@ func (p *specParser) parseObject(n *yaml.Node, o int) error {
 		}
 	}
 	return nil
+}
+
+// columnGlobList parses a list of column names and patterns.
+func (p *specParser) columnGlobList(n *yaml.Node, path string) ([]string, []globPattern, error) {
+	if n.Kind != yaml.SequenceNode {
+		return nil, nil, p.errorf(n, path, "want a list of columns, not %s", nodeKind(n))
+	}
+	var globs []globPattern
+	plain := &yaml.Node{Kind: yaml.SequenceNode, Line: n.Line, Column: n.Column}
+	for _, c := range n.Content {
+		c = resolve(c)
+		if c.Kind == yaml.ScalarNode && isGlob(c.Value) {
+			for _, g := range globs {
+				if g.pattern == c.Value {
+					return nil, nil, p.errorf(c, path, "pattern %q is listed twice", c.Value)
+				}
+			}
+			g, err := p.globEntry(c, path, c.Value)
+			if err != nil {
+				return nil, nil, err
+			}
+			globs = append(globs, g)
+			continue
+		}
+		plain.Content = append(plain.Content, c)
+	}
+	cols, err := p.columnList(plain, path)
+	return cols, globs, err
 }
 
 // columnList parses a list of column names.
@@ -1245,6 +1295,11 @@ func constantJSON(n *yaml.Node) (json.RawMessage, error) {
 func (s *Spec) Columns() (cols []string, all bool) {
 	if s.passthrough {
 		return nil, true
+	}
+	for _, o := range s.objects {
+		if o != nil && len(o.includeGlobs) > 0 {
+			return nil, true // the columns the patterns match are known per file
+		}
 	}
 	m, err := s.Compile(nil, Options{})
 	if err != nil {
