@@ -104,6 +104,8 @@ func FilterRule(err error) string {
 // same message whenever it is imported.
 func exprOptions() []expr.Option {
 	opts := []expr.Option{
+		// A map env makes each column a direct map lookup (no reflection).
+		expr.Env(map[string]any{}),
 		expr.AllowUndefinedVariables(),
 		expr.DisableBuiltin("now"),
 		expr.DisableBuiltin("date"),
@@ -653,8 +655,9 @@ func (pl *exprPlan) eval(c *rowCtx) (any, error) {
 		}
 		st.env[col.name] = v
 	}
+	// The env keeps the row's values until the next row overwrites them:
+	// each run sets every column the program reads.
 	out, err := st.vm.Run(pl.spec.prog, st.env)
-	clear(st.env)
 	pl.pool.Put(st)
 	return out, err
 }
