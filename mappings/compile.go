@@ -61,8 +61,9 @@ type keyNode struct {
 	children   []*keyNode
 	fromValues bool // set first by values: written after the remaining columns
 	wkey       sink.Key
-	valueJSON  string    // value as JSON text on one line
-	ex         *exprPlan // a value computed by an expression
+	valueJSON  string     // value as JSON text on one line
+	ex         *exprPlan  // a value computed by an expression
+	tmpl       []partPlan // a text made by a template
 }
 
 // objectPlan is a compiled object.
@@ -253,13 +254,11 @@ func (s *Spec) Compile(schema []string, opts Options) (Mapper, error) {
 				claimed[c] = true
 			}
 		case textTemplate:
+			p.parts = templatePlan(t, rc)
 			for _, part := range t.parts {
-				if part.column == "" {
-					p.parts = append(p.parts, partPlan{text: part.text})
-					continue
+				if part.column != "" {
+					claimed[part.column] = true
 				}
-				p.parts = append(p.parts, partPlan{col: rc.ref(part.column), isCol: true})
-				claimed[part.column] = true
 			}
 		}
 	}
@@ -347,7 +346,11 @@ func (s *Spec) Compile(schema []string, opts Options) (Mapper, error) {
 			claimed[from] = true
 		}
 		for _, v := range obj.values {
-			p.nodes = addNode(p.nodes, v.path, &keyNode{value: v.value, ex: v.expr.plan(rc)}, true)
+			nd := &keyNode{value: v.value, ex: v.expr.plan(rc)}
+			if v.tmpl != nil {
+				nd.tmpl = templatePlan(v.tmpl, rc)
+			}
+			p.nodes = addNode(p.nodes, v.path, nd, true)
 		}
 	}
 	for o := range m.objects {
@@ -374,6 +377,19 @@ func (s *Spec) Compile(schema []string, opts Options) (Mapper, error) {
 		return nil, fmt.Errorf("%s: %w", s.name, err)
 	}
 	return m, nil
+}
+
+// templatePlan resolves the columns of a template.
+func templatePlan(t *textSpec, rc *refCompiler) []partPlan {
+	parts := make([]partPlan, 0, len(t.parts))
+	for _, part := range t.parts {
+		if part.column == "" {
+			parts = append(parts, partPlan{text: part.text})
+			continue
+		}
+		parts = append(parts, partPlan{col: rc.ref(part.column), isCol: true})
+	}
+	return parts
 }
 
 // renameIsRule reports whether a rename on an object that takes the
@@ -768,27 +784,33 @@ func (m *specMapper) text(c *rowCtx, f int) (string, error) {
 		}
 		return "", nil
 	case textTemplate:
-		var b strings.Builder
-		for i := range p.parts {
-			part := &p.parts[i]
-			if !part.isCol {
-				b.WriteString(part.text)
-				continue
-			}
-			s, ok, err := columnText(c, &part.col)
-			if err != nil {
-				return "", fieldError(c.row, fieldNames[f], part.col.name, c.get(&part.col), sink.ReasonInvalidValue, err)
-			}
-			if !ok {
-				// A template with a part missing has no value at all,
-				// rather than a half-made one.
-				return "", nil
-			}
-			b.WriteString(s)
-		}
-		return b.String(), nil
+		return templateText(c, p.parts, fieldNames[f])
 	}
 	return "", nil
+}
+
+// templateText expands a template for field; "" if a column of it has
+// no value in the row.
+func templateText(c *rowCtx, parts []partPlan, field string) (string, error) {
+	var b strings.Builder
+	for i := range parts {
+		part := &parts[i]
+		if !part.isCol {
+			b.WriteString(part.text)
+			continue
+		}
+		s, ok, err := columnText(c, &part.col)
+		if err != nil {
+			return "", fieldError(c.row, field, part.col.name, c.get(&part.col), sink.ReasonInvalidValue, err)
+		}
+		if !ok {
+			// A template with a part missing has no value at all,
+			// rather than a half-made one.
+			return "", nil
+		}
+		b.WriteString(s)
+	}
+	return b.String(), nil
 }
 
 // columnText returns a column's value as text, after its declared type.

@@ -370,6 +370,7 @@ type constMember struct {
 	path  []string // key split on dots
 	value json.RawMessage
 	expr  *exprSpec // a computed value instead of value
+	tmpl  *textSpec // a template instead of value
 }
 
 // LoadSpec reads and parses the mapping spec in the file at path, or the
@@ -1142,6 +1143,15 @@ func (p *specParser) parseObject(n *yaml.Node, o int) error {
 					return err
 				} else if ok {
 					obj.values = append(obj.values, constMember{key: key, path: strings.Split(key, "."), expr: e})
+					valueNodes[key] = kv[0]
+					continue
+				}
+				if vn := resolve(kv[1]); vn.Kind == yaml.ScalarNode && vn.Tag == "!!str" && strings.Contains(vn.Value, "{{") {
+					t := &textSpec{line: vn.Line}
+					if err := p.parseTemplate(vn, path+"."+key, vn.Value, t); err != nil {
+						return err
+					}
+					obj.values = append(obj.values, constMember{key: key, path: strings.Split(key, "."), tmpl: t})
 					valueNodes[key] = kv[0]
 					continue
 				}
