@@ -44,7 +44,23 @@ import (
 //	  rename: {amount: order.revenue}   # another key; dots build nested objects
 //	  values: {source: legacy, "os.name": iOS}   # constants (any YAML value)
 //	  from: payload              # take the members of this object column
+//	drop:                        # rows to filter: a rule's name and its condition
+//	  merges: 'event == "$merge"'
 //	# passthrough: true          # alone: the rows are Segment messages already
+//
+// Expressions (see expr.go). The type ({expr: …}, with an optional
+// default), any text field ({expr: …}), a member of values ({expr: …})
+// and each drop rule may be an expression of github.com/expr-lang/expr
+// over the row's columns, compiled when the spec is parsed; a syntax
+// error names the file, the line and the column. A row a drop rule
+// matches is filtered (FilterError, which is ErrFiltered); a row for which
+// an expression fails is a reject (ReasonExpression). The clock and the
+// built-ins that iterate a map in random order are not available. A text
+// with "{{" in values is a template.
+//
+// Patterns (see patterns.go). A name with *, ? or [ in include, exclude or
+// a key of rename is a glob standing for the columns it matches; against
+// a header, one that matches none is an error of Compile.
 //
 // Columns. Wherever the spec names a column (ids, event, type, timestamp,
 // templates, columns:, include, exclude, rename, from) it may name a path
