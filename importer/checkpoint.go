@@ -82,7 +82,11 @@ type Checkpoint struct {
 // are empty while it is pending. FooterSHA256 is the SHA-256 of a Parquet
 // file's footer, its metadata, instead. Checkpoints of older versions hold
 // neither: their files are recognised by size, Fingerprint and ModTime,
-// which a file with a digest is not compared by.
+// which a file with a digest is not compared by. A member of a zip archive
+// (readers.Source.Archive) has the path of the archive made absolute, "!"
+// and its name, its Fingerprint from the archive's directory (CRC-32 and
+// sizes) and no ModTime: an archive downloaded again with the same members
+// resumes.
 type CheckpointFile struct {
 	Path        string            `json:"path"`
 	Size        int64             `json:"size"`
@@ -323,6 +327,9 @@ func checksumMatches(b []byte, sum string) bool {
 // fileOf returns the checkpoint entry of a source as it is now.
 func fileOf(src readers.Source) (CheckpointFile, error) {
 	f := CheckpointFile{Path: absPath(src.Path), Size: src.Size, Fingerprint: src.Fingerprint, Format: src.Format, Status: StatusPending}
+	if src.Archive != "" {
+		return memberOf(src)
+	}
 	st, err := os.Stat(src.Path)
 	if err != nil {
 		return f, err
@@ -389,6 +396,8 @@ func (cp *Checkpoint) match(path string, files []CheckpointFile, options map[str
 			changed("sources", fmt.Sprintf("file %d was %s, is now %s", i+1, was.Path, now.Path))
 		case was.Status == StatusPending:
 			// Nothing of it was read: it is read as it is now.
+		case isMemberFingerprint(now.Fingerprint) && was.Fingerprint != now.Fingerprint:
+			changed("sources", fmt.Sprintf("%s changed: the zip archive's directory records another CRC-32 or size for it than the checkpoint saw", now.Path))
 		case now.Size > was.Size && was.Status == StatusPartial && was.ContentCRC != "":
 			// A file that grew while it was read, or since: the rows
 			// up to the resume position are those the checkpoint saw

@@ -94,12 +94,11 @@ type Config struct {
 	// finish once ctx ends. Default: 30s.
 	DrainTimeout time.Duration
 
-	// RepeatedIDLimit is how many distinct content-derived messageIds the
-	// run remembers to count the messages whose id an earlier message of
-	// the run has (Report.RepeatedIDs), 16 bytes each (a limit that is
-	// not a power of two rounds the memory up to one); past it
-	// the count covers the messages up to then. Default (0):
-	// DefaultRepeatedIDLimit; negative: not counted.
+	// RepeatedIDLimit is over how many messages with content-derived
+	// messageIds, the run's first, it counts those whose id an earlier
+	// message of the run has (Report.RepeatedIDs), keeping 8 bytes of
+	// each id. Default (0): DefaultRepeatedIDLimit; negative: not
+	// counted.
 	RepeatedIDLimit int
 
 	// MaxRejects stops the run once more rows than this are rejected in

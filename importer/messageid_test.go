@@ -196,10 +196,9 @@ func TestRepeatedIDsAreCounted(t *testing.T) {
 		summary                    string
 	}{
 		{0, 3, 6, 6, "  repeated ids 3 (messages identical to an earlier one in every field their derived messageId covers: Segment keeps only the first)\n"},
-		// Three distinct ids fill the set at row 4: rows 1-4 are counted
-		// (one repeat).
-		{3, 1, 4, 6, "  repeated ids 1 (messages identical to an earlier one in every field their derived messageId covers: Segment keeps only the first)\n" +
-			"    counted over the first 4 of 6 messages with derived ids\n"},
+		// Rows 1-3 are counted: a b a, one repeat.
+		{3, 1, 3, 6, "  repeated ids 1 (messages identical to an earlier one in every field their derived messageId covers: Segment keeps only the first)\n" +
+			"    counted over the first 3 of 6 messages with derived ids\n"},
 		{-1, 0, 0, 6, "  repeated ids 0 (messages identical to an earlier one in every field their derived messageId covers: Segment keeps only the first)\n" +
 			"    counted over the first 0 of 6 messages with derived ids\n"},
 	} {

@@ -36,8 +36,8 @@ type Report struct {
 	// RepeatedIDs counts the messages of this run whose content-derived
 	// messageId an earlier message of this run had: rows identical in
 	// every field the id covers, of which Segment keeps only the first.
-	// It covers IDsChecked of the DerivedIDs messages with such ids
-	// (fewer once Config.RepeatedIDLimit distinct ids were seen).
+	// It covers IDsChecked of the DerivedIDs messages with such ids: the
+	// first Config.RepeatedIDLimit of them.
 	RepeatedIDs int64 `json:"repeated_ids"`
 	IDsChecked  int64 `json:"ids_checked"`
 	DerivedIDs  int64 `json:"derived_ids"`
@@ -240,7 +240,7 @@ func (r *run) report(files int, total int64, d time.Duration) Report {
 		rep.Hint = r.reasons.hint(r.cfg.Spec == nil)
 	}
 	if r.repeats != nil {
-		rep.RepeatedIDs, rep.IDsChecked, rep.DerivedIDs = r.repeats.repeated.Load(), r.repeats.checked.Load(), r.repeats.derived.Load()
+		rep.RepeatedIDs, rep.IDsChecked, rep.DerivedIDs = r.repeats.counts()
 	}
 	rep.Unsettled = rep.RowsRead - rep.Delivered - rep.Rejected - rep.Filtered
 	if d > 0 {

@@ -3,6 +3,7 @@ package readers
 import (
 	"bufio"
 	"bytes"
+	"compress/bzip2"
 	"context"
 	"errors"
 	"fmt"
@@ -32,7 +33,10 @@ var (
 	gzipMagic    = []byte{0x1f, 0x8b}
 	zstdMagic    = []byte{0x28, 0xb5, 0x2f, 0xfd}
 	parquetMagic = []byte("PAR1")
-	utf8BOM      = []byte{0xef, 0xbb, 0xbf}
+	// bzip2Magic is "BZh", a block size digit and the magic of the first
+	// block (or of the end of an empty stream).
+	bzip2Magic = []byte("BZh91AY&SY")
+	utf8BOM    = []byte{0xef, 0xbb, 0xbf}
 )
 
 // countingReader counts the bytes read from a file into a progress counter.
@@ -113,11 +117,14 @@ type input struct {
 	gz       *gzip.Reader
 	ra       *readAhead // over gz
 	zs       *zstd.Decoder
-	codec    string      // "", "gzip" or "zstd"
+	codec    string      // "", "gzip", "zstd" or "bzip2"
 	r        io.Reader   // the uncompressed stream
 	seekable bool        // a plain regular file: resuming may seek
 	stable   *stableFile // over file, if it is a regular file
 	size     int64       // size of a plain regular file, else 0
+
+	member     io.Closer // the member of a zip archive read, closed with the input; nil for a file
+	fileBacked bool      // a regular file or a zip member: a read never waits for a writer
 }
 
 // openInput opens path ("-" is standard input) and sets up decompression by
@@ -138,6 +145,7 @@ func openInput(path string, progress *atomic.Int64) (*input, error) {
 			return nil, err
 		}
 		in.seekable = fi.Mode().IsRegular()
+		in.fileBacked = in.seekable
 		if in.seekable {
 			in.size = fi.Size()
 			in.stable = newStableFile(f, path, fi)
@@ -147,13 +155,54 @@ func openInput(path string, progress *atomic.Int64) (*input, error) {
 	if in.stable != nil {
 		in.count.r = in.stable
 	}
+	return in, in.decompress()
+}
+
+// openSourceInput opens src: its file, or its member of a zip archive.
+func openSourceInput(src Source, progress *atomic.Int64) (*input, error) {
+	if src.Archive == "" {
+		return openInput(src.Path, progress)
+	}
+	m, err := openMember(src)
+	if err != nil {
+		return nil, err
+	}
+	return newInput(src.Path, m, m, progress)
+}
+
+// newInput reads r, the content of a member of a zip archive named path,
+// closed with closer, and sets up decompression by the magic bytes of its
+// content.
+func newInput(path string, r io.Reader, closer io.Closer, progress *atomic.Int64) (*input, error) {
+	in := &input{path: path, member: closer, fileBacked: true}
+	in.count = countingReader{r: r, progress: progress}
+	return in, in.decompress()
+}
+
+// decompress sets up the decompressor that the first bytes of the input
+// name, if any. On error, the input is closed.
+func (in *input) decompress() error {
+	path := in.path
 	in.br = bufio.NewReaderSize(&in.count, fileBufferSize)
-	magic, err := in.br.Peek(len(zstdMagic))
+	magic, err := in.br.Peek(len(bzip2Magic))
 	if err != nil && err != io.EOF {
 		in.Close()
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	switch {
+	case isZipHead(magic):
+		member := in.member != nil
+		in.Close()
+		switch {
+		case member:
+			return fmt.Errorf("%s: zip: a zip archive inside a zip archive is not read: extract the inner archive first", path)
+		case !in.seekable:
+			if path == "-" {
+				path = "standard input"
+			}
+			return fmt.Errorf("%s: %w", path, errZipStream)
+		}
+		return fmt.Errorf("%s: a zip archive: give it as a source (Expand lists its members)", path)
 	case bytes.HasPrefix(magic, gzipMagic):
 		gz, err := gzip.NewReader(in.br)
 		if err != nil {
@@ -161,15 +210,16 @@ func openInput(path string, progress *atomic.Int64) (*input, error) {
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
 			}
-			return nil, fmt.Errorf("%s: %w", path, &codecError{codec: "gzip", err: err})
+			return fmt.Errorf("%s: %w", path, &codecError{codec: "gzip", err: err})
 		}
 		in.gz, in.codec = gz, "gzip"
 		in.r = codecReader{codec: "gzip", r: gz}
-		if in.seekable {
-			// A regular file is decompressed on a goroutine of its own,
-			// while the rows of what is already decompressed are parsed.
-			// Not a pipe or stdin: a read of one may wait for ever, and
-			// Close waits for the goroutine's read to return.
+		if in.fileBacked {
+			// A regular file (or a member of a zip archive) is
+			// decompressed on a goroutine of its own, while the rows
+			// of what is already decompressed are parsed. Not a pipe
+			// or stdin: a read of one may wait for ever, and Close
+			// waits for the goroutine's read to return.
 			in.ra = newReadAhead(gz)
 			in.r = codecReader{codec: "gzip", r: in.ra}
 		}
@@ -178,15 +228,26 @@ func openInput(path string, progress *atomic.Int64) (*input, error) {
 		zs, err := zstd.NewReader(in.br, zstd.WithDecoderConcurrency(1))
 		if err != nil {
 			in.Close()
-			return nil, fmt.Errorf("%s: %w", path, &codecError{codec: "zstd", err: err})
+			return fmt.Errorf("%s: %w", path, &codecError{codec: "zstd", err: err})
 		}
 		in.zs, in.codec = zs, "zstd"
 		in.r = codecReader{codec: "zstd", r: zs}
 		in.seekable, in.size = false, 0
+	case isBzip2Head(magic):
+		in.codec = "bzip2"
+		bz := bzip2.NewReader(in.br)
+		in.r = codecReader{codec: "bzip2", r: bz}
+		if in.fileBacked {
+			// bzip2 is slow to decompress: as gzip, on a goroutine of
+			// its own.
+			in.ra = newReadAhead(bz)
+			in.r = codecReader{codec: "bzip2", r: in.ra}
+		}
+		in.seekable, in.size = false, 0
 	default:
 		in.r = in.br
 	}
-	return in, nil
+	return nil
 }
 
 // seek moves a plain file to offset off; the stream over it must be reset.
@@ -217,6 +278,11 @@ func (in *input) Close() error {
 	if in.zs != nil {
 		in.zs.Close()
 		in.zs = nil
+	}
+	if in.member != nil {
+		err := in.member.Close()
+		in.member = nil
+		return err
 	}
 	if in.owned && in.file != nil {
 		err := in.file.Close()
@@ -487,4 +553,14 @@ func trimCR(b []byte) []byte {
 		return b[:n-1]
 	}
 	return b
+}
+
+// isBzip2Head reports whether head starts a bzip2 stream: "BZh", a block
+// size from 1 to 9, then the magic of a block or of the stream's end.
+func isBzip2Head(head []byte) bool {
+	if len(head) < len(bzip2Magic) || string(head[:3]) != "BZh" || head[3] < '1' || head[3] > '9' {
+		return false
+	}
+	m := string(head[4:10])
+	return m == "1AY&SY" || m == "\x17\x72\x45\x38\x50\x90"
 }

@@ -17,12 +17,24 @@ const (
 
 // Source is one input: a file, or standard input ("-").
 type Source struct {
-	Path   string // as given or found; "-" is standard input
+	Path   string // as given or found; "-" is standard input; Archive!Member for a member of a zip archive
 	Format string // one of the Format constants, detected or forced
-	Size   int64  // bytes on disk (compressed size for compressed files); 0 for stdin
-	// Fingerprint identifies the file's content: a hex hash of its size and
-	// its first and last 64 KiB. Empty for stdin.
+	// Size is the bytes on disk (compressed size for compressed files);
+	// for a member of a zip archive, its size in the archive after the
+	// archive's own compression is undone (a gzip member still counts
+	// its gzip bytes); 0 for stdin.
+	Size int64
+	// Fingerprint identifies the file's content: a hex hash of its size
+	// and its first and last 64 KiB; for a member of a zip archive,
+	// "zip:" and the CRC-32, compressed and uncompressed sizes the
+	// archive's directory records. Empty for stdin.
 	Fingerprint string
+	// Archive is the path of the zip archive the source is a member of,
+	// and Member the member's name in it ("1234/1234_2024-01-01_0#0.json.gz");
+	// both empty for a file or stdin.
+	Archive, Member string
+
+	zip *zipEntry // where Expand found the member in Archive
 }
 
 // Options configure how sources are found and read. The zero value reads
@@ -143,7 +155,14 @@ func (o Options) withDefaults() (Options, error) {
 // ending in ".rejects.ndjson", anything under ".backfill") are skipped; a
 // file named explicitly is always used. A file reached twice is listed
 // once. "-" (standard input) may appear once. A missing file, or a folder or
-// glob that yields no file, is an error naming it. Each file's format is
+// glob that yields no file, is an error naming it. A zip archive (a
+// regular file named .zip or starting like one) stands for its members,
+// sorted by name, each a Source of its own whose Path is the archive's
+// path, "!" and the member's name ("export.zip!1234/1234_2024-01-01_0#0.json.gz"),
+// so that its rows' positions and errors name the member; folders, hidden
+// members and __MACOSX/ are skipped, and an archive with no other member,
+// a member that is itself a zip archive or Parquet, or two members of one
+// name are errors. Each file's format is
 // detected (Options.Format forces it) and its size and Fingerprint are
 // recorded; standard input's format is detected when it is opened.
 func Expand(args []string, opts Options) ([]Source, error) { return expand(args, opts) }
@@ -155,9 +174,14 @@ func Expand(args []string, opts Options) ([]Source, error) { return expand(args,
 // and the rows before it skipped without parsing their fields.
 //
 // The format is Options.Format, else src.Format, else detected from the file
-// name after any .gz/.zst/.zstd extension (.csv, .tsv, .ndjson, .jsonl,
-// .json, .parquet), else from the content. Compression (gzip, zstd) is
-// detected from the content's magic bytes. A .json file (or detected JSON)
+// name after any .gz/.zst/.zstd/.bz2 extension (.csv, .tsv, .ndjson, .jsonl,
+// .json, .parquet), else from the content. Compression (gzip, zstd, bzip2)
+// is detected from the content's magic bytes. A member of a zip archive
+// (Source.Archive, as Expand lists them) is read from the archive as a
+// file is, its own compression detected the same way; it cannot be
+// Parquet. A zip archive itself is refused: Expand lists its members, and
+// one from standard input or a pipe cannot be read (zip keeps its
+// directory at its end). A .json file (or detected JSON)
 // whose content is one top-level array is read element by element. Open
 // blocks while it reads the first bytes (and a CSV header, or a Parquet
 // footer). The returned Reader is a Schemer for CSV and Parquet.
@@ -209,9 +233,12 @@ func Open(ctx context.Context, src Source, opts Options, at *Position) (Reader, 
 		format = formatByName(src.Path).format
 	}
 	if format == FormatParquet {
+		if src.Archive != "" {
+			return nil, fmt.Errorf("%s: zip: Parquet inside a zip archive is not read (Parquet needs a file it can seek in): extract it first", src.Path)
+		}
 		return openParquet(ctx, src, opts, at, 0)
 	}
-	in, err := openInput(src.Path, opts.Progress)
+	in, err := openSourceInput(src, opts.Progress)
 	if err != nil {
 		return nil, err
 	}
@@ -236,6 +263,9 @@ func openErr(ctx context.Context, path string, err error) error {
 func openDetectedParquet(ctx context.Context, src Source, in *input, opts Options, at *Position) (Reader, error) {
 	if in.codec != "" {
 		return nil, fmt.Errorf("%s: parquet: %s-compressed Parquet files are not supported (Parquet compresses its pages itself): decompress the file first", src.Path, in.codec)
+	}
+	if src.Archive != "" {
+		return nil, fmt.Errorf("%s: zip: Parquet inside a zip archive is not read (Parquet needs a file it can seek in): extract it first", src.Path)
 	}
 	if !in.owned || !in.seekable {
 		return nil, needsFileError(src.Path)

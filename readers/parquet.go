@@ -32,7 +32,7 @@ const (
 	maxColumnChunkBytes = 1 << 30
 )
 
-var errParquetNeedsFile = errors.New("parquet: reading Parquet needs a regular file it can seek in; save the data to a file first")
+var errParquetNeedsFile error = &needsFile{"parquet: reading Parquet needs a regular file it can seek in; save the data to a file first"}
 
 // needsFileError is the error for Parquet data that is not in a regular
 // file.

@@ -264,7 +264,7 @@ func TestParquetOpenErrors(t *testing.T) {
 	}
 	t.Run("standard input", func(t *testing.T) {
 		_, err := Open(context.Background(), Source{Path: "-", Format: FormatParquet}, Options{}, nil)
-		if err == nil || err.Error() != "standard input: "+errParquetNeedsFile.Error() {
+		if !errors.Is(err, ErrNeedsFile) || err.Error() != "standard input: "+errParquetNeedsFile.Error() {
 			t.Fatalf("Open: %v", err)
 		}
 	})

@@ -23,6 +23,7 @@ var compressions = []struct {
 		return gzipped(t, data[:a], data[a:b], data[b:])
 	}},
 	{"zstd", ".zst", zstded},
+	{"bzip2", ".bz2", bzip2ed},
 }
 
 // TestResumeAtEveryRow opens each sample at the position of every row and

@@ -1,6 +1,7 @@
 // Package readers streams rows out of CSV, NDJSON and Parquet sources (plain,
-// gzip or zstd; files, folders, globs, stdin), each row carrying the Position
-// it was read from. It knows nothing about Segment.
+// gzip, zstd or bzip2; files, folders, globs, the members of zip archives,
+// stdin), each row carrying the Position it was read from. It knows nothing
+// about Segment.
 package readers
 
 import (

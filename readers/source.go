@@ -48,10 +48,10 @@ type nameFormat struct {
 }
 
 // formatByName reads the format from the extension, after any compression
-// extension (.gz, .zst, .zstd).
+// extension (.gz, .zst, .zstd, .bz2).
 func formatByName(path string) nameFormat {
 	name := strings.ToLower(filepath.Base(path))
-	for _, ext := range []string{".gz", ".zst", ".zstd"} {
+	for _, ext := range []string{".gz", ".zst", ".zstd", ".bz2"} {
 		if strings.HasSuffix(name, ext) {
 			name = strings.TrimSuffix(name, ext)
 			break
@@ -187,6 +187,18 @@ func expand(args []string, opts Options) ([]Source, error) {
 				continue
 			}
 			seen[key] = true
+			zipped, err := isZipFile(p)
+			if err != nil {
+				return nil, err
+			}
+			if zipped {
+				members, err := expandZip(p, opts)
+				if err != nil {
+					return nil, err
+				}
+				sources = append(sources, members...)
+				continue
+			}
 			src, err := describe(p, opts)
 			if err != nil {
 				return nil, err
