@@ -1,9 +1,14 @@
 package mappings
 
 import (
+	"encoding/json"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/backfillhq/backfill/sink"
 )
 
 // TestExprCompileErrors checks that an expression that cannot work is
@@ -121,5 +126,71 @@ func TestFilterErrorIsFiltered(t *testing.T) {
 	err := error(&FilterError{Rule: "merges"})
 	if !errors.Is(err, ErrFiltered) || FilterRule(err) != "merges" || FilterRule(ErrFiltered) != "" {
 		t.Fatalf("%v", err)
+	}
+}
+
+// TestExprValues checks what an expression sees of each kind of value a
+// reader gives: CSV text (empty is nil), JSON text (numbers as int where
+// whole, objects and lists decoded), Parquet's Go values, and declared
+// types.
+func TestExprValues(t *testing.T) {
+	ts := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		v    any
+		typ  colType
+		want any
+	}{
+		{"csv text", "u1", typeAsRead, "u1"},
+		{"empty csv cell", "", typeAsRead, nil},
+		{"json string", json.RawMessage(`"a\u00e9"`), typeAsRead, "aé"},
+		{"json integer", json.RawMessage(`42`), typeAsRead, 42},
+		{"json decimal", json.RawMessage(`4.5`), typeAsRead, 4.5},
+		{"json null", json.RawMessage(`null`), typeAsRead, nil},
+		{"json object", json.RawMessage(`{"a":[1,"x",null],"b":2.5}`), typeAsRead, map[string]any{"a": []any{1, "x", nil}, "b": 2.5}},
+		{"parquet int64", int64(7), typeAsRead, 7},
+		{"parquet time", ts, typeAsRead, ts},
+		{"parquet map", map[string]any{"k": int64(1)}, typeAsRead, map[string]any{"k": 1}},
+		{"declared int", "12", typeInt, 12},
+		{"declared bool", "yes", typeBool, true},
+		{"declared int blank", " ", typeInt, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := exprValue(tc.v, &colRef{name: "c", typ: tc.typ})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got %#v, want %#v", got, tc.want)
+			}
+		})
+	}
+	if _, err := exprValue("x", &colRef{name: "c", typ: typeInt}); err == nil || err.Error() != "declared int: not an integer" {
+		t.Fatalf("declared int of x: %v", err)
+	}
+}
+
+// TestExprTypeDefault checks that a type expression that gives no value
+// takes the type's default, and without one is an invalid_type reject.
+func TestExprTypeDefault(t *testing.T) {
+	schema := []string{"kind", "u", "ts"}
+	spec := "type: {expr: 'kind == \"\" ? nil : kind', default: track}\nuserId: u\nevent: {value: Seen}\ntimestamp: ts\n"
+	w := sink.NewMessageWriter(sink.Limits{})
+	m := mustCompile(t, spec, schema, Options{})
+	if err := m.Map(csvRow(2, schema, "", "u1", "2024-03-01T12:00:00Z"), w); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(w.Bytes()); !strings.Contains(got, `"type":"track"`) {
+		t.Fatalf("message %s", got)
+	}
+	m = mustCompile(t, strings.Replace(spec, ", default: track", "", 1), schema, Options{})
+	err := m.Map(csvRow(2, schema, "", "u1", "2024-03-01T12:00:00Z"), sink.NewMessageWriter(sink.Limits{}))
+	want := `events.csv:2: type: expression "kind == \"\" ? nil : kind" gives no value`
+	if err == nil || err.Error() != want {
+		t.Fatalf("error %v, want %s", err, want)
+	}
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Reason != sink.ReasonInvalidType {
+		t.Fatalf("reason of %v", err)
 	}
 }
