@@ -181,14 +181,23 @@ func argText(fn string, v any) (string, bool, error) {
 	return "", false, fmt.Errorf("%s: want a string or a number, not %s", fn, typeName(v))
 }
 
+// typeName names the kind of a value for errors.
 func typeName(v any) string {
 	switch v.(type) {
 	case map[string]any:
 		return "an object"
 	case []any:
 		return "a list"
+	case string:
+		return "a text"
+	case int, int64, float64:
+		return "a number"
+	case bool:
+		return "a bool"
+	case time.Time:
+		return "a time"
 	}
-	return fmt.Sprintf("%T", v)
+	return fmt.Sprintf("a %T", v)
 }
 
 // textFunc makes a function of one text argument; null stays null.
