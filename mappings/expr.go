@@ -16,7 +16,9 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/builtin"
 	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 	"github.com/zeebo/xxh3"
 	"go.yaml.in/yaml/v3"
@@ -525,6 +527,17 @@ func (p *specParser) parseExpr(n *yaml.Node, path string) (*exprSpec, error) {
 		e.col = n.Column + 2 // a block scalar's text is indented below its key
 	}
 	opts := exprOptions()
+	if tree, err := parser.Parse(src); err == nil {
+		// A column named as a function (type, len, lower) is that
+		// function unless it is read through $env.
+		fv := &functionNameVisitor{callees: map[*ast.IdentifierNode]bool{}}
+		ast.Walk(&tree.Node, fv)
+		for _, id := range fv.names {
+			if !fv.callees[id] {
+				return nil, e.errorAt(p.spec.name, id.Location().From, fmt.Sprintf("%s is a function; read a column named %s as $env[%q]", id.Value, id.Value, id.Value))
+			}
+		}
+	}
 	if e.prog, err = expr.Compile(src, opts...); err != nil {
 		return nil, e.compileError(p.spec.name, err)
 	}
@@ -575,6 +588,27 @@ func (e *exprSpec) compileError(spec string, err error) error {
 		col += fe.Column
 	}
 	return fmt.Errorf("%s:%d:%d: %s: expression %q: %s", spec, line, col, e.path, e.src, msg)
+}
+
+// functionNameVisitor collects the identifiers that are names of
+// functions, and which of them are called.
+type functionNameVisitor struct {
+	names   []*ast.IdentifierNode
+	callees map[*ast.IdentifierNode]bool
+}
+
+// Visit implements ast.Visitor.
+func (v *functionNameVisitor) Visit(node *ast.Node) {
+	switch n := (*node).(type) {
+	case *ast.CallNode:
+		if id, ok := n.Callee.(*ast.IdentifierNode); ok {
+			v.callees[id] = true
+		}
+	case *ast.IdentifierNode:
+		if _, ok := builtin.Index[n.Value]; ok || isExprFunction(n.Value) {
+			v.names = append(v.names, n)
+		}
+	}
 }
 
 // columnVisitor collects the columns an expression reads: its variables

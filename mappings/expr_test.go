@@ -26,6 +26,8 @@ func TestExprCompileErrors(t *testing.T) {
 		{"keys", head + "userId: {expr: 'join(keys(payload), \",\")'}\n",
 			`m.yaml:4:22: userId: expression "join(keys(payload), \",\")": unknown function keys`},
 		{"empty", head + "userId: {expr: ''}\n", `m.yaml:4: userId: the expression is empty`},
+		{"column named as a function", head + "userId: u\ndrop:\n  ids: 'type == \"identify\"'\n",
+			`m.yaml:6:9: drop.ids: expression "type == \"identify\"": type is a function; read a column named type as $env["type"]`},
 		{"type with column", "type: {column: k, expr: 'k'}\nuserId: u\ntimestamp: ts\n",
 			`m.yaml:1: type: column and expr: use one or the other`},
 		{"drop not a mapping", head + "userId: u\ndrop: ['x']\n", `m.yaml:5: drop: want a mapping, not a list`},
