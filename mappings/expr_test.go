@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -194,5 +195,47 @@ func TestExprTypeDefault(t *testing.T) {
 	var fe *FieldError
 	if !errors.As(err, &fe) || fe.Reason != sink.ReasonInvalidType {
 		t.Fatalf("reason of %v", err)
+	}
+}
+
+// TestExprMapConcurrent maps rows with expressions from several
+// goroutines with one Mapper, for the race detector: each goroutine
+// takes its own machine, and every row gets its own values.
+func TestExprMapConcurrent(t *testing.T) {
+	schema := []string{"u", "e", "ts", "plan"}
+	m := mustCompile(t, `type: track
+userId: {expr: 'upper(u)'}
+event: {expr: 'e + "!"'}
+timestamp: ts
+drop:
+  internal: 'plan == "internal"'
+properties:
+  include: []
+  values:
+    at: {expr: 'parseTime(ts, "rfc3339")'}
+    id: {expr: 'xxhash(u, e)'}
+`, schema, Options{})
+	done := make(chan error)
+	for g := 0; g < 4; g++ {
+		go func() {
+			w := sink.NewMessageWriter(sink.Limits{})
+			var err error
+			for i := 0; i < 100 && err == nil; i++ {
+				u := "u" + strconv.Itoa(g*1000+i)
+				w.Reset(nil)
+				if err = m.Map(csvRow(int64(i+2), schema, u, "E", "2024-03-01T12:00:00Z", "pro"), w); err != nil {
+					break
+				}
+				if got := string(w.Bytes()); !strings.Contains(got, `"userId":"`+strings.ToUpper(u)+`"`) {
+					err = errors.New("row mixed with another: " + got)
+				}
+			}
+			done <- err
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
 	}
 }
