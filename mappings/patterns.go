@@ -103,11 +103,12 @@ func (g *objectGlobs) rule(name string, r remainingRule, had bool) (remainingRul
 }
 
 // checkGlobs refuses, against a header, a pattern that matches none of
-// its columns.
+// its columns; the patterns of an object with from match the members of
+// that column, which a header does not show.
 func checkGlobs(s *Spec, schema []string) error {
 	for _, obj := range s.objects {
-		if obj == nil {
-			continue
+		if obj == nil || obj.from != "" {
+			continue // its patterns match the members of its from column
 		}
 		for _, list := range [][]globPattern{obj.includeGlobs, obj.excludeGlobs, obj.renameGlobs} {
 			for _, g := range list {
