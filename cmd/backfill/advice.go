@@ -32,6 +32,11 @@ func adviseAfterStop(w io.Writer, err error, rep importer.Report, command []stri
 		// Nothing was sent; the error says what to do.
 		fmt.Fprintf(w, p+"%v\n", err)
 		return
+	case errors.Is(err, readers.ErrNeedsFile):
+		// Read again from a pipe, it fails the same way.
+		fmt.Fprintf(w, p+"%v\n", err)
+		fmt.Fprintln(w, p+"save the input to a file and import that file instead")
+		return
 	case errors.As(err, new(*segment.UnreachableError)):
 		// No retry could fix it: the endpoint is wrong, or not trusted.
 		fmt.Fprintf(w, p+"%v; check --endpoint\n", err)

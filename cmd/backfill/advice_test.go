@@ -49,6 +49,9 @@ func TestCase9AdviceDependsOnTheCause(t *testing.T) {
 			"backfill import: " + (&importer.CheckpointMismatchError{Path: "cp.json", Details: []string{"the mapping changed"}}).Error() + "\n"},
 		{"stdin", fmt.Errorf("interrupted: %w", context.Canceled), importer.Report{}, true,
 			"backfill import: interrupted: context canceled\nbackfill import: standard input cannot be read again: this import cannot resume; to import the rest, give the input again with the rows already delivered removed (messageIds derived from the content make rows sent twice arrive once, within about a day)\n"},
+		{"zip from a pipe", fmt.Errorf("-: %w", readers.ErrNeedsFile), saved, true,
+			"backfill import: -: " + readers.ErrNeedsFile.Error() + "\n" +
+				"backfill import: save the input to a file and import that file instead\n"},
 		{"no checkpoint", fmt.Errorf("interrupted: %w", context.Canceled), importer.Report{}, false,
 			"backfill import: interrupted: context canceled\n"},
 	} {

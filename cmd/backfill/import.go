@@ -18,11 +18,11 @@ import (
 	"github.com/backfillhq/backfill/sink/segment"
 )
 
-const importAbout = `Reads every SOURCE (files, folders, globs with **, or - for stdin; CSV,
-NDJSON or .json arrays, plain, gzip or zstd; Parquet), maps each row to a Segment
-message, packs messages into batches (500,000 bytes, 32,000 bytes a message,
-2,500 messages at most) and sends them to Segment's HTTP Tracking API
-(/v1/batch) with retries and rate limits.
+const importAbout = `Reads every SOURCE (files, folders, globs with **, zip archives, or - for
+stdin; CSV, NDJSON or .json arrays, plain, gzip, zstd or bzip2; Parquet), maps
+each row to a Segment message, packs messages into batches (500,000 bytes,
+32,000 bytes a message, 2,500 messages at most) and sends them to Segment's
+HTTP Tracking API (/v1/batch) with retries and rate limits.
 
 Without --mapping, every row must already be a Segment message (for example
 an export of Segment's own archive): it is passed through, with sentAt,

@@ -106,7 +106,7 @@ func percent(f importer.CheckpointFile) string {
 }
 
 func compressed(path string) bool {
-	for _, ext := range []string{".gz", ".gzip", ".zst", ".zstd"} {
+	for _, ext := range []string{".gz", ".gzip", ".zst", ".zstd", ".bz2"} {
 		if strings.HasSuffix(strings.ToLower(path), ext) {
 			return true
 		}
