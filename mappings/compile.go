@@ -159,7 +159,11 @@ func (s *Spec) Compile(schema []string, opts Options) (Mapper, error) {
 		return nil, fmt.Errorf("%s: %w", s.name, err)
 	}
 	if s.passthrough {
-		return &passthrough{win: newWindow(opts), ids: ids}, nil
+		pt := &passthrough{win: newWindow(opts), ids: ids}
+		if s.drops == nil {
+			return pt, nil
+		}
+		return newDroppingPassthrough(s, pt), nil
 	}
 	win := newWindow(opts)
 	s = s.withTimeCeiling(timeCeiling(&win))

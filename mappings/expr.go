@@ -861,8 +861,13 @@ func writeExprNode(c *rowCtx, o int, w *sink.MessageWriter, nd *keyNode) error {
 // drop runs the drop rules in the spec's order: the first that matches
 // filters the row.
 func (m *specMapper) drop(c *rowCtx) error {
-	for i := range m.drops {
-		d := &m.drops[i]
+	return runDrops(c, m.drops)
+}
+
+// runDrops runs drop rules on a row, in order.
+func runDrops(c *rowCtx, drops []dropPlan) error {
+	for i := range drops {
+		d := &drops[i]
 		v, err := d.ex.eval(c)
 		if err != nil {
 			return d.ex.fail(c.row, err)
@@ -930,4 +935,34 @@ func (p *specParser) valueExpr(n *yaml.Node, path string) (*exprSpec, bool, erro
 	}
 	e, err := p.parseExpr(resolve(n.Content[1]), path)
 	return e, err == nil, err
+}
+
+// droppingPassthrough is Passthrough behind the drop rules of a spec
+// that says `passthrough: true`: a row a rule matches is filtered before
+// it is read as a message.
+type droppingPassthrough struct {
+	pt    *passthrough
+	slots int
+	drops []dropPlan
+}
+
+var _ Mapper = (*droppingPassthrough)(nil)
+
+func newDroppingPassthrough(s *Spec, pt *passthrough) *droppingPassthrough {
+	rc := newRefCompiler(s, nil)
+	d := &droppingPassthrough{pt: pt, slots: len(rc.slots)}
+	for _, r := range s.drops {
+		d.drops = append(d.drops, dropPlan{name: r.name, ex: r.ex.plan(rc)})
+	}
+	return d
+}
+
+// Map implements Mapper.
+func (d *droppingPassthrough) Map(row *readers.Row, w *sink.MessageWriter) error {
+	var c rowCtx
+	c.init(row, d.slots)
+	if err := runDrops(&c, d.drops); err != nil {
+		return err
+	}
+	return d.pt.Map(row, w)
 }

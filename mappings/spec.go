@@ -46,7 +46,7 @@ import (
 //	  from: payload              # take the members of this object column
 //	drop:                        # rows to filter: a rule's name and its condition
 //	  merges: 'event == "$merge"'
-//	# passthrough: true          # alone: the rows are Segment messages already
+//	# passthrough: true          # alone (or with drop): the rows are Segment messages already
 //
 // Expressions (see expr.go). The type ({expr: …}, with an optional
 // default), any text field ({expr: …}), a member of values ({expr: …})
@@ -537,7 +537,7 @@ func (p *specParser) parse(doc *yaml.Node) error {
 	for _, m := range ms {
 		k, v := m[0], resolve(m[1])
 		key := k.Value
-		if key != "passthrough" && other == nil && !(key == "messageId" && deriveOnly(v)) {
+		if key != "passthrough" && key != "drop" && other == nil && !(key == "messageId" && deriveOnly(v)) {
 			other = k
 		}
 		switch key {
