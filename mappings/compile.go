@@ -333,9 +333,6 @@ func (s *Spec) Compile(schema []string, opts Options) (Mapper, error) {
 			}
 			p.nodes = nodes
 		}
-		if excludeGlobs := allExcludeGlobs(s); excludeGlobs != nil || obj.renameGlobs != nil {
-			p.globs = &objectGlobs{exclude: excludeGlobs, rename: obj.renameGlobs}
-		}
 		for _, from := range obj.renamed {
 			if indexOf(obj.include, from) >= 0 {
 				continue
@@ -357,9 +354,17 @@ func (s *Spec) Compile(schema []string, opts Options) (Mapper, error) {
 			p.nodes = addNode(p.nodes, v.path, nd, true)
 		}
 	}
+	excludeGlobs := allExcludeGlobs(s)
 	for o := range m.objects {
 		obj := s.objects[o]
 		p := &m.objects[o]
+		var renameGlobs []globPattern
+		if obj != nil {
+			renameGlobs = obj.renameGlobs
+		}
+		if excludeGlobs != nil || renameGlobs != nil {
+			p.globs = &objectGlobs{exclude: excludeGlobs, rename: renameGlobs}
+		}
 		switch {
 		case p.from != nil:
 			p.rules = remainingRules(s, obj, obj.from, claimed, p.nodes, ruleRenames[o])

@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/backfillhq/backfill/sink"
 )
 
 // TestPatternErrors checks the patterns of include, exclude and rename
@@ -62,5 +64,21 @@ func TestPatternsColumnsReadAll(t *testing.T) {
 	got := (&globPattern{pattern: "utm_*", to: "campaign_*"}).renamed("utm_source")
 	if !reflect.DeepEqual(got, "campaign_source") {
 		t.Fatalf("renamed %q", got)
+	}
+}
+
+// TestExcludePatternOfAnotherObject checks that an exclude pattern of an
+// object with include leaves the columns it matches out of the default
+// object that takes the remaining columns.
+func TestExcludePatternOfAnotherObject(t *testing.T) {
+	schema := []string{"u", "e", "ts", "$mp_lib", "plan", "os"}
+	m := mustCompile(t, "type: track\nuserId: u\nevent: e\ntimestamp: ts\ncontext:\n  include: [plan]\n  exclude: [\"$mp_*\"]\n", schema, Options{})
+	w := sink.NewMessageWriter(sink.Limits{})
+	if err := m.Map(csvRow(2, schema, "u1", "E", "2024-03-01T12:00:00Z", "web", "pro", "mac"), w); err != nil {
+		t.Fatal(err)
+	}
+	want := `"properties":{"os":"mac"},"context":{"plan":"pro",`
+	if got := string(w.Bytes()); !strings.Contains(got, want) {
+		t.Fatalf("message %s\nwant it to hold %s", got, want)
 	}
 }
