@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/backfillhq/backfill/mappings"
 	"github.com/backfillhq/backfill/readers"
 	"github.com/backfillhq/backfill/sink"
 )
@@ -144,7 +145,7 @@ func (a *assembler) block(ctx context.Context, m *mapped) error {
 		case outReject:
 			err = a.reject(m.file, o)
 		case outFiltered:
-			a.filter(m.file)
+			a.filter(m.file, mappings.FilterRule(o.err))
 		default:
 			err = a.message(ctx, m, o)
 		}
@@ -205,9 +206,16 @@ func (a *assembler) reject(file int, o *outcome) error {
 // spent the error budget is handed on.
 var errBudgetSpent = errors.New("error budget spent")
 
-// filter counts a row the mapping filtered out.
-func (a *assembler) filter(file int) {
+// filter counts a row the mapping filtered out, under the drop rule that
+// did it unless rule is "" (the time window).
+func (a *assembler) filter(file int, rule string) {
 	a.cur.count(file, func(t *tally) { t.Read++; t.Filtered++ })
+	if rule != "" {
+		if a.cur.filteredBy == nil {
+			a.cur.filteredBy = map[string]int64{}
+		}
+		a.cur.filteredBy[rule]++
+	}
 	a.budget.row(false)
 }
 

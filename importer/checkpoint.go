@@ -112,6 +112,9 @@ type CheckpointTotals struct {
 	Rejected         int64            `json:"rejected"`
 	RejectedByReason map[string]int64 `json:"rejected_by_reason"`
 	Filtered         int64            `json:"filtered"`
+	// FilteredByRule counts the filtered rows by the mapping's drop rule
+	// that filtered them (rows outside the time window are not in it).
+	FilteredByRule map[string]int64 `json:"filtered_by_rule,omitempty"`
 }
 
 // DefaultCheckpointPath names the checkpoint of an import from its sources,
@@ -568,6 +571,11 @@ func (r *run) restore(cp *Checkpoint, from mark) error {
 		return err
 	}
 	r.tracker = newTracker(r.cfg.MaxInFlight, len(r.sources), r.files != nil, from, total0, byReason, fileTallies, r.rejects.size())
+	if cp != nil {
+		for k, v := range cp.Totals.FilteredByRule {
+			r.tracker.filteredBy[k] = v
+		}
+	}
 	if r.files != nil {
 		r.tracker.prefixes = r.prefixes
 		if r.tracker.prefixes == nil {

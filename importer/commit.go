@@ -96,6 +96,7 @@ func (r *run) writeCheckpoint(complete bool) error {
 		Totals: CheckpointTotals{
 			Read: s.total.Read, Delivered: s.total.Delivered, Rejected: s.total.Rejected,
 			RejectedByReason: s.byReason, Filtered: s.total.Filtered,
+			FilteredByRule: s.filteredBy,
 		},
 	}
 	for i, f := range r.files {

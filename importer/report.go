@@ -21,6 +21,10 @@ type Report struct {
 	Rejected         int64            `json:"rejected"`
 	RejectedByReason map[string]int64 `json:"rejected_by_reason"`
 	Filtered         int64            `json:"filtered"`
+	// FilteredByRule counts the filtered rows by the drop rule of the
+	// mapping that filtered them; rows outside the time window
+	// (--since, --until) are filtered by no rule and not in it.
+	FilteredByRule map[string]int64 `json:"filtered_by_rule,omitempty"`
 	// TopReasons are this run's most frequent reject reasons, with the
 	// first example of each.
 	TopReasons []ReasonCount `json:"top_reasons,omitempty"`
@@ -80,7 +84,9 @@ type Report struct {
 }
 
 // Check verifies that the counts add up: read = delivered + rejected +
-// filtered + unsettled, and that the rejects by reason sum to Rejected.
+// filtered + unsettled, that the rejects by reason sum to Rejected, and
+// that the drop rules count no more than Filtered (the time window
+// filters by no rule).
 func (r *Report) Check() error {
 	if sum := r.Delivered + r.Rejected + r.Filtered + r.Unsettled; sum != r.RowsRead {
 		return fmt.Errorf("report: %d rows read but %d delivered + %d rejected + %d filtered + %d unsettled = %d",
@@ -92,6 +98,13 @@ func (r *Report) Check() error {
 	}
 	if byReason != r.Rejected {
 		return fmt.Errorf("report: %d rows rejected but the reasons count %d", r.Rejected, byReason)
+	}
+	var byRule int64
+	for _, n := range r.FilteredByRule {
+		byRule += n
+	}
+	if byRule > r.Filtered {
+		return fmt.Errorf("report: %d rows filtered but the drop rules count %d", r.Filtered, byRule)
 	}
 	return nil
 }
@@ -130,6 +143,9 @@ func (r *Report) Summary() string {
 		fmt.Fprintf(&b, "    %-22s %d\n", k, r.RejectedByReason[k])
 	}
 	fmt.Fprintf(&b, "  filtered   %d\n", r.Filtered)
+	for _, k := range sortedByCount(r.FilteredByRule) {
+		fmt.Fprintf(&b, "    %-22s %d\n", "drop: "+k, r.FilteredByRule[k])
+	}
 	if r.RepeatedIDs > 0 || r.IDsChecked < r.DerivedIDs {
 		fmt.Fprintf(&b, "  repeated ids %d (messages identical to an earlier one in every field their derived messageId covers: Segment keeps only the first)\n", r.RepeatedIDs)
 		if r.IDsChecked < r.DerivedIDs {
@@ -209,6 +225,7 @@ func (r *run) report(files int, total int64, d time.Duration) Report {
 		Rejected:         committed.Rejected,
 		RejectedByReason: byReason,
 		Filtered:         committed.Filtered,
+		FilteredByRule:   r.tracker.filtered(),
 		Batches:          r.batches.Load(),
 		Transport:        r.transport(),
 		DurationSeconds:  d.Seconds(),
@@ -246,6 +263,7 @@ func reportFrom(cp *Checkpoint, files int, total int64) Report {
 		Rejected:         cp.Totals.Rejected,
 		RejectedByReason: byReason,
 		Filtered:         cp.Totals.Filtered,
+		FilteredByRule:   cp.Totals.FilteredByRule,
 		RejectsFile:      cp.RejectsFile,
 		Complete:         true,
 	}
@@ -295,4 +313,21 @@ func (r *run) progress(total int64, start time.Time, final bool) {
 		Elapsed:    time.Since(start),
 		Final:      final,
 	})
+}
+
+// sortedByCount returns the keys of counts, the largest count first, then
+// by name.
+func sortedByCount(counts map[string]int64) []string {
+	keys := make([]string, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		a, c := counts[keys[i]], counts[keys[j]]
+		if a != c {
+			return a > c
+		}
+		return keys[i] < keys[j]
+	})
+	return keys
 }

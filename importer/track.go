@@ -50,6 +50,9 @@ type job struct {
 	rejects   []Reject // written to the rejects file when the job commits
 	rawBytes  int      // the size of the rejects' raw rows
 	tallies   []fileTally
+	// filteredBy counts the rows of the range that a drop rule of the
+	// mapping filtered, by rule; nil when none did.
+	filteredBy map[string]int64
 }
 
 // count adds to the tally of source file within the job.
@@ -93,6 +96,7 @@ type tracker struct {
 	committed     mark
 	total         tally
 	byReason      map[string]int64
+	filteredBy    map[string]int64 // filtered rows by drop rule
 	files         []tally
 	rejectsOffset int64 // the rejects file's size once the committed rejects are in it
 	undurable     int   // committed jobs whose slots wait for a checkpoint write
@@ -118,6 +122,7 @@ func newTracker(inFlight, sources int, durable bool, start mark, total tally, by
 		committed:     start,
 		total:         total,
 		byReason:      byReason,
+		filteredBy:    map[string]int64{},
 		files:         files,
 		rejectsOffset: rejectsOffset,
 	}
@@ -183,6 +188,9 @@ func (t *tracker) commit(j *job, rejectsOffset int64) {
 	for i := range j.rejects {
 		t.byReason[j.rejects[i].Reason]++
 	}
+	for rule, n := range j.filteredBy {
+		t.filteredBy[rule] += n
+	}
 	for _, ft := range j.tallies {
 		t.files[ft.file].add(ft.tally)
 		t.total.add(ft.tally)
@@ -204,6 +212,7 @@ type state struct {
 	committed     mark
 	total         tally
 	byReason      map[string]int64
+	filteredBy    map[string]int64
 	files         []tally
 	rejectsOffset int64
 	undurable     int
@@ -226,6 +235,7 @@ func (t *tracker) snapshot() state {
 	for k, v := range t.byReason {
 		s.byReason[k] = v
 	}
+	s.filteredBy = t.filteredByRule()
 	t.undurable = 0
 	t.dirty = false
 	return s
@@ -237,6 +247,26 @@ func (t *tracker) pending() (dirty bool, undurable int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.dirty, t.undurable
+}
+
+// filteredByRule returns a copy of the filtered rows by drop rule, or nil
+// if none; the caller holds t.mu.
+func (t *tracker) filteredByRule() map[string]int64 {
+	if len(t.filteredBy) == 0 {
+		return nil
+	}
+	out := make(map[string]int64, len(t.filteredBy))
+	for k, v := range t.filteredBy {
+		out[k] = v
+	}
+	return out
+}
+
+// filtered returns the committed rows filtered by each drop rule, or nil.
+func (t *tracker) filtered() map[string]int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.filteredByRule()
 }
 
 // counts returns the committed tally and rejects by reason.

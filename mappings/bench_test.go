@@ -228,3 +228,28 @@ func BenchmarkMapNDJSONDerived(b *testing.B) {
 	spec := strings.Replace(benchSpec, "messageId: event_id\n", "", 1)
 	mapRows(b, mustCompile(b, spec, nil, Options{}), ndjsonBenchRows(b))
 }
+
+// exprBenchSpec is benchSpec with one drop rule and two fields computed
+// by expressions: what expressions cost on the CSV mapped path is
+// BenchmarkMapCSVExpr beside BenchmarkMapCSV.
+const exprBenchSpec = `
+type: track
+messageId: event_id
+userId: {expr: 'lower(user_id)'}
+event: {expr: 'coalesce(event_name, "Unknown")'}
+timestamp: ts
+drop:
+  internal: 'plan == "internal"'
+columns:
+  amount: float
+  quantity: int
+properties:
+  exclude: [internal_note]
+  rename: {amount: revenue}
+context:
+  include: [ip]
+`
+
+func BenchmarkMapCSVExpr(b *testing.B) {
+	mapRows(b, mustCompile(b, exprBenchSpec, csvBenchSchema, Options{}), csvBenchRows())
+}

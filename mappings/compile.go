@@ -18,6 +18,7 @@ type textPlan struct {
 	cols  []colRef // textColumn: the first with a value wins
 	value string
 	parts []partPlan
+	ex    *exprPlan // textExpr
 }
 
 // partPlan is literal text or, when isCol, a column of a template.
@@ -60,7 +61,9 @@ type keyNode struct {
 	children   []*keyNode
 	fromValues bool // set first by values: written after the remaining columns
 	wkey       sink.Key
-	valueJSON  string // value as JSON text on one line
+	valueJSON  string     // value as JSON text on one line
+	ex         *exprPlan  // a value computed by an expression
+	tmpl       []partPlan // a text made by a template
 }
 
 // objectPlan is a compiled object.
@@ -77,6 +80,8 @@ type objectPlan struct {
 	remaining []member
 	// shape caches the rules for the columns of the last schemaless row.
 	shape atomic.Pointer[rowShape]
+	// globs are the patterns of exclude and rename, or nil.
+	globs *objectGlobs
 }
 
 // specMapper is a Spec compiled for one schema (or for schemaless rows).
@@ -90,6 +95,11 @@ type specMapper struct {
 	typeCol     colRef
 	typeValues  map[string]string
 	typeDefault int // index in messageTypes, or -1
+	typeExpr    *exprPlan
+
+	// drops are the drop rules; nil without any, so that a mapping
+	// without them does no more than a nil check per row.
+	drops []dropPlan
 
 	fields [numFields]textPlan
 
@@ -149,7 +159,11 @@ func (s *Spec) Compile(schema []string, opts Options) (Mapper, error) {
 		return nil, fmt.Errorf("%s: %w", s.name, err)
 	}
 	if s.passthrough {
-		return &passthrough{win: newWindow(opts), ids: ids}, nil
+		pt := &passthrough{win: newWindow(opts), ids: ids}
+		if s.drops == nil {
+			return pt, nil
+		}
+		return newDroppingPassthrough(s, pt), nil
 	}
 	win := newWindow(opts)
 	s = s.withTimeCeiling(timeCeiling(&win))
@@ -179,6 +193,19 @@ func (s *Spec) Compile(schema []string, opts Options) (Mapper, error) {
 			}
 		}
 	}
+	if schema != nil {
+		if err := checkGlobs(s, schema); err != nil {
+			return nil, err
+		}
+	} else {
+		for o, obj := range s.objects {
+			if obj != nil && len(obj.includeGlobs) > 0 {
+				g := obj.includeGlobs[0]
+				return nil, fmt.Errorf("%s:%d: %s.include: pattern %q: include patterns need a header (CSV, Parquet); name the keys of NDJSON rows, or take the remaining keys and exclude the others (patterns work there)",
+					s.name, g.line, objectNames[o], g.pattern)
+			}
+		}
+	}
 	m := &specMapper{
 		schemaless:  schema == nil,
 		now:         opts.now(),
@@ -192,8 +219,19 @@ func (s *Spec) Compile(schema []string, opts Options) (Mapper, error) {
 	// Columns (and paths) that are not among the remaining ones.
 	claimed := make(map[string]bool)
 
+	for _, d := range s.drops {
+		m.drops = append(m.drops, dropPlan{name: d.name, ex: d.ex.plan(rc)})
+	}
 	if s.typ.constant != "" {
 		m.constType = typeIndex(s.typ.constant)
+	} else if s.typ.expr != nil {
+		m.typeExpr = s.typ.expr.plan(rc)
+		for _, c := range s.typ.expr.names {
+			claimed[c] = true
+		}
+		if s.typ.deflt != "" {
+			m.typeDefault = typeIndex(s.typ.deflt)
+		}
 	} else {
 		m.typeCol = rc.ref(s.typ.column)
 		m.typeValues = s.typ.values
@@ -214,14 +252,17 @@ func (s *Spec) Compile(schema []string, opts Options) (Mapper, error) {
 			}
 		case textConst:
 			p.value = t.value
+		case textExpr:
+			p.ex = t.expr.plan(rc)
+			for _, c := range t.expr.names {
+				claimed[c] = true
+			}
 		case textTemplate:
+			p.parts = templatePlan(t, rc)
 			for _, part := range t.parts {
-				if part.column == "" {
-					p.parts = append(p.parts, partPlan{text: part.text})
-					continue
+				if part.column != "" {
+					claimed[part.column] = true
 				}
-				p.parts = append(p.parts, partPlan{col: rc.ref(part.column), isCol: true})
-				claimed[part.column] = true
 			}
 		}
 	}
@@ -285,6 +326,13 @@ func (s *Spec) Compile(schema []string, opts Options) (Mapper, error) {
 			p.nodes = addNode(p.nodes, splitKey(key, obj.rename[c] != ""), &keyNode{col: &ref}, false)
 			claimed[c] = true
 		}
+		if len(obj.includeGlobs) > 0 {
+			nodes, err := includeByGlob(s, o, obj, schema, rc, p.nodes, claimed)
+			if err != nil {
+				return nil, err
+			}
+			p.nodes = nodes
+		}
 		for _, from := range obj.renamed {
 			if indexOf(obj.include, from) >= 0 {
 				continue
@@ -299,12 +347,24 @@ func (s *Spec) Compile(schema []string, opts Options) (Mapper, error) {
 			claimed[from] = true
 		}
 		for _, v := range obj.values {
-			p.nodes = addNode(p.nodes, v.path, &keyNode{value: v.value}, true)
+			nd := &keyNode{value: v.value, ex: v.expr.plan(rc)}
+			if v.tmpl != nil {
+				nd.tmpl = templatePlan(v.tmpl, rc)
+			}
+			p.nodes = addNode(p.nodes, v.path, nd, true)
 		}
 	}
+	excludeGlobs := allExcludeGlobs(s)
 	for o := range m.objects {
 		obj := s.objects[o]
 		p := &m.objects[o]
+		var renameGlobs []globPattern
+		if obj != nil {
+			renameGlobs = obj.renameGlobs
+		}
+		if excludeGlobs != nil || renameGlobs != nil {
+			p.globs = &objectGlobs{exclude: excludeGlobs, rename: renameGlobs}
+		}
 		switch {
 		case p.from != nil:
 			p.rules = remainingRules(s, obj, obj.from, claimed, p.nodes, ruleRenames[o])
@@ -326,6 +386,19 @@ func (s *Spec) Compile(schema []string, opts Options) (Mapper, error) {
 		return nil, fmt.Errorf("%s: %w", s.name, err)
 	}
 	return m, nil
+}
+
+// templatePlan resolves the columns of a template.
+func templatePlan(t *textSpec, rc *refCompiler) []partPlan {
+	parts := make([]partPlan, 0, len(t.parts))
+	for _, part := range t.parts {
+		if part.column == "" {
+			parts = append(parts, partPlan{text: part.text})
+			continue
+		}
+		parts = append(parts, partPlan{col: rc.ref(part.column), isCol: true})
+	}
+	return parts
 }
 
 // renameIsRule reports whether a rename on an object that takes the
@@ -443,6 +516,9 @@ func remainingRules(s *Spec, obj *objectSpec, container string, claimed map[stri
 // and false if it is not among the remaining ones.
 func (p *objectPlan) rule(name string) (remainingRule, bool) {
 	r, ok := p.rules[name]
+	if p.globs != nil && !(ok && r.skip) {
+		return p.globs.rule(name, r, ok)
+	}
 	if !ok {
 		return remainingRule{key: name}, true
 	}
@@ -459,6 +535,8 @@ func noIDError(s *Spec) error {
 			where = append(where, fmt.Sprintf("%s (%s)", fieldNames[f], columnsText(t.columns)))
 		case textTemplate:
 			where = append(where, fmt.Sprintf("%s (a template)", fieldNames[f]))
+		case textExpr:
+			where = append(where, fmt.Sprintf("%s (an expression)", fieldNames[f]))
 		}
 	}
 	return fmt.Errorf("no value for %s", strings.Join(where, " nor "))
@@ -566,6 +644,11 @@ func (m *specMapper) header(c *rowCtx, msg *header) (ti int, err error) {
 		return 0, err
 	}
 	msg.Timestamp = ts
+	if m.drops != nil {
+		if err := m.drop(c); err != nil {
+			return 0, err
+		}
+	}
 
 	ti, err = m.messageType(c)
 	if err != nil {
@@ -653,6 +736,9 @@ func (m *specMapper) messageType(c *rowCtx) (int, error) {
 	if m.constType >= 0 {
 		return m.constType, nil
 	}
+	if m.typeExpr != nil {
+		return m.exprType(c)
+	}
 	row := c.row
 	v := c.get(&m.typeCol)
 	cv, ok, err := coerceTo(v, m.typeCol.typ, m.typeCol.ts)
@@ -692,6 +778,8 @@ func (m *specMapper) text(c *rowCtx, f int) (string, error) {
 	switch p.kind {
 	case textConst:
 		return p.value, nil
+	case textExpr:
+		return p.ex.text(c)
 	case textColumn:
 		for i := range p.cols {
 			col := &p.cols[i]
@@ -705,27 +793,33 @@ func (m *specMapper) text(c *rowCtx, f int) (string, error) {
 		}
 		return "", nil
 	case textTemplate:
-		var b strings.Builder
-		for i := range p.parts {
-			part := &p.parts[i]
-			if !part.isCol {
-				b.WriteString(part.text)
-				continue
-			}
-			s, ok, err := columnText(c, &part.col)
-			if err != nil {
-				return "", fieldError(c.row, fieldNames[f], part.col.name, c.get(&part.col), sink.ReasonInvalidValue, err)
-			}
-			if !ok {
-				// A template with a part missing has no value at all,
-				// rather than a half-made one.
-				return "", nil
-			}
-			b.WriteString(s)
-		}
-		return b.String(), nil
+		return templateText(c, p.parts, fieldNames[f])
 	}
 	return "", nil
+}
+
+// templateText expands a template for field; "" if a column of it has
+// no value in the row.
+func templateText(c *rowCtx, parts []partPlan, field string) (string, error) {
+	var b strings.Builder
+	for i := range parts {
+		part := &parts[i]
+		if !part.isCol {
+			b.WriteString(part.text)
+			continue
+		}
+		s, ok, err := columnText(c, &part.col)
+		if err != nil {
+			return "", fieldError(c.row, field, part.col.name, c.get(&part.col), sink.ReasonInvalidValue, err)
+		}
+		if !ok {
+			// A template with a part missing has no value at all,
+			// rather than a half-made one.
+			return "", nil
+		}
+		b.WriteString(s)
+	}
+	return b.String(), nil
 }
 
 // columnText returns a column's value as text, after its declared type.

@@ -62,6 +62,29 @@ type plainMessage struct {
 	Properties *plainProps `parquet:"name=properties"`
 }
 
+// ga4Value, ga4Param and ga4Event are rows of expr_parquet_ga4: the
+// shape of GA4's BigQuery export, event_params a list of key and typed
+// value records.
+type ga4Value struct {
+	StringValue *string `parquet:"name=string_value, type=BYTE_ARRAY, convertedtype=UTF8"`
+	IntValue    *int64  `parquet:"name=int_value, type=INT64"`
+}
+
+type ga4Param struct {
+	Key   string    `parquet:"name=key, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Value *ga4Value `parquet:"name=value"`
+}
+
+type ga4Event struct {
+	EventName      string     `parquet:"name=event_name, type=BYTE_ARRAY, convertedtype=UTF8"`
+	EventTimestamp int64      `parquet:"name=event_timestamp, type=INT64"`
+	UserID         *string    `parquet:"name=user_id, type=BYTE_ARRAY, convertedtype=UTF8"`
+	UserPseudoID   string     `parquet:"name=user_pseudo_id, type=BYTE_ARRAY, convertedtype=UTF8"`
+	EventParams    []ga4Param `parquet:"name=event_params, type=MAP, convertedtype=LIST"`
+}
+
+func i64(i int64) *int64 { return &i }
+
 func str(s string) *string { return &s }
 
 // goldenParquetInputs are the rows of each Parquet golden case.
@@ -80,6 +103,16 @@ var goldenParquetInputs = map[string]struct {
 		// sig is not UTF-8, and declared bytes; a tag is not UTF-8.
 		plainEvent{Kind: "track", ID: "b4", UID: "user-4", Action: str("Signed Up"), TS: "2023-11-14T22:13:23Z",
 			Plan: "team", Sig: "\xfe", Code: "IT", Tags: []string{"\xc3"}, Item: &plainItem{Name: "n4"}},
+	}},
+	"expr_parquet_ga4": {new(ga4Event), []any{
+		ga4Event{EventName: "page_view", EventTimestamp: 1709294400123456, UserPseudoID: "123.456", EventParams: []ga4Param{
+			{Key: "page_title", Value: &ga4Value{StringValue: str("Home")}},
+			{Key: "engagement_time_msec", Value: &ga4Value{IntValue: i64(1200)}},
+		}},
+		ga4Event{EventName: "purchase", EventTimestamp: 1709294460000000, UserID: str("U-9"), UserPseudoID: "123.456", EventParams: []ga4Param{
+			{Key: "value", Value: &ga4Value{IntValue: i64(30)}},
+		}},
+		ga4Event{EventName: "session_start", EventTimestamp: 1709294470000000, UserPseudoID: "789.1"},
 	}},
 	"parquet_passthrough_byte_arrays": {new(plainMessage), []any{
 		plainMessage{Type: "track", MessageID: "b1", UserID: "user-1", Event: "Order Completed", Timestamp: "2023-11-14T22:13:20Z",

@@ -29,7 +29,7 @@ func (m *specMapper) prepareKeys() error {
 	prepare = func(nodes []*keyNode) error {
 		for _, nd := range nodes {
 			nd.wkey = sink.NewKey(nd.key)
-			if nd.col == nil && nd.children == nil {
+			if nd.col == nil && nd.children == nil && nd.ex == nil && nd.tmpl == nil {
 				text, err := oneLineJSON(nd.value)
 				if err != nil {
 					return fmt.Errorf("%s: %w", nd.path, err)
@@ -280,6 +280,16 @@ func (m *specMapper) writeNode(c *rowCtx, o int, w *sink.MessageWriter, nd *keyN
 		if err != nil {
 			return fieldError(c.row, objectNames[o]+"."+nd.path, nd.col.name, c.get(nd.col), sink.ReasonInvalidValue,
 				fmt.Errorf("declared %s: %w", nd.col.typ, err))
+		}
+	case nd.ex != nil:
+		return writeExprNode(c, o, w, nd)
+	case nd.tmpl != nil:
+		s, err := templateText(c, nd.tmpl, objectNames[o]+".values."+nd.path)
+		if err != nil {
+			return err
+		}
+		if s != "" {
+			w.String(s)
 		}
 	case nd.children == nil:
 		w.Literal(nd.valueJSON)

@@ -210,7 +210,7 @@ func TestOptionalTrueErrors(t *testing.T) {
 	for _, tc := range []struct{ name, spec, want string }{
 		{"not a bool", head + "userId: {column: uid, optional: yes}\n", `events.yaml:3: userId.optional: want true or false, not "yes"`},
 		{"a constant", head + "userId: {value: u1, optional: true}\n", `events.yaml:3: userId.optional: only a column can be optional`},
-		{"alone", head + "userId: {optional: true}\n", `events.yaml:3: userId: want one of column or value (and optional: true with a column)`},
+		{"alone", head + "userId: {optional: true}\n", `events.yaml:3: userId: want one of column, value or expr (and optional: true with a column)`},
 		{"also listed", head + "userId: {column: uid, optional: true}\noptional: [uid, uid]\n", `events.yaml:4: optional: column "uid" is listed twice`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

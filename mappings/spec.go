@@ -44,7 +44,23 @@ import (
 //	  rename: {amount: order.revenue}   # another key; dots build nested objects
 //	  values: {source: legacy, "os.name": iOS}   # constants (any YAML value)
 //	  from: payload              # take the members of this object column
-//	# passthrough: true          # alone: the rows are Segment messages already
+//	drop:                        # rows to filter: a rule's name and its condition
+//	  merges: 'event == "$merge"'
+//	# passthrough: true          # alone (or with drop): the rows are Segment messages already
+//
+// Expressions (see expr.go). The type ({expr: …}, with an optional
+// default), any text field ({expr: …}), a member of values ({expr: …})
+// and each drop rule may be an expression of github.com/expr-lang/expr
+// over the row's columns, compiled when the spec is parsed; a syntax
+// error names the file, the line and the column. A row a drop rule
+// matches is filtered (FilterError, which is ErrFiltered); a row for which
+// an expression fails is a reject (ReasonExpression). The clock and the
+// built-ins that iterate a map in random order are not available. A text
+// with "{{" in values is a template.
+//
+// Patterns (see patterns.go). A name with *, ? or [ in include, exclude or
+// a key of rename is a glob standing for the columns it matches; against
+// a header, one that matches none is an error of Compile.
 //
 // Columns. Wherever the spec names a column (ids, event, type, timestamp,
 // templates, columns:, include, exclude, rename, from) it may name a path
@@ -182,6 +198,8 @@ type Spec struct {
 	// optional holds the columns listed under optional:, with their
 	// lines: they may occur in no row (see paths_check.go).
 	optional map[string]int
+	// drops are the drop rules, in the spec's order.
+	drops []dropRule
 }
 
 // Name returns the name the spec was parsed under (its file name, or
@@ -287,6 +305,7 @@ func belongs(types []string, typ string) bool {
 // typeSpec is the message type: a constant, or a column with a value map.
 type typeSpec struct {
 	line     int
+	expr     *exprSpec
 	constant string
 	column   string
 	values   map[string]string
@@ -299,6 +318,7 @@ const (
 	textColumn
 	textConst
 	textTemplate
+	textExpr
 )
 
 // textSpec is a string field: columns (the first with a value wins), a
@@ -309,6 +329,7 @@ type textSpec struct {
 	columns []string
 	value   string
 	parts   []templatePart
+	expr    *exprSpec
 }
 
 // templatePart is literal text, or a column when column is not empty.
@@ -336,6 +357,9 @@ type objectSpec struct {
 	renamed    []string // the keys of rename, in the spec's order
 	values     []constMember
 	from       string
+	// includeGlobs, excludeGlobs and renameGlobs are the patterns among
+	// the names of include, exclude and rename (see patterns.go).
+	includeGlobs, excludeGlobs, renameGlobs []globPattern
 	// keys are the output keys the object sets explicitly, and the
 	// leading parts of dotted ones, with who sets each.
 	keys map[string]keyOwner
@@ -352,7 +376,8 @@ func (o *objectSpec) takesRest() bool {
 // columns too when it is the message type's default object and no other
 // object takes them.
 func (o *objectSpec) explicitOnly() bool {
-	return !o.hasInclude && o.from == "" && len(o.exclude) == 0 && (len(o.values) > 0 || len(o.rename) > 0)
+	return !o.hasInclude && o.from == "" && len(o.exclude) == 0 && len(o.excludeGlobs) == 0 && len(o.renameGlobs) == 0 &&
+		(len(o.values) > 0 || len(o.rename) > 0)
 }
 
 // constMember is a constant member of an object, as JSON.
@@ -360,6 +385,8 @@ type constMember struct {
 	key   string   // as written
 	path  []string // key split on dots
 	value json.RawMessage
+	expr  *exprSpec // a computed value instead of value
+	tmpl  *textSpec // a template instead of value
 }
 
 // LoadSpec reads and parses the mapping spec in the file at path, or the
@@ -510,7 +537,7 @@ func (p *specParser) parse(doc *yaml.Node) error {
 	for _, m := range ms {
 		k, v := m[0], resolve(m[1])
 		key := k.Value
-		if key != "passthrough" && other == nil && !(key == "messageId" && deriveOnly(v)) {
+		if key != "passthrough" && key != "drop" && other == nil && !(key == "messageId" && deriveOnly(v)) {
 			other = k
 		}
 		switch key {
@@ -538,6 +565,10 @@ func (p *specParser) parse(doc *yaml.Node) error {
 			if err := p.parseOptional(v); err != nil {
 				return err
 			}
+		case "drop":
+			if err := p.parseDrop(v); err != nil {
+				return err
+			}
 		default:
 			if f := indexOf(fieldNames[:], key); f >= 0 {
 				if f == fieldMessageID {
@@ -557,7 +588,7 @@ func (p *specParser) parse(doc *yaml.Node) error {
 				}
 				continue
 			}
-			return p.errorf(k, "", "unknown key %q (want passthrough, type, timestamp, columns, optional, %s or %s)",
+			return p.errorf(k, "", "unknown key %q (want passthrough, type, timestamp, columns, optional, drop, %s or %s)",
 				key, strings.Join(fieldNames[:], ", "), strings.Join(objectNames[:], ", "))
 		}
 	}
@@ -661,6 +692,12 @@ func (p *specParser) parseType(n *yaml.Node) error {
 			}
 			s.typ.column = c
 			p.use(v, "type.column", c)
+		case "expr":
+			e, err := p.parseExpr(v, "type.expr")
+			if err != nil {
+				return err
+			}
+			s.typ.expr = e
 		case "values":
 			vs, err := p.members(v, "type.values")
 			if err != nil {
@@ -687,11 +724,20 @@ func (p *specParser) parseType(n *yaml.Node) error {
 			}
 			s.typ.deflt = t
 		default:
-			return p.errorf(k, "type", "unknown key %q (want column, values or default)", k.Value)
+			return p.errorf(k, "type", "unknown key %q (want column, expr, values or default)", k.Value)
 		}
 	}
+	if s.typ.expr != nil {
+		if s.typ.column != "" {
+			return p.errorf(n, "type", "column and expr: use one or the other")
+		}
+		if s.typ.values != nil {
+			return p.errorf(n, "type", "values maps a column's values; an expr gives the type itself")
+		}
+		return nil
+	}
 	if s.typ.column == "" {
-		return p.errorf(n, "type", "column is required")
+		return p.errorf(n, "type", "column or expr is required")
 	}
 	return nil
 }
@@ -755,13 +801,19 @@ func (p *specParser) parseText(n *yaml.Node, f int) error {
 		return err
 	}
 	if len(ms) != 1 {
-		return p.errorf(n, path, "want one of column or value (and optional: true with a column)")
+		return p.errorf(n, path, "want one of column, value or expr (and optional: true with a column)")
 	}
 	k, v := ms[0][0], resolve(ms[0][1])
 	if optional != nil && k.Value != "column" {
 		return p.errorf(optional, path+".optional", "only a column can be optional")
 	}
 	switch k.Value {
+	case "expr":
+		e, err := p.parseExpr(v, path)
+		if err != nil {
+			return err
+		}
+		t.kind, t.expr = textExpr, e
 	case "column":
 		cols, err := p.columnChoice(v, path+".column", path)
 		if err != nil {
@@ -784,7 +836,7 @@ func (p *specParser) parseText(n *yaml.Node, f int) error {
 		}
 		t.kind, t.value = textConst, c
 	default:
-		return p.errorf(k, path, "unknown key %q (want column, value or optional)", k.Value)
+		return p.errorf(k, path, "unknown key %q (want column, value, expr or optional)", k.Value)
 	}
 	return nil
 }
@@ -1043,11 +1095,11 @@ func (p *specParser) parseObject(n *yaml.Node, o int) error {
 		case "include":
 			includeNode = v
 			obj.hasInclude = true
-			if obj.include, err = p.columnList(v, path); err != nil {
+			if obj.include, obj.includeGlobs, err = p.columnGlobList(v, path); err != nil {
 				return err
 			}
 		case "exclude":
-			if obj.exclude, err = p.columnList(v, path); err != nil {
+			if obj.exclude, obj.excludeGlobs, err = p.columnGlobList(v, path); err != nil {
 				return err
 			}
 		case "from":
@@ -1063,6 +1115,18 @@ func (p *specParser) parseObject(n *yaml.Node, o int) error {
 			obj.rename = make(map[string]string, len(rs))
 			for _, kv := range rs {
 				from := kv[0].Value
+				if isGlob(from) {
+					to, err := p.scalar(resolve(kv[1]), path+"."+from)
+					if err != nil {
+						return err
+					}
+					g, err := p.globRename(kv[0], kv[1], path, to)
+					if err != nil {
+						return err
+					}
+					obj.renameGlobs = append(obj.renameGlobs, g)
+					continue
+				}
 				if err := checkPath(from); err != nil || from == "" {
 					return p.errorf(kv[0], path, "%q is not a column name", from)
 				}
@@ -1090,6 +1154,22 @@ func (p *specParser) parseObject(n *yaml.Node, o int) error {
 				key := kv[0].Value
 				if key == "" || checkPath(key) != nil {
 					return p.errorf(kv[0], path, "%q is not a key (a dot separates nested keys)", key)
+				}
+				if e, ok, err := p.valueExpr(resolve(kv[1]), path+"."+key); err != nil {
+					return err
+				} else if ok {
+					obj.values = append(obj.values, constMember{key: key, path: strings.Split(key, "."), expr: e})
+					valueNodes[key] = kv[0]
+					continue
+				}
+				if vn := resolve(kv[1]); vn.Kind == yaml.ScalarNode && vn.Tag == "!!str" && strings.Contains(vn.Value, "{{") {
+					t := &textSpec{line: vn.Line}
+					if err := p.parseTemplate(vn, path+"."+key, vn.Value, t); err != nil {
+						return err
+					}
+					obj.values = append(obj.values, constMember{key: key, path: strings.Split(key, "."), tmpl: t})
+					valueNodes[key] = kv[0]
+					continue
 				}
 				raw, err := constantJSON(resolve(kv[1]))
 				if err != nil {
@@ -1130,8 +1210,14 @@ func (p *specParser) parseObject(n *yaml.Node, o int) error {
 		return nil
 	}
 	obj.keys = keys
-	for i, c := range obj.include {
-		at, path := includeNode.Content[i], name+".include"
+	for _, c := range obj.include {
+		at, path := includeNode, name+".include"
+		for _, n := range includeNode.Content {
+			if n = resolve(n); n.Value == c {
+				at = n
+				break
+			}
+		}
 		key := []string{c}
 		if to, ok := obj.rename[c]; ok {
 			at, path, key = renameNodes[c], name+".rename", strings.Split(to, ".")
@@ -1157,6 +1243,34 @@ func (p *specParser) parseObject(n *yaml.Node, o int) error {
 		}
 	}
 	return nil
+}
+
+// columnGlobList parses a list of column names and patterns.
+func (p *specParser) columnGlobList(n *yaml.Node, path string) ([]string, []globPattern, error) {
+	if n.Kind != yaml.SequenceNode {
+		return nil, nil, p.errorf(n, path, "want a list of columns, not %s", nodeKind(n))
+	}
+	var globs []globPattern
+	plain := &yaml.Node{Kind: yaml.SequenceNode, Line: n.Line, Column: n.Column}
+	for _, c := range n.Content {
+		c = resolve(c)
+		if c.Kind == yaml.ScalarNode && isGlob(c.Value) {
+			for _, g := range globs {
+				if g.pattern == c.Value {
+					return nil, nil, p.errorf(c, path, "pattern %q is listed twice", c.Value)
+				}
+			}
+			g, err := p.globEntry(c, path, c.Value)
+			if err != nil {
+				return nil, nil, err
+			}
+			globs = append(globs, g)
+			continue
+		}
+		plain.Content = append(plain.Content, c)
+	}
+	cols, err := p.columnList(plain, path)
+	return cols, globs, err
 }
 
 // columnList parses a list of column names.
@@ -1207,6 +1321,11 @@ func constantJSON(n *yaml.Node) (json.RawMessage, error) {
 func (s *Spec) Columns() (cols []string, all bool) {
 	if s.passthrough {
 		return nil, true
+	}
+	for _, o := range s.objects {
+		if o != nil && len(o.includeGlobs) > 0 {
+			return nil, true // the columns the patterns match are known per file
+		}
 	}
 	m, err := s.Compile(nil, Options{})
 	if err != nil {

@@ -4,14 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
 	"github.com/backfillhq/backfill/importer"
+	"github.com/backfillhq/backfill/mappings"
 	"github.com/backfillhq/backfill/sink"
 )
 
@@ -80,6 +83,12 @@ func runCheck(ctx context.Context, in *inputFlags, rows int, sources []string, s
 	}
 	fmt.Fprintf(stdout, "== %d rows in %d %s: %d would be sent, %d rejected, %d filtered\n",
 		rep.RowsRead, rep.Files, files, rep.Delivered, rep.Rejected, rep.Filtered)
+	if len(rep.FilteredByRule) > 0 {
+		fmt.Fprintln(stdout, "== filtered by drop rule:")
+		for _, rule := range sortedRules(rep.FilteredByRule) {
+			fmt.Fprintf(stdout, "  %-20s %8d\n", rule, rep.FilteredByRule[rule])
+		}
+	}
 	if len(rep.TopReasons) > 0 {
 		fmt.Fprintln(stdout, "== reject reasons, most frequent first:")
 		for _, r := range rep.TopReasons {
@@ -104,7 +113,7 @@ func printSample(w io.Writer, s importer.Sample) {
 	}
 	fmt.Fprintf(w, "row:     %s\n", strings.TrimRight(string(raw), "\r\n"))
 	if s.Message == nil {
-		fmt.Fprintf(w, "outcome: %v\n\n", s.Err)
+		fmt.Fprintf(w, "outcome: %s\n\n", outcome(s.Err))
 		return
 	}
 	var pretty bytes.Buffer
@@ -113,4 +122,37 @@ func printSample(w io.Writer, s importer.Sample) {
 		pretty.Write(s.Message)
 	}
 	fmt.Fprintf(w, "message: %s\n\n", pretty.String())
+}
+
+// outcome says why a row has no message: the drop rule that filtered it,
+// or the reason it was rejected with the error, which names the field
+// and, for an expression that failed, the expression and its line.
+func outcome(err error) string {
+	if errors.Is(err, mappings.ErrFiltered) {
+		if rule := mappings.FilterRule(err); rule != "" {
+			return fmt.Sprintf("filtered by drop rule %q", rule)
+		}
+		return fmt.Sprintf("filtered: %v", err)
+	}
+	var r interface{ RejectReason() string }
+	if errors.As(err, &r) {
+		return fmt.Sprintf("rejected (%s): %v", r.RejectReason(), err)
+	}
+	return fmt.Sprintf("rejected: %v", err)
+}
+
+// sortedRules returns the drop rules of counts, the most frequent first,
+// then by name.
+func sortedRules(counts map[string]int64) []string {
+	rules := make([]string, 0, len(counts))
+	for k := range counts {
+		rules = append(rules, k)
+	}
+	sort.Slice(rules, func(i, j int) bool {
+		if counts[rules[i]] != counts[rules[j]] {
+			return counts[rules[i]] > counts[rules[j]]
+		}
+		return rules[i] < rules[j]
+	})
+	return rules
 }

@@ -91,6 +91,14 @@ func printStatus(w io.Writer, path string, cp *importer.Checkpoint) {
 	tw.Flush()
 	t := cp.Totals
 	fmt.Fprintf(w, "  total: %d rows settled: %d %s, %d rejected, %d filtered\n", t.Read, t.Delivered, label, t.Rejected, t.Filtered)
+	if len(t.FilteredByRule) > 0 {
+		rules := sortedRules(t.FilteredByRule)
+		parts := make([]string, len(rules))
+		for i, r := range rules {
+			parts[i] = fmt.Sprintf("%s %d", r, t.FilteredByRule[r])
+		}
+		fmt.Fprintf(w, "  filtered by drop rule: %s\n", strings.Join(parts, ", "))
+	}
 	if cp.RejectsFile != "" && t.Rejected > 0 {
 		fmt.Fprintf(w, "  rejects: %s (see them with: backfill rejects %s)\n", cp.RejectsFile, shellQuote([]string{cp.RejectsFile}))
 	}
