@@ -104,19 +104,11 @@ func memberFingerprint(f *zip.File) string {
 // compression; a zip inside a zip and Parquet are refused, since neither
 // can be read from a stream.
 func expandZip(p string, opts Options) ([]Source, error) {
-	af, err := os.Open(p)
+	af, fi, zr, err := openZip(p, p)
 	if err != nil {
 		return nil, err
 	}
 	defer af.Close()
-	fi, err := af.Stat()
-	if err != nil {
-		return nil, err
-	}
-	zr, err := zip.NewReader(af, fi.Size())
-	if err != nil {
-		return nil, zipError(p, err)
-	}
 	files := slices.Clone(zr.File)
 	slices.SortStableFunc(files, func(a, b *zip.File) int { return strings.Compare(a.Name, b.Name) })
 	var sources []Source
@@ -316,21 +308,33 @@ func openMember(src Source) (*memberReader, error) {
 	return m, nil
 }
 
+// openZip opens the zip archive at path, with what it was measured from,
+// and reads its directory; name is what its errors call it. The caller
+// closes the file.
+func openZip(path, name string) (*os.File, os.FileInfo, *zip.Reader, error) {
+	af, err := os.Open(path)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	fi, err := af.Stat()
+	if err == nil {
+		var zr *zip.Reader
+		if zr, err = zip.NewReader(af, fi.Size()); err == nil {
+			return af, fi, zr, nil
+		}
+		err = zipError(name, err)
+	}
+	af.Close()
+	return nil, nil, nil, err
+}
+
 // findMember reads the archive's directory for the member src names.
 func findMember(src Source) (*zipEntry, error) {
-	af, err := os.Open(src.Archive)
+	af, fi, zr, err := openZip(src.Archive, src.Path)
 	if err != nil {
 		return nil, err
 	}
 	defer af.Close()
-	fi, err := af.Stat()
-	if err != nil {
-		return nil, err
-	}
-	zr, err := zip.NewReader(af, fi.Size())
-	if err != nil {
-		return nil, zipError(src.Path, err)
-	}
 	for _, f := range zr.File {
 		if f.Name != src.Member {
 			continue
