@@ -43,7 +43,7 @@ func TestNoCollisionWhenTheColumnIsNotAmongTheRest(t *testing.T) {
 	for _, tc := range []struct{ name, spec, props string }{
 		{"excluded", head + "properties:\n  rename: {amount: revenue}\n  exclude: [revenue]\n", `{"revenue":"5"}`},
 		{"used by a field", head + "anonymousId: revenue\nproperties:\n  rename: {amount: revenue}\n", `{"revenue":"5"}`},
-		{"renamed itself", head + "properties:\n  rename: {amount: revenue, revenue: old_revenue}\n", `{"revenue":"5","old_revenue":"7"}`},
+		{"renamed itself", head + "properties:\n  rename: {amount: revenue, revenue: old_revenue}\n", `{"old_revenue":"7","revenue":"5"}`},
 		{"include lists", head + "properties:\n  include: [amount]\n  rename: {amount: revenue}\n", `{"revenue":"5"}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -378,6 +378,7 @@ func (s *Spec) Compile(schema []string, opts Options) (Mapper, error) {
 					return nil, collisionError(s, o, name, r.owner)
 				}
 			}
+			sortByKey(p.remaining, func(mb member) string { return mb.key })
 		}
 	}
 

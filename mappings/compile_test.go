@@ -122,7 +122,7 @@ func TestMapCSV(t *testing.T) {
 			name:   "all columns",
 			values: []string{"e1", "42", "a1", "Order Completed", "2024-03-01T12:00:00+02:00", "9.99", "3", "TRUE", `{"k": [1, 2]}`, "pro", "secret", "1.2.3.4"},
 			want: mapped{typ: "track", messageID: "e1", userID: "42", anonymousID: "a1", event: "Order Completed", ts: day,
-				properties: `{"revenue":9.99,"qty":3,"active":true,"meta":{"k":[1,2]},"plan":"pro","source":"legacy"}`,
+				properties: `{"active":true,"meta":{"k":[1,2]},"plan":"pro","qty":3,"revenue":9.99,"source":"legacy"}`,
 				context:    `{"ip":"1.2.3.4"}`},
 		},
 		{
@@ -135,14 +135,14 @@ func TestMapCSV(t *testing.T) {
 			name:   "bool spellings and negative int",
 			values: []string{"e3", "-7", "", "x", "2024-03-01 10:00:00.000Z", "-0.5", "-7", "no", "null", "p", "", "ip"},
 			want: mapped{typ: "track", messageID: "e3", userID: "-7", event: "x", ts: day,
-				properties: `{"revenue":-0.5,"qty":-7,"active":false,"plan":"p","source":"legacy"}`, context: `{"ip":"ip"}`},
+				properties: `{"active":false,"plan":"p","qty":-7,"revenue":-0.5,"source":"legacy"}`, context: `{"ip":"ip"}`},
 		},
 		{
 			name:   "int beyond 2^53 stays exact",
 			values: []string{"", "9007199254740993", "", "x", "2024-03-01T10:00:00Z", "1", "9007199254740993", "1", "[]", "", "", ""},
 			want: mapped{typ: "track", messageID: canonicalID("", `{"type":"track","timestamp":"2024-03-01T10:00:00.000Z","userId":"9007199254740993","event":"x",`+
 				`"properties":{"active":true,"meta":[],"plan":"","qty":9007199254740993,"revenue":1,"source":"legacy"}`), userID: "9007199254740993", event: "x", ts: day,
-				properties: `{"revenue":1,"qty":9007199254740993,"active":true,"meta":[],"plan":"","source":"legacy"}`, context: `{"ip":""}`},
+				properties: `{"active":true,"meta":[],"plan":"","qty":9007199254740993,"revenue":1,"source":"legacy"}`, context: `{"ip":""}`},
 		},
 	}
 	for i, tt := range tests {
@@ -269,7 +269,7 @@ integrations:
 			line: `{"kind":"click","uid":123,"action":"Order","object":"Completed","ts":1700000000,"count":"42",` +
 				`"big":9007199254740993,"flag":"true","payload":"{\"a\": 1}","label":7,"debug":"x","nothing":null,"obj":{"x":[1]}}`,
 			want: mapped{typ: "track", userID: "123", event: "Order Completed", ts: at,
-				properties:   `{"n":42,"big":9007199254740993,"flag":true,"payload":{"a":1},"label":"7","obj":{"x":[1]}}`,
+				properties:   `{"big":9007199254740993,"flag":true,"label":"7","n":42,"obj":{"x":[1]},"payload":{"a":1}}`,
 				integrations: `{"All":false,"Mixpanel":true}`},
 		},
 		{
@@ -451,7 +451,7 @@ func TestMapRemainingColumns(t *testing.T) {
 			spec:   "type: track\nuserId: u\nevent: e\ntimestamp: ts\ncontext: {include: [email]}\n",
 			schema: []string{"u", "e", "ts", "email", "plan", "amount"},
 			values: []string{"u1", "E", "2024-01-01T00:00:00Z", "x@y", "pro", "5"},
-			want:   mapped{typ: "track", userID: "u1", event: "E", properties: `{"plan":"pro","amount":"5"}`, context: `{"email":"x@y"}`},
+			want:   mapped{typ: "track", userID: "u1", event: "E", properties: `{"amount":"5","plan":"pro"}`, context: `{"email":"x@y"}`},
 		},
 		{
 			name:   "identify: the rest goes to traits by default",
@@ -507,7 +507,7 @@ func TestMapRemainingColumns(t *testing.T) {
 			spec:   "type: track\nuserId: u\nevent: e\ntimestamp: ts\nproperties:\n  rename: {amount: revenue}\n  values: {source: legacy}\n  exclude: [revenue, source]\n",
 			schema: []string{"u", "e", "ts", "amount", "revenue", "source", "plan"},
 			values: []string{"u1", "E", "2024-01-01T00:00:00Z", "5", "old", "csv", "pro"},
-			want:   mapped{typ: "track", userID: "u1", event: "E", properties: `{"revenue":"5","plan":"pro","source":"legacy"}`},
+			want:   mapped{typ: "track", userID: "u1", event: "E", properties: `{"plan":"pro","revenue":"5","source":"legacy"}`},
 		},
 		{
 			name:   "a renamed column is taken even when a field uses it",

@@ -225,7 +225,9 @@ func (m *specMapper) writeObject(c *rowCtx, o int, rowRest bool, w *sink.Message
 		}
 	case rowRest && m.schemaless:
 		shape := p.shapeOf(row.Names())
-		for i, name := range row.Names() {
+		names := row.Names()
+		for _, i := range shape.order {
+			name := names[i]
 			r := &shape.rules[i]
 			if r.skip {
 				if r.owner != nil {
@@ -391,6 +393,7 @@ func plainDecimal(s string) bool {
 type rowShape struct {
 	names []string
 	rules []remainingRule // skip for a column that is not among the remaining ones
+	order []int           // the indices of rules, in the order of the keys they write
 }
 
 // shapeOf returns the rules for the columns names, from the last shape
@@ -410,6 +413,21 @@ func (p *objectPlan) shapeOf(names []string) *rowShape {
 		}
 		sh.rules[i] = r
 	}
+	sh.order = make([]int, len(names))
+	for i := range sh.order {
+		sh.order[i] = i
+	}
+	sortByKey(sh.order, func(i int) string { return sh.rules[i].key })
 	p.shape.Store(sh)
 	return sh
+}
+
+// sortByKey puts the remaining members of an object in the order of
+// their keys, by bytes, as the canonical form of a message orders them:
+// a message whose object holds only such members is its own canonical
+// form, and its content-derived id is a hash of the bytes written, with
+// no copy in key order. The order of an object's members means nothing
+// in JSON, and the explicit members of a mapping keep the order it gives.
+func sortByKey[T any](s []T, key func(T) string) {
+	slices.SortStableFunc(s, func(a, b T) int { return strings.Compare(key(a), key(b)) })
 }
