@@ -122,6 +122,10 @@ func writeValueAt(w *sink.MessageWriter, row *readers.Row, i int, t colType, ts 
 		return writeText(w, s, t, ts)
 	}
 	if raw, ok := row.RawJSON(i); ok {
+		if t == typeAsRead && row.PlainJSONStrings() && !rawNull(raw) {
+			w.RawPlainStrings(raw)
+			return nil
+		}
 		return writeRaw(w, raw, t, ts)
 	}
 	return writeValue(w, row.Value(i), t, ts)

@@ -273,7 +273,26 @@ func (r *ndjsonReader) parse(raw []byte, pos Position) (Row, error) {
 	vals := r.arena.newJSON(len(r.vals))
 	copy(vals, r.vals)
 	values := marks(jsonMarks, len(vals), &r.arena, inJSON{})
-	return Row{Pos: pos, Source: r.src, Raw: raw, names: names, values: values, raws: vals}, nil
+	return Row{Pos: pos, Source: r.src, Raw: raw, names: names, values: values, raws: vals, plain: plainStrings(raw)}, nil
+}
+
+// plainStrings reports whether the valid UTF-8 JSON text raw holds no
+// backslash, U+2028 or U+2029: none of its strings has an escape or a
+// character that jsontext.AppendString would escape.
+func plainStrings(raw []byte) bool {
+	if bytes.IndexByte(raw, '\\') >= 0 {
+		return false
+	}
+	for b := raw; ; {
+		i := bytes.IndexByte(b, 0xe2) // U+2028 and U+2029 are E2 80 A8 and E2 80 A9
+		if i < 0 {
+			return true
+		}
+		if i+2 < len(b) && b[i+1] == 0x80 && (b[i+2] == 0xa8 || b[i+2] == 0xa9) {
+			return false
+		}
+		b = b[i+1:]
+	}
 }
 
 // plainKeys reports whether every key in names is JSON string text that

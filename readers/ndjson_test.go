@@ -3,6 +3,8 @@ package readers
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -213,5 +215,34 @@ func TestNDJSONLongLineIsNotBuffered(t *testing.T) {
 	}
 	if n := len(r.(*ndjsonReader).s.buf); n > 2*defaultMaxLineBytes {
 		t.Errorf("buffer grew to %d bytes for an 8 MiB line", n)
+	}
+}
+
+// TestPlainJSONStrings marks the rows none of whose strings holds an
+// escape, U+2028 or U+2029, the only strings whose JSON text is not
+// already as jsontext.AppendString writes it once a row is valid UTF-8.
+func TestPlainJSONStrings(t *testing.T) {
+	for _, c := range []struct {
+		line  string
+		plain bool
+	}{
+		{`{"a":"x","b":1.5,"c":["é"]}`, true},
+		{`{"a":"x\"y"}`, false},
+		{`{"a":"\u00e9"}`, false},
+		{"{\"a\":\"x\u2028\"}", false},
+		{"{\"a\":\"x\u2029\"}", false},
+		{"{\"a\":\"\u2030 \u20ac\"}", true}, // E2 80 B0 and E2 82 AC
+	} {
+		path := filepath.Join(t.TempDir(), "a.ndjson")
+		if err := os.WriteFile(path, []byte(c.line+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		row, err := openT(t, path, Options{}, nil).Next(context.Background())
+		if err != nil {
+			t.Fatalf("%s: %v", c.line, err)
+		}
+		if got := row.PlainJSONStrings(); got != c.plain {
+			t.Errorf("%s: PlainJSONStrings() = %v, want %v", c.line, got, c.plain)
+		}
 	}
 }

@@ -62,6 +62,9 @@ type Row struct {
 	values []any             // parallel to names; inTexts{} or inJSON{} where the value is held in texts or raws
 	texts  []string          // parallel to values where a value is inTexts{}; else nil
 	raws   []json.RawMessage // parallel to values where a value is inJSON{}; else nil
+	// plain is set when no string of the row's JSON texts holds an
+	// escape, U+2028 or U+2029 (see PlainJSONStrings).
+	plain bool
 }
 
 // inTexts marks a value held in Row.texts. Putting a string or a byte
@@ -243,6 +246,12 @@ func (r *Row) RawJSON(i int) (json.RawMessage, bool) {
 	}
 	return nil, false
 }
+
+// PlainJSONStrings reports whether the reader found that no string in the
+// row's JSON texts (RawJSON) holds an escape sequence, U+2028 or U+2029:
+// every such string is then valid UTF-8 that jsontext.AppendString
+// writes as it is, in canonical form. False when it does not know.
+func (r *Row) PlainJSONStrings() bool { return r.plain }
 
 // AllValues returns the row's values as one slice, each as Value returns
 // it. It allocates; it is meant for tests and tools, not the hot path.

@@ -124,6 +124,17 @@ func TestContentIDCanonicalForm(t *testing.T) {
 			w.Raw([]byte(`"\u00fc\/"`))
 			w.EndObject()
 		}, head + `,"properties":{"a":"ü/","b":1.5,"c":true}`},
+		{"raw with plain strings", func(w *MessageWriter) {
+			track(w, ids)
+			w.BeginObject(FieldProperties)
+			w.Key(&keyB)
+			w.RawPlainStrings([]byte(`"é x"`))
+			w.Key(&keyA)
+			w.RawPlainStrings([]byte(`1.50`))
+			w.Key(&keyC)
+			w.RawPlainStrings([]byte(`["y"]`))
+			w.EndObject()
+		}, head + `,"properties":{"a":1.5,"b":"é x","c":["y"]}`},
 		{"nested and raw", func(w *MessageWriter) {
 			track(w, ids)
 			w.BeginObject(FieldProperties)

@@ -652,6 +652,20 @@ func (w *MessageWriter) Raw(raw []byte) {
 	}
 }
 
+// RawPlainStrings writes raw as Raw does, for a caller that vouches that
+// no string in raw holds an escape sequence, U+2028 or U+2029 and that
+// raw is valid UTF-8 (readers.Row.PlainJSONStrings): such strings are in
+// canonical form already, and only raw's numbers are checked for a
+// content-derived id.
+func (w *MessageWriter) RawPlainStrings(raw []byte) {
+	if w.cs.hashing && scalarText(raw) && raw[0] == '"' {
+		w.member()
+		w.buf = append(w.buf, raw...)
+		return
+	}
+	w.Raw(raw)
+}
+
 // Literal writes JSON text that the caller vouches is a valid JSON
 // number or literal with no white space, such as 12.5.
 func (w *MessageWriter) Literal(s string) {
