@@ -2,7 +2,6 @@ package importer
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
-	"github.com/apache/arrow/go/v15/arrow/memory"
 	"github.com/apache/arrow/go/v15/parquet"
 	"github.com/apache/arrow/go/v15/parquet/pqarrow"
 
@@ -26,31 +24,13 @@ func writePlainBinaryParquet(t *testing.T, path string, names []string, rows [][
 	for i, name := range names {
 		fields[i] = arrow.Field{Name: name, Type: arrow.BinaryTypes.Binary}
 	}
-	schema := arrow.NewSchema(fields, nil)
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	fw, err := pqarrow.NewFileWriter(schema, f, parquet.NewWriterProperties(), pqarrow.NewArrowWriterProperties())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
-	defer b.Release()
-	for _, row := range rows {
-		for i, v := range row {
-			b.Field(i).(*array.BinaryBuilder).Append([]byte(v))
+	writeParquet(t, path, arrow.NewSchema(fields, nil), parquet.NewWriterProperties(), pqarrow.NewArrowWriterProperties(), func(b *array.RecordBuilder) {
+		for _, row := range rows {
+			for i, v := range row {
+				b.Field(i).(*array.BinaryBuilder).Append([]byte(v))
+			}
 		}
-	}
-	rec := b.NewRecord()
-	defer rec.Release()
-	if err := fw.Write(rec); err != nil {
-		t.Fatal(err)
-	}
-	if err := fw.Close(); err != nil {
-		t.Fatal(err)
-	}
+	})
 }
 
 // TestRunParquetByteArraysAreText imports byte arrays without a logical

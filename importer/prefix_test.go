@@ -16,7 +16,6 @@ import (
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
-	"github.com/apache/arrow/go/v15/arrow/memory"
 	"github.com/apache/arrow/go/v15/parquet"
 	"github.com/apache/arrow/go/v15/parquet/pqarrow"
 
@@ -299,31 +298,14 @@ func writeNotedParquet(t *testing.T, path string, n int, note string) {
 		{Name: "user", Type: arrow.BinaryTypes.String},
 		{Name: "ts", Type: &arrow.TimestampType{Unit: arrow.Millisecond, TimeZone: "UTC"}},
 	}, &md)
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	fw, err := pqarrow.NewFileWriter(schema, f, parquet.NewWriterProperties(parquet.WithMaxRowGroupLength(100)), pqarrow.DefaultWriterProps())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
-	defer b.Release()
-	base := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
-	for i := range n {
-		b.Field(0).(*array.StringBuilder).Append(fmt.Sprintf("id-%d", i))
-		b.Field(1).(*array.StringBuilder).Append(fmt.Sprintf("u%d", i%7))
-		b.Field(2).(*array.TimestampBuilder).Append(arrow.Timestamp(base + int64(i)*1000))
-	}
-	rec := b.NewRecord()
-	defer rec.Release()
-	if err := fw.Write(rec); err != nil {
-		t.Fatal(err)
-	}
-	if err := fw.Close(); err != nil {
-		t.Fatal(err)
-	}
+	writeParquet(t, path, schema, parquet.NewWriterProperties(parquet.WithMaxRowGroupLength(100)), pqarrow.DefaultWriterProps(), func(b *array.RecordBuilder) {
+		base := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+		for i := range n {
+			b.Field(0).(*array.StringBuilder).Append(fmt.Sprintf("id-%d", i))
+			b.Field(1).(*array.StringBuilder).Append(fmt.Sprintf("u%d", i%7))
+			b.Field(2).(*array.TimestampBuilder).Append(arrow.Timestamp(base + int64(i)*1000))
+		}
+	})
 }
 
 // TestResumeRecognisesAChangedParquetFooter stops an import in a Parquet

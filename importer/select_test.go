@@ -29,29 +29,38 @@ func writeWideParquet(t *testing.T, path string, n int) {
 		{Name: "amount", Type: arrow.PrimitiveTypes.Int64},
 		{Name: "unused", Type: arrow.PrimitiveTypes.Float64},
 	}, nil)
+	writeParquet(t, path, schema, parquet.NewWriterProperties(parquet.WithMaxRowGroupLength(100)), pqarrow.DefaultWriterProps(), func(b *array.RecordBuilder) {
+		base := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+		for i := range n {
+			b.Field(0).(*array.StringBuilder).Append(fmt.Sprintf("id-%d", i))
+			b.Field(1).(*array.StringBuilder).Append(fmt.Sprintf("u%d", i%7))
+			b.Field(2).(*array.TimestampBuilder).Append(arrow.Timestamp(base + int64(i)*1000))
+			b.Field(3).(*array.Int64Builder).Append(int64(i))
+			v := float64(i)
+			if i%3 == 0 {
+				v = math.NaN()
+			}
+			b.Field(4).(*array.Float64Builder).Append(v)
+		}
+	})
+}
+
+// writeParquet writes one record of schema, which fill appends the rows
+// of, to a Parquet file at path.
+func writeParquet(t *testing.T, path string, schema *arrow.Schema, props *parquet.WriterProperties, aprops pqarrow.ArrowWriterProperties, fill func(*array.RecordBuilder)) {
+	t.Helper()
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	fw, err := pqarrow.NewFileWriter(schema, f, parquet.NewWriterProperties(parquet.WithMaxRowGroupLength(100)), pqarrow.DefaultWriterProps())
+	fw, err := pqarrow.NewFileWriter(schema, f, props, aprops)
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
 	defer b.Release()
-	base := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
-	for i := range n {
-		b.Field(0).(*array.StringBuilder).Append(fmt.Sprintf("id-%d", i))
-		b.Field(1).(*array.StringBuilder).Append(fmt.Sprintf("u%d", i%7))
-		b.Field(2).(*array.TimestampBuilder).Append(arrow.Timestamp(base + int64(i)*1000))
-		b.Field(3).(*array.Int64Builder).Append(int64(i))
-		v := float64(i)
-		if i%3 == 0 {
-			v = math.NaN()
-		}
-		b.Field(4).(*array.Float64Builder).Append(v)
-	}
+	fill(b)
 	rec := b.NewRecord()
 	defer rec.Release()
 	if err := fw.Write(rec); err != nil {
