@@ -26,9 +26,7 @@ type inputInfo struct {
 // inputOf returns the inputInfo of the source src, opened as rd, whose rows
 // have the column names schema (nil for NDJSON).
 func (r *run) inputOf(src *readers.Source, rd readers.Reader, schema []string) inputInfo {
-	_, prefixed := rd.(interface {
-		PrefixDigest() (readers.PrefixDigest, bool)
-	})
+	_, prefixed := rd.(readers.PrefixHasher)
 	switch {
 	case schema == nil:
 		return inputInfo{format: readers.FormatNDJSON}
@@ -46,22 +44,13 @@ func (r *run) inputOf(src *readers.Source, rd readers.Reader, schema []string) i
 	w.Comma = ','
 	if d := r.cfg.Reader.Delimiter; d != 0 {
 		w.Comma = d
-	} else if isTSV(src.Path) {
+	} else if _, tab := readers.NameFormat(src.Path); tab {
 		w.Comma = '\t'
 	}
 	w.Write(schema)
 	w.Flush()
 	in.header = strings.TrimSuffix(b.String(), "\n")
 	return in
-}
-
-// isTSV reports whether path names a tab-separated file, compressed or not.
-func isTSV(path string) bool {
-	name := strings.ToLower(filepath.Base(path))
-	for _, ext := range []string{".gz", ".zst", ".zstd"} {
-		name = strings.TrimSuffix(name, ext)
-	}
-	return filepath.Ext(name) == ".tsv"
 }
 
 // RejectsSummary sums up a rejects file (see ReadRejects).
@@ -286,15 +275,8 @@ func WriteRejectedRows(path, run, dir string) ([]RowsFile, RowsNotWritten, error
 // formatFromName guesses the format of a source from its name, for
 // rejects files written before lines recorded it.
 func formatFromName(path string) string {
-	name := strings.ToLower(filepath.Base(path))
-	for _, ext := range []string{".gz", ".zst", ".zstd"} {
-		name = strings.TrimSuffix(name, ext)
-	}
-	switch filepath.Ext(name) {
-	case ".csv", ".tsv":
-		return readers.FormatCSV
-	case ".parquet":
-		return readers.FormatParquet
+	if format, _ := readers.NameFormat(path); format != "" {
+		return format
 	}
 	return readers.FormatNDJSON
 }
@@ -302,10 +284,7 @@ func formatFromName(path string) string {
 // rowsFileName names the file of the rejected rows of source, in format,
 // unlike the names already taken, which it adds to.
 func rowsFileName(source, format string, taken map[string]bool) string {
-	name := filepath.Base(source)
-	for _, ext := range []string{".gz", ".zst", ".zstd", ".GZ", ".ZST", ".ZSTD"} {
-		name = strings.TrimSuffix(name, ext)
-	}
+	name := readers.TrimCompression(filepath.Base(source))
 	ext := filepath.Ext(name)
 	stem := strings.TrimSuffix(name, ext)
 	switch format {

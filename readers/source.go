@@ -47,16 +47,31 @@ type nameFormat struct {
 	lines  bool   // .ndjson or .jsonl: one object per line, never an array
 }
 
+// TrimCompression returns the file name name without its compression
+// extension (.gz, .zst, .zstd or .bz2, in any case), if it has one.
+func TrimCompression(name string) string {
+	lower := strings.ToLower(name)
+	for _, ext := range []string{".gz", ".zst", ".zstd", ".bz2"} {
+		if strings.HasSuffix(lower, ext) {
+			return name[:len(name)-len(ext)]
+		}
+	}
+	return name
+}
+
+// NameFormat returns the format the name of path gives, after any
+// compression extension ("" if it gives none), and whether it names a
+// tab-separated file (.tsv): what a source is read as unless its content
+// or the options say otherwise.
+func NameFormat(path string) (format string, tab bool) {
+	f := formatByName(path)
+	return f.format, f.tab
+}
+
 // formatByName reads the format from the extension, after any compression
 // extension (.gz, .zst, .zstd, .bz2).
 func formatByName(path string) nameFormat {
-	name := strings.ToLower(filepath.Base(path))
-	for _, ext := range []string{".gz", ".zst", ".zstd", ".bz2"} {
-		if strings.HasSuffix(name, ext) {
-			name = strings.TrimSuffix(name, ext)
-			break
-		}
-	}
+	name := strings.ToLower(TrimCompression(filepath.Base(path)))
 	switch filepath.Ext(name) {
 	case ".csv":
 		return nameFormat{format: FormatCSV}
