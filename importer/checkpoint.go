@@ -344,9 +344,9 @@ func fileOf(src readers.Source) (CheckpointFile, error) {
 }
 
 // match checks that the checkpoint at path belongs to an import of these
-// sources with these options and rejects file, and returns a
+// sources with these options, and returns a
 // *CheckpointMismatchError that says every difference.
-func (cp *Checkpoint) match(path string, files []CheckpointFile, options map[string]string, rejectsPath string, preview bool) error {
+func (cp *Checkpoint) match(path string, files []CheckpointFile, options map[string]string, preview bool) error {
 	e := &CheckpointMismatchError{Path: path}
 	changed := func(what, detail string) {
 		if !slices.Contains(e.Changed, what) {
@@ -525,7 +525,7 @@ func (r *run) resume(ctx context.Context) (*Checkpoint, mark, error) {
 	if err != nil {
 		return nil, mark{}, err
 	}
-	if err := cp.match(path, r.files, r.options, r.cfg.RejectsPath, r.cfg.Preview); err != nil {
+	if err := cp.match(path, r.files, r.options, r.cfg.Preview); err != nil {
 		return nil, mark{}, err
 	}
 	if err := r.verifyContent(ctx, path, cp); err != nil {

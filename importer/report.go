@@ -128,18 +128,7 @@ func (r *Report) Summary() string {
 	}
 	fmt.Fprintf(&b, "  %-10s %d\n", label, r.Delivered)
 	fmt.Fprintf(&b, "  rejected   %d\n", r.Rejected)
-	reasons := make([]string, 0, len(r.RejectedByReason))
-	for k := range r.RejectedByReason {
-		reasons = append(reasons, k)
-	}
-	sort.Slice(reasons, func(i, j int) bool {
-		a, c := r.RejectedByReason[reasons[i]], r.RejectedByReason[reasons[j]]
-		if a != c {
-			return a > c
-		}
-		return reasons[i] < reasons[j]
-	})
-	for _, k := range reasons {
+	for _, k := range sortedByCount(r.RejectedByReason) {
 		fmt.Fprintf(&b, "    %-22s %d\n", k, r.RejectedByReason[k])
 	}
 	fmt.Fprintf(&b, "  filtered   %d\n", r.Filtered)
