@@ -354,14 +354,15 @@ func (s *Spec) Compile(schema []string, opts Options) (Mapper, error) {
 			p.nodes = addNode(p.nodes, v.path, nd, true)
 		}
 	}
-	excludeGlobs := allExcludeGlobs(s)
 	for o := range m.objects {
 		obj := s.objects[o]
 		p := &m.objects[o]
 		var renameGlobs []globPattern
+		from := ""
 		if obj != nil {
-			renameGlobs = obj.renameGlobs
+			renameGlobs, from = obj.renameGlobs, obj.from
 		}
+		excludeGlobs := allExcludeGlobs(s, from)
 		if excludeGlobs != nil || renameGlobs != nil {
 			p.globs = &objectGlobs{exclude: excludeGlobs, rename: renameGlobs}
 		}

@@ -154,27 +154,26 @@ func expandInclude(s *Spec, obj *objectSpec, schema []string) []string {
 	return out
 }
 
-// excludedByGlob reports whether an exclude pattern of any object
-// matches a column.
+// excludedByGlob reports whether an exclude pattern of an object that
+// takes the row's columns (not the members of a from column) matches the
+// column name.
 func excludedByGlob(s *Spec, name string) bool {
-	for _, o := range s.objects {
-		if o == nil {
-			continue
-		}
-		for i := range o.excludeGlobs {
-			if o.excludeGlobs[i].match(name) {
-				return true
-			}
+	for _, g := range allExcludeGlobs(s, "") {
+		if g.match(name) {
+			return true
 		}
 	}
 	return false
 }
 
-// allExcludeGlobs returns the exclude patterns of every object, or nil.
-func allExcludeGlobs(s *Spec) []globPattern {
+// allExcludeGlobs returns the exclude patterns of the objects whose
+// remaining members come from the column from ("": the row's columns),
+// or nil: a pattern applies where a plain exclude of its object does, not
+// to the members of another container.
+func allExcludeGlobs(s *Spec, from string) []globPattern {
 	var out []globPattern
 	for _, o := range s.objects {
-		if o != nil {
+		if o != nil && o.from == from {
 			out = append(out, o.excludeGlobs...)
 		}
 	}

@@ -82,3 +82,24 @@ func TestExcludePatternOfAnotherObject(t *testing.T) {
 		t.Fatalf("message %s\nwant it to hold %s", got, want)
 	}
 }
+
+// TestExcludePatternKeepsToItsContainer checks that an exclude pattern of
+// an object that takes the row's columns leaves the members of a from
+// column alone, as a plain exclude of the row's columns does, and that
+// one of an object with from applies to that column's members.
+func TestExcludePatternKeepsToItsContainer(t *testing.T) {
+	for _, c := range []struct{ spec, want string }{
+		{"traits: {exclude: [\"x_*\"]}\ncontext: {from: payload}\n", `"traits":{"plan":"pro"},"context":{"x_m":1,"y":2,`},
+		{"context: {from: payload, exclude: [\"x_*\"]}\n", `"traits":{"plan":"pro","x_col":"c"},"context":{"y":2,`},
+	} {
+		m := mustCompile(t, "type: identify\nuserId: u\ntimestamp: ts\n"+c.spec, nil, Options{})
+		w := sink.NewMessageWriter(sink.Limits{})
+		row := ndjsonRow(t, 1, `{"u":"u1","ts":"2024-03-01T12:00:00Z","plan":"pro","x_col":"c","payload":{"x_m":1,"y":2}}`)
+		if err := m.Map(row, w); err != nil {
+			t.Fatal(err)
+		}
+		if got := string(w.Bytes()); !strings.Contains(got, c.want) {
+			t.Errorf("%s: message %s\nwant it to hold %s", c.spec, got, c.want)
+		}
+	}
+}
