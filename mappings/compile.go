@@ -123,6 +123,19 @@ type specMapper struct {
 
 var _ Mapper = (*specMapper)(nil)
 
+// CheckOptions reports whether the spec can be compiled with opts, as far
+// as it does not depend on a schema: opts is valid and its id namespace
+// does not contradict the spec's.
+func (s *Spec) CheckOptions(opts Options) error {
+	if err := opts.Validate(); err != nil {
+		return err
+	}
+	if _, err := newIDScheme(s.ids, opts); err != nil {
+		return fmt.Errorf("%s: %w", s.name, err)
+	}
+	return nil
+}
+
 // Compile returns a Mapper for rows whose columns are schema (the header of
 // a CSV file, the schema of a Parquet file). Every column the spec names
 // must be in the schema (or, for a path, its leading part); column
@@ -151,13 +164,10 @@ var _ Mapper = (*specMapper)(nil)
 // if opts is invalid. Compile once per schema; the Mapper is safe for
 // concurrent use.
 func (s *Spec) Compile(schema []string, opts Options) (Mapper, error) {
-	if err := opts.Validate(); err != nil {
+	if err := s.CheckOptions(opts); err != nil {
 		return nil, err
 	}
-	ids, err := newIDScheme(s.ids, opts)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", s.name, err)
-	}
+	ids, _ := newIDScheme(s.ids, opts)
 	if s.passthrough {
 		pt := &passthrough{win: newWindow(opts), ids: ids}
 		if s.drops == nil {

@@ -103,3 +103,24 @@ func TestExcludePatternKeepsToItsContainer(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckOptionsNeedsNoHeader checks the id namespace of a mapping whose
+// include pattern only a header can resolve: Compile without a schema
+// refuses the pattern, CheckOptions looks at the options alone.
+func TestCheckOptionsNeedsNoHeader(t *testing.T) {
+	s, err := ParseSpec([]byte("type: track\nuserId: u\nevent: e\ntimestamp: ts\nproperties: {include: [\"utm_*\"]}\n"), "m.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CheckOptions(Options{IDNamespace: "trial"}); err != nil {
+		t.Fatalf("CheckOptions: %v", err)
+	}
+	s, err = ParseSpec([]byte("type: track\nuserId: u\nevent: e\ntimestamp: ts\nmessageId: {derive: content, namespace: real}\n"), "m.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `m.yaml: the id namespace is "real" in the mapping and "trial" in the options: give one`
+	if err := s.CheckOptions(Options{IDNamespace: "trial"}); err == nil || err.Error() != want {
+		t.Fatalf("CheckOptions: %v, want %s", err, want)
+	}
+}

@@ -96,7 +96,7 @@ func (f *inputFlags) apply(cfg *importer.Config) error {
 		cfg.Spec = spec
 		if f.idNamespace != "" {
 			// A namespace the mapping contradicts is refused now.
-			if _, err := spec.Compile(nil, cfg.Mapping); err != nil {
+			if err := spec.CheckOptions(cfg.Mapping); err != nil {
 				return fmt.Errorf("--id-namespace: %w", err)
 			}
 		}
