@@ -82,11 +82,12 @@ type RejectFileCount struct {
 }
 
 // ReadRejects reads the rejects file at path, calling each (if not nil)
-// with every reject in order, and sums it up. A line that is not a reject
+// with every reject in order, and sums it up; with run set, only the
+// rejects of that run count. A line that is not a reject
 // is an error naming the file and the line; a last line without its
 // newline (a run that was killed tore it, and will cut it off when it
 // resumes) is skipped.
-func ReadRejects(path string, each func(Reject) error) (RejectsSummary, error) {
+func ReadRejects(path, run string, each func(Reject) error) (RejectsSummary, error) {
 	var sum RejectsSummary
 	f, err := os.Open(path)
 	if err != nil {
@@ -111,6 +112,9 @@ func ReadRejects(path string, each func(Reject) error) (RejectsSummary, error) {
 		var rej Reject
 		if err := json.Unmarshal(b, &rej); err != nil {
 			return sum, fmt.Errorf("%s:%d: not a reject (%v): give the rejects file of an import", path, line, err)
+		}
+		if run != "" && rej.Run != run {
+			continue
 		}
 		sum.Lines++
 		if !runs[rej.Run] {
@@ -210,10 +214,7 @@ func WriteRejectedRows(path, run, dir string) ([]RowsFile, RowsNotWritten, error
 		}
 		return first
 	}
-	_, err := ReadRejects(path, func(rej Reject) error {
-		if run != "" && rej.Run != run {
-			return nil
-		}
+	_, err := ReadRejects(path, run, func(rej Reject) error {
 		switch {
 		case rej.RawIs == RawIsMessage:
 			skipped.Messages++

@@ -89,7 +89,7 @@ func TestRejectedRowsAreWrittenBackInTheirSourceFormat(t *testing.T) {
 		t.Fatalf("err = %v, want a.csv named as existing", err)
 	}
 
-	sum, err := ReadRejects(rejects, nil)
+	sum, err := ReadRejects(rejects, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,13 +137,13 @@ func TestRowsThatCannotBeWrittenBackAreCounted(t *testing.T) {
 	if got, _ := os.ReadFile(filepath.Join(out, "y.csv")); string(got) != "a,b\n\xffx,1\n" {
 		t.Fatalf("y.csv holds %q", got)
 	}
-	sum, err := ReadRejects(rejects, nil)
+	sum, err := ReadRejects(rejects, "", nil)
 	if err != nil || sum.Lines != 5 || !reflect.DeepEqual(sum.Runs, []string{"r1", "r2"}) {
 		t.Fatalf("summary %+v, %v; want 5 lines of runs r1 and r2", sum, err)
 	}
 
 	writeTestFile(t, rejects, "{\"file\":\"x\"}\nnot json\n")
-	if _, err := ReadRejects(rejects, nil); err == nil || !strings.HasPrefix(err.Error(), rejects+":2: not a reject") {
+	if _, err := ReadRejects(rejects, "", nil); err == nil || !strings.HasPrefix(err.Error(), rejects+":2: not a reject") {
 		t.Fatalf("err = %v, want line 2 named", err)
 	}
 }
@@ -428,5 +428,20 @@ func TestAnImportGivenAnothersRejectsFileKeepsBoth(t *testing.T) {
 				t.Fatalf("a continued from %q, want its rejects moved aside, shared.1.ndjson", repA.RejectsCopiedFrom)
 			}
 		})
+	}
+}
+
+// TestReadRejectsOfOneRun sums up only the rejects of the run asked for.
+func TestReadRejectsOfOneRun(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r.ndjson")
+	writeTestFile(t, path, `{"file":"a.csv","row":1,"reason":"bad_timestamp","run":"r1"}`+"\n"+
+		`{"file":"a.csv","row":2,"reason":"missing_id","run":"r2"}`+"\n"+
+		`{"file":"b.csv","row":1,"reason":"missing_id","run":"r2"}`+"\n")
+	sum, err := ReadRejects(path, "r2", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Lines != 2 || !reflect.DeepEqual(sum.Runs, []string{"r2"}) || len(sum.Reasons) != 1 || sum.Reasons[0].Reason != "missing_id" || len(sum.Files) != 2 {
+		t.Fatalf("summary of run r2: %+v", sum)
 	}
 }

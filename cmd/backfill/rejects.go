@@ -73,7 +73,7 @@ func newRejectsCommand(stdout, stderr io.Writer) *cobra.Command {
 // runRejects sums up the rejects file at path, and writes its rows back
 // out with --write-rows; it returns the exit code.
 func runRejects(path string, o rejectsOptions, stdout, stderr io.Writer) int {
-	sum, err := importer.ReadRejects(path, nil)
+	sum, err := importer.ReadRejects(path, o.run, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "backfill rejects: %v\n", err)
 		return exitFailed
