@@ -122,21 +122,26 @@ func (l *RateLimiter) Rate() float64 {
 	return float64(l.requests.Limit())
 }
 
+// newLimiter returns the limiter of a request rate, nil for no limit: its
+// burst is one second's worth, at least minBurst.
 func newLimiter(perSecond float64, minBurst int) *rate.Limiter {
-	if !(perSecond > 0) || math.IsInf(perSecond, 1) {
-		return nil
-	}
-	return rate.NewLimiter(rate.Limit(perSecond), burstFor(perSecond, minBurst))
+	return limiterOf(perSecond, burstFor(perSecond, minBurst))
 }
 
 // newEventsLimiter returns the limiter of an events rate, nil for no
 // limit: its burst is one full batch, so that any batch can pass in one
 // wait and no more than that passes at once after a pause.
 func newEventsLimiter(perSecond float64) *rate.Limiter {
+	return limiterOf(perSecond, sink.DefaultMaxMessages)
+}
+
+// limiterOf returns a limiter of perSecond with burst, nil for a rate
+// that is no limit (not positive, or infinite).
+func limiterOf(perSecond float64, burst int) *rate.Limiter {
 	if !(perSecond > 0) || math.IsInf(perSecond, 1) {
 		return nil
 	}
-	return rate.NewLimiter(rate.Limit(perSecond), sink.DefaultMaxMessages)
+	return rate.NewLimiter(rate.Limit(perSecond), burst)
 }
 
 // burstFor returns one second's worth of a rate, at least minBurst.
