@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/backfillhq/backfill/internal/textdist"
 	"github.com/backfillhq/backfill/readers"
 	"go.yaml.in/yaml/v3"
 )
@@ -352,7 +353,7 @@ func closest(name string, candidates map[string]bool) string {
 		if c == name {
 			continue
 		}
-		d := editDistance(lname, strings.ToLower(c))
+		d := textdist.Distance(lname, strings.ToLower(c))
 		if bestD < 0 || d < bestD || d == bestD && c < best {
 			best, bestD = c, d
 		}
@@ -386,33 +387,6 @@ func maxEdits(a, b string) int {
 	}
 	n := max(len(a), len(b)) - j
 	return min(3, max(1, n/3))
-}
-
-// editDistance is the edit distance between a and b, in bytes: insertions,
-// deletions, substitutions and swaps of two neighbours each count one
-// (the optimal string alignment distance).
-func editDistance(a, b string) int {
-	d := make([][]int, len(a)+1)
-	for i := range d {
-		d[i] = make([]int, len(b)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(a)][len(b)]
 }
 
 // schemaSuggestion returns `; did you mean "x"?` for a column the schema
