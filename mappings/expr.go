@@ -548,6 +548,11 @@ func (p *specParser) parseExpr(n *yaml.Node, path string) (*exprSpec, error) {
 		return nil, e.errorAt(p.spec.name, v.unknownAt, fmt.Sprintf("unknown function %s (the functions are %s, and expr's built-ins but now, date, duration, timezone, keys, values and toPairs)",
 			v.unknown, strings.Join(ExprFunctions(), ", ")))
 	}
+	cv := &constantArgsVisitor{}
+	ast.Walk(&node, cv)
+	if cv.err != nil {
+		return nil, e.errorAt(p.spec.name, cv.at, cv.err.Error())
+	}
 	e.names = v.names
 	for _, name := range e.names {
 		if err := checkPath(name); err != nil || name == "" {
@@ -588,6 +593,64 @@ func (e *exprSpec) compileError(spec string, err error) error {
 		col += fe.Column
 	}
 	return fmt.Errorf("%s:%d:%d: %s: expression %q: %s", spec, line, col, e.path, e.src, msg)
+}
+
+// constantArgsVisitor checks the constant patterns of match and
+// replaceRegex and the constant formats and timezone of parseTime, which
+// would otherwise fail on every row, and notes the first error with its
+// offset in the expression.
+type constantArgsVisitor struct {
+	err error
+	at  int
+}
+
+// Visit implements ast.Visitor.
+func (v *constantArgsVisitor) Visit(node *ast.Node) {
+	n, ok := (*node).(*ast.CallNode)
+	if !ok || v.err != nil {
+		return
+	}
+	id, ok := n.Callee.(*ast.IdentifierNode)
+	if !ok || len(n.Arguments) < 2 {
+		return
+	}
+	constant := func(a ast.Node) (any, bool) {
+		switch x := a.(type) {
+		case *ast.StringNode:
+			return x.Value, true
+		case *ast.ArrayNode:
+			list := make([]any, len(x.Nodes))
+			for i, el := range x.Nodes {
+				s, ok := el.(*ast.StringNode)
+				if !ok {
+					return nil, false
+				}
+				list[i] = s.Value
+			}
+			return list, true
+		}
+		return nil, false
+	}
+	var err error
+	switch id.Value {
+	case "match", "replaceRegex":
+		if pat, ok := constant(n.Arguments[1]); ok {
+			_, err = regexpOf(id.Value, pat)
+		}
+	case "parseTime":
+		args := []any{nil}
+		for _, a := range n.Arguments[1:] {
+			c, ok := constant(a)
+			if !ok {
+				return
+			}
+			args = append(args, c)
+		}
+		_, err = fnParseTime(args...)
+	}
+	if err != nil {
+		v.err, v.at = err, n.Location().From
+	}
 }
 
 // functionNameVisitor collects the identifiers that are names of

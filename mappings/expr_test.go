@@ -32,6 +32,10 @@ func TestExprCompileErrors(t *testing.T) {
 		{"type with column", "type: {column: k, expr: 'k'}\nuserId: u\ntimestamp: ts\n",
 			`m.yaml:1: type: column and expr: use one or the other`},
 		{"drop not a mapping", head + "userId: u\ndrop: ['x']\n", `m.yaml:5: drop: want a mapping, not a list`},
+		{"constant pattern", head + "userId: u\ndrop:\n  bots: 'match(agent, \"[a-\")'\n",
+			`m.yaml:6:10: drop.bots: expression "match(agent, \"[a-\")": match: error parsing regexp: missing closing ]: ` + "`[a-`"},
+		{"constant time format", head + "userId: {expr: 'string(parseTime(t, \"bogus\"))'}\n",
+			`m.yaml:4:24: userId: expression "string(parseTime(t, \"bogus\"))": parseTime: unknown format "bogus"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseSpec([]byte(tc.spec), "m.yaml")
