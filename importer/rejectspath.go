@@ -24,13 +24,18 @@ func RejectsPathFor(checkpointPath string) string {
 	return strings.TrimSuffix(checkpointPath, filepath.Ext(checkpointPath)) + ".rejects.ndjson"
 }
 
+// asideName returns the name STEM.N.EXT of the n-th rejects file moved
+// aside from the one at path (STEM.EXT).
+func asideName(path string, n int) string {
+	ext := filepath.Ext(path)
+	return strings.TrimSuffix(path, ext) + "." + strconv.Itoa(n) + ext
+}
+
 // asidePath returns the first name of the form STEM.N.EXT, N from 1 on,
 // beside the rejects file at path (STEM.EXT) that names no file.
 func asidePath(path string) (string, error) {
-	ext := filepath.Ext(path)
-	stem := strings.TrimSuffix(path, ext)
 	for n := 1; ; n++ {
-		p := stem + "." + strconv.Itoa(n) + ext
+		p := asideName(path, n)
 		if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
 			return p, nil
 		} else if err != nil {
@@ -224,10 +229,8 @@ func earlierRejects(cp *Checkpoint, offset int64) (string, error) {
 	if len(cp.Runs) == 0 || ours(prev) {
 		return prev, nil
 	}
-	ext := filepath.Ext(prev)
-	stem := strings.TrimSuffix(prev, ext)
 	for n := 1; ; n++ {
-		p := stem + "." + strconv.Itoa(n) + ext
+		p := asideName(prev, n)
 		st, err := os.Stat(p)
 		if err != nil {
 			break
