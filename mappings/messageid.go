@@ -92,7 +92,6 @@ func RowMessageID(row *readers.Row) string {
 type idSpec struct {
 	position  bool
 	namespace string
-	set       bool // messageId holds derive or namespace
 }
 
 // deriveOnly reports whether n, the value of messageId, names no column:
@@ -136,7 +135,6 @@ func (p *specParser) parseMessageID(n *yaml.Node) error {
 			default:
 				return p.errorf(v, "messageId.derive", "%q: want content (a hash of the message's fields, the default) or position (the file and the row)", s)
 			}
-			ids.set = true
 		case "namespace":
 			s, err := p.scalar(v, "messageId.namespace")
 			if err != nil {
@@ -145,7 +143,7 @@ func (p *specParser) parseMessageID(n *yaml.Node) error {
 			if s == "" {
 				return p.errorf(v, "messageId.namespace", "empty: leave it out for no namespace")
 			}
-			ids.namespace, ids.set = s, true
+			ids.namespace = s
 		default:
 			rest = append(rest, k, m[1])
 		}

@@ -44,7 +44,7 @@ func isGlob(s string) bool { return strings.ContainsAny(s, "*?[") }
 
 // globEntry parses a pattern of include or exclude.
 func (p *specParser) globEntry(n *yaml.Node, path, s string) (globPattern, error) {
-	if _, err := pathMatchCheck(s); err != nil {
+	if err := checkGlob(s); err != nil {
 		return globPattern{}, p.errorf(n, path, "pattern %q: %v", s, err)
 	}
 	return globPattern{pattern: s, line: n.Line, path: path}, nil
@@ -68,8 +68,11 @@ func (p *specParser) globRename(k, v *yaml.Node, path, to string) (globPattern, 
 	return g, err
 }
 
-func pathMatchCheck(pattern string) (bool, error) {
-	return path.Match(pattern, "")
+// checkGlob reports a malformed pattern (a parameter named path hides the
+// package where patterns are parsed).
+func checkGlob(pattern string) error {
+	_, err := path.Match(pattern, "")
+	return err
 }
 
 // objectGlobs are the patterns that apply to the remaining columns an

@@ -268,9 +268,10 @@ func (f *importFlags) validateProgress(fs *pflag.FlagSet) error {
 	return usagef("--progress %q: want auto, always or never", f.progress)
 }
 
+// validateLimit checks --limit: a count of rows, 0 for every row.
 func (f *importFlags) validateLimit(fs *pflag.FlagSet) error {
-	if _, err := limitRows(f.limit); err != nil {
-		return &usageError{msg: err.Error()}
+	if f.limit < 0 {
+		return usagef("--limit is %d, want a number of rows (0: every row)", f.limit)
 	}
 	return nil
 }
