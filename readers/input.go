@@ -195,7 +195,7 @@ func (in *input) decompress() error {
 		in.Close()
 		switch {
 		case member:
-			return fmt.Errorf("%s: zip: a zip archive inside a zip archive is not read: extract the inner archive first", path)
+			return zipInZipError(path)
 		case !in.seekable:
 			if path == "-" {
 				path = "standard input"

@@ -234,7 +234,7 @@ func Open(ctx context.Context, src Source, opts Options, at *Position) (Reader, 
 	}
 	if format == FormatParquet {
 		if src.Archive != "" {
-			return nil, fmt.Errorf("%s: zip: Parquet inside a zip archive is not read (Parquet needs a file it can seek in): extract it first", src.Path)
+			return nil, parquetInZipError(src.Path)
 		}
 		return openParquet(ctx, src, opts, at, 0)
 	}
@@ -265,7 +265,7 @@ func openDetectedParquet(ctx context.Context, src Source, in *input, opts Option
 		return nil, fmt.Errorf("%s: parquet: %s-compressed Parquet files are not supported (Parquet compresses its pages itself): decompress the file first", src.Path, in.codec)
 	}
 	if src.Archive != "" {
-		return nil, fmt.Errorf("%s: zip: Parquet inside a zip archive is not read (Parquet needs a file it can seek in): extract it first", src.Path)
+		return nil, parquetInZipError(src.Path)
 	}
 	if !in.owned || !in.seekable {
 		return nil, needsFileError(src.Path)

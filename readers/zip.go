@@ -123,7 +123,7 @@ func expandZip(p string, opts Options) ([]Source, error) {
 		case f.Flags&0x1 != 0:
 			return nil, fmt.Errorf("%s%s%s: zip: the member is encrypted: extract the archive with its password first", p, memberSep, f.Name)
 		case f.Method != zip.Store && f.Method != zip.Deflate:
-			return nil, fmt.Errorf("%s%s%s: zip: the member is compressed with method %d, which is not read (stored and deflated members are): extract the archive first", p, memberSep, f.Name, f.Method)
+			return nil, zipMethodError(p+memberSep+f.Name, f.Method)
 		}
 		src := Source{
 			Path:        p + memberSep + f.Name,
@@ -172,14 +172,14 @@ func detectMember(src Source, f *zip.File) (string, error) {
 		return "", fileError(src.Path, err)
 	}
 	if isZipHead(head) {
-		return "", fmt.Errorf("%s: zip: a zip archive inside a zip archive is not read: extract the inner archive first", src.Path)
+		return "", zipInZipError(src.Path)
 	}
 	format, err := sniff(head)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", src.Path, err)
 	}
 	if format == FormatParquet {
-		return "", fmt.Errorf("%s: zip: Parquet inside a zip archive is not read (Parquet needs a file it can seek in): extract it first", src.Path)
+		return "", parquetInZipError(src.Path)
 	}
 	return format, nil
 }
@@ -303,7 +303,7 @@ func openMember(src Source) (*memberReader, error) {
 		m.r = m.fl
 	default:
 		f.Close()
-		return nil, fmt.Errorf("%s: zip: the member is compressed with method %d, which is not read (stored and deflated members are): extract the archive first", src.Path, e.method)
+		return nil, zipMethodError(src.Path, e.method)
 	}
 	return m, nil
 }
@@ -358,4 +358,20 @@ func zipError(path string, err error) error {
 		return fileError(path, err)
 	}
 	return fmt.Errorf("%s: zip: %w", path, err)
+}
+
+// parquetInZipError is the error of a Parquet member of a zip archive.
+func parquetInZipError(path string) error {
+	return fmt.Errorf("%s: zip: Parquet inside a zip archive is not read (Parquet needs a file it can seek in): extract it first", path)
+}
+
+// zipInZipError is the error of a zip archive that is a member of one.
+func zipInZipError(path string) error {
+	return fmt.Errorf("%s: zip: a zip archive inside a zip archive is not read: extract the inner archive first", path)
+}
+
+// zipMethodError is the error of a member compressed with a method that
+// is not read.
+func zipMethodError(path string, method uint16) error {
+	return fmt.Errorf("%s: zip: the member is compressed with method %d, which is not read (stored and deflated members are): extract the archive first", path, method)
 }
