@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -572,9 +573,7 @@ func (r *run) restore(cp *Checkpoint, from mark) error {
 	}
 	r.tracker = newTracker(r.cfg.MaxInFlight, len(r.sources), r.files != nil, from, total0, byReason, fileTallies, r.rejects.size())
 	if cp != nil {
-		for k, v := range cp.Totals.FilteredByRule {
-			r.tracker.filteredBy[k] = v
-		}
+		maps.Copy(r.tracker.filteredBy, cp.Totals.FilteredByRule)
 	}
 	if r.files != nil {
 		r.tracker.prefixes = r.prefixes

@@ -2,6 +2,7 @@ package importer
 
 import (
 	"context"
+	"maps"
 	"sync"
 
 	"github.com/backfillhq/backfill/readers"
@@ -226,14 +227,11 @@ func (t *tracker) snapshot() state {
 	s := state{
 		committed:     t.committed,
 		total:         t.total,
-		byReason:      make(map[string]int64, len(t.byReason)),
+		byReason:      maps.Clone(t.byReason),
 		files:         append([]tally(nil), t.files...),
 		rejectsOffset: t.rejectsOffset,
 		undurable:     t.undurable,
 		prefixes:      t.prefixSnapshot(),
-	}
-	for k, v := range t.byReason {
-		s.byReason[k] = v
 	}
 	s.filteredBy = t.filteredByRule()
 	t.undurable = 0
@@ -255,11 +253,7 @@ func (t *tracker) filteredByRule() map[string]int64 {
 	if len(t.filteredBy) == 0 {
 		return nil
 	}
-	out := make(map[string]int64, len(t.filteredBy))
-	for k, v := range t.filteredBy {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(t.filteredBy)
 }
 
 // filtered returns the committed rows filtered by each drop rule, or nil.
@@ -273,9 +267,5 @@ func (t *tracker) filtered() map[string]int64 {
 func (t *tracker) counts() (tally, map[string]int64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	byReason := make(map[string]int64, len(t.byReason))
-	for k, v := range t.byReason {
-		byReason[k] = v
-	}
-	return t.total, byReason
+	return t.total, maps.Clone(t.byReason)
 }
