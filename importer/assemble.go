@@ -121,11 +121,10 @@ func (a *assembler) take(ctx context.Context, m *mapped) error {
 	}
 }
 
-// block assembles the rows of one mapped block, in order.
+// block assembles the rows of one mapped block, in order. The derived ids
+// of the rows it takes count for the repeats.
 func (a *assembler) block(ctx context.Context, m *mapped) error {
-	if a.r.repeats != nil {
-		a.r.repeats.addBlock(m)
-	}
+	derived := 0 // the derived ids of the rows taken
 	for i := range m.outs {
 		o := &m.outs[i]
 		if a.cut {
@@ -134,9 +133,13 @@ func (a *assembler) block(ctx context.Context, m *mapped) error {
 				return err
 			}
 			if a.stop != nil {
+				a.countIDs(m.ids[:derived])
 				a.r.stopByBudget(a.stop)
 				return errBudgetSpent
 			}
+		}
+		if o.derived {
+			derived++
 		}
 		a.r.read.Add(1)
 		a.sample(m, o)
@@ -153,7 +156,15 @@ func (a *assembler) block(ctx context.Context, m *mapped) error {
 			return err
 		}
 	}
+	a.countIDs(m.ids)
 	return nil
+}
+
+// countIDs adds derived ids to the count of repeats, if it is kept.
+func (a *assembler) countIDs(ids []uint64) {
+	if a.r.repeats != nil {
+		a.r.repeats.add(ids)
+	}
 }
 
 // message adds the message of a row to the batch, handing on the job it

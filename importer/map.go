@@ -23,6 +23,7 @@ const (
 // buf[start:end] of its block), or why there is none.
 type outcome struct {
 	kind       uint8
+	derived    bool // the message has a content-derived id, in mapped.ids
 	pos        readers.Position
 	start, end int
 	err        error
@@ -134,6 +135,7 @@ func (r *run) mapWorker(ctx context.Context, in <-chan block, out chan<- *mapped
 			o.kind, o.start, o.end = outMessage, start, w.Len()
 			if h, ok := w.ContentHash(); ok {
 				m.ids = append(m.ids, h)
+				o.derived = true
 			}
 			if keepRaw {
 				o.raw = rawRow(row)

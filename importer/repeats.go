@@ -37,15 +37,15 @@ func newRepeats(limit int) *repeats {
 	return &repeats{limit: max(limit, 0)}
 }
 
-// addBlock adds the derived ids of a mapped block, in order.
-func (s *repeats) addBlock(m *mapped) {
-	s.derived.Add(int64(len(m.ids)))
+// add adds the derived ids of the rows of a block, in order.
+func (s *repeats) add(ids []uint64) {
+	s.derived.Add(int64(len(ids)))
 	s.mu.Lock()
-	if room := s.limit - len(s.ids); room > 0 && len(m.ids) > 0 {
+	if room := s.limit - len(s.ids); room > 0 && len(ids) > 0 {
 		if s.ids == nil {
 			s.ids = make([]uint64, 0, min(s.limit, 1<<14))
 		}
-		s.ids = append(s.ids, m.ids[:min(room, len(m.ids))]...)
+		s.ids = append(s.ids, ids[:min(room, len(ids))]...)
 	}
 	s.mu.Unlock()
 }

@@ -35,8 +35,8 @@ func TestSortIDs(t *testing.T) {
 // limit ids only, and every derived id.
 func TestRepeatsCountsOverTheFirstLimit(t *testing.T) {
 	s := newRepeats(5)
-	s.addBlock(&mapped{ids: []uint64{7, 8, 7}})
-	s.addBlock(&mapped{ids: []uint64{9, 8, 7, 7}}) // the last two are past the limit
+	s.add([]uint64{7, 8, 7})
+	s.add([]uint64{9, 8, 7, 7}) // the last two are past the limit
 	if r, c, d := s.counts(); r != 2 || c != 5 || d != 7 {
 		t.Fatalf("counts: repeated %d, checked %d, derived %d; want 2, 5, 7", r, c, d)
 	}
