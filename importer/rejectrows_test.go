@@ -234,13 +234,7 @@ func TestAResumeGivenAnotherRejectsFileContinuesInIt(t *testing.T) {
 	dir := t.TempDir()
 	src := writeNDJSON(t, dir, "a.ndjson", 1000, map[int]string{3: `{"broken`, 900: `[1]`})
 	ctx, cancel := context.WithCancel(context.Background())
-	var sent int
-	fs := &fakeSink{send: func(context.Context, *sink.Batch) error {
-		if sent++; sent == 3 {
-			cancel()
-		}
-		return nil
-	}}
+	fs := &fakeSink{send: interruptAtSend(cancel, 3)}
 	cfg := checkpointConfig(dir, []string{src}, fs)
 	old := cfg.RejectsPath
 	if _, err := Run(ctx, cfg); !errors.Is(err, context.Canceled) {
@@ -337,13 +331,7 @@ func TestAResumeOfRejectsWrittenNowhere(t *testing.T) {
 			dir := t.TempDir()
 			src := writeNDJSON(t, dir, "a.ndjson", 1000, map[int]string{3: `{"broken`, 900: `[1]`})
 			ctx, cancel := context.WithCancel(context.Background())
-			var sent int
-			cfg := checkpointConfig(dir, []string{src}, &fakeSink{send: func(context.Context, *sink.Batch) error {
-				if sent++; sent == 3 {
-					cancel()
-				}
-				return nil
-			}})
+			cfg := checkpointConfig(dir, []string{src}, &fakeSink{send: interruptAtSend(cancel, 3)})
 			tc.first(&cfg, dir)
 			if _, err := Run(ctx, cfg); !errors.Is(err, context.Canceled) {
 				t.Fatalf("err = %v, want the run interrupted", err)
@@ -386,13 +374,7 @@ func TestAnImportGivenAnothersRejectsFileKeepsBoth(t *testing.T) {
 			b := writeNDJSON(t, dir, "b.ndjson", 10, map[int]string{2: `"x"`, 4: `"y"`})
 			shared := filepath.Join(dir, "shared.ndjson")
 			ctx, cancel := context.WithCancel(context.Background())
-			var sent int
-			cfgA := checkpointConfig(dir, []string{a}, &fakeSink{send: func(context.Context, *sink.Batch) error {
-				if sent++; sent == 3 {
-					cancel()
-				}
-				return nil
-			}})
+			cfgA := checkpointConfig(dir, []string{a}, &fakeSink{send: interruptAtSend(cancel, 3)})
 			cfgA.RejectsPath, cfgA.CheckpointPath = shared, filepath.Join(dir, "a.json")
 			if _, err := Run(ctx, cfgA); !errors.Is(err, context.Canceled) {
 				t.Fatalf("a: err = %v, want the run interrupted", err)
@@ -443,5 +425,24 @@ func TestReadRejectsOfOneRun(t *testing.T) {
 	}
 	if sum.Lines != 2 || !reflect.DeepEqual(sum.Runs, []string{"r2"}) || len(sum.Reasons) != 1 || sum.Reasons[0].Reason != "missing_id" || len(sum.Files) != 2 {
 		t.Fatalf("summary of run r2: %+v", sum)
+	}
+}
+
+// interruptAtSend returns the send of a fake sink that acknowledges n
+// batches, interrupting the run (cancel) as it takes the n-th, and fails
+// every batch after it as a request cut off by the interruption would:
+// how far the run got when it stopped does not depend on how soon its
+// senders see the interruption.
+func interruptAtSend(cancel context.CancelFunc, n int) func(context.Context, *sink.Batch) error {
+	var sent int
+	return func(context.Context, *sink.Batch) error {
+		sent++
+		switch {
+		case sent == n:
+			cancel()
+		case sent > n:
+			return context.Canceled
+		}
+		return nil
 	}
 }
