@@ -16,6 +16,9 @@ import (
 type S3Options struct {
 	// Latency is added before every request is answered. Default: none.
 	Latency time.Duration
+	// Intercept, if set, sees every request first and answers it
+	// itself when it returns true: faults for tests. Default: none.
+	Intercept func(w http.ResponseWriter, r *http.Request) bool
 }
 
 // S3 starts a fake S3 store (gofakes3, in memory) on 127.0.0.1 holding an
@@ -32,6 +35,14 @@ func S3(t testing.TB, bucket string, opts S3Options) *Server {
 	}
 	requests := new(atomic.Int64)
 	h := S3Handler(gofakes3.New(backend, gofakes3.WithIntegrityCheck(false)).Server())
+	if opts.Intercept != nil {
+		inner := h
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !opts.Intercept(w, r) {
+				inner.ServeHTTP(w, r)
+			}
+		})
+	}
 	addr := serve(t, h, opts.Latency, requests)
 	s := &Server{Scheme: "s3", Bucket: bucket, Addr: addr, requests: requests}
 	q := url.Values{}
