@@ -196,6 +196,12 @@ func TestKubernetesJob(t *testing.T) {
 	if job.Parallelism == nil || *job.Parallelism < 1 || *job.Parallelism > n {
 		t.Errorf("parallelism is %s, want 1 to %d", show(job.Parallelism), n)
 	}
+	if job.Parallelism != nil && *job.Parallelism < n {
+		// Fewer shards at once than there are: they share the rates by it.
+		if m, _ := flagValue(c.Args, "concurrent-shards"); m != strconv.Itoa(*job.Parallelism) {
+			t.Errorf("parallelism is %d, below completions, and --concurrent-shards is %q, want %d", *job.Parallelism, m, *job.Parallelism)
+		}
+	}
 	if pod.RestartPolicy != "Never" {
 		t.Errorf("restartPolicy is %q, want Never (a pod failure policy needs it)", pod.RestartPolicy)
 	}
