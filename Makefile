@@ -6,6 +6,11 @@ DEMO  := .demo
 # staticcheck, pinned: make vet fetches it through the Go module proxy.
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
+.PHONY: build demo test crash vet fmt bench clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/backfill
+
 # VERSION is stamped into release binaries and images for a build whose own
 # information has none (outside a checkout, as in a container build); a
 # build that records a version (go install …@v1.2.3, a checkout) keeps it.
@@ -21,10 +26,7 @@ RELEASE := bin/release
 DOCKER ?= docker
 IMAGE  ?= backfill:$(or $(VERSION),dev)
 
-.PHONY: build demo test crash vet fmt bench clean static release release-targets release-check image
-
-build:
-	$(GO) build -o $(BIN) ./cmd/backfill
+.PHONY: static release release-targets release-check image
 
 ## static: the static binary of one platform (GOOS, GOARCH; default this
 ## machine's) to OUT (default bin/backfill), as releases and the image build it.
