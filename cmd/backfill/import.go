@@ -167,6 +167,8 @@ func runImport(ctx context.Context, f *importFlags, sources, cmdline []string, s
 	}
 	if logs.json {
 		f.sinkLogger = logs.logger
+		signalNotes.Store(&logs.warnings)
+		defer signalNotes.Store(nil)
 	}
 	cfg, closeSink, err := f.config(sources, cmdline, stdout)
 	if err != nil {
@@ -241,7 +243,9 @@ func runImport(ctx context.Context, f *importFlags, sources, cmdline []string, s
 	}
 	if metrics != nil {
 		metrics.finish(rep)
-		if f.metricsPush != "" {
+		// A run that found the import held by another pushes nothing:
+		// the other run's push is the one that counts.
+		if f.metricsPush != "" && !errors.Is(err, importer.ErrLocked) {
 			if perr := metrics.push(ctx); perr != nil {
 				fmt.Fprintf(logs.warnings, "backfill import: warning: %v; the import itself is not affected\n", perr)
 			}

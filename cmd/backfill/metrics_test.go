@@ -522,3 +522,54 @@ func TestLogFormatJSON(t *testing.T) {
 		t.Errorf("--log-format xml: exit %d, %q; want %d and the values that work", code, text, exitUsage)
 	}
 }
+
+// TestLogFormatJSONInterrupted checks an import interrupted after its 2nd
+// acknowledged batch with --log-format json: every line on stderr is a JSON
+// record, the error and the advice to resume among them; the summary is one
+// "import stopped" record; and the final metrics are pushed all the same,
+// equal to the report.
+func TestLogFormatJSONInterrupted(t *testing.T) {
+	bin := crashBinary(t)
+	dir := t.TempDir()
+	src := metricsInput(t, dir, 1000, 0)
+	pg, pushSrv := newPushgateway(t, false)
+	cmd := exec.Command(bin, "import", "--stub", "--concurrency", "1", "--max-batch-messages", "100", "--checkpoint", filepath.Join(dir, "ck.json"),
+		"--progress", "never", "--log-format", "json", "--metrics-push", pushSrv.URL, src)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "BACKFILL_CRASH_AT=batch-acked:2:interrupt")
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if code := exitCodeOf(t, cmd.Run(), stderr.String()); code != exitInterrupted {
+		t.Fatalf("exit %d, want %d: %s", code, exitInterrupted, stderr.String())
+	}
+	type record struct {
+		Time   time.Time       `json:"time"`
+		Level  string          `json:"level"`
+		Msg    string          `json:"msg"`
+		Report importer.Report `json:"report"`
+	}
+	var errs []string
+	for _, line := range strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n") {
+		var r record
+		if err := json.Unmarshal([]byte(line), &r); err != nil || r.Time.IsZero() || r.Level == "" || r.Msg == "" {
+			t.Errorf("stderr line %q is not a JSON log record (%v)", line, err)
+			continue
+		}
+		if r.Level == "ERROR" {
+			errs = append(errs, r.Msg)
+		}
+	}
+	if len(errs) != 2 || !strings.HasPrefix(errs[0], "interrupted") || !strings.Contains(errs[1], "to resume, run the same command again") {
+		t.Errorf("error records %q, want the interruption and how to resume", errs)
+	}
+	var sum record
+	if err := json.Unmarshal([]byte(stdout.String()), &sum); err != nil || sum.Level != "ERROR" || sum.Msg != "import stopped" || sum.Report.Complete {
+		t.Fatalf("summary %q (%v), want one import stopped record", stdout.String(), err)
+	}
+	pg.mu.Lock()
+	defer pg.mu.Unlock()
+	if pg.pushes != 1 {
+		t.Fatalf("%d pushes after the interruption, want 1", pg.pushes)
+	}
+	wantReportValues(t, "the push", series(pg.fams), sum.Report)
+}

@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -136,7 +139,7 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 }
 
 // recordWriter turns each write, a message the command prints, into one log
-// record at its level: without the command's prefix, the word "warning:"
+// record at its level: without the prefix "backfill import:" or "backfill:", the word "warning:"
 // or the final newline; a message of several lines stays one record.
 type recordWriter struct {
 	log   *slog.Logger
@@ -146,9 +149,24 @@ type recordWriter struct {
 func (r *recordWriter) Write(p []byte) (int, error) {
 	msg := strings.TrimRight(string(p), "\n")
 	msg = strings.TrimPrefix(msg, "backfill import: ")
+	msg = strings.TrimPrefix(msg, "backfill: ")
 	msg = strings.TrimPrefix(msg, "warning: ")
 	r.log.Log(context.Background(), r.level, msg)
 	return len(p), nil
+}
+
+// signalNotes is where the signal handler writes its notes (stopping,
+// quitting at once, how to resume): nil for stderr as text; an import that
+// logs JSON sets its warnings.
+var signalNotes atomic.Pointer[io.Writer]
+
+// signalNote writes a note of the signal handler, a line or a few.
+func signalNote(note string) {
+	if w := signalNotes.Load(); w != nil {
+		fmt.Fprintln(*w, note)
+		return
+	}
+	fmt.Fprintln(os.Stderr, note)
 }
 
 // redactURL returns a URL fit to be quoted: its user and password, if any,
