@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gofrs/flock"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
@@ -572,4 +573,30 @@ func TestLogFormatJSONInterrupted(t *testing.T) {
 		t.Fatalf("%d pushes after the interruption, want 1", pg.pushes)
 	}
 	wantReportValues(t, "the push", series(pg.fams), sum.Report)
+}
+
+// TestMetricsNotPushedByARunLockedOut checks that an import that finds its
+// checkpoint held by another run pushes no metrics, so that the other
+// run's push stands.
+func TestMetricsNotPushedByARunLockedOut(t *testing.T) {
+	bin := binary(t)
+	dir := t.TempDir()
+	src := metricsInput(t, dir, 10, 0)
+	checkpoint := filepath.Join(dir, "checkpoint.json")
+	lock := flock.New(importer.LockPath(checkpoint))
+	if ok, err := lock.TryLock(); err != nil || !ok {
+		t.Fatalf("lock: %v, %v", ok, err)
+	}
+	defer lock.Unlock()
+	pg, pushSrv := newPushgateway(t, false)
+	code, stderr := runProcess(t, bin, []string{"import", "--stub", "--progress", "never", "--checkpoint", checkpoint,
+		"--metrics-push", pushSrv.URL, src}, dir)
+	if code != exitFailed || !strings.Contains(stderr, "is in use by another run") {
+		t.Fatalf("exit %d, want %d for a checkpoint in use: %s", code, exitFailed, stderr)
+	}
+	pg.mu.Lock()
+	defer pg.mu.Unlock()
+	if pg.pushes != 0 {
+		t.Errorf("%d pushes by a run that imported nothing, want none", pg.pushes)
+	}
 }
