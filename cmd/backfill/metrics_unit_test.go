@@ -148,3 +148,22 @@ func TestMetricsFlagsRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestImportHelpShowsTheMetricsFlags checks that "import --help" documents
+// --metrics-addr, --metrics-push and --log-format.
+func TestImportHelpShowsTheMetricsFlags(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"import", "--help"}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	for _, want := range []string{
+		"--metrics-addr HOST:PORT serve Prometheus metrics at http://HOST:PORT/metrics while the import runs",
+		"--metrics-push URL when the import ends, push its final metrics to the Prometheus Pushgateway at URL, as job backfill grouped by import (and shard); a failed push is a warning",
+		`--log-format FORMAT FORMAT of what the import logs on stderr (warnings, errors, progress lines, the final summary): text, or json for log collectors, one JSON object a line (default "text")`,
+	} {
+		// The columns' width depends on the longest flag: compare words.
+		if !strings.Contains(strings.Join(strings.Fields(stdout.String()), " "), want) {
+			t.Errorf("import --help does not show %q:\n%s", want, stdout.String())
+		}
+	}
+}
