@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"github.com/spf13/cobra"
@@ -92,8 +91,8 @@ func (f *monitorFlags) logOutput(stderr io.Writer) logOutput {
 	if f.logFormat != "json" {
 		return logOutput{logger: slog.New(slog.NewTextHandler(stderr, nil)), errors: stderr, warnings: stderr, info: stderr}
 	}
-	lw := &lockedWriter{w: stderr}
-	logger := slog.New(slog.NewJSONHandler(lw, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	// One handler for every record: it writes each one whole.
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	return logOutput{
 		logger:   logger,
 		errors:   &recordWriter{log: logger, level: slog.LevelError},
@@ -124,18 +123,6 @@ func (o logOutput) summary(w io.Writer, rep *importer.Report) {
 		level, msg = slog.LevelError, "import stopped"
 	}
 	slog.New(slog.NewJSONHandler(w, nil)).Log(context.Background(), level, msg, "report", rep)
-}
-
-// lockedWriter serialises the writes of several writers to one.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // recordWriter turns each write, a message the command prints, into one log
