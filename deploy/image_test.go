@@ -259,3 +259,21 @@ func TestImageBuildMatchesRelease(t *testing.T) {
 		t.Errorf("the image's build and the release's differ:\n  %s: %q\n  make static:  %q", dockerfilePath, image, release)
 	}
 }
+
+// TestMakeImageWithoutDocker runs make image where the container runtime
+// it is told to use is not installed: it stops before building anything,
+// saying so.
+func TestMakeImageWithoutDocker(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("make is not installed")
+	}
+	cmd := exec.Command("make", "-s", "image", "DOCKER=backfill-no-such-runtime")
+	cmd.Dir = ".."
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	want := "make image: backfill-no-such-runtime is not installed: the image needs a container runtime (DOCKER=podman for podman); make release builds the binaries without one\n"
+	if err == nil || !strings.HasPrefix(stderr.String(), want) {
+		t.Errorf("make image without a runtime: %v, stderr %q; want a failure, stderr beginning %q", err, stderr.String(), want)
+	}
+}
