@@ -2,9 +2,11 @@ package readers
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"path"
 	"slices"
@@ -12,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"cloud.google.com/go/storage"
@@ -19,10 +22,12 @@ import (
 	azblobblob "github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
+	"google.golang.org/api/googleapi"
 
 	// The drivers of the stores a source URL may name.
 	_ "gocloud.dev/blob/azureblob"
@@ -135,7 +140,53 @@ func redactURL(arg string) string {
 	return arg
 }
 
-// ObjectErrorKind classifies an error of object storage.
+// mightPass reports the errors that another attempt may not meet: the
+// store's 5xx, 429 and 408 answers, and network errors. Others (bad
+// requests, missing credentials, a misconfigured client) fail at once.
+func mightPass(err error) bool {
+	switch gcerrors.Code(err) {
+	case gcerrors.Internal, gcerrors.ResourceExhausted, gcerrors.DeadlineExceeded:
+		return true
+	}
+	retryable := func(code int) bool { return code >= 500 || code == 429 || code == 408 }
+	var smithyStatus interface{ HTTPStatusCode() int }
+	if errors.As(err, &smithyStatus) {
+		return retryable(smithyStatus.HTTPStatusCode())
+	}
+	var ge *googleapi.Error
+	if errors.As(err, &ge) {
+		return retryable(ge.Code)
+	}
+	var ae *azcore.ResponseError
+	if errors.As(err, &ae) {
+		return retryable(ae.StatusCode)
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE)
+}
+
+// cannotRetry reports the errors that trying again cannot fix, as for
+// HTTP sends: an unknown host, a certificate that is not trusted, and
+// credentials that cannot be found.
+func cannotRetry(err error) bool {
+	var dns *net.DNSError
+	if errors.As(err, &dns) && dns.IsNotFound {
+		return true
+	}
+	var unknownAuthority x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	if errors.As(err, &unknownAuthority) || errors.As(err, &hostname) || errors.As(err, &invalid) {
+		return true
+	}
+	var signing *v4.SigningError
+	return errors.As(err, &signing)
+}
+
+// objectErrorKind classifies an error of object storage.
 type objectErrorKind int
 
 const (
@@ -162,7 +213,7 @@ func classify(err error) objectErrorKind {
 	case gcerrors.PermissionDenied, gcerrors.InvalidArgument, gcerrors.Unimplemented, gcerrors.AlreadyExists, gcerrors.Canceled:
 		return objectPermanent
 	}
-	if errors.Is(err, context.Canceled) {
+	if errors.Is(err, context.Canceled) || cannotRetry(err) || !mightPass(err) {
 		return objectPermanent
 	}
 	return objectTransient

@@ -353,3 +353,26 @@ func TestObjectPrefetch(t *testing.T) {
 		t.Error("the read opened ahead was not taken")
 	}
 }
+
+// TestObjectErrorsNotRetried: what trying again cannot fix fails at once:
+// an unknown host and missing credentials.
+func TestObjectErrorsNotRetried(t *testing.T) {
+	s := blobtest.S3(t, "logs", blobtest.S3Options{})
+	s.Put(t, "a.ndjson", []byte("{}\n"))
+	var waits int
+	old := objectSleep
+	objectSleep = func(ctx context.Context, d time.Duration) error { waits++; return nil }
+	defer func() { objectSleep = old }()
+
+	_, err := ExpandContext(context.Background(), []string{"s3://logs/a.ndjson?endpoint=http://no-such-host.invalid&use_path_style=true&region=us-east-1"}, Options{})
+	if err == nil || !strings.HasPrefix(err.Error(), "s3://logs/a.ndjson: ") || !strings.Contains(err.Error(), "no-such-host.invalid") || waits != 0 {
+		t.Errorf("unknown host: %v after %d waits, want an error at once naming the object and the host", err, waits)
+	}
+
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	_, err = ExpandContext(context.Background(), []string{s.URL("a.ndjson")}, Options{})
+	if err == nil || !strings.Contains(err.Error(), "get credentials") || waits != 0 {
+		t.Errorf("no credentials: %v after %d waits, want an error at once", err, waits)
+	}
+}
