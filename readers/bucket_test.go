@@ -143,10 +143,16 @@ func TestObjectExpandErrors(t *testing.T) {
 	}
 }
 
-// TestObjectResume resumes plain and gzip objects in the middle: a plain
-// one with a range read at the offset, a gzip one by reading again.
+// TestObjectResume resumes plain and gzip objects in the middle, in each
+// store: a plain one with a range read at the offset, a gzip one by
+// reading again.
 func TestObjectResume(t *testing.T) {
-	s := blobtest.S3(t, "logs", blobtest.S3Options{})
+	for _, st := range stores {
+		t.Run(st.name, func(t *testing.T) { testObjectResume(t, st.start(t)) })
+	}
+}
+
+func testObjectResume(t *testing.T, s *blobtest.Server) {
 	var body strings.Builder
 	for i := 1; i <= 50; i++ {
 		fmt.Fprintf(&body, "{\"n\":%d}\n", i)
