@@ -827,28 +827,49 @@ func findObjects(ctx context.Context, b *blob.Bucket, ref *bucketRef, key string
 	})
 }
 
+// listConcurrency is how many folders listTree lists at once, so that
+// the latency of a store far away is not waited for folder by folder.
+const listConcurrency = 8
+
 // listTree lists the objects under prefix that choose takes, in key
 // order, one folder (delimiter "/") at a time so that choose prunes
-// folders without listing them. A day folder of Segment's archive before
-// Options.ArchiveSince is skipped and reported to Options.ArchiveSkipped.
+// folders without listing them; up to listConcurrency folders are listed
+// at once. A day folder of Segment's archive before Options.ArchiveSince
+// is skipped and reported to Options.ArchiveSkipped, in key order.
 func listTree(ctx context.Context, b *blob.Bucket, ref *bucketRef, prefix string, opts Options, choose choose) ([]listed, error) {
-	var out []listed
-	var walk func(prefix string, elems []string) error
-	walk = func(prefix string, elems []string) error {
-		it := b.List(&blob.ListOptions{Prefix: prefix, Delimiter: "/"})
+	sem := make(chan struct{}, listConcurrency)
+	// found is what a folder holds, in key order: objects, and the day
+	// folders skipped.
+	type found struct {
+		objects []listed
+		skipped []ArchiveDay
+	}
+	var walk func(prefix string, elems []string) (found, error)
+	walk = func(prefix string, elems []string) (found, error) {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return found{}, ctx.Err()
+		}
 		var entries []*blob.ListObject
+		it := b.List(&blob.ListOptions{Prefix: prefix, Delimiter: "/"})
 		for {
 			o, err := it.Next(ctx)
 			if err == io.EOF {
 				break
 			}
 			if err != nil {
-				return &listError{prefix: prefix, err: err}
+				<-sem
+				return found{}, &listError{prefix: prefix, err: err}
 			}
 			entries = append(entries, o)
 		}
+		<-sem // not held while the folders below are listed
 		slices.SortFunc(entries, func(a, b *blob.ListObject) int { return strings.Compare(a.Key, b.Key) })
-		for _, o := range entries {
+		parts := make([]found, len(entries))
+		errs := make([]error, len(entries))
+		var wg sync.WaitGroup
+		for i, o := range entries {
 			name := strings.TrimSuffix(strings.TrimPrefix(o.Key, prefix), "/")
 			if name == "" {
 				continue // the folder's own marker object
@@ -859,28 +880,43 @@ func listTree(ctx context.Context, b *blob.Bucket, ref *bucketRef, prefix string
 					continue
 				}
 				if day, skip := skipArchiveDay(o.Key, opts.ArchiveSince); skip {
-					if opts.ArchiveSkipped != nil {
-						opts.ArchiveSkipped(ArchiveDay{Folder: ref.name + "/" + o.Key, Day: day})
-					}
+					parts[i].skipped = []ArchiveDay{{Folder: ref.name + "/" + o.Key, Day: day}}
 					continue
 				}
-				if err := walk(o.Key, sub); err != nil {
-					return err
-				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					parts[i], errs[i] = walk(o.Key, sub)
+				}()
 				continue
 			}
 			if !choose(sub, false) {
 				continue
 			}
 			etag, gen := versionOf(o)
-			out = append(out, listed{key: o.Key, size: o.Size, etag: etag, generation: gen})
+			parts[i].objects = []listed{{key: o.Key, size: o.Size, etag: etag, generation: gen}}
 		}
-		return nil
+		wg.Wait()
+		var all found
+		for i := range parts {
+			if errs[i] != nil {
+				return found{}, errs[i]
+			}
+			all.objects = append(all.objects, parts[i].objects...)
+			all.skipped = append(all.skipped, parts[i].skipped...)
+		}
+		return all, nil
 	}
-	if err := walk(prefix, nil); err != nil {
+	all, err := walk(prefix, nil)
+	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	if opts.ArchiveSkipped != nil {
+		for _, d := range all.skipped {
+			opts.ArchiveSkipped(d)
+		}
+	}
+	return all.objects, nil
 }
 
 // detectObject detects the format of an object from its name, else its

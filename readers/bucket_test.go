@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -285,10 +287,15 @@ func TestObjectErrors(t *testing.T) {
 // archive layout that end more than a day before it are skipped without
 // being listed, and reported; later ones, and other folders, are kept.
 func TestArchiveDays(t *testing.T) {
-	var listed []string
+	var (
+		mu     sync.Mutex
+		listed []string
+	)
 	s := blobtest.S3(t, "logs", blobtest.S3Options{Intercept: func(w http.ResponseWriter, r *http.Request) bool {
 		if r.Method == http.MethodGet && r.URL.Query().Has("prefix") {
+			mu.Lock()
 			listed = append(listed, r.URL.Query().Get("prefix"))
+			mu.Unlock()
 		}
 		return false
 	}})
@@ -320,10 +327,15 @@ func TestArchiveDays(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("sources %q, want %q", got, want)
 	}
+	mu.Lock()
+	defer mu.Unlock()
 	for _, p := range listed {
 		if strings.Contains(p, day(1)) {
 			t.Errorf("the skipped folder was listed: prefix %q", p)
 		}
+	}
+	if !slices.Contains(listed, "segment-logs/src1/"+day(2)+"/") {
+		t.Errorf("listed %q, not the folder of day 2", listed)
 	}
 }
 
