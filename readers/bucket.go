@@ -518,11 +518,12 @@ func (s *objectStream) Read(p []byte) (int, error) {
 			return n, nil // the next Read opens the rest
 		}
 		failures++
-		if failures > s.retry.withDefaults().MaxRetries {
+		p := s.retry.withDefaults()
+		if failures > p.MaxRetries {
 			s.err = objectError(s.obj.name(), err)
 			return 0, s.err
 		}
-		if serr := objectSleep(s.ctx, s.retry.withDefaults().MinBackoff<<min(failures-1, 8)); serr != nil {
+		if serr := objectSleep(s.ctx, min(p.MinBackoff<<min(failures-1, 16), p.MaxBackoff)); serr != nil {
 			s.err = objectError(s.obj.name(), err)
 			return 0, s.err
 		}
