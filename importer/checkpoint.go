@@ -397,6 +397,8 @@ func (cp *Checkpoint) match(path string, files []CheckpointFile, options map[str
 	for i := 0; i < len(files) && i < len(cp.Files); i++ {
 		was, now := cp.Files[i], files[i]
 		switch {
+		case (readers.IsObjectURL(was.Path) || readers.IsObjectURL(now.Path)) && was.Path != now.Path:
+			changed("sources", fmt.Sprintf("file %d was %s, is now %s", i+1, was.Path, now.Path))
 		case !filepath.IsAbs(was.Path) && absPath(was.Path) != now.Path:
 			// A checkpoint of an older backfill records paths as the
 			// command named them, relative to the folder it ran in.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -89,6 +90,13 @@ func TestObjectCheckpoint(t *testing.T) {
 	var me *CheckpointMismatchError
 	if !errors.As(err, &me) || len(me.Details) != 1 || !strings.HasPrefix(me.Details[0], s.Name("in/a.ndjson")+" changed: it was ") {
 		t.Fatalf("resume after the object was replaced: %v, want a mismatch naming %s", err, s.Name("in/a.ndjson"))
+	}
+
+	// An object removed from the prefix: the sources differ.
+	s.Delete(t, "in/a.ndjson")
+	_, err = Run(context.Background(), cfg)
+	if !errors.As(err, &me) || !slices.Contains(me.Details, "file 1 was "+s.Name("in/a.ndjson")+", is now "+s.Name("in/b.ndjson")) {
+		t.Fatalf("resume after an object was removed: %v", err)
 	}
 }
 
