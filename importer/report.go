@@ -77,6 +77,11 @@ type Report struct {
 	// targets do not exist or cannot be reached: skipped, as they hold no
 	// rows (see readers.Options.BrokenLink).
 	BrokenLinks []string `json:"broken_links,omitempty"`
+	// ArchiveDaysSkipped are the day folders of Segment's S3 destination
+	// layout (segment-logs/SOURCE-ID/DAY/) that the time window skipped
+	// without listing them: their day ended more than a day before
+	// Since (see readers.Options.ArchiveSince).
+	ArchiveDaysSkipped []string `json:"archive_days_skipped,omitempty"`
 	// Limit is Config.Limit; LimitReached is set when the import stopped
 	// there, with rows left after it.
 	Limit        int64 `json:"limit,omitempty"`
@@ -179,9 +184,15 @@ type Progress struct {
 	Delivered  int64
 	Rejected   int64
 	Filtered   int64
+	// RejectedByReason counts the rejected rows by reason, as
+	// Report.RejectedByReason does; each call has a copy of its own.
+	RejectedByReason map[string]int64
 	Transport
-	Elapsed time.Duration
-	Final   bool // the last call, after the run ended
+	// CheckpointSaved is when the checkpoint was last written; zero
+	// without a checkpoint, or before its first write.
+	CheckpointSaved time.Time
+	Elapsed         time.Duration
+	Final           bool // the last call, after the run ended
 }
 
 // Unsettled returns the rows read but not yet settled.
@@ -207,22 +218,23 @@ func (r *run) transport() Transport {
 func (r *run) report(files int, total int64, d time.Duration) Report {
 	committed, byReason := r.tracker.counts()
 	rep := Report{
-		Files:            files,
-		BytesTotal:       total,
-		RowsRead:         r.read.Load(),
-		Delivered:        committed.Delivered,
-		Rejected:         committed.Rejected,
-		RejectedByReason: byReason,
-		Filtered:         committed.Filtered,
-		FilteredByRule:   r.tracker.filtered(),
-		Batches:          r.batches.Load(),
-		Transport:        r.transport(),
-		DurationSeconds:  d.Seconds(),
-		RejectsFile:      r.cfg.RejectsPath,
-		TopReasons:       r.reasons.top(10),
-		RunID:            r.id,
-		DeliveredLabel:   r.cfg.DeliveredLabel,
-		BrokenLinks:      r.brokenLinks,
+		Files:              files,
+		BytesTotal:         total,
+		RowsRead:           r.read.Load(),
+		Delivered:          committed.Delivered,
+		Rejected:           committed.Rejected,
+		RejectedByReason:   byReason,
+		Filtered:           committed.Filtered,
+		FilteredByRule:     r.tracker.filtered(),
+		Batches:            r.batches.Load(),
+		Transport:          r.transport(),
+		DurationSeconds:    d.Seconds(),
+		RejectsFile:        r.cfg.RejectsPath,
+		TopReasons:         r.reasons.top(10),
+		RunID:              r.id,
+		DeliveredLabel:     r.cfg.DeliveredLabel,
+		BrokenLinks:        r.brokenLinks,
+		ArchiveDaysSkipped: r.archiveDays,
 	}
 	rep.RejectsMovedTo, rep.RejectsCopiedFrom = r.rejectsMoved, r.rejectsCopied
 	if 2*rep.Rejected >= rep.RowsRead {
@@ -290,18 +302,23 @@ func (r *run) progress(total int64, start time.Time, final bool) {
 	// Rows are read before they settle: read them first, so that a
 	// snapshot never has more settled than read.
 	read := r.read.Load()
-	settled, _ := r.tracker.counts()
-	r.cfg.Progress(Progress{
-		BytesRead:  r.cfg.Reader.Progress.Load(),
-		BytesTotal: total,
-		RowsRead:   max(read, settled.Read),
-		Delivered:  settled.Delivered,
-		Rejected:   settled.Rejected,
-		Filtered:   settled.Filtered,
-		Transport:  r.transport(),
-		Elapsed:    time.Since(start),
-		Final:      final,
-	})
+	settled, byReason := r.tracker.counts()
+	p := Progress{
+		BytesRead:        r.cfg.Reader.Progress.Load(),
+		BytesTotal:       total,
+		RowsRead:         max(read, settled.Read),
+		Delivered:        settled.Delivered,
+		Rejected:         settled.Rejected,
+		Filtered:         settled.Filtered,
+		RejectedByReason: byReason,
+		Transport:        r.transport(),
+		Elapsed:          time.Since(start),
+		Final:            final,
+	}
+	if ns := r.checkpointSaved.Load(); ns != 0 {
+		p.CheckpointSaved = time.Unix(0, ns)
+	}
+	r.cfg.Progress(p)
 }
 
 // sortedByCount returns the keys of counts, the largest count first, then
