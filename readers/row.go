@@ -62,6 +62,10 @@ type Row struct {
 	values []any             // parallel to names; inTexts{} or inJSON{} where the value is held in texts or raws
 	texts  []string          // parallel to values where a value is inTexts{}; else nil
 	raws   []json.RawMessage // parallel to values where a value is inJSON{}; else nil
+	// spans, when raws is nil, holds where in Raw each inJSON{} value
+	// is: value i is Raw[spans[2i]:spans[2i+1]]. A third of the memory
+	// of raws, and none of it pointers.
+	spans []uint32
 	// plain is set when no string of the row's JSON texts holds an
 	// escape, U+2028 or U+2029 (see PlainJSONStrings).
 	plain bool
@@ -225,9 +229,18 @@ func (r *Row) Value(i int) any {
 	case inTexts:
 		return r.texts[i]
 	case inJSON:
-		return r.raws[i]
+		return r.rawJSON(i)
 	}
 	return r.values[i]
+}
+
+// rawJSON returns the JSON text of column i, which the row holds as
+// inJSON{}.
+func (r *Row) rawJSON(i int) json.RawMessage {
+	if r.spans != nil {
+		return r.Raw[r.spans[2*i]:r.spans[2*i+1]]
+	}
+	return r.raws[i]
 }
 
 // Text returns the value of column i if it is a string (KindText).
@@ -242,7 +255,7 @@ func (r *Row) Text(i int) (string, bool) {
 // (KindJSON).
 func (r *Row) RawJSON(i int) (json.RawMessage, bool) {
 	if _, ok := r.values[i].(inJSON); ok {
-		return r.raws[i], true
+		return r.rawJSON(i), true
 	}
 	return nil, false
 }

@@ -1,8 +1,9 @@
 // Command backfill-bench measures the import's throughput and memory on
 // generated files, against the targets of the performance work: for each
 // input path (NDJSON of Segment messages passed through, flat NDJSON with
-// a mapping, CSV with a mapping, Parquet with a mapping, and the text
-// formats gzip-compressed) it measures, in the same run, a floor (the
+// a mapping, CSV with a mapping, the same CSV with a mapping that adds a
+// drop rule and two fields computed by expressions, Parquet with a
+// mapping, and the text formats gzip-compressed) it measures, in the same run, a floor (the
 // least work any importer must do on the file) and the built "backfill
 // import --stub" as a subprocess, as a user runs it; then the cost of a
 // checkpoint and of sending to a local receiver ("backfill serve", which
@@ -247,6 +248,9 @@ const (
 	// baselineMaxSlowdown: against -baseline, no path more than 3 % slower
 	// (the median of the paired ratios new/old at least 0.97).
 	baselineMaxSlowdown = 0.03
+	// exprMaxSlowdown: the CSV mapping with one drop rule and two
+	// computed fields at most 35 % slower than without them.
+	exprMaxSlowdown = 0.35
 )
 
 // notSupportedFormat is what a row of a format the readers cannot read yet
@@ -255,8 +259,12 @@ const notSupportedFormat = "%s: not supported yet"
 
 // benchPath is one input path of the table and its measurements.
 type benchPath struct {
-	kind    inputKind
-	gz      bool
+	kind inputKind
+	gz   bool
+	// expr marks the CSV path with csvExprMapping, measured against the
+	// CSV path with csvMapping; it has no baseline runs (an older
+	// binary may not read expressions).
+	expr    bool
 	file    string
 	mapping string
 	skip    string // why it is not measured, if it is not
@@ -275,15 +283,21 @@ type benchPath struct {
 }
 
 func (p *benchPath) title() string {
-	if p.gz {
+	switch {
+	case p.gz:
 		return p.kind.title + ", gzip"
+	case p.expr:
+		return p.kind.title + ", 1 drop rule and 2 expressions"
 	}
 	return p.kind.title
 }
 
 func (p *benchPath) name() string {
-	if p.gz {
+	switch {
+	case p.gz:
 		return p.kind.key + ".gz"
+	case p.expr:
+		return exprKey
 	}
 	return p.kind.key
 }
@@ -358,6 +372,9 @@ func bench(ctx context.Context, o options) error {
 			}
 		}
 		paths = append(paths, p)
+		if mp, ok := fs.mappings[exprKey]; ok && k.key == "csv" {
+			paths = append(paths, &benchPath{kind: k, expr: true, file: p.file, mapping: mp})
+		}
 	}
 	for _, k := range want {
 		if gz, ok := fs.gz[k.key]; ok {
@@ -445,7 +462,7 @@ func bench(ctx context.Context, o options) error {
 
 // extra reports whether p's checkpoint and receiver rows are measured.
 func (p *benchPath) extra(keys []string) bool {
-	return !p.gz && p.skip == "" && slices.Contains(keys, p.kind.key)
+	return !p.gz && !p.expr && p.skip == "" && slices.Contains(keys, p.kind.key)
 }
 
 // receivers are the two local receivers the extras send to.
@@ -491,12 +508,16 @@ func (p *benchPath) measure(ctx context.Context, run int, o options, rn *runner,
 	p.floorCPU = append(p.floorCPU, float64(n)/cpu.Seconds())
 
 	ir := importRun{bin: bin, dir: dir, source: p.file, mapping: p.mapping, rows: o.rows}
-	res, base, err := p.importPair(run, o.baseline, ir, func(ir importRun) (importResult, error) { return ir.run(ctx, rn) })
+	baseline := o.baseline
+	if p.expr {
+		baseline = ""
+	}
+	res, base, err := p.importPair(run, baseline, ir, func(ir importRun) (importResult, error) { return ir.run(ctx, rn) })
 	if err != nil {
 		return err
 	}
 	msg := fmt.Sprintf("run %d/%d %-11s floor %5.2fs (%s rows)  import %5.2fs", run, o.runs, p.name(), d.Seconds(), thousands(n), res.wall.Seconds())
-	if o.baseline != "" {
+	if baseline != "" {
 		msg += fmt.Sprintf("  baseline %5.2fs", base.wall.Seconds())
 	}
 
@@ -677,7 +698,14 @@ func printThroughput(w io.Writer, paths []*benchPath, rows int) {
 		r := p.imports[best(p.imports)]
 		ev := r.eventsPerSecond(rows)
 		target, met := "", ""
-		if !p.gz {
+		if p.expr {
+			if base, ok := plain[p.kind.key]; ok {
+				slower := 1 - pairedRatio(base, p.imports)
+				cpuSlower := 1 - median(pairedCPURatios(base, p.imports))
+				target = fmt.Sprintf("≤ %.0f %% slower than without", 100*exprMaxSlowdown)
+				met = fmt.Sprintf("%s (%s; per CPU-s %s)", yesNo(slower <= exprMaxSlowdown), slowerText(slower), slowerText(cpuSlower))
+			}
+		} else if !p.gz {
 			plain[p.kind.key] = p.imports
 			goal := targets[p.kind.key]
 			target = "≥ " + rate(goal)
@@ -699,7 +727,9 @@ func printThroughput(w io.Writer, paths []*benchPath, rows int) {
 	fmt.Fprintln(w, "of floor: import events/s ÷ floor events/s (the import may use both cores, the floor uses one);")
 	fmt.Fprintln(w, "cores: CPU time ÷ wall time of the best import; spread: how much slower the slowest run was than the best;")
 	fmt.Fprintln(w, "peak RSS: the largest of the runs (ru_maxrss of the import process, started by a small runner process);")
-	fmt.Fprintln(w, "gzip: how much slower than plain, the median over the rounds of each round's gzip run against its plain run.")
+	fmt.Fprintln(w, "gzip: how much slower than plain, the median over the rounds of each round's gzip run against its plain run;")
+	fmt.Fprintln(w, "drop rule and expressions: the same CSV file and mapping with a drop rule that matches no row and userId and")
+	fmt.Fprintln(w, "event computed (lower, coalesce) to the same values, against the CSV path the same way, and per CPU-second.")
 }
 
 // printCPU prints the rates per CPU-second, which other load on the
@@ -740,7 +770,11 @@ func printBaseline(w io.Writer, paths []*benchPath, rows int, baselineBin string
 		n := min(len(p.imports), len(p.baseImports))
 		if p.skip != "" || n == 0 {
 			reason := p.skip
-			if reason == "" {
+			switch {
+			case reason != "":
+			case p.expr:
+				reason = "not measured: compared with the CSV path above"
+			default:
 				reason = "not measured"
 			}
 			t.add(p.title(), "", "", "", "", "", reason)
