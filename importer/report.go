@@ -56,6 +56,10 @@ type Report struct {
 	// rejects file carries.
 	RunID          string `json:"run_id,omitempty"`
 	CheckpointPath string `json:"checkpoint,omitempty"`
+	// Shard is the run's shard, "INDEX/COUNT" (Config.Shard), if the
+	// import is split into shards; Files then counts the parts of the
+	// sources that fell to it.
+	Shard string `json:"shard,omitempty"`
 	// CheckpointSaved is set when the run's last write of its checkpoint
 	// succeeded, so that it records where the run stopped. A run whose
 	// last write failed leaves the checkpoint an earlier write made, which

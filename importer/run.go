@@ -156,13 +156,26 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if r.sources, err = r.withoutOwnFiles(sources); err != nil {
 		return Report{}, err
 	}
+	if cfg.Shard.active() {
+		if err := checkShardCount(cfg.CheckpointPath, cfg.Shard); err != nil {
+			return Report{}, err
+		}
+		if r.sources, err = Parts(cfg.Sources, r.sources, r.cfg.Reader, cfg.Shard); err != nil {
+			return Report{}, err
+		}
+		if len(r.sources) == 0 {
+			// No part of the sources falls to this shard: it has
+			// nothing to read, and keeps no checkpoint.
+			return Report{Complete: true, DeliveredLabel: cfg.DeliveredLabel, BrokenLinks: r.brokenLinks, Shard: cfg.Shard.String()}, nil
+		}
+	}
 	sources = r.sources
 	r.inputs = make([]inputInfo, len(sources))
 	r.options = r.optionSet()
 	r.dir, _ = os.Getwd()
 	var total int64
 	for _, s := range sources {
-		total += s.Size
+		total += partBytes(s)
 	}
 	// Check the mapping against every source before anything is sent,
 	// or a checkpoint written.
@@ -224,6 +237,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 
 	rep := r.report(len(sources), total, time.Since(start))
 	rep.Complete = complete
+	if cfg.Shard.active() {
+		rep.Shard = cfg.Shard.String()
+	}
 	rep.Limit, rep.LimitReached = cfg.Limit, r.limit.reached
 	rep.Resumed = cp != nil
 	rep.CheckpointPath = cfg.CheckpointPath
