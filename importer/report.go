@@ -124,7 +124,15 @@ func (r *Report) Summary() string {
 	if r.Files == 1 {
 		files = "file"
 	}
-	fmt.Fprintf(&b, "import %s in %s: %d %s, %d rows read\n", status,
+	what := "import"
+	if r.Shard != "" {
+		what = "shard " + r.Shard + " of the import"
+		files = "parts of the sources"
+		if r.Files == 1 {
+			files = "part of the sources"
+		}
+	}
+	fmt.Fprintf(&b, "%s %s in %s: %d %s, %d rows read\n", what, status,
 		time.Duration(r.DurationSeconds*float64(time.Second)).Round(time.Millisecond), r.Files, files, r.RowsRead)
 	label := r.DeliveredLabel
 	if label == "" {

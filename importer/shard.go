@@ -162,9 +162,10 @@ func ShardCheckpointPath(path string, s Shard) string {
 	return fmt.Sprintf("%s.shard-%d-of-%d%s", strings.TrimSuffix(path, ext), s.Index, s.Count, ext)
 }
 
-// parseShardPath returns the checkpoint path of the whole import and the
-// shard, if path is named as ShardCheckpointPath names it.
-func parseShardPath(path string) (base string, s Shard, ok bool) {
+// ParseShardCheckpointPath returns the checkpoint path of the whole
+// import and the shard, if path is named as ShardCheckpointPath names it.
+// The shard's SplitBytes is 0.
+func ParseShardCheckpointPath(path string) (base string, s Shard, ok bool) {
 	ext := filepath.Ext(path)
 	stem := strings.TrimSuffix(path, ext)
 	i := strings.LastIndex(stem, ".shard-")
@@ -211,7 +212,7 @@ func checkShardCount(path string, s Shard) error {
 	if !s.active() || path == "" {
 		return nil
 	}
-	base, own, ok := parseShardPath(path)
+	base, own, ok := ParseShardCheckpointPath(path)
 	if !ok || own != (Shard{Index: s.Index, Count: s.Count}) {
 		return nil // a checkpoint named by the caller
 	}
@@ -223,7 +224,7 @@ func checkShardCount(path string, s Shard) error {
 	var other []string
 	count := 0
 	for _, m := range matches {
-		b, sh, ok := parseShardPath(m)
+		b, sh, ok := ParseShardCheckpointPath(m)
 		if !ok || b != base || sh.Count == s.Count {
 			continue
 		}

@@ -96,7 +96,8 @@ type Options struct {
 	// Progress, if set, is increased by the bytes read from the underlying
 	// files (compressed bytes for compressed files), for progress bars.
 	// Bytes a resumed plain file skips by seeking count as read, and no
-	// byte counts twice.
+	// byte counts twice. A byte range of a file (Source.Range) counts the
+	// file's bytes up to the range's end, those before it as skipped.
 	Progress *atomic.Int64
 	// BrokenLink, if set, is called by Expand once for each symbolic link
 	// inside a folder or glob whose target does not exist or cannot be

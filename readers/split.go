@@ -176,6 +176,9 @@ func openRange(ctx context.Context, src Source, format string, in *input, opts O
 	case opts.text.isUTF16():
 		return nil, fmt.Errorf("%s: %s: UTF-16 text is not read in parts", src.Path, rg.String(format))
 	}
+	// The bytes of the file up to the range's end count as read, as a
+	// resumed file counts those before its resume position: none past it.
+	in.count.limit = rg.End
 	if rg.Start == 0 {
 		rd, err := openReader(ctx, src, format, in, opts, at)
 		if err != nil {

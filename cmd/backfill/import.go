@@ -46,6 +46,7 @@ file is in use by another run (nothing sent), 130 interrupted.`
 // importFlags are the flags of "backfill import".
 type importFlags struct {
 	inputFlags
+	shardFlags
 
 	dryRun       bool
 	output       string
@@ -119,6 +120,8 @@ func (f *importFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.restart, "restart", false, "discard an existing checkpoint and import everything again")
 	fs.DurationVar(&f.checkpointInterval, "checkpoint-interval", importer.DefaultCheckpointInterval, "longest time `D` between checkpoint writes; 0 writes after every batch")
 	fs.DurationVar(&f.drainTimeout, "drain-timeout", importer.DefaultDrainTimeout, "on Ctrl-C or SIGTERM, how long (`D`) batches being sent may take to finish")
+
+	f.shardFlags.register(fs)
 }
 
 // newImportCommand returns "backfill import". cmdline is the whole command
@@ -208,6 +211,8 @@ func runImport(ctx context.Context, f *importFlags, sources, cmdline []string, s
 	}
 	if rep.Files > 0 || rep.RowsRead > 0 {
 		fmt.Fprint(out, rep.Summary())
+	} else if rep.Shard != "" && err == nil {
+		fmt.Fprintf(out, "shard %s: no part of the sources falls to this shard; nothing to do.\n", rep.Shard)
 	}
 	if f.report != "" {
 		if werr := writeJSONFile(f.report, rep); werr != nil {
@@ -244,6 +249,13 @@ func (f *importFlags) config(sources, cmdline []string, stdout io.Writer) (impor
 	if err := f.inputFlags.apply(&cfg); err != nil {
 		return cfg, noop, err
 	}
+	if f.resolved.Count > 1 {
+		if readsStdin(sources) {
+			return cfg, noop, usagef("standard input cannot be split into shards: save it to a file and import that")
+		}
+		cfg.Shard = f.resolved
+		f.rejects, f.output, f.report = f.shardFile(f.rejects), f.shardFile(f.output), f.shardFile(f.report)
+	}
 	if err := f.applyBudget(&cfg); err != nil {
 		return cfg, noop, err
 	}
@@ -265,7 +277,7 @@ func (f *importFlags) config(sources, cmdline []string, stdout io.Writer) (impor
 	}
 	toStdout := f.dryRun || f.output == "-"
 	cfg.Preview = f.preview()
-	cfg.CheckpointPath = f.checkpointPath(sources, destination)
+	cfg.CheckpointPath = f.shardFile(f.checkpointPath(sources, destination))
 
 	f.rejectsConfig(&cfg, sources, destination)
 
@@ -298,9 +310,9 @@ func (f *importFlags) config(sources, cmdline []string, stdout io.Writer) (impor
 	sc := segment.Config{
 		Endpoint:       f.endpoint,
 		NoGzip:         f.noGzip,
-		Rate:           f.rate,
+		Rate:           f.shardRate(f.rate),
 		MinRate:        f.minRate,
-		EventsRate:     f.eventsRate,
+		EventsRate:     f.shardRate(f.eventsRate),
 		MaxRetries:     retries(f.maxRetries),
 		MaxRetryTime:   f.maxRetryTime,
 		RequestTimeout: f.timeout,
