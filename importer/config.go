@@ -146,8 +146,11 @@ type Config struct {
 	// it (see Parts) and is recorded in the checkpoint: a checkpoint of
 	// another shard is refused, and so is a shard whose checkpoint path,
 	// named by ShardCheckpointPath, has siblings of another count
-	// (*ShardCountError). Standard input cannot be split. Default: no
-	// shards.
+	// (*ShardCountError). Standard input cannot be split. With a Spec
+	// whose messageIds are derived from the rows' positions
+	// (Spec.PositionIDs), NDJSON files are not cut into byte ranges:
+	// their rows' ordinals are known only from the file's start. Default:
+	// no shards.
 	Shard Shard
 
 	// Sample, if set, is called with each of the first SampleRows rows read

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"sync"
@@ -160,7 +161,13 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		if err := checkShardCount(cfg.CheckpointPath, cfg.Shard); err != nil {
 			return Report{}, err
 		}
-		if r.sources, err = Parts(cfg.Sources, r.sources, r.cfg.Reader, cfg.Shard); err != nil {
+		shard := cfg.Shard
+		if cfg.Spec != nil && cfg.Spec.PositionIDs() {
+			// A byte range that starts mid-file does not know the
+			// ordinals of its rows, which their messageIds hold.
+			shard.SplitBytes = math.MaxInt64
+		}
+		if r.sources, err = Parts(cfg.Sources, r.sources, r.cfg.Reader, shard); err != nil {
 			return Report{}, err
 		}
 		if len(r.sources) == 0 {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/backfillhq/backfill/mappings"
 	"github.com/backfillhq/backfill/readers"
 	"github.com/backfillhq/backfill/sink"
 )
@@ -305,5 +306,51 @@ func TestPartsKeepTheirShardWhenAFileIsAdded(t *testing.T) {
 		if !slices.Equal(now, before[k]) {
 			t.Fatalf("shard %d held %q, holds %q once a file is added", k, before[k], now)
 		}
+	}
+}
+
+// TestShardsKeepPositionIDs imports with messageIds derived from the
+// rows' positions, as 3 shards and whole: the large NDJSON file is not
+// cut into byte ranges, whose readers would not know the rows' ordinals,
+// and every message has the id the whole import gives it.
+func TestShardsKeepPositionIDs(t *testing.T) {
+	in, _, _ := shardInput(t)
+	spec, err := mappings.ParseSpec([]byte("passthrough: true\nmessageId: {derive: position}\n"), "m.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := func(s Shard) []string {
+		snk := &fakeSink{send: accept}
+		cfg := shardConfig(t.TempDir(), in, s, snk)
+		cfg.Spec = spec
+		if _, err := Run(context.Background(), cfg); err != nil {
+			t.Fatal(err)
+		}
+		if s.Count > 1 {
+			cp, err := LoadCheckpoint(cfg.CheckpointPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range cp.Files {
+				if f.Range != nil {
+					t.Fatalf("shard %s: %s was cut into %s", s, f.Path, rangeText(f))
+				}
+			}
+		}
+		var out []string
+		for _, m := range snk.messages {
+			out = append(out, fmt.Sprint(m["messageId"], " ", m["properties"]))
+		}
+		return out
+	}
+	whole := ids(Shard{})
+	var sharded []string
+	for k := range 3 {
+		sharded = append(sharded, ids(Shard{Index: k, Count: 3, SplitBytes: 10000})...)
+	}
+	slices.Sort(whole)
+	slices.Sort(sharded)
+	if !slices.Equal(whole, sharded) {
+		t.Fatalf("the shards' messageIds differ from the whole import's")
 	}
 }
