@@ -41,7 +41,13 @@ or of the last 10,000 (--max-reject-rate), or more rows than --max-rejects.
 fix them. Exit codes: 0 every row delivered, 2 finished with rejects, 3
 stopped by the error budget, 64 a wrong flag or a mapping that is invalid or
 does not fit the data (nothing sent), 1 failed, or the checkpoint or rejects
-file is in use by another run (nothing sent), 130 interrupted.`
+file is in use by another run (nothing sent), 130 interrupted.
+
+With --shard K/N, or --shards N and the index a job runner sets
+($JOB_COMPLETION_INDEX, $AWS_BATCH_JOB_ARRAY_INDEX, $CLOUD_RUN_TASK_INDEX),
+the import is one of N shards: it reads only the files, Parquet row groups
+and NDJSON byte ranges that fall to it, keeps its own checkpoint, and takes
+1/N of --rate and --events-rate (see the README's "Shards").`
 
 // importFlags are the flags of "backfill import".
 type importFlags struct {

@@ -351,3 +351,37 @@ func TestStatusOfShards(t *testing.T) {
 		}
 	}
 }
+
+// TestShardWithNothingToDo runs the three shards of an import of one
+// small file: the two shards it does not fall to say so, exit 0 and keep
+// no checkpoint. Standard input cannot be split.
+func TestShardWithNothingToDo(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	writeFile(t, "in.ndjson", []byte(`{"type":"track","messageId":"m1","userId":"u","event":"E","timestamp":"2024-01-01T00:00:00Z"}`+"\n"))
+	idle := 0
+	for k := range 3 {
+		var stdout, stderr bytes.Buffer
+		args := []string{"import", "--stub", "--progress", "never", "--checkpoint", "ckpt/imp.json", "--shard", fmt.Sprintf("%d/3", k), "in.ndjson"}
+		if code := run(t.Context(), args, &stdout, &stderr); code != exitOK {
+			t.Fatalf("shard %d: exit %d: %s", k, code, stderr.String())
+		}
+		_, err := os.Stat(fmt.Sprintf("ckpt/imp.shard-%d-of-3.json", k))
+		if want := fmt.Sprintf("shard %d/3: no part of the sources falls to this shard; nothing to do.\n", k); stdout.String() == want {
+			idle++
+			if err == nil {
+				t.Fatalf("shard %d, which had nothing to do, wrote a checkpoint", k)
+			}
+		} else if !strings.HasPrefix(stdout.String(), fmt.Sprintf("shard %d/3 of the import complete in ", k)) || err != nil {
+			t.Fatalf("shard %d: %q, checkpoint %v", k, stdout.String(), err)
+		}
+	}
+	if idle != 2 {
+		t.Fatalf("%d shards had nothing to do, want 2", idle)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run(t.Context(), []string{"import", "--stub", "--shard", "0/2", "-"}, &stdout, &stderr); code != exitUsage ||
+		stderr.String() != "backfill import: standard input cannot be split into shards: save it to a file and import that\n" {
+		t.Fatalf("stdin in shards: exit %d: %s", code, stderr.String())
+	}
+}
