@@ -580,7 +580,7 @@ func (r *run) restore(cp *Checkpoint, from mark) error {
 		for i, f := range cp.Files {
 			fileTallies[i] = tally{Read: f.Read, Delivered: f.Delivered, Rejected: f.Rejected, Filtered: f.Filtered}
 			if i < from.File {
-				r.cfg.Reader.Progress.Add(r.sources[i].Size)
+				r.cfg.Reader.Progress.Add(partBytes(r.sources[i]))
 			}
 		}
 		r.startDelivered = total0.Delivered

@@ -68,11 +68,16 @@ func ShardOf(key string, count int) int {
 // its first wildcard), in slash form, so that machines that mount the
 // same data at different places split it alike; the base name of a file
 // named itself; for a member of a zip archive, the archive's name so made,
-// "!" and the member's name. args are the import's sources as given.
+// "!" and the member's name; for an object of a bucket URL
+// (s3://bucket/prefix/), its key below the URL's prefix. args are the
+// import's sources as given.
 func SourceKey(args []string, p string) string {
 	slash := filepath.ToSlash(p)
 	for _, arg := range args {
 		root := filepath.ToSlash(filepath.Clean(globRoot(arg)))
+		if strings.Contains(arg, "://") {
+			root = urlRoot(arg)
+		}
 		switch {
 		case slash == root:
 			return path.Base(slash)
@@ -89,6 +94,16 @@ func SourceKey(args []string, p string) string {
 		}
 	}
 	return path.Base(slash)
+}
+
+// urlRoot is the part of a bucket URL argument (s3://bucket/prefix/) that
+// the keys of its objects are relative to: up to the last slash before
+// its first wildcard, without the slashes that end it.
+func urlRoot(arg string) string {
+	if i := strings.IndexAny(arg, `*?[\`); i >= 0 {
+		arg = arg[:strings.LastIndex(arg[:i], "/")+1]
+	}
+	return strings.TrimRight(arg, "/")
 }
 
 // globRoot is the part of a source argument before its first element

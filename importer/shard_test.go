@@ -31,6 +31,9 @@ func TestSourceKey(t *testing.T) {
 		{[]string{"other", "/mnt/x/export.zip"}, "/mnt/x/export.zip!1/a.json.gz", "export.zip!1/a.json.gz"},
 		{[]string{"in"}, filepath.Join("in", "e.zip") + "!a.json", "e.zip!a.json"},
 		{[]string{sep}, sep + filepath.Join("a", "b.csv"), "a/b.csv"},
+		{[]string{"s3://bucket/exports/"}, "s3://bucket/exports/2024/a.json.gz", "2024/a.json.gz"},
+		{[]string{"gs://bucket/exports/2024-*/*.json"}, "gs://bucket/exports/2024-05/a.json", "2024-05/a.json"},
+		{[]string{"s3://bucket/exports/a.json"}, "s3://bucket/exports/a.json", "a.json"},
 	} {
 		if got := SourceKey(c.args, c.path); got != c.want {
 			t.Errorf("SourceKey(%q, %q) = %q, want %q", c.args, c.path, got, c.want)
