@@ -109,7 +109,7 @@ func TestShardsReadEveryRowOnce(t *testing.T) {
 	in, good, bad := shardInput(t)
 	dir := t.TempDir()
 	var ids, rejected []string
-	ranges := 0
+	ranges, byOffset := 0, 0
 	for k := range 3 {
 		s := Shard{Index: k, Count: 3, SplitBytes: 10000}
 		snk := &fakeSink{send: accept}
@@ -123,6 +123,16 @@ func TestShardsReadEveryRowOnce(t *testing.T) {
 		}
 		for _, r := range readRejectsFile(t, cfg.RejectsPath) {
 			rejected = append(rejected, string(r.Raw))
+			data, err := os.ReadFile(r.File)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(string(data[r.Offset:]), string(r.Raw)+"\n") {
+				t.Fatalf("shard %s: reject %+v: the file does not hold its row at its offset", s, r)
+			}
+			if r.Line == 0 {
+				byOffset++
+			}
 		}
 		cp, err := LoadCheckpoint(cfg.CheckpointPath)
 		if err != nil {
@@ -146,6 +156,9 @@ func TestShardsReadEveryRowOnce(t *testing.T) {
 	}
 	if ranges != 3 {
 		t.Fatalf("the large file was cut into %d ranges, want 3", ranges)
+	}
+	if byOffset == 0 {
+		t.Fatal("no reject is named by its offset alone, as those of the ranges that start mid-file are")
 	}
 	slices.Sort(ids)
 	slices.Sort(good)
