@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -368,5 +370,94 @@ func TestShardsKeepPositionIDs(t *testing.T) {
 	slices.Sort(sharded)
 	if !slices.Equal(whole, sharded) {
 		t.Fatalf("the shards' messageIds differ from the whole import's")
+	}
+}
+
+// TestPartsCoverEveryRowOnce is a property test: for random sets of
+// NDJSON and CSV files of random sizes, random shard counts and split
+// sizes, the rows that the shards' parts hold are the rows of the files,
+// each in exactly one shard.
+func TestPartsCoverEveryRowOnce(t *testing.T) {
+	for seed := range uint64(25) {
+		rng := rand.New(rand.NewPCG(seed, 3))
+		in := filepath.Join(t.TempDir(), "in")
+		os.Mkdir(in, 0o755)
+		for f := range 1 + rng.IntN(8) {
+			var b strings.Builder
+			csv := rng.IntN(4) == 0
+			if csv {
+				b.WriteString("a,b\n")
+			}
+			for i := range rng.IntN(200) {
+				if csv {
+					fmt.Fprintf(&b, "%d,%q\n", i, strings.Repeat("x", rng.IntN(40)))
+					continue
+				}
+				if rng.IntN(10) == 0 {
+					b.WriteString("\n")
+				}
+				fmt.Fprintf(&b, `{"f":%d,"i":%d,"pad":%q}`+"\n", f, i, strings.Repeat("x", rng.IntN(80)))
+			}
+			ext := ".ndjson"
+			if csv {
+				ext = ".csv"
+			}
+			sub := filepath.Join(in, fmt.Sprintf("d%d", rng.IntN(3)))
+			os.MkdirAll(sub, 0o755)
+			if err := os.WriteFile(filepath.Join(sub, fmt.Sprintf("f%d%s", f, ext)), []byte(b.String()), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		srcs, err := readers.Expand([]string{in}, readers.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rowsOf := func(src readers.Source) []string {
+			rd, err := readers.Open(context.Background(), src, readers.Options{}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rd.Close()
+			var keys []string
+			for {
+				row, err := rd.Next(context.Background())
+				if err == io.EOF {
+					return keys
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				keys = append(keys, fmt.Sprintf("%s@%d %s", row.Pos.File, row.Pos.Offset, row.Raw))
+			}
+		}
+		var want []string
+		for _, src := range srcs {
+			want = append(want, rowsOf(src)...)
+		}
+		n := 1 + rng.IntN(8)
+		split := int64(1 + rng.IntN(4000))
+		shardOf := map[string]int{}
+		for k := range n {
+			parts, err := Parts([]string{in}, srcs, readers.Options{}, Shard{Index: k, Count: n, SplitBytes: split})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range parts {
+				for _, key := range rowsOf(p) {
+					if other, ok := shardOf[key]; ok {
+						t.Fatalf("seed %d, %d shards, split %d: row %s is in shards %d and %d", seed, n, split, key, other, k)
+					}
+					shardOf[key] = k
+				}
+			}
+		}
+		if len(shardOf) != len(want) {
+			t.Fatalf("seed %d, %d shards, split %d: the shards hold %d rows, the files %d", seed, n, split, len(shardOf), len(want))
+		}
+		for _, key := range want {
+			if _, ok := shardOf[key]; !ok {
+				t.Fatalf("seed %d, %d shards, split %d: row %s is in no shard", seed, n, split, key)
+			}
+		}
 	}
 }
