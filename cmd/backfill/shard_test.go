@@ -350,6 +350,13 @@ func TestStatusOfShards(t *testing.T) {
 			t.Fatalf("status %s later:\n%s\nwant it to start %q, hold %s and %q", c.after, out, c.head, c.row1, total)
 		}
 	}
+	// One shard's checkpoint, named itself, is shown file by file.
+	var stdout, stderr bytes.Buffer
+	if code := runStatus([]string{"ckpt/imp.shard-1-of-3.json"}, cp1.Updated, &stdout, &stderr); code != exitOK ||
+		!strings.HasPrefix(stdout.String(), "checkpoint ckpt/imp.shard-1-of-3.json: in progress (a preview: --dry-run, --output or --stub; nothing was sent to Segment), started ") ||
+		!regexp.MustCompile(`(?m)^  partial +\S+ +2 +2 +0 +0 +\S+/in.ndjson \(bytes \d+-\d+\) \(resumes at row 3, byte \d+\)$`).MatchString(stdout.String()) {
+		t.Fatalf("status of one shard's checkpoint: exit %d:\n%s%s", code, stdout.String(), stderr.String())
+	}
 }
 
 // TestShardWithNothingToDo runs the three shards of an import of one

@@ -65,19 +65,20 @@ func newStatusCommand(stdout, stderr io.Writer) *cobra.Command {
 }
 
 // statusPaths lists the checkpoints that the arguments name: files, and
-// the checkpoints in folders; without arguments, those in .backfill/.
-func statusPaths(args []string) ([]string, error) {
+// the checkpoints in folders (listed is set for those); without
+// arguments, those in .backfill/.
+func statusPaths(args []string) (paths []string, listed map[string]bool, err error) {
 	if len(args) == 0 {
 		args = []string{importer.DefaultCheckpointDir}
 	}
-	var paths []string
+	listed = map[string]bool{}
 	for _, a := range args {
 		fi, err := os.Stat(a)
 		if err != nil && a == importer.DefaultCheckpointDir && len(args) == 1 {
-			return nil, nil
+			return nil, nil, nil
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if !fi.IsDir() {
 			paths = append(paths, a)
@@ -85,15 +86,32 @@ func statusPaths(args []string) ([]string, error) {
 		}
 		found, _ := filepath.Glob(filepath.Join(a, "*.json"))
 		sort.Strings(found)
+		for _, f := range found {
+			listed[f] = true
+		}
 		paths = append(paths, found...)
 	}
-	return paths, nil
+	return paths, listed, nil
+}
+
+// shardFiles counts the checkpoints among paths of shards of the import
+// whose checkpoint is base.
+func shardFiles(paths []string, base string) int {
+	n := 0
+	for _, p := range paths {
+		if b, _, ok := importer.ParseShardCheckpointPath(p); ok && b == base {
+			n++
+		}
+	}
+	return n
 }
 
 // runStatus shows the checkpoints that args name, the shards of an
-// import together, and returns the exit code.
+// import together (those in a folder, or two or more files of one
+// import; a single shard's checkpoint file is shown file by file), and
+// returns the exit code.
 func runStatus(args []string, now time.Time, stdout, stderr io.Writer) int {
-	paths, err := statusPaths(args)
+	paths, listed, err := statusPaths(args)
 	if err != nil {
 		fmt.Fprintf(stderr, "backfill status: %v\n", err)
 		return exitFailed
@@ -119,7 +137,7 @@ func runStatus(args []string, now time.Time, stdout, stderr io.Writer) int {
 			code = exitFailed
 			continue
 		}
-		if base, s, ok := importer.ParseShardCheckpointPath(p); ok && cp.Options["shard"] != "" {
+		if base, s, ok := importer.ParseShardCheckpointPath(p); ok && cp.Options["shard"] != "" && (listed[p] || shardFiles(paths, base) > 1) {
 			if _, seen := groups[base]; !seen {
 				order = append(order, base)
 			}
