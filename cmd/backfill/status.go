@@ -24,7 +24,8 @@ checkpoint in .backfill/ under the working directory; each CHECKPOINT given
 is a checkpoint file or a folder of them.
 
 The checkpoints of the shards of one import (named NAME.shard-K-of-N.json,
-see import --shard) are shown together: each shard's state, rows and last
+see import --shard), in a folder or given as two or more files, are shown
+together (one shard's checkpoint given alone, file by file): each shard's state, rows and last
 write, a shard in progress that has written nothing for 5 minutes marked as
 stalled or stopped, a shard without a checkpoint marked as not started,
 and the sum of all.
