@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -191,9 +190,4 @@ func (f *shardFlags) shardFile(path string) string {
 		return path
 	}
 	return importer.ShardCheckpointPath(path, f.resolved)
-}
-
-// describe words the shard for messages: "shard 0/3".
-func (f *shardFlags) describe() string {
-	return fmt.Sprintf("shard %s", f.resolved)
 }
