@@ -461,3 +461,33 @@ func TestPartsCoverEveryRowOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestLocateShardCheckpoint finds a shard's checkpoint in .backfill/ of
+// the sources' folder, from another working folder.
+func TestLocateShardCheckpoint(t *testing.T) {
+	root := t.TempDir()
+	data := filepath.Join(root, "data")
+	other := filepath.Join(root, "other")
+	for _, d := range []string{filepath.Join(data, DefaultCheckpointDir), other} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src := []string{filepath.Join(data, "a.ndjson")}
+	s := Shard{Index: 1, Count: 3}
+	name := filepath.Base(ShardCheckpointPath(DefaultCheckpointPath(src, "", "stub"), s))
+	if !strings.HasSuffix(name, ".shard-1-of-3.json") {
+		t.Fatalf("shard checkpoint %s", name)
+	}
+	writeNDJSON(t, filepath.Join(data, DefaultCheckpointDir), name, 1, nil)
+	t.Chdir(other)
+	if got, want := LocateShardCheckpoint(src, "", "stub", s), filepath.Join(data, DefaultCheckpointDir, name); got != want {
+		t.Fatalf("LocateShardCheckpoint: %s, want %s", got, want)
+	}
+	if got, want := LocateShardCheckpoint(src, "", "stub", Shard{Index: 0, Count: 3}), ShardCheckpointPath(DefaultCheckpointPath(src, "", "stub"), Shard{Index: 0, Count: 3}); got != want {
+		t.Fatalf("LocateShardCheckpoint of a shard without one: %s, want %s", got, want)
+	}
+	if got, want := LocateShardCheckpoint(src, "", "stub", Shard{}), LocateCheckpoint(src, "", "stub"); got != want {
+		t.Fatalf("without shards: %s, want %s", got, want)
+	}
+}

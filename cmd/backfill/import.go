@@ -283,7 +283,7 @@ func (f *importFlags) config(sources, cmdline []string, stdout io.Writer) (impor
 	}
 	toStdout := f.dryRun || f.output == "-"
 	cfg.Preview = f.preview()
-	cfg.CheckpointPath = f.shardFile(f.checkpointPath(sources, destination))
+	cfg.CheckpointPath = f.checkpointPath(sources, destination)
 
 	f.rejectsConfig(&cfg, sources, destination)
 
@@ -394,17 +394,17 @@ func (f *importFlags) preview() bool { return f.dryRun || f.output != "" || f.st
 // checkpointPath is the checkpoint the import keeps: none with
 // --no-checkpoint or from stdin, --checkpoint if given, none for a preview
 // without it, else the import's default checkpoint, found from whichever
-// folder the command runs in.
+// folder the command runs in; a shard's, named after the shard.
 func (f *importFlags) checkpointPath(sources []string, destination string) string {
 	switch {
 	case f.noCheckpoint || readsStdin(sources):
 		return ""
 	case f.checkpoint != "":
-		return f.checkpoint
+		return f.shardFile(f.checkpoint)
 	case f.preview():
 		return ""
 	}
-	return importer.LocateCheckpoint(sources, f.mapping, destination)
+	return importer.LocateShardCheckpoint(sources, f.mapping, destination, f.resolved)
 }
 
 // destination names where the messages go, for the checkpoint's identity
