@@ -392,3 +392,27 @@ func TestShardWithNothingToDo(t *testing.T) {
 		t.Fatalf("stdin in shards: exit %d: %s", code, stderr.String())
 	}
 }
+
+// TestShardsPushMetricsApart imports as 2 shards, each pushing its final
+// metrics: the pushes are grouped by the import's name, alike for both,
+// and by the shard, so that one does not replace the other.
+func TestShardsPushMetricsApart(t *testing.T) {
+	bin := binary(t)
+	dir := t.TempDir()
+	src := metricsInput(t, dir, 40, 0)
+	for k := range 2 {
+		pg, pushSrv := newPushgateway(t, false)
+		args := []string{"import", "--stub", "--progress", "never", "--checkpoint", filepath.Join(dir, "events.json"),
+			"--shard", fmt.Sprintf("%d/2", k), "--shard-split-bytes", "1", "--metrics-push", pushSrv.URL, src}
+		if code, _, stderr := runShard(t, bin, dir, args); code != exitOK {
+			t.Fatalf("shard %d: exit %d: %s", k, code, stderr)
+		}
+		pg.mu.Lock()
+		path := pg.path
+		pg.mu.Unlock()
+		want := map[string]string{"job": "backfill", "import": "events", "shard": fmt.Sprintf("%d-of-2", k)}
+		if got := grouping(t, path); !reflect.DeepEqual(got, want) {
+			t.Fatalf("shard %d pushed with the grouping key %v (path %s), want %v", k, got, path, want)
+		}
+	}
+}

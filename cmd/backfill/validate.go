@@ -33,6 +33,7 @@ func (f *importFlags) validate(fs *pflag.FlagSet) error {
 		f.validateProgress,
 		f.validateLimit,
 		f.validateShard,
+		f.monitorFlags.validate,
 	} {
 		if err := check(fs); err != nil {
 			return err
