@@ -350,6 +350,25 @@ func TestStatusOfShards(t *testing.T) {
 			t.Fatalf("status %s later:\n%s\nwant it to start %q, hold %s and %q", c.after, out, c.head, c.row1, total)
 		}
 	}
+	// A checkpoint of a shard of another count, in the same folder, is
+	// left out of the sums and named.
+	var stdout0, stderr0 bytes.Buffer
+	if code := run(t.Context(), []string{"import", "--stub", "--progress", "never", "--checkpoint", "other/imp.json", "--shard", "0/2", "in.ndjson"}, &stdout0, &stderr0); code != exitOK {
+		t.Fatalf("shard 0/2: exit %d: %s", code, stderr0.String())
+	}
+	b, err := os.ReadFile("other/imp.shard-0-of-2.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, "ckpt/imp.shard-0-of-2.json", b)
+	stdout0.Reset()
+	if code := runStatus([]string{"ckpt"}, cp1.Updated, &stdout0, &stderr0); code != exitOK ||
+		!strings.Contains(stdout0.String(), "  checkpoints of another shard count, left out: ckpt/imp.shard-0-of-2.json (a changed count is refused: delete them to split anew)\n") ||
+		!strings.HasPrefix(stdout0.String(), "import ckpt/imp.json in 3 shards: 1 of 3 shards complete\n") {
+		t.Fatalf("status with a checkpoint of another count: exit %d:\n%s%s", code, stdout0.String(), stderr0.String())
+	}
+	os.Remove("ckpt/imp.shard-0-of-2.json")
+
 	// One shard's checkpoint, named itself, is shown file by file.
 	var stdout, stderr bytes.Buffer
 	if code := runStatus([]string{"ckpt/imp.shard-1-of-3.json"}, cp1.Updated, &stdout, &stderr); code != exitOK ||
