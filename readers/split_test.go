@@ -219,6 +219,10 @@ func TestSplitWholeFiles(t *testing.T) {
 			t.Errorf("%s: %d parts (first %v), want the file whole", c.name, len(parts), parts[0].Range)
 		}
 	}
+	// An object in a bucket is read whole.
+	if parts, err := Split(Source{Path: "s3://bucket/a.ndjson", Format: FormatNDJSON, Size: 1 << 30}, Options{}, 3, 64); err != nil || len(parts) != 1 || parts[0].Range != nil {
+		t.Errorf("an object: %d parts, %v; want it whole", len(parts), err)
+	}
 	// A .json file of one object a line is cut like .ndjson.
 	path := writeFile(t, dir, "lines.json", lines)
 	parts, err := Split(Source{Path: path, Format: FormatNDJSON, Size: int64(len(lines))}, Options{}, 3, 64)
