@@ -108,6 +108,16 @@ type CheckpointFile struct {
 	Hashed       int64  `json:"hashed,omitempty"`
 	ContentCRC   string `json:"content_crc,omitempty"`
 	FooterSHA256 string `json:"footer_sha256,omitempty"`
+
+	// Range is the part of the file that a shard reads (readers.Range:
+	// bytes of a plain NDJSON file, row groups of a Parquet file), when
+	// the import is split into shards and the file is cut; nil for a
+	// whole file. Such a part is an entry of its own. The digest of a
+	// byte range that starts mid-file (Hashed, ContentCRC) covers the
+	// bytes from the one before its start, where its reader starts, up
+	// to Hashed, and Status done means done up to the range's end. Its
+	// file's Size may not change: the ranges were cut from it.
+	Range *readers.Range `json:"range,omitempty"`
 }
 
 // CheckpointTotals are the counts of the rows below the watermark.
@@ -331,7 +341,7 @@ func checksumMatches(b []byte, sum string) bool {
 
 // fileOf returns the checkpoint entry of a source as it is now.
 func fileOf(src readers.Source) (CheckpointFile, error) {
-	f := CheckpointFile{Path: absPath(src.Path), Size: src.Size, Fingerprint: src.Fingerprint, Format: src.Format, Status: StatusPending}
+	f := CheckpointFile{Path: absPath(src.Path), Size: src.Size, Fingerprint: src.Fingerprint, Format: src.Format, Status: StatusPending, Range: src.Range}
 	if src.Archive != "" {
 		return memberOf(src)
 	}
@@ -387,6 +397,8 @@ func (cp *Checkpoint) match(path string, files []CheckpointFile, options map[str
 			changed(k, fmt.Sprintf("the time window changed: option %s was %q, is now %q", k, was, now))
 		case "destination":
 			changed(k, fmt.Sprintf("the destination changed: option destination was %q, is now %q", was, now))
+		case "shard":
+			changed(k, fmt.Sprintf("the shard changed: the checkpoint is of shard %q, this run is shard %q (each shard keeps its own checkpoint)", was, now))
 		default:
 			changed(k, fmt.Sprintf("option %s was %q, is now %q", k, was, now))
 		}
@@ -406,6 +418,9 @@ func (cp *Checkpoint) match(path string, files []CheckpointFile, options map[str
 				i+1, was.Path, now.Path))
 		case filepath.IsAbs(was.Path) && was.Path != now.Path:
 			changed("sources", fmt.Sprintf("file %d was %s, is now %s", i+1, was.Path, now.Path))
+		case !sameRange(was.Range, now.Range) || (was.Range != nil && was.Size != now.Size):
+			changed("sources", fmt.Sprintf("%s: the part this shard reads was %s of %d bytes, is now %s of %d bytes: the file changed, or the shards were split otherwise",
+				now.Path, rangeText(was), was.Size, rangeText(now), now.Size))
 		case was.Status == StatusPending:
 			// Nothing of it was read: it is read as it is now.
 		case readers.IsObjectFingerprint(now.Fingerprint) && (was.Fingerprint != now.Fingerprint || was.Size != now.Size):
@@ -504,6 +519,10 @@ func (r *run) optionSet() map[string]string {
 		// Offsets are the same bytes in any encoding; the text is not.
 		o["encoding"] = strings.ToLower(ro.Encoding)
 	}
+	delete(o, "shard")
+	if sh := r.cfg.Shard; sh.active() {
+		o["shard"] = sh.String()
+	}
 	l := r.cfg.Limits
 	o["limits"] = fmt.Sprintf("%d/%d/%d", l.MaxBatchBytes, l.MaxMessageBytes, l.MaxMessages)
 	return o
@@ -578,7 +597,7 @@ func (r *run) restore(cp *Checkpoint, from mark) error {
 		for i, f := range cp.Files {
 			fileTallies[i] = tally{Read: f.Read, Delivered: f.Delivered, Rejected: f.Rejected, Filtered: f.Filtered}
 			if i < from.File {
-				r.cfg.Reader.Progress.Add(r.sources[i].Size)
+				r.cfg.Reader.Progress.Add(partBytes(r.sources[i]))
 			}
 		}
 		r.startDelivered = total0.Delivered

@@ -141,6 +141,18 @@ type Config struct {
 	// false. Default: 0, every row.
 	Limit int64
 
+	// Shard, if its Count is above 1, makes the run one of Count shards of
+	// the import, which reads only the parts of the sources that fall to
+	// it (see Parts) and is recorded in the checkpoint: a checkpoint of
+	// another shard is refused, and so is a shard whose checkpoint path,
+	// named by ShardCheckpointPath, has siblings of another count
+	// (*ShardCountError). Standard input cannot be split. With a Spec
+	// whose messageIds are derived from the rows' positions
+	// (Spec.PositionIDs), NDJSON files are not cut into byte ranges:
+	// their rows' ordinals are known only from the file's start. Default:
+	// no shards.
+	Shard Shard
+
 	// Sample, if set, is called with each of the first SampleRows rows read
 	// and what became of it, from the map stage, before the row is sent.
 	Sample func(Sample)
@@ -223,6 +235,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DrainTimeout < 0 {
 		return fmt.Errorf("config: DrainTimeout is %s, want at least 0", c.DrainTimeout)
+	}
+	if err := c.Shard.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
 	}
 	if err := c.Limits.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)

@@ -31,7 +31,8 @@ type ndjsonReader struct {
 	s     *stream
 	max   int
 	row   int64 // ordinal of the last row returned
-	line  int64 // line of the next unconsumed byte
+	line  int64 // line of the next unconsumed byte; 0 in a range that starts mid-file
+	end   int64 // a range's end: rows that start here or later are not read; 0: none
 	calls uint
 	err   error // sticky: io.EOF or a fatal error
 
@@ -134,11 +135,16 @@ func (r *ndjsonReader) Next(ctx context.Context) (Row, error) {
 func (r *ndjsonReader) nextLine(ctx context.Context) (Row, error) {
 	for {
 		pos := Position{File: r.src.Path, Line: r.line, Offset: r.s.offset()}
+		if r.end > 0 && pos.Offset >= r.end {
+			return Row{}, io.EOF
+		}
 		data, tooLong, err := r.readLine(ctx)
 		if err != nil {
 			return Row{}, r.fatal(ctx, err)
 		}
-		r.line++
+		if r.line > 0 {
+			r.line++
+		}
 		if tooLong {
 			r.row++
 			pos.Row = r.row

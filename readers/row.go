@@ -17,6 +17,9 @@ import (
 // 1-based; Offset is the byte offset of the row's first byte in the
 // uncompressed stream of its file. Line and Offset are zero where a format has
 // none (Parquet); RowGroup is zero-based and only meaningful for Parquet.
+// A row of a byte range of a file that starts mid-file (Source.Range) has
+// no line: Line is zero, Offset names it, and Row counts the rows from the
+// range's start.
 type Position struct {
 	File     string `json:"file"`
 	Row      int64  `json:"row"`
@@ -25,10 +28,15 @@ type Position struct {
 	RowGroup int    `json:"row_group,omitempty"`
 }
 
-// String formats a position as file:line (or file:row for formats without lines).
+// String formats a position as file:line, as "file: offset N" for a row
+// of a byte range that starts mid-file (which has no line), or as
+// "file: row N" for formats without lines.
 func (p Position) String() string {
 	if p.Line > 0 {
 		return fmt.Sprintf("%s:%d", p.File, p.Line)
+	}
+	if p.Offset > 0 {
+		return fmt.Sprintf("%s: offset %d", p.File, p.Offset)
 	}
 	return fmt.Sprintf("%s: row %d", p.File, p.Row)
 }

@@ -69,6 +69,10 @@ type options struct {
 	rateLimits []int
 	rateRows   int
 	rateOnly   bool
+	// shards is the shard count of the shards section (0: no section),
+	// and shardsOnly skips every other measurement.
+	shards     int
+	shardsOnly bool
 }
 
 func main() {
@@ -140,6 +144,8 @@ func parseOptions(fs *flag.FlagSet, args []string) (options, error) {
 	fs.StringVar(&rateLimits, "rate-limits", "10,50", "comma-separated request limits `N,N` of the rate section: imports with --rate -1 into backfill serve --max-rps N, the limit stated and hidden; none for none")
 	fs.IntVar(&o.rateRows, "rate-rows", 300_000, "Segment messages each import of the rate section sends")
 	fs.BoolVar(&o.rateOnly, "rate-only", false, "measure only the rate section")
+	fs.IntVar(&o.shards, "shards", 3, "`N` shard processes at once in the shards section, against one process (--stub, -rows Segment messages); 0 for no section")
+	fs.BoolVar(&o.shardsOnly, "shards-only", false, "measure only the shards section")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
@@ -167,6 +173,12 @@ func parseOptions(fs *flag.FlagSet, args []string) (options, error) {
 		if o.rateLimits, err = parseCounts(rateLimits); err != nil {
 			return o, fmt.Errorf("-rate-limits: %w", err)
 		}
+	}
+	if o.shardsOnly && o.shards < 2 {
+		return o, errors.New("-shards-only needs -shards 2 or more")
+	}
+	if o.shards < 0 || o.shards == 1 {
+		return o, errors.New("-shards: want 2 or more shard processes, or 0 for no section")
 	}
 	if o.rateOnly && o.rateLimits == nil {
 		return o, errors.New("-rate-only needs -rate-limits")
@@ -341,6 +353,9 @@ func bench(ctx context.Context, o options) error {
 	if o.rateOnly {
 		return rateSection(ctx, os.Stdout, bin, o.baseline, dir, o.rateRows, o.rateLimits)
 	}
+	if o.shardsOnly {
+		return shardsSection(ctx, os.Stdout, bin, dir, o.rows, o.runs, o.shards)
+	}
 	want := selectKinds(o.only)
 	t0 := time.Now()
 	fs, err := generate(dir, o.rows, want, true, o.rowGroup)
@@ -450,6 +465,12 @@ func bench(ctx context.Context, o options) error {
 	if o.rateLimits != nil {
 		fmt.Println()
 		if err := rateSection(ctx, os.Stdout, bin, o.baseline, dir, o.rateRows, o.rateLimits); err != nil {
+			failures = append(failures, err)
+		}
+	}
+	if o.shards > 1 {
+		fmt.Println()
+		if err := shardsSection(ctx, os.Stdout, bin, dir, o.rows, o.runs, o.shards); err != nil {
 			failures = append(failures, err)
 		}
 	}

@@ -331,6 +331,13 @@ func checkRejectsOnce(t *testing.T, path string, bad map[string]bool, earlier st
 // several row groups; a NaN score makes a row bad.
 func writeCrashParquet(t *testing.T, path, name string, rows int, row func(string, int) (string, bool)) {
 	t.Helper()
+	writeParquetGroups(t, path, name, rows, 6000, row)
+}
+
+// writeParquetGroups writes the rows of crashInput's Parquet file in row
+// groups of groupRows rows.
+func writeParquetGroups(t *testing.T, path, name string, rows, groupRows int, row func(string, int) (string, bool)) {
+	t.Helper()
 	schema := arrow.NewSchema([]arrow.Field{
 		{Name: "id", Type: arrow.BinaryTypes.String},
 		{Name: "user", Type: arrow.BinaryTypes.String},
@@ -344,7 +351,7 @@ func writeCrashParquet(t *testing.T, path, name string, rows int, row func(strin
 		t.Fatal(err)
 	}
 	defer f.Close()
-	props := parquet.NewWriterProperties(parquet.WithMaxRowGroupLength(6000), parquet.WithCompression(compress.Codecs.Snappy))
+	props := parquet.NewWriterProperties(parquet.WithMaxRowGroupLength(int64(groupRows)), parquet.WithCompression(compress.Codecs.Snappy))
 	fw, err := pqarrow.NewFileWriter(schema, f, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
 	if err != nil {
 		t.Fatal(err)

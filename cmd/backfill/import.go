@@ -41,11 +41,18 @@ or of the last 10,000 (--max-reject-rate), or more rows than --max-rejects.
 fix them. Exit codes: 0 every row delivered, 2 finished with rejects, 3
 stopped by the error budget, 64 a wrong flag or a mapping that is invalid or
 does not fit the data (nothing sent), 1 failed, or the checkpoint or rejects
-file is in use by another run (nothing sent), 130 interrupted.`
+file is in use by another run (nothing sent), 130 interrupted.
+
+With --shard K/N, or --shards N and the index a job runner sets
+($JOB_COMPLETION_INDEX, $AWS_BATCH_JOB_ARRAY_INDEX, $CLOUD_RUN_TASK_INDEX),
+the import is one of N shards: it reads only the files, Parquet row groups
+and NDJSON byte ranges that fall to it, keeps its own checkpoint, and takes
+1/N of --rate and --events-rate (see the README's "Shards").`
 
 // importFlags are the flags of "backfill import".
 type importFlags struct {
 	inputFlags
+	shardFlags
 	monitorFlags
 
 	dryRun       bool
@@ -121,6 +128,7 @@ func (f *importFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.checkpointInterval, "checkpoint-interval", importer.DefaultCheckpointInterval, "longest time `D` between checkpoint writes; 0 writes after every batch")
 	fs.DurationVar(&f.drainTimeout, "drain-timeout", importer.DefaultDrainTimeout, "on Ctrl-C or SIGTERM, how long (`D`) batches being sent may take to finish")
 
+	f.shardFlags.register(fs)
 	f.monitorFlags.register(fs)
 }
 
@@ -188,7 +196,9 @@ func runImport(ctx context.Context, f *importFlags, sources, cmdline []string, s
 	if metrics != nil {
 		metrics.stats = cfg.Stats
 		metrics.opts.Import = importName(cfg.CheckpointPath, sources, f.mapping, cfg.Destination)
-		metrics.opts.Shard = "" // the shard this process runs, once imports can be split
+		if sh := f.resolved; sh.Count > 1 {
+			metrics.opts.Shard = fmt.Sprintf("%d-of-%d", sh.Index, sh.Count)
+		}
 		cfg.Progress = func(p importer.Progress) {
 			display.update(p)
 			metrics.progress(p)
@@ -254,6 +264,8 @@ func runImport(ctx context.Context, f *importFlags, sources, cmdline []string, s
 	}
 	if rep.Files > 0 || rep.RowsRead > 0 {
 		logs.summary(out, &rep)
+	} else if rep.Shard != "" && err == nil {
+		fmt.Fprintf(out, "shard %s: no part of the sources falls to this shard; nothing to do.\n", rep.Shard)
 	}
 	if f.report != "" {
 		if werr := writeJSONFile(f.report, rep); werr != nil {
@@ -289,6 +301,13 @@ func (f *importFlags) config(sources, cmdline []string, stdout io.Writer) (impor
 	}
 	if err := f.inputFlags.apply(&cfg); err != nil {
 		return cfg, noop, err
+	}
+	if f.resolved.Count > 1 {
+		if readsStdin(sources) {
+			return cfg, noop, usagef("standard input cannot be split into shards: save it to a file and import that")
+		}
+		cfg.Shard = f.resolved
+		f.rejects, f.output, f.report = f.shardFile(f.rejects), f.shardFile(f.output), f.shardFile(f.report)
 	}
 	if err := f.applyBudget(&cfg); err != nil {
 		return cfg, noop, err
@@ -348,9 +367,9 @@ func (f *importFlags) config(sources, cmdline []string, stdout io.Writer) (impor
 		Logger:         f.sinkLogger,
 		Endpoint:       f.endpoint,
 		NoGzip:         f.noGzip,
-		Rate:           f.rate,
+		Rate:           f.shardRate(f.rate),
 		MinRate:        f.minRate,
-		EventsRate:     f.eventsRate,
+		EventsRate:     f.shardRate(f.eventsRate),
 		MaxRetries:     retries(f.maxRetries),
 		MaxRetryTime:   f.maxRetryTime,
 		RequestTimeout: f.timeout,
@@ -426,17 +445,17 @@ func (f *importFlags) preview() bool { return f.dryRun || f.output != "" || f.st
 // checkpointPath is the checkpoint the import keeps: none with
 // --no-checkpoint or from stdin, --checkpoint if given, none for a preview
 // without it, else the import's default checkpoint, found from whichever
-// folder the command runs in.
+// folder the command runs in; a shard's, named after the shard.
 func (f *importFlags) checkpointPath(sources []string, destination string) string {
 	switch {
 	case f.noCheckpoint || readsStdin(sources):
 		return ""
 	case f.checkpoint != "":
-		return f.checkpoint
+		return f.shardFile(f.checkpoint)
 	case f.preview():
 		return ""
 	}
-	return importer.LocateCheckpoint(sources, f.mapping, destination)
+	return importer.LocateShardCheckpoint(sources, f.mapping, destination, f.resolved)
 }
 
 // destination names where the messages go, for the checkpoint's identity
