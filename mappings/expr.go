@@ -156,6 +156,7 @@ var exprFunctions = []exprFunction{
 	{"replaceRegex", fnReplaceRegex},
 	{"object", fnObject},
 	{"parseTime", fnParseTime},
+	{"sortedKeys", fnSortedKeys},
 }
 
 // argText returns an argument as text: a string as it is, a number as its
