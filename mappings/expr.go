@@ -884,6 +884,7 @@ func numbers(v any) any {
 // resultJSON returns the JSON of an expression's result for an object's
 // member; ok is false for null, which leaves the member out.
 func resultJSON(v any) (string, bool, error) {
+	v = stringKeys(v)
 	switch x := v.(type) {
 	case nil:
 		return "", false, nil
