@@ -7,7 +7,7 @@ import (
 
 func TestPresets(t *testing.T) {
 	names := Presets()
-	if strings.Join(names, ",") != "amplitude,mixpanel,segment" {
+	if strings.Join(names, ",") != "amplitude,ga4,mixpanel,mixpanel-people,posthog,segment" {
 		t.Fatalf("Presets() = %q", names)
 	}
 	for _, name := range names {
@@ -57,9 +57,9 @@ func mustLoad(t *testing.T, path string) *Spec {
 }
 
 func TestUnknownPreset(t *testing.T) {
-	for _, name := range []string{"preset:posthog", "preset:", "preset:../spec", "preset:segment.yaml"} {
+	for _, name := range []string{"preset:heap", "preset:", "preset:../spec", "preset:segment.yaml"} {
 		_, err := LoadSpec(name)
-		if err == nil || !strings.Contains(err.Error(), "unknown mapping preset") || !strings.Contains(err.Error(), "amplitude, mixpanel, segment") {
+		if err == nil || !strings.Contains(err.Error(), "unknown mapping preset") || !strings.Contains(err.Error(), "amplitude, ga4, mixpanel, mixpanel-people, posthog, segment") {
 			t.Errorf("LoadSpec(%q) = %v", name, err)
 		}
 	}
