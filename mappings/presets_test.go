@@ -31,8 +31,11 @@ func TestPresets(t *testing.T) {
 			if copied.Fingerprint() != s.Fingerprint() {
 				t.Errorf("the preset and its text have different fingerprints")
 			}
-			if !strings.HasPrefix(string(src), "# preset:"+name) {
+			if !strings.HasPrefix(string(src), "# preset:"+name+": ") {
 				t.Errorf("the preset does not start with a comment naming it")
+			}
+			if sum := PresetSummary(name); sum == "" || strings.HasPrefix(sum, "#") || len(sum) > 90 {
+				t.Errorf("PresetSummary(%q) = %q, want what it reads in one short line", name, sum)
 			}
 			if _, err := s.Compile(nil, Options{}); err != nil {
 				t.Errorf("Compile: %v", err)
