@@ -80,3 +80,29 @@ func TestPresetSchemaCheck(t *testing.T) {
 		t.Errorf("Compile with a foreign schema: %v", err)
 	}
 }
+
+// TestPresetPathsInGoldenRows shows each NDJSON preset's golden rows to
+// a PathObserver, as an import does before it sends anything: every
+// column a preset names and does not list as optional occurs in them, so
+// that an export like them is not refused.
+func TestPresetPathsInGoldenRows(t *testing.T) {
+	for _, name := range Presets() {
+		t.Run(name, func(t *testing.T) {
+			s := mustLoad(t, "preset:"+name)
+			rows, schema := goldenRows(t, goldenDir+"/preset_"+name)
+			if schema != nil {
+				t.Skip("a CSV case: its header is checked by Compile")
+			}
+			o := s.NewPathObserver()
+			for _, row := range rows {
+				o.Observe(row)
+			}
+			if err := o.Err(); err != nil {
+				t.Errorf("the golden rows: %v", err)
+			}
+			if len(rows) < 20 && name != "segment" {
+				t.Errorf("%d golden rows, want at least 20 realistic lines of the export", len(rows))
+			}
+		})
+	}
+}
