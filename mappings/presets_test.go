@@ -100,7 +100,7 @@ func TestPresetPathsInGoldenRows(t *testing.T) {
 			if err := o.Err(); err != nil {
 				t.Errorf("the golden rows: %v", err)
 			}
-			if len(rows) < 20 && name != "segment" {
+			if len(rows) < 20 {
 				t.Errorf("%d golden rows, want at least 20 realistic lines of the export", len(rows))
 			}
 		})
