@@ -153,6 +153,7 @@ var exprFunctions = []exprFunction{
 	{"replaceRegex", fnReplaceRegex},
 	{"object", fnObject},
 	{"parseTime", fnParseTime},
+	{"sortedKeys", fnSortedKeys},
 }
 
 // argText returns an argument as text: a string as it is, a number as its
@@ -903,6 +904,7 @@ func numbers(v any) any {
 // resultJSON returns the JSON of an expression's result for an object's
 // member; ok is false for null, which leaves the member out.
 func resultJSON(v any) (string, bool, error) {
+	v = stringKeys(v)
 	switch x := v.(type) {
 	case nil:
 		return "", false, nil

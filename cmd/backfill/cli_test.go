@@ -90,7 +90,7 @@ func TestCase14Completion(t *testing.T) {
 		{[]string{"__complete", "import", "--format", ""}, "csv\nndjson\nparquet\n:4\n"},
 		{[]string{"__complete", "check", "--format", "nd"}, "csv\nndjson\nparquet\n:4\n"}, // the shell picks by prefix
 		{[]string{"__complete", "import", "--progress", ""}, "auto\nalways\nnever\n:4\n"},
-		{[]string{"__complete", "presets", ""}, "amplitude\nmixpanel\nsegment\n:4\n"},
+		{[]string{"__complete", "presets", ""}, "amplitude\nga4\nmixpanel\nmixpanel-people\nposthog\nsegment\n:4\n"},
 		{[]string{"__complete", "help", "st"}, "status\n:4\n"},
 	} {
 		stdout, _, code := cliRun(t, dir, nil, c.args...)
