@@ -262,3 +262,11 @@ func (c *Config) isOwnObject(location string) (string, bool) {
 	}
 	return "", false
 }
+
+// CheckBucketURL returns an error that says the form wanted unless
+// location, a bucket URL (IsBucketURL), names an object: a bucket and a
+// key that does not end in "/".
+func CheckBucketURL(location string) error {
+	_, err := parseObjectURL(location)
+	return err
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -16,7 +17,9 @@ import (
 
 const statusAbout = `Shows how far an import got: for each source file whether it is done,
 partial (with where it resumes) or pending, the totals so far, and the
-command that resumes it. Without --checkpoint, it lists every checkpoint in
+command that resumes it. The checkpoint is a file or an object in a bucket
+(s3://BUCKET/KEY, gs://BUCKET/KEY, azblob://CONTAINER/KEY), given as the
+argument or with --checkpoint. Without either, it lists every checkpoint in
 .backfill/ under the working directory.
 
 Exit codes: 0 shown; 1 a checkpoint could not be read; 64 a wrong flag.`
@@ -25,25 +28,38 @@ Exit codes: 0 shown; 1 a checkpoint could not be read; 64 a wrong flag.`
 func newStatusCommand(stdout, stderr io.Writer) *cobra.Command {
 	var path string
 	cmd := &cobra.Command{
-		Use:   "status [flags]",
+		Use:   "status [flags] [CHECKPOINT]",
 		Short: "Show how far an import got, and how to resume it",
 		Long:  statusAbout,
-		Args:  noArgs,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return syntaxf("unexpected argument %q: status shows one checkpoint, or every one in .backfill/", args[1])
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := nonEmpty("checkpoint")(cmd.Flags()); err != nil {
 				return err
 			}
-			return codeErr(runStatus(path, stdout, stderr))
+			if len(args) == 1 {
+				if path != "" {
+					return usagef("give the checkpoint as the argument or with --checkpoint, not both")
+				}
+				if path = args[0]; path == "" {
+					return usagef("the checkpoint named is empty")
+				}
+			}
+			return codeErr(runStatus(cmd.Context(), path, stdout, stderr))
 		},
 	}
-	cmd.Flags().StringVar(&path, "checkpoint", "", "the checkpoint `FILE` to show (default: every checkpoint in .backfill/)")
+	cmd.Flags().StringVar(&path, "checkpoint", "", "the checkpoint `FILE` to show, or its object in a bucket (s3://, gs://, azblob://) (default: every checkpoint in .backfill/)")
 	cmd.MarkFlagFilename("checkpoint", "json")
 	return cmd
 }
 
 // runStatus shows the checkpoint at path, or every one in .backfill/, and
 // returns the exit code.
-func runStatus(path string, stdout, stderr io.Writer) int {
+func runStatus(ctx context.Context, path string, stdout, stderr io.Writer) int {
 	paths := []string{path}
 	if path == "" {
 		paths, _ = filepath.Glob(filepath.Join(importer.DefaultCheckpointDir, "*.json"))
@@ -58,7 +74,7 @@ func runStatus(path string, stdout, stderr io.Writer) int {
 		if i > 0 {
 			fmt.Fprintln(stdout)
 		}
-		cp, err := importer.LoadCheckpoint(p)
+		cp, err := importer.ReadCheckpoint(ctx, p)
 		if err != nil {
 			fmt.Fprintf(stderr, "backfill status: %v\n", err)
 			code = exitFailed
