@@ -6,8 +6,11 @@
 // least work any importer must do on the file) and the built "backfill
 // import --stub" as a subprocess, as a user runs it; then the cost of a
 // checkpoint and of sending to a local receiver ("backfill serve", which
-// checks every message, and "backfill serve --discard"); and,
-// with -memory, the peak RSS of imports of 1,000,000 and 5,000,000 rows.
+// checks every message, and "backfill serve --discard"); with -memory,
+// the peak RSS of imports of 1,000,000 and 5,000,000 rows; and, unless
+// -objects 0, an import of gzipped NDJSON objects from a fake S3 server
+// that adds 20 ms to every request, against the same files read from
+// disk, with the server's CPU time beside the import's.
 //
 // Each measurement runs -runs times, interleaved path by path so that load
 // from elsewhere on the machine falls on floors and imports alike, and the
@@ -21,6 +24,7 @@
 //
 //	go run ./cmd/backfill-bench [-rows N] [-runs N] [-floor-rows N] [-bin PATH] [-dir DIR]
 //	        [-memory] [-memory-rows N,N] [-only KINDS] [-extras KINDS] [-profile DIR]
+//	        [-objects N] [-object-rows N] [-objects-only]
 //	go run ./cmd/backfill-bench -generate -dir DIR [-rows N]
 package main
 
@@ -68,11 +72,20 @@ type options struct {
 	rateLimits []int
 	rateRows   int
 	rateOnly   bool
+	// objects is the count of objects of the object-storage section (0:
+	// no section), objectRows the rows in them, and objectsOnly skips
+	// every other measurement.
+	objects     int
+	objectRows  int
+	objectsOnly bool
 }
 
 func main() {
 	if len(os.Args) == 2 && os.Args[1] == runnerArg {
 		os.Exit(runnerMain())
+	}
+	if len(os.Args) >= 2 && os.Args[1] == fakeS3Arg {
+		os.Exit(fakeS3Main(os.Args[2:]))
 	}
 	fs := flag.NewFlagSet("backfill-bench", flag.ContinueOnError)
 	o, err := parseOptions(fs, os.Args[1:])
@@ -106,6 +119,7 @@ const usage = `Usage of backfill-bench:
 	go run ./cmd/backfill-bench [-rows N] [-runs N] [-floor-rows N] [-bin PATH] [-baseline OLD_BIN] [-dir DIR]
 	        [-memory] [-memory-rows N,N] [-only KINDS] [-extras KINDS] [-profile DIR]
 	        [-rate-limits N,N] [-rate-rows N] [-rate-only]
+	        [-objects N] [-object-rows N] [-objects-only]
 	go run ./cmd/backfill-bench -generate -dir DIR [-rows N]
 
 Measures "backfill import --stub" on generated inputs against the floor of
@@ -139,6 +153,9 @@ func parseOptions(fs *flag.FlagSet, args []string) (options, error) {
 	fs.StringVar(&rateLimits, "rate-limits", "10,50", "comma-separated request limits `N,N` of the rate section: imports with --rate -1 into backfill serve --max-rps N, the limit stated and hidden; none for none")
 	fs.IntVar(&o.rateRows, "rate-rows", 300_000, "Segment messages each import of the rate section sends")
 	fs.BoolVar(&o.rateOnly, "rate-only", false, "measure only the rate section")
+	fs.IntVar(&o.objects, "objects", 16, "gzipped NDJSON objects of the object-storage section, imported from a fake S3 server that adds 20 ms to every request and from disk; 0 for no section")
+	fs.IntVar(&o.objectRows, "object-rows", 500_000, "Segment messages in the objects of the object-storage section, in all")
+	fs.BoolVar(&o.objectsOnly, "objects-only", false, "measure only the object-storage section")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
@@ -169,6 +186,15 @@ func parseOptions(fs *flag.FlagSet, args []string) (options, error) {
 	}
 	if o.rateOnly && o.rateLimits == nil {
 		return o, errors.New("-rate-only needs -rate-limits")
+	}
+	if o.objects < 0 || o.objectsOnly && o.objects == 0 {
+		return o, errNoObjects
+	}
+	if o.objects > 0 && o.objectRows < o.objects {
+		return o, errors.New("-object-rows must be at least -objects")
+	}
+	if o.rateOnly && o.objectsOnly {
+		return o, errors.New("-rate-only and -objects-only exclude each other")
 	}
 	if o.rows < 1 || o.runs < 1 || o.rowGroup < 1 || o.rateRows < 1 {
 		return o, errors.New("-rows, -runs, -row-group and -rate-rows must be at least 1")
@@ -327,6 +353,9 @@ func bench(ctx context.Context, o options) error {
 	if o.rateOnly {
 		return rateSection(ctx, os.Stdout, bin, o.baseline, dir, o.rateRows, o.rateLimits)
 	}
+	if o.objectsOnly {
+		return objectSection(ctx, os.Stdout, rn, bin, dir, o.objects, o.objectRows, o.runs)
+	}
 	want := selectKinds(o.only)
 	t0 := time.Now()
 	fs, err := generate(dir, o.rows, want, true, o.rowGroup)
@@ -434,6 +463,12 @@ func bench(ctx context.Context, o options) error {
 		fmt.Println()
 		if err := rateSection(ctx, os.Stdout, bin, o.baseline, dir, o.rateRows, o.rateLimits); err != nil {
 			failures = append(failures, err)
+		}
+	}
+	if o.objects > 0 {
+		fmt.Println()
+		if err := objectSection(ctx, os.Stdout, rn, bin, dir, o.objects, o.objectRows, o.runs); err != nil {
+			failures = append(failures, fmt.Errorf("object storage: %w", err))
 		}
 	}
 	if o.profileDir != "" {
