@@ -120,6 +120,7 @@ func (r *run) writeCheckpoint(complete bool) error {
 	if err := r.saveCheckpoint(cp); err != nil {
 		return err
 	}
+	r.checkpointSaved.Store(time.Now().UnixNano())
 	r.tracker.release(s.undurable)
 	return nil
 }
