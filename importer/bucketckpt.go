@@ -86,6 +86,9 @@ type bucketCheckpoint struct {
 	url    objectURL
 	bucket *blob.Bucket
 	lock   *objectLock
+	// copied is how many bytes of the rejects file the bucket holds (see
+	// bucketrejects.go).
+	copied int64
 }
 
 // openBucketCheckpoint opens the bucket of the checkpoint at location.
@@ -121,16 +124,9 @@ func (c *bucketCheckpoint) read(ctx context.Context) ([]byte, error) {
 	return b, nil
 }
 
-// write replaces the checkpoint object with b, once the lock is found to
-// be still the run's: a run that lost its lock to another stops rather
-// than overwrite the other's checkpoint (ErrLockLost). crash is called at
-// the crash points on the way.
+// write replaces the checkpoint object with b. crash is called at the
+// crash points on the way.
 func (c *bucketCheckpoint) write(ctx context.Context, b []byte, crash func(point string)) error {
-	if c.lock != nil {
-		if err := c.lock.verify(ctx); err != nil {
-			return err
-		}
-	}
 	crash(crashCheckpointWritten)
 	err := c.bucket.WriteAll(ctx, c.url.key, b, &blob.WriterOptions{ContentType: "application/json"})
 	if err != nil {
@@ -220,7 +216,10 @@ func (c *bucketCheckpoint) unlock() {
 	c.close()
 }
 
-// save writes cp to the bucket (see bucketCheckpoint.write).
+// save writes cp to the bucket, once the lock is found to be still the
+// run's (a run that lost its lock to another stops rather than overwrite
+// the other's checkpoint: ErrLockLost), and the rejects it covers are
+// copied there too.
 func (c *bucketCheckpoint) save(cp *Checkpoint, crash func(point string)) error {
 	b, err := cp.encode()
 	if err != nil {
@@ -228,6 +227,14 @@ func (c *bucketCheckpoint) save(cp *Checkpoint, crash func(point string)) error 
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), bucketTimeout)
 	defer cancel()
+	if c.lock != nil {
+		if err := c.lock.verify(ctx); err != nil {
+			return err
+		}
+	}
+	if err := c.copyRejects(ctx, cp.RejectsFile, cp.RejectsOffset); err != nil {
+		return err
+	}
 	return c.write(ctx, b, crash)
 }
 

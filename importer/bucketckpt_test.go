@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -175,19 +177,25 @@ func TestALostLockStopsTheCheckpointWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := &bucketCheckpoint{url: objectURL{key: "jobs/cp.json", name: "s3://bkt/jobs/cp.json"}, bucket: bucket, lock: l}
-	if err := c.write(ctx, []byte("one"), func(string) {}); err != nil {
+	cp := &Checkpoint{Options: map[string]string{}, Files: []CheckpointFile{{Path: "/a.csv", Status: StatusPending}}}
+	if err := c.save(cp, func(string) {}); err != nil {
+		t.Fatal(err)
+	}
+	one, err := bucket.ReadAll(ctx, "jobs/cp.json")
+	if err != nil {
 		t.Fatal(err)
 	}
 	// Another run deletes the lock and takes it.
-	if err := bucket.WriteAll(ctx, "jobs/.cp.json.lock", []byte(`{"pid":9,"host":"host-b","since":"2026-12-06T06:03:00Z","run":"run-b","heartbeat":"2026-12-06T06:03:00Z"}`), nil); err != nil {
+	if err = bucket.WriteAll(ctx, "jobs/.cp.json.lock", []byte(`{"pid":9,"host":"host-b","since":"2026-12-06T06:03:00Z","run":"run-b","heartbeat":"2026-12-06T06:03:00Z"}`), nil); err != nil {
 		t.Fatal(err)
 	}
-	err := c.write(ctx, []byte("two"), func(string) {})
+	cp.Complete = true
+	err = c.save(cp, func(string) {})
 	if !errors.Is(err, ErrLockLost) {
-		t.Fatalf("write = %v, want ErrLockLost", err)
+		t.Fatalf("save = %v, want ErrLockLost", err)
 	}
-	if got, _ := bucket.ReadAll(ctx, "jobs/cp.json"); string(got) != "one" {
-		t.Fatalf("the checkpoint is %q, want the one written while the lock was held", got)
+	if got, _ := bucket.ReadAll(ctx, "jobs/cp.json"); string(got) != string(one) {
+		t.Fatalf("the checkpoint is\n%s\nwant the one written while the lock was held:\n%s", got, one)
 	}
 }
 
@@ -321,5 +329,96 @@ func TestACheckpointInABucketThatIsMissingIsNotFound(t *testing.T) {
 	}
 	if ok, err := CheckpointExists(context.Background(), "s3://bkt/none.json"+q); ok || err != nil {
 		t.Fatalf("CheckpointExists = %v, %v", ok, err)
+	}
+}
+
+func TestARunResumedOnAnotherMachineRestoresTheRejectsFromTheBucket(t *testing.T) {
+	q := fakeS3(t)
+	dir := t.TempDir()
+	bad := map[int]string{50: `{"type":"track"`, 350: `not json`, 720: `{"broken`}
+	a := writeNDJSON(t, dir, "a.ndjson", 1000, bad)
+	cpURL := "s3://bkt/jobs/import.json" + q
+	cfg := checkpointConfig(dir, []string{a}, &fakeSink{send: failAfter(4)})
+	cfg.CheckpointPath = cpURL
+	if _, err := Run(context.Background(), cfg); err == nil {
+		t.Fatal("the first run did not stop")
+	}
+	first, err := os.ReadFile(cfg.RejectsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := LoadCheckpoint(cpURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cp.RejectsOffset != int64(len(first)) || cp.Totals.Rejected != 2 {
+		t.Fatalf("the checkpoint covers %d bytes and %d rejects, the file holds %d bytes", cp.RejectsOffset, cp.Totals.Rejected, len(first))
+	}
+	b, err := blob.OpenBucket(context.Background(), "s3://bkt"+q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if copied := rejectsCopy(t, b); copied != string(first) {
+		t.Fatalf("the bucket's copy of the rejects is %q, want %q", copied, first)
+	}
+	// A part a run copied before it was killed, which no checkpoint covers.
+	stale := fmt.Sprintf("jobs/.import.json.rejects/%020d.ndjson", len(first))
+	if err := b.WriteAll(context.Background(), stale, []byte(`{"stale":true}`+"\n"), nil); err != nil {
+		t.Fatal(err)
+	}
+
+	// Another machine: a new folder, the rejects file of the first run
+	// nowhere.
+	other := t.TempDir()
+	if err := os.Remove(cfg.RejectsPath); err != nil {
+		t.Fatal(err)
+	}
+	cfg.RejectsPath = filepath.Join(other, "rejects.ndjson")
+	s := &fakeSink{send: accept}
+	cfg.Sink = s
+	rep, err := Run(context.Background(), cfg)
+	if err != nil || !rep.Complete {
+		t.Fatalf("resume: %v", err)
+	}
+	if rep.RejectsCopiedFrom != "s3://bkt/jobs/.import.json.rejects/" {
+		t.Fatalf("report: rejects copied from %q", rep.RejectsCopiedFrom)
+	}
+	rejects := readRejectsFile(t, cfg.RejectsPath)
+	if len(rejects) != 3 || rejects[0].Row != 50 || rejects[1].Row != 350 || rejects[2].Row != 720 {
+		t.Fatalf("rejects file: %+v, want rows 50, 350 and 720 once each", rejects)
+	}
+	whole, err := os.ReadFile(cfg.RejectsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if copied := rejectsCopy(t, b); copied != string(whole) {
+		t.Fatalf("the bucket's copy of the rejects is %q, want %q", copied, whole)
+	}
+}
+
+// rejectsCopy returns the parts of the copy of the rejects file of the
+// checkpoint jobs/import.json in b, one after the other, in the order of
+// their keys, each checked to start where the ones before end.
+func rejectsCopy(t *testing.T, b *blob.Bucket) string {
+	t.Helper()
+	var all []byte
+	it := b.List(&blob.ListOptions{Prefix: "jobs/.import.json.rejects/"})
+	for {
+		o, err := it.Next(context.Background())
+		if errors.Is(err, io.EOF) {
+			return string(all)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprintf("jobs/.import.json.rejects/%020d.ndjson", len(all)); o.Key != want {
+			t.Fatalf("part %s, want %s", o.Key, want)
+		}
+		part, err := b.ReadAll(context.Background(), o.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, part...)
 	}
 }

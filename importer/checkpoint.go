@@ -542,6 +542,9 @@ func (r *run) resume(ctx context.Context) (*Checkpoint, mark, error) {
 	}
 	if r.cfg.Restart {
 		if r.bucket != nil {
+			if err := r.bucket.removeRejectsCopy(ctx); err != nil {
+				return nil, mark{}, err
+			}
 			return nil, mark{}, r.bucket.remove(ctx)
 		}
 		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -619,8 +622,15 @@ func (r *run) restore(cp *Checkpoint, from mark) error {
 		r.read.Store(total0.Read)
 		r.rejectsSeen.Store(total0.Rejected)
 	}
+	restored, err := r.prepareBucketRejects(cp)
+	if err != nil {
+		return err
+	}
 	if err := r.openRejectsFile(cp, offset); err != nil {
 		return err
+	}
+	if restored != "" {
+		r.rejectsCopied = restored
 	}
 	r.tracker = newTracker(r.cfg.MaxInFlight, len(r.sources), r.files != nil, from, total0, byReason, fileTallies, r.rejects.size())
 	if cp != nil {
