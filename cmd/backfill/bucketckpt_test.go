@@ -166,3 +166,52 @@ func TestAKilledImportResumesFromItsCheckpointInABucket(t *testing.T) {
 		})
 	}
 }
+
+// TestAnImportResumedInAnotherFolderRestoresItsRejectsFromTheBucket kills
+// an import whose checkpoint is in a bucket, and resumes it from another
+// working folder, as on a machine without the first one's disk: the
+// rejects of the killed run come back from the bucket, each bad row is in
+// the new rejects file once, and every good row arrived.
+func TestAnImportResumedInAnotherFolderRestoresItsRejectsFromTheBucket(t *testing.T) {
+	bin := crashBinary(t)
+	q, env := fakeS3(t)
+	sources, mapping, rows := crashInput(t, t.TempDir(), 1000)
+	first, second := t.TempDir(), t.TempDir()
+	url, received, stopServe := serveProcess(t, bin, t.TempDir())
+	cp := "s3://bkt/moved/import.json" + q
+	args := append([]string{"import", "--endpoint", url, "--mapping", mapping, "--progress", "never",
+		"--max-batch-messages", "50", "--concurrency", "2", "--rate", "-1", "--checkpoint-interval", "0", "--checkpoint", cp}, sources...)
+	code, stderr := runProcess(t, bin, args, first, append(env, "BACKFILL_CRASH_AT=checkpoint-renamed:8:kill")...)
+	if code != -int(syscall.SIGKILL) {
+		t.Fatalf("exit code %d, want the kill's: %s", code, stderr)
+	}
+	rejects := filepath.Join(".backfill", "s3-bkt", "moved", "import.rejects.ndjson")
+	if st, err := os.Stat(filepath.Join(first, rejects)); err != nil || st.Size() == 0 {
+		t.Fatalf("the killed run wrote no rejects to %s (%v); kill it later", rejects, err)
+	}
+	code, stdout, stderr := runOut(t, bin, args, second, env...)
+	if code != exitRejects {
+		t.Fatalf("resumed: exit code %d, want %d: %s", code, exitRejects, stderr)
+	}
+	if want := "rejects of the earlier runs copied from s3://bkt/moved/.import.json.rejects/"; !strings.Contains(stdout, want) {
+		t.Fatalf("the summary does not say %q:\n%s", want, stdout)
+	}
+	stopServe()
+	checkArrivals(t, received, rows.want)
+	b, err := os.ReadFile(filepath.Join(second, rejects))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+		seen[rowID.FindString(line)]++
+	}
+	for id := range rows.bad {
+		if seen[id] != 1 {
+			t.Fatalf("row %s is in the rejects file %d times, want once", id, seen[id])
+		}
+	}
+	if len(seen) != len(rows.bad) {
+		t.Fatalf("the rejects file holds %d rows, want the %d bad ones", len(seen), len(rows.bad))
+	}
+}
