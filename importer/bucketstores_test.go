@@ -3,6 +3,7 @@ package importer
 import (
 	"context"
 	"errors"
+	"os"
 	"testing"
 	"time"
 
@@ -55,5 +56,31 @@ func TestACheckpointInEachStoreIsLockedSavedAndRead(t *testing.T) {
 			}
 			again.unlock()
 		})
+	}
+}
+
+// TestAnImportOfABucketSkipsItsCheckpointInIt imports a folder of a bucket
+// that also holds the import's checkpoint (and its lock and copy of the
+// rejects, hidden): the checkpoint object is never read as a source, so
+// the resumed run finds the same one source the first saw.
+func TestAnImportOfABucketSkipsItsCheckpointInIt(t *testing.T) {
+	s := blobtest.S3(t, "bkt", blobtest.S3Options{})
+	dir := t.TempDir()
+	a := writeNDJSON(t, dir, "a.ndjson", 500, map[int]string{20: `{"broken`})
+	body, err := os.ReadFile(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Put(t, "data/a.ndjson", body)
+	cfg := checkpointConfig(dir, []string{s.URL("data")}, &fakeSink{send: failAfter(2)})
+	cfg.CheckpointPath = s.URL("data/cp.json")
+	if _, err := Run(context.Background(), cfg); err == nil {
+		t.Fatal("the first run did not stop")
+	}
+	sink := &fakeSink{send: accept}
+	cfg.Sink = sink
+	rep, err := Run(context.Background(), cfg)
+	if err != nil || !rep.Resumed || rep.Files != 1 || len(sink.messages) != 299 {
+		t.Fatalf("resume: %v: resumed %t, %d files, %d messages sent; want 1 file, 299 messages", err, rep.Resumed, rep.Files, len(sink.messages))
 	}
 }
