@@ -212,11 +212,29 @@ var ErrCheckpointModified = errors.New("modified outside backfill")
 // whose content does not match its checksum is an error wrapping
 // ErrCheckpointModified. A checkpoint of version 1, written before
 // checkpoints had a checksum, is read without one.
+//
+// A path that is a bucket URL (IsBucketURL: s3://, gs://, azblob://) is
+// read from the bucket; see ReadCheckpoint for a read that a context can
+// stop.
 func LoadCheckpoint(path string) (*Checkpoint, error) {
+	return ReadCheckpoint(context.Background(), path)
+}
+
+// ReadCheckpoint is LoadCheckpoint, with ctx for a checkpoint kept in a
+// bucket: the read stops when ctx ends.
+func ReadCheckpoint(ctx context.Context, path string) (*Checkpoint, error) {
+	if IsBucketURL(path) {
+		return loadBucketCheckpoint(ctx, path)
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
+	return decodeCheckpoint(path, b)
+}
+
+// decodeCheckpoint decodes and checks the checkpoint b, read from path.
+func decodeCheckpoint(path string, b []byte) (*Checkpoint, error) {
 	var cp Checkpoint
 	if err := json.Unmarshal(b, &cp); err != nil {
 		return nil, fmt.Errorf("checkpoint %s is corrupt (%v); run with --restart to discard it and start over", path, err)
@@ -253,12 +271,10 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 // folder, fsync, rename over the old one, fsync of the folder. Mode 0600.
 // crash is called at the crash points on the way.
 func (cp *Checkpoint) save(path string, crash func(point string)) error {
-	cp.Version, cp.Checksum = CheckpointVersion, ""
-	b, err := json.MarshalIndent(cp, "", "  ")
+	b, err := cp.encode()
 	if err != nil {
-		return fmt.Errorf("checkpoint: encode: %w", err)
+		return err
 	}
-	b = sealCheckpoint(append(b, '\n'))
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
@@ -297,6 +313,17 @@ func (cp *Checkpoint) save(path string, crash func(point string)) error {
 		return fmt.Errorf("checkpoint: sync %s: %w", dir, err)
 	}
 	return nil
+}
+
+// encode returns the checkpoint as it is written, sealed with its
+// checksum.
+func (cp *Checkpoint) encode() ([]byte, error) {
+	cp.Version, cp.Checksum = CheckpointVersion, ""
+	b, err := json.MarshalIndent(cp, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: encode: %w", err)
+	}
+	return sealCheckpoint(append(b, '\n')), nil
 }
 
 // checksumField is how the encoded checkpoint holds an empty Checksum,
@@ -550,12 +577,18 @@ func (r *run) resume(ctx context.Context) (*Checkpoint, mark, error) {
 		r.files[i] = f
 	}
 	if r.cfg.Restart {
+		if r.bucket != nil {
+			if err := r.bucket.removeRejectsCopy(ctx); err != nil {
+				return nil, mark{}, err
+			}
+			return nil, mark{}, r.bucket.remove(ctx)
+		}
 		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, mark{}, fmt.Errorf("checkpoint: %w", err)
 		}
 		return nil, mark{}, nil
 	}
-	cp, err := LoadCheckpoint(path)
+	cp, err := r.loadCheckpoint(ctx)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, mark{}, nil
 	}
@@ -578,6 +611,27 @@ func (r *run) resume(ctx context.Context) (*Checkpoint, mark, error) {
 		}
 	}
 	return cp, mark{File: len(r.sources)}, nil
+}
+
+// loadCheckpoint reads the run's checkpoint, from its bucket if it is
+// kept in one.
+func (r *run) loadCheckpoint(ctx context.Context) (*Checkpoint, error) {
+	if r.bucket == nil {
+		return LoadCheckpoint(r.cfg.CheckpointPath)
+	}
+	b, err := r.bucket.read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return decodeCheckpoint(r.bucket.url.name, b)
+}
+
+// saveCheckpoint writes cp, to its bucket if it is kept in one.
+func (r *run) saveCheckpoint(cp *Checkpoint) error {
+	if r.bucket != nil {
+		return r.bucket.save(cp, r.crash)
+	}
+	return cp.save(r.cfg.CheckpointPath, r.crash)
 }
 
 // restore sets the run's state where cp, the checkpoint resumed from (nil
@@ -604,8 +658,15 @@ func (r *run) restore(cp *Checkpoint, from mark) error {
 		r.read.Store(total0.Read)
 		r.rejectsSeen.Store(total0.Rejected)
 	}
+	restored, err := r.prepareBucketRejects(cp)
+	if err != nil {
+		return err
+	}
 	if err := r.openRejectsFile(cp, offset); err != nil {
 		return err
+	}
+	if restored != "" {
+		r.rejectsCopied = restored
 	}
 	r.tracker = newTracker(r.cfg.MaxInFlight, len(r.sources), r.files != nil, from, total0, byReason, fileTallies, r.rejects.size())
 	if cp != nil {

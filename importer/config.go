@@ -54,7 +54,11 @@ type Config struct {
 
 	// CheckpointPath is the checkpoint file. If it exists, the run resumes
 	// from it; it is written at most every CheckpointInterval and at the
-	// end. Default: "" (no checkpoint). Imports from stdin keep none.
+	// end. Default: "" (no checkpoint). Imports from stdin keep none. It
+	// may be an object in a bucket (IsBucketURL): s3://BUCKET/KEY,
+	// gs://BUCKET/KEY or azblob://CONTAINER/KEY, with the driver's options
+	// as the URL's query; its lock is then an object beside it (see
+	// LockStaleAfter).
 	CheckpointPath string
 	// CheckpointInterval is the longest time between checkpoint writes
 	// while batches are acknowledged; a write also happens as soon as half
@@ -242,7 +246,7 @@ func (c *Config) Validate() error {
 	if err := c.Limits.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	return nil
+	return c.validateBucketPaths()
 }
 
 func (c Config) withDefaults() Config {

@@ -20,6 +20,7 @@ import (
 // run holds the state of one import shared by its stages.
 type run struct {
 	cfg         Config
+	bucket      *bucketCheckpoint // the checkpoint, when it is kept in a bucket
 	sources     []readers.Source
 	files       []CheckpointFile // nil without a checkpoint
 	options     map[string]string
@@ -131,13 +132,14 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	cfg = cfg.withDefaults()
 	// One run at a time per checkpoint and per rejects file, before
 	// anything is read.
-	unlock, err := cfg.lockFiles(start)
+	id := newRunID()
+	unlock, bucket, err := cfg.lockFiles(ctx, start, id)
 	if err != nil {
 		return Report{}, err
 	}
 	defer unlock()
 	r := &run{cfg: cfg, started: start.UTC(), interrupted: func() bool { return ctx.Err() != nil },
-		repeats: newRepeats(cfg.RepeatedIDLimit), id: newRunID()}
+		repeats: newRepeats(cfg.RepeatedIDLimit), id: id, bucket: bucket}
 	if cfg.Spec != nil && cfg.Reader.Select == nil {
 		// Formats that can skip columns (Parquet) read only those the
 		// mapping uses. The choice follows from the spec, which the

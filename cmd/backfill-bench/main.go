@@ -7,8 +7,11 @@
 // least work any importer must do on the file) and the built "backfill
 // import --stub" as a subprocess, as a user runs it; then the cost of a
 // checkpoint and of sending to a local receiver ("backfill serve", which
-// checks every message, and "backfill serve --discard"); and,
-// with -memory, the peak RSS of imports of 1,000,000 and 5,000,000 rows.
+// checks every message, and "backfill serve --discard"); with -memory,
+// the peak RSS of imports of 1,000,000 and 5,000,000 rows; and, unless
+// -objects 0, an import of gzipped NDJSON objects from a fake S3 server
+// that adds 20 ms to every request, against the same files read from
+// disk, with the server's CPU time beside the import's.
 //
 // Each measurement runs -runs times, interleaved path by path so that load
 // from elsewhere on the machine falls on floors and imports alike, and the
@@ -22,6 +25,7 @@
 //
 //	go run ./cmd/backfill-bench [-rows N] [-runs N] [-floor-rows N] [-bin PATH] [-dir DIR]
 //	        [-memory] [-memory-rows N,N] [-only KINDS] [-extras KINDS] [-profile DIR]
+//	        [-objects N] [-object-rows N] [-objects-only]
 //	go run ./cmd/backfill-bench -generate -dir DIR [-rows N]
 package main
 
@@ -73,11 +77,20 @@ type options struct {
 	// and shardsOnly skips every other measurement.
 	shards     int
 	shardsOnly bool
+	// objects is the count of objects of the object-storage section (0:
+	// no section), objectRows the rows in them, and objectsOnly skips
+	// every other measurement.
+	objects     int
+	objectRows  int
+	objectsOnly bool
 }
 
 func main() {
 	if len(os.Args) == 2 && os.Args[1] == runnerArg {
 		os.Exit(runnerMain())
+	}
+	if len(os.Args) >= 2 && os.Args[1] == fakeS3Arg {
+		os.Exit(fakeS3Main(os.Args[2:]))
 	}
 	fs := flag.NewFlagSet("backfill-bench", flag.ContinueOnError)
 	o, err := parseOptions(fs, os.Args[1:])
@@ -111,6 +124,7 @@ const usage = `Usage of backfill-bench:
 	go run ./cmd/backfill-bench [-rows N] [-runs N] [-floor-rows N] [-bin PATH] [-baseline OLD_BIN] [-dir DIR]
 	        [-memory] [-memory-rows N,N] [-only KINDS] [-extras KINDS] [-profile DIR]
 	        [-rate-limits N,N] [-rate-rows N] [-rate-only]
+	        [-objects N] [-object-rows N] [-objects-only]
 	go run ./cmd/backfill-bench -generate -dir DIR [-rows N]
 
 Measures "backfill import --stub" on generated inputs against the floor of
@@ -146,6 +160,9 @@ func parseOptions(fs *flag.FlagSet, args []string) (options, error) {
 	fs.BoolVar(&o.rateOnly, "rate-only", false, "measure only the rate section")
 	fs.IntVar(&o.shards, "shards", 3, "`N` shard processes at once in the shards section, against one process (--stub, -rows Segment messages); 0 for no section")
 	fs.BoolVar(&o.shardsOnly, "shards-only", false, "measure only the shards section")
+	fs.IntVar(&o.objects, "objects", 16, "gzipped NDJSON objects of the object-storage section, imported from a fake S3 server that adds 20 ms to every request and from disk; 0 for no section")
+	fs.IntVar(&o.objectRows, "object-rows", 500_000, "Segment messages in the objects of the object-storage section, in all")
+	fs.BoolVar(&o.objectsOnly, "objects-only", false, "measure only the object-storage section")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
@@ -182,6 +199,15 @@ func parseOptions(fs *flag.FlagSet, args []string) (options, error) {
 	}
 	if o.rateOnly && o.rateLimits == nil {
 		return o, errors.New("-rate-only needs -rate-limits")
+	}
+	if o.objects < 0 || o.objectsOnly && o.objects == 0 {
+		return o, errNoObjects
+	}
+	if o.objects > 0 && o.objectRows < o.objects {
+		return o, errors.New("-object-rows must be at least -objects")
+	}
+	if o.rateOnly && o.objectsOnly {
+		return o, errors.New("-rate-only and -objects-only exclude each other")
 	}
 	if o.rows < 1 || o.runs < 1 || o.rowGroup < 1 || o.rateRows < 1 {
 		return o, errors.New("-rows, -runs, -row-group and -rate-rows must be at least 1")
@@ -356,6 +382,9 @@ func bench(ctx context.Context, o options) error {
 	if o.shardsOnly {
 		return shardsSection(ctx, os.Stdout, bin, dir, o.rows, o.runs, o.shards)
 	}
+	if o.objectsOnly {
+		return objectSection(ctx, os.Stdout, rn, bin, dir, o.objects, o.objectRows, o.runs)
+	}
 	want := selectKinds(o.only)
 	t0 := time.Now()
 	fs, err := generate(dir, o.rows, want, true, o.rowGroup)
@@ -472,6 +501,12 @@ func bench(ctx context.Context, o options) error {
 		fmt.Println()
 		if err := shardsSection(ctx, os.Stdout, bin, dir, o.rows, o.runs, o.shards); err != nil {
 			failures = append(failures, err)
+		}
+	}
+	if o.objects > 0 {
+		fmt.Println()
+		if err := objectSection(ctx, os.Stdout, rn, bin, dir, o.objects, o.objectRows, o.runs); err != nil {
+			failures = append(failures, fmt.Errorf("object storage: %w", err))
 		}
 	}
 	if o.profileDir != "" {

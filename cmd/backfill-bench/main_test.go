@@ -23,10 +23,14 @@ import (
 	"github.com/backfillhq/backfill/sink"
 )
 
-// TestMain lets the test binary serve as the runner, as the command does.
+// TestMain lets the test binary serve as the runner and the fake S3
+// server, as the command does.
 func TestMain(m *testing.M) {
 	if len(os.Args) == 2 && os.Args[1] == runnerArg {
 		os.Exit(runnerMain())
+	}
+	if len(os.Args) >= 2 && os.Args[1] == fakeS3Arg {
+		os.Exit(fakeS3Main(os.Args[2:]))
 	}
 	os.Exit(m.Run())
 }

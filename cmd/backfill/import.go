@@ -111,7 +111,7 @@ func (f *importFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.maxMessageBytes, "max-message-bytes", sink.DefaultMaxMessageBytes, "largest message in `BYTES`; larger ones are rejected (at most the default)")
 	fs.IntVar(&f.maxMessages, "max-batch-messages", sink.DefaultMaxMessages, "most `N` messages in one batch (at most the default)")
 
-	fs.StringVar(&f.rejects, "rejects", "", "write rejected rows to `FILE` (NDJSON: file, line, row, offset, reason, error, run, time, raw; see backfill rejects); a new import moves an existing FILE aside to FILE.1.ndjson (default: beside the checkpoint, .backfill/<name>.rejects.ndjson; --dry-run, --output and --stub write none)")
+	fs.StringVar(&f.rejects, "rejects", "", "write rejected rows to `FILE` (NDJSON: file, line, row, offset, reason, error, run, time, raw; see backfill rejects); a new import moves an existing FILE aside to FILE.1.ndjson; a local file, never a bucket (default: beside the checkpoint, .backfill/<name>.rejects.ndjson, or for a checkpoint in a bucket .backfill/<store>-<bucket>/<key>.rejects.ndjson; --dry-run, --output and --stub write none)")
 	fs.StringVar(&f.report, "report", "", "write the final report as JSON to `FILE`")
 	fs.StringVar(&f.progress, "progress", "auto", "progress display `MODE`: auto (a bar when stderr is a terminal, else a log line every 10s), always or never")
 
@@ -122,7 +122,7 @@ func (f *importFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the import to `FILE` (for bug reports)")
 	fs.StringVar(&f.memProfile, "memprofile", "", "write a profile of the memory the import allocated to `FILE` when it ends (for bug reports)")
 
-	fs.StringVar(&f.checkpoint, "checkpoint", "", "keep the checkpoint in `FILE` (default: .backfill/<hash of sources, mapping and destination>.json, found from any folder; previews keep none unless this is given)")
+	fs.StringVar(&f.checkpoint, "checkpoint", "", "keep the checkpoint in `FILE`, or in an object of a bucket: s3://BUCKET/KEY, gs://BUCKET/KEY, azblob://CONTAINER/KEY (default: .backfill/<hash of sources, mapping and destination>.json, found from any folder; previews keep none unless this is given)")
 	fs.BoolVar(&f.noCheckpoint, "no-checkpoint", false, "keep no checkpoint: an interrupted import cannot resume")
 	fs.BoolVar(&f.restart, "restart", false, "discard an existing checkpoint and import everything again")
 	fs.DurationVar(&f.checkpointInterval, "checkpoint-interval", importer.DefaultCheckpointInterval, "longest time `D` between checkpoint writes; 0 writes after every batch")
@@ -344,7 +344,7 @@ func (f *importFlags) config(sources, cmdline []string, stdout io.Writer) (impor
 		// A resumed import appends to what the interrupted one wrote.
 		mode := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
 		if cfg.CheckpointPath != "" && !f.restart {
-			if _, err := os.Stat(cfg.CheckpointPath); err == nil {
+			if ok, _ := importer.CheckpointExists(context.Background(), cfg.CheckpointPath); ok {
 				mode = os.O_WRONLY | os.O_CREATE | os.O_APPEND
 			}
 		}

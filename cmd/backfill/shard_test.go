@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -339,7 +340,7 @@ func TestStatusOfShards(t *testing.T) {
 			`(?m)^  1/3 +STALLED OR STOPPED +0/1 files +2 +2 +0 +0 +\S+ \(10m ago\) +ckpt/imp.shard-1-of-3.json$`},
 	} {
 		var stdout, stderr bytes.Buffer
-		if code := runStatus([]string{"ckpt"}, cp1.Updated.Add(c.after), &stdout, &stderr); code != exitOK {
+		if code := runStatus(context.Background(), []string{"ckpt"}, cp1.Updated.Add(c.after), &stdout, &stderr); code != exitOK {
 			t.Fatalf("status: exit %d: %s", code, stderr.String())
 		}
 		out := stdout.String()
@@ -362,7 +363,7 @@ func TestStatusOfShards(t *testing.T) {
 	}
 	writeFile(t, "ckpt/imp.shard-0-of-2.json", b)
 	stdout0.Reset()
-	if code := runStatus([]string{"ckpt"}, cp1.Updated, &stdout0, &stderr0); code != exitOK ||
+	if code := runStatus(context.Background(), []string{"ckpt"}, cp1.Updated, &stdout0, &stderr0); code != exitOK ||
 		!strings.Contains(stdout0.String(), "  checkpoints of another shard count, left out: ckpt/imp.shard-0-of-2.json (a changed count is refused: delete them to split anew)\n") ||
 		!strings.HasPrefix(stdout0.String(), "import ckpt/imp.json in 3 shards: 1 of 3 shards complete\n") {
 		t.Fatalf("status with a checkpoint of another count: exit %d:\n%s%s", code, stdout0.String(), stderr0.String())
@@ -371,7 +372,7 @@ func TestStatusOfShards(t *testing.T) {
 
 	// One shard's checkpoint, named itself, is shown file by file.
 	var stdout, stderr bytes.Buffer
-	if code := runStatus([]string{"ckpt/imp.shard-1-of-3.json"}, cp1.Updated, &stdout, &stderr); code != exitOK ||
+	if code := runStatus(context.Background(), []string{"ckpt/imp.shard-1-of-3.json"}, cp1.Updated, &stdout, &stderr); code != exitOK ||
 		!strings.HasPrefix(stdout.String(), "checkpoint ckpt/imp.shard-1-of-3.json: in progress (a preview: --dry-run, --output or --stub; nothing was sent to Segment), started ") ||
 		!regexp.MustCompile(`(?m)^  partial +\S+ +2 +2 +0 +0 +\S+/in.ndjson \(bytes \d+-\d+\) \(resumes at row 3, byte \d+\)$`).MatchString(stdout.String()) {
 		t.Fatalf("status of one shard's checkpoint: exit %d:\n%s%s", code, stdout.String(), stderr.String())

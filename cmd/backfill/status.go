@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -21,7 +22,8 @@ const statusAbout = `Shows how far an import got: for each source file whether i
 partial (with where it resumes) or pending, the totals so far, and the
 command that resumes it. Without arguments or --checkpoint, it shows every
 checkpoint in .backfill/ under the working directory; each CHECKPOINT given
-is a checkpoint file or a folder of them.
+is a checkpoint file, a folder of them, or a checkpoint kept in a bucket
+(s3://BUCKET/KEY, gs://BUCKET/KEY, azblob://CONTAINER/KEY).
 
 The checkpoints of the shards of one import (named NAME.shard-K-of-N.json,
 see import --shard), in a folder or given as two or more files, are shown
@@ -50,6 +52,12 @@ func newStatusCommand(stdout, stderr io.Writer) *cobra.Command {
 				return err
 			}
 			for _, a := range args {
+				if a == "" {
+					return usagef("the checkpoint named is empty")
+				}
+				if importer.IsBucketURL(a) {
+					continue
+				}
 				if _, err := os.Stat(a); errors.Is(err, fs.ErrNotExist) {
 					return usagef("%s: no such checkpoint file or folder", a)
 				}
@@ -57,10 +65,10 @@ func newStatusCommand(stdout, stderr io.Writer) *cobra.Command {
 			if path != "" {
 				args = append([]string{path}, args...)
 			}
-			return codeErr(runStatus(args, time.Now(), stdout, stderr))
+			return codeErr(runStatus(cmd.Context(), args, time.Now(), stdout, stderr))
 		},
 	}
-	cmd.Flags().StringVar(&path, "checkpoint", "", "the checkpoint `FILE` to show (default: every checkpoint in .backfill/)")
+	cmd.Flags().StringVar(&path, "checkpoint", "", "the checkpoint `FILE` to show, or its object in a bucket (s3://, gs://, azblob://) (default: every checkpoint in .backfill/)")
 	cmd.MarkFlagFilename("checkpoint", "json")
 	return cmd
 }
@@ -74,6 +82,10 @@ func statusPaths(args []string) (paths []string, listed map[string]bool, err err
 	}
 	listed = map[string]bool{}
 	for _, a := range args {
+		if importer.IsBucketURL(a) {
+			paths = append(paths, a)
+			continue
+		}
 		fi, err := os.Stat(a)
 		if err != nil && a == importer.DefaultCheckpointDir && len(args) == 1 {
 			return nil, nil, nil
@@ -111,7 +123,7 @@ func shardFiles(paths []string, base string) int {
 // import together (those in a folder, or two or more files of one
 // import; a single shard's checkpoint file is shown file by file), and
 // returns the exit code.
-func runStatus(args []string, now time.Time, stdout, stderr io.Writer) int {
+func runStatus(ctx context.Context, args []string, now time.Time, stdout, stderr io.Writer) int {
 	paths, listed, err := statusPaths(args)
 	if err != nil {
 		fmt.Fprintf(stderr, "backfill status: %v\n", err)
@@ -132,7 +144,7 @@ func runStatus(args []string, now time.Time, stdout, stderr io.Writer) int {
 		single = map[string]*importer.Checkpoint{}
 	)
 	for _, p := range paths {
-		cp, err := importer.LoadCheckpoint(p)
+		cp, err := importer.ReadCheckpoint(ctx, p)
 		if err != nil {
 			fmt.Fprintf(stderr, "backfill status: %v\n", err)
 			code = exitFailed
