@@ -107,8 +107,8 @@ func TestBucketPathsTheCommandRefuses(t *testing.T) {
 			"backfill import: --rejects s3://bkt/r.ndjson: the rejects file is appended to as rows are rejected, which an object in a bucket cannot be: name a local file (with a --checkpoint in a bucket, the default is .backfill/<store>-<bucket>/<key>.rejects.ndjson in the working folder)\n"},
 		{"checkpoint without a key", []string{"import", "--stub", "--checkpoint", "gs://bkt/", a},
 			"backfill import: --checkpoint: checkpoint gs://bkt/: want gs://BUCKET/PATH/NAME.json, the object that holds the checkpoint\n"},
-		{"status given two ways", []string{"status", "--checkpoint", "a.json", "s3://bkt/cp.json"},
-			"backfill status: give the checkpoint as the argument or with --checkpoint, not both\n"},
+		{"status of a checkpoint file that is not there, beside one in a bucket", []string{"status", "--checkpoint", "a.json", "s3://bkt/cp.json"},
+			"backfill status: --checkpoint a.json: no such checkpoint file\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, stderr := runOut(t, bin, tc.args, dir)

@@ -32,7 +32,9 @@ func TestCheckWorksOnEveryTestdataCase(t *testing.T) {
 			args := []string{"check", "--rows", "1"}
 			switch {
 			case strings.HasPrefix(d.Name(), "preset_"):
-				args = append(args, "--mapping", "preset:"+strings.TrimPrefix(d.Name(), "preset_"))
+				// preset_NAME_parquet is preset NAME's case of a Parquet input.
+				name := strings.TrimSuffix(strings.TrimPrefix(d.Name(), "preset_"), "_parquet")
+				args = append(args, "--mapping", "preset:"+name)
 			case fileExists(filepath.Join(dir, "mapping.yaml")):
 				args = append(args, "--mapping", filepath.Join(dir, "mapping.yaml"))
 			}

@@ -63,6 +63,11 @@ func newStatusCommand(stdout, stderr io.Writer) *cobra.Command {
 				}
 			}
 			if path != "" {
+				if !importer.IsBucketURL(path) {
+					if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+						return usagef("--checkpoint %s: no such checkpoint file", path)
+					}
+				}
 				args = append([]string{path}, args...)
 			}
 			return codeErr(runStatus(cmd.Context(), args, time.Now(), stdout, stderr))
