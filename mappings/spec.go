@@ -200,6 +200,12 @@ type Spec struct {
 	optional map[string]int
 	// drops are the drop rules, in the spec's order.
 	drops []dropRule
+	// messages are the entries of messages: (see messages.go), nil for
+	// a spec of one message per row. uses then lists the columns of
+	// the drop rules and conditions (the first ownUses) and those of
+	// every entry's spec.
+	messages []*messageEntry
+	ownUses  int
 }
 
 // Name returns the name the spec was parsed under (its file name, or
@@ -532,6 +538,9 @@ func (p *specParser) parse(doc *yaml.Node) error {
 	if err != nil {
 		return err
 	}
+	if hasKey(ms, "messages") {
+		return p.parseMessages(ms)
+	}
 	var tsNode, typeNode, passNode *yaml.Node
 	var other *yaml.Node
 	for _, m := range ms {
@@ -588,7 +597,7 @@ func (p *specParser) parse(doc *yaml.Node) error {
 				}
 				continue
 			}
-			return p.errorf(k, "", "unknown key %q (want passthrough, type, timestamp, columns, optional, drop, %s or %s)",
+			return p.errorf(k, "", "unknown key %q (want passthrough, type, timestamp, columns, optional, drop, messages, %s or %s)",
 				key, strings.Join(fieldNames[:], ", "), strings.Join(objectNames[:], ", "))
 		}
 	}
@@ -1321,6 +1330,9 @@ func constantJSON(n *yaml.Node) (json.RawMessage, error) {
 func (s *Spec) Columns() (cols []string, all bool) {
 	if s.passthrough {
 		return nil, true
+	}
+	if s.messages != nil {
+		return s.multiColumns()
 	}
 	for _, o := range s.objects {
 		if o != nil && len(o.includeGlobs) > 0 {
