@@ -120,7 +120,7 @@ func TestRunCountsMessagesBesideRows(t *testing.T) {
 		t.Errorf("refused message %+v", r)
 	}
 	text := rep.Summary()
-	for _, line := range []string{"    no message             1\n", "  messages: 5 delivered, 1 rejected, 4 not made (when false or outside the time window)\n"} {
+	for _, line := range []string{"    no message             1\n", "  messages: delivered 5, rejected 1, not made 4 (when false or outside the time window)\n"} {
 		if !strings.Contains(text, line) {
 			t.Errorf("report text lacks %q:\n%s", line, text)
 		}

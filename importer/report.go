@@ -146,7 +146,7 @@ func (r *Report) Summary() string {
 		fmt.Fprintf(&b, "    %-22s %d\n", "no message", r.FilteredNoMessage)
 	}
 	if m := r.Messages; m != nil {
-		fmt.Fprintf(&b, "  messages: %d %s, %d rejected, %d not made (when false or outside the time window)\n", m.Delivered, label, m.Rejected, m.Filtered)
+		fmt.Fprintf(&b, "  messages: %s %d, rejected %d, not made %d (when false or outside the time window)\n", label, m.Delivered, m.Rejected, m.Filtered)
 	}
 	if r.RepeatedIDs > 0 || r.IDsChecked < r.DerivedIDs {
 		fmt.Fprintf(&b, "  repeated ids %d (messages identical to an earlier one in every field their derived messageId covers: Segment keeps only the first)\n", r.RepeatedIDs)
