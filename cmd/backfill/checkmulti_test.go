@@ -76,6 +76,11 @@ func TestImportCountsMessagesAndRowsOfNoMessage(t *testing.T) {
 		t.Fatalf("exit %d, want %d: %s%s", code, exitRejects, stdout, stderr)
 	}
 	out := stdout + stderr
+	// A batch must hold the messages of a row.
+	_, stderr, code = runBinary(t, bin, dir, "import", "--stub", "--no-checkpoint", "--max-batch-messages", "2", "--mapping", mapping, src)
+	if want := "backfill import: --max-batch-messages is 2, fewer than the 3 messages a row of the mapping may make (messages:), which go in one batch\n"; code != exitUsage || stderr != want {
+		t.Errorf("--max-batch-messages 2: exit %d, stderr %q; want %d, %q", code, stderr, exitUsage, want)
+	}
 	for _, want := range []string{
 		"5 rows read\n",
 		"  would send 2\n",

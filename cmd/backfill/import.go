@@ -244,6 +244,9 @@ func (f *importFlags) config(sources, cmdline []string, stdout io.Writer) (impor
 	if err := f.inputFlags.apply(&cfg); err != nil {
 		return cfg, noop, err
 	}
+	if cfg.Spec != nil && cfg.Spec.Entries() > f.maxMessages {
+		return cfg, noop, usagef("--max-batch-messages is %d, fewer than the %d messages a row of the mapping may make (messages:), which go in one batch", f.maxMessages, cfg.Spec.Entries())
+	}
 	if err := f.applyBudget(&cfg); err != nil {
 		return cfg, noop, err
 	}
