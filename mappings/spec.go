@@ -58,6 +58,10 @@ import (
 // built-ins that iterate a map in random order are not available. A text
 // with "{{" in values is a template.
 //
+// Several messages (see messages.go). A list under messages: makes, of
+// each row, one message per entry whose when: holds, each mapped by the
+// top-level keys and the entry's own.
+//
 // Patterns (see patterns.go). A name with *, ? or [ in include, exclude or
 // a key of rename is a glob standing for the columns it matches; against
 // a header, one that matches none is an error of Compile.
