@@ -266,3 +266,45 @@ messages:
 		t.Errorf("Entries of a single message = %d", one.Entries())
 	}
 }
+
+// multiBenchSpec is benchSpec as the first of two messages per row, the
+// second an identify made when the row has a plan.
+const multiBenchSpec = `
+userId: user_id
+timestamp: ts
+columns:
+  amount: float
+  quantity: int
+messages:
+  - type: track
+    messageId: event_id
+    event: event_name
+    properties:
+      exclude: [internal_note]
+      rename: {amount: revenue}
+    context:
+      include: [ip]
+  - when: 'plan != nil'
+    type: identify
+    traits: {include: [plan]}
+`
+
+// BenchmarkMapCSVMessages maps CSV rows of two messages each, as the
+// importer does (MapMessages into a reused list), beside BenchmarkMapCSV
+// of one message per row.
+func BenchmarkMapCSVMessages(b *testing.B) {
+	m := mustCompile(b, multiBenchSpec, csvBenchSchema, Options{}).(MultiMapper)
+	rows := csvBenchRows()
+	w := sink.NewMessageWriter(sink.Limits{})
+	var msgs []RowMessage
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		w.Reset(w.Bytes())
+		var err error
+		if msgs, _, err = m.MapMessages(rows[i%len(rows)], w, msgs[:0]); err != nil || len(msgs) != 2 {
+			b.Fatal(len(msgs), err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
