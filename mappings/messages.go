@@ -197,7 +197,7 @@ func inEntry(name, at string, err error) error {
 	msg := err.Error()
 	rest, ok := strings.CutPrefix(msg, name+":")
 	if !ok {
-		return &entryError{msg: at + ": " + msg, err: err}
+		return &entryError{msg: name + ": " + at + ": " + msg, err: err}
 	}
 	i := 0
 	for i < len(rest) && (rest[i] >= '0' && rest[i] <= '9' || rest[i] == ':') {
