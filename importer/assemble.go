@@ -231,6 +231,12 @@ func (a *assembler) reject(file int, o *outcome) error {
 	r := a.r
 	rej := newReject(o.pos, reasonOf(o.err), o.err, o.raw)
 	rej.Format, rej.Header = r.inputs[file].format, r.inputs[file].header
+	if r.cfg.Spec != nil && r.cfg.Spec.Entries() > 0 {
+		var ee *mappings.EntryError
+		if errors.As(o.err, &ee) {
+			rej.Message = fmt.Sprintf("messages[%d]", ee.Entry)
+		}
+	}
 	a.cur.addReject(rej)
 	a.cur.count(file, func(t *tally) { t.Read++; t.Rejected++ })
 	r.rejectsSeen.Add(1)

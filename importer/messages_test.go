@@ -111,7 +111,7 @@ func TestRunCountsMessagesBesideRows(t *testing.T) {
 	if len(rejects) != 2 {
 		t.Fatalf("%d rejects, want 2: %+v", len(rejects), rejects)
 	}
-	if r := rejects[0]; r.Line != 6 || r.Reason != sink.ReasonInvalidValue || r.Message != "" ||
+	if r := rejects[0]; r.Line != 6 || r.Reason != sink.ReasonInvalidValue || r.Message != "messages[0]" ||
 		r.Error != src+`:6: messages[0].properties.n: column "n": value "five": declared int: not an integer` {
 		t.Errorf("mapping reject %+v", r)
 	}

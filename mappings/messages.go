@@ -336,7 +336,7 @@ func (mm *multiMapper) MapMessages(row *readers.Row, w *sink.MessageWriter, msgs
 			ok, err := e.cond(&c)
 			if err != nil {
 				w.Truncate(start)
-				return msgs[:base], 0, err
+				return msgs[:base], 0, &EntryError{Entry: e.index, Err: err}
 			}
 			if !ok {
 				skipped++
@@ -401,32 +401,43 @@ func (e *entryPlan) cond(c *rowCtx) (bool, error) {
 func entryRowError(entry int, err error) error {
 	at := entryName(entry)
 	var fe *FieldError
-	if errors.As(err, &fe) {
-		fe.Field = at + "." + fe.Field
-		return err
-	}
 	var we *writeError
-	if errors.As(err, &we) {
+	switch {
+	case errors.As(err, &fe):
+		fe.Field = at + "." + fe.Field
+	case errors.As(err, &we):
 		we.entry = at
-		return err
+	default:
+		return &EntryError{Entry: entry, Err: err, text: at + ": " + err.Error()}
 	}
-	return &rowEntryError{entry: at, err: err}
+	return &EntryError{Entry: entry, Err: err}
 }
 
-// rowEntryError is an error of the message of an entry, of a kind that
-// does not name it itself.
-type rowEntryError struct {
-	entry string
-	err   error
+// EntryError is the error of a row of a spec with messages: for which an
+// entry failed (its when, or its message): the row is rejected whole.
+// Its text names the entry ("events.csv:12: messages[1].traits.plan: …");
+// Unwrap gives the cause, whose reason it has.
+type EntryError struct {
+	Entry int // the index of the entry in messages:
+	Err   error
+	text  string // when the cause does not name the entry itself
 }
 
-func (e *rowEntryError) Error() string { return e.entry + ": " + e.err.Error() }
-func (e *rowEntryError) Unwrap() error { return e.err }
+// Error returns the error's text, which names the entry.
+func (e *EntryError) Error() string {
+	if e.text != "" {
+		return e.text
+	}
+	return e.Err.Error()
+}
 
-// RejectReason returns the reason of the error of the entry.
-func (e *rowEntryError) RejectReason() string {
+// Unwrap returns the cause.
+func (e *EntryError) Unwrap() error { return e.Err }
+
+// RejectReason returns the reason of the cause.
+func (e *EntryError) RejectReason() string {
 	var rr interface{ RejectReason() string }
-	if errors.As(e.err, &rr) {
+	if errors.As(e.Err, &rr) {
 		return rr.RejectReason()
 	}
 	return sink.ReasonInvalidValue

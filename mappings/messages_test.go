@@ -171,6 +171,11 @@ messages:
 	if err == nil || err.Error() != want || reasonOf(err) != sink.ReasonInvalidValue {
 		t.Errorf("Map error %v (%s), want %s (%s)", err, reasonOf(err), want, sink.ReasonInvalidValue)
 	}
+	var ee *EntryError
+	var fe *FieldError
+	if !errors.As(err, &ee) || ee.Entry != 1 || !errors.As(err, &fe) || fe.Column != "n" {
+		t.Errorf("Map error %#v: want an EntryError of entry 1 around the FieldError of column n", err)
+	}
 	if got := string(w.Bytes()); got != before {
 		t.Errorf("after the reject the writer holds\n%s\nwant\n%s", got, before)
 	}
