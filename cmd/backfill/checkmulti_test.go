@@ -76,6 +76,19 @@ func TestImportCountsMessagesAndRowsOfNoMessage(t *testing.T) {
 		t.Fatalf("exit %d, want %d: %s%s", code, exitRejects, stdout, stderr)
 	}
 	out := stdout + stderr
+	// status shows the same counts from the checkpoint.
+	stdout, stderr, code = runBinary(t, bin, dir, "status", "--checkpoint", filepath.Join(dir, "cp.json"))
+	if code != exitOK {
+		t.Fatalf("status: exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{
+		"  filtered as no message (every when of messages: false): 1\n",
+		"  messages: would send 4, rejected 0, not made 5 (when false or outside the time window)\n",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("status lacks %q:\n%s", want, stdout)
+		}
+	}
 	// A batch must hold the messages of a row.
 	_, stderr, code = runBinary(t, bin, dir, "import", "--stub", "--no-checkpoint", "--max-batch-messages", "2", "--mapping", mapping, src)
 	if want := "backfill import: --max-batch-messages is 2, fewer than the 3 messages a row of the mapping may make (messages:), which go in one batch\n"; code != exitUsage || stderr != want {
