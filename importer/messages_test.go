@@ -57,14 +57,15 @@ func TestRunCountsMessagesBesideRows(t *testing.T) {
 		"2024-03-01T12:03:00Z,u4,internal,Viewed,4,pro\n" + // dropped
 		"2024-03-01T12:04:00Z,u5,web,Viewed,five,pro\n" + // rejected: n
 		"2024-03-01T12:05:00Z,u6,web,Bought,6,refused\n" + // identify refused
-		"2024-03-01T12:06:00Z,u7,none,Viewed,7,team\n" // identify only
+		"2024-03-01T12:06:00Z,u7,none,Viewed,7,team\n" + // identify only
+		"2024-03-01T12:07:00Z,u8,web,Refused,8,refused\n" // both refused
 	if err := os.WriteFile(src, []byte(csv), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	fs := &fakeSink{send: func(_ context.Context, b *sink.Batch) error {
 		var rej sink.RejectedError
 		for i := range b.Len() {
-			if strings.Contains(string(b.Message(i)), `"plan":"refused"`) {
+			if msg := string(b.Message(i)); strings.Contains(msg, `"plan":"refused"`) || strings.Contains(msg, `"event":"Refused"`) {
 				rej.Messages = append(rej.Messages, sink.RejectedMessage{Index: i, Reason: sink.ReasonServerRejected, Detail: "bad trait"})
 			}
 		}
@@ -87,15 +88,15 @@ func TestRunCountsMessagesBesideRows(t *testing.T) {
 	if err := rep.Check(); err != nil {
 		t.Fatal(err)
 	}
-	if rep.RowsRead != 7 || rep.Delivered != 3 || rep.Rejected != 2 || rep.Filtered != 2 || rep.FilteredNoMessage != 1 {
-		t.Errorf("rows: %d read, %d delivered, %d rejected, %d filtered (%d of no message); want 7, 3, 2, 2 (1)",
+	if rep.RowsRead != 8 || rep.Delivered != 3 || rep.Rejected != 3 || rep.Filtered != 2 || rep.FilteredNoMessage != 1 {
+		t.Errorf("rows: %d read, %d delivered, %d rejected, %d filtered (%d of no message); want 8, 3, 3, 2 (1)",
 			rep.RowsRead, rep.Delivered, rep.Rejected, rep.Filtered, rep.FilteredNoMessage)
 	}
-	wantMsgs := MessageCounts{Delivered: 5, Rejected: 1, Filtered: 4}
+	wantMsgs := MessageCounts{Delivered: 5, Rejected: 3, Filtered: 4}
 	if rep.Messages == nil || *rep.Messages != wantMsgs {
 		t.Errorf("messages %+v, want %+v", rep.Messages, wantMsgs)
 	}
-	wantReasons := map[string]int64{sink.ReasonInvalidValue: 1, sink.ReasonServerRejected: 1}
+	wantReasons := map[string]int64{sink.ReasonInvalidValue: 1, sink.ReasonServerRejected: 2}
 	if !reflect.DeepEqual(rep.RejectedByReason, wantReasons) || !reflect.DeepEqual(rep.FilteredByRule, map[string]int64{"internal": 1}) {
 		t.Errorf("rejected by reason %v, filtered by rule %v", rep.RejectedByReason, rep.FilteredByRule)
 	}
@@ -108,8 +109,8 @@ func TestRunCountsMessagesBesideRows(t *testing.T) {
 		t.Errorf("delivered %q, want %q", users, wantUsers)
 	}
 	rejects := readRejectsFile(t, cfg.RejectsPath)
-	if len(rejects) != 2 {
-		t.Fatalf("%d rejects, want 2: %+v", len(rejects), rejects)
+	if len(rejects) != 4 {
+		t.Fatalf("%d rejects, want 4: %+v", len(rejects), rejects)
 	}
 	if r := rejects[0]; r.Line != 6 || r.Reason != sink.ReasonInvalidValue || r.Message != "messages[0]" ||
 		r.Error != src+`:6: messages[0].properties.n: column "n": value "five": declared int: not an integer` {
@@ -119,8 +120,14 @@ func TestRunCountsMessagesBesideRows(t *testing.T) {
 		r.Error != src+":7: messages[1]: refused by the destination: bad trait" || !strings.Contains(r.Raw, `"type":"identify"`) {
 		t.Errorf("refused message %+v", r)
 	}
+	// Both messages of row 9 were refused: a line each, one row rejected.
+	for i, entry := range []string{"messages[0]", "messages[1]"} {
+		if r := rejects[2+i]; r.Line != 9 || r.Reason != sink.ReasonServerRejected || r.Message != entry {
+			t.Errorf("refused message %d of row 9: %+v", i, r)
+		}
+	}
 	text := rep.Summary()
-	for _, line := range []string{"    no message             1\n", "  messages: delivered 5, rejected 1, not made 4 (when false or outside the time window)\n"} {
+	for _, line := range []string{"    no message             1\n", "  messages: delivered 5, rejected 3, not made 4 (when false or outside the time window)\n"} {
 		if !strings.Contains(text, line) {
 			t.Errorf("report text lacks %q:\n%s", line, text)
 		}
