@@ -42,7 +42,7 @@ import (
 // else as a NoMessageError. An entry that fails (an expression, a value,
 // a required field, the size cap) rejects the whole row: no message of
 // it is sent, so that the row, fixed and imported again, makes all its
-// messages with the same ids.
+// messages at once (EntryError names the entry).
 //
 // Each message of a row gets its own messageId: a column, or derived as
 // for a single message (from its content, which differs with its type
