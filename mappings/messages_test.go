@@ -1,10 +1,12 @@
 package mappings
 
 import (
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/backfillhq/backfill/sink"
 )
@@ -312,4 +314,95 @@ func BenchmarkMapCSVMessages(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// An entry whose timestamp is outside the time window makes no message;
+// a row of which every entry is outside it is filtered by the window,
+// not as a row of no message.
+func TestMessagesTimeWindow(t *testing.T) {
+	schema := []string{"ts", "signup", "u", "e"}
+	m := mustCompile(t, `
+timestamp: ts
+userId: u
+messages:
+  - type: track
+    event: e
+  - type: identify
+    timestamp: signup
+`, schema, Options{Since: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)}).(MultiMapper)
+	w := sink.NewMessageWriter(sink.Limits{})
+	msgs, skipped, err := m.MapMessages(csvRow(2, schema, "2024-03-01T10:00:00Z", "2023-05-01T10:00:00Z", "u1", "Bought"), w, nil)
+	if err != nil || skipped != 1 || len(msgs) != 1 || msgs[0].Entry != 0 {
+		t.Errorf("a signup before the window: %+v, %d skipped, %v; want the track alone", msgs, skipped, err)
+	}
+	w.Reset(nil)
+	msgs, skipped, err = m.MapMessages(csvRow(3, schema, "2023-03-01T10:00:00Z", "2023-05-01T10:00:00Z", "u1", "Bought"), w, nil)
+	if !errors.Is(err, ErrFiltered) || IsNoMessage(err) || FilterRule(err) != "" || skipped != 2 || len(msgs) != 0 || w.Len() != 0 {
+		t.Errorf("a row before the window: %d messages, %d skipped, %v; want it filtered by the window", len(msgs), skipped, err)
+	}
+}
+
+// FuzzMapMessages maps rows of a mapping of several messages per row:
+// a row makes messages that end one after another, each one JSON object
+// with its own messageId, or an error that leaves the writer as it was.
+func FuzzMapMessages(f *testing.F) {
+	for _, seed := range []string{
+		"2024-03-01T10:00:00Z|u1|Bought|pro|1|i-1",
+		"2024-03-01T10:00:00Z|u1||pro|x|",
+		"2024-03-01T10:00:00Z||Bought|||i-1",
+		"bad|u1|Bought|pro|1|i-1",
+		"2024-03-01T10:00:00Z|u1|Bought||2|",
+	} {
+		f.Add(seed)
+	}
+	schema := []string{"ts", "u", "e", "plan", "n", "id"}
+	m := mustCompile(f, `
+timestamp: ts
+userId: u
+messageId: {column: id}
+columns: {n: int}
+messages:
+  - when: 'e != nil'
+    type: track
+    event: e
+    properties: {include: [n]}
+  - when: 'plan != nil'
+    type: identify
+    traits: {include: [plan]}
+  - when: 'plan == "pro"'
+    type: group
+    groupId: plan
+`, schema, Options{}).(MultiMapper)
+	f.Fuzz(func(t *testing.T, line string) {
+		fields := strings.Split(line, "|")
+		values := make([]string, len(schema))
+		copy(values, fields)
+		w := sink.NewMessageWriter(sink.Limits{})
+		w.Begin(sink.TypeIdentify, time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))
+		w.SetText(sink.FieldUserID, "before")
+		if _, err := w.End(); err != nil {
+			t.Fatal(err)
+		}
+		before := string(w.Bytes())
+		msgs, _, err := m.MapMessages(csvRow(2, schema, values...), w, nil)
+		if err != nil {
+			if string(w.Bytes()) != before || len(msgs) != 0 {
+				t.Fatalf("error %v, and the writer holds %s", err, w.Bytes()[len(before):])
+			}
+			return
+		}
+		start := len(before)
+		ids := map[string]bool{}
+		for _, rm := range msgs {
+			var msg struct{ MessageID string }
+			if err := json.Unmarshal(w.Bytes()[start:rm.End], &msg); err != nil || msg.MessageID == "" || ids[msg.MessageID] {
+				t.Fatalf("message %s: %v, id %q of %v", w.Bytes()[start:rm.End], err, msg.MessageID, ids)
+			}
+			ids[msg.MessageID] = true
+			start = rm.End
+		}
+		if start != w.Len() {
+			t.Fatalf("the messages end at %d, the writer at %d", start, w.Len())
+		}
+	})
 }
