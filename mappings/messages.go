@@ -482,9 +482,9 @@ func repeatedID(buf []byte, earlier []RowMessage, rm RowMessage) int {
 
 // EntryMessageID returns the messageId of the message of entry (its index
 // in messages:) whose own id would be id, the same as that of an earlier
-// message of its row: "bfm-" and the first 32 hex digits of the XXH3-128
-// hash of id (as JSON text, without quotes), a zero byte and the entry's
-// index in decimal. It is the same on every run.
+// message of its row: "bfm-" and, in 32 hex digits, the XXH3-128 hash
+// of id (as JSON text, without quotes), a zero byte and the entry's index
+// in decimal. It is the same on every run.
 func EntryMessageID(id string, entry int) string {
 	b := make([]byte, 0, len(id)+1+20)
 	b = append(append(b, id...), 0)
