@@ -124,6 +124,7 @@ func (r *run) writeCheckpoint(complete bool) error {
 	if err := cp.save(r.cfg.CheckpointPath, r.crash); err != nil {
 		return err
 	}
+	r.checkpointSaved.Store(time.Now().UnixNano())
 	r.tracker.release(s.undurable)
 	return nil
 }

@@ -192,9 +192,15 @@ type Progress struct {
 	Delivered  int64
 	Rejected   int64
 	Filtered   int64
+	// RejectedByReason counts the rejected rows by reason, as
+	// Report.RejectedByReason does; each call has a copy of its own.
+	RejectedByReason map[string]int64
 	Transport
-	Elapsed time.Duration
-	Final   bool // the last call, after the run ended
+	// CheckpointSaved is when the checkpoint was last written; zero
+	// without a checkpoint, or before its first write.
+	CheckpointSaved time.Time
+	Elapsed         time.Duration
+	Final           bool // the last call, after the run ended
 }
 
 // Unsettled returns the rows read but not yet settled.
@@ -310,18 +316,23 @@ func (r *run) progress(total int64, start time.Time, final bool) {
 	// Rows are read before they settle: read them first, so that a
 	// snapshot never has more settled than read.
 	read := r.read.Load()
-	settled, _ := r.tracker.counts()
-	r.cfg.Progress(Progress{
-		BytesRead:  r.cfg.Reader.Progress.Load(),
-		BytesTotal: total,
-		RowsRead:   max(read, settled.Read),
-		Delivered:  settled.Delivered,
-		Rejected:   settled.Rejected,
-		Filtered:   settled.Filtered,
-		Transport:  r.transport(),
-		Elapsed:    time.Since(start),
-		Final:      final,
-	})
+	settled, byReason := r.tracker.counts()
+	p := Progress{
+		BytesRead:        r.cfg.Reader.Progress.Load(),
+		BytesTotal:       total,
+		RowsRead:         max(read, settled.Read),
+		Delivered:        settled.Delivered,
+		Rejected:         settled.Rejected,
+		Filtered:         settled.Filtered,
+		RejectedByReason: byReason,
+		Transport:        r.transport(),
+		Elapsed:          time.Since(start),
+		Final:            final,
+	}
+	if ns := r.checkpointSaved.Load(); ns != 0 {
+		p.CheckpointSaved = time.Unix(0, ns)
+	}
+	r.cfg.Progress(p)
 }
 
 // sortedByCount returns the keys of counts, the largest count first, then

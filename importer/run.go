@@ -43,6 +43,9 @@ type run struct {
 	// stopMapping stops the read and map stages then.
 	budgetStop  atomic.Pointer[BudgetError]
 	stopMapping context.CancelFunc
+	// checkpointSaved is when the checkpoint was last written, in Unix
+	// nanoseconds; 0 before the first write.
+	checkpointSaved atomic.Int64
 	// reasons counts the rejects of this run by reason, with examples.
 	reasons reasons
 	// repeats counts the messages whose content-derived id repeats.

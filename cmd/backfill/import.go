@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -46,6 +45,7 @@ file is in use by another run (nothing sent), 130 interrupted.`
 // importFlags are the flags of "backfill import".
 type importFlags struct {
 	inputFlags
+	monitorFlags
 
 	dryRun       bool
 	output       string
@@ -119,6 +119,8 @@ func (f *importFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.restart, "restart", false, "discard an existing checkpoint and import everything again")
 	fs.DurationVar(&f.checkpointInterval, "checkpoint-interval", importer.DefaultCheckpointInterval, "longest time `D` between checkpoint writes; 0 writes after every batch")
 	fs.DurationVar(&f.drainTimeout, "drain-timeout", importer.DefaultDrainTimeout, "on Ctrl-C or SIGTERM, how long (`D`) batches being sent may take to finish")
+
+	f.monitorFlags.register(fs)
 }
 
 // newImportCommand returns "backfill import". cmdline is the whole command
@@ -147,20 +149,34 @@ func newImportCommand(cmdline []string, stdout, stderr io.Writer) *cobra.Command
 // complete registers the shell completions of import's flag values.
 func (f *importFlags) complete(cmd *cobra.Command) {
 	f.inputFlags.complete(cmd)
+	f.monitorFlags.complete(cmd)
 	cmd.RegisterFlagCompletionFunc("progress", cobra.FixedCompletions([]string{"auto", "always", "never"}, cobra.ShellCompDirectiveNoFileComp))
 	cmd.RegisterFlagCompletionFunc("endpoint", cobra.FixedCompletions([]string{"eu", segment.Endpoint, "http://127.0.0.1:8088"}, cobra.ShellCompDirectiveNoFileComp))
 }
 
 // runImport runs an import with validated flags and returns the exit code.
 func runImport(ctx context.Context, f *importFlags, sources, cmdline []string, stdout, stderr io.Writer) int {
+	// The progress bar draws on stderr itself; every other line goes
+	// through the log's output, in the --log-format.
+	bar := stderr
+	logs := f.logOutput(stderr)
+	stderr = logs.errors
+	metrics := f.metrics()
+	if metrics != nil {
+		f.observer = metrics
+	}
+	if logs.json {
+		f.sinkLogger = logs.logger
+		signalNotes.Store(&logs.warnings)
+		defer signalNotes.Store(nil)
+	}
 	cfg, closeSink, err := f.config(sources, cmdline, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "backfill import: %v\n", err)
 		return exitUsage
 	}
-	cfg.Reader.BrokenLink = warnBrokenLink("import", stderr)
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	display, err := newProgressDisplay(f.progress, stderr, logger)
+	cfg.Reader.BrokenLink = warnBrokenLink("import", logs.warnings)
+	display, err := newProgressDisplay(f.progress, bar, logs.logger)
 	if err != nil {
 		fmt.Fprintf(stderr, "backfill import: %v\n", err)
 		return exitUsage
@@ -168,6 +184,24 @@ func runImport(ctx context.Context, f *importFlags, sources, cmdline []string, s
 	display.label = cfg.DeliveredLabel
 	cfg.Progress = display.update
 	cfg.ProgressInterval = display.interval()
+	if metrics != nil {
+		metrics.stats = cfg.Stats
+		metrics.opts.Import = importName(cfg.CheckpointPath, sources, f.mapping, cfg.Destination)
+		metrics.opts.Shard = "" // the shard this process runs, once imports can be split
+		cfg.Progress = func(p importer.Progress) {
+			display.update(p)
+			metrics.progress(p)
+		}
+		if f.metricsAddr != "" {
+			url, stop, serr := metrics.serve()
+			if serr != nil {
+				fmt.Fprintf(stderr, "backfill import: %v; nothing was sent\n", serr)
+				return exitFailed
+			}
+			defer stop()
+			fmt.Fprintf(logs.info, "backfill import: serving metrics at %s\n", url)
+		}
+	}
 
 	if f.cpuProfile != "" {
 		stopProfile, perr := startCPUProfile(f.cpuProfile)
@@ -187,7 +221,7 @@ func runImport(ctx context.Context, f *importFlags, sources, cmdline []string, s
 		}
 	}
 	if readsStdin(sources) && !f.noCheckpoint && !f.preview() {
-		fmt.Fprintln(stderr, "backfill import: standard input cannot be read again, so this import keeps no checkpoint: if it is interrupted, it cannot resume (to be able to, save the input to a file and import that)")
+		fmt.Fprintln(logs.warnings, "backfill import: standard input cannot be read again, so this import keeps no checkpoint: if it is interrupted, it cannot resume (to be able to, save the input to a file and import that)")
 	}
 	setQuitHint(quitHint(cfg, sources))
 	rep, err := importer.Run(ctx, cfg)
@@ -200,14 +234,25 @@ func runImport(ctx context.Context, f *importFlags, sources, cmdline []string, s
 	// Results go to stdout unless stdout carries the messages.
 	out := stdout
 	if f.dryRun || f.output == "-" {
-		out = stderr
+		out = bar
 	}
 	if rep.AlreadyComplete {
+		out := logs.results(out)
 		fmt.Fprintf(out, "nothing to do: this import already finished (checkpoint %s); nothing was sent.\n", rep.CheckpointPath)
 		fmt.Fprintf(out, "Segment de-duplicates messageIds for about a day only: to import everything again anyway, add --restart.\n")
 	}
+	if metrics != nil {
+		metrics.finish(rep)
+		// A run that found the import held by another pushes nothing:
+		// the other run's push is the one that counts.
+		if f.metricsPush != "" && !errors.Is(err, importer.ErrLocked) {
+			if perr := metrics.push(ctx); perr != nil {
+				fmt.Fprintf(logs.warnings, "backfill import: warning: %v; the import itself is not affected\n", perr)
+			}
+		}
+	}
 	if rep.Files > 0 || rep.RowsRead > 0 {
-		fmt.Fprint(out, rep.Summary())
+		logs.summary(out, &rep)
 	}
 	if f.report != "" {
 		if werr := writeJSONFile(f.report, rep); werr != nil {
@@ -299,6 +344,8 @@ func (f *importFlags) config(sources, cmdline []string, stdout io.Writer) (impor
 	}
 
 	sc := segment.Config{
+		Observer:       f.observer,
+		Logger:         f.sinkLogger,
 		Endpoint:       f.endpoint,
 		NoGzip:         f.noGzip,
 		Rate:           f.rate,

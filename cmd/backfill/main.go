@@ -91,11 +91,11 @@ func handleSignals() context.Context {
 		<-sigs
 		cancel()
 		close(stopping)
-		fmt.Fprintln(os.Stderr, "backfill: stopping; interrupt again to quit at once")
+		signalNote("backfill: stopping; interrupt again to quit at once")
 		<-sigs
-		fmt.Fprintln(os.Stderr, "backfill: quitting at once")
+		signalNote("backfill: quitting at once")
 		if hint := currentQuitHint(); hint != "" {
-			fmt.Fprintln(os.Stderr, hint)
+			signalNote(hint)
 		}
 		os.Exit(exitInterrupted)
 	}()

@@ -32,6 +32,7 @@ func (f *importFlags) validate(fs *pflag.FlagSet) error {
 		f.validateFiles,
 		f.validateProgress,
 		f.validateLimit,
+		f.monitorFlags.validate,
 	} {
 		if err := check(fs); err != nil {
 			return err

@@ -133,6 +133,10 @@ type Config struct {
 	// as a success without any I/O; batching, rate limits and retries
 	// work as usual. WriteKey may then be empty.
 	Stub bool
+	// Observer, if set, is told about every request once its outcome is
+	// known: its status, size and duration (see RequestObserver).
+	// Default (nil): none.
+	Observer RequestObserver
 }
 
 // String describes the configuration with the write key redacted.
@@ -219,7 +223,7 @@ func New(cfg Config) (sink.Sink, *Stats, error) {
 	stats := new(Stats)
 	var sender sink.Sink
 	if cfg.Stub {
-		sender = &stubSender{stats: stats, gzip: !cfg.NoGzip, now: orSystem(cfg.Clock).Now}
+		sender = &stubSender{stats: stats, gzip: !cfg.NoGzip, now: orSystem(cfg.Clock).Now, observer: cfg.Observer}
 	} else {
 		s, err := NewHTTPSender(cfg, stats)
 		if err != nil {
@@ -243,15 +247,20 @@ func New(cfg Config) (sink.Sink, *Stats, error) {
 // encoding its body as the HTTP sender would (gzip included), counting it as
 // a request, a batch and its messages.
 type stubSender struct {
-	stub  sink.StubSink
-	stats *Stats
-	gzip  bool
-	now   func() time.Time
+	stub     sink.StubSink
+	stats    *Stats
+	gzip     bool
+	now      func() time.Time
+	observer RequestObserver
 }
 
 func (s *stubSender) Send(ctx context.Context, b *sink.Batch) error {
 	if err := s.stub.Send(ctx, b); err != nil {
 		return err
+	}
+	var start time.Time
+	if s.observer != nil {
+		start = time.Now()
 	}
 	// Nothing reads the body after this: its buffer is reused.
 	buf, _ := stubBodies.Get().(*[]byte)
@@ -268,6 +277,9 @@ func (s *stubSender) Send(ctx context.Context, b *sink.Batch) error {
 	s.stats.Requests.Add(1)
 	s.stats.Batches.Add(1)
 	s.stats.Messages.Add(int64(b.Len()))
+	if s.observer != nil {
+		observe(s.observer, b, http.StatusOK, len(body), start, time.Now())
+	}
 	return nil
 }
 
@@ -437,12 +449,14 @@ type HTTPSender struct {
 	// stated is told the limit per second that a response states in its
 	// rate-limit headers (see statedLimit); nil: no one listens.
 	stated func(perSecond float64)
+	// observer is told about each request; nil: none.
+	observer RequestObserver
 }
 
 var _ sink.Sink = (*HTTPSender)(nil)
 
 // NewHTTPSender returns a sender configured by cfg (only WriteKey, Endpoint,
-// NoGzip, RequestTimeout, HTTPClient and Clock matter here). It counts
+// NoGzip, RequestTimeout, HTTPClient, Clock and Observer matter here). It counts
 // requests, bytes, 429s and acknowledged batches and messages into stats,
 // which may be nil.
 func NewHTTPSender(cfg Config, stats *Stats) (*HTTPSender, error) {
@@ -474,6 +488,7 @@ func NewHTTPSender(cfg Config, stats *Stats) (*HTTPSender, error) {
 		client:   client,
 		stats:    stats,
 		endpoint: endpoint,
+		observer: cfg.Observer,
 	}, nil
 }
 
@@ -517,7 +532,15 @@ func (s *HTTPSender) Send(ctx context.Context, b *sink.Batch) error {
 	}
 	s.stats.Requests.Add(1)
 	s.stats.BytesSent.Add(int64(len(payload)))
+	start := time.Now()
 	resp, err := s.client.Do(req)
+	if s.observer != nil {
+		status := 0
+		if err == nil {
+			status = resp.StatusCode
+		}
+		observe(s.observer, b, status, len(payload), start, time.Now())
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("segment request: %w", ctx.Err())
