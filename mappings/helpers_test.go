@@ -164,8 +164,9 @@ func reasonOf(err error) string {
 	return ""
 }
 
-// libraryJSON is the "library" member the writer gives a context.
-var libraryJSON = `"library":{"name":"backfill","version":"` + sink.Version + `"}`
+// libraryJSON is the "library" member the writer gives a context in the
+// tests (see TestMain).
+var libraryJSON = `"library":{"name":"backfill","version":"` + goldenLibraryVersion + `"}`
 
 // mapInto maps row with m into a writer of its own and decodes the
 // message written into msg: the string fields, the timestamp (to the

@@ -9,10 +9,15 @@ import (
 	"time"
 
 	"github.com/backfillhq/backfill/internal/jsontext"
+	"github.com/backfillhq/backfill/internal/version"
 )
 
-// Version is the library version reported in context.library.
-var Version = "0.1.0"
+// Version is the library version reported in context.library: backfill's
+// module version as the build records it (v1.2.3 for go install …@v1.2.3,
+// a pseudo-version for a build from a checkout, the version a release
+// build stamps, or (devel)), read once when the program starts. See
+// backfill version.
+var Version = version.Get().Version
 
 // MaxMessageIDBytes is the longest messageId Segment keeps; it drops
 // messages with longer ones without saying so.

@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-var libraryMember = `"library":{"name":"backfill","version":"` + Version + `"}`
+var libraryMember = `"library":{"name":"backfill","version":"` + testLibraryVersion + `"}`
 
 // writeMembers writes a track with the members of a spec-like mapping:
 // constant keys, an absent value, an empty nested object, an array.

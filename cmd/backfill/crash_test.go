@@ -53,7 +53,10 @@ func buildBinary(t *testing.T, tags string) string {
 		t.Fatal(err)
 	}
 	bin := filepath.Join(dir, "backfill")
-	cmd := exec.Command("go", "build", "-tags", tags, "-o", bin, ".")
+	// Without the checkout's revision, the binary reports the version the
+	// tests' own build does, (devel), in backfill version,
+	// context.library.version and the metrics.
+	cmd := exec.Command("go", "build", "-buildvcs=false", "-tags", tags, "-o", bin, ".")
 	cmd.Dir = pkgDir
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build -tags %q: %v: %s", tags, err, out)

@@ -25,7 +25,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/backfillhq/backfill/importer"
-	"github.com/backfillhq/backfill/sink"
+	"github.com/backfillhq/backfill/internal/version"
 )
 
 // Exit codes.
@@ -148,7 +148,7 @@ func newRootCommand(args []string, stdout, stderr io.Writer) *cobra.Command {
 		Use:                        "backfill",
 		Short:                      "Import historical event data into Segment",
 		Long:                       rootAbout,
-		Version:                    sink.Version,
+		Version:                    version.Get().Version,
 		SilenceErrors:              true,
 		SilenceUsage:               true,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -167,8 +167,8 @@ func newRootCommand(args []string, stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(flagError)
-	root.SetVersionTemplate("backfill {{.Version}}\n")
-	root.Flags().Bool("version", false, "print the version")
+	root.SetVersionTemplate(versionTemplate())
+	root.Flags().Bool("version", false, "print the version, as backfill version does")
 	root.AddCommand(
 		newImportCommand(args, stdout, stderr),
 		newCheckCommand(stdout, stderr),
@@ -179,14 +179,26 @@ func newRootCommand(args []string, stdout, stderr io.Writer) *cobra.Command {
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print the version",
-			Args:  noArgs,
+			Long: `Print backfill's version, from the build's own information: the module
+version (v1.2.3 for go install …@v1.2.3, a pseudo-version for a build from
+a checkout, the version a release build or image stamps, or (devel)); for
+a build from a checkout, the revision, its time and whether the checkout
+was modified; and the Go toolchain and platform. The version is the one
+messages carry in context.library.version.`,
+			Args: noArgs,
 			Run: func(cmd *cobra.Command, args []string) {
-				fmt.Fprintf(stdout, "backfill %s\n", sink.Version)
+				fmt.Fprint(stdout, version.Get())
 			},
 		},
 	)
 	root.SetHelpCommand(newHelpCommand(root))
 	return root
+}
+
+// versionTemplate is what backfill --version prints, as cobra's version
+// template: the text of backfill version, with any "{{" kept literal.
+func versionTemplate() string {
+	return strings.ReplaceAll(version.Get().String(), "{{", `{{"{{"}}`)
 }
 
 // newHelpCommand returns "backfill help [COMMAND]": the help of a command,
