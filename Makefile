@@ -5,6 +5,9 @@ BIN   := bin/backfill
 DEMO  := .demo
 # staticcheck, pinned: make vet fetches it through the Go module proxy.
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# Azurite, Azure's blob emulator, for the tests of azblob:// sources: pinned
+# (later versions need a newer Node.js), installed by make test from npm.
+AZURITE := .cache/azurite/node_modules/.bin/azurite-blob
 
 .PHONY: build demo test crash vet fmt bench clean
 
@@ -84,8 +87,11 @@ demo: build
 	$(BIN) rejects $(DEMO)/rejects-csv.ndjson | cut -c1-160; \
 	$(BIN) rejects $(DEMO)/rejects-ndjson.ndjson | cut -c1-160
 
-test: vet
-	$(GO) test -race -count=1 ./...
+test: vet $(AZURITE)
+	BACKFILL_AZURITE_BLOB=$(CURDIR)/$(AZURITE) $(GO) test -race -count=1 ./...
+
+$(AZURITE):
+	npm install --no-save --no-audit --no-fund --prefix .cache/azurite azurite@3.35.0
 
 ## crash: kill and interrupt an import of 200,000 rows at random moments, then
 ## resume it and check every row (timing-based, so kept out of make test, which

@@ -87,7 +87,11 @@ type Checkpoint struct {
 // (readers.Source.Archive) has the path of the archive made absolute, "!"
 // and its name, its Fingerprint from the archive's directory (CRC-32 and
 // sizes) and no ModTime: an archive downloaded again with the same members
-// resumes.
+// resumes. An object in a bucket has its URL without the query as Path
+// ("s3://bucket/key"), its size, "object:" and its ETag or generation as
+// Fingerprint, and no ModTime: a changed object has another ETag or
+// generation and is refused as a changed file is, without being read
+// again.
 type CheckpointFile struct {
 	Path        string            `json:"path"`
 	Size        int64             `json:"size"`
@@ -130,7 +134,7 @@ type CheckpointTotals struct {
 func DefaultCheckpointPath(sources []string, mapping, destination string) string {
 	h := sha256.New()
 	for _, s := range sources {
-		if s != "-" {
+		if s != "-" && !readers.IsObjectURL(s) {
 			if abs, err := filepath.Abs(s); err == nil {
 				s = abs
 			}
@@ -151,7 +155,7 @@ func DefaultCheckpointPath(sources []string, mapping, destination string) string
 // sources: the same file has the same path from any working folder, however
 // the command spelled it. A path that cannot be made absolute is kept.
 func absPath(path string) string {
-	if path == "-" {
+	if path == "-" || readers.IsObjectURL(path) {
 		return path
 	}
 	if abs, err := filepath.Abs(path); err == nil {
@@ -335,6 +339,11 @@ func fileOf(src readers.Source) (CheckpointFile, error) {
 	if src.Archive != "" {
 		return memberOf(src)
 	}
+	if src.IsObject() {
+		// Recognised by its key (Path), size and ETag or generation
+		// (Fingerprint): the version the store gave, which reads ask for.
+		return f, nil
+	}
 	st, err := os.Stat(src.Path)
 	if err != nil {
 		return f, err
@@ -392,6 +401,8 @@ func (cp *Checkpoint) match(path string, files []CheckpointFile, options map[str
 	for i := 0; i < len(files) && i < len(cp.Files); i++ {
 		was, now := cp.Files[i], files[i]
 		switch {
+		case (readers.IsObjectURL(was.Path) || readers.IsObjectURL(now.Path)) && was.Path != now.Path:
+			changed("sources", fmt.Sprintf("file %d was %s, is now %s", i+1, was.Path, now.Path))
 		case !filepath.IsAbs(was.Path) && absPath(was.Path) != now.Path:
 			// A checkpoint of an older backfill records paths as the
 			// command named them, relative to the folder it ran in.
@@ -401,6 +412,12 @@ func (cp *Checkpoint) match(path string, files []CheckpointFile, options map[str
 			changed("sources", fmt.Sprintf("file %d was %s, is now %s", i+1, was.Path, now.Path))
 		case was.Status == StatusPending:
 			// Nothing of it was read: it is read as it is now.
+		case readers.IsObjectFingerprint(now.Fingerprint) && (was.Fingerprint != now.Fingerprint || was.Size != now.Size):
+			changed("sources", fmt.Sprintf("%s changed: it was %d bytes with %s when the checkpoint was written, is now %d bytes with %s",
+				now.Path, was.Size, strings.TrimPrefix(was.Fingerprint, "object:"), now.Size, strings.TrimPrefix(now.Fingerprint, "object:")))
+		case readers.IsObjectFingerprint(now.Fingerprint):
+			// The same version of the object: the store's ETag or
+			// generation changes with its content.
 		case isMemberFingerprint(now.Fingerprint) && was.Fingerprint != now.Fingerprint:
 			changed("sources", fmt.Sprintf("%s changed: the zip archive's directory records another CRC-32 or size for it than the checkpoint saw", now.Path))
 		case now.Size > was.Size && was.Status == StatusPartial && was.ContentCRC != "":

@@ -186,6 +186,15 @@ func (r *run) verifyContent(ctx context.Context, path string, cp *Checkpoint) er
 				return fmt.Errorf("checkpoint %s is corrupt (the entry of %s has an invalid content_crc or hashed); run with --restart to discard it", path, was.Path)
 			}
 		}
+		if readers.IsObjectFingerprint(was.Fingerprint) {
+			// An object in a bucket: match found its size and ETag or
+			// generation unchanged, and every read asks the store for
+			// that version; its content is not read again.
+			if was.ContentCRC != "" {
+				r.prefixes[i].prefixAt = prefixAt{d: want, ok: true}
+			}
+			continue
+		}
 		if was.Status == StatusDone && was.ContentCRC != "" && isMemberFingerprint(was.Fingerprint) {
 			// A member of a zip archive read to its end: match found its
 			// CRC-32 and sizes unchanged, which the archive checks as

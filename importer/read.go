@@ -11,6 +11,10 @@ import (
 // blockSize is how many rows the read stage hands on at once.
 const blockSize = 512
 
+// prefetchObjects is how many objects in a bucket the read stage opens
+// ahead of the source it reads.
+const prefetchObjects = 2
+
 // item is one row read, or the error that made it malformed.
 type item struct {
 	row readers.Row
@@ -46,6 +50,9 @@ func (r *run) readAll(ctx context.Context, from mark, out chan<- block) error {
 		if r.limitAt(i, at) {
 			return nil
 		}
+		// The first reads of the next objects in a bucket are opened
+		// while this source is read, so that their latency passes.
+		readers.Prefetch(ctx, r.cfg.Reader, r.sources[i+1:min(i+1+prefetchObjects, len(r.sources))]...)
 		if err := r.readSource(ctx, i, at, out); err != nil {
 			if err == errLimit {
 				return nil

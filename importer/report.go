@@ -84,6 +84,11 @@ type Report struct {
 	// targets do not exist or cannot be reached: skipped, as they hold no
 	// rows (see readers.Options.BrokenLink).
 	BrokenLinks []string `json:"broken_links,omitempty"`
+	// ArchiveDaysSkipped are the day folders of Segment's S3 destination
+	// layout (segment-logs/SOURCE-ID/DAY/) that the time window skipped
+	// without listing them: their day ended more than a day before
+	// Since (see readers.Options.ArchiveSince).
+	ArchiveDaysSkipped []string `json:"archive_days_skipped,omitempty"`
 	// Limit is Config.Limit; LimitReached is set when the import stopped
 	// there, with rows left after it.
 	Limit        int64 `json:"limit,omitempty"`
@@ -226,22 +231,23 @@ func (r *run) transport() Transport {
 func (r *run) report(files int, total int64, d time.Duration) Report {
 	committed, byReason := r.tracker.counts()
 	rep := Report{
-		Files:            files,
-		BytesTotal:       total,
-		RowsRead:         r.read.Load(),
-		Delivered:        committed.Delivered,
-		Rejected:         committed.Rejected,
-		RejectedByReason: byReason,
-		Filtered:         committed.Filtered,
-		FilteredByRule:   r.tracker.filtered(),
-		Batches:          r.batches.Load(),
-		Transport:        r.transport(),
-		DurationSeconds:  d.Seconds(),
-		RejectsFile:      r.cfg.RejectsPath,
-		TopReasons:       r.reasons.top(10),
-		RunID:            r.id,
-		DeliveredLabel:   r.cfg.DeliveredLabel,
-		BrokenLinks:      r.brokenLinks,
+		Files:              files,
+		BytesTotal:         total,
+		RowsRead:           r.read.Load(),
+		Delivered:          committed.Delivered,
+		Rejected:           committed.Rejected,
+		RejectedByReason:   byReason,
+		Filtered:           committed.Filtered,
+		FilteredByRule:     r.tracker.filtered(),
+		Batches:            r.batches.Load(),
+		Transport:          r.transport(),
+		DurationSeconds:    d.Seconds(),
+		RejectsFile:        r.cfg.RejectsPath,
+		TopReasons:         r.reasons.top(10),
+		RunID:              r.id,
+		DeliveredLabel:     r.cfg.DeliveredLabel,
+		BrokenLinks:        r.brokenLinks,
+		ArchiveDaysSkipped: r.archiveDays,
 	}
 	rep.RejectsMovedTo, rep.RejectsCopiedFrom = r.rejectsMoved, r.rejectsCopied
 	rep.FilteredNoMessage = committed.NoMessage

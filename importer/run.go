@@ -57,6 +57,9 @@ type run struct {
 	readStopped atomic.Bool
 	// brokenLinks are the links in folders and globs that lead nowhere.
 	brokenLinks []string
+	// archiveDays are the day folders of Segment's archive that the time
+	// window skipped.
+	archiveDays []string
 	// limit is the read stage's count towards cfg.Limit.
 	limit limitState
 
@@ -152,7 +155,11 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		r.cfg.Reader.Progress = &r.bytes
 	}
 	r.cfg.Reader.BrokenLink = r.recordBrokenLink(cfg.Reader.BrokenLink)
-	sources, err := readers.Expand(cfg.Sources, r.cfg.Reader)
+	if r.cfg.Reader.ArchiveSince.IsZero() {
+		r.cfg.Reader.ArchiveSince = cfg.Mapping.Since
+	}
+	r.cfg.Reader.ArchiveSkipped = r.recordArchiveDay(cfg.Reader.ArchiveSkipped)
+	sources, err := readers.ExpandContext(ctx, cfg.Sources, r.cfg.Reader)
 	if err != nil {
 		return Report{}, err
 	}
@@ -188,6 +195,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		rep.AlreadyComplete = true
 		rep.DeliveredLabel = cfg.DeliveredLabel
 		rep.BrokenLinks = r.brokenLinks
+		rep.ArchiveDaysSkipped = r.archiveDays
 		rep.CheckpointPath = cfg.CheckpointPath
 		return rep, nil
 	}

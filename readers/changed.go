@@ -22,11 +22,22 @@ type ChangedError struct {
 	// NowModTime when its end was reached.
 	Size, NowSize       int64
 	ModTime, NowModTime time.Time
+	// Version is, for an object in a bucket, the version read (its ETag
+	// or generation); NowSize is then -1 when the size the store has now
+	// is not known. Empty for a file.
+	Version string
 }
 
 // Error says what changed; the reader's error that wraps it names the
 // file, as it does for every error of reading.
 func (e *ChangedError) Error() string {
+	if e.Version != "" {
+		what := fmt.Sprintf("it was replaced or deleted after it was listed (the %s of %d bytes is no longer there)", e.Version, e.Size)
+		if e.NowSize >= 0 && e.NowSize != e.Size {
+			what = fmt.Sprintf("its size was %d bytes when it was listed, is now %d", e.Size, e.NowSize)
+		}
+		return fmt.Sprintf("%v: %s", ErrChanged, what)
+	}
 	what := fmt.Sprintf("its size was %d bytes when it was opened, is now %d", e.Size, e.NowSize)
 	if e.Size == e.NowSize {
 		what = fmt.Sprintf("it was modified at %s after it was opened", e.NowModTime.UTC().Format(time.RFC3339Nano))

@@ -123,8 +123,10 @@ type input struct {
 	stable   *stableFile // over file, if it is a regular file
 	size     int64       // size of a plain regular file, else 0
 
-	member     io.Closer // the member of a zip archive read, closed with the input; nil for a file
-	fileBacked bool      // a regular file or a zip member: a read never waits for a writer
+	member     io.Closer // the member of a zip archive or the object read, closed with the input; nil for a file
+	fileBacked bool      // a regular file, a zip member or an object: a read never waits for a writer
+	seeker     io.Seeker // an object's stream, which seek moves; nil for a file
+	object     bool      // an object in a bucket
 }
 
 // openInput opens path ("-" is standard input) and sets up decompression by
@@ -158,8 +160,12 @@ func openInput(path string, progress *atomic.Int64) (*input, error) {
 	return in, in.decompress()
 }
 
-// openSourceInput opens src: its file, or its member of a zip archive.
-func openSourceInput(src Source, progress *atomic.Int64) (*input, error) {
+// openSourceInput opens src: its file, its member of a zip archive, or its
+// object in a bucket (streamed within ctx).
+func openSourceInput(ctx context.Context, src Source, opts Options, progress *atomic.Int64) (*input, error) {
+	if src.obj != nil {
+		return openObjectInput(ctx, src, opts, progress)
+	}
 	if src.Archive == "" {
 		return openInput(src.Path, progress)
 	}
@@ -187,7 +193,7 @@ func (in *input) decompress() error {
 	magic, err := in.br.Peek(len(bzip2Magic))
 	if err != nil && err != io.EOF {
 		in.Close()
-		return fmt.Errorf("%s: %w", path, err)
+		return fileError(path, err)
 	}
 	switch {
 	case isZipHead(magic):
@@ -252,7 +258,11 @@ func (in *input) decompress() error {
 
 // seek moves a plain file to offset off; the stream over it must be reset.
 func (in *input) seek(off int64) error {
-	if _, err := in.file.Seek(off, io.SeekStart); err != nil {
+	sk := io.Seeker(in.file)
+	if in.seeker != nil {
+		sk = in.seeker
+	}
+	if _, err := sk.Seek(off, io.SeekStart); err != nil {
 		return err
 	}
 	if in.stable != nil {
@@ -267,6 +277,9 @@ func (in *input) seek(off int64) error {
 // Close releases the decompressor and closes the file (never stdin). It is
 // safe to call more than once.
 func (in *input) Close() error {
+	if st, ok := in.member.(*objectStream); ok {
+		st.cancel() // ends a read of the read-ahead below that waits for the store
+	}
 	if in.ra != nil {
 		in.ra.Close() // before gz, which it reads
 		in.ra = nil

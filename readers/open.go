@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
+	"time"
 	"unicode/utf8"
 )
 
@@ -15,9 +16,10 @@ const (
 	FormatParquet = "parquet"
 )
 
-// Source is one input: a file, or standard input ("-").
+// Source is one input: a file, an object in a bucket, or standard input
+// ("-").
 type Source struct {
-	Path   string // as given or found; "-" is standard input; Archive!Member for a member of a zip archive
+	Path   string // as given or found; "-" is standard input; Archive!Member for a member of a zip archive; "s3://bucket/key" for an object
 	Format string // one of the Format constants, detected or forced
 	// Size is the bytes on disk (compressed size for compressed files);
 	// for a member of a zip archive, its size in the archive after the
@@ -27,7 +29,8 @@ type Source struct {
 	// Fingerprint identifies the file's content: a hex hash of its size
 	// and its first and last 64 KiB; for a member of a zip archive,
 	// "zip:" and the CRC-32, compressed and uncompressed sizes the
-	// archive's directory records. Empty for stdin.
+	// archive's directory records; for an object in a bucket, "object:"
+	// and its ETag or generation (IsObjectFingerprint). Empty for stdin.
 	Fingerprint string
 	// Archive is the path of the zip archive the source is a member of,
 	// and Member the member's name in it ("1234/1234_2024-01-01_0#0.json.gz");
@@ -35,7 +38,11 @@ type Source struct {
 	Archive, Member string
 
 	zip *zipEntry // where Expand found the member in Archive
+	obj *object   // the object in a bucket, and its version, that Expand listed
 }
+
+// IsObject reports whether s is an object in a bucket.
+func (s Source) IsObject() bool { return s.obj != nil }
 
 // Options configure how sources are found and read. The zero value reads
 // CSV files with a header row and a comma, and NDJSON lines up to 1 MiB.
@@ -100,6 +107,20 @@ type Options struct {
 	// would have been read had it led to a file. Such a link is skipped:
 	// it holds no rows. Default (nil): skipped without a word.
 	BrokenLink func(path string, err error)
+	// ArchiveSince, if set, makes Expand skip the day folders of
+	// Segment's S3 destination layout (segment-logs/SOURCE-ID/DAY/, DAY
+	// the Unix milliseconds of the UTC day Segment received the events)
+	// whose day ended more than a day before it, without listing them:
+	// no event in them can be at or after it. Later folders are all
+	// kept, since late events land in later folders. Default: none
+	// skipped.
+	ArchiveSince time.Time
+	// ArchiveSkipped, if set, is called by Expand for each day folder
+	// that ArchiveSince skips.
+	ArchiveSkipped func(ArchiveDay)
+	// ObjectRetry is how reads and listings of object storage are tried
+	// again after errors that might pass. Default: as HTTP sends.
+	ObjectRetry ObjectRetry
 
 	text *textEncoding // Encoding, resolved by withDefaults
 }
@@ -165,7 +186,29 @@ func (o Options) withDefaults() (Options, error) {
 // name are errors. Each file's format is
 // detected (Options.Format forces it) and its size and Fingerprint are
 // recorded; standard input's format is detected when it is opened.
-func Expand(args []string, opts Options) ([]Source, error) { return expand(args, opts) }
+func Expand(args []string, opts Options) ([]Source, error) {
+	return expand(context.Background(), args, opts)
+}
+
+// ExpandContext is Expand, with the listing of buckets within ctx.
+//
+// An argument s3://BUCKET/KEY, gs://BUCKET/KEY or azblob://CONTAINER/KEY
+// names objects in a bucket, with the same rules as a local path: the
+// object KEY if there is one, else the objects under KEY/ as a folder's
+// files (hidden ones and this tool's own skipped), or those a pattern
+// with *, ? and ** matches; in key order. The URL's query configures the
+// bucket (gocloud.dev's URL forms: endpoint, region, use_path_style for
+// S3; protocol, domain, localemu for Azure) and is left out of the
+// sources' names ("s3://bucket/key"). An object's Fingerprint is its ETag
+// or generation (IsObjectFingerprint), its Size its size; reading it
+// asks the store for that version, so a read of an object replaced since
+// fails with a *ChangedError. With Options.ArchiveSince, the day folders
+// of Segment's S3 destination (segment-logs/SOURCE-ID/DAY/) whose day
+// ended more than a day before it are skipped without being listed, and
+// reported to Options.ArchiveSkipped.
+func ExpandContext(ctx context.Context, args []string, opts Options) ([]Source, error) {
+	return expand(ctx, args, opts)
+}
 
 // Open opens src for reading. If at is non-nil, reading resumes at the row
 // whose position *at is (as a Position returned by an earlier read of the
@@ -238,7 +281,7 @@ func Open(ctx context.Context, src Source, opts Options, at *Position) (Reader, 
 		}
 		return openParquet(ctx, src, opts, at, 0)
 	}
-	in, err := openSourceInput(src, opts.Progress)
+	in, err := openSourceInput(ctx, src, opts, opts.Progress)
 	if err != nil {
 		return nil, err
 	}
@@ -266,6 +309,10 @@ func openDetectedParquet(ctx context.Context, src Source, in *input, opts Option
 	}
 	if src.Archive != "" {
 		return nil, parquetInZipError(src.Path)
+	}
+	if in.object {
+		in.Close()
+		return openParquet(ctx, src, opts, at, 0)
 	}
 	if !in.owned || !in.seekable {
 		return nil, needsFileError(src.Path)

@@ -26,6 +26,10 @@ const (
 	// column chunks of a row group are streamed page by page, never read
 	// whole.
 	parquetBufferSize = 64 << 10
+	// parquetObjectBufferSize is that buffer for an object in a bucket,
+	// where each refill is a range request: larger, so that requests are
+	// few.
+	parquetObjectBufferSize = 1 << 20
 	// maxColumnChunkBytes caps the uncompressed size of one column of one
 	// row group. Pages are read whole, and a page can be as large as its
 	// column chunk: a larger chunk is refused rather than risk holding it.
@@ -77,7 +81,8 @@ type columnBatcher interface {
 // it parquetBatchRows rows at a time.
 type parquetReader struct {
 	src      *Source
-	f        *os.File
+	f        io.Closer       // the file, or what ends the reads of an object
+	object   *objectReaderAt // the reads of an object in a bucket; nil for a file
 	props    *parquet.ReaderProperties
 	pf       *file.Reader
 	fr       *pqarrow.FileReader
@@ -116,24 +121,55 @@ func openParquet(ctx context.Context, src Source, opts Options, at *Position, re
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	f, err := os.Open(src.Path)
-	if err != nil {
-		return nil, err
+	var (
+		f    parquet.ReaderAtSeeker
+		c    io.Closer
+		size int64
+	)
+	var ra *objectReaderAt
+	if src.obj != nil {
+		var closer io.Closer
+		ra, closer = openParquetObject(ctx, src, opts)
+		f, c, size = io.NewSectionReader(ra, 0, src.obj.size), closer, src.obj.size
+		defer func() {
+			// A failed range read (a replaced object, a denied one)
+			// is the cause, however the library words it.
+			if err != nil && !isContextError(ctx, err) {
+				if cause := ra.failure(); cause != nil {
+					err = fileError(src.Path, cause)
+				}
+			}
+		}()
+	} else {
+		file, err := os.Open(src.Path)
+		if err != nil {
+			return nil, err
+		}
+		fi, err := file.Stat()
+		if err != nil {
+			file.Close()
+			return nil, err
+		}
+		if !fi.Mode().IsRegular() {
+			file.Close()
+			return nil, needsFileError(src.Path)
+		}
+		f, c, size = file, file, fi.Size()
 	}
 	defer func() {
 		if err != nil {
-			f.Close()
+			c.Close()
 		}
 	}()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, needsFileError(src.Path)
-	}
 	var magic [4]byte
-	if n, _ := f.ReadAt(magic[:], 0); n >= len(gzipMagic) {
+	n, err := f.ReadAt(magic[:], 0)
+	if err != nil && err != io.EOF {
+		if isContextError(ctx, err) {
+			return nil, err
+		}
+		return nil, fileError(src.Path, err)
+	}
+	if n >= len(gzipMagic) {
 		switch {
 		case bytes.HasPrefix(magic[:n], gzipMagic):
 			return nil, fmt.Errorf("%s: parquet: gzip-compressed Parquet files are not supported (Parquet compresses its pages itself): decompress the file first", src.Path)
@@ -142,11 +178,11 @@ func openParquet(ctx context.Context, src Source, opts Options, at *Position, re
 		}
 	}
 	var tail [4]byte
-	if fi.Size() < 12 {
-		return nil, fmt.Errorf("%s: parquet: not a Parquet file: %d bytes is too small", src.Path, fi.Size())
+	if size < 12 {
+		return nil, fmt.Errorf("%s: parquet: not a Parquet file: %d bytes is too small", src.Path, size)
 	}
-	if _, err := f.ReadAt(tail[:], fi.Size()-4); err != nil {
-		return nil, fmt.Errorf("%s: %w", src.Path, err)
+	if _, err := f.ReadAt(tail[:], size-4); err != nil {
+		return nil, fileError(src.Path, err)
 	}
 	switch {
 	case !bytes.Equal(magic[:], parquetMagic):
@@ -158,6 +194,10 @@ func openParquet(ctx context.Context, src Source, opts Options, at *Position, re
 	props := parquet.NewReaderProperties(memory.DefaultAllocator)
 	props.BufferedStreamEnabled = true
 	props.BufferSize = parquetBufferSize
+	if src.obj != nil {
+		// Each refill of a column's buffer is a request of its own.
+		props.BufferSize = parquetObjectBufferSize
+	}
 	pf, err := file.NewParquetReader(f, file.WithReadProps(props))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", src.Path, parquetError(err))
@@ -168,7 +208,7 @@ func openParquet(ctx context.Context, src Source, opts Options, at *Position, re
 	}
 	source := src
 	source.Format = FormatParquet
-	r = &parquetReader{src: &source, f: f, props: props, pf: pf, fr: fr, progress: opts.Progress, reported: reported, size: fi.Size()}
+	r = &parquetReader{src: &source, f: c, object: ra, props: props, pf: pf, fr: fr, progress: opts.Progress, reported: reported, size: size}
 	if err := r.selectFields(opts.Select, opts.Bytes); err != nil {
 		return nil, fmt.Errorf("%s: %w", src.Path, err)
 	}
@@ -453,6 +493,7 @@ func (r *parquetReader) Next(ctx context.Context) (row Row, err error) {
 	for r.i >= r.n {
 		if err := r.load(ctx); err != nil {
 			if !isContextError(ctx, err) {
+				err = r.objectCause(err)
 				r.err = err
 			}
 			return Row{}, err
@@ -496,7 +537,21 @@ func (r *parquetReader) Next(ctx context.Context) (row Row, err error) {
 }
 
 func (r *parquetReader) fail(err error) error {
+	err = r.objectCause(err)
 	r.err = err
+	return err
+}
+
+// objectCause returns, for an object in a bucket whose range read failed
+// (replaced, denied), that failure, named, in place of err, which is how
+// the Parquet library worded it.
+func (r *parquetReader) objectCause(err error) error {
+	if r.object == nil {
+		return err
+	}
+	if cause := r.object.failure(); cause != nil {
+		return fileError(r.src.Path, cause)
+	}
 	return err
 }
 

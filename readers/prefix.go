@@ -165,7 +165,7 @@ func OpenPrefix(src Source) (*Prefix, error) {
 	if src.Path == "-" {
 		return nil, errors.New("standard input cannot be read again")
 	}
-	in, err := openSourceInput(src, nil)
+	in, err := openSourceInput(context.Background(), src, Options{}, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -34,7 +34,8 @@ var (
 // fileError names the file in a read error, unless the error already does.
 func fileError(path string, err error) error {
 	var pe *fs.PathError
-	if errors.As(err, &pe) {
+	var oe *objectNamedError
+	if errors.As(err, &pe) || errors.As(err, &oe) {
 		return err
 	}
 	return fmt.Errorf("%s: %w", path, err)
@@ -170,7 +171,7 @@ func Fingerprint(path string) (string, int64, error) {
 }
 
 // expand implements Expand.
-func expand(args []string, opts Options) ([]Source, error) {
+func expand(ctx context.Context, args []string, opts Options) ([]Source, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
@@ -182,6 +183,7 @@ func expand(args []string, opts Options) ([]Source, error) {
 		seen    = make(map[string]bool)
 		stdin   bool
 		w       = newWalker(opts.BrokenLink)
+		buckets = bucketSet{}
 	)
 	for _, arg := range args {
 		if arg == "-" {
@@ -190,6 +192,19 @@ func expand(args []string, opts Options) ([]Source, error) {
 			}
 			stdin = true
 			sources = append(sources, Source{Path: "-", Format: opts.Format})
+			continue
+		}
+		if IsObjectURL(arg) {
+			objs, err := expandObjects(ctx, buckets, arg, opts)
+			if err != nil {
+				return nil, err
+			}
+			for _, o := range objs {
+				if !seen[o.Path] {
+					seen[o.Path] = true
+					sources = append(sources, o)
+				}
+			}
 			continue
 		}
 		paths, err := resolve(w, arg)

@@ -16,12 +16,13 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/backfillhq/backfill/importer"
+	"github.com/backfillhq/backfill/readers"
 	"github.com/backfillhq/backfill/sink"
 	"github.com/backfillhq/backfill/sink/segment"
 )
 
-const importAbout = `Reads every SOURCE (files, folders, globs with **, zip archives, or - for
-stdin; CSV, NDJSON or .json arrays, plain, gzip, zstd or bzip2; Parquet), maps
+const importAbout = `Reads every SOURCE (files, folders, globs with **, zip archives, objects in
+buckets as s3://, gs:// or azblob://BUCKET/PREFIX, or - for stdin; CSV, NDJSON or .json arrays, plain, gzip, zstd or bzip2; Parquet), maps
 each row to a Segment message, packs messages into batches (500,000 bytes,
 32,000 bytes a message, 2,500 messages at most) and sends them to Segment's
 HTTP Tracking API (/v1/batch) with retries and rate limits.
@@ -296,6 +297,8 @@ func (f *importFlags) config(sources, cmdline []string, stdout io.Writer) (impor
 		return cfg, noop, err
 	}
 	cfg.DeliveredLabel = f.deliveredLabel()
+	// Reads of objects in buckets are tried again as sends are.
+	cfg.Reader.ObjectRetry = readers.ObjectRetry{MaxRetries: retries(f.maxRetries), MaxRetryTime: f.maxRetryTime}
 	cfg.Limit = f.limit // checked by validate
 	cfg.DrainTimeout = f.drainTimeout
 	cfg.CheckpointInterval = f.checkpointInterval
