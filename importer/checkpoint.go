@@ -108,6 +108,16 @@ type CheckpointFile struct {
 	Hashed       int64  `json:"hashed,omitempty"`
 	ContentCRC   string `json:"content_crc,omitempty"`
 	FooterSHA256 string `json:"footer_sha256,omitempty"`
+
+	// Range is the part of the file that a shard reads (readers.Range:
+	// bytes of a plain NDJSON file, row groups of a Parquet file), when
+	// the import is split into shards and the file is cut; nil for a
+	// whole file. Such a part is an entry of its own. The digest of a
+	// byte range that starts mid-file (Hashed, ContentCRC) covers the
+	// bytes from the one before its start, where its reader starts, up
+	// to Hashed, and Status done means done up to the range's end. Its
+	// file's Size may not change: the ranges were cut from it.
+	Range *readers.Range `json:"range,omitempty"`
 }
 
 // CheckpointTotals are the counts of the rows below the watermark.
@@ -206,11 +216,29 @@ var ErrCheckpointModified = errors.New("modified outside backfill")
 // whose content does not match its checksum is an error wrapping
 // ErrCheckpointModified. A checkpoint of version 1, written before
 // checkpoints had a checksum, is read without one.
+//
+// A path that is a bucket URL (IsBucketURL: s3://, gs://, azblob://) is
+// read from the bucket; see ReadCheckpoint for a read that a context can
+// stop.
 func LoadCheckpoint(path string) (*Checkpoint, error) {
+	return ReadCheckpoint(context.Background(), path)
+}
+
+// ReadCheckpoint is LoadCheckpoint, with ctx for a checkpoint kept in a
+// bucket: the read stops when ctx ends.
+func ReadCheckpoint(ctx context.Context, path string) (*Checkpoint, error) {
+	if IsBucketURL(path) {
+		return loadBucketCheckpoint(ctx, path)
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
+	return decodeCheckpoint(path, b)
+}
+
+// decodeCheckpoint decodes and checks the checkpoint b, read from path.
+func decodeCheckpoint(path string, b []byte) (*Checkpoint, error) {
 	var cp Checkpoint
 	if err := json.Unmarshal(b, &cp); err != nil {
 		return nil, fmt.Errorf("checkpoint %s is corrupt (%v); run with --restart to discard it and start over", path, err)
@@ -247,12 +275,10 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 // folder, fsync, rename over the old one, fsync of the folder. Mode 0600.
 // crash is called at the crash points on the way.
 func (cp *Checkpoint) save(path string, crash func(point string)) error {
-	cp.Version, cp.Checksum = CheckpointVersion, ""
-	b, err := json.MarshalIndent(cp, "", "  ")
+	b, err := cp.encode()
 	if err != nil {
-		return fmt.Errorf("checkpoint: encode: %w", err)
+		return err
 	}
-	b = sealCheckpoint(append(b, '\n'))
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
@@ -291,6 +317,17 @@ func (cp *Checkpoint) save(path string, crash func(point string)) error {
 		return fmt.Errorf("checkpoint: sync %s: %w", dir, err)
 	}
 	return nil
+}
+
+// encode returns the checkpoint as it is written, sealed with its
+// checksum.
+func (cp *Checkpoint) encode() ([]byte, error) {
+	cp.Version, cp.Checksum = CheckpointVersion, ""
+	b, err := json.MarshalIndent(cp, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: encode: %w", err)
+	}
+	return sealCheckpoint(append(b, '\n')), nil
 }
 
 // checksumField is how the encoded checkpoint holds an empty Checksum,
@@ -335,7 +372,7 @@ func checksumMatches(b []byte, sum string) bool {
 
 // fileOf returns the checkpoint entry of a source as it is now.
 func fileOf(src readers.Source) (CheckpointFile, error) {
-	f := CheckpointFile{Path: absPath(src.Path), Size: src.Size, Fingerprint: src.Fingerprint, Format: src.Format, Status: StatusPending}
+	f := CheckpointFile{Path: absPath(src.Path), Size: src.Size, Fingerprint: src.Fingerprint, Format: src.Format, Status: StatusPending, Range: src.Range}
 	if src.Archive != "" {
 		return memberOf(src)
 	}
@@ -391,6 +428,8 @@ func (cp *Checkpoint) match(path string, files []CheckpointFile, options map[str
 			changed(k, fmt.Sprintf("the time window changed: option %s was %q, is now %q", k, was, now))
 		case "destination":
 			changed(k, fmt.Sprintf("the destination changed: option destination was %q, is now %q", was, now))
+		case "shard":
+			changed(k, fmt.Sprintf("the shard changed: the checkpoint is of shard %q, this run is shard %q (each shard keeps its own checkpoint)", was, now))
 		default:
 			changed(k, fmt.Sprintf("option %s was %q, is now %q", k, was, now))
 		}
@@ -410,6 +449,9 @@ func (cp *Checkpoint) match(path string, files []CheckpointFile, options map[str
 				i+1, was.Path, now.Path))
 		case filepath.IsAbs(was.Path) && was.Path != now.Path:
 			changed("sources", fmt.Sprintf("file %d was %s, is now %s", i+1, was.Path, now.Path))
+		case !sameRange(was.Range, now.Range) || (was.Range != nil && was.Size != now.Size):
+			changed("sources", fmt.Sprintf("%s: the part this shard reads was %s of %d bytes, is now %s of %d bytes: the file changed, or the shards were split otherwise",
+				now.Path, rangeText(was), was.Size, rangeText(now), now.Size))
 		case was.Status == StatusPending:
 			// Nothing of it was read: it is read as it is now.
 		case readers.IsObjectFingerprint(now.Fingerprint) && (was.Fingerprint != now.Fingerprint || was.Size != now.Size):
@@ -508,6 +550,10 @@ func (r *run) optionSet() map[string]string {
 		// Offsets are the same bytes in any encoding; the text is not.
 		o["encoding"] = strings.ToLower(ro.Encoding)
 	}
+	delete(o, "shard")
+	if sh := r.cfg.Shard; sh.active() {
+		o["shard"] = sh.String()
+	}
 	l := r.cfg.Limits
 	o["limits"] = fmt.Sprintf("%d/%d/%d", l.MaxBatchBytes, l.MaxMessageBytes, l.MaxMessages)
 	return o
@@ -535,12 +581,18 @@ func (r *run) resume(ctx context.Context) (*Checkpoint, mark, error) {
 		r.files[i] = f
 	}
 	if r.cfg.Restart {
+		if r.bucket != nil {
+			if err := r.bucket.removeRejectsCopy(ctx); err != nil {
+				return nil, mark{}, err
+			}
+			return nil, mark{}, r.bucket.remove(ctx)
+		}
 		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, mark{}, fmt.Errorf("checkpoint: %w", err)
 		}
 		return nil, mark{}, nil
 	}
-	cp, err := LoadCheckpoint(path)
+	cp, err := r.loadCheckpoint(ctx)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, mark{}, nil
 	}
@@ -565,6 +617,27 @@ func (r *run) resume(ctx context.Context) (*Checkpoint, mark, error) {
 	return cp, mark{File: len(r.sources)}, nil
 }
 
+// loadCheckpoint reads the run's checkpoint, from its bucket if it is
+// kept in one.
+func (r *run) loadCheckpoint(ctx context.Context) (*Checkpoint, error) {
+	if r.bucket == nil {
+		return LoadCheckpoint(r.cfg.CheckpointPath)
+	}
+	b, err := r.bucket.read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return decodeCheckpoint(r.bucket.url.name, b)
+}
+
+// saveCheckpoint writes cp, to its bucket if it is kept in one.
+func (r *run) saveCheckpoint(cp *Checkpoint) error {
+	if r.bucket != nil {
+		return r.bucket.save(cp, r.crash)
+	}
+	return cp.save(r.cfg.CheckpointPath, r.crash)
+}
+
 // restore sets the run's state where cp, the checkpoint resumed from (nil
 // on a fresh run), leaves it: the counts below its watermark, the rejects
 // file cut back to the offset it records, and the tracker's watermark at
@@ -586,15 +659,22 @@ func (r *run) restore(cp *Checkpoint, from mark) error {
 		for i, f := range cp.Files {
 			fileTallies[i] = tally{Read: f.Read, Delivered: f.Delivered, Rejected: f.Rejected, Filtered: f.Filtered}
 			if i < from.File {
-				r.cfg.Reader.Progress.Add(r.sources[i].Size)
+				r.cfg.Reader.Progress.Add(partBytes(r.sources[i]))
 			}
 		}
 		r.startDelivered = total0.Delivered
 		r.read.Store(total0.Read)
 		r.rejectsSeen.Store(total0.Rejected)
 	}
+	restored, err := r.prepareBucketRejects(cp)
+	if err != nil {
+		return err
+	}
 	if err := r.openRejectsFile(cp, offset); err != nil {
 		return err
+	}
+	if restored != "" {
+		r.rejectsCopied = restored
 	}
 	r.tracker = newTracker(r.cfg.MaxInFlight, len(r.sources), r.files != nil, from, total0, byReason, fileTallies, r.rejects.size())
 	if cp != nil {

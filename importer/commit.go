@@ -121,7 +121,7 @@ func (r *run) writeCheckpoint(complete bool) error {
 		}
 		cp.Files[i] = f
 	}
-	if err := cp.save(r.cfg.CheckpointPath, r.crash); err != nil {
+	if err := r.saveCheckpoint(cp); err != nil {
 		return err
 	}
 	r.checkpointSaved.Store(time.Now().UnixNano())

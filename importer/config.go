@@ -54,7 +54,11 @@ type Config struct {
 
 	// CheckpointPath is the checkpoint file. If it exists, the run resumes
 	// from it; it is written at most every CheckpointInterval and at the
-	// end. Default: "" (no checkpoint). Imports from stdin keep none.
+	// end. Default: "" (no checkpoint). Imports from stdin keep none. It
+	// may be an object in a bucket (IsBucketURL): s3://BUCKET/KEY,
+	// gs://BUCKET/KEY or azblob://CONTAINER/KEY, with the driver's options
+	// as the URL's query; its lock is then an object beside it (see
+	// LockStaleAfter).
 	CheckpointPath string
 	// CheckpointInterval is the longest time between checkpoint writes
 	// while batches are acknowledged; a write also happens as soon as half
@@ -140,6 +144,18 @@ type Config struct {
 	// the checkpoint then resumes at the next row, and Report.Complete is
 	// false. Default: 0, every row.
 	Limit int64
+
+	// Shard, if its Count is above 1, makes the run one of Count shards of
+	// the import, which reads only the parts of the sources that fall to
+	// it (see Parts) and is recorded in the checkpoint: a checkpoint of
+	// another shard is refused, and so is a shard whose checkpoint path,
+	// named by ShardCheckpointPath, has siblings of another count
+	// (*ShardCountError). Standard input cannot be split. With a Spec
+	// whose messageIds are derived from the rows' positions
+	// (Spec.PositionIDs), NDJSON files are not cut into byte ranges:
+	// their rows' ordinals are known only from the file's start. Default:
+	// no shards.
+	Shard Shard
 
 	// Sample, if set, is called with each of the first SampleRows rows read
 	// and what became of it, from the map stage, before the row is sent.
@@ -227,13 +243,16 @@ func (c *Config) Validate() error {
 	if c.DrainTimeout < 0 {
 		return fmt.Errorf("config: DrainTimeout is %s, want at least 0", c.DrainTimeout)
 	}
+	if err := c.Shard.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
 	if err := c.Limits.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
 	if most := c.Limits.WithDefaults().MaxMessages; c.Spec != nil && c.Spec.Entries() > most {
 		return fmt.Errorf("config: Limits.MaxMessages is %d, fewer than the %d messages a row of the mapping may make (messages:), which are sent in one batch", most, c.Spec.Entries())
 	}
-	return nil
+	return c.validateBucketPaths()
 }
 
 func (c Config) withDefaults() Config {

@@ -15,7 +15,20 @@ import (
 // (work/big.csv), or with the source spelled another way (./big.csv),
 // finds and resumes the checkpoint of the first run.
 func LocateCheckpoint(sources []string, mapping, destination string) string {
-	path := DefaultCheckpointPath(sources, mapping, destination)
+	return locate(sources, DefaultCheckpointPath(sources, mapping, destination))
+}
+
+// LocateShardCheckpoint is LocateCheckpoint for shard s of an import: it
+// finds the shard's checkpoint (ShardCheckpointPath) wherever
+// LocateCheckpoint would find the import's. Without shards, it is
+// LocateCheckpoint.
+func LocateShardCheckpoint(sources []string, mapping, destination string, s Shard) string {
+	return locate(sources, ShardCheckpointPath(DefaultCheckpointPath(sources, mapping, destination), s))
+}
+
+// locate returns the checkpoint named as path is, in .backfill/ of the
+// first folder LocateCheckpoint looks in where it exists, else path.
+func locate(sources []string, path string) string {
 	if exists(path) {
 		return path
 	}

@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,11 +18,18 @@ import (
 var ErrLocked = errors.New("in use by another run")
 
 // LockHolder is the record of the run that holds a lock: its process id,
-// the host it runs on and when it took the lock.
+// the host it runs on and when it took the lock. The lock of a checkpoint
+// in a bucket also records the run's id and its last heartbeat.
 type LockHolder struct {
 	PID   int       `json:"pid"`
 	Host  string    `json:"host"`
 	Since time.Time `json:"since"`
+	// Run is the id of the run (Report.RunID); set in the lock of a
+	// checkpoint in a bucket.
+	Run string `json:"run,omitempty"`
+	// Heartbeat is when the run last refreshed the lock of its
+	// checkpoint in a bucket (see LockStaleAfter).
+	Heartbeat time.Time `json:"heartbeat,omitzero"`
 }
 
 // LockedError is the error of a run whose checkpoint or rejects file is in
@@ -40,6 +48,10 @@ type LockedError struct {
 func (e *LockedError) Error() string {
 	if e.Holder == nil {
 		return fmt.Sprintf("%s %s is in use by another run; wait for it to end, or stop it", e.What, e.Path)
+	}
+	if !e.Holder.Heartbeat.IsZero() {
+		return fmt.Sprintf("%s %s is in use by another run (pid %d on host %s, since %s, last heartbeat %s); wait for it to end, or stop it: its lock is taken over once its heartbeat is %s old",
+			e.What, e.Path, e.Holder.PID, e.Holder.Host, e.Holder.Since.UTC().Format(time.RFC3339), e.Holder.Heartbeat.UTC().Format(time.RFC3339), LockStaleAfter)
 	}
 	return fmt.Sprintf("%s %s is in use by another run (pid %d on host %s, since %s); wait for it to end, or stop it",
 		e.What, e.Path, e.Holder.PID, e.Holder.Host, e.Holder.Since.UTC().Format(time.RFC3339))
@@ -151,21 +163,31 @@ func isDevice(path string) bool {
 
 // lockFiles takes the locks of the run's checkpoint and rejects file, those
 // it has (a rejects file that is a device, as /dev/null, takes none), and
-// returns the function that releases them.
-func (c *Config) lockFiles(started time.Time) (func(), error) {
+// returns the function that releases them. A checkpoint in a bucket is
+// opened, and returned, with its lock taken for the run runID.
+func (c *Config) lockFiles(ctx context.Context, started time.Time, runID string) (func(), *bucketCheckpoint, error) {
 	var held []*fileLock
+	var bucket *bucketCheckpoint
 	release := func() {
 		for _, l := range held {
 			l.unlock()
 		}
+		if bucket != nil {
+			bucket.unlock()
+		}
 	}
-	if c.CheckpointPath != "" {
+	if IsBucketURL(c.CheckpointPath) {
+		var err error
+		if bucket, err = lockBucketCheckpoint(ctx, c.CheckpointPath, started, runID); err != nil {
+			return nil, nil, err
+		}
+	} else if c.CheckpointPath != "" {
 		if err := os.MkdirAll(filepath.Dir(c.CheckpointPath), 0o700); err != nil {
-			return nil, fmt.Errorf("checkpoint %s: %w", c.CheckpointPath, err)
+			return nil, nil, fmt.Errorf("checkpoint %s: %w", c.CheckpointPath, err)
 		}
 		l, err := lockFile("checkpoint", c.CheckpointPath, started)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		held = append(held, l)
 	}
@@ -176,9 +198,9 @@ func (c *Config) lockFiles(started time.Time) (func(), error) {
 		l, err := lockFile("rejects file", c.RejectsPath, started)
 		if err != nil {
 			release()
-			return nil, err
+			return nil, nil, err
 		}
 		held = append(held, l)
 	}
-	return release, nil
+	return release, bucket, nil
 }

@@ -20,7 +20,7 @@ type ownFile struct {
 func (c *Config) ownFiles() []ownFile {
 	var paths []string
 	for _, p := range []string{c.CheckpointPath, c.RejectsPath} {
-		if p != "" {
+		if p != "" && !IsBucketURL(p) {
 			paths = append(paths, p, LockPath(p))
 		}
 	}
@@ -42,6 +42,9 @@ func (c *Config) ownFiles() []ownFile {
 // path is, whatever its name, if any: a rejects file that a run moved
 // aside from the run's rejects file counts as the rejects file.
 func (c *Config) isOwnFile(path string, own []ownFile) (string, bool) {
+	if IsBucketURL(path) {
+		return c.isOwnObject(path)
+	}
 	abs, _ := filepath.Abs(path)
 	st, _ := os.Stat(path)
 	for _, o := range own {

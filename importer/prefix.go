@@ -248,7 +248,7 @@ func verifyPrefix(ctx context.Context, p *readers.Prefix, was CheckpointFile, wa
 		if p.Digest() != want {
 			return changed, nil
 		}
-		if was.Status == StatusDone {
+		if was.Status == StatusDone && was.Range == nil {
 			end, err := p.AtEnd()
 			if err != nil {
 				return "", err

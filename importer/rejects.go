@@ -17,7 +17,9 @@ import (
 // Reject is one line of the rejects file: where the row was, why it was
 // refused, the run that refused it and when, and its raw bytes (as text,
 // or base64 when they are not UTF-8), with what it takes to write the row
-// back out in its source format (see WriteRejectedRows).
+// back out in its source format (see WriteRejectedRows). A row of a byte
+// range that starts mid-file (a shard's part of a file) has no Line: its
+// Offset names it, and its Row counts from the range's start.
 type Reject struct {
 	File   string `json:"file"`
 	Line   int64  `json:"line,omitempty"`

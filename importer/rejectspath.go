@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -20,7 +21,21 @@ import (
 // is at checkpointPath: beside it, named after it, ".rejects.ndjson" in
 // place of its extension (".backfill/3f2a….json" keeps its rejects in
 // ".backfill/3f2a….rejects.ndjson"), so that two imports never share one.
+// The rejects file of a checkpoint in a bucket, which is appended to, is a
+// local file: under .backfill in the working folder, in a folder named
+// after the store and the bucket, named after the checkpoint's key
+// ("s3://logs/jobs/may.json" keeps its rejects in
+// ".backfill/s3-logs/jobs/may.rejects.ndjson").
 func RejectsPathFor(checkpointPath string) string {
+	if IsBucketURL(checkpointPath) {
+		if o, err := parseObjectURL(checkpointPath); err == nil {
+			scheme, rest, _ := strings.Cut(o.name, "://")
+			bucket, _, _ := strings.Cut(rest, "/")
+			key := strings.TrimPrefix(path.Clean("/"+o.key), "/")
+			key = strings.TrimSuffix(key, path.Ext(key))
+			return filepath.Join(DefaultCheckpointDir, scheme+"-"+bucket, filepath.FromSlash(key)) + ".rejects.ndjson"
+		}
+	}
 	return strings.TrimSuffix(checkpointPath, filepath.Ext(checkpointPath)) + ".rejects.ndjson"
 }
 

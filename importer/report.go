@@ -63,6 +63,10 @@ type Report struct {
 	// rejects file carries.
 	RunID          string `json:"run_id,omitempty"`
 	CheckpointPath string `json:"checkpoint,omitempty"`
+	// Shard is the run's shard, "INDEX/COUNT" (Config.Shard), if the
+	// import is split into shards; Files then counts the parts of the
+	// sources that fell to it.
+	Shard string `json:"shard,omitempty"`
 	// CheckpointSaved is set when the run's last write of its checkpoint
 	// succeeded, so that it records where the run stopped. A run whose
 	// last write failed leaves the checkpoint an earlier write made, which
@@ -132,7 +136,15 @@ func (r *Report) Summary() string {
 	if r.Files == 1 {
 		files = "file"
 	}
-	fmt.Fprintf(&b, "import %s in %s: %d %s, %d rows read\n", status,
+	what := "import"
+	if r.Shard != "" {
+		what = "shard " + r.Shard + " of the import"
+		files = "parts of the sources"
+		if r.Files == 1 {
+			files = "part of the sources"
+		}
+	}
+	fmt.Fprintf(&b, "%s %s in %s: %d %s, %d rows read\n", what, status,
 		time.Duration(r.DurationSeconds*float64(time.Second)).Round(time.Millisecond), r.Files, files, r.RowsRead)
 	label := r.DeliveredLabel
 	if label == "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"sync"
@@ -19,6 +20,7 @@ import (
 // run holds the state of one import shared by its stages.
 type run struct {
 	cfg         Config
+	bucket      *bucketCheckpoint // the checkpoint, when it is kept in a bucket
 	sources     []readers.Source
 	files       []CheckpointFile // nil without a checkpoint
 	options     map[string]string
@@ -130,13 +132,14 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	cfg = cfg.withDefaults()
 	// One run at a time per checkpoint and per rejects file, before
 	// anything is read.
-	unlock, err := cfg.lockFiles(start)
+	id := newRunID()
+	unlock, bucket, err := cfg.lockFiles(ctx, start, id)
 	if err != nil {
 		return Report{}, err
 	}
 	defer unlock()
 	r := &run{cfg: cfg, started: start.UTC(), interrupted: func() bool { return ctx.Err() != nil },
-		repeats: newRepeats(cfg.RepeatedIDLimit), id: newRunID()}
+		repeats: newRepeats(cfg.RepeatedIDLimit), id: id, bucket: bucket}
 	if cfg.Spec != nil && cfg.Reader.Select == nil {
 		// Formats that can skip columns (Parquet) read only those the
 		// mapping uses. The choice follows from the spec, which the
@@ -166,13 +169,32 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if r.sources, err = r.withoutOwnFiles(sources); err != nil {
 		return Report{}, err
 	}
+	if cfg.Shard.active() {
+		if err := checkShardCount(cfg.CheckpointPath, cfg.Shard); err != nil {
+			return Report{}, err
+		}
+		shard := cfg.Shard
+		if cfg.Spec != nil && cfg.Spec.PositionIDs() {
+			// A byte range that starts mid-file does not know the
+			// ordinals of its rows, which their messageIds hold.
+			shard.SplitBytes = math.MaxInt64
+		}
+		if r.sources, err = Parts(cfg.Sources, r.sources, r.cfg.Reader, shard); err != nil {
+			return Report{}, err
+		}
+		if len(r.sources) == 0 {
+			// No part of the sources falls to this shard: it has
+			// nothing to read, and keeps no checkpoint.
+			return Report{Complete: true, DeliveredLabel: cfg.DeliveredLabel, BrokenLinks: r.brokenLinks, Shard: cfg.Shard.String()}, nil
+		}
+	}
 	sources = r.sources
 	r.inputs = make([]inputInfo, len(sources))
 	r.options = r.optionSet()
 	r.dir, _ = os.Getwd()
 	var total int64
 	for _, s := range sources {
-		total += s.Size
+		total += partBytes(s)
 	}
 	// Check the mapping against every source before anything is sent,
 	// or a checkpoint written.
@@ -235,6 +257,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 
 	rep := r.report(len(sources), total, time.Since(start))
 	rep.Complete = complete
+	if cfg.Shard.active() {
+		rep.Shard = cfg.Shard.String()
+	}
 	rep.Limit, rep.LimitReached = cfg.Limit, r.limit.reached
 	rep.Resumed = cp != nil
 	rep.CheckpointPath = cfg.CheckpointPath

@@ -72,6 +72,8 @@ type objectPlan struct {
 	// from is the object column whose remaining members the object
 	// takes, or nil.
 	from *colRef
+	// fromExpr computes, instead, the object whose members it takes.
+	fromExpr *exprPlan
 	// rules apply to the remaining columns (or members) the object takes:
 	// those without a rule keep their name and their value as read.
 	rules map[string]remainingRule
@@ -322,6 +324,13 @@ func (s *Spec) Compile(schema []string, opts Options) (Mapper, error) {
 			p.from = &ref
 			claimed[obj.from] = true
 		}
+		if obj.fromExpr != nil {
+			container, takes = exprContainer, true
+			p.fromExpr = obj.fromExpr.plan(rc)
+			for _, c := range obj.fromExpr.names {
+				claimed[c] = true
+			}
+		}
 		for _, c := range obj.include {
 			if indexOf(obj.exclude, c) >= 0 {
 				continue
@@ -371,10 +380,15 @@ func (s *Spec) Compile(schema []string, opts Options) (Mapper, error) {
 			renameGlobs, from = obj.renameGlobs, obj.from
 		}
 		excludeGlobs := allExcludeGlobs(s, from)
+		if obj != nil && obj.fromExpr != nil {
+			excludeGlobs = obj.excludeGlobs
+		}
 		if excludeGlobs != nil || renameGlobs != nil {
 			p.globs = &objectGlobs{exclude: excludeGlobs, rename: renameGlobs}
 		}
 		switch {
+		case p.fromExpr != nil:
+			p.rules = remainingRules(s, obj, exprContainer, claimed, p.nodes, ruleRenames[o])
 		case p.from != nil:
 			p.rules = remainingRules(s, obj, obj.from, claimed, p.nodes, ruleRenames[o])
 		case takesRowRest[o]:

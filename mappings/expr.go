@@ -41,21 +41,18 @@ type exprSpec struct {
 	path  string // the spec key, such as "userId" or "drop.internal"
 	prog  *vm.Program
 	names []string // the columns it reads, in order of appearance
+	// byIndex is prog reading column names[j] from the machine's
+	// variable base+j (columnsAsVariables); nil when prog runs with a
+	// map env.
+	byIndex *vm.Program
+	base    int
 }
 
-// exprPlan is an expression compiled for one schema: the columns it reads
-// resolved once, and a pool of machines with their environments, one per
-// goroutine that maps rows.
+// exprPlan is an expression compiled for one schema: the columns it reads,
+// resolved once.
 type exprPlan struct {
 	spec *exprSpec
 	cols []colRef
-	pool sync.Pool // of *exprState
-}
-
-// exprState is one machine and the environment it runs in.
-type exprState struct {
-	vm  vm.VM
-	env map[string]any
 }
 
 // dropRule is a named condition: a row it matches is filtered.
@@ -156,6 +153,7 @@ var exprFunctions = []exprFunction{
 	{"replaceRegex", fnReplaceRegex},
 	{"object", fnObject},
 	{"parseTime", fnParseTime},
+	{"sortedKeys", fnSortedKeys},
 }
 
 // argText returns an argument as text: a string as it is, a number as its
@@ -215,7 +213,13 @@ func textFunc(name string, f func(string) string) func(args ...any) (any, error)
 		if err != nil {
 			return nil, err
 		}
-		return f(s), nil
+		out := f(s)
+		if arg, ok := args[0].(string); ok && out == arg {
+			// The text as it came, boxed already: lower of a text
+			// in lower case allocates nothing.
+			return args[0], nil
+		}
+		return out, nil
 	}
 }
 
@@ -554,6 +558,9 @@ func (p *specParser) parseExpr(n *yaml.Node, path string) (*exprSpec, error) {
 		return nil, e.errorAt(p.spec.name, cv.at, cv.err.Error())
 	}
 	e.names = v.names
+	if fast, base, ok := columnsAsVariables(e.prog, e.names); ok {
+		e.byIndex, e.base = fast, base
+	}
 	for _, name := range e.names {
 		if err := checkPath(name); err != nil || name == "" {
 			return nil, p.errorf(n, path, "expression %q: %q is not a column name", src, name)
@@ -748,23 +755,37 @@ func (e *exprSpec) plan(rc *refCompiler) *exprPlan {
 
 // eval runs the expression on a row.
 func (pl *exprPlan) eval(c *rowCtx) (any, error) {
-	st, _ := pl.pool.Get().(*exprState)
-	if st == nil {
-		st = &exprState{env: make(map[string]any, len(pl.cols))}
+	e, m := pl.spec, exprMachines.Get().(*exprMachine)
+	var vars []any
+	if e.byIndex != nil {
+		vars = m.variables(e.base + len(pl.cols))[e.base:]
+	} else {
+		if m.env == nil {
+			m.env = make(map[string]any, len(pl.cols))
+		}
+		clear(m.env)
 	}
 	for i := range pl.cols {
 		col := &pl.cols[i]
 		v, err := exprValue(c.get(col), col)
 		if err != nil {
-			pl.pool.Put(st)
+			exprMachines.Put(m)
 			return nil, fmt.Errorf("column %q: %w", col.name, err)
 		}
-		st.env[col.name] = v
+		if vars != nil {
+			vars[i] = v
+		} else {
+			m.env[col.name] = v
+		}
 	}
-	// The env keeps the row's values until the next row overwrites them:
-	// each run sets every column the program reads.
-	out, err := st.vm.Run(pl.spec.prog, st.env)
-	pl.pool.Put(st)
+	var out any
+	var err error
+	if e.byIndex != nil {
+		out, err = m.vm.Run(e.byIndex, nil)
+	} else {
+		out, err = m.vm.Run(e.prog, m.env)
+	}
+	exprMachines.Put(m)
 	return out, err
 }
 
@@ -883,6 +904,7 @@ func numbers(v any) any {
 // resultJSON returns the JSON of an expression's result for an object's
 // member; ok is false for null, which leaves the member out.
 func resultJSON(v any) (string, bool, error) {
+	v = stringKeys(v)
 	switch x := v.(type) {
 	case nil:
 		return "", false, nil

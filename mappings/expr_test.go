@@ -21,7 +21,7 @@ func TestExprCompileErrors(t *testing.T) {
 		{"syntax", head + "userId: {expr: 'lower(email'}\n",
 			`m.yaml:4:27: userId: expression "lower(email": unexpected token EOF`},
 		{"now", head + "userId: {expr: 'string(now())'}\n",
-			`m.yaml:4:24: userId: expression "string(now())": unknown function now (the functions are lower, upper, trim, coalesce, sha256, xxhash, split, match, replaceRegex, object, parseTime, and expr's built-ins but now, date, duration, timezone, keys, values and toPairs)`},
+			`m.yaml:4:24: userId: expression "string(now())": unknown function now (the functions are lower, upper, trim, coalesce, sha256, xxhash, split, match, replaceRegex, object, parseTime, sortedKeys, and expr's built-ins but now, date, duration, timezone, keys, values and toPairs)`},
 		{"date", head + "userId: u\ndrop:\n  old: 'date(ts) < date(\"2020-01-01\")'\n",
 			`m.yaml:6:9: drop.old: expression "date(ts) < date(\"2020-01-01\")": unknown function date`},
 		{"keys", head + "userId: {expr: 'join(keys(payload), \",\")'}\n",

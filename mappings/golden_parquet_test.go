@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/xitongsys/parquet-go/writer"
@@ -15,7 +16,8 @@ import (
 	"github.com/backfillhq/backfill/readers"
 )
 
-// Golden cases with an input.parquet are read with the Parquet reader,
+// Golden cases with an input.parquet are read with the Parquet reader
+// (a case named preset_NAME_parquet with the preset NAME),
 // as an import reads them: with the mapping's bytes columns as
 // readers.Options.Bytes. Their inputs are written by goldenParquetInputs
 // (rewritten with -update): strings as Impala, Hive and Spark without
@@ -83,6 +85,41 @@ type ga4Event struct {
 	EventParams    []ga4Param `parquet:"name=event_params, type=MAP, convertedtype=LIST"`
 }
 
+// ga4TypedValue, ga4TypedParam, ga4Geo and ga4Row are rows of
+// preset_ga4_parquet: GA4's BigQuery export with every kind of typed
+// value, read by preset:ga4.
+type ga4TypedValue struct {
+	StringValue *string  `parquet:"name=string_value, type=BYTE_ARRAY, convertedtype=UTF8"`
+	IntValue    *int64   `parquet:"name=int_value, type=INT64"`
+	FloatValue  *float64 `parquet:"name=float_value, type=DOUBLE"`
+	DoubleValue *float64 `parquet:"name=double_value, type=DOUBLE"`
+}
+
+type ga4TypedParam struct {
+	Key   string         `parquet:"name=key, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Value *ga4TypedValue `parquet:"name=value"`
+}
+
+type ga4Geo struct {
+	City    *string `parquet:"name=city, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Country *string `parquet:"name=country, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Region  *string `parquet:"name=region, type=BYTE_ARRAY, convertedtype=UTF8"`
+}
+
+type ga4Row struct {
+	EventDate      string          `parquet:"name=event_date, type=BYTE_ARRAY, convertedtype=UTF8"`
+	EventTimestamp int64           `parquet:"name=event_timestamp, type=INT64"`
+	EventName      string          `parquet:"name=event_name, type=BYTE_ARRAY, convertedtype=UTF8"`
+	EventParams    []ga4TypedParam `parquet:"name=event_params, type=MAP, convertedtype=LIST"`
+	UserID         *string         `parquet:"name=user_id, type=BYTE_ARRAY, convertedtype=UTF8"`
+	UserPseudoID   *string         `parquet:"name=user_pseudo_id, type=BYTE_ARRAY, convertedtype=UTF8"`
+	UserProperties []ga4TypedParam `parquet:"name=user_properties, type=MAP, convertedtype=LIST"`
+	Geo            *ga4Geo         `parquet:"name=geo"`
+	Platform       string          `parquet:"name=platform, type=BYTE_ARRAY, convertedtype=UTF8"`
+}
+
+func f64(f float64) *float64 { return &f }
+
 func i64(i int64) *int64 { return &i }
 
 func str(s string) *string { return &s }
@@ -113,6 +150,29 @@ var goldenParquetInputs = map[string]struct {
 			{Key: "value", Value: &ga4Value{IntValue: i64(30)}},
 		}},
 		ga4Event{EventName: "session_start", EventTimestamp: 1709294470000000, UserPseudoID: "789.1"},
+	}},
+	"preset_ga4_parquet": {new(ga4Row), []any{
+		ga4Row{EventDate: "20240301", EventTimestamp: 1709294400123456, EventName: "page_view", UserPseudoID: str("1234567890.1709294000"), EventParams: []ga4TypedParam{
+			{Key: "page_location", Value: &ga4TypedValue{StringValue: str("https://example.com/pricing")}},
+			{Key: "page_title", Value: &ga4TypedValue{StringValue: str("Pricing")}},
+			{Key: "ga_session_id", Value: &ga4TypedValue{IntValue: i64(1709294000)}},
+			{Key: "engagement_time_msec", Value: &ga4TypedValue{IntValue: i64(1200)}},
+		}, Geo: &ga4Geo{City: str("Lisbon"), Country: str("Portugal"), Region: str("Lisbon")}, Platform: "WEB"},
+		ga4Row{EventDate: "20240301", EventTimestamp: 1709294460000000, EventName: "purchase", UserID: str("U-9"), UserPseudoID: str("1234567890.1709294000"), EventParams: []ga4TypedParam{
+			{Key: "transaction_id", Value: &ga4TypedValue{StringValue: str("T-1001")}},
+			{Key: "value", Value: &ga4TypedValue{DoubleValue: f64(129.95)}},
+			{Key: "tax", Value: &ga4TypedValue{FloatValue: f64(21.5)}},
+			{Key: "items_count", Value: &ga4TypedValue{IntValue: i64(2)}},
+		}, UserProperties: []ga4TypedParam{
+			{Key: "plan", Value: &ga4TypedValue{StringValue: str("pro")}},
+			{Key: "lifetime_orders", Value: &ga4TypedValue{IntValue: i64(7)}},
+		}, Platform: "WEB"},
+		ga4Row{EventDate: "20240301", EventTimestamp: 1709294480000000, EventName: "screen_view", UserID: str("U-42"), UserPseudoID: str("f1e2d3c4b5a69788"), EventParams: []ga4TypedParam{
+			{Key: "firebase_screen", Value: &ga4TypedValue{StringValue: str("Checkout")}},
+			{Key: "engagement_time_msec", Value: &ga4TypedValue{IntValue: i64(850)}},
+		}, Platform: "ANDROID"},
+		// Neither user_id nor user_pseudo_id: a reject.
+		ga4Row{EventDate: "20240301", EventTimestamp: 1709294490000000, EventName: "user_engagement", Platform: "WEB"},
 	}},
 	"parquet_passthrough_byte_arrays": {new(plainMessage), []any{
 		plainMessage{Type: "track", MessageID: "b1", UserID: "user-1", Event: "Order Completed", Timestamp: "2023-11-14T22:13:20Z",
@@ -168,7 +228,11 @@ func TestGoldenParquet(t *testing.T) {
 			}
 			opts := loadGoldenOptions(t, dir)
 			var ropts readers.Options
-			spec, err := LoadSpec(filepath.Join(dir, "mapping.yaml"))
+			specPath := filepath.Join(dir, "mapping.yaml")
+			if preset, ok := strings.CutPrefix(name, "preset_"); ok {
+				specPath = "preset:" + strings.TrimSuffix(preset, "_parquet")
+			}
+			spec, err := LoadSpec(specPath)
 			switch {
 			case err == nil:
 				ropts.Bytes = spec.BytesColumns()

@@ -210,7 +210,7 @@ func isNumberKind(k byte) bool {
 // left out by the writer.
 func (m *specMapper) writeObject(c *rowCtx, o int, rowRest bool, w *sink.MessageWriter) error {
 	p := &m.objects[o]
-	if len(p.nodes) == 0 && p.from == nil && !rowRest {
+	if len(p.nodes) == 0 && p.from == nil && p.fromExpr == nil && !rowRest {
 		return nil
 	}
 	row := c.row
@@ -223,6 +223,10 @@ func (m *specMapper) writeObject(c *rowCtx, o int, rowRest bool, w *sink.Message
 		}
 	}
 	switch {
+	case p.fromExpr != nil:
+		if err := m.writeExprMembers(c, o, w); err != nil {
+			return err
+		}
 	case p.from != nil:
 		if err := m.writeMembers(c, o, w); err != nil {
 			return err

@@ -110,7 +110,7 @@ func (g *objectGlobs) rule(name string, r remainingRule, had bool) (remainingRul
 // that column, which a header does not show.
 func checkGlobs(s *Spec, schema []string) error {
 	for _, obj := range s.objects {
-		if obj == nil || obj.from != "" {
+		if obj == nil || obj.from != "" || obj.fromExpr != nil {
 			continue // its patterns match the members of its from column
 		}
 		for _, list := range [][]globPattern{obj.includeGlobs, obj.excludeGlobs, obj.renameGlobs} {
@@ -176,7 +176,7 @@ func excludedByGlob(s *Spec, name string) bool {
 func allExcludeGlobs(s *Spec, from string) []globPattern {
 	var out []globPattern
 	for _, o := range s.objects {
-		if o != nil && o.from == from {
+		if o != nil && o.from == from && o.fromExpr == nil {
 			out = append(out, o.excludeGlobs...)
 		}
 	}

@@ -50,7 +50,8 @@ import (
 //
 // Expressions (see expr.go). The type ({expr: …}, with an optional
 // default), any text field ({expr: …}), a member of values ({expr: …})
-// and each drop rule may be an expression of github.com/expr-lang/expr
+// an object's from (see objectfrom.go) and each drop rule may be an
+// expression of github.com/expr-lang/expr
 // over the row's columns, compiled when the spec is parsed; a syntax
 // error names the file, the line and the column. A row a drop rule
 // matches is filtered (FilterError, which is ErrFiltered); a row for which
@@ -367,6 +368,9 @@ type objectSpec struct {
 	renamed    []string // the keys of rename, in the spec's order
 	values     []constMember
 	from       string
+	// fromExpr, instead of from, computes per row the object whose
+	// members the object takes (see objectfrom.go).
+	fromExpr *exprSpec
 	// includeGlobs, excludeGlobs and renameGlobs are the patterns among
 	// the names of include, exclude and rename (see patterns.go).
 	includeGlobs, excludeGlobs, renameGlobs []globPattern
@@ -386,7 +390,7 @@ func (o *objectSpec) takesRest() bool {
 // columns too when it is the message type's default object and no other
 // object takes them.
 func (o *objectSpec) explicitOnly() bool {
-	return !o.hasInclude && o.from == "" && len(o.exclude) == 0 && len(o.excludeGlobs) == 0 && len(o.renameGlobs) == 0 &&
+	return !o.hasInclude && o.from == "" && o.fromExpr == nil && len(o.exclude) == 0 && len(o.excludeGlobs) == 0 && len(o.renameGlobs) == 0 &&
 		(len(o.values) > 0 || len(o.rename) > 0)
 }
 
@@ -641,7 +645,7 @@ func (p *specParser) parse(doc *yaml.Node) error {
 		}
 	}
 	for o, obj := range s.objects {
-		if obj == nil || !obj.takesRest() {
+		if obj == nil || !obj.takesRest() || obj.fromExpr != nil {
 			continue
 		}
 		if obj.from != "" {
@@ -1116,6 +1120,12 @@ func (p *specParser) parseObject(n *yaml.Node, o int) error {
 				return err
 			}
 		case "from":
+			if v.Kind == yaml.MappingNode {
+				if obj.fromExpr, err = p.fromExpr(v, path); err != nil {
+					return err
+				}
+				continue
+			}
 			if obj.from, err = p.column(v, path); err != nil {
 				return err
 			}
@@ -1194,6 +1204,12 @@ func (p *specParser) parseObject(n *yaml.Node, o int) error {
 		default:
 			return p.errorf(k, name, "unknown key %q (want include, exclude, rename, values or from)", k.Value)
 		}
+	}
+	if obj.fromExpr != nil && obj.hasInclude {
+		return p.errorf(includeNode, name+".include", "an object with from takes the members of the object its expression gives; include picks columns: use one or the other")
+	}
+	if obj.fromExpr != nil && len(obj.exclude) > 0 {
+		return p.errorf(n, name+".exclude", "%q: the members of the object an expression gives are left out by patterns (\"$mp_*\"), or by the expression itself", obj.exclude[0])
 	}
 	if obj.from != "" && obj.hasInclude {
 		return p.errorf(includeNode, name+".include", "an object with from takes the members of %q; include picks columns: use one or the other", obj.from)

@@ -257,7 +257,7 @@ func TestMixpanelLocalTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const format = "  format: unix\n"
+	const format = "  format: [unix, unix_ms]\n"
 	if !strings.Contains(string(src), format) {
 		t.Fatalf("the preset has no line %q", format)
 	}
@@ -272,7 +272,7 @@ func TestMixpanelLocalTime(t *testing.T) {
 		{"as shipped", format, time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC), ""},
 		{"local_unix", "  format: local_unix\n  timezone: America/Los_Angeles\n", time.Date(2024, 3, 1, 20, 0, 0, 0, time.UTC), ""},
 		{"unix with a timezone", format + "  timezone: America/Los_Angeles\n", time.Time{},
-			"timestamp.timezone: format unix counts seconds since 1970-01-01T00:00:00Z, an instant, which timezone: cannot shift: remove timezone:, or use format: local_unix if the counts are of wall-clock time in America/Los_Angeles"},
+			`timestamp.timezone: timezone: applies to none of the formats ["unix", "unix_ms"] (an epoch counts from an instant, an offset says its own zone): remove it`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s, err := ParseSpec([]byte(strings.Replace(string(src), format, tt.replace, 1)), "mixpanel.yaml")

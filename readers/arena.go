@@ -28,6 +28,7 @@ type rowArena struct {
 	values []any
 	texts  []string
 	json   []json.RawMessage
+	spans  []uint32
 }
 
 // copyBytes returns a copy of b that the arena owns; nil for an empty b.
@@ -92,6 +93,9 @@ func (a *rowArena) newTexts(n int) []string { return carve(&a.texts, n) }
 
 // newJSON returns a slice of n nil JSON texts, for Row.JSON.
 func (a *rowArena) newJSON(n int) []json.RawMessage { return carve(&a.json, n) }
+
+// newSpans returns a slice of n zero offsets, for Row.spans.
+func (a *rowArena) newSpans(n int) []uint32 { return carve(&a.spans, n) }
 
 // carve returns the next n zero elements of the block *b, starting a new
 // block when it has too few left.

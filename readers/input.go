@@ -48,6 +48,7 @@ type countingReader struct {
 	progress *atomic.Int64
 	pos      int64 // offset of the next byte of the file
 	high     int64 // furthest offset reported
+	limit    int64 // if positive, no offset past it is reported (the end of a range read)
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
@@ -60,11 +61,15 @@ func (c *countingReader) Read(p []byte) (int, error) {
 }
 
 func (c *countingReader) report() {
-	if c.pos > c.high {
+	pos := c.pos
+	if c.limit > 0 && pos > c.limit {
+		pos = c.limit
+	}
+	if pos > c.high {
 		if c.progress != nil {
-			c.progress.Add(c.pos - c.high)
+			c.progress.Add(pos - c.high)
 		}
-		c.high = c.pos
+		c.high = pos
 	}
 }
 

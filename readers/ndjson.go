@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"unicode/utf8"
 
 	"github.com/backfillhq/backfill/internal/jsontext"
@@ -30,7 +31,8 @@ type ndjsonReader struct {
 	s     *stream
 	max   int
 	row   int64 // ordinal of the last row returned
-	line  int64 // line of the next unconsumed byte
+	line  int64 // line of the next unconsumed byte; 0 in a range that starts mid-file
+	end   int64 // a range's end: rows that start here or later are not read; 0: none
 	calls uint
 	err   error // sticky: io.EOF or a fatal error
 
@@ -40,6 +42,7 @@ type ndjsonReader struct {
 	keys  map[string]string // interned keys
 	names []string          // scratch: the current row's keys
 	vals  []json.RawMessage // scratch: the current row's values
+	spans []uint32          // scratch: where in the row's text each value is, as Row.spans
 	last  []string          // the previous row's names, shared when equal
 	// lastPlain reports that the keys of last are written in JSON
 	// without escapes, so that the text of each is the key in quotes.
@@ -132,11 +135,16 @@ func (r *ndjsonReader) Next(ctx context.Context) (Row, error) {
 func (r *ndjsonReader) nextLine(ctx context.Context) (Row, error) {
 	for {
 		pos := Position{File: r.src.Path, Line: r.line, Offset: r.s.offset()}
+		if r.end > 0 && pos.Offset >= r.end {
+			return Row{}, io.EOF
+		}
 		data, tooLong, err := r.readLine(ctx)
 		if err != nil {
 			return Row{}, r.fatal(ctx, err)
 		}
-		r.line++
+		if r.line > 0 {
+			r.line++
+		}
 		if tooLong {
 			r.row++
 			pos.Row = r.row
@@ -219,7 +227,7 @@ func (r *ndjsonReader) parse(raw []byte, pos Position) (Row, error) {
 		}
 		return rowErr(ReasonNotObject, fmt.Errorf("JSON %s is not an object", jsonKind(raw)))
 	}
-	r.names, r.vals = r.names[:0], r.vals[:0]
+	r.names, r.vals, r.spans = r.names[:0], r.vals[:0], r.spans[:0]
 	var seen [4]uint64 // a 256-bit filter of key hashes to find duplicates cheaply
 	// Rows mostly repeat the keys of the row before: while they do, each
 	// key is expected to be the next of r.last and needs no scan.
@@ -254,12 +262,16 @@ func (r *ndjsonReader) parse(raw []byte, pos Position) (Row, error) {
 			// which matched r.last too.
 			if j := indexOf(r.names, name); j >= 0 {
 				r.vals[j] = value // the last of duplicate keys wins
+				end := it.End()
+				r.spans[2*j], r.spans[2*j+1] = uint32(end-len(value)), uint32(end)
 				continue
 			}
 		}
 		seen[h>>6] |= 1 << (h & 63)
 		r.names = append(r.names, name)
 		r.vals = append(r.vals, value)
+		end := it.End()
+		r.spans = append(r.spans, uint32(end-len(value)), uint32(end))
 	}
 	if len(r.names) == 0 {
 		return Row{Pos: pos, Source: r.src, Raw: raw}, nil
@@ -270,10 +282,16 @@ func (r *ndjsonReader) parse(raw []byte, pos Position) (Row, error) {
 		copy(names, r.names)
 		r.last, r.lastPlain = names, plainKeys(names)
 	}
-	vals := r.arena.newJSON(len(r.vals))
-	copy(vals, r.vals)
-	values := marks(jsonMarks, len(vals), &r.arena, inJSON{})
-	return Row{Pos: pos, Source: r.src, Raw: raw, names: names, values: values, raws: vals, plain: plainStrings(raw)}, nil
+	values := marks(jsonMarks, len(r.vals), &r.arena, inJSON{})
+	row := Row{Pos: pos, Source: r.src, Raw: raw, names: names, values: values, plain: plainStrings(raw)}
+	if len(raw) <= math.MaxUint32 {
+		row.spans = r.arena.newSpans(len(r.spans))
+		copy(row.spans, r.spans)
+	} else {
+		row.raws = r.arena.newJSON(len(r.vals))
+		copy(row.raws, r.vals)
+	}
+	return row, nil
 }
 
 // plainStrings reports whether the valid UTF-8 JSON text raw holds no

@@ -36,6 +36,10 @@ type Source struct {
 	// and Member the member's name in it ("1234/1234_2024-01-01_0#0.json.gz");
 	// both empty for a file or stdin.
 	Archive, Member string
+	// Range, if set, is the part of the source to read (Split): a byte
+	// range of a plain NDJSON file, or a run of row groups of a Parquet
+	// file. Default (nil): all of it.
+	Range *Range
 
 	zip *zipEntry // where Expand found the member in Archive
 	obj *object   // the object in a bucket, and its version, that Expand listed
@@ -99,7 +103,8 @@ type Options struct {
 	// Progress, if set, is increased by the bytes read from the underlying
 	// files (compressed bytes for compressed files), for progress bars.
 	// Bytes a resumed plain file skips by seeking count as read, and no
-	// byte counts twice.
+	// byte counts twice. A byte range of a file (Source.Range) counts the
+	// file's bytes up to the range's end, those before it as skipped.
 	Progress *atomic.Int64
 	// BrokenLink, if set, is called by Expand once for each symbolic link
 	// inside a folder or glob whose target does not exist or cannot be
@@ -229,6 +234,11 @@ func ExpandContext(ctx context.Context, args []string, opts Options) ([]Source, 
 // blocks while it reads the first bytes (and a CSV header, or a Parquet
 // footer). The returned Reader is a Schemer for CSV and Parquet.
 //
+// A source with a Range (Split) is read in part: the rows that start in
+// its byte range of a plain NDJSON file, or its row groups of a Parquet
+// file. The rows of a byte range that starts mid-file have no line (see
+// Position).
+//
 // Parquet is read from a regular file (not standard input, and not from
 // inside gzip or zstd), one row group at a time and within it in batches
 // of rows, reading only the columns of Options.Select when it is set. Its
@@ -284,6 +294,14 @@ func Open(ctx context.Context, src Source, opts Options, at *Position) (Reader, 
 	in, err := openSourceInput(ctx, src, opts, opts.Progress)
 	if err != nil {
 		return nil, err
+	}
+	if src.Range != nil {
+		r, err := openRange(ctx, src, format, in, opts, at)
+		if err != nil {
+			in.Close()
+			return nil, err
+		}
+		return r, nil
 	}
 	r, err := openReader(ctx, src, format, in, opts, at)
 	if err != nil {

@@ -97,6 +97,7 @@ type parquetReader struct {
 	groups []rowGroup
 
 	group   int             // row group being read
+	stop    int             // the row group after the last to read
 	columns []columnBatcher // of the current row group; nil between groups
 	left    int64           // rows of the current group not yet decoded
 	arrays  []arrow.Array   // the current batch
@@ -214,6 +215,20 @@ func openParquet(ctx context.Context, src Source, opts Options, at *Position, re
 	}
 	if err := r.readFooter(); err != nil {
 		return nil, fmt.Errorf("%s: %w", src.Path, err)
+	}
+	r.stop = len(r.groups)
+	if rg := src.Range; rg != nil {
+		if rg.Start < 0 || rg.End <= rg.Start || rg.End > int64(len(r.groups)) {
+			return nil, fmt.Errorf("%s: %s: not a run of the file's %d row groups", src.Path, rg.String(FormatParquet), len(r.groups))
+		}
+		r.stop = int(rg.End)
+		if at == nil {
+			r.group = int(rg.Start)
+			r.row = r.groups[r.group].first
+			if r.group > 0 {
+				r.report(r.groups[r.group-1].end)
+			}
+		}
 	}
 	if at != nil {
 		if err := r.seek(ctx, at); err != nil {
@@ -442,6 +457,9 @@ func (r *parquetReader) seek(ctx context.Context, at *Position) error {
 	if g < 0 || g >= len(r.groups) {
 		return fmt.Errorf("resume: row group %d is not in the file, which has %d", g, len(r.groups))
 	}
+	if rg := r.src.Range; rg != nil && (int64(g) < rg.Start || int64(g) >= rg.End) {
+		return fmt.Errorf("resume: row group %d is not in %s", g, rg.String(FormatParquet))
+	}
 	info := r.groups[g]
 	if at.Row <= info.first || at.Row > info.first+info.rows {
 		if info.rows == 0 {
@@ -566,7 +584,7 @@ func (r *parquetReader) load(ctx context.Context) error {
 			r.endGroup()
 			r.group++
 		}
-		if r.group >= len(r.groups) {
+		if r.group >= r.stop {
 			r.report(r.size)
 			return io.EOF
 		}

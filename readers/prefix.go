@@ -159,8 +159,11 @@ type Prefix struct {
 	buf  []byte
 }
 
-// OpenPrefix opens the file src for Prefix.Advance, at its first byte.
-// Standard input cannot be read again: it is an error.
+// OpenPrefix opens the file src for Prefix.Advance, at its first byte,
+// or, for a byte range that starts mid-file (Source.Range), at the byte
+// before the range's start, where the range's reader starts its hash:
+// the digest of such a range covers the bytes from there. Standard input
+// cannot be read again: it is an error.
 func OpenPrefix(src Source) (*Prefix, error) {
 	if src.Path == "-" {
 		return nil, errors.New("standard input cannot be read again")
@@ -169,7 +172,19 @@ func OpenPrefix(src Source) (*Prefix, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Prefix{path: src.Path, in: in, h: &prefixCRC{}}, nil
+	p := &Prefix{path: src.Path, in: in, h: &prefixCRC{}}
+	if rg := src.Range; rg != nil && rg.Start > 0 && src.Format != FormatParquet {
+		if in.codec != "" || !in.seekable {
+			in.Close()
+			return nil, fmt.Errorf("%s: %s: a compressed file or a pipe cannot be read from the middle", src.Path, rg.String(src.Format))
+		}
+		if err := in.seek(rg.Start - 1); err != nil {
+			in.Close()
+			return nil, fileError(src.Path, err)
+		}
+		p.n = rg.Start - 1
+	}
+	return p, nil
 }
 
 // Advance reads and hashes the source up to offset to (not before the

@@ -17,6 +17,9 @@ import (
 // 1-based; Offset is the byte offset of the row's first byte in the
 // uncompressed stream of its file. Line and Offset are zero where a format has
 // none (Parquet); RowGroup is zero-based and only meaningful for Parquet.
+// A row of a byte range of a file that starts mid-file (Source.Range) has
+// no line: Line is zero, Offset names it, and Row counts the rows from the
+// range's start.
 type Position struct {
 	File     string `json:"file"`
 	Row      int64  `json:"row"`
@@ -25,10 +28,15 @@ type Position struct {
 	RowGroup int    `json:"row_group,omitempty"`
 }
 
-// String formats a position as file:line (or file:row for formats without lines).
+// String formats a position as file:line, as "file: offset N" for a row
+// of a byte range that starts mid-file (which has no line), or as
+// "file: row N" for formats without lines.
 func (p Position) String() string {
 	if p.Line > 0 {
 		return fmt.Sprintf("%s:%d", p.File, p.Line)
+	}
+	if p.Offset > 0 {
+		return fmt.Sprintf("%s: offset %d", p.File, p.Offset)
 	}
 	return fmt.Sprintf("%s: row %d", p.File, p.Row)
 }
@@ -62,6 +70,10 @@ type Row struct {
 	values []any             // parallel to names; inTexts{} or inJSON{} where the value is held in texts or raws
 	texts  []string          // parallel to values where a value is inTexts{}; else nil
 	raws   []json.RawMessage // parallel to values where a value is inJSON{}; else nil
+	// spans, when raws is nil, holds where in Raw each inJSON{} value
+	// is: value i is Raw[spans[2i]:spans[2i+1]]. A third of the memory
+	// of raws, and none of it pointers.
+	spans []uint32
 	// plain is set when no string of the row's JSON texts holds an
 	// escape, U+2028 or U+2029 (see PlainJSONStrings).
 	plain bool
@@ -225,9 +237,18 @@ func (r *Row) Value(i int) any {
 	case inTexts:
 		return r.texts[i]
 	case inJSON:
-		return r.raws[i]
+		return r.rawJSON(i)
 	}
 	return r.values[i]
+}
+
+// rawJSON returns the JSON text of column i, which the row holds as
+// inJSON{}.
+func (r *Row) rawJSON(i int) json.RawMessage {
+	if r.spans != nil {
+		return r.Raw[r.spans[2*i]:r.spans[2*i+1]]
+	}
+	return r.raws[i]
 }
 
 // Text returns the value of column i if it is a string (KindText).
@@ -242,7 +263,7 @@ func (r *Row) Text(i int) (string, bool) {
 // (KindJSON).
 func (r *Row) RawJSON(i int) (json.RawMessage, bool) {
 	if _, ok := r.values[i].(inJSON); ok {
-		return r.raws[i], true
+		return r.rawJSON(i), true
 	}
 	return nil, false
 }

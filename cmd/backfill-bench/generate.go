@@ -86,7 +86,24 @@ properties: {exclude: [id]}
 	// The Parquet file's ts is a TIMESTAMP(MILLIS, UTC) column, which the
 	// mapping takes as an instant whatever the format says.
 	parquetMapping = ndjsonMapping
+	// csvExprMapping is csvMapping with one drop rule and two fields
+	// computed by expressions, which match no row and change no value of
+	// the generated file: every message is the one csvMapping makes, and
+	// what the expressions cost is the rate of its path against the CSV
+	// path's.
+	csvExprMapping = `type: track
+userId: {expr: 'lower(user_id)'}
+event: {expr: 'coalesce(event, "Unknown")'}
+timestamp: {column: ts, format: rfc3339}
+properties: {exclude: [id]}
+columns: {amount: float, quantity: int, page_views: int, active: bool}
+drop:
+  internal: 'plan == "internal"'
+`
 )
+
+// exprKey is the key, among files.mappings, of csvExprMapping.
+const exprKey = "csv.expr"
 
 // inputKind is one kind of generated file.
 type inputKind struct {
@@ -110,7 +127,7 @@ type files struct {
 	rows     int
 	plain    map[string]string // kind key → path
 	gz       map[string]string // kind key → path of the gzip file, for text formats
-	mappings map[string]string // kind key → mapping path
+	mappings map[string]string // kind key → mapping path; exprKey → the CSV mapping with expressions
 }
 
 // fileName is the name of the file of kind k with rows rows.
@@ -140,6 +157,13 @@ func generate(dir string, rows int, want []inputKind, withGzip bool, rowGroup in
 				return nil, err
 			}
 			fs.mappings[k.key] = mp
+		}
+		if k.key == "csv" {
+			mp := filepath.Join(dir, "csv-expr.yaml")
+			if err := os.WriteFile(mp, []byte(csvExprMapping), 0o644); err != nil {
+				return nil, err
+			}
+			fs.mappings[exprKey] = mp
 		}
 		if exists(path) && (gzPath == "" || exists(gzPath)) {
 			continue

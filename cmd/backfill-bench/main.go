@@ -1,13 +1,17 @@
 // Command backfill-bench measures the import's throughput and memory on
 // generated files, against the targets of the performance work: for each
 // input path (NDJSON of Segment messages passed through, flat NDJSON with
-// a mapping, CSV with a mapping, Parquet with a mapping, and the text
-// formats gzip-compressed) it measures, in the same run, a floor (the
+// a mapping, CSV with a mapping, the same CSV with a mapping that adds a
+// drop rule and two fields computed by expressions, Parquet with a
+// mapping, and the text formats gzip-compressed) it measures, in the same run, a floor (the
 // least work any importer must do on the file) and the built "backfill
 // import --stub" as a subprocess, as a user runs it; then the cost of a
 // checkpoint and of sending to a local receiver ("backfill serve", which
-// checks every message, and "backfill serve --discard"); and,
-// with -memory, the peak RSS of imports of 1,000,000 and 5,000,000 rows.
+// checks every message, and "backfill serve --discard"); with -memory,
+// the peak RSS of imports of 1,000,000 and 5,000,000 rows; and, unless
+// -objects 0, an import of gzipped NDJSON objects from a fake S3 server
+// that adds 20 ms to every request, against the same files read from
+// disk, with the server's CPU time beside the import's.
 //
 // Each measurement runs -runs times, interleaved path by path so that load
 // from elsewhere on the machine falls on floors and imports alike, and the
@@ -21,6 +25,7 @@
 //
 //	go run ./cmd/backfill-bench [-rows N] [-runs N] [-floor-rows N] [-bin PATH] [-dir DIR]
 //	        [-memory] [-memory-rows N,N] [-only KINDS] [-extras KINDS] [-profile DIR]
+//	        [-objects N] [-object-rows N] [-objects-only]
 //	go run ./cmd/backfill-bench -generate -dir DIR [-rows N]
 package main
 
@@ -68,11 +73,24 @@ type options struct {
 	rateLimits []int
 	rateRows   int
 	rateOnly   bool
+	// shards is the shard count of the shards section (0: no section),
+	// and shardsOnly skips every other measurement.
+	shards     int
+	shardsOnly bool
+	// objects is the count of objects of the object-storage section (0:
+	// no section), objectRows the rows in them, and objectsOnly skips
+	// every other measurement.
+	objects     int
+	objectRows  int
+	objectsOnly bool
 }
 
 func main() {
 	if len(os.Args) == 2 && os.Args[1] == runnerArg {
 		os.Exit(runnerMain())
+	}
+	if len(os.Args) >= 2 && os.Args[1] == fakeS3Arg {
+		os.Exit(fakeS3Main(os.Args[2:]))
 	}
 	fs := flag.NewFlagSet("backfill-bench", flag.ContinueOnError)
 	o, err := parseOptions(fs, os.Args[1:])
@@ -106,6 +124,7 @@ const usage = `Usage of backfill-bench:
 	go run ./cmd/backfill-bench [-rows N] [-runs N] [-floor-rows N] [-bin PATH] [-baseline OLD_BIN] [-dir DIR]
 	        [-memory] [-memory-rows N,N] [-only KINDS] [-extras KINDS] [-profile DIR]
 	        [-rate-limits N,N] [-rate-rows N] [-rate-only]
+	        [-objects N] [-object-rows N] [-objects-only]
 	go run ./cmd/backfill-bench -generate -dir DIR [-rows N]
 
 Measures "backfill import --stub" on generated inputs against the floor of
@@ -139,6 +158,11 @@ func parseOptions(fs *flag.FlagSet, args []string) (options, error) {
 	fs.StringVar(&rateLimits, "rate-limits", "10,50", "comma-separated request limits `N,N` of the rate section: imports with --rate -1 into backfill serve --max-rps N, the limit stated and hidden; none for none")
 	fs.IntVar(&o.rateRows, "rate-rows", 300_000, "Segment messages each import of the rate section sends")
 	fs.BoolVar(&o.rateOnly, "rate-only", false, "measure only the rate section")
+	fs.IntVar(&o.shards, "shards", 3, "`N` shard processes at once in the shards section, against one process (--stub, -rows Segment messages); 0 for no section")
+	fs.BoolVar(&o.shardsOnly, "shards-only", false, "measure only the shards section")
+	fs.IntVar(&o.objects, "objects", 16, "gzipped NDJSON objects of the object-storage section, imported from a fake S3 server that adds 20 ms to every request and from disk; 0 for no section")
+	fs.IntVar(&o.objectRows, "object-rows", 500_000, "Segment messages in the objects of the object-storage section, in all")
+	fs.BoolVar(&o.objectsOnly, "objects-only", false, "measure only the object-storage section")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
@@ -167,8 +191,23 @@ func parseOptions(fs *flag.FlagSet, args []string) (options, error) {
 			return o, fmt.Errorf("-rate-limits: %w", err)
 		}
 	}
+	if o.shardsOnly && o.shards < 2 {
+		return o, errors.New("-shards-only needs -shards 2 or more")
+	}
+	if o.shards < 0 || o.shards == 1 {
+		return o, errors.New("-shards: want 2 or more shard processes, or 0 for no section")
+	}
 	if o.rateOnly && o.rateLimits == nil {
 		return o, errors.New("-rate-only needs -rate-limits")
+	}
+	if o.objects < 0 || o.objectsOnly && o.objects == 0 {
+		return o, errNoObjects
+	}
+	if o.objects > 0 && o.objectRows < o.objects {
+		return o, errors.New("-object-rows must be at least -objects")
+	}
+	if o.rateOnly && o.objectsOnly {
+		return o, errors.New("-rate-only and -objects-only exclude each other")
 	}
 	if o.rows < 1 || o.runs < 1 || o.rowGroup < 1 || o.rateRows < 1 {
 		return o, errors.New("-rows, -runs, -row-group and -rate-rows must be at least 1")
@@ -247,6 +286,9 @@ const (
 	// baselineMaxSlowdown: against -baseline, no path more than 3 % slower
 	// (the median of the paired ratios new/old at least 0.97).
 	baselineMaxSlowdown = 0.03
+	// exprMaxSlowdown: the CSV mapping with one drop rule and two
+	// computed fields at most 35 % slower than without them.
+	exprMaxSlowdown = 0.35
 )
 
 // notSupportedFormat is what a row of a format the readers cannot read yet
@@ -255,8 +297,12 @@ const notSupportedFormat = "%s: not supported yet"
 
 // benchPath is one input path of the table and its measurements.
 type benchPath struct {
-	kind    inputKind
-	gz      bool
+	kind inputKind
+	gz   bool
+	// expr marks the CSV path with csvExprMapping, measured against the
+	// CSV path with csvMapping; it has no baseline runs (an older
+	// binary may not read expressions).
+	expr    bool
 	file    string
 	mapping string
 	skip    string // why it is not measured, if it is not
@@ -275,15 +321,21 @@ type benchPath struct {
 }
 
 func (p *benchPath) title() string {
-	if p.gz {
+	switch {
+	case p.gz:
 		return p.kind.title + ", gzip"
+	case p.expr:
+		return p.kind.title + ", 1 drop rule and 2 expressions"
 	}
 	return p.kind.title
 }
 
 func (p *benchPath) name() string {
-	if p.gz {
+	switch {
+	case p.gz:
 		return p.kind.key + ".gz"
+	case p.expr:
+		return exprKey
 	}
 	return p.kind.key
 }
@@ -327,6 +379,12 @@ func bench(ctx context.Context, o options) error {
 	if o.rateOnly {
 		return rateSection(ctx, os.Stdout, bin, o.baseline, dir, o.rateRows, o.rateLimits)
 	}
+	if o.shardsOnly {
+		return shardsSection(ctx, os.Stdout, bin, dir, o.rows, o.runs, o.shards)
+	}
+	if o.objectsOnly {
+		return objectSection(ctx, os.Stdout, rn, bin, dir, o.objects, o.objectRows, o.runs)
+	}
 	want := selectKinds(o.only)
 	t0 := time.Now()
 	fs, err := generate(dir, o.rows, want, true, o.rowGroup)
@@ -358,6 +416,9 @@ func bench(ctx context.Context, o options) error {
 			}
 		}
 		paths = append(paths, p)
+		if mp, ok := fs.mappings[exprKey]; ok && k.key == "csv" {
+			paths = append(paths, &benchPath{kind: k, expr: true, file: p.file, mapping: mp})
+		}
 	}
 	for _, k := range want {
 		if gz, ok := fs.gz[k.key]; ok {
@@ -436,6 +497,18 @@ func bench(ctx context.Context, o options) error {
 			failures = append(failures, err)
 		}
 	}
+	if o.shards > 1 {
+		fmt.Println()
+		if err := shardsSection(ctx, os.Stdout, bin, dir, o.rows, o.runs, o.shards); err != nil {
+			failures = append(failures, err)
+		}
+	}
+	if o.objects > 0 {
+		fmt.Println()
+		if err := objectSection(ctx, os.Stdout, rn, bin, dir, o.objects, o.objectRows, o.runs); err != nil {
+			failures = append(failures, fmt.Errorf("object storage: %w", err))
+		}
+	}
 	if o.profileDir != "" {
 		fmt.Printf("\nCPU profiles of one more import of each path: %s/*.pprof (go tool pprof -top %s FILE)\n", o.profileDir, bin)
 	}
@@ -445,7 +518,7 @@ func bench(ctx context.Context, o options) error {
 
 // extra reports whether p's checkpoint and receiver rows are measured.
 func (p *benchPath) extra(keys []string) bool {
-	return !p.gz && p.skip == "" && slices.Contains(keys, p.kind.key)
+	return !p.gz && !p.expr && p.skip == "" && slices.Contains(keys, p.kind.key)
 }
 
 // receivers are the two local receivers the extras send to.
@@ -491,12 +564,16 @@ func (p *benchPath) measure(ctx context.Context, run int, o options, rn *runner,
 	p.floorCPU = append(p.floorCPU, float64(n)/cpu.Seconds())
 
 	ir := importRun{bin: bin, dir: dir, source: p.file, mapping: p.mapping, rows: o.rows}
-	res, base, err := p.importPair(run, o.baseline, ir, func(ir importRun) (importResult, error) { return ir.run(ctx, rn) })
+	baseline := o.baseline
+	if p.expr {
+		baseline = ""
+	}
+	res, base, err := p.importPair(run, baseline, ir, func(ir importRun) (importResult, error) { return ir.run(ctx, rn) })
 	if err != nil {
 		return err
 	}
 	msg := fmt.Sprintf("run %d/%d %-11s floor %5.2fs (%s rows)  import %5.2fs", run, o.runs, p.name(), d.Seconds(), thousands(n), res.wall.Seconds())
-	if o.baseline != "" {
+	if baseline != "" {
 		msg += fmt.Sprintf("  baseline %5.2fs", base.wall.Seconds())
 	}
 
@@ -677,7 +754,14 @@ func printThroughput(w io.Writer, paths []*benchPath, rows int) {
 		r := p.imports[best(p.imports)]
 		ev := r.eventsPerSecond(rows)
 		target, met := "", ""
-		if !p.gz {
+		if p.expr {
+			if base, ok := plain[p.kind.key]; ok {
+				slower := 1 - pairedRatio(base, p.imports)
+				cpuSlower := 1 - median(pairedCPURatios(base, p.imports))
+				target = fmt.Sprintf("≤ %.0f %% slower than without", 100*exprMaxSlowdown)
+				met = fmt.Sprintf("%s (%s; per CPU-s %s)", yesNo(slower <= exprMaxSlowdown), slowerText(slower), slowerText(cpuSlower))
+			}
+		} else if !p.gz {
 			plain[p.kind.key] = p.imports
 			goal := targets[p.kind.key]
 			target = "≥ " + rate(goal)
@@ -699,7 +783,9 @@ func printThroughput(w io.Writer, paths []*benchPath, rows int) {
 	fmt.Fprintln(w, "of floor: import events/s ÷ floor events/s (the import may use both cores, the floor uses one);")
 	fmt.Fprintln(w, "cores: CPU time ÷ wall time of the best import; spread: how much slower the slowest run was than the best;")
 	fmt.Fprintln(w, "peak RSS: the largest of the runs (ru_maxrss of the import process, started by a small runner process);")
-	fmt.Fprintln(w, "gzip: how much slower than plain, the median over the rounds of each round's gzip run against its plain run.")
+	fmt.Fprintln(w, "gzip: how much slower than plain, the median over the rounds of each round's gzip run against its plain run;")
+	fmt.Fprintln(w, "drop rule and expressions: the same CSV file and mapping with a drop rule that matches no row and userId and")
+	fmt.Fprintln(w, "event computed (lower, coalesce) to the same values, against the CSV path the same way, and per CPU-second.")
 }
 
 // printCPU prints the rates per CPU-second, which other load on the
@@ -740,7 +826,11 @@ func printBaseline(w io.Writer, paths []*benchPath, rows int, baselineBin string
 		n := min(len(p.imports), len(p.baseImports))
 		if p.skip != "" || n == 0 {
 			reason := p.skip
-			if reason == "" {
+			switch {
+			case reason != "":
+			case p.expr:
+				reason = "not measured: compared with the CSV path above"
+			default:
 				reason = "not measured"
 			}
 			t.add(p.title(), "", "", "", "", "", reason)

@@ -26,6 +26,8 @@ type importRun struct {
 	// default); otherwise --no-checkpoint.
 	checkpoint bool
 	cpuProfile string
+	// env is added to the import's environment.
+	env []string
 }
 
 // importResult is what one run measured.
@@ -82,7 +84,7 @@ func (r importRun) run(ctx context.Context, rn *runner) (importResult, error) {
 	}
 	resp, err := rn.run(ctx, runRequest{
 		Args: append([]string{r.bin}, r.args()...),
-		Env:  []string{"SEGMENT_WRITE_KEY=bench-write-key"},
+		Env:  append([]string{"SEGMENT_WRITE_KEY=bench-write-key"}, r.env...),
 	})
 	if err != nil {
 		return importResult{}, fmt.Errorf("%s %s: %w\n%s", r.bin, strings.Join(r.args(), " "), err, resp.Output)

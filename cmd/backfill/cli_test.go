@@ -39,7 +39,7 @@ func TestCase14HelpOnceOnStdout(t *testing.T) {
 		{[]string{"import", "-h"}, "Usage:\n  backfill import [flags] SOURCE...\n", nil},
 		{[]string{"help", "import"}, "Usage:\n  backfill import [flags] SOURCE...\n", nil},
 		{[]string{"check", "--help"}, "Usage:\n  backfill check [flags] SOURCE...\n", []string{"Exit codes: 0 nothing would be rejected", "      --rows N  "}},
-		{[]string{"help", "status"}, "Usage:\n  backfill status [flags]\n", []string{"      --checkpoint FILE  "}},
+		{[]string{"help", "status"}, "Usage:\n  backfill status [flags] [CHECKPOINT|FOLDER]...\n", []string{"      --checkpoint FILE  "}},
 		{[]string{"rejects", "--help"}, "Usage:\n  backfill rejects [flags] FILE\n", []string{"      --write-rows DIR  ", "Exit codes: 0 done"}},
 		{[]string{"serve", "--help"}, "Usage:\n  backfill serve [flags]\n", []string{"      --addr HOST:PORT  "}},
 		{[]string{"presets", "--help"}, "Usage:\n  backfill presets [flags] [NAME]\n", nil},
@@ -90,7 +90,7 @@ func TestCase14Completion(t *testing.T) {
 		{[]string{"__complete", "import", "--format", ""}, "csv\nndjson\nparquet\n:4\n"},
 		{[]string{"__complete", "check", "--format", "nd"}, "csv\nndjson\nparquet\n:4\n"}, // the shell picks by prefix
 		{[]string{"__complete", "import", "--progress", ""}, "auto\nalways\nnever\n:4\n"},
-		{[]string{"__complete", "presets", ""}, "amplitude\nmixpanel\nsegment\n:4\n"},
+		{[]string{"__complete", "presets", ""}, "amplitude\nga4\nmixpanel\nmixpanel-people\nposthog\nsegment\n:4\n"},
 		{[]string{"__complete", "help", "st"}, "status\n:4\n"},
 	} {
 		stdout, _, code := cliRun(t, dir, nil, c.args...)
@@ -153,7 +153,7 @@ func TestCase14UsageErrors(t *testing.T) {
 		{[]string{"import", "--checkpoint", "cp.json", "--no-checkpoint", "events.ndjson"}, `backfill import: --checkpoint and --no-checkpoint exclude each other`},
 		{[]string{"import", "--dry-run", "--stub", "events.ndjson"}, `backfill import: --dry-run, --output and --stub exclude each other`},
 		{[]string{"check", "--rows", "-1", "events.ndjson"}, `backfill check: --rows is -1, want 0 or more`},
-		{[]string{"status", "extra"}, `backfill status: unexpected argument "extra"`},
+		{[]string{"status", "extra"}, `backfill status: extra: no such checkpoint file or folder`},
 		{[]string{"serve", "--addr", "8088"}, `backfill serve: --addr "8088": want HOST:PORT, such as 127.0.0.1:8088 (port 0 picks a free port)`},
 		{[]string{"presets", "a", "b"}, `backfill presets: give at most one preset name`},
 		{[]string{"rejects", "--run", "", "r.ndjson"}, `backfill rejects: --run is empty; give a value or leave the flag out`},

@@ -53,11 +53,7 @@ func buildBinary(t *testing.T, tags string) string {
 		t.Fatal(err)
 	}
 	bin := filepath.Join(dir, "backfill")
-	// Without the checkout's revision, the binary reports the version the
-	// tests' own build does, (devel), in backfill version,
-	// context.library.version and the metrics.
-	cmd := exec.Command("go", "build", "-buildvcs=false", "-tags", tags, "-o", bin, ".")
-	cmd.Dir = pkgDir
+	cmd := goBuild("-tags", tags, "-o", bin, ".")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build -tags %q: %v: %s", tags, err, out)
 	}
@@ -66,6 +62,18 @@ func buildBinary(t *testing.T, tags string) string {
 	}
 	builds.bins[tags] = bin
 	return bin
+}
+
+// goBuild returns the go build command of the tests' binaries, in the
+// package's folder: built as releases and the image build them (no cgo,
+// -trimpath), so that the packages compiled for one serve the others
+// from the build cache; and without the checkout's revision, so that the
+// binary reports the version the tests' own build does, (devel).
+func goBuild(args ...string) *exec.Cmd {
+	cmd := exec.Command("go", append([]string{"build", "-buildvcs=false", "-trimpath"}, args...)...)
+	cmd.Dir = pkgDir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	return cmd
 }
 
 // crashRows is what crashInput wrote: the ids of the rows that must arrive
@@ -331,6 +339,13 @@ func checkRejectsOnce(t *testing.T, path string, bad map[string]bool, earlier st
 // several row groups; a NaN score makes a row bad.
 func writeCrashParquet(t *testing.T, path, name string, rows int, row func(string, int) (string, bool)) {
 	t.Helper()
+	writeParquetGroups(t, path, name, rows, 6000, row)
+}
+
+// writeParquetGroups writes the rows of crashInput's Parquet file in row
+// groups of groupRows rows.
+func writeParquetGroups(t *testing.T, path, name string, rows, groupRows int, row func(string, int) (string, bool)) {
+	t.Helper()
 	schema := arrow.NewSchema([]arrow.Field{
 		{Name: "id", Type: arrow.BinaryTypes.String},
 		{Name: "user", Type: arrow.BinaryTypes.String},
@@ -344,7 +359,7 @@ func writeCrashParquet(t *testing.T, path, name string, rows int, row func(strin
 		t.Fatal(err)
 	}
 	defer f.Close()
-	props := parquet.NewWriterProperties(parquet.WithMaxRowGroupLength(6000), parquet.WithCompression(compress.Codecs.Snappy))
+	props := parquet.NewWriterProperties(parquet.WithMaxRowGroupLength(int64(groupRows)), parquet.WithCompression(compress.Codecs.Snappy))
 	fw, err := pqarrow.NewFileWriter(schema, f, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
 	if err != nil {
 		t.Fatal(err)

@@ -41,11 +41,18 @@ or of the last 10,000 (--max-reject-rate), or more rows than --max-rejects.
 fix them. Exit codes: 0 every row delivered, 2 finished with rejects, 3
 stopped by the error budget, 64 a wrong flag or a mapping that is invalid or
 does not fit the data (nothing sent), 1 failed, or the checkpoint or rejects
-file is in use by another run (nothing sent), 130 interrupted.`
+file is in use by another run (nothing sent), 130 interrupted.
+
+With --shard K/N, or --shards N and the index a job runner sets
+($JOB_COMPLETION_INDEX, $AWS_BATCH_JOB_ARRAY_INDEX, $CLOUD_RUN_TASK_INDEX),
+the import is one of N shards: it reads only the files, Parquet row groups
+and NDJSON byte ranges that fall to it, keeps its own checkpoint, and takes
+1/N of --rate and --events-rate (see the README's "Shards").`
 
 // importFlags are the flags of "backfill import".
 type importFlags struct {
 	inputFlags
+	shardFlags
 	monitorFlags
 
 	dryRun       bool
@@ -104,7 +111,7 @@ func (f *importFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.maxMessageBytes, "max-message-bytes", sink.DefaultMaxMessageBytes, "largest message in `BYTES`; larger ones are rejected (at most the default)")
 	fs.IntVar(&f.maxMessages, "max-batch-messages", sink.DefaultMaxMessages, "most `N` messages in one batch (at most the default; at least the entries of the mapping's messages:)")
 
-	fs.StringVar(&f.rejects, "rejects", "", "write rejected rows to `FILE` (NDJSON: file, line, row, offset, reason, error, run, time, raw; see backfill rejects); a new import moves an existing FILE aside to FILE.1.ndjson (default: beside the checkpoint, .backfill/<name>.rejects.ndjson; --dry-run, --output and --stub write none)")
+	fs.StringVar(&f.rejects, "rejects", "", "write rejected rows to `FILE` (NDJSON: file, line, row, offset, reason, error, run, time, raw; see backfill rejects); a new import moves an existing FILE aside to FILE.1.ndjson; a local file, never a bucket (default: beside the checkpoint, .backfill/<name>.rejects.ndjson, or for a checkpoint in a bucket .backfill/<store>-<bucket>/<key>.rejects.ndjson; --dry-run, --output and --stub write none)")
 	fs.StringVar(&f.report, "report", "", "write the final report as JSON to `FILE`")
 	fs.StringVar(&f.progress, "progress", "auto", "progress display `MODE`: auto (a bar when stderr is a terminal, else a log line every 10s), always or never")
 
@@ -115,12 +122,13 @@ func (f *importFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the import to `FILE` (for bug reports)")
 	fs.StringVar(&f.memProfile, "memprofile", "", "write a profile of the memory the import allocated to `FILE` when it ends (for bug reports)")
 
-	fs.StringVar(&f.checkpoint, "checkpoint", "", "keep the checkpoint in `FILE` (default: .backfill/<hash of sources, mapping and destination>.json, found from any folder; previews keep none unless this is given)")
+	fs.StringVar(&f.checkpoint, "checkpoint", "", "keep the checkpoint in `FILE`, or in an object of a bucket: s3://BUCKET/KEY, gs://BUCKET/KEY, azblob://CONTAINER/KEY (default: .backfill/<hash of sources, mapping and destination>.json, found from any folder; previews keep none unless this is given)")
 	fs.BoolVar(&f.noCheckpoint, "no-checkpoint", false, "keep no checkpoint: an interrupted import cannot resume")
 	fs.BoolVar(&f.restart, "restart", false, "discard an existing checkpoint and import everything again")
 	fs.DurationVar(&f.checkpointInterval, "checkpoint-interval", importer.DefaultCheckpointInterval, "longest time `D` between checkpoint writes; 0 writes after every batch")
 	fs.DurationVar(&f.drainTimeout, "drain-timeout", importer.DefaultDrainTimeout, "on Ctrl-C or SIGTERM, how long (`D`) batches being sent may take to finish")
 
+	f.shardFlags.register(fs)
 	f.monitorFlags.register(fs)
 }
 
@@ -188,7 +196,9 @@ func runImport(ctx context.Context, f *importFlags, sources, cmdline []string, s
 	if metrics != nil {
 		metrics.stats = cfg.Stats
 		metrics.opts.Import = importName(cfg.CheckpointPath, sources, f.mapping, cfg.Destination)
-		metrics.opts.Shard = "" // the shard this process runs, once imports can be split
+		if sh := f.resolved; sh.Count > 1 {
+			metrics.opts.Shard = fmt.Sprintf("%d-of-%d", sh.Index, sh.Count)
+		}
 		cfg.Progress = func(p importer.Progress) {
 			display.update(p)
 			metrics.progress(p)
@@ -254,6 +264,8 @@ func runImport(ctx context.Context, f *importFlags, sources, cmdline []string, s
 	}
 	if rep.Files > 0 || rep.RowsRead > 0 {
 		logs.summary(out, &rep)
+	} else if rep.Shard != "" && err == nil {
+		fmt.Fprintf(out, "shard %s: no part of the sources falls to this shard; nothing to do.\n", rep.Shard)
 	}
 	if f.report != "" {
 		if werr := writeJSONFile(f.report, rep); werr != nil {
@@ -293,6 +305,13 @@ func (f *importFlags) config(sources, cmdline []string, stdout io.Writer) (impor
 	if cfg.Spec != nil && cfg.Spec.Entries() > f.maxMessages {
 		return cfg, noop, usagef("--max-batch-messages is %d, fewer than the %d messages a row of the mapping may make (messages:), which go in one batch", f.maxMessages, cfg.Spec.Entries())
 	}
+	if f.resolved.Count > 1 {
+		if readsStdin(sources) {
+			return cfg, noop, usagef("standard input cannot be split into shards: save it to a file and import that")
+		}
+		cfg.Shard = f.resolved
+		f.rejects, f.output, f.report = f.shardFile(f.rejects), f.shardFile(f.output), f.shardFile(f.report)
+	}
 	if err := f.applyBudget(&cfg); err != nil {
 		return cfg, noop, err
 	}
@@ -328,7 +347,7 @@ func (f *importFlags) config(sources, cmdline []string, stdout io.Writer) (impor
 		// A resumed import appends to what the interrupted one wrote.
 		mode := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
 		if cfg.CheckpointPath != "" && !f.restart {
-			if _, err := os.Stat(cfg.CheckpointPath); err == nil {
+			if ok, _ := importer.CheckpointExists(context.Background(), cfg.CheckpointPath); ok {
 				mode = os.O_WRONLY | os.O_CREATE | os.O_APPEND
 			}
 		}
@@ -351,9 +370,9 @@ func (f *importFlags) config(sources, cmdline []string, stdout io.Writer) (impor
 		Logger:         f.sinkLogger,
 		Endpoint:       f.endpoint,
 		NoGzip:         f.noGzip,
-		Rate:           f.rate,
+		Rate:           f.shardRate(f.rate),
 		MinRate:        f.minRate,
-		EventsRate:     f.eventsRate,
+		EventsRate:     f.shardRate(f.eventsRate),
 		MaxRetries:     retries(f.maxRetries),
 		MaxRetryTime:   f.maxRetryTime,
 		RequestTimeout: f.timeout,
@@ -429,17 +448,17 @@ func (f *importFlags) preview() bool { return f.dryRun || f.output != "" || f.st
 // checkpointPath is the checkpoint the import keeps: none with
 // --no-checkpoint or from stdin, --checkpoint if given, none for a preview
 // without it, else the import's default checkpoint, found from whichever
-// folder the command runs in.
+// folder the command runs in; a shard's, named after the shard.
 func (f *importFlags) checkpointPath(sources []string, destination string) string {
 	switch {
 	case f.noCheckpoint || readsStdin(sources):
 		return ""
 	case f.checkpoint != "":
-		return f.checkpoint
+		return f.shardFile(f.checkpoint)
 	case f.preview():
 		return ""
 	}
-	return importer.LocateCheckpoint(sources, f.mapping, destination)
+	return importer.LocateShardCheckpoint(sources, f.mapping, destination, f.resolved)
 }
 
 // destination names where the messages go, for the checkpoint's identity

@@ -274,10 +274,14 @@ func (m *importMetrics) push(ctx context.Context) error {
 
 // importName is the name an import goes by in its metrics: the name of its
 // checkpoint, without .json; an import that keeps none goes by the name
-// its default checkpoint would have.
+// its default checkpoint would have; every shard of an import, by the
+// import's name, without .shard-K-of-N.
 func importName(checkpoint string, sources []string, mapping, destination string) string {
 	if checkpoint == "" {
 		checkpoint = importer.DefaultCheckpointPath(sources, mapping, destination)
+	}
+	if base, _, ok := importer.ParseShardCheckpointPath(checkpoint); ok {
+		checkpoint = base // the shards of one import are one import
 	}
 	return strings.TrimSuffix(filepath.Base(checkpoint), ".json")
 }

@@ -10,8 +10,8 @@ import (
 	"github.com/backfillhq/backfill/mappings"
 )
 
-const presetsAbout = `Lists the built-in mappings, or prints one so that it can be copied and
-edited: backfill presets mixpanel > my-mapping.yaml
+const presetsAbout = `Lists the built-in mappings, one line each, or prints one so that it can be
+copied and edited: backfill presets mixpanel > my-mapping.yaml
 
 Exit codes: 0 listed or printed; 64 no preset of that name.`
 
@@ -35,9 +35,18 @@ func newPresetsCommand(stdout, stderr io.Writer) *cobra.Command {
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
-				fmt.Fprintf(stdout, "presets (use with --mapping preset:NAME; print one with backfill presets NAME):\n  %s\n",
-					strings.Join(mappings.Presets(), "\n  "))
-				return nil
+				names := mappings.Presets()
+				width := 0
+				for _, name := range names {
+					width = max(width, len(name))
+				}
+				var b strings.Builder
+				b.WriteString("presets (use with --mapping preset:NAME; print one to copy and edit with backfill presets NAME):\n")
+				for _, name := range names {
+					fmt.Fprintf(&b, "  %-*s  %s\n", width, name, mappings.PresetSummary(name))
+				}
+				_, err := io.WriteString(stdout, b.String())
+				return err
 			}
 			src, err := mappings.PresetSource(strings.TrimPrefix(args[0], "preset:"))
 			if err != nil {

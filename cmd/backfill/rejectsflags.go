@@ -18,7 +18,7 @@ func (f *importFlags) rejectsConfig(cfg *importer.Config, sources []string, dest
 	case cfg.CheckpointPath != "":
 		cfg.RejectsPath = importer.RejectsPathFor(cfg.CheckpointPath)
 	default:
-		cfg.RejectsPath = importer.RejectsPathFor(importer.DefaultCheckpointPath(sources, f.mapping, destination))
+		cfg.RejectsPath = importer.RejectsPathFor(f.shardFile(importer.DefaultCheckpointPath(sources, f.mapping, destination)))
 	}
 	cfg.Outputs = append(cfg.Outputs, f.report, f.output, f.cpuProfile, f.memProfile)
 }

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -16,55 +20,155 @@ import (
 
 const statusAbout = `Shows how far an import got: for each source file whether it is done,
 partial (with where it resumes) or pending, the totals so far, and the
-command that resumes it. Without --checkpoint, it lists every checkpoint in
-.backfill/ under the working directory.
+command that resumes it. Without arguments or --checkpoint, it shows every
+checkpoint in .backfill/ under the working directory; each CHECKPOINT given
+is a checkpoint file, a folder of them, or a checkpoint kept in a bucket
+(s3://BUCKET/KEY, gs://BUCKET/KEY, azblob://CONTAINER/KEY).
+
+The checkpoints of the shards of one import (named NAME.shard-K-of-N.json,
+see import --shard), in a folder or given as two or more files, are shown
+together (one shard's checkpoint given alone, file by file): each shard's state, rows and last
+write, a shard in progress that has written nothing for 5 minutes marked as
+stalled or stopped, a shard without a checkpoint marked as not started,
+and the sum of all.
 
 Exit codes: 0 shown; 1 a checkpoint could not be read; 64 a wrong flag.`
+
+// stalledAfter is how long a shard in progress may go without writing its
+// checkpoint before status marks it as stalled or stopped: a running
+// import writes it every second while batches are acknowledged.
+const stalledAfter = 5 * time.Minute
 
 // newStatusCommand returns "backfill status".
 func newStatusCommand(stdout, stderr io.Writer) *cobra.Command {
 	var path string
 	cmd := &cobra.Command{
-		Use:   "status [flags]",
+		Use:   "status [flags] [CHECKPOINT|FOLDER]...",
 		Short: "Show how far an import got, and how to resume it",
 		Long:  statusAbout,
-		Args:  noArgs,
+		Args:  cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := nonEmpty("checkpoint")(cmd.Flags()); err != nil {
 				return err
 			}
-			return codeErr(runStatus(path, stdout, stderr))
+			for _, a := range args {
+				if a == "" {
+					return usagef("the checkpoint named is empty")
+				}
+				if importer.IsBucketURL(a) {
+					continue
+				}
+				if _, err := os.Stat(a); errors.Is(err, fs.ErrNotExist) {
+					return usagef("%s: no such checkpoint file or folder", a)
+				}
+			}
+			if path != "" {
+				args = append([]string{path}, args...)
+			}
+			return codeErr(runStatus(cmd.Context(), args, time.Now(), stdout, stderr))
 		},
 	}
-	cmd.Flags().StringVar(&path, "checkpoint", "", "the checkpoint `FILE` to show (default: every checkpoint in .backfill/)")
+	cmd.Flags().StringVar(&path, "checkpoint", "", "the checkpoint `FILE` to show, or its object in a bucket (s3://, gs://, azblob://) (default: every checkpoint in .backfill/)")
 	cmd.MarkFlagFilename("checkpoint", "json")
 	return cmd
 }
 
-// runStatus shows the checkpoint at path, or every one in .backfill/, and
-// returns the exit code.
-func runStatus(path string, stdout, stderr io.Writer) int {
-	paths := []string{path}
-	if path == "" {
-		paths, _ = filepath.Glob(filepath.Join(importer.DefaultCheckpointDir, "*.json"))
-		sort.Strings(paths)
-		if len(paths) == 0 {
-			fmt.Fprintf(stdout, "no checkpoints in %s/\n", importer.DefaultCheckpointDir)
-			return exitOK
+// statusPaths lists the checkpoints that the arguments name: files, and
+// the checkpoints in folders (listed is set for those); without
+// arguments, those in .backfill/.
+func statusPaths(args []string) (paths []string, listed map[string]bool, err error) {
+	if len(args) == 0 {
+		args = []string{importer.DefaultCheckpointDir}
+	}
+	listed = map[string]bool{}
+	for _, a := range args {
+		if importer.IsBucketURL(a) {
+			paths = append(paths, a)
+			continue
+		}
+		fi, err := os.Stat(a)
+		if err != nil && a == importer.DefaultCheckpointDir && len(args) == 1 {
+			return nil, nil, nil
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if !fi.IsDir() {
+			paths = append(paths, a)
+			continue
+		}
+		found, _ := filepath.Glob(filepath.Join(a, "*.json"))
+		sort.Strings(found)
+		for _, f := range found {
+			listed[f] = true
+		}
+		paths = append(paths, found...)
+	}
+	return paths, listed, nil
+}
+
+// shardFiles counts the checkpoints among paths of shards of the import
+// whose checkpoint is base.
+func shardFiles(paths []string, base string) int {
+	n := 0
+	for _, p := range paths {
+		if b, _, ok := importer.ParseShardCheckpointPath(p); ok && b == base {
+			n++
 		}
 	}
-	code := exitOK
-	for i, p := range paths {
-		if i > 0 {
-			fmt.Fprintln(stdout)
+	return n
+}
+
+// runStatus shows the checkpoints that args name, the shards of an
+// import together (those in a folder, or two or more files of one
+// import; a single shard's checkpoint file is shown file by file), and
+// returns the exit code.
+func runStatus(ctx context.Context, args []string, now time.Time, stdout, stderr io.Writer) int {
+	paths, listed, err := statusPaths(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "backfill status: %v\n", err)
+		return exitFailed
+	}
+	if len(paths) == 0 {
+		if len(args) == 0 {
+			fmt.Fprintf(stdout, "no checkpoints in %s/\n", importer.DefaultCheckpointDir)
+		} else {
+			fmt.Fprintf(stdout, "no checkpoints in %s\n", strings.Join(args, ", "))
 		}
-		cp, err := importer.LoadCheckpoint(p)
+		return exitOK
+	}
+	code := exitOK
+	var (
+		order  []string // the imports and the checkpoints of no shard, in order
+		groups = map[string][]shardCheckpoint{}
+		single = map[string]*importer.Checkpoint{}
+	)
+	for _, p := range paths {
+		cp, err := importer.ReadCheckpoint(ctx, p)
 		if err != nil {
 			fmt.Fprintf(stderr, "backfill status: %v\n", err)
 			code = exitFailed
 			continue
 		}
-		printStatus(stdout, p, cp)
+		if base, s, ok := importer.ParseShardCheckpointPath(p); ok && cp.Options["shard"] != "" && (listed[p] || shardFiles(paths, base) > 1) {
+			if _, seen := groups[base]; !seen {
+				order = append(order, base)
+			}
+			groups[base] = append(groups[base], shardCheckpoint{path: p, shard: s, cp: cp})
+			continue
+		}
+		order = append(order, p)
+		single[p] = cp
+	}
+	for i, p := range order {
+		if i > 0 {
+			fmt.Fprintln(stdout)
+		}
+		if cp, ok := single[p]; ok {
+			printStatus(stdout, p, cp)
+			continue
+		}
+		printShards(stdout, p, groups[p], now)
 	}
 	return code
 }
@@ -129,6 +233,9 @@ func percent(f importer.CheckpointFile) string {
 	if f.Resume == nil || f.Size == 0 || compressed(f.Path) || f.Format == "parquet" {
 		return "?"
 	}
+	if r := f.Range; r != nil && r.End > r.Start {
+		return fmt.Sprintf("%.1f%%", 100*float64(f.Resume.Offset-r.Start)/float64(r.End-r.Start))
+	}
 	return fmt.Sprintf("%.1f%%", 100*float64(f.Resume.Offset)/float64(f.Size))
 }
 
@@ -142,10 +249,14 @@ func compressed(path string) bool {
 }
 
 func describeFile(f importer.CheckpointFile) string {
-	if f.Status == importer.StatusPartial && f.Resume != nil {
-		return fmt.Sprintf("%s (resumes at row %d, byte %d)", f.Path, f.Resume.Row, f.Resume.Offset)
+	name := f.Path
+	if f.Range != nil {
+		name = fmt.Sprintf("%s (%s)", f.Path, f.Range.String(f.Format))
 	}
-	return f.Path
+	if f.Status == importer.StatusPartial && f.Resume != nil {
+		return fmt.Sprintf("%s (resumes at row %d, byte %d)", name, f.Resume.Row, f.Resume.Offset)
+	}
+	return name
 }
 
 // destinationOf describes where the import of cp sends its messages, and

@@ -32,6 +32,7 @@ func (f *importFlags) validate(fs *pflag.FlagSet) error {
 		f.validateFiles,
 		f.validateProgress,
 		f.validateLimit,
+		f.validateShard,
 		f.monitorFlags.validate,
 	} {
 		if err := check(fs); err != nil {
@@ -258,7 +259,7 @@ func (f *importFlags) validateFiles(fs *pflag.FlagSet) error {
 	if fs.Changed("checkpoint") && f.noCheckpoint {
 		return usagef("--checkpoint and --no-checkpoint exclude each other")
 	}
-	return nil
+	return f.validateBucketFiles()
 }
 
 func (f *importFlags) validateProgress(fs *pflag.FlagSet) error {

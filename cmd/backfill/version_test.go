@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -13,9 +12,7 @@ import (
 // the messages it writes, where the message has none of its own.
 func TestVersionStamped(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "backfill")
-	build := exec.Command("go", "build", "-buildvcs=false",
-		"-ldflags=-X github.com/backfillhq/backfill/internal/version.stamp=v1.2.3-test", "-o", bin, ".")
-	build.Dir = pkgDir
+	build := goBuild("-ldflags=-X github.com/backfillhq/backfill/internal/version.stamp=v1.2.3-test", "-o", bin, ".")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v: %s", err, out)
 	}

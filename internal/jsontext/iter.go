@@ -82,6 +82,10 @@ func (it *ObjectIter) NextHint(hint string) (key []byte, escaped, matched bool, 
 	return key, escaped, matched, data[vs:j:j], true, nil
 }
 
+// End returns the offset in the object's text just past the value of
+// the member NextHint returned last.
+func (it *ObjectIter) End() int { return it.i }
+
 func (it *ObjectIter) finish(i int) error {
 	if i = SkipSpace(it.data, i); i != len(it.data) {
 		return syntaxErr(it.data, i, "after top-level value")

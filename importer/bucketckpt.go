@@ -1,0 +1,279 @@
+package importer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path"
+	"strings"
+	"time"
+
+	"gocloud.dev/blob"
+	_ "gocloud.dev/blob/azureblob" // azblob:// checkpoints
+	_ "gocloud.dev/blob/gcsblob"   // gs:// checkpoints
+	_ "gocloud.dev/blob/s3blob"    // s3:// checkpoints
+	"gocloud.dev/gcerrors"
+)
+
+// bucketSchemes are the URL schemes of the object stores that can hold a
+// checkpoint: Amazon S3 (and stores that speak its protocol), Google
+// Cloud Storage and Azure Blob Storage.
+var bucketSchemes = []string{"s3", "gs", "azblob"}
+
+// IsBucketURL reports whether location names an object in a bucket
+// (s3://BUCKET/KEY, gs://BUCKET/KEY, azblob://CONTAINER/KEY) rather than
+// a local file.
+func IsBucketURL(location string) bool {
+	scheme, _, ok := strings.Cut(location, "://")
+	if !ok {
+		return false
+	}
+	for _, s := range bucketSchemes {
+		if strings.EqualFold(scheme, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// objectURL is a checkpoint's location in a bucket, as parsed from
+// SCHEME://BUCKET/KEY?QUERY: the query holds the options of the store's
+// driver (endpoint, use_path_style, region, …), which apply to the bucket.
+type objectURL struct {
+	// given is the URL as the caller wrote it.
+	given string
+	// bucket is SCHEME://BUCKET?QUERY, for blob.OpenBucket.
+	bucket string
+	// key is the object's key in the bucket.
+	key string
+	// name is SCHEME://BUCKET/KEY, without the query, for messages.
+	name string
+}
+
+// parseObjectURL parses the bucket URL of a checkpoint.
+func parseObjectURL(location string) (objectURL, error) {
+	u, err := url.Parse(location)
+	if err != nil {
+		return objectURL{}, fmt.Errorf("checkpoint %s: %w", location, err)
+	}
+	key := strings.TrimPrefix(u.Path, "/")
+	if u.Host == "" || key == "" || strings.HasSuffix(key, "/") {
+		return objectURL{}, fmt.Errorf("checkpoint %s: want %s://BUCKET/PATH/NAME.json, the object that holds the checkpoint", location, strings.ToLower(u.Scheme))
+	}
+	scheme := strings.ToLower(u.Scheme)
+	b := url.URL{Scheme: scheme, Host: u.Host, RawQuery: u.RawQuery}
+	return objectURL{
+		given:  location,
+		bucket: b.String(),
+		key:    key,
+		name:   scheme + "://" + u.Host + "/" + key,
+	}, nil
+}
+
+// lockKey is the key of the lock object of the checkpoint: a hidden object
+// beside it, ".NAME.lock", as LockPath names a local checkpoint's.
+func (o objectURL) lockKey() string {
+	dir, base := path.Split(o.key)
+	return dir + "." + base + ".lock"
+}
+
+// bucketCheckpoint is a checkpoint kept in a bucket, and the lock the run
+// holds on it. Saves are whole-object writes, which object stores make
+// atomic: a reader sees the old object or the new one, never a mix.
+type bucketCheckpoint struct {
+	url    objectURL
+	bucket *blob.Bucket
+	lock   *objectLock
+	// copied is how many bytes of the rejects file the bucket holds (see
+	// bucketrejects.go).
+	copied int64
+}
+
+// openBucketCheckpoint opens the bucket of the checkpoint at location.
+// Credentials come from each store's standard chain (environment,
+// profile, workload identity).
+func openBucketCheckpoint(ctx context.Context, location string) (*bucketCheckpoint, error) {
+	o, err := parseObjectURL(location)
+	if err != nil {
+		return nil, err
+	}
+	b, err := blob.OpenBucket(ctx, o.bucket)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: open the bucket: %w", o.name, err)
+	}
+	return &bucketCheckpoint{url: o, bucket: b}, nil
+}
+
+// close releases the bucket.
+func (c *bucketCheckpoint) close() error {
+	return c.bucket.Close()
+}
+
+// read returns the checkpoint object's content; an error wrapping
+// os.ErrNotExist if there is none.
+func (c *bucketCheckpoint) read(ctx context.Context) ([]byte, error) {
+	b, err := c.bucket.ReadAll(ctx, c.url.key)
+	if gcerrors.Code(err) == gcerrors.NotFound {
+		return nil, fmt.Errorf("checkpoint: %s: %w", c.url.name, os.ErrNotExist)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: read %s: %w", c.url.name, err)
+	}
+	return b, nil
+}
+
+// write replaces the checkpoint object with b. crash is called at the
+// crash points on the way.
+func (c *bucketCheckpoint) write(ctx context.Context, b []byte, crash func(point string)) error {
+	crash(crashCheckpointWritten)
+	err := c.bucket.WriteAll(ctx, c.url.key, b, &blob.WriterOptions{ContentType: "application/json"})
+	if err != nil {
+		return fmt.Errorf("checkpoint: write %s: %w", c.url.name, err)
+	}
+	crash(crashCheckpointRenamed)
+	return nil
+}
+
+// remove deletes the checkpoint object; one that does not exist is no
+// error.
+func (c *bucketCheckpoint) remove(ctx context.Context) error {
+	err := c.bucket.Delete(ctx, c.url.key)
+	if err != nil && gcerrors.Code(err) != gcerrors.NotFound {
+		return fmt.Errorf("checkpoint: delete %s: %w", c.url.name, err)
+	}
+	return nil
+}
+
+// loadBucketCheckpoint reads and checks the checkpoint object at location
+// (see LoadCheckpoint).
+func loadBucketCheckpoint(ctx context.Context, location string) (*Checkpoint, error) {
+	c, err := openBucketCheckpoint(ctx, location)
+	if err != nil {
+		return nil, err
+	}
+	defer c.close()
+	b, err := c.read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return decodeCheckpoint(c.url.name, b)
+}
+
+// CheckpointExists reports whether the checkpoint at location, a local
+// file or an object in a bucket, exists. An error of the store other than
+// "not found" is returned.
+func CheckpointExists(ctx context.Context, location string) (bool, error) {
+	if !IsBucketURL(location) {
+		_, err := os.Stat(location)
+		if errors.Is(err, os.ErrNotExist) {
+			return false, nil
+		}
+		return err == nil, err
+	}
+	c, err := openBucketCheckpoint(ctx, location)
+	if err != nil {
+		return false, err
+	}
+	defer c.close()
+	ok, err := c.bucket.Exists(ctx, c.url.key)
+	if err != nil {
+		return false, fmt.Errorf("checkpoint: %s: %w", c.url.name, err)
+	}
+	return ok, nil
+}
+
+// bucketTimeout bounds each write of a checkpoint in a bucket, and the
+// release of its lock, which an interrupted run still makes.
+const bucketTimeout = 2 * time.Minute
+
+// lockBucketCheckpoint opens the checkpoint in a bucket at location and
+// takes its lock for the run runID, refreshed every LockRefreshInterval
+// until unlock.
+func lockBucketCheckpoint(ctx context.Context, location string, started time.Time, runID string) (*bucketCheckpoint, error) {
+	c, err := openBucketCheckpoint(ctx, location)
+	if err != nil {
+		return nil, err
+	}
+	l := newObjectLock(c, runID, started)
+	if err := l.acquire(ctx); err != nil {
+		c.close()
+		return nil, err
+	}
+	l.keepAlive(LockRefreshInterval)
+	c.lock = l
+	return c, nil
+}
+
+// unlock releases the lock and the bucket.
+func (c *bucketCheckpoint) unlock() {
+	ctx, cancel := context.WithTimeout(context.Background(), bucketTimeout)
+	defer cancel()
+	if c.lock != nil {
+		c.lock.release(ctx)
+	}
+	c.close()
+}
+
+// save writes cp to the bucket, once the lock is found to be still the
+// run's (a run that lost its lock to another stops rather than overwrite
+// the other's checkpoint: ErrLockLost), and the rejects it covers are
+// copied there too.
+func (c *bucketCheckpoint) save(cp *Checkpoint, crash func(point string)) error {
+	b, err := cp.encode()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), bucketTimeout)
+	defer cancel()
+	if c.lock != nil {
+		if err := c.lock.verify(ctx); err != nil {
+			return err
+		}
+	}
+	if err := c.copyRejects(ctx, cp.RejectsFile, cp.RejectsOffset); err != nil {
+		return err
+	}
+	return c.write(ctx, b, crash)
+}
+
+// validateBucketPaths checks the checkpoint's bucket URL, if it is one,
+// and refuses a rejects file in a bucket.
+func (c *Config) validateBucketPaths() error {
+	if IsBucketURL(c.CheckpointPath) {
+		if _, err := parseObjectURL(c.CheckpointPath); err != nil {
+			return fmt.Errorf("config: CheckpointPath: %w", err)
+		}
+	}
+	if IsBucketURL(c.RejectsPath) {
+		return fmt.Errorf("config: RejectsPath %s is in a bucket, but the rejects file is appended to as rows are rejected, which an object cannot be: name a local file", c.RejectsPath)
+	}
+	return nil
+}
+
+// isOwnObject returns the checkpoint, if the object at location, a source
+// in a bucket, is the run's checkpoint in a bucket or its lock.
+func (c *Config) isOwnObject(location string) (string, bool) {
+	if !IsBucketURL(c.CheckpointPath) {
+		return "", false
+	}
+	ck, err1 := parseObjectURL(c.CheckpointPath)
+	src, err2 := parseObjectURL(location)
+	if err1 != nil || err2 != nil {
+		return "", false
+	}
+	lock := ck.name[:len(ck.name)-len(ck.key)] + ck.lockKey()
+	if src.name == ck.name || src.name == lock {
+		return c.CheckpointPath, true
+	}
+	return "", false
+}
+
+// CheckBucketURL returns an error that says the form wanted unless
+// location, a bucket URL (IsBucketURL), names an object: a bucket and a
+// key that does not end in "/".
+func CheckBucketURL(location string) error {
+	_, err := parseObjectURL(location)
+	return err
+}
