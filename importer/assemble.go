@@ -138,9 +138,7 @@ func (a *assembler) block(ctx context.Context, m *mapped) error {
 				return errBudgetSpent
 			}
 		}
-		if o.derived {
-			derived++
-		}
+		derived += int(o.derived)
 		a.r.read.Add(1)
 		a.sample(m, o)
 		var err error
@@ -148,9 +146,13 @@ func (a *assembler) block(ctx context.Context, m *mapped) error {
 		case outReject:
 			err = a.reject(m.file, o)
 		case outFiltered:
-			a.filter(m.file, mappings.FilterRule(o.err))
+			a.filter(m.file, o)
 		default:
-			err = a.message(ctx, m, o)
+			if o.n > 0 {
+				err = a.messages(ctx, m, o)
+			} else {
+				err = a.message(ctx, m, o)
+			}
 		}
 		if err != nil {
 			return err
@@ -188,6 +190,40 @@ func (a *assembler) message(ctx context.Context, m *mapped, o *outcome) error {
 	return nil
 }
 
+// messages adds the messages of a row of a mapping of several messages
+// per row to the batch, all in one: when they do not fit in the current
+// batch, it is handed on first and the row starts the next range. So a
+// row's messages settle together, and the checkpoint never passes a row
+// with a message unsent. The map stage has rejected a row whose messages
+// do not fit in an empty batch.
+func (a *assembler) messages(ctx context.Context, m *mapped, o *outcome) error {
+	msgs := m.msgs[o.first : o.first+o.n]
+	if fits, _ := a.batcher.Fits(len(msgs), o.end-o.start); !fits {
+		if full := a.batcher.Flush(); full != nil {
+			if err := a.emit(ctx, full, mark{File: m.file, Pos: o.pos}); err != nil {
+				return err
+			}
+		}
+	}
+	start := o.start
+	for k, rm := range msgs {
+		full, err := a.batcher.AddEncoded(m.buf[start:rm.End])
+		if err != nil {
+			return fmt.Errorf("%s: messages[%d]: %w", o.pos, rm.Entry, err)
+		}
+		if full != nil {
+			return fmt.Errorf("%s: the messages of the row do not fit in one batch", o.pos)
+		}
+		a.cur.positions = append(a.cur.positions, o.pos)
+		a.cur.files = append(a.cur.files, int32(m.file))
+		a.cur.multi = append(a.cur.multi, entryMessage{entry: int32(rm.Entry), first: k == 0})
+		start = rm.End
+	}
+	a.budget.row(false)
+	a.cur.count(m.file, func(t *tally) { t.Read++; t.Messages.Filtered += int64(o.skipped) })
+	return nil
+}
+
 // reject keeps the reject of a row in the current range, to be written
 // when the range settles, and cuts the range when the rejects it keeps
 // grow too many or too large. It returns the error budget's verdict.
@@ -195,6 +231,12 @@ func (a *assembler) reject(file int, o *outcome) error {
 	r := a.r
 	rej := newReject(o.pos, reasonOf(o.err), o.err, o.raw)
 	rej.Format, rej.Header = r.inputs[file].format, r.inputs[file].header
+	if r.cfg.Spec != nil && r.cfg.Spec.Entries() > 0 {
+		var ee *mappings.EntryError
+		if errors.As(o.err, &ee) {
+			rej.Message = fmt.Sprintf("messages[%d]", ee.Entry)
+		}
+	}
 	a.cur.addReject(rej)
 	a.cur.count(file, func(t *tally) { t.Read++; t.Rejected++ })
 	r.rejectsSeen.Add(1)
@@ -218,10 +260,26 @@ func (a *assembler) reject(file int, o *outcome) error {
 var errBudgetSpent = errors.New("error budget spent")
 
 // filter counts a row the mapping filtered out, under the drop rule that
-// did it unless rule is "" (the time window).
-func (a *assembler) filter(file int, rule string) {
+// did it, if one did (not the time window), and, with a mapping of
+// several messages per row, as a row of no message and by its entries
+// that made none.
+func (a *assembler) filter(file int, o *outcome) {
+	if o.skipped > 0 {
+		noMessage := int64(0)
+		if mappings.IsNoMessage(o.err) {
+			noMessage = 1
+		}
+		a.cur.count(file, func(t *tally) {
+			t.Read++
+			t.Filtered++
+			t.NoMessage += noMessage
+			t.Messages.Filtered += int64(o.skipped)
+		})
+		a.budget.row(false)
+		return
+	}
 	a.cur.count(file, func(t *tally) { t.Read++; t.Filtered++ })
-	if rule != "" {
+	if rule := mappings.FilterRule(o.err); rule != "" {
 		if a.cur.filteredBy == nil {
 			a.cur.filteredBy = map[string]int64{}
 		}
@@ -240,6 +298,15 @@ func (a *assembler) sample(m *mapped, o *outcome) {
 	s := Sample{Pos: o.pos, Raw: o.raw}
 	if o.kind == outMessage {
 		s.Message = bytes.Clone(m.buf[o.start:o.end]) // m.buf is reused
+		if o.n > 0 {
+			start := 0
+			for _, rm := range m.msgs[o.first : o.first+o.n] {
+				end := rm.End - o.start
+				s.Messages = append(s.Messages, s.Message[start:end:end])
+				start = end
+			}
+			s.Message = s.Messages[0]
+		}
 	} else {
 		s.Err = o.err
 	}

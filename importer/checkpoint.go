@@ -130,6 +130,10 @@ type CheckpointTotals struct {
 	// FilteredByRule counts the filtered rows by the mapping's drop rule
 	// that filtered them (rows outside the time window are not in it).
 	FilteredByRule map[string]int64 `json:"filtered_by_rule,omitempty"`
+	// FilteredNoMessage and Messages are Report's, with a mapping of
+	// several messages per row.
+	FilteredNoMessage int64          `json:"filtered_no_message,omitempty"`
+	Messages          *MessageCounts `json:"messages,omitempty"`
 }
 
 // DefaultCheckpointPath names the checkpoint of an import from its sources,
@@ -645,7 +649,11 @@ func (r *run) restore(cp *Checkpoint, from mark) error {
 	var fileTallies []tally
 	if cp != nil {
 		offset = cp.RejectsOffset
-		total0 = tally{Read: cp.Totals.Read, Delivered: cp.Totals.Delivered, Rejected: cp.Totals.Rejected, Filtered: cp.Totals.Filtered}
+		total0 = tally{Read: cp.Totals.Read, Delivered: cp.Totals.Delivered, Rejected: cp.Totals.Rejected, Filtered: cp.Totals.Filtered,
+			NoMessage: cp.Totals.FilteredNoMessage}
+		if cp.Totals.Messages != nil {
+			total0.Messages = *cp.Totals.Messages
+		}
 		byReason = cp.Totals.RejectedByReason
 		fileTallies = make([]tally, len(r.sources))
 		for i, f := range cp.Files {

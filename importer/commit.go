@@ -99,6 +99,10 @@ func (r *run) writeCheckpoint(complete bool) error {
 			FilteredByRule: s.filteredBy,
 		},
 	}
+	if r.cfg.Spec != nil && r.cfg.Spec.Entries() > 0 {
+		msgs := s.total.Messages
+		cp.Totals.FilteredNoMessage, cp.Totals.Messages = s.total.NoMessage, &msgs
+	}
 	for i, f := range r.files {
 		t := s.files[i]
 		f.Read, f.Delivered, f.Rejected, f.Filtered = t.Read, t.Delivered, t.Rejected, t.Filtered

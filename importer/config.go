@@ -173,7 +173,10 @@ type Sample struct {
 	Pos     readers.Position
 	Raw     []byte // the row as read (a JSON object of its columns for binary formats)
 	Message []byte // the message's JSON, nil if the row was rejected or filtered
-	Err     error  // why the row was rejected or filtered
+	// Messages holds each message of the row, Message first, with a
+	// mapping of several messages per row (messages:); nil otherwise.
+	Messages [][]byte
+	Err      error // why the row was rejected or filtered
 }
 
 // SinkStats reports a sink's transport counters.
@@ -245,6 +248,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Limits.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
+	}
+	if most := c.Limits.WithDefaults().MaxMessages; c.Spec != nil && c.Spec.Entries() > most {
+		return fmt.Errorf("config: Limits.MaxMessages is %d, fewer than the %d messages a row of the mapping may make (messages:), which are sent in one batch", most, c.Spec.Entries())
 	}
 	return c.validateBucketPaths()
 }

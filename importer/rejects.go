@@ -44,6 +44,14 @@ type Reject struct {
 	// RawIs is "message" when Raw is the message the destination refused
 	// rather than the row it was mapped from; empty for a row.
 	RawIs string `json:"raw_is,omitempty"`
+	// Message names the entry of messages: ("messages[1]") whose message
+	// the destination refused, or whose failure rejected the row, with a
+	// mapping of several messages per row; empty otherwise.
+	Message string `json:"message,omitempty"`
+
+	// again is set on the line of a message of a row whose rejection
+	// another line of the same run already counts.
+	again bool
 }
 
 // RawIsMessage is Reject.RawIs of a message the destination refused.

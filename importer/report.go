@@ -25,6 +25,13 @@ type Report struct {
 	// mapping that filtered them; rows outside the time window
 	// (--since, --until) are filtered by no rule and not in it.
 	FilteredByRule map[string]int64 `json:"filtered_by_rule,omitempty"`
+	// FilteredNoMessage counts the filtered rows of which no entry of a
+	// mapping's messages: made a message (every when was false).
+	FilteredNoMessage int64 `json:"filtered_no_message,omitempty"`
+	// Messages counts the messages, with a mapping of several messages
+	// per row (messages:); nil otherwise. The row counts above still
+	// count rows.
+	Messages *MessageCounts `json:"messages,omitempty"`
 	// TopReasons are this run's most frequent reject reasons, with the
 	// first example of each.
 	TopReasons []ReasonCount `json:"top_reasons,omitempty"`
@@ -112,8 +119,8 @@ func (r *Report) Check() error {
 	for _, n := range r.FilteredByRule {
 		byRule += n
 	}
-	if byRule > r.Filtered {
-		return fmt.Errorf("report: %d rows filtered but the drop rules count %d", r.Filtered, byRule)
+	if byRule+r.FilteredNoMessage > r.Filtered {
+		return fmt.Errorf("report: %d rows filtered but the drop rules count %d and rows of no message %d", r.Filtered, byRule, r.FilteredNoMessage)
 	}
 	return nil
 }
@@ -151,6 +158,12 @@ func (r *Report) Summary() string {
 	fmt.Fprintf(&b, "  filtered   %d\n", r.Filtered)
 	for _, k := range sortedByCount(r.FilteredByRule) {
 		fmt.Fprintf(&b, "    %-22s %d\n", "drop: "+k, r.FilteredByRule[k])
+	}
+	if r.FilteredNoMessage > 0 {
+		fmt.Fprintf(&b, "    %-22s %d\n", "no message", r.FilteredNoMessage)
+	}
+	if m := r.Messages; m != nil {
+		fmt.Fprintf(&b, "  messages: %s %d, rejected %d, not made %d (when false or outside the time window)\n", label, m.Delivered, m.Rejected, m.Filtered)
 	}
 	if r.RepeatedIDs > 0 || r.IDsChecked < r.DerivedIDs {
 		fmt.Fprintf(&b, "  repeated ids %d (messages identical to an earlier one in every field their derived messageId covers: Segment keeps only the first)\n", r.RepeatedIDs)
@@ -249,6 +262,11 @@ func (r *run) report(files int, total int64, d time.Duration) Report {
 		ArchiveDaysSkipped: r.archiveDays,
 	}
 	rep.RejectsMovedTo, rep.RejectsCopiedFrom = r.rejectsMoved, r.rejectsCopied
+	rep.FilteredNoMessage = committed.NoMessage
+	if r.cfg.Spec != nil && r.cfg.Spec.Entries() > 0 {
+		msgs := committed.Messages
+		rep.Messages = &msgs
+	}
 	if 2*rep.Rejected >= rep.RowsRead {
 		rep.Hint = r.reasons.hint(r.cfg.Spec == nil)
 	}
@@ -268,7 +286,7 @@ func reportFrom(cp *Checkpoint, files int, total int64) Report {
 	if byReason == nil {
 		byReason = map[string]int64{}
 	}
-	return Report{
+	rep := Report{
 		Files:            files,
 		BytesTotal:       total,
 		RowsRead:         cp.Totals.Read,
@@ -280,6 +298,8 @@ func reportFrom(cp *Checkpoint, files int, total int64) Report {
 		RejectsFile:      cp.RejectsFile,
 		Complete:         true,
 	}
+	rep.FilteredNoMessage, rep.Messages = cp.Totals.FilteredNoMessage, cp.Totals.Messages
+	return rep
 }
 
 // startProgress calls cfg.Progress every interval until the returned function
@@ -348,4 +368,24 @@ func sortedByCount(counts map[string]int64) []string {
 		return keys[i] < keys[j]
 	})
 	return keys
+}
+
+// MessageCounts counts the messages of a mapping of several messages per
+// row (messages:). Delivered and Rejected count the messages made of the
+// rows settled: acknowledged, or refused by the destination (each with a
+// line of its own in the rejects file). Filtered counts the entries that
+// made no message of a row on purpose: their when was false, or their
+// timestamp outside the time window. A row with a refused message counts
+// as rejected, and its other messages as delivered; a row rejected while
+// it was mapped makes no message.
+type MessageCounts struct {
+	Delivered int64 `json:"delivered"`
+	Rejected  int64 `json:"rejected"`
+	Filtered  int64 `json:"filtered"`
+}
+
+func (c *MessageCounts) add(o MessageCounts) {
+	c.Delivered += o.Delivered
+	c.Rejected += o.Rejected
+	c.Filtered += o.Filtered
 }

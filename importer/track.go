@@ -17,12 +17,17 @@ type mark struct {
 	Pos  readers.Position
 }
 
-// tally counts what became of rows.
+// tally counts what became of rows and, with a mapping of several
+// messages per row, of their messages.
 type tally struct {
 	Read      int64 `json:"read"`
 	Delivered int64 `json:"delivered"`
 	Rejected  int64 `json:"rejected"`
 	Filtered  int64 `json:"filtered"`
+	// NoMessage counts the filtered rows that no entry of messages:
+	// made a message of.
+	NoMessage int64         `json:"filtered_no_message,omitempty"`
+	Messages  MessageCounts `json:"messages,omitzero"`
 }
 
 func (t *tally) add(o tally) {
@@ -30,6 +35,8 @@ func (t *tally) add(o tally) {
 	t.Delivered += o.Delivered
 	t.Rejected += o.Rejected
 	t.Filtered += o.Filtered
+	t.NoMessage += o.NoMessage
+	t.Messages.add(o.Messages)
 }
 
 // fileTally is the tally of one source's rows within a job.
@@ -54,6 +61,17 @@ type job struct {
 	// filteredBy counts the rows of the range that a drop rule of the
 	// mapping filtered, by rule; nil when none did.
 	filteredBy map[string]int64
+	// multi says, for each message of batch, the entry of messages: it
+	// comes from and whether it is the first message of its row; nil
+	// with a mapping of one message per row.
+	multi []entryMessage
+}
+
+// entryMessage is a message of a row of a mapping of several messages
+// per row: the index of its entry, and whether it is its row's first.
+type entryMessage struct {
+	entry int32
+	first bool
 }
 
 // count adds to the tally of source file within the job.
@@ -187,7 +205,9 @@ func (t *tracker) commit(j *job, rejectsOffset int64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for i := range j.rejects {
-		t.byReason[j.rejects[i].Reason]++
+		if !j.rejects[i].again {
+			t.byReason[j.rejects[i].Reason]++
+		}
 	}
 	for rule, n := range j.filteredBy {
 		t.filteredBy[rule] += n

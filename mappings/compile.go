@@ -135,6 +135,11 @@ func (s *Spec) CheckOptions(opts Options) error {
 	if _, err := newIDScheme(s.ids, opts); err != nil {
 		return fmt.Errorf("%s: %w", s.name, err)
 	}
+	for _, e := range s.messages {
+		if err := e.spec.CheckOptions(opts); err != nil {
+			return inEntry(s.name, e.at(), err)
+		}
+	}
 	return nil
 }
 
@@ -169,6 +174,9 @@ func (s *Spec) Compile(schema []string, opts Options) (Mapper, error) {
 	if err := s.CheckOptions(opts); err != nil {
 		return nil, err
 	}
+	if s.messages != nil {
+		return s.compileMulti(schema, opts)
+	}
 	ids, _ := newIDScheme(s.ids, opts)
 	if s.passthrough {
 		pt := &passthrough{win: newWindow(opts), ids: ids}
@@ -191,18 +199,8 @@ func (s *Spec) Compile(schema []string, opts Options) (Mapper, error) {
 	}
 	rc := newRefCompiler(s, index)
 	if schema != nil {
-		for _, u := range s.uses {
-			if _, opt := s.optional[u.column]; opt {
-				continue // may be absent: reads as no value
-			}
-			if _, ok := rc.resolve(u.column); !ok {
-				what := "column"
-				if strings.Contains(u.column, ".") {
-					what = "column (or path)"
-				}
-				return nil, fmt.Errorf("%s:%d: %s: %s %q is not in the file (columns: %s)%s",
-					s.name, u.line, u.path, what, u.column, columnList(schema), schemaSuggestion(u.column, schema))
-			}
+		if err := s.checkUses(s.uses, rc, schema); err != nil {
+			return nil, err
 		}
 	}
 	if schema != nil {
@@ -414,6 +412,25 @@ func (s *Spec) Compile(schema []string, opts Options) (Mapper, error) {
 	return m, nil
 }
 
+// checkUses refuses a column of uses that is not in schema, unless the
+// spec lists it as optional.
+func (s *Spec) checkUses(uses []columnUse, rc *refCompiler, schema []string) error {
+	for _, u := range uses {
+		if _, opt := s.optional[u.column]; opt {
+			continue // may be absent: reads as no value
+		}
+		if _, ok := rc.resolve(u.column); !ok {
+			what := "column"
+			if strings.Contains(u.column, ".") {
+				what = "column (or path)"
+			}
+			return fmt.Errorf("%s:%d: %s: %s %q is not in the file (columns: %s)%s",
+				s.name, u.line, u.path, what, u.column, columnList(schema), schemaSuggestion(u.column, schema))
+		}
+	}
+	return nil
+}
+
 // templatePlan resolves the columns of a template.
 func templatePlan(t *textSpec, rc *refCompiler) []partPlan {
 	parts := make([]partPlan, 0, len(t.parts))
@@ -592,12 +609,21 @@ func columnList(schema []string) string {
 // Map implements Mapper. The timestamp is read first, so that a row
 // outside the time window is filtered whatever else is wrong with it.
 func (m *specMapper) Map(row *readers.Row, w *sink.MessageWriter) error {
+	return m.mapRow(row, w, "")
+}
+
+// mapRow writes the message of row; id, when set, is its messageId
+// whatever the spec says.
+func (m *specMapper) mapRow(row *readers.Row, w *sink.MessageWriter, id string) error {
 	var c rowCtx
 	c.init(row, m.slots)
 	var msg header
 	ti, err := m.header(&c, &msg)
 	if err != nil {
 		return err
+	}
+	if id != "" {
+		msg.MessageID = id
 	}
 	w.Begin(msg.Type, msg.Timestamp)
 	if msg.MessageID == "" {
@@ -632,15 +658,20 @@ func endMessage(row *readers.Row, w *sink.MessageWriter) error {
 
 // writeError is an error of the writer for the message of a row.
 type writeError struct {
-	pos readers.Position
-	err error
+	pos   readers.Position
+	entry string // the entry of messages: whose message it is, or ""
+	err   error
 }
 
 func (e *writeError) Error() string {
-	if e.pos == (readers.Position{}) {
-		return e.err.Error()
+	msg := e.err.Error()
+	if e.entry != "" {
+		msg = e.entry + ": " + msg
 	}
-	return e.pos.String() + ": " + e.err.Error()
+	if e.pos == (readers.Position{}) {
+		return msg
+	}
+	return e.pos.String() + ": " + msg
 }
 
 func (e *writeError) Unwrap() error { return e.err }

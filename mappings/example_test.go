@@ -99,3 +99,46 @@ func ExampleOptions_window() {
 	// sent: {"type":"track","messageId":"bfc-inm6i22gptvmyumkccoqxqque4","timestamp":"2024-03-01T10:30:00.000Z","userId":"u1","event":"B","context":{"library":{"name":"backfill","version":"0.1.0"}}}
 	// filtered: timestamp at or after the window's end 2024-03-01T11:00:00Z: filtered
 }
+
+// A row of an export with user properties becomes a track and an
+// identify; MapMessages says where each message ends in the writer.
+func ExampleMultiMapper() {
+	spec, err := mappings.ParseSpec([]byte(`
+timestamp: {column: time, format: unix_ms}
+userId: user_id
+messageId: insert_id
+messages:
+  - type: track
+    event: event_type
+    properties: {include: [song]}
+  - when: 'plan != nil'
+    type: identify
+    traits: {include: [plan]}
+`), "amplitude.yaml")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	schema := []string{"insert_id", "user_id", "event_type", "time", "song", "plan"}
+	m, err := spec.Compile(schema, mappings.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	row := readers.NewTextRow(readers.Position{File: "export.csv", Row: 1, Line: 2}, schema,
+		[]string{"ins-1", "u1", "Song Played", "1709294400000", "Blue", "pro"})
+	var w sink.MessageWriter
+	msgs, _, err := m.(mappings.MultiMapper).MapMessages(&row, &w, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	start := 0
+	for _, rm := range msgs {
+		fmt.Printf("messages[%d]: %s\n", rm.Entry, w.Bytes()[start:rm.End])
+		start = rm.End
+	}
+	// Output:
+	// messages[0]: {"type":"track","messageId":"ins-1","timestamp":"2024-03-01T12:00:00.000Z","userId":"u1","event":"Song Played","properties":{"song":"Blue"},"context":{"library":{"name":"backfill","version":"0.1.0"}}}
+	// messages[1]: {"type":"identify","messageId":"bfm-17718249754dbbe17361e09a399cbf77","timestamp":"2024-03-01T12:00:00.000Z","userId":"u1","traits":{"plan":"pro"},"context":{"library":{"name":"backfill","version":"0.1.0"}}}
+}

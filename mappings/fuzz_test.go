@@ -129,6 +129,8 @@ func FuzzParseSpec(f *testing.F) {
 	f.Add("type: identify\nuserId: u\ntimestamp: {column: ts, format: [rfc3339, unix, \"%d/%m/%Y %H:%M\"], timezone: UTC, range: {min: 1970-01-01}}\n")
 	f.Add("type: identify\nuserId: u\ntimestamp: {column: ts, format: local_unix_ms, timezone: Europe/Berlin}\ncolumns:\n  b: {type: timestamp, format: [unix, unix_ms], range: {max: 2030-01-01}}\n")
 	f.Add(fuzzFeatureSpec)
+	f.Add(multiBenchSpec)
+	f.Add("timestamp: ts\nuserId: u\ndrop: {x: 'a == 1'}\nmessages:\n  - {type: track, event: e, when: 'b != nil'}\n  - {type: alias, previousId: p, messageId: {derive: position}}\n")
 	for _, name := range Presets() {
 		src, err := PresetSource(name)
 		if err != nil {

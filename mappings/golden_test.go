@@ -88,7 +88,7 @@ func TestGolden(t *testing.T) {
 			w := sink.NewMessageWriter(sink.Limits{})
 			for _, row := range rows {
 				w.Reset(w.Bytes())
-				again.Write(goldenOutcome(t, m.Map(row, w), w.Bytes()))
+				again.Write(goldenMap(t, m, row, w))
 				again.WriteByte('\n')
 			}
 			if !bytes.Equal(again.Bytes(), got.Bytes()) {
@@ -178,7 +178,31 @@ func loadGoldenOptions(t *testing.T, dir string) Options {
 func goldenLine(t *testing.T, m Mapper, row *readers.Row) []byte {
 	t.Helper()
 	var w sink.MessageWriter
-	return goldenOutcome(t, m.Map(row, &w), w.Bytes())
+	return goldenMap(t, m, row, &w)
+}
+
+// goldenMap maps one row into w and returns its outcome: its message, or
+// for a MultiMapper each of its messages on a line of its own.
+func goldenMap(t *testing.T, m Mapper, row *readers.Row, w *sink.MessageWriter) []byte {
+	t.Helper()
+	mm, ok := m.(MultiMapper)
+	if !ok {
+		return goldenOutcome(t, m.Map(row, w), w.Bytes())
+	}
+	start := w.Len()
+	msgs, _, err := mm.MapMessages(row, w, nil)
+	if err != nil || len(msgs) == 0 {
+		return goldenOutcome(t, err, w.Bytes()[start:])
+	}
+	var out []byte
+	for i, rm := range msgs {
+		if i > 0 {
+			out = append(out, '\n')
+		}
+		out = append(out, w.Bytes()[start:rm.End]...)
+		start = rm.End
+	}
+	return out
 }
 
 // goldenOutcome is the line of a row mapped to the message msg, or

@@ -11,8 +11,9 @@ import (
 	"github.com/backfillhq/backfill/sink"
 )
 
-// Mapper turns one row into a message, written into w (Begin to End; one
-// message per row today). It is pure: it does no I/O and never uses the
+// Mapper turns one row into a message, written into w (Begin to End), or
+// into several, one after another, for a spec with messages: (its Mapper
+// is a MultiMapper, which says where each ends). It is pure: it does no I/O and never uses the
 // current time as a stand-in for a missing timestamp. On error no message
 // of the row is left in w, and the error implements RejectReason() string,
 // naming the row, the field, the column and the cause (the writer's own

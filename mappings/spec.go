@@ -59,6 +59,10 @@ import (
 // built-ins that iterate a map in random order are not available. A text
 // with "{{" in values is a template.
 //
+// Several messages (see messages.go). A list under messages: makes, of
+// each row, one message per entry whose when: holds, each mapped by the
+// top-level keys and the entry's own.
+//
 // Patterns (see patterns.go). A name with *, ? or [ in include, exclude or
 // a key of rename is a glob standing for the columns it matches; against
 // a header, one that matches none is an error of Compile.
@@ -201,6 +205,12 @@ type Spec struct {
 	optional map[string]int
 	// drops are the drop rules, in the spec's order.
 	drops []dropRule
+	// messages are the entries of messages: (see messages.go), nil for
+	// a spec of one message per row. uses then lists the columns of
+	// the drop rules and conditions (the first ownUses) and those of
+	// every entry's spec.
+	messages []*messageEntry
+	ownUses  int
 }
 
 // Name returns the name the spec was parsed under (its file name, or
@@ -536,6 +546,9 @@ func (p *specParser) parse(doc *yaml.Node) error {
 	if err != nil {
 		return err
 	}
+	if hasKey(ms, "messages") {
+		return p.parseMessages(ms)
+	}
 	var tsNode, typeNode, passNode *yaml.Node
 	var other *yaml.Node
 	for _, m := range ms {
@@ -592,7 +605,7 @@ func (p *specParser) parse(doc *yaml.Node) error {
 				}
 				continue
 			}
-			return p.errorf(k, "", "unknown key %q (want passthrough, type, timestamp, columns, optional, drop, %s or %s)",
+			return p.errorf(k, "", "unknown key %q (want passthrough, type, timestamp, columns, optional, drop, messages, %s or %s)",
 				key, strings.Join(fieldNames[:], ", "), strings.Join(objectNames[:], ", "))
 		}
 	}
@@ -1337,6 +1350,9 @@ func constantJSON(n *yaml.Node) (json.RawMessage, error) {
 func (s *Spec) Columns() (cols []string, all bool) {
 	if s.passthrough {
 		return nil, true
+	}
+	if s.messages != nil {
+		return s.multiColumns()
 	}
 	for _, o := range s.objects {
 		if o != nil && len(o.includeGlobs) > 0 {

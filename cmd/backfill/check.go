@@ -89,6 +89,13 @@ func runCheck(ctx context.Context, in *inputFlags, rows int, sources []string, s
 			fmt.Fprintf(stdout, "  %-20s %8d\n", rule, rep.FilteredByRule[rule])
 		}
 	}
+	if rep.FilteredNoMessage > 0 {
+		fmt.Fprintf(stdout, "== filtered as no message (every when of messages: false): %d\n", rep.FilteredNoMessage)
+	}
+	if m := rep.Messages; m != nil {
+		fmt.Fprintf(stdout, "== messages: %d would be sent, %d rejected, %d not made (when false or outside the time window)\n",
+			m.Delivered, m.Rejected, m.Filtered)
+	}
 	if len(rep.TopReasons) > 0 {
 		fmt.Fprintln(stdout, "== reject reasons, most frequent first:")
 		for _, r := range rep.TopReasons {
@@ -116,12 +123,25 @@ func printSample(w io.Writer, s importer.Sample) {
 		fmt.Fprintf(w, "outcome: %s\n\n", outcome(s.Err))
 		return
 	}
-	var pretty bytes.Buffer
-	if err := json.Indent(&pretty, s.Message, "         ", "  "); err != nil {
-		pretty.Reset()
-		pretty.Write(s.Message)
+	if len(s.Messages) > 1 {
+		// A mapping of several messages per row: each, numbered.
+		for i, msg := range s.Messages {
+			fmt.Fprintf(w, "message %d of %d: %s\n", i+1, len(s.Messages), indentJSON(msg, "                "))
+		}
+		fmt.Fprintln(w)
+		return
 	}
-	fmt.Fprintf(w, "message: %s\n\n", pretty.String())
+	fmt.Fprintf(w, "message: %s\n\n", indentJSON(s.Message, "         "))
+}
+
+// indentJSON returns a message as pretty JSON, its lines after the first
+// indented by prefix.
+func indentJSON(msg []byte, prefix string) string {
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, msg, prefix, "  "); err != nil {
+		return string(msg)
+	}
+	return pretty.String()
 }
 
 // outcome says why a row has no message: the drop rule that filtered it,

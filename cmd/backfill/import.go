@@ -109,7 +109,7 @@ func (f *importFlags) register(fs *pflag.FlagSet) {
 
 	fs.IntVar(&f.maxBatchBytes, "max-batch-bytes", sink.DefaultMaxBatchBytes, "largest request body in `BYTES` (at most the default)")
 	fs.IntVar(&f.maxMessageBytes, "max-message-bytes", sink.DefaultMaxMessageBytes, "largest message in `BYTES`; larger ones are rejected (at most the default)")
-	fs.IntVar(&f.maxMessages, "max-batch-messages", sink.DefaultMaxMessages, "most `N` messages in one batch (at most the default)")
+	fs.IntVar(&f.maxMessages, "max-batch-messages", sink.DefaultMaxMessages, "most `N` messages in one batch (at most the default; at least the entries of the mapping's messages:)")
 
 	fs.StringVar(&f.rejects, "rejects", "", "write rejected rows to `FILE` (NDJSON: file, line, row, offset, reason, error, run, time, raw; see backfill rejects); a new import moves an existing FILE aside to FILE.1.ndjson; a local file, never a bucket (default: beside the checkpoint, .backfill/<name>.rejects.ndjson, or for a checkpoint in a bucket .backfill/<store>-<bucket>/<key>.rejects.ndjson; --dry-run, --output and --stub write none)")
 	fs.StringVar(&f.report, "report", "", "write the final report as JSON to `FILE`")
@@ -301,6 +301,9 @@ func (f *importFlags) config(sources, cmdline []string, stdout io.Writer) (impor
 	}
 	if err := f.inputFlags.apply(&cfg); err != nil {
 		return cfg, noop, err
+	}
+	if cfg.Spec != nil && cfg.Spec.Entries() > f.maxMessages {
+		return cfg, noop, usagef("--max-batch-messages is %d, fewer than the %d messages a row of the mapping may make (messages:), which go in one batch", f.maxMessages, cfg.Spec.Entries())
 	}
 	if f.resolved.Count > 1 {
 		if readsStdin(sources) {

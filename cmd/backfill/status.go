@@ -208,6 +208,12 @@ func printStatus(w io.Writer, path string, cp *importer.Checkpoint) {
 		}
 		fmt.Fprintf(w, "  filtered by drop rule: %s\n", strings.Join(parts, ", "))
 	}
+	if t.FilteredNoMessage > 0 {
+		fmt.Fprintf(w, "  filtered as no message (every when of messages: false): %d\n", t.FilteredNoMessage)
+	}
+	if m := t.Messages; m != nil {
+		fmt.Fprintf(w, "  messages: %s %d, rejected %d, not made %d (when false or outside the time window)\n", label, m.Delivered, m.Rejected, m.Filtered)
+	}
 	if cp.RejectsFile != "" && t.Rejected > 0 {
 		fmt.Fprintf(w, "  rejects: %s (see them with: backfill rejects %s)\n", cp.RejectsFile, shellQuote([]string{cp.RejectsFile}))
 	}
