@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"sync"
-	"syscall"
 	"time"
 
 	"gocloud.dev/blob"
@@ -71,15 +70,6 @@ func newObjectLock(c *bucketCheckpoint, runID string, started time.Time) *object
 		now: time.Now, alive: processAlive,
 		holder: LockHolder{PID: os.Getpid(), Host: host, Since: started.UTC().Truncate(time.Second), Run: runID},
 	}
-}
-
-// processAlive reports whether a process with id pid exists on this host.
-func processAlive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // stale reports whether the lock record h may be taken over now.
