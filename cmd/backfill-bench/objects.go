@@ -116,37 +116,8 @@ func startFakeS3(ctx context.Context, dir string, latency time.Duration) (*recei
 	os.Remove(urlFile)
 	r := &receiver{}
 	r.cmd = exec.Command(exe, fakeS3Arg, urlFile, latency.String())
-	r.cmd.Stdout, r.cmd.Stderr = &r.out, &r.out
 	r.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := r.cmd.Start(); err != nil {
-		return nil, err
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- r.cmd.Wait() }()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.NewTimer(10 * time.Second)
-	defer deadline.Stop()
-	for {
-		if b, err := os.ReadFile(urlFile); err == nil && bytes.HasSuffix(b, []byte("\n")) {
-			r.url = strings.TrimSpace(string(b))
-			r.waitc = exited
-			return r, nil
-		}
-		select {
-		case <-ctx.Done():
-			r.cmd.Process.Kill()
-			<-exited
-			return nil, ctx.Err()
-		case err := <-exited:
-			return nil, fmt.Errorf("the fake S3 server ended before listening: %v\n%s", err, tail(r.out.Bytes(), 2000))
-		case <-deadline.C:
-			r.cmd.Process.Kill()
-			<-exited
-			return nil, fmt.Errorf("the fake S3 server did not listen within 10s\n%s", tail(r.out.Bytes(), 2000))
-		case <-tick.C:
-		}
-	}
+	return r.start(ctx, urlFile, "the fake S3 server")
 }
 
 // objectSet is the fixed set of objects of the section: count gzipped

@@ -134,6 +134,12 @@ func startReceiver(ctx context.Context, bin, dir string, discard bool) (*receive
 		args = append(args, "--discard")
 	}
 	r.cmd = exec.Command(bin, args...)
+	return r.start(ctx, urlFile, "backfill serve")
+}
+
+// start starts r.cmd, a server that writes the URL it listens on to
+// urlFile, and waits until it listens; what names it in errors.
+func (r *receiver) start(ctx context.Context, urlFile, what string) (*receiver, error) {
 	r.cmd.Stdout, r.cmd.Stderr = &r.out, &r.out
 	if err := r.cmd.Start(); err != nil {
 		return nil, err
@@ -156,11 +162,11 @@ func startReceiver(ctx context.Context, bin, dir string, discard bool) (*receive
 			<-exited
 			return nil, ctx.Err()
 		case err := <-exited:
-			return nil, fmt.Errorf("backfill serve ended before listening: %v\n%s", err, tail(r.out.Bytes(), 2000))
+			return nil, fmt.Errorf("%s ended before listening: %v\n%s", what, err, tail(r.out.Bytes(), 2000))
 		case <-deadline.C:
 			r.cmd.Process.Kill()
 			<-exited
-			return nil, fmt.Errorf("backfill serve did not listen within 10s\n%s", tail(r.out.Bytes(), 2000))
+			return nil, fmt.Errorf("%s did not listen within 10s\n%s", what, tail(r.out.Bytes(), 2000))
 		case <-tick.C:
 		}
 	}
