@@ -783,19 +783,9 @@ func (e *listError) Unwrap() error { return e.err }
 // findObjects lists what key names in b: see expandObjects.
 func findObjects(ctx context.Context, b *blob.Bucket, ref *bucketRef, key string, opts Options) ([]listed, error) {
 	if hasMeta(key) {
-		parts := strings.Split(path.Clean(key), "/")
-		var root []string
-		for len(parts) > 0 && !hasMeta(parts[0]) {
-			root = append(root, parts[0])
-			parts = parts[1:]
-		}
-		for _, seg := range parts {
-			if seg == "**" {
-				continue
-			}
-			if _, err := path.Match(seg, ""); err != nil {
-				return nil, fmt.Errorf("glob %s/%s: %w", ref.name, key, err)
-			}
+		root, parts, err := splitPattern(strings.Split(path.Clean(key), "/"), path.Match)
+		if err != nil {
+			return nil, fmt.Errorf("glob %s/%s: %w", ref.name, key, err)
 		}
 		prefix := strings.Join(root, "/")
 		if prefix != "" {

@@ -310,6 +310,25 @@ func resolve(w *walker, arg string) ([]string, error) {
 
 func hasMeta(p string) bool { return strings.ContainsAny(p, `*?[\`) }
 
+// splitPattern splits the elements of a glob pattern into the leading ones
+// without wildcards, the root to list from, and the rest, each of which
+// must be a pattern match accepts ("**" stands for any elements).
+func splitPattern(parts []string, match func(pattern, name string) (bool, error)) (root, rest []string, err error) {
+	for len(parts) > 0 && !hasMeta(parts[0]) {
+		root = append(root, parts[0])
+		parts = parts[1:]
+	}
+	for _, seg := range parts {
+		if seg == "**" {
+			continue
+		}
+		if _, err := match(seg, ""); err != nil {
+			return nil, nil, err
+		}
+	}
+	return root, parts, nil
+}
+
 func isHidden(name string) bool { return strings.HasPrefix(name, ".") }
 
 // isOwnFile reports files this tool writes, which folders and globs skip.
@@ -331,19 +350,9 @@ func walkFolder(w *walker, root string) ([]string, error) {
 // matched are read as folders.
 func glob(w *walker, pattern string) ([]string, error) {
 	pattern = filepath.Clean(pattern)
-	parts := strings.Split(pattern, string(filepath.Separator))
-	var root []string
-	for len(parts) > 0 && !hasMeta(parts[0]) {
-		root = append(root, parts[0])
-		parts = parts[1:]
-	}
-	for _, seg := range parts {
-		if seg == "**" {
-			continue
-		}
-		if _, err := filepath.Match(seg, ""); err != nil {
-			return nil, fmt.Errorf("glob %s: %w", pattern, err)
-		}
+	root, parts, err := splitPattern(strings.Split(pattern, string(filepath.Separator)), filepath.Match)
+	if err != nil {
+		return nil, fmt.Errorf("glob %s: %w", pattern, err)
 	}
 	base := strings.Join(root, string(filepath.Separator))
 	switch {
