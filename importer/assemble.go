@@ -7,7 +7,6 @@ import (
 	"fmt"
 
 	"github.com/backfillhq/backfill/mappings"
-	"github.com/backfillhq/backfill/readers"
 	"github.com/backfillhq/backfill/sink"
 )
 
@@ -321,8 +320,7 @@ func (a *assembler) emit(ctx context.Context, b *sink.Batch, end mark) error {
 	j.batch, j.end, j.seq = b, end, a.seq
 	a.seq++
 	// The next job likely holds as many messages as this one.
-	n := len(j.positions)
-	a.cur = &job{positions: make([]readers.Position, 0, n), files: make([]int32, 0, n)}
+	a.cur = a.r.newJob(len(j.positions))
 	if err := a.r.tracker.acquire(ctx); err != nil {
 		return err
 	}

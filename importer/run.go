@@ -75,8 +75,9 @@ type run struct {
 	prefixes     []prefixTrack
 	resumePrefix *readers.Prefix
 
-	itemsPool  sync.Pool // of *[]item; see newItems
-	mappedPool sync.Pool // of *mapped; see newMapped
+	itemsPool  sync.Pool    // of *[]item; see newItems
+	mappedPool sync.Pool    // of *mapped; see newMapped
+	rooms      chan jobRoom // of jobs sent; see newJob
 
 	// id is the run's id, in every line it writes to the rejects file,
 	// and runs the ids of the import's runs, this one last.
@@ -329,6 +330,7 @@ func (r *run) pipeline(ctx context.Context, from mark, schemaless mappings.Mappe
 		}
 	}()
 
+	r.rooms = make(chan jobRoom, r.cfg.MaxInFlight)
 	workers := max(1, runtime.GOMAXPROCS(0))
 	blocks := make(chan block, 2*workers)
 	results := make(chan *mapped, 2*workers)

@@ -79,6 +79,7 @@ func (r *run) send(ctx context.Context, j *job) error {
 	}
 	j.batch.Release()
 	j.batch = nil
+	r.recycle(j)
 	r.rejectsSeen.Add(rowsRefused)
 	r.batches.Add(1)
 	r.tracker.done(j)

@@ -67,6 +67,36 @@ type job struct {
 	multi []entryMessage
 }
 
+// jobRoom is the memory a job keeps per message of its batch, handed
+// from the jobs sent to the next ones the assemble stage fills, so that an
+// import allocates it only for as many jobs as are in flight at once.
+type jobRoom struct {
+	positions []readers.Position
+	files     []int32
+}
+
+// newJob returns an empty job with room for about n messages, in the
+// memory of a job already sent if there is one.
+func (r *run) newJob(n int) *job {
+	select {
+	case room := <-r.rooms:
+		return &job{positions: room.positions[:0], files: room.files[:0]}
+	default:
+		return &job{positions: make([]readers.Position, 0, n), files: make([]int32, 0, n)}
+	}
+}
+
+// recycle hands the positions and files of a job whose batch was sent,
+// which nothing reads once its rows are counted, to newJob.
+func (r *run) recycle(j *job) {
+	room := jobRoom{positions: j.positions, files: j.files}
+	j.positions, j.files = nil, nil
+	select {
+	case r.rooms <- room:
+	default:
+	}
+}
+
 // entryMessage is a message of a row of a mapping of several messages
 // per row: the index of its entry, and whether it is its row's first.
 type entryMessage struct {
