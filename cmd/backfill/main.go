@@ -18,7 +18,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -100,28 +99,6 @@ func handleSignals() context.Context {
 		os.Exit(exitInterrupted)
 	}()
 	return ctx
-}
-
-// tuneGC makes the memory limit, 192 MiB, the garbage collector's only
-// trigger. An import's live heap is a few tens of megabytes, so the
-// default target collects hundreds of times per million rows; collecting
-// only when the heap reaches the limit spends that time importing instead,
-// and keeps the process's peak memory the same (about 210 MB) however
-// large the input. GOGC and GOMEMLIMIT in the environment take precedence;
-// with a GOMEMLIMIT of its own (which may be off), the target is 400 %
-// unless GOGC says otherwise.
-func tuneGC() {
-	gogc := os.Getenv("GOGC") == ""
-	if os.Getenv("GOMEMLIMIT") != "" {
-		if gogc {
-			debug.SetGCPercent(400)
-		}
-		return
-	}
-	debug.SetMemoryLimit(192 << 20)
-	if gogc {
-		debug.SetGCPercent(-1)
-	}
 }
 
 // run executes one command line and returns the process exit code.
