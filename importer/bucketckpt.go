@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/backfillhq/backfill/readers"
 	"gocloud.dev/blob"
 	_ "gocloud.dev/blob/azureblob" // azblob:// checkpoints
 	_ "gocloud.dev/blob/gcsblob"   // gs:// checkpoints
@@ -91,6 +92,12 @@ type bucketCheckpoint struct {
 	copied int64
 }
 
+// checkpointRetry is how the store's SDK tries each request of a
+// checkpoint in a bucket again: as sends are, by default (bounded, where
+// Google's SDK alone would try a store it cannot reach forever). A seam
+// for tests.
+var checkpointRetry = readers.ObjectRetry{}
+
 // openBucketCheckpoint opens the bucket of the checkpoint at location.
 // Credentials come from each store's standard chain (environment,
 // profile, workload identity).
@@ -99,7 +106,7 @@ func openBucketCheckpoint(ctx context.Context, location string) (*bucketCheckpoi
 	if err != nil {
 		return nil, err
 	}
-	b, err := blob.OpenBucket(ctx, o.bucket)
+	b, err := readers.OpenBucket(ctx, o.bucket, checkpointRetry)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint %s: open the bucket: %w", o.name, err)
 	}

@@ -90,6 +90,10 @@ type bucketRef struct {
 	err  error
 }
 
+// sdkOnce is the policy of the SDKs' own retries for sources: none, as
+// retrying tries their requests again.
+var sdkOnce = ObjectRetry{MaxRetries: -1}
+
 // bucketSet holds the buckets of one Expand, so that its sources in one
 // bucket share a client.
 type bucketSet map[string]*bucketRef
@@ -110,7 +114,9 @@ func (set bucketSet) bucketOf(u *url.URL) *bucketRef {
 // open opens the bucket, once.
 func (r *bucketRef) open(ctx context.Context) (*blob.Bucket, error) {
 	r.once.Do(func() {
-		r.b, r.err = blob.OpenBucket(context.WithoutCancel(ctx), r.url)
+		// The reads of sources are tried again above the SDK (see
+		// retrying), as Options.ObjectRetry says: the SDK tries once.
+		r.b, r.err = OpenBucket(context.WithoutCancel(ctx), r.url, sdkOnce)
 		if r.err != nil {
 			r.err = fmt.Errorf("%s: open the bucket: %w", r.name, r.err)
 		}
@@ -150,7 +156,8 @@ func mightPass(err error) bool {
 	}
 	retryable := func(code int) bool { return code >= 500 || code == 429 || code == 408 }
 	var smithyStatus interface{ HTTPStatusCode() int }
-	if errors.As(err, &smithyStatus) {
+	if errors.As(err, &smithyStatus) && smithyStatus.HTTPStatusCode() != 0 {
+		// 0: no response came; the network error is below.
 		return retryable(smithyStatus.HTTPStatusCode())
 	}
 	var ge *googleapi.Error
@@ -296,25 +303,45 @@ var objectSleep = func(ctx context.Context, d time.Duration) error {
 }
 
 // retrying runs op until it succeeds, fails for good (see classify), or
-// the policy gives up; it returns op's last error.
+// the policy gives up; it returns op's last error, wrapped in a
+// *retriedError if op was tried more than once and the last error might
+// have passed.
 func retrying(ctx context.Context, p ObjectRetry, op func() error) error {
 	p = p.withDefaults()
 	start := time.Now()
 	backoff := p.MinBackoff
 	for attempt := 0; ; attempt++ {
 		err := op()
-		if err == nil || classify(err) != objectTransient || attempt >= p.MaxRetries || ctx.Err() != nil {
+		if err == nil || classify(err) != objectTransient || ctx.Err() != nil {
 			return err
 		}
-		if p.MaxRetryTime > 0 && time.Since(start)+backoff > p.MaxRetryTime {
-			return err
+		gaveUp := attempt >= p.MaxRetries || p.MaxRetryTime > 0 && time.Since(start)+backoff > p.MaxRetryTime
+		if !gaveUp {
+			gaveUp = objectSleep(ctx, backoff) != nil
 		}
-		if serr := objectSleep(ctx, backoff); serr != nil {
-			return err
+		if gaveUp {
+			if attempt == 0 {
+				return err
+			}
+			return &retriedError{attempts: attempt + 1, failing: time.Since(start), err: err}
 		}
 		backoff = min(2*backoff, p.MaxBackoff)
 	}
 }
+
+// retriedError is the last error of a request to a store that was tried
+// again until the policy gave up.
+type retriedError struct {
+	attempts int
+	failing  time.Duration
+	err      error
+}
+
+func (e *retriedError) Error() string {
+	return fmt.Sprintf("%d attempts failed in %s, the last: %v", e.attempts, e.failing.Round(time.Millisecond), e.err)
+}
+
+func (e *retriedError) Unwrap() error { return e.err }
 
 // beforeRead asks the store for the version of o that Expand listed: an
 // If-Match of its ETag (S3, Azure), or its generation (Google Cloud
@@ -371,9 +398,10 @@ func (o *object) openRange(ctx context.Context, p ObjectRetry, off, n int64) (*b
 		return nil, err
 	}
 	var r *blob.Reader
+	rctx := StoreContext(ctx, sdkOnce)
 	err = retrying(ctx, p, func() error {
 		var err error
-		r, err = b.NewRangeReader(ctx, o.key, off, n, &blob.ReaderOptions{BeforeRead: o.beforeRead})
+		r, err = b.NewRangeReader(rctx, o.key, off, n, &blob.ReaderOptions{BeforeRead: o.beforeRead})
 		return err
 	})
 	if err != nil {
@@ -729,10 +757,11 @@ func expandObjects(ctx context.Context, set bucketSet, arg string, opts Options)
 		lctx, cancel = context.WithTimeout(ctx, d)
 	}
 	defer cancel()
+	rctx := StoreContext(lctx, sdkOnce)
 	err = retrying(lctx, opts.ObjectRetry, func() error {
 		skipped = skipped[:0]
 		var err error
-		found, err = findObjects(lctx, b, ref, key, listOpts)
+		found, err = findObjects(rctx, b, ref, key, listOpts)
 		return err
 	})
 	if err != nil {
