@@ -107,3 +107,43 @@ func TestEachStoreTriesARequestAsThePolicySays(t *testing.T) {
 		})
 	}
 }
+
+// fakeRetryClock makes the retries' waits advance a clock of their own,
+// which they read, and counts the waits.
+func fakeRetryClock(t *testing.T) *int {
+	t.Helper()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var waits int
+	oldSleep, oldNow := objectSleep, objectNow
+	objectSleep = func(_ context.Context, d time.Duration) error { waits++; now = now.Add(d); return nil }
+	objectNow = func() time.Time { return now }
+	t.Cleanup(func() { objectSleep, objectNow = oldSleep, oldNow })
+	return &waits
+}
+
+// TestAStoreNeverReachedGivesUpAfterTheRefusedTime: as for HTTP sends, a
+// store that refused every connection before any request reached it is
+// given up on after refusedTime, however many retries the policy allows:
+// its endpoint is most likely wrong. Once a request has reached it,
+// refusals are retried as the policy says.
+func TestAStoreNeverReachedGivesUpAfterTheRefusedTime(t *testing.T) {
+	arg := blobtest.At(t, "gs", blobtest.ClosedPort(t), "a.ndjson")
+	waits := fakeRetryClock(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	// Tries at 0, 0.1, 0.3, 0.7, 1.5, 3.1, 6.3, 12.7 and 25.5 s, then at
+	// 30 s, the end of the refused time rather than 51.1 s.
+	_, err := ExpandContext(ctx, []string{arg}, Options{})
+	want := "gs://logs/a.ndjson: cannot reach the store: connection refused on every attempt for 30s (10 attempts; check the endpoint), the last: "
+	if err == nil || !strings.HasPrefix(err.Error(), want) || *waits != 9 {
+		t.Errorf("listing: %v after %d waits; want %q… after 9 waits", err, *waits, want)
+	}
+
+	src := listedSource(t, arg)
+	src.obj.bucket.reached.Store(true)
+	*waits = 0
+	_, err = readWithin(ctx, t, src, Options{ObjectRetry: ObjectRetry{MaxRetries: 20, MaxRetryTime: -1}})
+	if err == nil || !strings.HasPrefix(err.Error(), "gs://logs/a.ndjson: 21 attempts failed") || *waits != 20 {
+		t.Errorf("read of a store reached before: %v after %d waits; want 21 attempts", err, *waits)
+	}
+}
