@@ -10,12 +10,9 @@ import (
 	"github.com/backfillhq/backfill/internal/blobtest"
 )
 
-// TestACheckpointInEachStoreIsLockedSavedAndRead takes the lock of a
-// checkpoint in each object store, checks that a second run is refused
-// while it is held (the lock object is created only if absent), saves the
-// checkpoint, reads it back by its URL, and takes the lock again once it
-// is released. Azure runs where Azurite is installed (make test).
-func TestACheckpointInEachStoreIsLockedSavedAndRead(t *testing.T) {
+// eachStore runs test on a bucket "bkt" of each object store: the fake
+// S3, the fake Google Cloud Storage and Azurite (where it is installed).
+func eachStore(t *testing.T, test func(t *testing.T, s *blobtest.Server)) {
 	for _, tc := range []struct {
 		name  string
 		store func(t *testing.T) *blobtest.Server
@@ -24,39 +21,47 @@ func TestACheckpointInEachStoreIsLockedSavedAndRead(t *testing.T) {
 		{"gcs", func(t *testing.T) *blobtest.Server { return blobtest.GCS(t, "bkt") }},
 		{"azure", func(t *testing.T) *blobtest.Server { return blobtest.Azure(t, "bkt") }},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			s := tc.store(t)
-			ctx := context.Background()
-			cpURL := s.URL("jobs/cp.json")
-			started := time.Now()
-			held, err := lockBucketCheckpoint(ctx, cpURL, started, "run-held")
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = lockBucketCheckpoint(ctx, cpURL, started, "run-second")
-			var le *LockedError
-			if !errors.As(err, &le) || le.Holder == nil || le.Holder.Run != "run-held" || le.Path != s.Name("jobs/cp.json") {
-				t.Fatalf("err = %v, want a *LockedError naming run-held and %s", err, s.Name("jobs/cp.json"))
-			}
-			cp := &Checkpoint{Options: map[string]string{"destination": "stub"}, Files: []CheckpointFile{{Path: "/a.csv", Status: StatusPending}}}
-			if err := held.save(cp, func(string) {}); err != nil {
-				t.Fatal(err)
-			}
-			held.unlock()
-			if ok, err := s.Blob().Exists(ctx, "jobs/.cp.json.lock"); ok || err != nil {
-				t.Fatalf("the lock object is left after its release: %v, %v", ok, err)
-			}
-			got, err := LoadCheckpoint(cpURL)
-			if err != nil || got.Options["destination"] != "stub" || len(got.Files) != 1 {
-				t.Fatalf("LoadCheckpoint = %+v, %v", got, err)
-			}
-			again, err := lockBucketCheckpoint(ctx, cpURL, started, "run-third")
-			if err != nil {
-				t.Fatalf("the released lock is not free: %v", err)
-			}
-			again.unlock()
-		})
+		t.Run(tc.name, func(t *testing.T) { test(t, tc.store(t)) })
 	}
+}
+
+// TestACheckpointInEachStoreIsLockedSavedAndRead takes the lock of a
+// checkpoint in each object store, checks that a second run is refused
+// while it is held (the lock object is created only if absent), saves the
+// checkpoint, reads it back by its URL, and takes the lock again once it
+// is released. Azure runs where Azurite is installed (make test).
+func TestACheckpointInEachStoreIsLockedSavedAndRead(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *blobtest.Server) {
+		ctx := context.Background()
+		cpURL := s.URL("jobs/cp.json")
+		started := time.Now()
+		held, err := lockBucketCheckpoint(ctx, cpURL, started, "run-held")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = lockBucketCheckpoint(ctx, cpURL, started, "run-second")
+		var le *LockedError
+		if !errors.As(err, &le) || le.Holder == nil || le.Holder.Run != "run-held" || le.Path != s.Name("jobs/cp.json") {
+			t.Fatalf("err = %v, want a *LockedError naming run-held and %s", err, s.Name("jobs/cp.json"))
+		}
+		cp := &Checkpoint{Options: map[string]string{"destination": "stub"}, Files: []CheckpointFile{{Path: "/a.csv", Status: StatusPending}}}
+		if err := held.save(cp, func(string) {}); err != nil {
+			t.Fatal(err)
+		}
+		held.unlock()
+		if ok, err := s.Blob().Exists(ctx, "jobs/.cp.json.lock"); ok || err != nil {
+			t.Fatalf("the lock object is left after its release: %v, %v", ok, err)
+		}
+		got, err := LoadCheckpoint(cpURL)
+		if err != nil || got.Options["destination"] != "stub" || len(got.Files) != 1 {
+			t.Fatalf("LoadCheckpoint = %+v, %v", got, err)
+		}
+		again, err := lockBucketCheckpoint(ctx, cpURL, started, "run-third")
+		if err != nil {
+			t.Fatalf("the released lock is not free: %v", err)
+		}
+		again.unlock()
+	})
 }
 
 // TestAnImportOfABucketSkipsItsCheckpointInIt imports a folder of a bucket
@@ -83,4 +88,79 @@ func TestAnImportOfABucketSkipsItsCheckpointInIt(t *testing.T) {
 	if err != nil || !rep.Resumed || rep.Files != 1 || len(sink.messages) != 299 {
 		t.Fatalf("resume: %v: resumed %t, %d files, %d messages sent; want 1 file, 299 messages", err, rep.Resumed, rep.Files, len(sink.messages))
 	}
+}
+
+// TestTwoRunsThatFindAStaleLockDoNotBothTakeItOver interleaves two runs
+// that find the same stale lock (its process gone from this host): run B
+// reads it and decides it is stale, then, before B replaces it, run A
+// takes it over. B's replacement is made on condition that the lock is
+// unchanged since B read it, so the store refuses it and B finds the
+// lock held by A.
+func TestTwoRunsThatFindAStaleLockDoNotBothTakeItOver(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *blobtest.Server) {
+		ctx := context.Background()
+		now := time.Date(2026, 12, 6, 6, 0, 0, 0, time.UTC)
+		// testLock's processes: 7 lives, 8 does not.
+		dead := testLock(s.Blob(), "run-dead", "host-a", 8, &now)
+		if err := dead.acquire(ctx); err != nil {
+			t.Fatal(err)
+		}
+		a := testLock(s.Blob(), "run-a", "host-a", 7, &now)
+		b := testLock(s.Blob(), "run-b", "host-a", 7, &now)
+		interleaved := false
+		b.replacing = func() {
+			interleaved = true
+			if err := a.acquire(ctx); err != nil {
+				t.Fatalf("run A did not take over the stale lock: %v", err)
+			}
+		}
+		err := b.acquire(ctx)
+		var le *LockedError
+		if !interleaved || !errors.As(err, &le) || le.Holder == nil || le.Holder.Run != "run-a" {
+			t.Fatalf("run B: %v (interleaved %t), want a *LockedError naming run-a", err, interleaved)
+		}
+		if got := lockRecord(t, s.Blob()); got.Run != "run-a" {
+			t.Fatalf("lock record = %+v, want run-a's", got)
+		}
+		if err := a.verify(ctx); err != nil {
+			t.Fatalf("run A lost the lock: %v", err)
+		}
+	})
+}
+
+// TestARefreshDoesNotOverwriteALockTakenOverMeanwhile interleaves the
+// refresh of run A's lock with its takeover by run B, whose clock finds
+// A's heartbeat stale: B replaces the lock after A read it and before A
+// writes its heartbeat. A's write is made on condition that the lock is
+// unchanged since A read it, so the store refuses it, and A finds the
+// lock lost rather than take it back.
+func TestARefreshDoesNotOverwriteALockTakenOverMeanwhile(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *blobtest.Server) {
+		ctx := context.Background()
+		t0 := time.Date(2026, 12, 6, 6, 0, 0, 0, time.UTC)
+		nowA, nowB := t0, t0.Add(LockStaleAfter+time.Second)
+		a := testLock(s.Blob(), "run-a", "host-a", 7, &nowA)
+		if err := a.acquire(ctx); err != nil {
+			t.Fatal(err)
+		}
+		b := testLock(s.Blob(), "run-b", "host-b", 9, &nowB)
+		interleaved := false
+		a.replacing = func() {
+			interleaved = true
+			if err := b.acquire(ctx); err != nil {
+				t.Fatalf("run B did not take over the stale lock: %v", err)
+			}
+		}
+		nowA = t0.Add(LockRefreshInterval)
+		err := a.refresh(ctx)
+		if !interleaved || !errors.Is(err, ErrLockLost) {
+			t.Fatalf("refresh = %v (interleaved %t), want ErrLockLost", err, interleaved)
+		}
+		if got := lockRecord(t, s.Blob()); got.Run != "run-b" || !got.Heartbeat.Equal(nowB) {
+			t.Fatalf("lock record = %+v, want run-b's", got)
+		}
+		if err := b.verify(ctx); err != nil {
+			t.Fatalf("run B lost the lock: %v", err)
+		}
+	})
 }
