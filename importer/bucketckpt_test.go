@@ -449,3 +449,25 @@ func TestAStoreWithoutConditionalWritesDoesNotTakeOverALock(t *testing.T) {
 		t.Fatalf("lock record = %+v, want run-dead's", got)
 	}
 }
+
+// TestShardCheckpointPathOfABucketURL names the checkpoint of a shard in
+// a bucket before the URL's query, whose endpoint may hold dots and
+// slashes, and parses it back.
+func TestShardCheckpointPathOfABucketURL(t *testing.T) {
+	s := Shard{Index: 1, Count: 3}
+	for _, tc := range []struct{ in, want string }{
+		{"s3://bkt/jobs/import.json?endpoint=http://127.0.0.1:9000&use_path_style=true", "s3://bkt/jobs/import.shard-1-of-3.json?endpoint=http://127.0.0.1:9000&use_path_style=true"},
+		{"gs://bkt/import.json", "gs://bkt/import.shard-1-of-3.json"},
+		{"azblob://c/a.b/import.json?protocol=http&domain=127.0.0.1:10000", "azblob://c/a.b/import.shard-1-of-3.json?protocol=http&domain=127.0.0.1:10000"},
+		{filepath.Join("ckpt?", "import.json"), filepath.Join("ckpt?", "import.shard-1-of-3.json")},
+	} {
+		got := ShardCheckpointPath(tc.in, s)
+		if got != tc.want {
+			t.Errorf("ShardCheckpointPath(%s) = %s, want %s", tc.in, got, tc.want)
+		}
+		base, sh, ok := ParseShardCheckpointPath(got)
+		if !ok || base != tc.in || sh != s {
+			t.Errorf("ParseShardCheckpointPath(%s) = %s, %v, %v; want %s, %v", got, base, sh, ok, tc.in, s)
+		}
+	}
+}

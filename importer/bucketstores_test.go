@@ -3,7 +3,9 @@ package importer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -161,6 +163,53 @@ func TestARefreshDoesNotOverwriteALockTakenOverMeanwhile(t *testing.T) {
 		}
 		if err := b.verify(ctx); err != nil {
 			t.Fatalf("run B lost the lock: %v", err)
+		}
+	})
+}
+
+// TestShardCountChangeIsRefusedInABucket runs shard 0 of 3 of an import
+// whose checkpoint is in a bucket, then shards of 4: each finds the
+// checkpoint of the other count beside its own and is refused, with or
+// without a restart, before anything is sent. The checkpoints of another
+// import beside them do not count.
+func TestShardCountChangeIsRefusedInABucket(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *blobtest.Server) {
+		in, _, _ := shardInput(t)
+		dir := t.TempDir()
+		config := func(sh Shard, snk *fakeSink) Config {
+			cfg := shardConfig(dir, in, sh, snk)
+			cfg.CheckpointPath = ShardCheckpointPath(s.URL("jobs/cp.json"), sh)
+			cfg.RejectsPath = filepath.Join(dir, fmt.Sprintf("rejects-%d-of-%d.ndjson", sh.Index, sh.Count))
+			return cfg
+		}
+		if _, err := Run(context.Background(), config(Shard{Index: 0, Count: 3}, &fakeSink{send: accept})); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := s.Blob().Exists(context.Background(), "jobs/cp.shard-0-of-3.json"); !ok || err != nil {
+			t.Fatalf("shard 0 of 3 kept no checkpoint at jobs/cp.shard-0-of-3.json: %v, %v", ok, err)
+		}
+		s.Put(t, "jobs/cpx.shard-0-of-2.json", []byte("{}"))
+		s.Put(t, "jobs/old/cp.shard-0-of-2.json", []byte("{}"))
+		want := fmt.Sprintf("this import is split into 3 shards (checkpoints %s), not 4: a changed shard count would move rows between shards; run each shard with --shard K/3 to finish it, or delete those checkpoints (and their rejects files) to split the import anew",
+			s.Name("jobs/cp.shard-0-of-3.json"))
+		for _, restart := range []bool{false, true} {
+			for _, k := range []int{0, 2} {
+				snk := &fakeSink{send: accept}
+				cfg := config(Shard{Index: k, Count: 4}, snk)
+				cfg.Restart = restart
+				_, err := Run(context.Background(), cfg)
+				var sce *ShardCountError
+				if !errors.As(err, &sce) || !errors.Is(err, ErrCheckpointMismatch) || err.Error() != want {
+					t.Fatalf("shard %d of 4, restart %v: %v, want\n%s", k, restart, err, want)
+				}
+				if len(snk.messages) != 0 {
+					t.Fatalf("shard %d of 4 sent %d messages", k, len(snk.messages))
+				}
+			}
+		}
+		// The same count resumes.
+		if _, err := Run(context.Background(), config(Shard{Index: 1, Count: 3}, &fakeSink{send: accept})); err != nil {
+			t.Fatalf("shard 1 of 3: %v", err)
 		}
 	})
 }
