@@ -213,3 +213,34 @@ func TestShardCountChangeIsRefusedInABucket(t *testing.T) {
 		}
 	})
 }
+
+// TestCheckpointsInAFolderOfEachStore lists the checkpoints of a
+// bucket's folder: the objects named *.json directly in it, with the
+// query of the URL given, not the lock objects, the copies of the
+// rejects, the objects of its subfolders or those of another name.
+func TestCheckpointsInAFolderOfEachStore(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *blobtest.Server) {
+		for _, k := range []string{"ckpt/b.json", "ckpt/a.shard-0-of-2.json", "ckpt/.a.shard-0-of-2.json.lock", "ckpt/.a.shard-0-of-2.json.rejects/00000000000000000000.ndjson",
+			"ckpt/notes.txt", "ckpt/old/c.json", "ckptx/d.json", "top.json"} {
+			s.Put(t, k, []byte("{}"))
+		}
+		inCkpt := []string{s.URL("ckpt/a.shard-0-of-2.json"), s.URL("ckpt/b.json")}
+		for _, tc := range []struct {
+			location string
+			folder   bool
+			want     []string
+		}{
+			{s.URL("ckpt/"), true, inCkpt},
+			{s.URL("ckpt"), true, inCkpt},
+			{s.URL(""), true, []string{s.URL("top.json")}},
+			{s.URL("ckpt/b.json"), false, nil},
+			{s.URL("ckpt/none.json"), false, nil},
+			{s.URL("ckpt/old/none/"), true, nil},
+		} {
+			paths, folder, err := CheckpointsIn(context.Background(), tc.location)
+			if err != nil || folder != tc.folder || fmt.Sprint(paths) != fmt.Sprint(tc.want) {
+				t.Errorf("CheckpointsIn(%s) = %q, %t, %v; want %q, %t", tc.location, paths, folder, err, tc.want, tc.folder)
+			}
+		}
+	})
+}
