@@ -363,7 +363,7 @@ func CheckpointsIn(ctx context.Context, location string) (paths []string, folder
 	scheme := strings.ToLower(u.Scheme)
 	bucketURL := url.URL{Scheme: scheme, Host: u.Host, RawQuery: u.RawQuery}
 	root := scheme + "://" + u.Host + "/"
-	b, err := blob.OpenBucket(ctx, bucketURL.String())
+	b, err := readers.OpenBucket(ctx, bucketURL.String(), checkpointRetry)
 	if err != nil {
 		return nil, false, fmt.Errorf("checkpoint %s: open the bucket: %w", location, err)
 	}
