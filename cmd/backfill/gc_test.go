@@ -13,7 +13,7 @@ func TestHeapLimit(t *testing.T) {
 		{0, gcLimitFloor},
 		{10 << 20, gcLimitFloor},
 		{gcLimitFloor / gcLiveFactor, gcLimitFloor},
-		{40 << 20, 80 << 20},
+		{40 << 20, 120 << 20},
 		{gcLimitCeiling / gcLiveFactor, gcLimitCeiling},
 		{100 << 20, gcLimitCeiling},
 		{1 << 40, gcLimitCeiling},
