@@ -152,6 +152,10 @@ func writeText(w *sink.MessageWriter, x string, t colType, ts *timeParser) error
 		if s == "" {
 			return nil
 		}
+		if plainInteger(s) {
+			w.Literal(s) // as w.Int writes the integer s reads as
+			return nil
+		}
 		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
 			w.Int(i)
 			return nil
@@ -346,6 +350,25 @@ func (m *specMapper) writeMembers(c *rowCtx, o int, w *sink.MessageWriter) error
 		return fieldError(c.row, objectNames[o], p.from.name, v, sink.ReasonInvalidValue, errNotObjectColumn)
 	}
 	return nil
+}
+
+// plainInteger reports whether s is an int64 as strconv.AppendInt writes
+// it: an optional minus (not before 0) and 1 to 18 digits, without a
+// leading zero.
+func plainInteger(s string) bool {
+	digits := s
+	if len(s) > 0 && s[0] == '-' {
+		digits = s[1:]
+	}
+	if len(digits) == 0 || len(digits) > 18 || digits[0] == '0' && len(s) > 1 {
+		return false
+	}
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // plainDecimal reports whether the float64 that s reads as is written back
