@@ -623,7 +623,7 @@ func (m *specMapper) mapRow(row *readers.Row, w *sink.MessageWriter, id string) 
 		return err
 	}
 	if id != "" {
-		msg.text[fieldMessageID] = fieldText{s: id}
+		msg.text[fieldMessageID] = fieldText{text: id}
 	}
 	w.Begin(msg.Type, msg.Timestamp)
 	if msg.text[fieldMessageID].empty() {
@@ -686,40 +686,49 @@ type header struct {
 	text      [numFields]fieldText // the string fields, by field
 }
 
-// textFields are the writer's fields of the spec's string fields.
+// textFields are the writer's fields of the string fields, in order.
 var textFields = [numFields]sink.TextField{
 	sink.FieldMessageID, sink.FieldUserID, sink.FieldAnonymousID, sink.FieldEvent,
 	sink.FieldName, sink.FieldCategory, sink.FieldGroupID, sink.FieldPreviousID,
 }
 
-// fieldText is the value of a string field: a string, or the JSON string
+// fieldText is the value of a string field: its text, or the JSON string
 // literal (quotes included) of a row's JSON text that holds it, when that
 // is printable ASCII without escapes (plainLiteral), which the writer
-// copies as it is: taken so, an NDJSON row's ids and event name are
-// written without making strings of them. The zero fieldText is no
-// value.
+// copies as it is: so the ids and event names of NDJSON rows and of
+// passed-through messages are written without making strings of them.
+// The zero fieldText is no value.
 type fieldText struct {
-	s   string
-	lit []byte
+	lit  []byte
+	text string
 }
 
-// empty reports whether t is no value.
-func (t *fieldText) empty() bool { return t.s == "" && len(t.lit) <= 2 }
+// empty reports whether the field has no value.
+func (t *fieldText) empty() bool { return len(t.lit) <= 2 && t.text == "" }
 
-// writtenLen returns the length of t as the writer writes it.
+// len returns the length of the field's text.
+func (t *fieldText) len() int {
+	if t.lit != nil {
+		return len(t.lit) - 2
+	}
+	return len(t.text)
+}
+
+// writtenLen returns the length of the field's text as the writer writes
+// it (see writtenLen).
 func (t *fieldText) writtenLen() int {
 	if t.lit != nil {
 		return len(t.lit) - 2
 	}
-	return writtenLen(t.s)
+	return writtenLen(t.text)
 }
 
-// value returns t for an error message.
-func (t *fieldText) value() any {
+// String returns the field's text.
+func (t *fieldText) String() string {
 	if t.lit != nil {
-		return json.RawMessage(t.lit)
+		return string(t.lit[1 : len(t.lit)-1])
 	}
-	return t.s
+	return t.text
 }
 
 // write sets field f of the message begun in w to t; no value leaves it
@@ -728,7 +737,7 @@ func (t *fieldText) write(w *sink.MessageWriter, f sink.TextField) {
 	if t.lit != nil {
 		w.SetQuoted(f, t.lit)
 	} else {
-		w.SetText(f, t.s)
+		w.SetText(f, t.text)
 	}
 }
 
@@ -775,7 +784,7 @@ func (m *specMapper) header(c *rowCtx, msg *header) (ti int, err error) {
 		return 0, err
 	}
 	if id := &msg.text[fieldMessageID]; id.writtenLen() > maxMessageID {
-		return 0, fieldError(row, "messageId", m.fields[fieldMessageID].firstColumn(), id.value(), sink.ReasonInvalidMessageID, errMessageIDLength)
+		return 0, fieldError(row, "messageId", m.fields[fieldMessageID].firstColumn(), id.String(), sink.ReasonInvalidMessageID, errMessageIDLength)
 	}
 	return ti, nil
 }
@@ -876,13 +885,13 @@ func (m *specMapper) text(c *rowCtx, f int) (fieldText, error) {
 				return fieldText{}, fieldError(c.row, fieldNames[f], col.name, c.get(col), sink.ReasonInvalidValue, err)
 			}
 			if ok && s != "" {
-				return fieldText{s: s}, nil
+				return fieldText{text: s}, nil
 			}
 		}
 	case textTemplate:
 		s, err = templateText(c, p.parts, fieldNames[f])
 	}
-	return fieldText{s: s}, err
+	return fieldText{text: s}, err
 }
 
 // columnLiteral returns the JSON string literal that holds a column's
