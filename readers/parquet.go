@@ -203,7 +203,7 @@ func openParquet(ctx context.Context, src Source, opts Options, at *Position, re
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", src.Path, parquetError(err))
 	}
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, new(columnMemory))
 	if err != nil {
 		return nil, fmt.Errorf("%s: parquet: schema: %w", src.Path, err)
 	}
