@@ -24,11 +24,16 @@ import (
 // they come. The process holds the same buffer per column as for a local
 // file; the bytes not yet read wait in the connection, whose window
 // bounds them, and a chunk costs one request (one per
-// parquetChunkRequest) rather than one per buffer.
+// parquetChunkRequest) rather than one per buffer. The requests of a row
+// group's chunks are made together when it starts, so that its columns'
+// first reads do not wait for a round trip each, one after the other.
 const (
 	// parquetChunkRequest caps the bytes one range request of a column
 	// chunk asks for.
 	parquetChunkRequest = 8 << 20
+	// parquetChunksAhead is how many column chunks of a row group are
+	// asked for at once when it starts.
+	parquetChunksAhead = 16
 	// parquetFooterRead is how much of the end of an object the first
 	// read of its footer asks for: the footer's length, and for most
 	// files the whole footer.
@@ -50,8 +55,6 @@ type objectReaderAt struct {
 	// footer holds the first bytes and the footer of the object, read
 	// before the Parquet library opens it; set before any concurrent use.
 	footer []span
-	// onRequest, if set, sees every range request: a seam for tests.
-	onRequest func(off, n int64)
 
 	mu      sync.Mutex
 	err     error                    // the first error of a read, which the Parquet library may word as damage
@@ -69,6 +72,24 @@ type span struct {
 type chunkResponse struct {
 	r        *blob.Reader
 	pos, end int64 // the offset of its next byte, and after its last
+	// opened, if not nil, is closed once the request made ahead of the
+	// chunk's first read has its answer: r, or err.
+	opened chan struct{}
+	err    error
+}
+
+// close closes the response, once it has come for one asked ahead.
+func (s *chunkResponse) close() {
+	if s.opened == nil {
+		s.r.Close()
+		return
+	}
+	go func() {
+		<-s.opened
+		if s.r != nil {
+			s.r.Close()
+		}
+	}()
 }
 
 // fetchedFooter is the footer of an object read ahead of time, or the
@@ -194,12 +215,28 @@ func (o *object) takeFooter(ctx context.Context) (fetchedFooter, bool) {
 }
 
 // readChunks says which column chunks the reads from now on are of (the
-// row group being read), and closes the responses of others.
+// row group being read), closes the responses of others, and asks for
+// the first parquetChunksAhead of those chunks at once, so that their
+// first reads, column after column, do not wait for a round trip each.
 func (r *objectReaderAt) readChunks(chunks []extent) {
-	r.mu.Lock()
-	r.chunks = chunks
-	r.mu.Unlock()
 	r.closeStreams(chunks)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.chunks = chunks
+	if r.streams == nil {
+		r.streams = make(map[int64]*chunkResponse)
+	}
+	for _, c := range chunks[:min(len(chunks), parquetChunksAhead)] {
+		if r.streams[c.start] != nil || c.end <= c.start {
+			continue
+		}
+		s := &chunkResponse{pos: c.start, end: min(c.end, c.start+parquetChunkRequest), opened: make(chan struct{})}
+		r.streams[c.start] = s
+		go func() {
+			defer close(s.opened)
+			s.r, s.err = r.obj.openRange(r.ctx, ObjectRetry{MaxRetries: -1}, s.pos, s.end-s.pos)
+		}()
+	}
 }
 
 // closeStreams closes the open responses outside keep (all if nil).
@@ -208,7 +245,7 @@ func (r *objectReaderAt) closeStreams(keep []extent) {
 	defer r.mu.Unlock()
 	for off, s := range r.streams {
 		if chunkOf(keep, off) == nil {
-			s.r.Close()
+			s.close()
 			delete(r.streams, off)
 		}
 	}
@@ -253,15 +290,23 @@ func (r *objectReaderAt) fromFooter(p []byte, off int64) bool {
 }
 
 // take returns the open response whose next byte is at off and that
-// holds n bytes from there, or nil.
+// holds n bytes from there, waiting for one asked ahead, or nil. A
+// request asked ahead that failed is asked again, as any read is.
 func (r *objectReaderAt) take(off, n int64) *chunkResponse {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	s := r.streams[off]
+	delete(r.streams, off)
+	r.mu.Unlock()
 	if s == nil {
 		return nil
 	}
-	delete(r.streams, off)
+	if s.opened != nil {
+		<-s.opened // the request ends with r.ctx
+		s.opened = nil
+		if s.err != nil {
+			return nil
+		}
+	}
 	if s.end < off+n {
 		s.r.Close()
 		return nil
@@ -279,7 +324,7 @@ func (r *objectReaderAt) keep(s *chunkResponse) {
 		return
 	}
 	if old := r.streams[s.pos]; old != nil {
-		old.r.Close()
+		old.close()
 	}
 	if r.streams == nil {
 		r.streams = make(map[int64]*chunkResponse)
@@ -316,9 +361,6 @@ func (r *objectReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	err := retrying(r.ctx, r.retry, func() error {
 		if s == nil {
 			end := r.requestEnd(off, n)
-			if r.onRequest != nil {
-				r.onRequest(off, end-off)
-			}
 			rr, err := r.obj.openRange(r.ctx, ObjectRetry{MaxRetries: -1}, off, end-off)
 			if err != nil {
 				var named *objectNamedError

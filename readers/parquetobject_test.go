@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/backfillhq/backfill/internal/blobtest"
@@ -218,5 +219,62 @@ func TestObjectParquetFooterReadAhead(t *testing.T) {
 	var ce *ChangedError
 	if !errors.As(err, &ce) || !strings.HasPrefix(err.Error(), srcs[2].Path+": ") {
 		t.Fatalf("open of a replaced object whose footer was read ahead: %v, want a *ChangedError naming it", err)
+	}
+}
+
+// TestObjectParquetChunksAskedTogether: the column chunks of a row group
+// are asked for together when it starts, not each when its column is
+// first read: all six requests arrive before the store answers any.
+func TestObjectParquetChunksAskedTogether(t *testing.T) {
+	var opened atomic.Bool
+	arrived := make(chan string, 16)
+	release := make(chan struct{})
+	s := blobtest.S3(t, "logs", blobtest.S3Options{Intercept: func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/e.parquet") && opened.Load() {
+			select {
+			case arrived <- r.Header.Get("Range"):
+			default:
+			}
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}
+		return false
+	}})
+	data, err := os.ReadFile(eventsFile(t, 30_000, 10_000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Put(t, "e.parquet", data)
+	ctx := context.Background()
+	srcs, err := ExpandContext(ctx, []string{s.URL("e.parquet")}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(ctx, srcs[0], Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	opened.Store(true)
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.Next(ctx)
+		done <- err
+	}()
+	seen := map[string]bool{}
+	for range 6 {
+		seen[<-arrived] = true
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 6 {
+		t.Errorf("the requests of the first row group: %v, want six ranges", seen)
+	}
+	if n := 1 + readAllRows(t, r); n != 30_000 {
+		t.Fatalf("read %d rows", n)
 	}
 }
