@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path"
 	"strings"
 	"time"
 
+	"github.com/backfillhq/backfill/readers"
 	"gocloud.dev/blob"
 	_ "gocloud.dev/blob/azureblob" // azblob:// checkpoints
 	_ "gocloud.dev/blob/gcsblob"   // gs:// checkpoints
@@ -72,6 +74,21 @@ func parseObjectURL(location string) (objectURL, error) {
 	}, nil
 }
 
+// root is SCHEME://BUCKET/, which name is with key after it.
+func (o objectURL) root() string { return o.name[:len(o.name)-len(o.key)] }
+
+// cutQuery splits a bucket URL into the part before its query and the
+// query with its "?" ("" if it has none); a local path is returned whole.
+func cutQuery(location string) (name, query string) {
+	if !IsBucketURL(location) {
+		return location, ""
+	}
+	if i := strings.IndexByte(location, '?'); i >= 0 {
+		return location[:i], location[i:]
+	}
+	return location, ""
+}
+
 // lockKey is the key of the lock object of the checkpoint: a hidden object
 // beside it, ".NAME.lock", as LockPath names a local checkpoint's.
 func (o objectURL) lockKey() string {
@@ -91,6 +108,12 @@ type bucketCheckpoint struct {
 	copied int64
 }
 
+// checkpointRetry is how the store's SDK tries each request of a
+// checkpoint in a bucket again: as sends are, by default (bounded, where
+// Google's SDK alone would try a store it cannot reach forever). A seam
+// for tests.
+var checkpointRetry = readers.ObjectRetry{}
+
 // openBucketCheckpoint opens the bucket of the checkpoint at location.
 // Credentials come from each store's standard chain (environment,
 // profile, workload identity).
@@ -99,7 +122,7 @@ func openBucketCheckpoint(ctx context.Context, location string) (*bucketCheckpoi
 	if err != nil {
 		return nil, err
 	}
-	b, err := blob.OpenBucket(ctx, o.bucket)
+	b, err := readers.OpenBucket(ctx, o.bucket, checkpointRetry)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint %s: open the bucket: %w", o.name, err)
 	}
@@ -263,7 +286,7 @@ func (c *Config) isOwnObject(location string) (string, bool) {
 	if err1 != nil || err2 != nil {
 		return "", false
 	}
-	lock := ck.name[:len(ck.name)-len(ck.key)] + ck.lockKey()
+	lock := ck.root() + ck.lockKey()
 	if src.name == ck.name || src.name == lock {
 		return c.CheckpointPath, true
 	}
@@ -276,4 +299,100 @@ func (c *Config) isOwnObject(location string) (string, bool) {
 func CheckBucketURL(location string) error {
 	_, err := parseObjectURL(location)
 	return err
+}
+
+// listJSON returns the keys of the objects of b named *.json whose keys
+// start with prefix and hold no "/" after it (the objects directly in a
+// folder, not in its subfolders: not the hidden copy of the rejects beside
+// a checkpoint), in the order of their keys. Lock objects (.NAME.lock)
+// are not *.json.
+func listJSON(ctx context.Context, b *blob.Bucket, prefix string) ([]string, error) {
+	var keys []string
+	it := b.List(&blob.ListOptions{Prefix: prefix, Delimiter: "/"})
+	for {
+		o, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return keys, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !o.IsDir && strings.HasSuffix(o.Key, ".json") {
+			keys = append(keys, o.Key)
+		}
+	}
+}
+
+// shardObjects returns the names (SCHEME://BUCKET/KEY) of the objects
+// beside the checkpoint at location, in its bucket, whose names start with
+// stem, a name of the same form.
+func shardObjects(ctx context.Context, location, stem string) ([]string, error) {
+	c, err := openBucketCheckpoint(ctx, location)
+	if err != nil {
+		return nil, err
+	}
+	defer c.close()
+	root := c.url.root()
+	keys, err := listJSON(ctx, c.bucket, strings.TrimPrefix(stem, root))
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: list the checkpoints of its shards: %w", c.url.name, err)
+	}
+	names := make([]string, len(keys))
+	for i, k := range keys {
+		names[i] = root + k
+	}
+	return names, nil
+}
+
+// CheckpointsIn lists the checkpoints in the folder of a bucket that
+// location names, as a local folder's are listed: the objects named
+// *.json directly in it (not in its subfolders; lock objects are not
+// *.json), in the order of their keys, each as SCHEME://BUCKET/KEY with
+// location's query, which ReadCheckpoint reads. The folder is
+// SCHEME://BUCKET/PATH/, SCHEME://BUCKET/PATH where no object has the key
+// PATH but some are under PATH/, or the whole bucket. folder is false,
+// and nothing is listed, when location names an object, or nothing.
+func CheckpointsIn(ctx context.Context, location string) (paths []string, folder bool, err error) {
+	u, err := url.Parse(location)
+	if err != nil {
+		return nil, false, fmt.Errorf("checkpoint %s: %w", location, err)
+	}
+	if u.Host == "" {
+		return nil, false, fmt.Errorf("checkpoint %s: want %s://BUCKET/PATH/, a folder of checkpoints, or %s://BUCKET/PATH/NAME.json, a checkpoint", location, strings.ToLower(u.Scheme), strings.ToLower(u.Scheme))
+	}
+	scheme := strings.ToLower(u.Scheme)
+	bucketURL := url.URL{Scheme: scheme, Host: u.Host, RawQuery: u.RawQuery}
+	root := scheme + "://" + u.Host + "/"
+	b, err := readers.OpenBucket(ctx, bucketURL.String(), checkpointRetry)
+	if err != nil {
+		return nil, false, fmt.Errorf("checkpoint %s: open the bucket: %w", location, err)
+	}
+	defer b.Close()
+	prefix := strings.TrimPrefix(u.Path, "/")
+	named := prefix != "" && !strings.HasSuffix(prefix, "/")
+	if named {
+		ok, err := b.Exists(ctx, prefix)
+		if err != nil {
+			return nil, false, fmt.Errorf("checkpoint %s: %w", root+prefix, err)
+		}
+		if ok {
+			return nil, false, nil
+		}
+		prefix += "/"
+	}
+	keys, err := listJSON(ctx, b, prefix)
+	if err != nil {
+		return nil, false, fmt.Errorf("list the checkpoints in %s: %w", root+prefix, err)
+	}
+	if named && len(keys) == 0 {
+		return nil, false, nil
+	}
+	query := ""
+	if u.RawQuery != "" {
+		query = "?" + u.RawQuery
+	}
+	for _, k := range keys {
+		paths = append(paths, root+k+query)
+	}
+	return paths, true, nil
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/memblob"
+
+	"github.com/backfillhq/backfill/internal/blobtest"
 )
 
 // fakeS3 serves an S3 store with the bucket "bkt" on 127.0.0.1 for the
@@ -62,95 +64,99 @@ func lockRecord(t *testing.T, bucket *blob.Bucket) LockHolder {
 }
 
 func TestTheLockOfABucketCheckpointIsTakenOverOnlyWhenStale(t *testing.T) {
-	ctx := context.Background()
-	bucket := memblob.OpenBucket(nil)
-	t0 := time.Date(2026, 12, 6, 6, 0, 0, 0, time.UTC)
-	nowA, nowB := t0, t0
-	a := testLock(bucket, "run-a", "host-a", 7, &nowA)
-	if err := a.acquire(ctx); err != nil {
-		t.Fatal(err)
-	}
-	want := LockHolder{PID: 7, Host: "host-a", Since: t0, Run: "run-a", Heartbeat: t0}
-	if got := lockRecord(t, bucket); got != want {
-		t.Fatalf("lock record = %+v, want %+v", got, want)
-	}
+	eachStore(t, func(t *testing.T, s *blobtest.Server) {
+		ctx := context.Background()
+		bucket := s.Blob()
+		t0 := time.Date(2026, 12, 6, 6, 0, 0, 0, time.UTC)
+		nowA, nowB := t0, t0
+		a := testLock(bucket, "run-a", "host-a", 7, &nowA)
+		if err := a.acquire(ctx); err != nil {
+			t.Fatal(err)
+		}
+		want := LockHolder{PID: 7, Host: "host-a", Since: t0, Run: "run-a", Heartbeat: t0}
+		if got := lockRecord(t, bucket); got != want {
+			t.Fatalf("lock record = %+v, want %+v", got, want)
+		}
 
-	// A refresh 30 s later moves the heartbeat.
-	nowA = t0.Add(30 * time.Second)
-	if err := a.refresh(ctx); err != nil {
-		t.Fatal(err)
-	}
-	want.Heartbeat = nowA
-	if got := lockRecord(t, bucket); got != want {
-		t.Fatalf("lock record after the refresh = %+v, want %+v", got, want)
-	}
+		// A refresh 30 s later moves the heartbeat.
+		nowA = t0.Add(30 * time.Second)
+		if err := a.refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		want.Heartbeat = nowA
+		if got := lockRecord(t, bucket); got != want {
+			t.Fatalf("lock record after the refresh = %+v, want %+v", got, want)
+		}
 
-	// Two minutes after the heartbeat, the lock is still held.
-	nowB = nowA.Add(LockStaleAfter)
-	b := testLock(bucket, "run-b", "host-b", 9, &nowB)
-	err := b.acquire(ctx)
-	wantErr := "checkpoint s3://bkt/jobs/cp.json is in use by another run (pid 7 on host host-a, since 2026-12-06T06:00:00Z, last heartbeat 2026-12-06T06:00:30Z); wait for it to end, or stop it: its lock is taken over once its heartbeat is 2m0s old"
-	if err == nil || err.Error() != wantErr || !errors.Is(err, ErrLocked) {
-		t.Fatalf("err = %v\nwant %s", err, wantErr)
-	}
+		// Two minutes after the heartbeat, the lock is still held.
+		nowB = nowA.Add(LockStaleAfter)
+		b := testLock(bucket, "run-b", "host-b", 9, &nowB)
+		err := b.acquire(ctx)
+		wantErr := "checkpoint s3://bkt/jobs/cp.json is in use by another run (pid 7 on host host-a, since 2026-12-06T06:00:00Z, last heartbeat 2026-12-06T06:00:30Z); wait for it to end, or stop it: its lock is taken over once its heartbeat is 2m0s old"
+		if err == nil || err.Error() != wantErr || !errors.Is(err, ErrLocked) {
+			t.Fatalf("err = %v\nwant %s", err, wantErr)
+		}
 
-	// A second later it is stale, and taken over.
-	nowB = nowB.Add(time.Second)
-	if err := b.acquire(ctx); err != nil {
-		t.Fatalf("the stale lock was not taken over: %v", err)
-	}
-	if got := lockRecord(t, bucket); got.Run != "run-b" || !got.Heartbeat.Equal(nowB) {
-		t.Fatalf("lock record = %+v, want run-b's", got)
-	}
+		// A second later it is stale, and taken over.
+		nowB = nowB.Add(time.Second)
+		if err := b.acquire(ctx); err != nil {
+			t.Fatalf("the stale lock was not taken over: %v", err)
+		}
+		if got := lockRecord(t, bucket); got.Run != "run-b" || !got.Heartbeat.Equal(nowB) {
+			t.Fatalf("lock record = %+v, want run-b's", got)
+		}
 
-	// The run that lost it finds out at its next write, and stays out.
-	wantLost := "checkpoint s3://bkt/jobs/cp.json: lock lost: another run (pid 9 on host host-b, since 2026-12-06T06:02:30Z) took it over, finding its heartbeat more than 2m0s old; this run stops so as not to overwrite that run's checkpoint"
-	if err := a.verify(ctx); err == nil || err.Error() != wantLost || !errors.Is(err, ErrLockLost) {
-		t.Fatalf("verify = %v\nwant %s", err, wantLost)
-	}
-	if err := a.refresh(ctx); err == nil || err.Error() != wantLost {
-		t.Fatalf("refresh = %v\nwant %s", err, wantLost)
-	}
-	if err := a.release(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if got := lockRecord(t, bucket); got.Run != "run-b" {
-		t.Fatalf("the run that lost the lock released another's: %+v", got)
-	}
+		// The run that lost it finds out at its next write, and stays out.
+		wantLost := "checkpoint s3://bkt/jobs/cp.json: lock lost: another run (pid 9 on host host-b, since 2026-12-06T06:02:30Z) took it over, finding its heartbeat more than 2m0s old; this run stops so as not to overwrite that run's checkpoint"
+		if err := a.verify(ctx); err == nil || err.Error() != wantLost || !errors.Is(err, ErrLockLost) {
+			t.Fatalf("verify = %v\nwant %s", err, wantLost)
+		}
+		if err := a.refresh(ctx); err == nil || err.Error() != wantLost {
+			t.Fatalf("refresh = %v\nwant %s", err, wantLost)
+		}
+		if err := a.release(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := lockRecord(t, bucket); got.Run != "run-b" {
+			t.Fatalf("the run that lost the lock released another's: %+v", got)
+		}
 
-	if err := b.release(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if ok, err := bucket.Exists(ctx, "jobs/.cp.json.lock"); ok || err != nil {
-		t.Fatalf("the lock object is left after its release: %v, %v", ok, err)
-	}
+		if err := b.release(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := bucket.Exists(ctx, "jobs/.cp.json.lock"); ok || err != nil {
+			t.Fatalf("the lock object is left after its release: %v, %v", ok, err)
+		}
+	})
 }
 
 func TestTheLockOfAKilledRunOnTheSameHostIsTakenOverAtOnce(t *testing.T) {
-	ctx := context.Background()
-	bucket := memblob.OpenBucket(nil)
-	now := time.Date(2026, 12, 6, 6, 0, 0, 0, time.UTC)
-	// testLock's processes: 7 lives, 8 does not.
-	dead := testLock(bucket, "run-dead", "host-a", 8, &now)
-	if err := dead.acquire(ctx); err != nil {
-		t.Fatal(err)
-	}
-	other := testLock(bucket, "run-other-host", "host-b", 8, &now)
-	if err := other.acquire(ctx); !errors.Is(err, ErrLocked) {
-		t.Fatalf("a run on another host took over a fresh lock: %v", err)
-	}
-	next := testLock(bucket, "run-next", "host-a", 7, &now)
-	if err := next.acquire(ctx); err != nil {
-		t.Fatalf("the lock of a process that no longer exists on this host was not taken over: %v", err)
-	}
-	if got := lockRecord(t, bucket); got.Run != "run-next" {
-		t.Fatalf("lock record = %+v, want run-next's", got)
-	}
-	// A live process on the same host keeps it.
-	third := testLock(bucket, "run-third", "host-a", 11, &now)
-	if err := third.acquire(ctx); !errors.Is(err, ErrLocked) {
-		t.Fatalf("a live run's lock was taken over: %v", err)
-	}
+	eachStore(t, func(t *testing.T, s *blobtest.Server) {
+		ctx := context.Background()
+		bucket := s.Blob()
+		now := time.Date(2026, 12, 6, 6, 0, 0, 0, time.UTC)
+		// testLock's processes: 7 lives, 8 does not.
+		dead := testLock(bucket, "run-dead", "host-a", 8, &now)
+		if err := dead.acquire(ctx); err != nil {
+			t.Fatal(err)
+		}
+		other := testLock(bucket, "run-other-host", "host-b", 8, &now)
+		if err := other.acquire(ctx); !errors.Is(err, ErrLocked) {
+			t.Fatalf("a run on another host took over a fresh lock: %v", err)
+		}
+		next := testLock(bucket, "run-next", "host-a", 7, &now)
+		if err := next.acquire(ctx); err != nil {
+			t.Fatalf("the lock of a process that no longer exists on this host was not taken over: %v", err)
+		}
+		if got := lockRecord(t, bucket); got.Run != "run-next" {
+			t.Fatalf("lock record = %+v, want run-next's", got)
+		}
+		// A live process on the same host keeps it.
+		third := testLock(bucket, "run-third", "host-a", 11, &now)
+		if err := third.acquire(ctx); !errors.Is(err, ErrLocked) {
+			t.Fatalf("a live run's lock was taken over: %v", err)
+		}
+	})
 }
 
 func TestARunThatCannotRefreshItsLockStops(t *testing.T) {
@@ -420,5 +426,48 @@ func rejectsCopy(t *testing.T, b *blob.Bucket) string {
 			t.Fatal(err)
 		}
 		all = append(all, part...)
+	}
+}
+
+// TestAStoreWithoutConditionalWritesDoesNotTakeOverALock: a store whose
+// driver cannot replace an object on condition that it is unchanged (the
+// in-memory store) cannot take a stale lock over safely; the run is
+// refused with the way out.
+func TestAStoreWithoutConditionalWritesDoesNotTakeOverALock(t *testing.T) {
+	ctx := context.Background()
+	bucket := memblob.OpenBucket(nil)
+	now := time.Date(2026, 12, 6, 6, 0, 0, 0, time.UTC)
+	if err := testLock(bucket, "run-dead", "host-a", 8, &now).acquire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	err := testLock(bucket, "run-next", "host-a", 7, &now).acquire(ctx)
+	want := "checkpoint s3://bkt/jobs/cp.json: take over the stale lock jobs/.cp.json.lock: " + errNoConditionalWrite.Error() + ", which keeps two runs from both taking it over; if no run uses the checkpoint, delete that object"
+	if err == nil || err.Error() != want {
+		t.Fatalf("err = %v\nwant %s", err, want)
+	}
+	if got := lockRecord(t, bucket); got.Run != "run-dead" {
+		t.Fatalf("lock record = %+v, want run-dead's", got)
+	}
+}
+
+// TestShardCheckpointPathOfABucketURL names the checkpoint of a shard in
+// a bucket before the URL's query, whose endpoint may hold dots and
+// slashes, and parses it back.
+func TestShardCheckpointPathOfABucketURL(t *testing.T) {
+	s := Shard{Index: 1, Count: 3}
+	for _, tc := range []struct{ in, want string }{
+		{"s3://bkt/jobs/import.json?endpoint=http://127.0.0.1:9000&use_path_style=true", "s3://bkt/jobs/import.shard-1-of-3.json?endpoint=http://127.0.0.1:9000&use_path_style=true"},
+		{"gs://bkt/import.json", "gs://bkt/import.shard-1-of-3.json"},
+		{"azblob://c/a.b/import.json?protocol=http&domain=127.0.0.1:10000", "azblob://c/a.b/import.shard-1-of-3.json?protocol=http&domain=127.0.0.1:10000"},
+		{filepath.Join("ckpt?", "import.json"), filepath.Join("ckpt?", "import.shard-1-of-3.json")},
+	} {
+		got := ShardCheckpointPath(tc.in, s)
+		if got != tc.want {
+			t.Errorf("ShardCheckpointPath(%s) = %s, want %s", tc.in, got, tc.want)
+		}
+		base, sh, ok := ParseShardCheckpointPath(got)
+		if !ok || base != tc.in || sh != s {
+			t.Errorf("ParseShardCheckpointPath(%s) = %s, %v, %v; want %s, %v", got, base, sh, ok, tc.in, s)
+		}
 	}
 }

@@ -149,8 +149,8 @@ type Config struct {
 	// the import, which reads only the parts of the sources that fall to
 	// it (see Parts) and is recorded in the checkpoint: a checkpoint of
 	// another shard is refused, and so is a shard whose checkpoint path,
-	// named by ShardCheckpointPath, has siblings of another count
-	// (*ShardCountError). Standard input cannot be split. With a Spec
+	// named by ShardCheckpointPath, has siblings of another count in its
+	// folder, or under its prefix in a bucket (*ShardCountError). Standard input cannot be split. With a Spec
 	// whose messageIds are derived from the rows' positions
 	// (Spec.PositionIDs), NDJSON files are not cut into byte ranges:
 	// their rows' ordinals are known only from the file's start. Default:

@@ -101,7 +101,8 @@ func TestObjectCheckpoint(t *testing.T) {
 }
 
 // TestObjectArchiveDaysReported: the day folders of Segment's archive that
-// --since skips are in the report.
+// --since skips are in the report, and counted, as folders, in its
+// summary.
 func TestObjectArchiveDaysReported(t *testing.T) {
 	dir := t.TempDir()
 	s := blobtest.S3(t, "logs", blobtest.S3Options{})
@@ -121,5 +122,13 @@ func TestObjectArchiveDaysReported(t *testing.T) {
 	want := s.Name("segment-logs/src/1706745600000/")
 	if len(rep.ArchiveDaysSkipped) != 1 || rep.ArchiveDaysSkipped[0] != want || rep.RowsRead != 3 {
 		t.Fatalf("report: skipped %q, read %d; want %s skipped and 3 rows read", rep.ArchiveDaysSkipped, rep.RowsRead, want)
+	}
+	line := "  skipped 1 day folder of Segment's archive before --since, without listing it: the objects in it are neither read nor counted\n"
+	if !strings.Contains(rep.Summary(), line) {
+		t.Fatalf("summary:\n%s\nwant it to hold\n%s", rep.Summary(), line)
+	}
+	rep.ArchiveDaysSkipped = nil
+	if strings.Contains(rep.Summary(), "day folder") {
+		t.Fatalf("summary of an import that skipped no day folder:\n%s", rep.Summary())
 	}
 }

@@ -20,6 +20,13 @@ import (
 // it is stale: its heartbeat is more than LockStaleAfter older than the
 // clock of the run that finds it, or its holder ran on the same host
 // under a process id that no longer exists (a run that was killed).
+//
+// A takeover, and each refresh, replaces the lock object only on
+// condition that it is still the version that was read (If-Match on S3
+// and Azure, a generation match on Google Cloud Storage): of two runs
+// that find the same stale lock, one replaces it and the other's write is
+// refused, so that it finds the lock held; a run whose lock was taken over
+// between the read and the write of its refresh finds it lost.
 const (
 	// LockRefreshInterval is how often a run refreshes the heartbeat of
 	// the lock of its checkpoint in a bucket.
@@ -48,6 +55,10 @@ type objectLock struct {
 	// process of this host with a given id exists.
 	now   func() time.Time
 	alive func(pid int) bool
+	// replacing, if set, is called once the lock object is read and
+	// before it is replaced (taken over or refreshed): a seam for tests,
+	// where another run acts between the two.
+	replacing func()
 
 	mu        sync.Mutex
 	holder    LockHolder // this run's record, its heartbeat the last written
@@ -89,8 +100,9 @@ func (l *objectLock) record(now time.Time) ([]byte, LockHolder, error) {
 }
 
 // acquire takes the lock: it creates the lock object if it is absent, or
-// replaces it if it is stale (see LockStaleAfter). It returns a
-// *LockedError if another run holds it.
+// replaces it if it is stale (see LockStaleAfter), on condition that it
+// is still the version found stale. It returns a *LockedError if another
+// run holds it.
 func (l *objectLock) acquire(ctx context.Context) error {
 	for attempt := 0; attempt < 3; attempt++ {
 		now := l.now()
@@ -100,15 +112,13 @@ func (l *objectLock) acquire(ctx context.Context) error {
 		}
 		err = l.bucket.WriteAll(ctx, l.key, b, &blob.WriterOptions{IfNotExist: true, ContentType: "application/json"})
 		if err == nil {
-			l.mu.Lock()
-			l.holder, l.refreshed = h, now
-			l.mu.Unlock()
+			l.took(h, now)
 			return nil
 		}
 		if gcerrors.Code(err) != gcerrors.FailedPrecondition {
 			return fmt.Errorf("%s %s: lock %s: %w", l.what, l.name, l.key, err)
 		}
-		other, err := l.read(ctx)
+		other, version, err := l.read(ctx)
 		if errors.Is(err, os.ErrNotExist) {
 			continue // released meanwhile
 		}
@@ -121,28 +131,51 @@ func (l *objectLock) acquire(ctx context.Context) error {
 		if !l.stale(*other) {
 			return &LockedError{What: l.what, Path: l.name, Holder: other}
 		}
-		if err := l.bucket.Delete(ctx, l.key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
-			return fmt.Errorf("%s %s: take over the stale lock %s: %w", l.what, l.name, l.key, err)
+		if l.replacing != nil {
+			l.replacing()
 		}
+		now = l.now()
+		if b, h, err = l.record(now); err != nil {
+			return err
+		}
+		err = l.bucket.WriteAll(ctx, l.key, b, &blob.WriterOptions{ContentType: "application/json", BeforeWrite: version.ifUnchanged})
+		switch {
+		case err == nil:
+			l.took(h, now)
+			return nil
+		case changedSince(err):
+			continue // another run took it over, or released it, since it was read
+		case errors.Is(err, errNoConditionalWrite):
+			return fmt.Errorf("%s %s: take over the stale lock %s: %w, which keeps two runs from both taking it over; if no run uses the checkpoint, delete that object", l.what, l.name, l.key, errNoConditionalWrite)
+		}
+		return fmt.Errorf("%s %s: take over the stale lock %s: %w", l.what, l.name, l.key, err)
 	}
 	return &LockedError{What: l.what, Path: l.name}
 }
 
-// read returns the record in the lock object; nil if it holds none that
-// can be read, and an error wrapping os.ErrNotExist if there is none.
-func (l *objectLock) read(ctx context.Context) (*LockHolder, error) {
-	b, err := l.bucket.ReadAll(ctx, l.key)
+// took records that this run wrote the lock record h at now.
+func (l *objectLock) took(h LockHolder, now time.Time) {
+	l.mu.Lock()
+	l.holder, l.refreshed = h, now
+	l.mu.Unlock()
+}
+
+// read returns the record in the lock object and the version of the
+// object read; nil if it holds none that can be read, and an error
+// wrapping os.ErrNotExist if there is none.
+func (l *objectLock) read(ctx context.Context) (*LockHolder, objectVersion, error) {
+	b, version, err := readVersion(ctx, l.bucket, l.key)
 	if gcerrors.Code(err) == gcerrors.NotFound {
-		return nil, fmt.Errorf("%s %s: lock %s: %w", l.what, l.name, l.key, os.ErrNotExist)
+		return nil, version, fmt.Errorf("%s %s: lock %s: %w", l.what, l.name, l.key, os.ErrNotExist)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: read lock %s: %w", l.what, l.name, l.key, err)
+		return nil, version, fmt.Errorf("%s %s: read lock %s: %w", l.what, l.name, l.key, err)
 	}
 	var h LockHolder
 	if json.Unmarshal(b, &h) != nil || h.PID == 0 {
-		return nil, nil
+		return nil, version, nil
 	}
-	return &h, nil
+	return &h, version, nil
 }
 
 // verify returns an error wrapping ErrLockLost if the lock object no
@@ -150,31 +183,38 @@ func (l *objectLock) read(ctx context.Context) (*LockHolder, error) {
 // LockStaleAfter; once lost, the lock stays lost. Other errors of the
 // store are returned as they are.
 func (l *objectLock) verify(ctx context.Context) error {
+	_, err := l.check(ctx)
+	return err
+}
+
+// check is verify, and returns the version of the lock object that holds
+// this run's record.
+func (l *objectLock) check(ctx context.Context) (objectVersion, error) {
 	l.mu.Lock()
 	lost, refreshed, run := l.lost, l.refreshed, l.holder.Run
 	l.mu.Unlock()
 	if lost != nil {
-		return lost
+		return objectVersion{}, lost
 	}
 	if d := l.now().Sub(refreshed); d > LockStaleAfter {
-		return l.setLost(fmt.Errorf("%s %s: %w: its heartbeat could not be written for %s, and another run may have taken the checkpoint over; this run stops so as not to overwrite it",
+		return objectVersion{}, l.setLost(fmt.Errorf("%s %s: %w: its heartbeat could not be written for %s, and another run may have taken the checkpoint over; this run stops so as not to overwrite it",
 			l.what, l.name, ErrLockLost, d.Truncate(time.Second)))
 	}
-	h, err := l.read(ctx)
+	h, version, err := l.read(ctx)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return l.setLost(fmt.Errorf("%s %s: %w: its lock object %s was deleted; this run stops so as not to overwrite the checkpoint of another run", l.what, l.name, ErrLockLost, l.key))
+		return objectVersion{}, l.setLost(fmt.Errorf("%s %s: %w: its lock object %s was deleted; this run stops so as not to overwrite the checkpoint of another run", l.what, l.name, ErrLockLost, l.key))
 	case err != nil:
-		return err
+		return objectVersion{}, err
 	case h == nil || h.Run != run:
 		who := "another run"
 		if h != nil {
 			who = fmt.Sprintf("another run (pid %d on host %s, since %s)", h.PID, h.Host, h.Since.UTC().Format(time.RFC3339))
 		}
-		return l.setLost(fmt.Errorf("%s %s: %w: %s took it over, finding its heartbeat more than %s old; this run stops so as not to overwrite that run's checkpoint",
+		return objectVersion{}, l.setLost(fmt.Errorf("%s %s: %w: %s took it over, finding its heartbeat more than %s old; this run stops so as not to overwrite that run's checkpoint",
 			l.what, l.name, ErrLockLost, who, LockStaleAfter))
 	}
-	return nil
+	return version, nil
 }
 
 // setLost records that the lock is lost, and returns err.
@@ -188,22 +228,32 @@ func (l *objectLock) setLost(err error) error {
 }
 
 // refresh writes a fresh heartbeat into the lock object, once it is found
-// to be still this run's.
+// to be still this run's, on condition that it is still the version so
+// found: a run that took the lock over in between makes the refresh find
+// the lock lost.
 func (l *objectLock) refresh(ctx context.Context) error {
-	if err := l.verify(ctx); err != nil {
+	version, err := l.check(ctx)
+	if err != nil {
 		return err
+	}
+	if l.replacing != nil {
+		l.replacing()
 	}
 	now := l.now()
 	b, h, err := l.record(now)
 	if err != nil {
 		return err
 	}
-	if err := l.bucket.WriteAll(ctx, l.key, b, &blob.WriterOptions{ContentType: "application/json"}); err != nil {
+	err = l.bucket.WriteAll(ctx, l.key, b, &blob.WriterOptions{ContentType: "application/json", BeforeWrite: version.ifUnchanged})
+	if changedSince(err) {
+		if lost := l.verify(ctx); lost != nil {
+			return lost
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("%s %s: refresh lock %s: %w", l.what, l.name, l.key, err)
 	}
-	l.mu.Lock()
-	l.holder, l.refreshed = h, now
-	l.mu.Unlock()
+	l.took(h, now)
 	return nil
 }
 

@@ -91,7 +91,10 @@ type Report struct {
 	// ArchiveDaysSkipped are the day folders of Segment's S3 destination
 	// layout (segment-logs/SOURCE-ID/DAY/) that the time window skipped
 	// without listing them: their day ended more than a day before
-	// Since (see readers.Options.ArchiveSince).
+	// Since (see readers.Options.ArchiveSince). What is skipped is
+	// counted in folders: the objects in them are never listed, so how
+	// many there are is not known, and none of them counts as a file or
+	// its rows as read.
 	ArchiveDaysSkipped []string `json:"archive_days_skipped,omitempty"`
 	// Limit is Config.Limit; LimitReached is set when the import stopped
 	// there, with rows left after it.
@@ -177,6 +180,13 @@ func (r *Report) Summary() string {
 			b.WriteString("; the checkpoint keeps the place: run the command without --limit to import the rest")
 		}
 		b.WriteByte('\n')
+	}
+	if n := len(r.ArchiveDaysSkipped); n > 0 {
+		folders, them := "day folders", "them"
+		if n == 1 {
+			folders, them = "day folder", "it"
+		}
+		fmt.Fprintf(&b, "  skipped %d %s of Segment's archive before --since, without listing %s: the objects in %s are neither read nor counted\n", n, folders, them, them)
 	}
 	if r.Unsettled > 0 {
 		fmt.Fprintf(&b, "  unsettled  %d (read, not yet settled when the run stopped: read again on resume)\n", r.Unsettled)

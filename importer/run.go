@@ -170,7 +170,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		return Report{}, err
 	}
 	if cfg.Shard.active() {
-		if err := checkShardCount(cfg.CheckpointPath, cfg.Shard); err != nil {
+		if err := checkShardCount(ctx, cfg.CheckpointPath, cfg.Shard); err != nil {
 			return Report{}, err
 		}
 		shard := cfg.Shard

@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -167,22 +168,25 @@ func Parts(args []string, sources []readers.Source, opts readers.Options, s Shar
 // ShardCheckpointPath is the checkpoint of shard s of the import whose
 // checkpoint is path: its name with ".shard-INDEX-of-COUNT" before the
 // extension (".backfill/1a2b.json" is ".backfill/1a2b.shard-0-of-3.json"
-// for shard 0 of 3), so that every shard keeps its own. Without shards,
-// it is path.
+// for shard 0 of 3), so that every shard keeps its own. The query of a
+// checkpoint in a bucket (s3://BUCKET/KEY?QUERY) is kept as it is.
+// Without shards, it is path.
 func ShardCheckpointPath(path string, s Shard) string {
 	if !s.active() || path == "" {
 		return path
 	}
-	ext := filepath.Ext(path)
-	return fmt.Sprintf("%s.shard-%d-of-%d%s", strings.TrimSuffix(path, ext), s.Index, s.Count, ext)
+	name, query := cutQuery(path)
+	ext := filepath.Ext(name)
+	return fmt.Sprintf("%s.shard-%d-of-%d%s%s", strings.TrimSuffix(name, ext), s.Index, s.Count, ext, query)
 }
 
 // ParseShardCheckpointPath returns the checkpoint path of the whole
 // import and the shard, if path is named as ShardCheckpointPath names it.
 // The shard's SplitBytes is 0.
 func ParseShardCheckpointPath(path string) (base string, s Shard, ok bool) {
-	ext := filepath.Ext(path)
-	stem := strings.TrimSuffix(path, ext)
+	name, query := cutQuery(path)
+	ext := filepath.Ext(name)
+	stem := strings.TrimSuffix(name, ext)
 	i := strings.LastIndex(stem, ".shard-")
 	if i < 0 {
 		return "", Shard{}, false
@@ -196,7 +200,7 @@ func ParseShardCheckpointPath(path string) (base string, s Shard, ok bool) {
 	if err1 != nil || err2 != nil || count < 2 || index < 0 || index >= count {
 		return "", Shard{}, false
 	}
-	return stem[:i] + ext, Shard{Index: index, Count: count}, true
+	return stem[:i] + ext + query, Shard{Index: index, Count: count}, true
 }
 
 // ShardCountError is the error of a shard whose import has checkpoints of
@@ -222,8 +226,9 @@ func (e *ShardCountError) Error() string {
 func (e *ShardCountError) Is(target error) bool { return target == ErrCheckpointMismatch }
 
 // checkShardCount refuses a shard whose checkpoint path has siblings of
-// another shard count (ShardCheckpointPath names them all alike).
-func checkShardCount(path string, s Shard) error {
+// another shard count (ShardCheckpointPath names them all alike): files
+// in the same folder, or objects under the same prefix of a bucket.
+func checkShardCount(ctx context.Context, path string, s Shard) error {
 	if !s.active() || path == "" {
 		return nil
 	}
@@ -231,10 +236,18 @@ func checkShardCount(path string, s Shard) error {
 	if !ok || own != (Shard{Index: s.Index, Count: s.Count}) {
 		return nil // a checkpoint named by the caller
 	}
+	base, _ = cutQuery(base)
 	ext := filepath.Ext(base)
-	matches, err := filepath.Glob(globEscape(strings.TrimSuffix(base, ext)) + ".shard-*-of-*" + globEscape(ext))
-	if err != nil {
-		return nil
+	stem := strings.TrimSuffix(base, ext)
+	var matches []string
+	if IsBucketURL(path) {
+		var err error
+		if matches, err = shardObjects(ctx, path, stem+".shard-"); err != nil {
+			return err
+		}
+	} else {
+		// A pattern that cannot be matched finds nothing.
+		matches, _ = filepath.Glob(globEscape(stem) + ".shard-*-of-*" + globEscape(ext))
 	}
 	var other []string
 	count := 0

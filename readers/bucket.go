@@ -89,7 +89,22 @@ type bucketRef struct {
 	once sync.Once
 	b    *blob.Bucket
 	err  error
+
+	// reached is set once a request to the store has succeeded; until
+	// then, a request refused on every attempt for refusedTime fails.
+	reached atomic.Bool
 }
+
+// refusedTime is how long every attempt of a request to a store that no
+// request has reached yet may be refused (connection refused) before the
+// request fails, as for HTTP sends (segment.DefaultRefusedTime): a store
+// that never answered is most likely named wrong. Once a request has
+// succeeded, refusals are retried like any network error.
+const refusedTime = 30 * time.Second
+
+// sdkOnce is the policy of the SDKs' own retries for sources: none, as
+// retrying tries their requests again.
+var sdkOnce = ObjectRetry{MaxRetries: -1}
 
 // bucketSet holds the buckets of one Expand, so that its sources in one
 // bucket share a client.
@@ -111,7 +126,9 @@ func (set bucketSet) bucketOf(u *url.URL) *bucketRef {
 // open opens the bucket, once.
 func (r *bucketRef) open(ctx context.Context) (*blob.Bucket, error) {
 	r.once.Do(func() {
-		r.b, r.err = blob.OpenBucket(context.WithoutCancel(ctx), r.url)
+		// The reads of sources are tried again above the SDK (see
+		// retrying), as Options.ObjectRetry says: the SDK tries once.
+		r.b, r.err = OpenBucket(context.WithoutCancel(ctx), r.url, sdkOnce)
 		if r.err != nil {
 			r.err = fmt.Errorf("%s: open the bucket: %w", r.name, r.err)
 		}
@@ -151,7 +168,8 @@ func mightPass(err error) bool {
 	}
 	retryable := func(code int) bool { return code >= 500 || code == 429 || code == 408 }
 	var smithyStatus interface{ HTTPStatusCode() int }
-	if errors.As(err, &smithyStatus) {
+	if errors.As(err, &smithyStatus) && smithyStatus.HTTPStatusCode() != 0 {
+		// 0: no response came; the network error is below.
 		return retryable(smithyStatus.HTTPStatusCode())
 	}
 	var ge *googleapi.Error
@@ -296,26 +314,71 @@ var objectSleep = func(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// retrying runs op until it succeeds, fails for good (see classify), or
-// the policy gives up; it returns op's last error.
-func retrying(ctx context.Context, p ObjectRetry, op func() error) error {
+// objectNow reads the clock of the retries; a seam for tests.
+var objectNow = time.Now
+
+// retrying runs op, a request to the store of ref, until it succeeds,
+// fails for good (see classify), or the policy gives up, or every attempt
+// was refused for refusedTime before any request reached the store; it
+// returns op's last error, wrapped in a *retriedError if op was tried
+// more than once and the last error might have passed.
+func retrying(ctx context.Context, p ObjectRetry, ref *bucketRef, op func() error) error {
 	p = p.withDefaults()
-	start := time.Now()
+	start := objectNow()
 	backoff := p.MinBackoff
+	allRefused := true
 	for attempt := 0; ; attempt++ {
 		err := op()
-		if err == nil || classify(err) != objectTransient || attempt >= p.MaxRetries || ctx.Err() != nil {
+		if err == nil {
+			ref.reached.Store(true)
+			return nil
+		}
+		if classify(err) != objectTransient || ctx.Err() != nil {
 			return err
 		}
-		if p.MaxRetryTime > 0 && time.Since(start)+backoff > p.MaxRetryTime {
-			return err
+		now := objectNow()
+		wait := backoff
+		allRefused = allRefused && errors.Is(err, syscall.ECONNREFUSED)
+		refused := allRefused && !ref.reached.Load()
+		if refused {
+			left := start.Add(refusedTime).Sub(now)
+			if left <= 0 {
+				return &retriedError{attempts: attempt + 1, failing: now.Sub(start), refused: true, err: err}
+			}
+			wait = min(wait, left)
 		}
-		if serr := objectSleep(ctx, backoff); serr != nil {
-			return err
+		gaveUp := attempt >= p.MaxRetries || p.MaxRetryTime > 0 && now.Sub(start)+wait > p.MaxRetryTime
+		if !gaveUp {
+			gaveUp = objectSleep(ctx, wait) != nil
+		}
+		if gaveUp {
+			if attempt == 0 {
+				return err
+			}
+			return &retriedError{attempts: attempt + 1, failing: objectNow().Sub(start), err: err}
 		}
 		backoff = min(2*backoff, p.MaxBackoff)
 	}
 }
+
+// retriedError is the last error of a request to a store that was tried
+// again until the policy gave up, or until refusedTime of refusals.
+type retriedError struct {
+	attempts int
+	failing  time.Duration
+	refused  bool // every attempt was refused for refusedTime
+	err      error
+}
+
+func (e *retriedError) Error() string {
+	if e.refused {
+		return fmt.Sprintf("cannot reach the store: connection refused on every attempt for %s (%d attempts; check the endpoint), the last: %v",
+			e.failing.Round(time.Second), e.attempts, e.err)
+	}
+	return fmt.Sprintf("%d attempts failed in %s, the last: %v", e.attempts, e.failing.Round(time.Millisecond), e.err)
+}
+
+func (e *retriedError) Unwrap() error { return e.err }
 
 // beforeRead asks the store for the version of o that Expand listed: an
 // If-Match of its ETag (S3, Azure), or its generation (Google Cloud
@@ -372,9 +435,10 @@ func (o *object) openRange(ctx context.Context, p ObjectRetry, off, n int64) (*b
 		return nil, err
 	}
 	var r *blob.Reader
-	err = retrying(ctx, p, func() error {
+	rctx := StoreContext(ctx, sdkOnce)
+	err = retrying(ctx, p, o.bucket, func() error {
 		var err error
-		r, err = b.NewRangeReader(ctx, o.key, off, n, &blob.ReaderOptions{BeforeRead: o.beforeRead})
+		r, err = b.NewRangeReader(rctx, o.key, off, n, &blob.ReaderOptions{BeforeRead: o.beforeRead})
 		return err
 	})
 	if err != nil {
@@ -677,10 +741,11 @@ func expandObjects(ctx context.Context, set bucketSet, arg string, opts Options)
 		lctx, cancel = context.WithTimeout(ctx, d)
 	}
 	defer cancel()
-	err = retrying(lctx, opts.ObjectRetry, func() error {
+	rctx := StoreContext(lctx, sdkOnce)
+	err = retrying(lctx, opts.ObjectRetry, ref, func() error {
 		skipped = skipped[:0]
 		var err error
-		found, err = findObjects(lctx, b, ref, key, listOpts)
+		found, err = findObjects(rctx, b, ref, key, listOpts)
 		return err
 	})
 	if err != nil {

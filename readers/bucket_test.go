@@ -247,8 +247,8 @@ func TestObjectErrors(t *testing.T) {
 			fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`)
 			return true
 		case "flaky":
-			// The SDK tries each request three times itself: six
-			// failures make two of its requests fail.
+			// The SDK tries each request once: six failures are six
+			// attempts that fail, each waited for as the policy says.
 			if failures.Add(1) <= 6 {
 				w.WriteHeader(http.StatusServiceUnavailable)
 				fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>`)
@@ -278,8 +278,8 @@ func TestObjectErrors(t *testing.T) {
 	if err != nil || len(items) != 1 {
 		t.Fatalf("read with six 503s: %d rows, %v", len(items), err)
 	}
-	if fmt.Sprint(waits) != "[100ms 200ms]" {
-		t.Errorf("waits %v, want [100ms 200ms]", waits)
+	if want := "[100ms 200ms 400ms 800ms 1.6s 3.2s]"; fmt.Sprint(waits) != want {
+		t.Errorf("waits %v, want %s", waits, want)
 	}
 }
 

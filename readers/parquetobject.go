@@ -358,7 +358,7 @@ func (r *objectReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	}
 	s := r.take(off, n)
 	var got int
-	err := retrying(r.ctx, r.retry, func() error {
+	err := retrying(r.ctx, r.retry, r.obj.bucket, func() error {
 		if s == nil {
 			end := r.requestEnd(off, n)
 			rr, err := r.obj.openRange(r.ctx, ObjectRetry{MaxRetries: -1}, off, end-off)

@@ -68,10 +68,12 @@ type options struct {
 	// same rounds; "" for none.
 	baseline string
 	// rateLimits are the request limits of the rate section; none: no
-	// section. rateRows are the rows each of its imports sends, and
-	// rateOnly skips every other measurement.
+	// section. rateRows are the rows each of its imports sends (0: enough
+	// for rateSteady at the limit after the ramp-up), and rateOnly skips
+	// every other measurement.
 	rateLimits []int
 	rateRows   int
+	rateSteady time.Duration
 	rateOnly   bool
 	// shards is the shard count of the shards section (0: no section),
 	// and shardsOnly skips every other measurement.
@@ -123,7 +125,7 @@ const usage = `Usage of backfill-bench:
 
 	go run ./cmd/backfill-bench [-rows N] [-runs N] [-floor-rows N] [-bin PATH] [-baseline OLD_BIN] [-dir DIR]
 	        [-memory] [-memory-rows N,N] [-only KINDS] [-extras KINDS] [-profile DIR]
-	        [-rate-limits N,N] [-rate-rows N] [-rate-only]
+	        [-rate-limits N,N] [-rate-rows N] [-rate-steady D] [-rate-only]
 	        [-objects N] [-object-rows N] [-objects-only]
 	go run ./cmd/backfill-bench -generate -dir DIR [-rows N]
 
@@ -156,7 +158,8 @@ func parseOptions(fs *flag.FlagSet, args []string) (options, error) {
 	fs.StringVar(&o.profileDir, "profile", "", "also write a CPU profile of one more import of each path into `DIR`")
 	var rateLimits string
 	fs.StringVar(&rateLimits, "rate-limits", "10,50", "comma-separated request limits `N,N` of the rate section: imports with --rate -1 into backfill serve --max-rps N, the limit stated and hidden; none for none")
-	fs.IntVar(&o.rateRows, "rate-rows", 300_000, "Segment messages each import of the rate section sends")
+	fs.IntVar(&o.rateRows, "rate-rows", 0, "Segment messages each import of the rate section sends (0: enough for -rate-steady at the limit after the first 10 s, 100 a request)")
+	fs.DurationVar(&o.rateSteady, "rate-steady", 30*time.Second, "how long each import of the rate section runs at the limit after its first 10 s, whose accepted requests a second the section reports")
 	fs.BoolVar(&o.rateOnly, "rate-only", false, "measure only the rate section")
 	fs.IntVar(&o.shards, "shards", 3, "`N` shard processes at once in the shards section, against one process (--stub, -rows Segment messages); 0 for no section")
 	fs.BoolVar(&o.shardsOnly, "shards-only", false, "measure only the shards section")
@@ -209,8 +212,11 @@ func parseOptions(fs *flag.FlagSet, args []string) (options, error) {
 	if o.rateOnly && o.objectsOnly {
 		return o, errors.New("-rate-only and -objects-only exclude each other")
 	}
-	if o.rows < 1 || o.runs < 1 || o.rowGroup < 1 || o.rateRows < 1 {
-		return o, errors.New("-rows, -runs, -row-group and -rate-rows must be at least 1")
+	if o.rows < 1 || o.runs < 1 || o.rowGroup < 1 {
+		return o, errors.New("-rows, -runs and -row-group must be at least 1")
+	}
+	if o.rateRows < 0 || o.rateSteady <= 0 {
+		return o, errors.New("-rate-rows must be 0 (sized by -rate-steady) or more, and -rate-steady more than 0")
 	}
 	if o.generate && o.dir == "" {
 		return o, errors.New("-generate needs -dir")
@@ -377,7 +383,7 @@ func bench(ctx context.Context, o options) error {
 	}
 
 	if o.rateOnly {
-		return rateSection(ctx, os.Stdout, bin, o.baseline, dir, o.rateRows, o.rateLimits)
+		return rateSection(ctx, os.Stdout, bin, o.baseline, dir, o.rateRows, o.rateSteady, o.rateLimits)
 	}
 	if o.shardsOnly {
 		return shardsSection(ctx, os.Stdout, bin, dir, o.rows, o.runs, o.shards)
@@ -493,7 +499,7 @@ func bench(ctx context.Context, o options) error {
 	}
 	if o.rateLimits != nil {
 		fmt.Println()
-		if err := rateSection(ctx, os.Stdout, bin, o.baseline, dir, o.rateRows, o.rateLimits); err != nil {
+		if err := rateSection(ctx, os.Stdout, bin, o.baseline, dir, o.rateRows, o.rateSteady, o.rateLimits); err != nil {
 			failures = append(failures, err)
 		}
 	}

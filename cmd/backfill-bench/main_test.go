@@ -7,8 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -613,17 +616,17 @@ func TestParseRateOptions(t *testing.T) {
 		return parseOptions(fs, args)
 	}
 	o, err := parse()
-	if err != nil || !reflect.DeepEqual(o.rateLimits, []int{10, 50}) || o.rateRows != 300_000 || o.rateOnly {
-		t.Errorf("defaults: limits %v, rows %d, only %t, %v", o.rateLimits, o.rateRows, o.rateOnly, err)
+	if err != nil || !reflect.DeepEqual(o.rateLimits, []int{10, 50}) || o.rateRows != 0 || o.rateSteady != 30*time.Second || o.rateOnly {
+		t.Errorf("defaults: limits %v, rows %d, steady %s, only %t, %v", o.rateLimits, o.rateRows, o.rateSteady, o.rateOnly, err)
 	}
-	o, err = parse("-rate-limits", "20", "-rate-rows", "5000", "-rate-only")
-	if err != nil || !reflect.DeepEqual(o.rateLimits, []int{20}) || o.rateRows != 5000 || !o.rateOnly {
-		t.Errorf("parsed: limits %v, rows %d, only %t, %v", o.rateLimits, o.rateRows, o.rateOnly, err)
+	o, err = parse("-rate-limits", "20", "-rate-rows", "5000", "-rate-steady", "5s", "-rate-only")
+	if err != nil || !reflect.DeepEqual(o.rateLimits, []int{20}) || o.rateRows != 5000 || o.rateSteady != 5*time.Second || !o.rateOnly {
+		t.Errorf("parsed: limits %v, rows %d, steady %s, only %t, %v", o.rateLimits, o.rateRows, o.rateSteady, o.rateOnly, err)
 	}
 	if o, err := parse("-rate-limits", "none"); err != nil || o.rateLimits != nil {
 		t.Errorf("none: %v, %v", o.rateLimits, err)
 	}
-	for _, bad := range [][]string{{"-rate-limits", "0"}, {"-rate-limits", "none", "-rate-only"}, {"-rate-rows", "0"}} {
+	for _, bad := range [][]string{{"-rate-limits", "0"}, {"-rate-limits", "none", "-rate-only"}, {"-rate-rows", "-1"}, {"-rate-steady", "0s"}} {
 		if _, err := parse(bad...); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
@@ -633,17 +636,53 @@ func TestParseRateOptions(t *testing.T) {
 // TestPrintRateTable: the rate section's table prints.
 func TestPrintRateTable(t *testing.T) {
 	var b strings.Builder
-	printRateTable(&b, "new-bin", 1000, []rateResult{
-		{limit: 10, stated: true, binary: "new-bin", wall: 10 * time.Second, rep: rateReport{Batches: 98, Requests: 100, Throttled: 2, PausedSeconds: 1}},
-		{limit: 10, stated: false, binary: "old-bin", wall: 20 * time.Second, rep: rateReport{Batches: 98, Requests: 130, Throttled: 32}},
+	printRateTable(&b, "new-bin", 1000, 30*time.Second, []rateResult{
+		{limit: 10, stated: true, binary: "new-bin", wall: 10 * time.Second, rep: rateReport{report: report{RowsRead: 1000}, Batches: 98, Requests: 100, Throttled: 2, PausedSeconds: 1},
+			// The ramp-up, five whole seconds, and a last one cut short.
+			perSecond: []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 10, 10, 10, 10, 9, 3}},
+		{limit: 10, stated: false, binary: "old-bin", wall: 20 * time.Second, rep: rateReport{report: report{RowsRead: 1000}, Batches: 98, Requests: 130, Throttled: 32},
+			perSecond: []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 10}},
 	})
-	want := `Against a rate limit: 1,000 Segment messages imported with --rate -1 into backfill serve --discard --max-rps N
-|    limit | limit stated | binary   | requests | 429s | accepted req/s | of the limit | paused |   time |
-| -------: | ------------ | -------- | -------: | ---: | -------------: | -----------: | -----: | -----: |
-| 10 req/s | yes          | new      |      100 |    2 |            9.8 |       98.0 % |  1.0 s | 10.0 s |
-| 10 req/s | no           | baseline |      130 |   32 |            4.9 |       49.0 % |  0.0 s | 20.0 s |
+	want := `Against a rate limit: 1,000 Segment messages imported with --rate -1 --max-batch-messages 100 into a receiver that accepts N requests a second (backfill serve --discard --max-rps N); steady: the whole seconds after the first 10s
+|    limit | limit stated | binary   |  rows | requests | 429s | accepted req/s | of the limit | steady req/s | steady, of the limit | paused |   time |
+| -------: | ------------ | -------- | ----: | -------: | ---: | -------------: | -----------: | -----------: | -------------------: | -----: | -----: |
+| 10 req/s | yes          | new      | 1,000 |      100 |    2 |            9.8 |       98.0 % |    9.8 (5 s) |               98.0 % |  1.0 s | 10.0 s |
+| 10 req/s | no           | baseline | 1,000 |      130 |   32 |            4.9 |       49.0 % |            - |                    - |  0.0 s | 20.0 s |
 `
 	if got := b.String(); got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestAcceptedCounter: the requests answered with a success are counted
+// by the second since the count began; others, and those before it, are
+// not.
+func TestAcceptedCounter(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := start
+	status := http.StatusOK
+	c := &acceptedCounter{now: func() time.Time { return now }, next: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if status != http.StatusOK {
+			w.WriteHeader(status)
+		}
+		io.WriteString(w, "{}")
+	})}
+	serve := func(at time.Duration, code int) {
+		now, status = start.Add(at), code
+		c.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/v1/batch", nil))
+	}
+	serve(0, http.StatusOK) // before the count begins
+	c.begin(start)
+	serve(100*time.Millisecond, http.StatusOK)
+	serve(900*time.Millisecond, http.StatusTooManyRequests)
+	serve(999*time.Millisecond, http.StatusOK)
+	serve(2500*time.Millisecond, http.StatusOK)
+	serve(-time.Second, http.StatusOK)
+	if got := fmt.Sprint(c.counts()); got != "[2 0 1]" {
+		t.Errorf("counts %s, want [2 0 1]", got)
+	}
+	r := rateResult{perSecond: append(make([]int64, 10), 8, 10, 3)}
+	if per, secs := r.steady(); per != 9 || secs != 2 {
+		t.Errorf("steady %g over %d s, want 9 over 2 s", per, secs)
 	}
 }

@@ -167,3 +167,20 @@ func TestImportHelpShowsTheMetricsFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestImportName: the name an import goes by in its metrics is its
+// checkpoint's name, the same for every shard, and the query of a
+// checkpoint kept in a bucket is no part of it.
+func TestImportName(t *testing.T) {
+	for _, c := range []struct{ checkpoint, want string }{
+		{".backfill/events.json", "events"},
+		{".backfill/events.shard-1-of-3.json", "events"},
+		{"s3://bucket/ckpt/events.json", "events"},
+		{"s3://bucket/ckpt/events.shard-2-of-3.json?endpoint=http://127.0.0.1:9000/s3&region=us-east-1", "events"},
+		{"gs://bucket/events.json?x=a/b.c", "events"},
+	} {
+		if got := importName(c.checkpoint, nil, "", ""); got != c.want {
+			t.Errorf("importName(%q) = %q, want %q", c.checkpoint, got, c.want)
+		}
+	}
+}

@@ -22,15 +22,18 @@ const statusAbout = `Shows how far an import got: for each source file whether i
 partial (with where it resumes) or pending, the totals so far, and the
 command that resumes it. Without arguments or --checkpoint, it shows every
 checkpoint in .backfill/ under the working directory; each CHECKPOINT given
-is a checkpoint file, a folder of them, or a checkpoint kept in a bucket
-(s3://BUCKET/KEY, gs://BUCKET/KEY, azblob://CONTAINER/KEY).
+is a checkpoint file, a folder of them, a checkpoint kept in a bucket
+(s3://BUCKET/KEY, gs://BUCKET/KEY, azblob://CONTAINER/KEY), or a folder of
+them in a bucket (s3://BUCKET/PATH/, or s3://BUCKET/PATH where no object
+has that key), whose objects named *.json directly in it are shown as a
+local folder's files are.
 
 The checkpoints of the shards of one import (named NAME.shard-K-of-N.json,
-see import --shard), in a folder or given as two or more files, are shown
-together (one shard's checkpoint given alone, file by file): each shard's state, rows and last
-write, a shard in progress that has written nothing for 5 minutes marked as
-stalled or stopped, a shard without a checkpoint marked as not started,
-and the sum of all.
+see import --shard), in a folder (local or in a bucket) or given as two or
+more files, are shown together (one shard's checkpoint given alone, file
+by file): each shard's state, rows and last write, a shard in progress
+that has written nothing for 5 minutes marked as stalled or stopped, a
+shard without a checkpoint marked as not started, and the sum of all.
 
 Exit codes: 0 shown; 1 a checkpoint could not be read; 64 a wrong flag.`
 
@@ -78,46 +81,67 @@ func newStatusCommand(stdout, stderr io.Writer) *cobra.Command {
 	return cmd
 }
 
-// statusPaths lists the checkpoints that the arguments name: files, and
-// the checkpoints in folders (listed is set for those); without
+// statusPath is a checkpoint that status shows.
+type statusPath struct {
+	// read is where it is read from: a file, or an object's URL with the
+	// query that reaches its store.
+	read string
+	// name is how it is shown: as given, or as listed in a folder (an
+	// object's URL without the query).
+	name string
+	// listed is set for a checkpoint found in a folder.
+	listed bool
+}
+
+// statusPaths lists the checkpoints that the arguments name: files and
+// objects, and the checkpoints in folders, local or in a bucket; without
 // arguments, those in .backfill/.
-func statusPaths(args []string) (paths []string, listed map[string]bool, err error) {
+func statusPaths(ctx context.Context, args []string) ([]statusPath, error) {
 	if len(args) == 0 {
 		args = []string{importer.DefaultCheckpointDir}
 	}
-	listed = map[string]bool{}
+	var paths []statusPath
 	for _, a := range args {
 		if importer.IsBucketURL(a) {
-			paths = append(paths, a)
+			found, folder, err := importer.CheckpointsIn(ctx, a)
+			if err != nil {
+				return nil, err
+			}
+			if !folder {
+				paths = append(paths, statusPath{read: a, name: a})
+			}
+			for _, f := range found {
+				name, _, _ := strings.Cut(f, "?")
+				paths = append(paths, statusPath{read: f, name: name, listed: true})
+			}
 			continue
 		}
 		fi, err := os.Stat(a)
 		if err != nil && a == importer.DefaultCheckpointDir && len(args) == 1 {
-			return nil, nil, nil
+			return nil, nil
 		}
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if !fi.IsDir() {
-			paths = append(paths, a)
+			paths = append(paths, statusPath{read: a, name: a})
 			continue
 		}
 		found, _ := filepath.Glob(filepath.Join(a, "*.json"))
 		sort.Strings(found)
 		for _, f := range found {
-			listed[f] = true
+			paths = append(paths, statusPath{read: f, name: f, listed: true})
 		}
-		paths = append(paths, found...)
 	}
-	return paths, listed, nil
+	return paths, nil
 }
 
 // shardFiles counts the checkpoints among paths of shards of the import
 // whose checkpoint is base.
-func shardFiles(paths []string, base string) int {
+func shardFiles(paths []statusPath, base string) int {
 	n := 0
 	for _, p := range paths {
-		if b, _, ok := importer.ParseShardCheckpointPath(p); ok && b == base {
+		if b, _, ok := importer.ParseShardCheckpointPath(p.name); ok && b == base {
 			n++
 		}
 	}
@@ -129,7 +153,7 @@ func shardFiles(paths []string, base string) int {
 // import; a single shard's checkpoint file is shown file by file), and
 // returns the exit code.
 func runStatus(ctx context.Context, args []string, now time.Time, stdout, stderr io.Writer) int {
-	paths, listed, err := statusPaths(args)
+	paths, err := statusPaths(ctx, args)
 	if err != nil {
 		fmt.Fprintf(stderr, "backfill status: %v\n", err)
 		return exitFailed
@@ -149,21 +173,21 @@ func runStatus(ctx context.Context, args []string, now time.Time, stdout, stderr
 		single = map[string]*importer.Checkpoint{}
 	)
 	for _, p := range paths {
-		cp, err := importer.ReadCheckpoint(ctx, p)
+		cp, err := importer.ReadCheckpoint(ctx, p.read)
 		if err != nil {
 			fmt.Fprintf(stderr, "backfill status: %v\n", err)
 			code = exitFailed
 			continue
 		}
-		if base, s, ok := importer.ParseShardCheckpointPath(p); ok && cp.Options["shard"] != "" && (listed[p] || shardFiles(paths, base) > 1) {
+		if base, s, ok := importer.ParseShardCheckpointPath(p.name); ok && cp.Options["shard"] != "" && (p.listed || shardFiles(paths, base) > 1) {
 			if _, seen := groups[base]; !seen {
 				order = append(order, base)
 			}
-			groups[base] = append(groups[base], shardCheckpoint{path: p, shard: s, cp: cp})
+			groups[base] = append(groups[base], shardCheckpoint{path: p.name, shard: s, cp: cp})
 			continue
 		}
-		order = append(order, p)
-		single[p] = cp
+		order = append(order, p.name)
+		single[p.name] = cp
 	}
 	for i, p := range order {
 		if i > 0 {

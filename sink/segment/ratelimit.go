@@ -33,7 +33,10 @@ type RateLimiter struct {
 	// any run a few bursts long.
 	emptied sync.Once
 	adapt   *rateControl // nil: a fixed request rate
-	clock   Clock
+	// stated is stateLimit, passed down with each Send (see StateLimit);
+	// made once, as a method value allocates.
+	stated func(perSecond float64)
+	clock  Clock
 }
 
 var _ sink.Sink = (*RateLimiter)(nil)
@@ -66,9 +69,10 @@ type AdaptiveRate struct {
 // probes above it now and then, never above requestsPerSecond (the
 // ceiling; zero, negative, NaN or infinite: none) nor below a.MinRate. A
 // limit the server states in X-RateLimit headers (see HTTPSender) caps it
-// too. The controller is described at rateControl. Its burst is 20 ms of
-// requests, so that a server counting requests over any second sees no more
-// than the rate.
+// too: each Send passes the limiter down in its context, and the sender
+// that reads the limit reports it with StateLimit. The controller is
+// described at rateControl. Its burst is 20 ms of requests, so that a
+// server counting requests over any second sees no more than the rate.
 //
 // Waits, Retry-After pauses included, are left to the Retrier: the
 // RateLimiter only spaces requests. stats, which may be nil, show the rate
@@ -94,6 +98,7 @@ func NewAdaptiveRateLimiter(next sink.Sink, requestsPerSecond, eventsPerSecond f
 	c.apply(l.clock.Now())
 	l.requests = nil // the controller's queue replaces it
 	l.adapt = c
+	l.stated = l.stateLimit
 	return l
 }
 
@@ -102,8 +107,8 @@ func (l *RateLimiter) setClock(c Clock) {
 	l.clock = c
 }
 
-// stateLimit records a limit per second that the server stated; see
-// rateControl. It is a no-op for a fixed rate.
+// stateLimit records a limit per second that the server stated (see
+// StateLimit and rateControl). It is a no-op for a fixed rate.
 func (l *RateLimiter) stateLimit(perSecond float64) {
 	if l.adapt != nil {
 		l.adapt.stateLimit(l.clock.Now(), perSecond)
@@ -175,7 +180,7 @@ func (l *RateLimiter) Send(ctx context.Context, b *sink.Batch) error {
 		return l.next.Send(ctx, b)
 	}
 	gen := l.adapt.sent(l.clock.Now())
-	err := l.next.Send(ctx, b)
+	err := l.next.Send(withStatedLimits(ctx, l.stated), b)
 	l.adapt.answered(l.clock.Now(), gen, err)
 	return err
 }

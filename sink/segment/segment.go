@@ -234,9 +234,6 @@ func New(cfg Config) (sink.Sink, *Stats, error) {
 	clock := orSystem(cfg.Clock)
 	limited := NewAdaptiveRateLimiter(sender, cfg.requestRate(), cfg.EventsRate, AdaptiveRate{MinRate: cfg.MinRate}, stats)
 	limited.setClock(clock)
-	if hs, ok := sender.(*HTTPSender); ok {
-		hs.stated = limited.stateLimit
-	}
 	retrier := NewRetrier(limited, cfg.retryPolicy(), stats)
 	retrier.setClock(clock)
 	retrier.log = cfg.Logger
@@ -435,7 +432,9 @@ const maxRetryAfter = time.Hour
 // Send: it neither retries nor rate limits (see Retrier and RateLimiter).
 // Every attempt sets sentAt afresh. A 2xx is success; any other status is a
 // *StatusError, which for 401 and 403 also wraps sink.ErrUnauthorized; a request
-// without a response is a network error. Safe for concurrent use.
+// without a response is a network error. A limit a response states in its
+// rate-limit headers is reported with StateLimit to the adaptive
+// RateLimiter that the Send's context came through. Safe for concurrent use.
 type HTTPSender struct {
 	url      string
 	auth     string // the Authorization header value
@@ -446,9 +445,6 @@ type HTTPSender struct {
 	stats    *Stats
 	now      func() time.Time
 	endpoint string
-	// stated is told the limit per second that a response states in its
-	// rate-limit headers (see statedLimit); nil: no one listens.
-	stated func(perSecond float64)
 	// observer is told about each request; nil: none.
 	observer RequestObserver
 }
@@ -551,10 +547,8 @@ func (s *HTTPSender) Send(ctx context.Context, b *sink.Batch) error {
 		return &networkError{err: err, endpoint: s.endpoint}
 	}
 	defer drainClose(resp.Body)
-	if s.stated != nil {
-		if l := statedLimit(resp.Header); l > 0 {
-			s.stated(l)
-		}
+	if l := statedLimit(resp.Header); l > 0 {
+		StateLimit(ctx, l)
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		s.stats.Batches.Add(1)
