@@ -486,18 +486,26 @@ func (o *object) prefetch(ctx context.Context, p ObjectRetry) {
 // takePrefetched returns the read of o opened ahead of time, waiting for
 // it, if there is one.
 func (o *object) takePrefetched(ctx context.Context) (openedRange, bool) {
-	o.mu.Lock()
-	ch := o.pre
-	o.pre = nil
-	o.mu.Unlock()
+	return takeAhead(ctx, &o.mu, &o.pre, func(err error) openedRange { return openedRange{err: err} })
+}
+
+// takeAhead empties *slot, where a result is made ahead of time, under mu,
+// and waits for the result if there was one; ctx ending gives
+// cancelled(ctx.Err()) instead.
+func takeAhead[T any](ctx context.Context, mu *sync.Mutex, slot *chan T, cancelled func(error) T) (T, bool) {
+	mu.Lock()
+	ch := *slot
+	*slot = nil
+	mu.Unlock()
 	if ch == nil {
-		return openedRange{}, false
+		var none T
+		return none, false
 	}
 	select {
 	case got := <-ch:
 		return got, true
 	case <-ctx.Done():
-		return openedRange{err: ctx.Err()}, true
+		return cancelled(ctx.Err()), true
 	}
 }
 

@@ -199,19 +199,7 @@ var footerFetched func(name string)
 // takeFooter returns the footer of o read ahead of time, waiting for it,
 // if there is one.
 func (o *object) takeFooter(ctx context.Context) (fetchedFooter, bool) {
-	o.mu.Lock()
-	ch := o.footer
-	o.footer = nil
-	o.mu.Unlock()
-	if ch == nil {
-		return fetchedFooter{}, false
-	}
-	select {
-	case got := <-ch:
-		return got, true
-	case <-ctx.Done():
-		return fetchedFooter{err: ctx.Err()}, true
-	}
+	return takeAhead(ctx, &o.mu, &o.footer, func(err error) fetchedFooter { return fetchedFooter{err: err} })
 }
 
 // readChunks says which column chunks the reads from now on are of (the
