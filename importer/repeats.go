@@ -19,6 +19,9 @@ const DefaultRepeatedIDLimit = 1 << 19
 // repeats when the run is summed up, by sorting the list: the set that
 // finding them as they come needs is read at random, and its cache
 // misses cost the assemble stage more than one sort costs at the end.
+// The list is kept in chunks of idChunk ids, each allocated once and
+// filled: a list grown by append would copy its ids again at every
+// growth, into fresh memory, which costs more than keeping them.
 // Two distinct ids share their first 64 bits by chance about once in
 // 10^7 runs of a million messages. One goroutine (the assembler) adds to
 // it; counts may be called at any time.
@@ -26,9 +29,13 @@ type repeats struct {
 	limit   int
 	derived atomic.Int64 // the messages with a content-derived id
 
-	mu  sync.Mutex
-	ids []uint64 // the first 64 bits of the first limit ids
+	mu     sync.Mutex
+	chunks [][]uint64 // the first 64 bits of the first limit ids; all full but the last
+	n      int        // the ids in chunks
 }
+
+// idChunk is how many ids a chunk of repeats holds: 64 KiB.
+const idChunk = 1 << 13
 
 func newRepeats(limit int) *repeats {
 	if limit == 0 {
@@ -41,11 +48,18 @@ func newRepeats(limit int) *repeats {
 func (s *repeats) add(ids []uint64) {
 	s.derived.Add(int64(len(ids)))
 	s.mu.Lock()
-	if room := s.limit - len(s.ids); room > 0 && len(ids) > 0 {
-		if s.ids == nil {
-			s.ids = make([]uint64, 0, min(s.limit, 1<<14))
+	ids = ids[:min(s.limit-s.n, len(ids))]
+	s.n += len(ids)
+	for len(ids) > 0 {
+		last := len(s.chunks) - 1
+		if last < 0 || len(s.chunks[last]) == cap(s.chunks[last]) {
+			s.chunks = append(s.chunks, make([]uint64, 0, min(idChunk, s.limit)))
+			last++
 		}
-		s.ids = append(s.ids, ids[:min(room, len(ids))]...)
+		c := s.chunks[last]
+		k := min(cap(c)-len(c), len(ids))
+		s.chunks[last] = append(c, ids[:k]...)
+		ids = ids[k:]
 	}
 	s.mu.Unlock()
 }
@@ -56,7 +70,10 @@ func (s *repeats) add(ids []uint64) {
 func (s *repeats) counts() (repeated, checked, derived int64) {
 	derived = s.derived.Load()
 	s.mu.Lock()
-	ids := slices.Clone(s.ids)
+	ids := make([]uint64, 0, s.n)
+	for _, c := range s.chunks {
+		ids = append(ids, c...)
+	}
 	s.mu.Unlock()
 	sortIDs(ids)
 	for i := 1; i < len(ids); i++ {

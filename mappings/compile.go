@@ -623,20 +623,15 @@ func (m *specMapper) mapRow(row *readers.Row, w *sink.MessageWriter, id string) 
 		return err
 	}
 	if id != "" {
-		msg.MessageID = id
+		msg.text[fieldMessageID] = fieldText{text: id}
 	}
 	w.Begin(msg.Type, msg.Timestamp)
-	if msg.MessageID == "" {
+	if msg.text[fieldMessageID].empty() {
 		m.ids.derive(c.row, w)
 	}
-	w.SetText(sink.FieldMessageID, msg.MessageID)
-	w.SetText(sink.FieldUserID, msg.UserID)
-	w.SetText(sink.FieldAnonymousID, msg.AnonymousID)
-	w.SetText(sink.FieldEvent, msg.Event)
-	w.SetText(sink.FieldName, msg.Name)
-	w.SetText(sink.FieldCategory, msg.Category)
-	w.SetText(sink.FieldGroupID, msg.GroupID)
-	w.SetText(sink.FieldPreviousID, msg.PreviousID)
+	for f := range msg.text {
+		msg.text[f].write(w, textFields[f])
+	}
 	for o := range m.objects {
 		if m.objectOn[ti][o] {
 			if err := m.writeObject(&c, o, m.target[ti] == o, w); err != nil {
@@ -686,9 +681,64 @@ func (e *writeError) RejectReason() string {
 
 // header is the part of a message Map reads before the objects.
 type header struct {
-	Type                                                                       string
-	Timestamp                                                                  time.Time
-	MessageID, UserID, AnonymousID, Event, Name, Category, GroupID, PreviousID string
+	Type      string
+	Timestamp time.Time
+	text      [numFields]fieldText // the string fields, by field
+}
+
+// textFields are the writer's fields of the string fields, in order.
+var textFields = [numFields]sink.TextField{
+	sink.FieldMessageID, sink.FieldUserID, sink.FieldAnonymousID, sink.FieldEvent,
+	sink.FieldName, sink.FieldCategory, sink.FieldGroupID, sink.FieldPreviousID,
+}
+
+// fieldText is the value of a string field: its text, or the JSON string
+// literal (quotes included) of a row's JSON text that holds it, when that
+// is printable ASCII without escapes (plainLiteral), which the writer
+// copies as it is: so the ids and event names of NDJSON rows and of
+// passed-through messages are written without making strings of them.
+// The zero fieldText is no value.
+type fieldText struct {
+	lit  []byte
+	text string
+}
+
+// empty reports whether the field has no value.
+func (t *fieldText) empty() bool { return len(t.lit) <= 2 && t.text == "" }
+
+// len returns the length of the field's text.
+func (t *fieldText) len() int {
+	if t.lit != nil {
+		return len(t.lit) - 2
+	}
+	return len(t.text)
+}
+
+// writtenLen returns the length of the field's text as the writer writes
+// it (see writtenLen).
+func (t *fieldText) writtenLen() int {
+	if t.lit != nil {
+		return len(t.lit) - 2
+	}
+	return writtenLen(t.text)
+}
+
+// String returns the field's text.
+func (t *fieldText) String() string {
+	if t.lit != nil {
+		return string(t.lit[1 : len(t.lit)-1])
+	}
+	return t.text
+}
+
+// write sets field f of the message begun in w to t; no value leaves it
+// out.
+func (t *fieldText) write(w *sink.MessageWriter, f sink.TextField) {
+	if t.lit != nil {
+		w.SetQuoted(f, t.lit)
+	} else {
+		w.SetText(f, t.text)
+	}
 }
 
 // header sets the message's timestamp, type and string fields from the
@@ -717,30 +767,13 @@ func (m *specMapper) header(c *rowCtx, msg *header) (ti int, err error) {
 		if !m.fieldOn[ti][f] {
 			continue
 		}
-		s, err := m.text(c, f)
+		t, err := m.text(c, f)
 		if err != nil {
 			return 0, err
 		}
-		switch f {
-		case fieldMessageID:
-			msg.MessageID = s
-		case fieldUserID:
-			msg.UserID = s
-		case fieldAnonymousID:
-			msg.AnonymousID = s
-		case fieldEvent:
-			msg.Event = s
-		case fieldName:
-			msg.Name = s
-		case fieldCategory:
-			msg.Category = s
-		case fieldGroupID:
-			msg.GroupID = s
-		case fieldPreviousID:
-			msg.PreviousID = s
-		}
+		msg.text[f] = t
 	}
-	if msg.UserID == "" && msg.AnonymousID == "" {
+	if msg.text[fieldUserID].empty() && msg.text[fieldAnonymousID].empty() {
 		col := m.fields[fieldUserID].firstColumn()
 		if m.fields[fieldUserID].kind != textColumn {
 			col = m.fields[fieldAnonymousID].firstColumn()
@@ -750,8 +783,8 @@ func (m *specMapper) header(c *rowCtx, msg *header) (ti int, err error) {
 	if err := m.required(row, ti, msg); err != nil {
 		return 0, err
 	}
-	if writtenLen(msg.MessageID) > maxMessageID {
-		return 0, fieldError(row, "messageId", m.fields[fieldMessageID].firstColumn(), msg.MessageID, sink.ReasonInvalidMessageID, errMessageIDLength)
+	if id := &msg.text[fieldMessageID]; id.writtenLen() > maxMessageID {
+		return 0, fieldError(row, "messageId", m.fields[fieldMessageID].firstColumn(), id.String(), sink.ReasonInvalidMessageID, errMessageIDLength)
 	}
 	return ti, nil
 }
@@ -767,8 +800,8 @@ func (p *textPlan) firstColumn() string {
 // required checks the fields that a message type cannot do without, so that
 // the reject names the column that was empty.
 func (m *specMapper) required(row *readers.Row, ti int, msg *header) error {
-	check := func(f int, v, reason string) error {
-		if v != "" {
+	check := func(f int, reason string) error {
+		if !msg.text[f].empty() {
 			return nil
 		}
 		return fieldError(row, fieldNames[f], m.fields[f].firstColumn(), nil, reason,
@@ -776,14 +809,14 @@ func (m *specMapper) required(row *readers.Row, ti int, msg *header) error {
 	}
 	switch messageTypes[ti] {
 	case sink.TypeTrack:
-		return check(fieldEvent, msg.Event, sink.ReasonMissingEvent)
+		return check(fieldEvent, sink.ReasonMissingEvent)
 	case sink.TypeGroup:
-		return check(fieldGroupID, msg.GroupID, sink.ReasonMissingID)
+		return check(fieldGroupID, sink.ReasonMissingID)
 	case sink.TypeAlias:
-		if err := check(fieldUserID, msg.UserID, sink.ReasonMissingID); err != nil {
+		if err := check(fieldUserID, sink.ReasonMissingID); err != nil {
 			return err
 		}
-		return check(fieldPreviousID, msg.PreviousID, sink.ReasonMissingID)
+		return check(fieldPreviousID, sink.ReasonMissingID)
 	}
 	return nil
 }
@@ -829,30 +862,53 @@ func (m *specMapper) messageType(c *rowCtx) (int, error) {
 	return ti, nil
 }
 
-// text returns a string field; "" if it has no value.
-func (m *specMapper) text(c *rowCtx, f int) (string, error) {
+// text returns a string field; the zero fieldText if it has no value.
+func (m *specMapper) text(c *rowCtx, f int) (fieldText, error) {
 	p := &m.fields[f]
+	var (
+		s   string
+		err error
+	)
 	switch p.kind {
 	case textConst:
-		return p.value, nil
+		s = p.value
 	case textExpr:
-		return p.ex.text(c)
+		s, err = p.ex.text(c)
 	case textColumn:
 		for i := range p.cols {
 			col := &p.cols[i]
+			if lit := columnLiteral(c, col); lit != nil {
+				return fieldText{lit: lit}, nil
+			}
 			s, ok, err := columnText(c, col)
 			if err != nil {
-				return "", fieldError(c.row, fieldNames[f], col.name, c.get(col), sink.ReasonInvalidValue, err)
+				return fieldText{}, fieldError(c.row, fieldNames[f], col.name, c.get(col), sink.ReasonInvalidValue, err)
 			}
 			if ok && s != "" {
-				return s, nil
+				return fieldText{text: s}, nil
 			}
 		}
-		return "", nil
 	case textTemplate:
-		return templateText(c, p.parts, fieldNames[f])
+		s, err = templateText(c, p.parts, fieldNames[f])
 	}
-	return "", nil
+	return fieldText{text: s}, err
+}
+
+// columnLiteral returns the JSON string literal that holds a column's
+// value as read, when it is a non-empty string of printable ASCII
+// without escapes (plainLiteral); else nil, and columnText reads it.
+func columnLiteral(c *rowCtx, col *colRef) []byte {
+	if col.typ != typeAsRead {
+		return nil
+	}
+	i := c.index(col)
+	if i < 0 {
+		return nil
+	}
+	if raw, ok := c.row.RawJSON(i); ok && len(raw) > 2 && plainLiteral(raw) {
+		return raw
+	}
+	return nil
 }
 
 // templateText expands a template for field; "" if a column of it has

@@ -152,6 +152,10 @@ func writeText(w *sink.MessageWriter, x string, t colType, ts *timeParser) error
 		if s == "" {
 			return nil
 		}
+		if plainInteger(s) {
+			w.Literal(s) // as w.Int writes the integer s reads as
+			return nil
+		}
 		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
 			w.Int(i)
 			return nil
@@ -348,6 +352,25 @@ func (m *specMapper) writeMembers(c *rowCtx, o int, w *sink.MessageWriter) error
 	return nil
 }
 
+// plainInteger reports whether s is an int64 as strconv.AppendInt writes
+// it: an optional minus (not before 0) and 1 to 18 digits, without a
+// leading zero.
+func plainInteger(s string) bool {
+	digits := s
+	if len(s) > 0 && s[0] == '-' {
+		digits = s[1:]
+	}
+	if len(digits) == 0 || len(digits) > 18 || digits[0] == '0' && len(s) > 1 {
+		return false
+	}
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // plainDecimal reports whether the float64 that s reads as is written back
 // as s itself: an optional minus, an integer part without leading zeros,
 // an optional fraction without trailing zeros, no exponent, at most 15
@@ -397,9 +420,12 @@ func plainDecimal(s string) bool {
 // rowShape is the rule of each column of rows whose columns are names,
 // for schemaless rows: NDJSON rows mostly have the same keys in the same
 // order, and comparing them with the last row's is cheaper than a map
-// lookup per column.
+// lookup per column. Rows of the same keys mostly share one slice of
+// names (see readers.Row), which is then the same slice as names: a
+// row's storage is never modified, so a shape may keep the slice it was
+// made from, and compare the slices before their strings.
 type rowShape struct {
-	names []string
+	names []string        // the names of the row the shape was made from
 	rules []remainingRule // skip for a column that is not among the remaining ones
 	order []int           // the indices of rules, in the order of the keys they write
 }
@@ -407,10 +433,10 @@ type rowShape struct {
 // shapeOf returns the rules for the columns names, from the last shape
 // seen when the names are the same.
 func (p *objectPlan) shapeOf(names []string) *rowShape {
-	if sh := p.shape.Load(); sh != nil && slices.Equal(sh.names, names) {
+	if sh := p.shape.Load(); sh != nil && (sameSlice(sh.names, names) || slices.Equal(sh.names, names)) {
 		return sh
 	}
-	sh := &rowShape{names: slices.Clone(names), rules: make([]remainingRule, len(names))}
+	sh := &rowShape{names: names, rules: make([]remainingRule, len(names))}
 	for i, name := range names {
 		r, ok := p.rule(name)
 		switch {
@@ -428,6 +454,12 @@ func (p *objectPlan) shapeOf(names []string) *rowShape {
 	sortByKey(sh.order, func(i int) string { return sh.rules[i].key })
 	p.shape.Store(sh)
 	return sh
+}
+
+// sameSlice reports whether a and b are the same slice: the same
+// length, over the same array.
+func sameSlice(a, b []string) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // sortByKey puts the remaining members of an object in the order of

@@ -12,6 +12,39 @@ import (
 	"github.com/backfillhq/backfill/sink"
 )
 
+// TestPlainInteger checks that plainInteger accepts a text exactly when
+// it is what strconv.AppendInt writes for the int64 it reads as (up to 18
+// digits), on chosen and random texts.
+func TestPlainInteger(t *testing.T) {
+	check := func(s string) {
+		t.Helper()
+		want := false
+		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+			want = strconv.FormatInt(i, 10) == s && len(strings.TrimPrefix(s, "-")) <= 18
+		}
+		if got := plainInteger(s); got != want {
+			t.Errorf("plainInteger(%q) = %v, want %v", s, got, want)
+		}
+	}
+	for _, s := range []string{"0", "-0", "7", "-7", "10", "01", "-01", "00", "+1", "", "-", "1.0", "1e3", " 1",
+		"123456789012345678", "-123456789012345678", "1234567890123456789", "9223372036854775807", "1x", "x1"} {
+		check(s)
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	const chars = "0123456789-+.e "
+	for range 100000 {
+		b := make([]byte, rng.IntN(21))
+		for i := range b {
+			if rng.IntN(4) == 0 {
+				b[i] = chars[rng.IntN(len(chars))]
+			} else {
+				b[i] = chars[rng.IntN(10)]
+			}
+		}
+		check(string(b))
+	}
+}
+
 // TestPlainDecimal checks that every text plainDecimal accepts is what
 // the sink writes for the float64 it reads as, on chosen and random
 // decimals.

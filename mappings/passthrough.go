@@ -86,38 +86,6 @@ var errNoType = errors.New("no message type")
 // rfc3339 reads the timestamps of passed-through messages.
 var rfc3339 = &timeParser{kind: formatRFC3339, format: "rfc3339"}
 
-// The string fields of a passed-through message, in sink.TextField order.
-var passFields = [...]sink.TextField{
-	sink.FieldMessageID, sink.FieldUserID, sink.FieldAnonymousID, sink.FieldEvent,
-	sink.FieldName, sink.FieldCategory, sink.FieldGroupID, sink.FieldPreviousID,
-}
-
-// passText is a string field of a passed-through message: a JSON string
-// literal copied as it is when it is plain, else its text.
-type passText struct {
-	lit  []byte
-	text string
-}
-
-// empty reports whether the field has no value.
-func (t *passText) empty() bool { return len(t.lit) <= 2 && t.text == "" }
-
-// len returns the length of the field's text.
-func (t *passText) len() int {
-	if t.lit != nil {
-		return len(t.lit) - 2
-	}
-	return len(t.text)
-}
-
-// String returns the field's text.
-func (t *passText) String() string {
-	if t.lit != nil {
-		return string(t.lit[1 : len(t.lit)-1])
-	}
-	return t.text
-}
-
 // Map implements Mapper: the fields are read in one pass over the row,
 // then written in the writer's order. Objects and other top-level fields
 // held as JSON are copied as they are.
@@ -125,7 +93,7 @@ func (p *passthrough) Map(row *readers.Row, w *sink.MessageWriter) error {
 	var (
 		typ      string
 		ts, orig = -1, -1
-		texts    [len(passFields)]passText
+		texts    [numFields]fieldText
 		objects  [numObjects]json.RawMessage // the objects held as JSON text
 		objCols  [numObjects]int             // 1 + the columns of objects held as Go values
 		extraBuf [8]int
@@ -224,11 +192,7 @@ func (p *passthrough) Map(row *readers.Row, w *sink.MessageWriter) error {
 		p.ids.derive(row, w)
 	}
 	for f := range texts {
-		if tx := &texts[f]; tx.lit != nil {
-			w.SetQuoted(passFields[f], tx.lit)
-		} else if tx.text != "" {
-			w.SetText(passFields[f], tx.text)
-		}
+		texts[f].write(w, textFields[f])
 	}
 	for o, raw := range objects {
 		switch {
@@ -266,7 +230,7 @@ func (p *passthrough) Map(row *readers.Row, w *sink.MessageWriter) error {
 
 // readPassText reads a string field of a passed-through message, column i
 // of row: a JSON string, or a number kept as its text.
-func readPassText(row *readers.Row, i int, t *passText) error {
+func readPassText(row *readers.Row, i int, t *fieldText) error {
 	var err error
 	if raw, ok := row.RawJSON(i); ok {
 		if plainLiteral(raw) {

@@ -55,8 +55,9 @@ type object struct {
 	etag       string // S3 and Azure; "" if the store gives none
 	generation int64  // Google Cloud Storage; 0 elsewhere
 
-	mu  sync.Mutex
-	pre chan openedRange // a first read opened ahead of time; nil if none
+	mu     sync.Mutex
+	pre    chan openedRange   // a first read opened ahead of time; nil if none
+	footer chan fetchedFooter // a Parquet footer read ahead of time; nil if none
 }
 
 // name is how errors and positions name the object: "s3://bucket/key".
@@ -485,30 +486,44 @@ func (o *object) prefetch(ctx context.Context, p ObjectRetry) {
 // takePrefetched returns the read of o opened ahead of time, waiting for
 // it, if there is one.
 func (o *object) takePrefetched(ctx context.Context) (openedRange, bool) {
-	o.mu.Lock()
-	ch := o.pre
-	o.pre = nil
-	o.mu.Unlock()
+	return takeAhead(ctx, &o.mu, &o.pre, func(err error) openedRange { return openedRange{err: err} })
+}
+
+// takeAhead empties *slot, where a result is made ahead of time, under mu,
+// and waits for the result if there was one; ctx ending gives
+// cancelled(ctx.Err()) instead.
+func takeAhead[T any](ctx context.Context, mu *sync.Mutex, slot *chan T, cancelled func(error) T) (T, bool) {
+	mu.Lock()
+	ch := *slot
+	*slot = nil
+	mu.Unlock()
 	if ch == nil {
-		return openedRange{}, false
+		var none T
+		return none, false
 	}
 	select {
 	case got := <-ch:
 		return got, true
 	case <-ctx.Done():
-		return openedRange{err: ctx.Err()}, true
+		return cancelled(ctx.Err()), true
 	}
 }
 
 // Prefetch opens the first read of each source in object storage among
 // srcs ahead of time, on goroutines of their own, so that the latency of
 // the requests passes while earlier sources are read; Open of such a
-// source from its start then uses that read. Reads not used are closed
-// when ctx ends. Other sources are ignored. It does not block. Callers
-// bound how many sources they prefetch: each holds one open response.
+// source from its start then uses that read. For a Parquet object that
+// read is of its footer (and its first bytes), which Open of it at any
+// position then uses. Reads not used are closed when ctx ends. Other
+// sources are ignored. It does not block. Callers bound how many sources
+// they prefetch: each holds one open response, or a Parquet footer.
 func Prefetch(ctx context.Context, opts Options, srcs ...Source) {
 	for _, s := range srcs {
-		if s.obj != nil && s.Format != FormatParquet {
+		switch {
+		case s.obj == nil:
+		case s.Format == FormatParquet:
+			s.obj.prefetchFooter(ctx, opts.ObjectRetry)
+		default:
 			s.obj.prefetch(ctx, opts.ObjectRetry)
 		}
 	}
@@ -615,65 +630,6 @@ func (s *objectStream) Close() error {
 		s.r = nil
 	}
 	return nil
-}
-
-// objectReaderAt reads ranges of an object, each with a request of its
-// own, for Parquet, which reads a footer and then column chunks.
-type objectReaderAt struct {
-	obj   *object
-	ctx   context.Context // of Open, cancelled by Close: io.ReaderAt has none
-	retry ObjectRetry
-
-	mu  sync.Mutex
-	err error // the first error of a read, which the Parquet library may word as damage
-}
-
-// failure returns the first error a read met, if any.
-func (r *objectReaderAt) failure() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.err
-}
-
-func (r *objectReaderAt) ReadAt(p []byte, off int64) (int, error) {
-	if off >= r.obj.size {
-		return 0, io.EOF
-	}
-	n := min(int64(len(p)), r.obj.size-off)
-	var got int
-	err := retrying(r.ctx, r.retry, r.obj.bucket, func() error {
-		rr, err := r.obj.openRange(r.ctx, ObjectRetry{MaxRetries: -1}, off, n)
-		if err != nil {
-			var named *objectNamedError
-			if errors.As(err, &named) {
-				return named.err // named once, below
-			}
-			return err
-		}
-		defer rr.Close()
-		got, err = io.ReadFull(rr, p[:n])
-		return err
-	})
-	if err != nil && !errors.Is(err, ErrChanged) && !isContextError(r.ctx, err) {
-		err = objectError(r.obj.name(), err)
-	}
-	if err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			err = r.obj.changedError(-1)
-		}
-		if !isContextError(r.ctx, err) {
-			r.mu.Lock()
-			if r.err == nil {
-				r.err = err
-			}
-			r.mu.Unlock()
-		}
-		return got, err
-	}
-	if int(n) < len(p) {
-		return got, io.EOF
-	}
-	return got, nil
 }
 
 // listed is an object that a listing found.
@@ -1006,13 +962,6 @@ func openObjectInput(ctx context.Context, src Source, opts Options, progress *at
 	in := &input{path: src.Path, member: st, fileBacked: true, seekable: true, size: src.obj.size, seeker: st, object: true}
 	in.count = countingReader{r: st, progress: progress}
 	return in, in.decompress()
-}
-
-// openParquetObject opens an object of Parquet: the footer and then the
-// column chunks are read by range requests, never the whole object.
-func openParquetObject(ctx context.Context, src Source, opts Options) (*objectReaderAt, io.Closer) {
-	ctx, cancel := context.WithCancel(ctx)
-	return &objectReaderAt{obj: src.obj, ctx: ctx, retry: opts.ObjectRetry}, closerFunc(func() error { cancel(); return nil })
 }
 
 type closerFunc func() error

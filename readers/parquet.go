@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow/go/v15/parquet"
 	"github.com/apache/arrow/go/v15/parquet/compress"
 	"github.com/apache/arrow/go/v15/parquet/file"
+	"github.com/apache/arrow/go/v15/parquet/metadata"
 	"github.com/apache/arrow/go/v15/parquet/pqarrow"
 	"github.com/apache/arrow/go/v15/parquet/schema"
 )
@@ -24,12 +25,8 @@ const (
 	parquetBatchRows = 2048
 	// parquetBufferSize is the read buffer of each column being read: the
 	// column chunks of a row group are streamed page by page, never read
-	// whole.
+	// whole. The same for an object in a bucket (see parquetChunkRequest).
 	parquetBufferSize = 64 << 10
-	// parquetObjectBufferSize is that buffer for an object in a bucket,
-	// where each refill is a range request: larger, so that requests are
-	// few.
-	parquetObjectBufferSize = 1 << 20
 	// maxColumnChunkBytes caps the uncompressed size of one column of one
 	// row group. Pages are read whole, and a page can be as large as its
 	// column chunk: a larger chunk is refused rather than risk holding it.
@@ -65,9 +62,10 @@ type parquetField struct {
 // rowGroup is what the footer says about one row group.
 type rowGroup struct {
 	rows     int64
-	first    int64 // ordinal of its first row, minus one
-	end      int64 // file offset after its last column chunk
-	maxChunk int64 // compressed size of its largest column chunk to read
+	first    int64    // ordinal of its first row, minus one
+	end      int64    // file offset after its last column chunk
+	maxChunk int64    // compressed size of its largest column chunk to read
+	chunks   []extent // where its column chunks to read are (objects in buckets)
 }
 
 // columnBatcher yields the values of one column of one row group, n rows
@@ -141,6 +139,13 @@ func openParquet(ctx context.Context, src Source, opts Options, at *Position, re
 				}
 			}
 		}()
+		if err := ra.loadFooter(); err != nil {
+			c.Close()
+			if isContextError(ctx, err) {
+				return nil, err
+			}
+			return nil, fileError(src.Path, err)
+		}
 	} else {
 		file, err := os.Open(src.Path)
 		if err != nil {
@@ -195,15 +200,11 @@ func openParquet(ctx context.Context, src Source, opts Options, at *Position, re
 	props := parquet.NewReaderProperties(memory.DefaultAllocator)
 	props.BufferedStreamEnabled = true
 	props.BufferSize = parquetBufferSize
-	if src.obj != nil {
-		// Each refill of a column's buffer is a request of its own.
-		props.BufferSize = parquetObjectBufferSize
-	}
 	pf, err := file.NewParquetReader(f, file.WithReadProps(props))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", src.Path, parquetError(err))
 	}
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, new(columnMemory))
 	if err != nil {
 		return nil, fmt.Errorf("%s: parquet: schema: %w", src.Path, err)
 	}
@@ -400,11 +401,7 @@ func (r *parquetReader) readFooter() error {
 			if err != nil {
 				return fmt.Errorf("parquet: row group %d: column %d: %w", g, c, err)
 			}
-			start := cc.DataPageOffset()
-			if cc.HasDictionaryPage() && cc.DictionaryPageOffset() > 0 && cc.DictionaryPageOffset() < start {
-				start = cc.DictionaryPageOffset()
-			}
-			info.end = max(info.end, start+cc.TotalCompressedSize())
+			info.end = max(info.end, chunkExtent(cc).end)
 		}
 		info.end = min(info.end, r.size)
 		for _, f := range r.fields {
@@ -423,6 +420,9 @@ func (r *parquetReader) readFooter() error {
 					}
 				}
 				info.maxChunk = max(info.maxChunk, cc.TotalCompressedSize())
+				if r.object != nil {
+					info.chunks = append(info.chunks, chunkExtent(cc))
+				}
 				if n := cc.TotalUncompressedSize(); n > maxColumnChunkBytes {
 					return fmt.Errorf("parquet: row group %d: column %s holds %d bytes uncompressed, over the %d this reader accepts in one column of one row group", g, path, n, maxColumnChunkBytes)
 				}
@@ -431,6 +431,17 @@ func (r *parquetReader) readFooter() error {
 		r.groups = append(r.groups, info)
 	}
 	return nil
+}
+
+// chunkExtent is where a column chunk is in the file: from its
+// dictionary page, if it has one, or its first data page, for its
+// compressed size.
+func chunkExtent(cc *metadata.ColumnChunkMetaData) extent {
+	start := cc.DataPageOffset()
+	if cc.HasDictionaryPage() && cc.DictionaryPageOffset() > 0 && cc.DictionaryPageOffset() < start {
+		start = cc.DictionaryPageOffset()
+	}
+	return extent{start: start, end: start + cc.TotalCompressedSize()}
 }
 
 // supportedEncoding reports the encodings the Parquet library decodes.
@@ -606,6 +617,9 @@ func (r *parquetReader) startGroup(ctx context.Context) (err error) {
 	r.columns = make([]columnBatcher, 0, len(r.fields))
 	// Each column read gets a buffer: no larger than the group's chunks.
 	r.props.BufferSize = min(max(r.groups[g].maxChunk, 4<<10), parquetBufferSize)
+	if r.object != nil {
+		r.object.readChunks(r.groups[g].chunks)
+	}
 	for _, f := range r.fields {
 		if f.nested {
 			if err := r.checkLeaves(g, f); err != nil {

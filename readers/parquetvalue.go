@@ -340,28 +340,18 @@ type binaryArray interface {
 // the whole batch for valid UTF-8 in one pass. It reads strings, and byte
 // arrays read as text.
 func stringConverter(arr arrow.Array) valueFunc {
-	var (
-		all     string
-		offsets []int64
-	)
-	notUTF8 := invalidUTF8
 	switch a := arr.(type) {
 	case *array.String:
-		all = string(a.ValueBytes())
-		offsets = offsets32(a.ValueOffsets())
+		return stringValues(arr, string(a.ValueBytes()), a.ValueOffsets(), invalidUTF8)
 	case *array.LargeString:
-		all = string(a.ValueBytes())
-		offsets = offsets64(a.ValueOffsets())
+		return stringValues(arr, string(a.ValueBytes()), a.ValueOffsets(), invalidUTF8)
 	case *array.Binary:
-		all, notUTF8 = string(a.ValueBytes()), binaryNotUTF8
-		offsets = offsets32(a.ValueOffsets())
+		return stringValues(arr, string(a.ValueBytes()), a.ValueOffsets(), binaryNotUTF8)
 	case *array.LargeBinary:
-		all, notUTF8 = string(a.ValueBytes()), binaryNotUTF8
-		offsets = offsets64(a.ValueOffsets())
+		return stringValues(arr, string(a.ValueBytes()), a.ValueOffsets(), binaryNotUTF8)
 	case *array.FixedSizeBinary:
-		notUTF8 = binaryNotUTF8
 		width := int64(a.DataType().(*arrow.FixedSizeBinaryType).ByteWidth)
-		offsets = make([]int64, a.Len()+1)
+		offsets := make([]int64, a.Len()+1)
 		var b strings.Builder
 		b.Grow(a.Len() * int(width))
 		for k := range a.Len() {
@@ -370,13 +360,25 @@ func stringConverter(arr arrow.Array) valueFunc {
 			b.Write(a.Value(k))
 			offsets[k+1] = int64(k+1) * width
 		}
-		all = b.String()
+		return stringValues(arr, b.String(), offsets, binaryNotUTF8)
+	}
+	return stringValues[int64](arr, "", nil, invalidUTF8)
+}
+
+// stringValues reads the values of arr from all, a copy of its text,
+// value i being all[offsets[i]-offsets[0]:offsets[i+1]-offsets[0]]: the
+// array's own offsets, so that a batch costs one copy of its text and no
+// other allocation.
+func stringValues[O int32 | int64](arr arrow.Array, all string, offsets []O, notUTF8 func(string) *valueError) valueFunc {
+	var base O
+	if len(offsets) > 0 {
+		base = offsets[0]
 	}
 	valid := utf8.ValidString(all)
 	for k := 0; valid && k < len(offsets)-1; k++ {
 		// A value boundary inside a character would join two invalid
 		// values into valid text.
-		if o := offsets[k]; o < int64(len(all)) && !utf8.RuneStart(all[o]) {
+		if o := offsets[k] - base; int64(o) < int64(len(all)) && !utf8.RuneStart(all[o]) {
 			valid = false
 		}
 	}
@@ -385,31 +387,13 @@ func stringConverter(arr arrow.Array) valueFunc {
 		if nulls && arr.IsNull(i) {
 			return nil, nil
 		}
-		s := all[offsets[i]:offsets[i+1]]
+		s := all[offsets[i]-base : offsets[i+1]-base]
 		if !valid && !utf8.ValidString(s) {
 			return nil, notUTF8(s)
 		}
 		*text = s
 		return inTexts{}, nil
 	}
-}
-
-// offsets32 returns value offsets relative to the first.
-func offsets32(offs []int32) []int64 {
-	out := make([]int64, len(offs))
-	for k, o := range offs {
-		out[k] = int64(o - offs[0])
-	}
-	return out
-}
-
-// offsets64 returns value offsets relative to the first.
-func offsets64(offs []int64) []int64 {
-	out := make([]int64, len(offs))
-	for k, o := range offs {
-		out[k] = o - offs[0]
-	}
-	return out
 }
 
 // float32Value is the float64 of the shortest decimal that reads back as

@@ -65,14 +65,28 @@ func NewContentIDs(namespace string) *ContentIDs {
 // a gzipped batch pays for in every message, random as they are).
 const idAlphabet = "abcdefghijklmnopqrstuvwxyz234567"
 
+// contentIDMember is the messageId member of a message whose id is
+// derived from its content, as the writer reserves its room when it
+// writes the timestamp (dots stand for the hash, written by End).
+const contentIDMember = `,"messageId":"` + ContentIDPrefix + "..........................\""
+
+// contentIDHash is where the hash's characters start in contentIDMember.
+const contentIDHash = len(contentIDMember) - 27
+
 // appendContentID appends the id of a hash: ContentIDPrefix, then the
-// hash's 16 bytes (Hi, then Lo, big-endian) in base32 with idAlphabet,
-// as encoding/base32 writes them, five bits a character, the last
-// character holding the last three bits and two zero bits.
+// hash's 16 bytes in base32 (putContentHash).
 func appendContentID(dst []byte, h xxh3.Uint128) []byte {
 	var b [len(ContentIDPrefix) + 26]byte
 	copy(b[:], ContentIDPrefix)
-	e := b[len(ContentIDPrefix):]
+	putContentHash((*[26]byte)(b[len(ContentIDPrefix):]), h)
+	return append(dst, b[:]...)
+}
+
+// putContentHash writes the hash's 16 bytes (Hi, then Lo, big-endian)
+// into e in base32 with idAlphabet, as encoding/base32 writes them, five
+// bits a character, the last character holding the last three bits and
+// two zero bits.
+func putContentHash(e *[26]byte, h xxh3.Uint128) {
 	// Characters 0 to 11: the top 60 bits of Hi, two at a time; 12: its
 	// last 4 bits and the top bit of Lo; 13 to 24: the next 60 bits of
 	// Lo; 25: its last 3 bits, shifted up by two.
@@ -86,7 +100,6 @@ func appendContentID(dst []byte, h xxh3.Uint128) []byte {
 		e[13+2*i], e[14+2*i] = p[0], p[1]
 	}
 	e[25] = idAlphabet[(h.Lo&7)<<2]
-	return append(dst, b[:]...)
 }
 
 // idPairs holds the two characters of every 10 bits.
@@ -222,6 +235,15 @@ func (w *MessageWriter) checkScalar(lit []byte) {
 	}
 }
 
+// reserveContentID makes room for the content-derived id at the end of
+// w.buf, its slot: contentIDMember, whose hash End writes
+// (insertContentID), so that the message is not moved to make room for
+// it then.
+func (w *MessageWriter) reserveContentID() {
+	w.slot = len(w.buf)
+	w.buf = append(w.buf, contentIDMember...)
+}
+
 // insertContentID derives the message's id and writes it into its slot.
 func (w *MessageWriter) insertContentID() {
 	cs := &w.cs
@@ -232,18 +254,20 @@ func (w *MessageWriter) insertContentID() {
 	}
 	h := xxh3.Hash128(canonical)
 	cs.hash, cs.derived = h.Hi, true
-	var b [64]byte
-	id := append(append(b[:0], textKeys[FieldMessageID]...), '"')
-	id = append(appendContentID(id, h), '"')
-	tail := len(w.buf)
-	w.buf = append(w.buf, id...) // room for the id
-	copy(w.buf[w.slot+len(id):], w.buf[w.slot:tail])
-	copy(w.buf[w.slot:], id)
+	slot := w.buf[w.slot : w.slot+len(contentIDMember)]
+	copy(slot, contentIDMember) // over what canonicalForm copied into it
+	putContentHash((*[26]byte)(slot[contentIDHash:]), h)
 }
 
 // canonicalForm returns the canonical form of the message ended: its
-// bytes from the type to the end of properties and traits when they are
-// in canonical form, else that part rewritten into cs.canon.
+// bytes from the type to the end of properties and traits, without the
+// slot of its id, when they are in canonical form; else that part
+// rewritten into cs.canon.
+//
+// The bytes before the slot (the message's type: {"type":"track" and
+// the like) are then copied to the end of the slot, next to the bytes
+// after it, for the hash to read them as one; the id is written over
+// them.
 func (w *MessageWriter) canonicalForm() []byte {
 	cs := &w.cs
 	plain := true
@@ -261,10 +285,14 @@ func (w *MessageWriter) canonicalForm() []byte {
 			}
 		}
 	}
+	head, rest := w.buf[w.start:w.slot], w.slot+len(contentIDMember)
 	if plain {
-		return w.buf[w.start:cs.hashEnd]
+		// The head of every message type is shorter than the slot.
+		copy(w.buf[rest-len(head):rest], head)
+		return w.buf[rest-len(head) : cs.hashEnd]
 	}
-	c := append(cs.canon[:0], w.buf[w.start:cs.objs[0].mark]...)
+	c := append(cs.canon[:0], head...)
+	c = append(c, w.buf[rest:cs.objs[0].mark]...)
 	for i := range cs.nobj {
 		ob := &cs.objs[i]
 		open := objectOpens[ob.o]

@@ -519,3 +519,85 @@ func TestContentIDAnyWriting(t *testing.T) {
 		}
 	}
 }
+
+// TestContentIDEveryType derives the id of a message of every type, with
+// properties or traits in canonical form as written and not, and checks
+// that the message is, byte for byte, the same message written with that
+// id set: the room the writer keeps for the id holds it and nothing else.
+func TestContentIDEveryType(t *testing.T) {
+	ids := NewContentIDs("")
+	texts := map[string][]TextField{
+		TypeIdentify: {FieldUserID},
+		TypeTrack:    {FieldUserID, FieldEvent},
+		TypePage:     {FieldAnonymousID, FieldName, FieldCategory},
+		TypeScreen:   {FieldUserID, FieldName},
+		TypeGroup:    {FieldUserID, FieldGroupID},
+		TypeAlias:    {FieldUserID, FieldPreviousID},
+	}
+	for typ, fields := range texts {
+		for _, sorted := range []bool{true, false} {
+			write := func(w *MessageWriter, id string) {
+				w.Begin(typ, idTime)
+				if id == "" {
+					w.DeriveContentID(ids)
+				} else {
+					w.SetText(FieldMessageID, id)
+				}
+				for _, f := range fields {
+					w.SetText(f, "v"+strconv.Itoa(int(f)))
+				}
+				o := FieldProperties
+				if typ == TypeIdentify || typ == TypeGroup {
+					o = FieldTraits
+				}
+				w.BeginObject(o)
+				if sorted {
+					w.Key(&keyA)
+					w.Int(1)
+					w.Key(&keyB)
+					w.Literal("2.5")
+				} else {
+					w.Key(&keyB)
+					w.Literal("2.50")
+					w.Key(&keyA)
+					w.Int(1)
+				}
+				w.EndObject()
+				w.KeyString("channel")
+				w.String("server")
+			}
+			var w MessageWriter
+			write(&w, "")
+			got, err := w.End()
+			if err != nil {
+				t.Fatalf("%s: %v", typ, err)
+			}
+			var m struct {
+				MessageID string `json:"messageId"`
+			}
+			if err := json.Unmarshal(got, &m); err != nil {
+				t.Fatalf("%s: %s: %v", typ, got, err)
+			}
+			var set MessageWriter
+			write(&set, m.MessageID)
+			want, err := set.End()
+			if err != nil {
+				t.Fatalf("%s, id set: %v", typ, err)
+			}
+			if string(got) != string(want) {
+				t.Errorf("%s (sorted %v): derived\n%s\nwant, the id set,\n%s", typ, sorted, got, want)
+			}
+			// The canonical form: the message without its id, up to the
+			// end of its properties or traits, keys sorted.
+			canon := strings.Replace(string(want), `,"messageId":"`+m.MessageID+`"`, "", 1)
+			obj := `,"properties":`
+			if !strings.Contains(canon, obj) {
+				obj = `,"traits":`
+			}
+			canon = canon[:strings.Index(canon, obj)] + obj + `{"a":1,"b":2.5}`
+			if wid := wantID("", canon); m.MessageID != wid {
+				t.Errorf("%s (sorted %v): id %s, want %s, the id of\n%s", typ, sorted, m.MessageID, wid, canon)
+			}
+		}
+	}
+}

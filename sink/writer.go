@@ -251,8 +251,12 @@ func (w *MessageWriter) outOfOrder(f TextField) {
 // stamp writes the timestamp, after the messageId or its slot.
 func (w *MessageWriter) stamp() {
 	w.stamped = true
-	if w.set&(1<<FieldMessageID) == 0 && (w.derive != nil || w.cs.ids != nil) {
-		w.slot = len(w.buf)
+	if w.set&(1<<FieldMessageID) == 0 {
+		if w.cs.ids != nil {
+			w.reserveContentID()
+		} else if w.derive != nil {
+			w.slot = len(w.buf)
+		}
 	}
 	w.buf = append(w.buf, `,"timestamp":"`...)
 	w.buf = w.appendStamp(w.buf, w.ts)
