@@ -89,7 +89,13 @@ type faultServer struct {
 
 	requests atomic.Int64
 	gone     atomic.Int64 // requests whose client went away mid-body
-	upAgain  atomic.Bool
+
+	// What the client saw: the requests it sent, the 429s among the
+	// answers it received, and its attempts that got no answer (a
+	// timeout, a reset). An answer the server wrote after the client gave
+	// up is counted by the server and not here.
+	sent, seen429, unanswered atomic.Int64
+	upAgain                   atomic.Bool
 
 	mu        sync.Mutex
 	downFrom  time.Time
@@ -391,11 +397,14 @@ const faultTimeout = 5 * time.Second
 // faultImport sets up an import of the files at paths to f, on f's clock.
 func faultImport(t *testing.T, f *faultServer, paths []string, edit func(*segment.Config)) (Config, *segment.Stats) {
 	t.Helper()
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = 64
 	seg := segment.Config{
 		WriteKey:       "wk_fault_test",
 		Endpoint:       f.srv.URL,
 		Clock:          f.clock,
 		RequestTimeout: faultTimeout,
+		HTTPClient:     &http.Client{Transport: &faultClientView{base: transport, f: f}},
 	}
 	if edit != nil {
 		edit(&seg)
@@ -413,6 +422,24 @@ func faultImport(t *testing.T, f *faultServer, paths []string, edit func(*segmen
 		Concurrency: 4,
 		Limits:      sink.Limits{MaxMessages: 40},
 	}, stats
+}
+
+// faultClientView counts what the client of a faultServer sent and saw.
+type faultClientView struct {
+	base http.RoundTripper
+	f    *faultServer
+}
+
+func (v *faultClientView) RoundTrip(r *http.Request) (*http.Response, error) {
+	v.f.sent.Add(1)
+	resp, err := v.base.RoundTrip(r)
+	switch {
+	case err != nil:
+		v.f.unanswered.Add(1)
+	case resp.StatusCode == http.StatusTooManyRequests:
+		v.f.seen429.Add(1)
+	}
+	return resp, err
 }
 
 // checkDelivered checks that the server accepted every id at least once,
@@ -527,8 +554,19 @@ func TestFaultInjection(t *testing.T) {
 				t.Errorf("%d retries, %d requests, %d throttled; the server injected %d faults in %d requests, %d of them 429s",
 					rep.Retries, rep.Requests, rep.Throttled, faults, f.requests.Load(), throttled)
 			}
-			if spurious == 0 && (rep.Requests != f.requests.Load() || rep.Throttled != int64(throttled)) {
-				t.Errorf("%d requests and %d throttled, want %d and %d", rep.Requests, rep.Throttled, f.requests.Load(), throttled)
+			// The report counts every request the client sent and every
+			// 429 it received. A 429 the server wrote after the client's
+			// timeout was never received: that attempt failed without an
+			// answer, and was retried as such.
+			if rep.Requests != f.sent.Load() || rep.Throttled != f.seen429.Load() {
+				t.Errorf("report: %d requests and %d throttled; the client sent %d and received %d 429s",
+					rep.Requests, rep.Throttled, f.sent.Load(), f.seen429.Load())
+			}
+			if missed := int64(throttled) - f.seen429.Load(); missed > f.unanswered.Load() {
+				t.Errorf("%d of the %d 429s injected were not received, but only %d attempts went unanswered", missed, throttled, f.unanswered.Load())
+			}
+			if spurious == 0 && rep.Requests != f.requests.Load() {
+				t.Errorf("%d requests, want %d", rep.Requests, f.requests.Load())
 			}
 			if spurious > 0 {
 				t.Logf("%d attempts failed besides the injected faults (timeouts of a loaded machine)", spurious)
