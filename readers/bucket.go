@@ -812,16 +812,7 @@ func findObjects(ctx context.Context, b *blob.Bucket, ref *bucketRef, key string
 		if prefix != "" {
 			prefix += "/"
 		}
-		return listTree(ctx, b, ref, prefix, opts, func(elems []string, dir bool) bool {
-			name := elems[len(elems)-1]
-			if inMatchedFolder(parts, elems) {
-				return !isHidden(name) && (dir || !isOwnFile(name))
-			}
-			if dir {
-				return name != checkpointDir && (matchPath(parts, elems) || matchPrefix(parts, elems))
-			}
-			return matchPath(parts, elems) && !isOwnFile(name)
-		})
+		return listTree(ctx, b, ref, prefix, opts, chooseGlob(parts))
 	}
 	if key != "" && !strings.HasSuffix(key, "/") {
 		l, err := attributesOf(ctx, b, key)
@@ -833,10 +824,7 @@ func findObjects(ctx context.Context, b *blob.Bucket, ref *bucketRef, key string
 		}
 		key += "/"
 	}
-	return listTree(ctx, b, ref, key, opts, func(elems []string, dir bool) bool {
-		name := elems[len(elems)-1]
-		return !isHidden(name) && (dir || !isOwnFile(name))
-	})
+	return listTree(ctx, b, ref, key, opts, chooseInFolder)
 }
 
 // listConcurrency is how many folders listTree lists at once, so that

@@ -338,10 +338,32 @@ func isOwnFile(name string) bool { return strings.HasSuffix(name, rejectsSuffix)
 // files and folders and this tool's own files, and following symbolic
 // links (see walker).
 func walkFolder(w *walker, root string) ([]string, error) {
-	return w.walk(root, func(elems []string, dir bool) bool {
+	return w.walk(root, chooseInFolder)
+}
+
+// chooseInFolder takes what a folder given as a source holds: every file
+// and folder but hidden ones and this tool's own files.
+func chooseInFolder(elems []string, dir bool) bool {
+	name := elems[len(elems)-1]
+	return !isHidden(name) && (dir || !isOwnFile(name))
+}
+
+// chooseGlob returns what a pattern takes, parts being its elements from
+// the first with a wildcard on (see splitPattern): the files it matches,
+// and the whole of each folder it matches; the folders it may match below
+// are walked into, but never the checkpoint folder.
+func chooseGlob(parts []string) choose {
+	return func(elems []string, dir bool) bool {
 		name := elems[len(elems)-1]
-		return !isHidden(name) && (dir || !isOwnFile(name))
-	})
+		if inMatchedFolder(parts, elems) {
+			// A folder the pattern matches is read whole, as a folder.
+			return chooseInFolder(elems, dir)
+		}
+		if dir {
+			return name != checkpointDir && (matchPath(parts, elems) || matchPrefix(parts, elems))
+		}
+		return matchPath(parts, elems) && !isOwnFile(name)
+	}
 }
 
 // glob lists the files matching pattern in lexical order. Each path
@@ -367,17 +389,7 @@ func glob(w *walker, pattern string) ([]string, error) {
 		}
 		return nil, err
 	}
-	return w.walk(base, func(elems []string, dir bool) bool {
-		name := elems[len(elems)-1]
-		if inMatchedFolder(parts, elems) {
-			// A folder the pattern matches is read whole, as a folder.
-			return !isHidden(name) && (dir || !isOwnFile(name))
-		}
-		if dir {
-			return name != checkpointDir && (matchPath(parts, elems) || matchPrefix(parts, elems))
-		}
-		return matchPath(parts, elems) && !isOwnFile(name)
-	})
+	return w.walk(base, chooseGlob(parts))
 }
 
 // inMatchedFolder reports whether a folder above the path elems matches
