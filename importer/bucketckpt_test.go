@@ -6,36 +6,25 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/memblob"
 
 	"github.com/backfillhq/backfill/internal/blobtest"
 )
 
-// fakeS3 serves an S3 store with the bucket "bkt" on 127.0.0.1 for the
-// test, and returns the query that points gocloud's s3blob at it.
-func fakeS3(t *testing.T) string {
+// fakeS3 starts a fake S3 store on 127.0.0.1 holding the bucket "bkt"
+// (see blobtest.S3), and returns the query its URLs need and the bucket,
+// open.
+func fakeS3(t *testing.T) (query string, b *blob.Bucket) {
 	t.Helper()
-	backend := s3mem.New()
-	if err := backend.CreateBucket("bkt"); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(gofakes3.New(backend).Server())
-	t.Cleanup(srv.Close)
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
-	return "?endpoint=" + srv.URL + "&use_path_style=true&region=us-east-1"
+	srv := blobtest.S3(t, "bkt", blobtest.S3Options{})
+	return strings.TrimPrefix(srv.BucketURL(), "s3://bkt"), srv.Blob()
 }
 
 // testLock returns a lock of the checkpoint "mem://bkt/jobs/cp.json" in
@@ -247,7 +236,7 @@ func TestARejectsFileInABucketIsRefused(t *testing.T) {
 }
 
 func TestACheckpointInABucketResumesAndHoldsItsLockWhileTheRunLives(t *testing.T) {
-	q := fakeS3(t)
+	q, b := fakeS3(t)
 	dir := t.TempDir()
 	a := writeNDJSON(t, dir, "a.ndjson", 1000, map[int]string{250: `{"type":"track"`})
 	cpURL := "s3://bkt/jobs/import.json" + q
@@ -271,11 +260,6 @@ func TestACheckpointInABucketResumesAndHoldsItsLockWhileTheRunLives(t *testing.T
 		t.Fatalf("CheckpointExists = %v, %v", ok, err)
 	}
 	// The lock was released.
-	b, err := blob.OpenBucket(context.Background(), "s3://bkt"+q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
 	if ok, err := b.Exists(context.Background(), "jobs/.import.json.lock"); ok || err != nil {
 		t.Fatalf("the lock object is left after the run: %v, %v", ok, err)
 	}
@@ -328,7 +312,7 @@ func TestACheckpointInABucketResumesAndHoldsItsLockWhileTheRunLives(t *testing.T
 }
 
 func TestACheckpointInABucketThatIsMissingIsNotFound(t *testing.T) {
-	q := fakeS3(t)
+	q, _ := fakeS3(t)
 	_, err := LoadCheckpoint("s3://bkt/none.json" + q)
 	if !errors.Is(err, os.ErrNotExist) || err.Error() != "checkpoint: s3://bkt/none.json: file does not exist" {
 		t.Fatalf("err = %v", err)
@@ -339,7 +323,7 @@ func TestACheckpointInABucketThatIsMissingIsNotFound(t *testing.T) {
 }
 
 func TestARunResumedOnAnotherMachineRestoresTheRejectsFromTheBucket(t *testing.T) {
-	q := fakeS3(t)
+	q, b := fakeS3(t)
 	dir := t.TempDir()
 	bad := map[int]string{50: `{"type":"track"`, 350: `not json`, 720: `{"broken`}
 	a := writeNDJSON(t, dir, "a.ndjson", 1000, bad)
@@ -360,11 +344,6 @@ func TestARunResumedOnAnotherMachineRestoresTheRejectsFromTheBucket(t *testing.T
 	if cp.RejectsOffset != int64(len(first)) || cp.Totals.Rejected != 2 {
 		t.Fatalf("the checkpoint covers %d bytes and %d rejects, the file holds %d bytes", cp.RejectsOffset, cp.Totals.Rejected, len(first))
 	}
-	b, err := blob.OpenBucket(context.Background(), "s3://bkt"+q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
 	if copied := rejectsCopy(t, b); copied != string(first) {
 		t.Fatalf("the bucket's copy of the rejects is %q, want %q", copied, first)
 	}

@@ -124,12 +124,7 @@ const archiveMapping = "type: track\nmessageId: messageId\nuserId: userId\nevent
 // copy of one the same.
 func TestABucketImportKilledMidObjectResumes(t *testing.T) {
 	bin := crashBinary(t)
-	q, env := fakeS3(t)
-	b, err := blob.OpenBucket(context.Background(), "s3://bkt"+q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	q, env, b := fakeS3(t)
 	const perObject = 300
 	events := fillArchiveBucket(t, b, perObject)
 	want := map[string]bool{}
@@ -173,12 +168,7 @@ func TestABucketImportKilledMidObjectResumes(t *testing.T) {
 // arrive.
 func TestABucketImportWithAWindowSkipsTheDaysBeforeIt(t *testing.T) {
 	bin := binary(t)
-	q, env := fakeS3(t)
-	b, err := blob.OpenBucket(context.Background(), "s3://bkt"+q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	q, env, b := fakeS3(t)
 	events := fillArchiveBucket(t, b, 100)
 	since, until := archiveDays[2], archiveDays[2].Add(12*time.Hour)
 	want := map[string]bool{}

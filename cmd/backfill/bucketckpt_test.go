@@ -3,43 +3,29 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"gocloud.dev/blob"
+
+	"github.com/backfillhq/backfill/internal/blobtest"
 )
 
-// fakeS3 serves an S3 store with the bucket "bkt" on 127.0.0.1 for the
-// test, and returns the query that points a bucket URL at it and the
-// environment a process needs to reach it (dummy keys, no instance
-// metadata).
-func fakeS3(t *testing.T) (query string, env []string) {
+// fakeS3 starts a fake S3 store on 127.0.0.1 holding the bucket "bkt"
+// (see blobtest.S3), and returns the query its URLs need, the environment
+// a child process needs to reach it, and the bucket, open.
+func fakeS3(t *testing.T) (query string, env []string, b *blob.Bucket) {
 	t.Helper()
-	backend := s3mem.New()
-	if err := backend.CreateBucket("bkt"); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(gofakes3.New(backend).Server())
-	t.Cleanup(srv.Close)
-	none := filepath.Join(t.TempDir(), "none")
-	env = []string{"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_EC2_METADATA_DISABLED=true",
-		"AWS_CONFIG_FILE=" + none, "AWS_SHARED_CREDENTIALS_FILE=" + none}
-	for _, kv := range env {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
-	return "?endpoint=" + srv.URL + "&use_path_style=true&region=us-east-1", env
+	srv := blobtest.S3(t, "bkt", blobtest.S3Options{})
+	return strings.TrimPrefix(srv.BucketURL(), "s3://bkt"), srv.Env(), srv.Blob()
 }
 
 func TestACheckpointInABucketThroughTheCommand(t *testing.T) {
 	bin := binary(t)
-	q, env := fakeS3(t)
+	q, env, b := fakeS3(t)
 	dir := t.TempDir()
 	var nd strings.Builder
 	for i := range 30 {
@@ -78,11 +64,6 @@ func TestACheckpointInABucketThroughTheCommand(t *testing.T) {
 		}
 	}
 	// The lock object is gone once the run ended.
-	b, err := blob.OpenBucket(context.Background(), "s3://bkt"+q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
 	if ok, err := b.Exists(context.Background(), "jobs/.import.json.lock"); ok || err != nil {
 		t.Fatalf("the lock object is left: %v, %v", ok, err)
 	}
@@ -126,7 +107,7 @@ func TestBucketPathsTheCommandRefuses(t *testing.T) {
 // report adds up.
 func TestAKilledImportResumesFromItsCheckpointInABucket(t *testing.T) {
 	bin := crashBinary(t)
-	q, env := fakeS3(t)
+	q, env, _ := fakeS3(t)
 	inputs := t.TempDir()
 	sources, mapping, rows := crashInput(t, inputs, 1000)
 	for _, tc := range []struct {
@@ -174,7 +155,7 @@ func TestAKilledImportResumesFromItsCheckpointInABucket(t *testing.T) {
 // the new rejects file once, and every good row arrived.
 func TestAnImportResumedInAnotherFolderRestoresItsRejectsFromTheBucket(t *testing.T) {
 	bin := crashBinary(t)
-	q, env := fakeS3(t)
+	q, env, _ := fakeS3(t)
 	sources, mapping, rows := crashInput(t, t.TempDir(), 1000)
 	first, second := t.TempDir(), t.TempDir()
 	url, received, stopServe := serveProcess(t, bin, t.TempDir())
