@@ -706,14 +706,6 @@ type fieldText struct {
 // empty reports whether the field has no value.
 func (t *fieldText) empty() bool { return len(t.lit) <= 2 && t.text == "" }
 
-// len returns the length of the field's text.
-func (t *fieldText) len() int {
-	if t.lit != nil {
-		return len(t.lit) - 2
-	}
-	return len(t.text)
-}
-
 // writtenLen returns the length of the field's text as the writer writes
 // it (see writtenLen).
 func (t *fieldText) writtenLen() int {

@@ -183,7 +183,7 @@ func (p *passthrough) Map(row *readers.Row, w *sink.MessageWriter) error {
 	if texts[sink.FieldUserID].empty() && texts[sink.FieldAnonymousID].empty() {
 		return fieldError(row, "userId", "", nil, sink.ReasonMissingID, errors.New("no userId and no anonymousId"))
 	}
-	if id := &texts[sink.FieldMessageID]; id.len() > maxMessageID {
+	if id := &texts[sink.FieldMessageID]; id.writtenLen() > maxMessageID {
 		return fieldError(row, "messageId", "", id.String(), sink.ReasonInvalidMessageID, errMessageIDLength)
 	}
 

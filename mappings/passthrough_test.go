@@ -294,3 +294,27 @@ func TestPassthroughNoZoneAdvice(t *testing.T) {
 		t.Errorf("reason %q, want %q", reasonOf(err), sink.ReasonBadTimestamp)
 	}
 }
+
+// TestPassthroughMessageIDWrittenLength: a messageId is measured as it is
+// written, each byte that is not UTF-8 as the three of U+FFFD, so that an
+// id of 98 bytes that would be written as 102 is refused, not sent over
+// Segment's limit.
+func TestPassthroughMessageIDWrittenLength(t *testing.T) {
+	ts := time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
+	for _, tt := range []struct {
+		id     string
+		reject bool
+	}{
+		{strings.Repeat("x", 96) + "\xff\xfe", true},  // 98 bytes, written as 102
+		{strings.Repeat("x", 94) + "\xff\xfe", false}, // 96 bytes, written as 100
+	} {
+		row := newRow(readers.Position{File: "x.parquet", Row: 3}, &readers.Source{Path: "x.parquet", Fingerprint: "abc"}, nil,
+			[]string{"type", "userId", "event", "timestamp", "messageId"},
+			[]any{"track", "u", "Clicked", ts, tt.id})
+		var msg sink.Message
+		err := mapInto(Passthrough(Options{}), row, &msg)
+		if got := reasonOf(err) == sink.ReasonInvalidMessageID; got != tt.reject {
+			t.Errorf("messageId of %d bytes: error %v, want a reject: %t", len(tt.id), err, tt.reject)
+		}
+	}
+}
