@@ -219,6 +219,28 @@ func TestCase14OutputDevNull(t *testing.T) {
 	}
 }
 
+// TestOutputKeptWhenTheCheckpointCannotBeRead: when whether a checkpoint
+// exists cannot be told (its path runs through a file), the --output file
+// of an earlier run is neither emptied nor appended to: the import fails
+// and says why.
+func TestOutputKeptWhenTheCheckpointCannotBeRead(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "events.ndjson"), []byte(
+		`{"type":"track","userId":"u1","event":"e","timestamp":"2023-11-14T22:13:20Z"}`+"\n"))
+	writeFile(t, filepath.Join(dir, "afile"), []byte("x"))
+	out := filepath.Join(dir, "out.ndjson")
+	before := []byte(`{"sent":"before"}` + "\n")
+	writeFile(t, out, before)
+	_, stderr, code := cliRun(t, dir, nil, "import", "--progress", "never", "--output", out,
+		"--checkpoint", filepath.Join(dir, "afile", "cp.json"), "events.ndjson")
+	if code == exitOK || !strings.Contains(stderr, "--output "+out) {
+		t.Errorf("exit %d, stderr:\n%s\nwant a failure naming --output", code, stderr)
+	}
+	if got, err := os.ReadFile(out); err != nil || string(got) != string(before) {
+		t.Errorf("the output file holds %q (%v), want %q untouched", got, err, before)
+	}
+}
+
 // TestCase14Version prints the version both ways.
 func TestCase14Version(t *testing.T) {
 	dir := t.TempDir()

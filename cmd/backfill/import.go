@@ -347,7 +347,13 @@ func (f *importFlags) config(sources, cmdline []string, stdout io.Writer) (impor
 		// A resumed import appends to what the interrupted one wrote.
 		mode := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
 		if cfg.CheckpointPath != "" && !f.restart {
-			if ok, _ := importer.CheckpointExists(context.Background(), cfg.CheckpointPath); ok {
+			// Unless it is known that there is no checkpoint, the file
+			// must not be emptied: it may hold the rows sent before.
+			ok, err := importer.CheckpointExists(context.Background(), cfg.CheckpointPath)
+			if err != nil {
+				return cfg, noop, fmt.Errorf("--output %s: whether to append to it or start it afresh depends on the checkpoint: %w", f.output, err)
+			}
+			if ok {
 				mode = os.O_WRONLY | os.O_CREATE | os.O_APPEND
 			}
 		}
