@@ -19,33 +19,32 @@ import (
 	"gocloud.dev/gcerrors"
 )
 
-// bucketSchemes are the URL schemes of the object stores that can hold a
-// checkpoint: Amazon S3 (and stores that speak its protocol), Google
-// Cloud Storage and Azure Blob Storage.
-var bucketSchemes = []string{"s3", "gs", "azblob"}
-
 // IsBucketURL reports whether location names an object in a bucket
 // (s3://BUCKET/KEY, gs://BUCKET/KEY, azblob://CONTAINER/KEY) rather than
-// a local file.
-func IsBucketURL(location string) bool {
-	scheme, _, ok := strings.Cut(location, "://")
-	if !ok {
-		return false
+// a local file, by the rule that tells sources in buckets from files.
+func IsBucketURL(location string) bool { return readers.IsObjectURL(location) }
+
+// withoutQuery returns a bucket URL without its query, for messages: the
+// query may hold a token (an Azure SAS).
+func withoutQuery(location string) string {
+	name, _ := cutQuery(location)
+	return name
+}
+
+// parseError is the error of a checkpoint location that does not parse as
+// a URL, without the query that url.Error would quote.
+func parseError(location string, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
 	}
-	for _, s := range bucketSchemes {
-		if strings.EqualFold(scheme, s) {
-			return true
-		}
-	}
-	return false
+	return fmt.Errorf("checkpoint %s: %w", withoutQuery(location), err)
 }
 
 // objectURL is a checkpoint's location in a bucket, as parsed from
 // SCHEME://BUCKET/KEY?QUERY: the query holds the options of the store's
 // driver (endpoint, use_path_style, region, …), which apply to the bucket.
 type objectURL struct {
-	// given is the URL as the caller wrote it.
-	given string
 	// bucket is SCHEME://BUCKET?QUERY, for blob.OpenBucket.
 	bucket string
 	// key is the object's key in the bucket.
@@ -58,16 +57,15 @@ type objectURL struct {
 func parseObjectURL(location string) (objectURL, error) {
 	u, err := url.Parse(location)
 	if err != nil {
-		return objectURL{}, fmt.Errorf("checkpoint %s: %w", location, err)
+		return objectURL{}, parseError(location, err)
 	}
 	key := strings.TrimPrefix(u.Path, "/")
 	if u.Host == "" || key == "" || strings.HasSuffix(key, "/") {
-		return objectURL{}, fmt.Errorf("checkpoint %s: want %s://BUCKET/PATH/NAME.json, the object that holds the checkpoint", location, strings.ToLower(u.Scheme))
+		return objectURL{}, fmt.Errorf("checkpoint %s: want %s://BUCKET/PATH/NAME.json, the object that holds the checkpoint", withoutQuery(location), strings.ToLower(u.Scheme))
 	}
 	scheme := strings.ToLower(u.Scheme)
 	b := url.URL{Scheme: scheme, Host: u.Host, RawQuery: u.RawQuery}
 	return objectURL{
-		given:  location,
 		bucket: b.String(),
 		key:    key,
 		name:   scheme + "://" + u.Host + "/" + key,
@@ -270,7 +268,7 @@ func (c *Config) validateBucketPaths() error {
 		}
 	}
 	if IsBucketURL(c.RejectsPath) {
-		return fmt.Errorf("config: RejectsPath %s is in a bucket, but the rejects file is appended to as rows are rejected, which an object cannot be: name a local file", c.RejectsPath)
+		return fmt.Errorf("config: RejectsPath %s is in a bucket, but the rejects file is appended to as rows are rejected, which an object cannot be: name a local file", withoutQuery(c.RejectsPath))
 	}
 	return nil
 }
@@ -355,17 +353,17 @@ func shardObjects(ctx context.Context, location, stem string) ([]string, error) 
 func CheckpointsIn(ctx context.Context, location string) (paths []string, folder bool, err error) {
 	u, err := url.Parse(location)
 	if err != nil {
-		return nil, false, fmt.Errorf("checkpoint %s: %w", location, err)
+		return nil, false, parseError(location, err)
 	}
 	if u.Host == "" {
-		return nil, false, fmt.Errorf("checkpoint %s: want %s://BUCKET/PATH/, a folder of checkpoints, or %s://BUCKET/PATH/NAME.json, a checkpoint", location, strings.ToLower(u.Scheme), strings.ToLower(u.Scheme))
+		return nil, false, fmt.Errorf("checkpoint %s: want %s://BUCKET/PATH/, a folder of checkpoints, or %s://BUCKET/PATH/NAME.json, a checkpoint", withoutQuery(location), strings.ToLower(u.Scheme), strings.ToLower(u.Scheme))
 	}
 	scheme := strings.ToLower(u.Scheme)
 	bucketURL := url.URL{Scheme: scheme, Host: u.Host, RawQuery: u.RawQuery}
 	root := scheme + "://" + u.Host + "/"
 	b, err := readers.OpenBucket(ctx, bucketURL.String(), checkpointRetry)
 	if err != nil {
-		return nil, false, fmt.Errorf("checkpoint %s: open the bucket: %w", location, err)
+		return nil, false, fmt.Errorf("checkpoint %s: open the bucket: %w", withoutQuery(location), err)
 	}
 	defer b.Close()
 	prefix := strings.TrimPrefix(u.Path, "/")

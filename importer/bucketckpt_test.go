@@ -450,3 +450,22 @@ func TestShardCheckpointPathOfABucketURL(t *testing.T) {
 		}
 	}
 }
+
+// TestBucketCheckpointErrorsLeaveOutTheQuery: a checkpoint URL that is
+// wrong is named in the error without its query, which may hold a token.
+func TestBucketCheckpointErrorsLeaveOutTheQuery(t *testing.T) {
+	const secret = "sig=SECRET"
+	for _, location := range []string{
+		"azblob://c/?" + secret,
+		"azblob://c/%zz.json?" + secret,
+	} {
+		_, err := parseObjectURL(location)
+		if err == nil || strings.Contains(err.Error(), "SECRET") || !strings.Contains(err.Error(), "azblob://c/") {
+			t.Errorf("parseObjectURL(%q) = %v, want an error naming the URL without its query", location, err)
+		}
+	}
+	cfg := Config{RejectsPath: "azblob://c/rejects.ndjson?" + secret, CheckpointPath: "azblob://c/cp.json?" + secret}
+	if err := cfg.validateBucketPaths(); err == nil || strings.Contains(err.Error(), "SECRET") {
+		t.Errorf("validateBucketPaths = %v, want an error without the query", err)
+	}
+}
