@@ -580,12 +580,12 @@ func (s *objectStream) Read(p []byte) (int, error) {
 		switch {
 		case err == nil:
 			return n, nil
-		case err == io.EOF:
-			if s.pos != s.obj.size {
-				s.err = s.obj.changedError(s.pos)
-				return n, s.err
-			}
+		case err == io.EOF && s.pos == s.obj.size:
 			return n, io.EOF
+		case err == io.EOF:
+			// The read asked for the listed version, so a body that ends
+			// short was cut off: the rest is asked for again.
+			err = io.ErrUnexpectedEOF
 		}
 		s.r.Close()
 		s.r = nil

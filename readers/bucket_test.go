@@ -394,3 +394,62 @@ func TestObjectErrorsNotRetried(t *testing.T) {
 		t.Errorf("no credentials: %v after %d waits, want an error at once", err, waits)
 	}
 }
+
+// TestObjectBodyCutShort: a body cut off before its end (the connection
+// closed) is read on from where it stopped, and every line is read once.
+func TestObjectBodyCutShort(t *testing.T) {
+	var lines []string
+	for i := range 200 {
+		lines = append(lines, fmt.Sprintf(`{"n":%d}`, i))
+	}
+	body := strings.Join(lines, "\n") + "\n"
+	var cut atomic.Bool
+	var ranges []string
+	var mu sync.Mutex
+	var s *blobtest.Server
+	s = blobtest.S3(t, "logs", blobtest.S3Options{Intercept: func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodGet || !strings.HasSuffix(r.URL.Path, "/a.ndjson") {
+			return false
+		}
+		mu.Lock()
+		ranges = append(ranges, r.Header.Get("Range"))
+		mu.Unlock()
+		if !cut.CompareAndSwap(false, true) {
+			return false
+		}
+		// The first read is answered with the object's length and its
+		// first 500 bytes, and the connection is closed.
+		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.WriteHeader(http.StatusOK)
+		w.Write([]byte(body[:500]))
+		w.(http.Flusher).Flush()
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+		return true
+	}})
+	s.Put(t, "a.ndjson", []byte(body))
+	old := objectSleep
+	objectSleep = func(context.Context, time.Duration) error { return nil }
+	defer func() { objectSleep = old }()
+	srcs, err := ExpandContext(context.Background(), []string{s.URL("a.ndjson")}, Options{})
+	if err != nil || len(srcs) != 1 {
+		t.Fatalf("sources %v, %v", sourcePaths(srcs), err)
+	}
+	items, err := readSource(t, srcs[0], Options{}, nil)
+	if err != nil || len(items) != len(lines) {
+		t.Fatalf("read %d rows, %v; want %d", len(items), err, len(lines))
+	}
+	for i, it := range items {
+		if it.Raw != lines[i] {
+			t.Fatalf("row %d = %q, want %q", i+1, it.Raw, lines[i])
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(ranges) != 2 || ranges[1] != "bytes=500-" {
+		t.Errorf("reads with ranges %q, want a second from byte 500", ranges)
+	}
+}

@@ -372,9 +372,6 @@ func (r *objectReaderAt) ReadAt(p []byte, off int64) (int, error) {
 		err = objectError(r.obj.name(), err)
 	}
 	if err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			err = r.obj.changedError(-1)
-		}
 		if !isContextError(r.ctx, err) {
 			r.fail(err)
 		}
