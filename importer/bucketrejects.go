@@ -76,7 +76,7 @@ func (c *bucketCheckpoint) rejectsParts(ctx context.Context) ([]rejectsPart, err
 // into local, which cp is then made to record, and the copy's name is
 // returned.
 func (c *bucketCheckpoint) prepareRejectsCopy(ctx context.Context, cp *Checkpoint, local string) (restoredFrom string, err error) {
-	if local == "" || isDevice(local) {
+	if local == "" || IsDevice(local) {
 		return "", nil
 	}
 	var offset int64
@@ -98,7 +98,7 @@ func (c *bucketCheckpoint) prepareRejectsCopy(ctx context.Context, cp *Checkpoin
 		}
 	}
 	c.copied = offset
-	if offset == 0 || cp.RejectsFile == "" || isDevice(cp.RejectsFile) {
+	if offset == 0 || cp.RejectsFile == "" || IsDevice(cp.RejectsFile) {
 		return "", nil
 	}
 	if st, err := os.Stat(cp.RejectsFile); err == nil && st.Size() >= offset {
@@ -170,7 +170,7 @@ func (c *bucketCheckpoint) restoreRejects(ctx context.Context, parts []rejectsPa
 // copyRejects copies the bytes of the local rejects file up to offset
 // that the bucket does not hold yet into a new part of its copy.
 func (c *bucketCheckpoint) copyRejects(ctx context.Context, local string, offset int64) error {
-	if local == "" || offset <= c.copied || isDevice(local) {
+	if local == "" || offset <= c.copied || IsDevice(local) {
 		return nil
 	}
 	f, err := os.Open(local)

@@ -153,10 +153,10 @@ func readHolder(path string) *LockHolder {
 	return &h
 }
 
-// isDevice reports whether path exists and is not a regular file, as
+// IsDevice reports whether path exists and is not a regular file, as
 // /dev/null is: writes to it do not mix in a file, and its folder is not
 // the run's to write a lock file into.
-func isDevice(path string) bool {
+func IsDevice(path string) bool {
 	fi, err := os.Stat(path)
 	return err == nil && !fi.Mode().IsRegular()
 }
@@ -191,7 +191,7 @@ func (c *Config) lockFiles(ctx context.Context, started time.Time, runID string)
 		}
 		held = append(held, l)
 	}
-	if c.RejectsPath != "" && !isDevice(c.RejectsPath) {
+	if c.RejectsPath != "" && !IsDevice(c.RejectsPath) {
 		// Its folder is made if missing; one that cannot be is named by
 		// the lock's error below.
 		os.MkdirAll(filepath.Dir(c.RejectsPath), 0o700)

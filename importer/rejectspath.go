@@ -86,7 +86,7 @@ func isAsideOf(name, base string) bool {
 // holds anything is moved aside first), and prev is returned as copied;
 // prev itself is left as it is.
 func prepareRejects(path string, resume bool, prev string, offset int64) (moved, copied string, err error) {
-	if path == "" || isDevice(path) {
+	if path == "" || IsDevice(path) {
 		return "", "", nil
 	}
 	if resume && (prev == "" || samePath(prev, path)) {
@@ -234,7 +234,7 @@ func (r *run) openRejectsFile(cp *Checkpoint, offset int64) error {
 // taken for the import's own.
 func earlierRejects(cp *Checkpoint, offset int64) (string, error) {
 	prev := cp.RejectsFile
-	if prev == "" || isDevice(prev) {
+	if prev == "" || IsDevice(prev) {
 		return "", nil
 	}
 	ours := func(path string) bool {

@@ -184,9 +184,9 @@ func (f *shardFlags) shardRate(rate float64) float64 {
 // import (--checkpoint, --rejects, --output, --report), so that shards
 // that run with the same flags, in one folder, keep their own:
 // "out.ndjson" is "out.shard-0-of-3.ndjson" for shard 0 of 3. "-"
-// (stdout) and "" stay as they are.
+// (stdout), "" and a device (/dev/null, /dev/stdout) stay as they are.
 func (f *shardFlags) shardFile(path string) string {
-	if path == "-" {
+	if path == "-" || importer.IsDevice(path) {
 		return path
 	}
 	return importer.ShardCheckpointPath(path, f.resolved)

@@ -436,3 +436,18 @@ func TestShardsPushMetricsApart(t *testing.T) {
 		}
 	}
 }
+
+// TestShardFileKeepsDevices: a shard's --output and --rejects that name a
+// device, as /dev/null, are that device, not a file beside it.
+func TestShardFileKeepsDevices(t *testing.T) {
+	f := &shardFlags{resolved: importer.Shard{Index: 1, Count: 3}}
+	for path, want := range map[string]string{
+		os.DevNull:         os.DevNull,
+		"-":                "-",
+		"out/rejects.json": "out/rejects.shard-1-of-3.json",
+	} {
+		if got := f.shardFile(path); got != want {
+			t.Errorf("shardFile(%q) = %q, want %q", path, got, want)
+		}
+	}
+}
