@@ -96,13 +96,13 @@ func stringKeys(v any) any {
 		return out
 	case map[string]any:
 		for k, e := range x {
-			if n := stringKeys(e); !sameValue(n, e) {
+			if n := stringKeys(e); replaced(e) {
 				x[k] = n
 			}
 		}
 	case []any:
 		for i, e := range x {
-			if n := stringKeys(e); !sameValue(n, e) {
+			if n := stringKeys(e); replaced(e) {
 				x[i] = n
 			}
 		}
@@ -110,9 +110,9 @@ func stringKeys(v any) any {
 	return v
 }
 
-// sameValue reports whether stringKeys left a value as it was: only
-// maps of any keys are replaced.
-func sameValue(n, e any) bool {
-	_, was := e.(map[any]any)
-	return !was
+// replaced reports whether stringKeys returns another value than v, which
+// it changes in place otherwise: only maps of any keys are replaced.
+func replaced(v any) bool {
+	_, ok := v.(map[any]any)
+	return ok
 }

@@ -73,15 +73,6 @@ const contentIDMember = `,"messageId":"` + ContentIDPrefix + "..................
 // contentIDHash is where the hash's characters start in contentIDMember.
 const contentIDHash = len(contentIDMember) - 27
 
-// appendContentID appends the id of a hash: ContentIDPrefix, then the
-// hash's 16 bytes in base32 (putContentHash).
-func appendContentID(dst []byte, h xxh3.Uint128) []byte {
-	var b [len(ContentIDPrefix) + 26]byte
-	copy(b[:], ContentIDPrefix)
-	putContentHash((*[26]byte)(b[len(ContentIDPrefix):]), h)
-	return append(dst, b[:]...)
-}
-
 // putContentHash writes the hash's 16 bytes (Hi, then Lo, big-endian)
 // into e in base32 with idAlphabet, as encoding/base32 writes them, five
 // bits a character, the last character holding the last three bits and

@@ -601,3 +601,12 @@ func TestContentIDEveryType(t *testing.T) {
 		}
 	}
 }
+
+// appendContentID appends the id of a hash: ContentIDPrefix, then the
+// hash's 16 bytes in base32 (putContentHash).
+func appendContentID(dst []byte, h xxh3.Uint128) []byte {
+	var b [len(ContentIDPrefix) + 26]byte
+	copy(b[:], ContentIDPrefix)
+	putContentHash((*[26]byte)(b[len(ContentIDPrefix):]), h)
+	return append(dst, b[:]...)
+}

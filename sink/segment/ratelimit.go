@@ -108,11 +108,9 @@ func (l *RateLimiter) setClock(c Clock) {
 }
 
 // stateLimit records a limit per second that the server stated (see
-// StateLimit and rateControl). It is a no-op for a fixed rate.
+// StateLimit and rateControl). Only an adaptive limiter has it.
 func (l *RateLimiter) stateLimit(perSecond float64) {
-	if l.adapt != nil {
-		l.adapt.stateLimit(l.clock.Now(), perSecond)
-	}
+	l.adapt.stateLimit(l.clock.Now(), perSecond)
 }
 
 // Rate returns the request rate in force, in requests per second; zero
