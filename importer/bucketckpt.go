@@ -24,9 +24,11 @@ import (
 // a local file, by the rule that tells sources in buckets from files.
 func IsBucketURL(location string) bool { return readers.IsObjectURL(location) }
 
-// withoutQuery returns a bucket URL without its query, for messages: the
-// query may hold a token (an Azure SAS).
-func withoutQuery(location string) string {
+// WithoutQuery returns a checkpoint's location without the query of a
+// bucket URL, for messages and names: the query holds the options of the
+// store's driver, and may hold a token (an Azure SAS). A local path is
+// returned as it is.
+func WithoutQuery(location string) string {
 	name, _ := cutQuery(location)
 	return name
 }
@@ -38,7 +40,7 @@ func parseError(location string, err error) error {
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	return fmt.Errorf("checkpoint %s: %w", withoutQuery(location), err)
+	return fmt.Errorf("checkpoint %s: %w", WithoutQuery(location), err)
 }
 
 // objectURL is a checkpoint's location in a bucket, as parsed from
@@ -61,7 +63,7 @@ func parseObjectURL(location string) (objectURL, error) {
 	}
 	key := strings.TrimPrefix(u.Path, "/")
 	if u.Host == "" || key == "" || strings.HasSuffix(key, "/") {
-		return objectURL{}, fmt.Errorf("checkpoint %s: want %s://BUCKET/PATH/NAME.json, the object that holds the checkpoint", withoutQuery(location), strings.ToLower(u.Scheme))
+		return objectURL{}, fmt.Errorf("checkpoint %s: want %s://BUCKET/PATH/NAME.json, the object that holds the checkpoint", WithoutQuery(location), strings.ToLower(u.Scheme))
 	}
 	scheme := strings.ToLower(u.Scheme)
 	b := url.URL{Scheme: scheme, Host: u.Host, RawQuery: u.RawQuery}
@@ -268,7 +270,7 @@ func (c *Config) validateBucketPaths() error {
 		}
 	}
 	if IsBucketURL(c.RejectsPath) {
-		return fmt.Errorf("config: RejectsPath %s is in a bucket, but the rejects file is appended to as rows are rejected, which an object cannot be: name a local file", withoutQuery(c.RejectsPath))
+		return fmt.Errorf("config: RejectsPath %s is in a bucket, but the rejects file is appended to as rows are rejected, which an object cannot be: name a local file", WithoutQuery(c.RejectsPath))
 	}
 	return nil
 }
@@ -356,14 +358,14 @@ func CheckpointsIn(ctx context.Context, location string) (paths []string, folder
 		return nil, false, parseError(location, err)
 	}
 	if u.Host == "" {
-		return nil, false, fmt.Errorf("checkpoint %s: want %s://BUCKET/PATH/, a folder of checkpoints, or %s://BUCKET/PATH/NAME.json, a checkpoint", withoutQuery(location), strings.ToLower(u.Scheme), strings.ToLower(u.Scheme))
+		return nil, false, fmt.Errorf("checkpoint %s: want %s://BUCKET/PATH/, a folder of checkpoints, or %s://BUCKET/PATH/NAME.json, a checkpoint", WithoutQuery(location), strings.ToLower(u.Scheme), strings.ToLower(u.Scheme))
 	}
 	scheme := strings.ToLower(u.Scheme)
 	bucketURL := url.URL{Scheme: scheme, Host: u.Host, RawQuery: u.RawQuery}
 	root := scheme + "://" + u.Host + "/"
 	b, err := readers.OpenBucket(ctx, bucketURL.String(), checkpointRetry)
 	if err != nil {
-		return nil, false, fmt.Errorf("checkpoint %s: open the bucket: %w", withoutQuery(location), err)
+		return nil, false, fmt.Errorf("checkpoint %s: open the bucket: %w", WithoutQuery(location), err)
 	}
 	defer b.Close()
 	prefix := strings.TrimPrefix(u.Path, "/")

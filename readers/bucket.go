@@ -220,10 +220,6 @@ func classify(err error) objectErrorKind {
 	if errors.Is(err, ErrChanged) {
 		return objectReplaced
 	}
-	var named *objectNamedError
-	if errors.As(err, &named) {
-		return classify(named.err)
-	}
 	switch gcerrors.Code(err) {
 	case gcerrors.NotFound:
 		return objectMissing

@@ -284,12 +284,7 @@ func importName(checkpoint string, sources []string, mapping, destination string
 	if base, _, ok := importer.ParseShardCheckpointPath(checkpoint); ok {
 		checkpoint = base // the shards of one import are one import
 	}
-	if importer.IsBucketURL(checkpoint) {
-		// The query of a bucket URL (an endpoint, a region) is not
-		// part of the object's name.
-		checkpoint, _, _ = strings.Cut(checkpoint, "?")
-	}
-	return strings.TrimSuffix(path.Base(filepath.ToSlash(checkpoint)), ".json")
+	return strings.TrimSuffix(path.Base(filepath.ToSlash(importer.WithoutQuery(checkpoint))), ".json")
 }
 
 // validatePushURL checks a --metrics-push URL: http or https, with a host,

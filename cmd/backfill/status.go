@@ -111,8 +111,7 @@ func statusPaths(ctx context.Context, args []string) ([]statusPath, error) {
 				paths = append(paths, statusPath{read: a, name: a})
 			}
 			for _, f := range found {
-				name, _, _ := strings.Cut(f, "?")
-				paths = append(paths, statusPath{read: f, name: name, listed: true})
+				paths = append(paths, statusPath{read: f, name: importer.WithoutQuery(f), listed: true})
 			}
 			continue
 		}
