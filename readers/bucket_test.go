@@ -406,8 +406,7 @@ func TestObjectBodyCutShort(t *testing.T) {
 	var cut atomic.Bool
 	var ranges []string
 	var mu sync.Mutex
-	var s *blobtest.Server
-	s = blobtest.S3(t, "logs", blobtest.S3Options{Intercept: func(w http.ResponseWriter, r *http.Request) bool {
+	s := blobtest.S3(t, "logs", blobtest.S3Options{Intercept: func(w http.ResponseWriter, r *http.Request) bool {
 		if r.Method != http.MethodGet || !strings.HasSuffix(r.URL.Path, "/a.ndjson") {
 			return false
 		}
