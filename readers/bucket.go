@@ -746,21 +746,25 @@ func expandObjects(ctx context.Context, set bucketSet, arg string, opts Options)
 	}
 	defer cancel()
 	rctx := StoreContext(lctx, sdkOnce)
+	failed := shown // what the last attempt's error is about
 	err = retrying(lctx, opts.ObjectRetry, ref, func() error {
 		skipped = skipped[:0]
 		var err error
 		found, err = findObjects(rctx, b, ref, key, listOpts)
+		failed = shown
+		var pe *listError
+		if errors.As(err, &pe) {
+			// The name goes before the count of attempts (see
+			// retriedError), not after it with the last cause.
+			failed, err = ref.name+"/"+pe.prefix, pe.err
+		}
 		return err
 	})
 	if err != nil {
 		if isContextError(ctx, err) {
 			return nil, err
 		}
-		var pe *listError
-		if errors.As(err, &pe) {
-			return nil, objectError(ref.name+"/"+pe.prefix, pe.err)
-		}
-		return nil, objectError(shown, err)
+		return nil, objectError(failed, err)
 	}
 	if opts.ArchiveSkipped != nil {
 		for _, d := range skipped {
