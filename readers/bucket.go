@@ -801,30 +801,165 @@ type listError struct {
 func (e *listError) Error() string { return e.prefix + ": " + e.err.Error() }
 func (e *listError) Unwrap() error { return e.err }
 
-// findObjects lists what key names in b: see expandObjects.
+// findObjects lists what key names in b: see expandObjects. Unless
+// Options.ArchiveSince asks for day folders to be skipped unlisted, it
+// first lists the whole tree flat, in one request (see flatListing);
+// where that does not tell what key names, it asks as it would without
+// it: for the key as a single object (Attributes), then for the tree
+// folder by folder (listTree).
 func findObjects(ctx context.Context, b *blob.Bucket, ref *bucketRef, key string, opts Options) ([]listed, error) {
-	if hasMeta(key) {
+	// tree is the prefix of the folder to list, and choose what to take
+	// under it; single is the key that names a single object, if it may.
+	tree, choose, single := key, chooseInFolder, ""
+	flat := flatListing{prefix: key, name: key}
+	switch {
+	case hasMeta(key):
 		root, parts, err := splitPattern(strings.Split(path.Clean(key), "/"), path.Match)
 		if err != nil {
 			return nil, fmt.Errorf("glob %s/%s: %w", ref.name, key, err)
 		}
-		prefix := strings.Join(root, "/")
-		if prefix != "" {
-			prefix += "/"
+		tree = strings.Join(root, "/")
+		if tree != "" {
+			tree += "/"
 		}
-		return listTree(ctx, b, ref, prefix, opts, chooseGlob(parts))
+		choose = chooseGlob(parts)
+		// Only keys that start as the pattern's first element does can
+		// match it.
+		flat = flatListing{prefix: tree + literalStart(parts[0]), name: tree}
+	case key != "" && !strings.HasSuffix(key, "/"):
+		tree, single = key+"/", key
 	}
-	if key != "" && !strings.HasSuffix(key, "/") {
-		l, err := attributesOf(ctx, b, key)
+	if opts.ArchiveSince.IsZero() {
+		found, answered, err := flat.list(ctx, b, single, tree, choose)
+		if err != nil || answered {
+			return found, err
+		}
+		if flat.notObject {
+			single = ""
+		}
+	}
+	if single != "" {
+		l, err := attributesOf(ctx, b, single)
 		if err == nil {
 			return []listed{l}, nil
 		}
 		if gcerrors.Code(err) != gcerrors.NotFound {
 			return nil, err
 		}
-		key += "/"
 	}
-	return listTree(ctx, b, ref, key, opts, chooseInFolder)
+	return listTree(ctx, b, ref, tree, opts, choose)
+}
+
+// literalStart is the start of a glob's path element before its first
+// wildcard or escape.
+func literalStart(elem string) string {
+	if i := strings.IndexAny(elem, `*?[\`); i >= 0 {
+		return elem[:i]
+	}
+	return elem
+}
+
+// flatListPage is how many keys the flat listing of a source asks for: the
+// most that S3 and Google Cloud Storage give a request. A seam for tests.
+var flatListPage = 1000
+
+// flatListing is the listing of every key under prefix in one request,
+// without a delimiter: one request where a folder by folder walk makes
+// one per level of folders (and one per folder), so that the first read
+// of a source's tree of up to flatListPage keys waits for one round trip
+// to the store, not one per level.
+type flatListing struct {
+	prefix string // the keys listed start with it
+	name   string // names the prefix in errors: what the walk would list
+
+	// notObject is set when the listing shows that no object has the
+	// key single it was asked about: the store lists keys in order, and
+	// that key, the least with the prefix, was not among them.
+	notObject bool
+}
+
+// list lists f.prefix's first flatListPage keys and returns, if they
+// tell, what findObjects would have found: the object single ("" for
+// none) if it is the first of them, else the objects under tree that
+// choose takes, with each folder on their way, in key order. They do not
+// tell when more keys follow the page and may still be under tree: a
+// tree larger than a page, or more than a page of keys that only start
+// as single does ("key-old", "key.bak/…") before it. Then the walk
+// follows, as without the flat listing: paging on would be one request
+// after another, through keys that choose may refuse, where the walk
+// lists folders side by side and skips those refused.
+//
+// Nor do they tell when the store refuses the listing for good (a grant
+// to read objects, or to list folder by folder, but not to list a whole
+// tree; a store that lists whole folders only; a missing bucket): the
+// requests that follow then meet what the store permits, and word its
+// errors, as without the flat listing. Other errors are returned, for
+// the retries to judge, as a *listError of f.name.
+func (f *flatListing) list(ctx context.Context, b *blob.Bucket, single, tree string, choose choose) (found []listed, answered bool, err error) {
+	objs, next, err := b.ListPage(ctx, blob.FirstPageToken, flatListPage, &blob.ListOptions{Prefix: f.prefix})
+	if err != nil {
+		switch gcerrors.Code(err) {
+		case gcerrors.PermissionDenied, gcerrors.NotFound, gcerrors.InvalidArgument, gcerrors.Unimplemented:
+			if ctx.Err() == nil {
+				return nil, false, nil
+			}
+		}
+		return nil, false, &listError{prefix: f.name, err: err}
+	}
+	slices.SortFunc(objs, func(a, b *blob.ListObject) int { return strings.Compare(a.Key, b.Key) })
+	if single != "" && len(objs) > 0 {
+		if o := objs[0]; o.Key == single && !o.IsDir {
+			return []listed{singleListed(o)}, true, nil
+		}
+		f.notObject = true
+	}
+	if len(next) > 0 {
+		if len(objs) == 0 {
+			return nil, false, nil
+		}
+		last := objs[len(objs)-1].Key
+		if last <= tree || strings.HasPrefix(last, tree) {
+			return nil, false, nil // the page ends before the tree does
+		}
+	}
+	for _, o := range objs {
+		rest, ok := strings.CutPrefix(o.Key, tree)
+		if !ok || o.IsDir || !takenInTree(strings.Split(rest, "/"), choose) {
+			continue
+		}
+		etag, gen := versionOf(o)
+		found = append(found, listed{key: o.Key, size: o.Size, etag: etag, generation: gen})
+	}
+	return found, true, nil
+}
+
+// takenInTree reports whether the walk of a tree takes the object at the
+// path elems below its root: choose takes each folder on the way and the
+// object. A path with an empty element (a key with "//", or a folder's
+// marker object ending in "/") is never taken, as the walk, which lists
+// the folder "a//" as one named "", does not.
+func takenInTree(elems []string, choose choose) bool {
+	if slices.Contains(elems, "") {
+		return false
+	}
+	for i := 1; i < len(elems); i++ {
+		if !choose(elems[:i], true) {
+			return false
+		}
+	}
+	return choose(elems, false)
+}
+
+// singleListed is the version of the object o, listed, as attributesOf
+// gives it: the listings of Google Cloud Storage and Azure give an ETag
+// without the quotes that their Attributes keep, and a checkpoint of the
+// single object recorded the latter.
+func singleListed(o *blob.ListObject) listed {
+	etag, gen := versionOf(o)
+	if etag != "" && !strings.HasPrefix(etag, `"`) {
+		etag = `"` + etag + `"`
+	}
+	return listed{key: o.Key, size: o.Size, etag: etag, generation: gen}
 }
 
 // listConcurrency is how many folders listTree lists at once, so that
@@ -871,8 +1006,11 @@ func listTree(ctx context.Context, b *blob.Bucket, ref *bucketRef, prefix string
 		var wg sync.WaitGroup
 		for i, o := range entries {
 			name := strings.TrimSuffix(strings.TrimPrefix(o.Key, prefix), "/")
-			if name == "" {
-				continue // the folder's own marker object
+			if name == "" || !o.IsDir && strings.HasSuffix(o.Key, "/") {
+				// The folder's own marker object, or that of a folder in
+				// it, which the stores list as a folder only, but some
+				// emulators (gofakes3, Azurite) as an object too.
+				continue
 			}
 			sub := append(elems[:len(elems):len(elems)], name)
 			if o.IsDir {
