@@ -424,35 +424,54 @@ type openedRange struct {
 
 // openRange opens a read of o from offset off, length n (-1: to the end),
 // retried as p says. A store that no longer has the listed version gives
-// a *ChangedError.
+// a *ChangedError; other errors name the object.
 func (o *object) openRange(ctx context.Context, p ObjectRetry, off, n int64) (*blob.Reader, error) {
+	var r *blob.Reader
+	err := retrying(ctx, p, o.bucket, func() error {
+		var err error
+		r, err = o.openRangeOnce(ctx, off, n)
+		return err
+	})
+	if err != nil {
+		return nil, o.readError(ctx, err)
+	}
+	return r, nil
+}
+
+// openRangeOnce is one attempt of openRange; its errors do not name the
+// object (see readError), except a *ChangedError.
+func (o *object) openRangeOnce(ctx context.Context, off, n int64) (*blob.Reader, error) {
 	b, err := o.bucket.open(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var r *blob.Reader
-	rctx := StoreContext(ctx, sdkOnce)
-	err = retrying(ctx, p, o.bucket, func() error {
-		var err error
-		r, err = b.NewRangeReader(rctx, o.key, off, n, &blob.ReaderOptions{BeforeRead: o.beforeRead})
-		return err
-	})
+	r, err := b.NewRangeReader(StoreContext(ctx, sdkOnce), o.key, off, n, &blob.ReaderOptions{BeforeRead: o.beforeRead})
 	if err != nil {
-		if isContextError(ctx, err) {
-			return nil, ctx.Err()
-		}
 		switch classify(err) {
 		case objectReplaced, objectMissing:
 			// Listed a moment ago: it was replaced or deleted since.
 			return nil, o.changedError(-1)
 		}
-		return nil, objectError(o.name(), err)
+		return nil, err
 	}
 	if r.Size() != o.size {
 		r.Close()
 		return nil, o.changedError(r.Size())
 	}
 	return r, nil
+}
+
+// readError is the error of a read of o that failed with err, as the
+// reader returns it: the context's error if ctx ended, a *ChangedError as
+// it is, and any other error naming the object.
+func (o *object) readError(ctx context.Context, err error) error {
+	switch {
+	case isContextError(ctx, err):
+		return ctx.Err()
+	case errors.Is(err, ErrChanged):
+		return err
+	}
+	return objectError(o.name(), err)
 }
 
 // prefetch opens the first read of o ahead of time, on a goroutine of its
@@ -547,6 +566,11 @@ func newObjectStream(ctx context.Context, obj *object, retry ObjectRetry) *objec
 	return &objectStream{obj: obj, ctx: ctx, cancel: cancel, retry: retry}
 }
 
+// Read reads on from where the last read stopped. A read that fails in a
+// way that might pass is tried again from there, as s.retry says, the
+// same as any request to the store (see retrying); one that got some
+// bytes before it failed returns them, and the next Read asks for the
+// rest.
 func (s *objectStream) Read(p []byte) (int, error) {
 	if s.err != nil {
 		return 0, s.err
@@ -554,30 +578,35 @@ func (s *objectStream) Read(p []byte) (int, error) {
 	if s.pos >= s.obj.size {
 		return 0, io.EOF
 	}
-	failures := 0
-	for {
-		if s.r == nil {
-			var got openedRange
-			ok := false
-			if s.pos == 0 {
-				got, ok = s.obj.takePrefetched(s.ctx)
-			}
-			if !ok {
-				got.r, got.err = s.obj.openRange(s.ctx, s.retry, s.pos, -1)
-			}
+	if s.r == nil && s.pos == 0 {
+		if got, ok := s.obj.takePrefetched(s.ctx); ok {
 			if got.err != nil {
+				// Opened ahead, with the same retries.
 				s.err = got.err
 				return 0, s.err
 			}
 			s.r = got.r
 		}
-		n, err := s.r.Read(p)
+	}
+	var n int
+	var end error
+	err := retrying(s.ctx, s.retry, s.obj.bucket, func() error {
+		if s.r == nil {
+			r, err := s.obj.openRangeOnce(s.ctx, s.pos, -1)
+			if err != nil {
+				return err
+			}
+			s.r = r
+		}
+		var err error
+		n, err = s.r.Read(p)
 		s.pos += int64(n)
 		switch {
 		case err == nil:
-			return n, nil
+			return nil
 		case err == io.EOF && s.pos == s.obj.size:
-			return n, io.EOF
+			end = io.EOF
+			return nil
 		case err == io.EOF:
 			// The read asked for the listed version, so a body that ends
 			// short was cut off: the rest is asked for again.
@@ -585,24 +614,16 @@ func (s *objectStream) Read(p []byte) (int, error) {
 		}
 		s.r.Close()
 		s.r = nil
-		if isContextError(s.ctx, err) || classify(err) != objectTransient {
-			s.err = objectError(s.obj.name(), err)
-			return n, s.err
+		if n > 0 && classify(err) == objectTransient && s.ctx.Err() == nil {
+			return nil // the next Read opens the rest
 		}
-		if n > 0 {
-			return n, nil // the next Read opens the rest
-		}
-		failures++
-		p := s.retry.withDefaults()
-		if failures > p.MaxRetries {
-			s.err = objectError(s.obj.name(), err)
-			return 0, s.err
-		}
-		if serr := objectSleep(s.ctx, min(p.MinBackoff<<min(failures-1, 16), p.MaxBackoff)); serr != nil {
-			s.err = objectError(s.obj.name(), err)
-			return 0, s.err
-		}
+		return err
+	})
+	if err != nil {
+		s.err = s.obj.readError(s.ctx, err)
+		return n, s.err
 	}
+	return n, end
 }
 
 // Seek moves the next read to offset off (whence io.SeekStart only).
