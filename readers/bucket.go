@@ -2,7 +2,6 @@ package readers
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +24,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/backfillhq/backfill/internal/retry"
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
 	"google.golang.org/api/googleapi"
@@ -91,16 +91,11 @@ type bucketRef struct {
 	err  error
 
 	// reached is set once a request to the store has succeeded; until
-	// then, a request refused on every attempt for refusedTime fails.
+	// then, a request refused on every attempt for retry.RefusedTime
+	// fails, as an HTTP send does: a store that never answered is most
+	// likely named wrong.
 	reached atomic.Bool
 }
-
-// refusedTime is how long every attempt of a request to a store that no
-// request has reached yet may be refused (connection refused) before the
-// request fails, as for HTTP sends (segment.DefaultRefusedTime): a store
-// that never answered is most likely named wrong. Once a request has
-// succeeded, refusals are retried like any network error.
-const refusedTime = 30 * time.Second
 
 // sdkOnce is the policy of the SDKs' own retries for sources: none, as
 // retrying tries their requests again.
@@ -188,21 +183,11 @@ func mightPass(err error) bool {
 }
 
 // cannotRetry reports the errors that trying again cannot fix, as for
-// HTTP sends: an unknown host, a certificate that is not trusted, and
-// credentials that cannot be found.
+// HTTP sends (see retry.Unreachable): an unknown host, a certificate that
+// is not trusted, and credentials that cannot be found.
 func cannotRetry(err error) bool {
-	var dns *net.DNSError
-	if errors.As(err, &dns) && dns.IsNotFound {
-		return true
-	}
-	var unknownAuthority x509.UnknownAuthorityError
-	var hostname x509.HostnameError
-	var invalid x509.CertificateInvalidError
-	if errors.As(err, &unknownAuthority) || errors.As(err, &hostname) || errors.As(err, &invalid) {
-		return true
-	}
 	var signing *v4.SigningError
-	return errors.As(err, &signing)
+	return retry.Unreachable(err) != "" || errors.As(err, &signing)
 }
 
 // objectErrorKind classifies an error of object storage.
@@ -261,42 +246,25 @@ func objectError(name string, err error) error {
 
 // ObjectRetry says how often and how patiently a read from object storage
 // is tried again after an error that might pass (a network error, a 5xx,
-// throttling), on top of the SDK's own retries. Permission and not-found
-// errors are never retried. A zero field means its default, the same as
-// the HTTP sends'.
-type ObjectRetry struct {
-	// MaxRetries is how many times a request is tried again. Negative: no
-	// retries. Default: 1,000.
-	MaxRetries int
-	// MaxRetryTime is how long a request may go on failing before the
-	// read gives up, and how long the listing of a source may take.
-	// Negative: no limit. Default: 10 minutes.
-	MaxRetryTime time.Duration
-	// MinBackoff is the wait before the first retry; it doubles with every
-	// further one. Default: 100ms.
-	MinBackoff time.Duration
-	// MaxBackoff caps the wait. Default: 30s.
-	MaxBackoff time.Duration
-}
+// throttling), on top of the SDK's own retries: with the same fields,
+// defaults and rule as the HTTP sends' policy (segment.RetryPolicy).
+// Permission and not-found errors are never retried. A zero field means
+// its default. Its fields:
+//
+//   - MaxRetries is how many times a request is tried again. Negative: no
+//     retries. Default: 1,000.
+//   - MaxRetryTime is how long a request may go on failing, from its first
+//     failed attempt, before the read gives up (the back-off before the
+//     last attempt is shortened to end at this limit), and how long the
+//     listing of a source may take. Negative: no limit. Default: 10
+//     minutes.
+//   - MinBackoff is the wait before the first retry; it doubles with every
+//     further one. Default: 100ms.
+//   - MaxBackoff caps the wait (raised to MinBackoff if below it).
+//     Default: 30s.
+type ObjectRetry retry.Policy
 
-func (p ObjectRetry) withDefaults() ObjectRetry {
-	switch {
-	case p.MaxRetries == 0:
-		p.MaxRetries = 1000
-	case p.MaxRetries < 0:
-		p.MaxRetries = 0
-	}
-	if p.MaxRetryTime == 0 {
-		p.MaxRetryTime = 10 * time.Minute
-	}
-	if p.MinBackoff <= 0 {
-		p.MinBackoff = 100 * time.Millisecond
-	}
-	if p.MaxBackoff <= 0 {
-		p.MaxBackoff = 30 * time.Second
-	}
-	return p
-}
+func (p ObjectRetry) withDefaults() ObjectRetry { return ObjectRetry(retry.Policy(p).WithDefaults()) }
 
 // objectSleep waits d or until ctx ends; a seam for tests.
 var objectSleep = func(ctx context.Context, d time.Duration) error {
@@ -314,16 +282,14 @@ var objectSleep = func(ctx context.Context, d time.Duration) error {
 var objectNow = time.Now
 
 // retrying runs op, a request to the store of ref, until it succeeds,
-// fails for good (see classify), or the policy gives up, or every attempt
-// was refused for refusedTime before any request reached the store; it
-// returns op's last error, wrapped in a *retriedError if op was tried
-// more than once and the last error might have passed.
+// fails for good (see classify), or the policy gives up (see
+// retry.Attempts), or every attempt was refused for retry.RefusedTime
+// before any request reached the store; it returns op's last error,
+// wrapped in a *retriedError if op was tried more than once and the last
+// error might have passed.
 func retrying(ctx context.Context, p ObjectRetry, ref *bucketRef, op func() error) error {
-	p = p.withDefaults()
-	start := objectNow()
-	backoff := p.MinBackoff
-	allRefused := true
-	for attempt := 0; ; attempt++ {
+	tries := retry.Start(retry.Policy(p.withDefaults()), nil)
+	for {
 		err := op()
 		if err == nil {
 			ref.reached.Store(true)
@@ -333,36 +299,25 @@ func retrying(ctx context.Context, p ObjectRetry, ref *bucketRef, op func() erro
 			return err
 		}
 		now := objectNow()
-		wait := backoff
-		allRefused = allRefused && errors.Is(err, syscall.ECONNREFUSED)
-		refused := allRefused && !ref.reached.Load()
-		if refused {
-			left := start.Add(refusedTime).Sub(now)
-			if left <= 0 {
-				return &retriedError{attempts: attempt + 1, failing: now.Sub(start), refused: true, err: err}
-			}
-			wait = min(wait, left)
-		}
-		gaveUp := attempt >= p.MaxRetries || p.MaxRetryTime > 0 && now.Sub(start)+wait > p.MaxRetryTime
-		if !gaveUp {
-			gaveUp = objectSleep(ctx, wait) != nil
-		}
-		if gaveUp {
-			if attempt == 0 {
+		wait, limit := tries.Failed(now, err, ref.reached.Load())
+		switch {
+		case limit == retry.Refused:
+			return &retriedError{attempts: tries.Count(), failing: tries.Failing(now), refused: true, err: err}
+		case limit != retry.Again || objectSleep(ctx, wait) != nil:
+			if tries.Count() == 1 {
 				return err
 			}
-			return &retriedError{attempts: attempt + 1, failing: objectNow().Sub(start), err: err}
+			return &retriedError{attempts: tries.Count(), failing: tries.Failing(objectNow()), err: err}
 		}
-		backoff = min(2*backoff, p.MaxBackoff)
 	}
 }
 
 // retriedError is the last error of a request to a store that was tried
-// again until the policy gave up, or until refusedTime of refusals.
+// again until the policy gave up, or until retry.RefusedTime of refusals.
 type retriedError struct {
 	attempts int
 	failing  time.Duration
-	refused  bool // every attempt was refused for refusedTime
+	refused  bool // every attempt was refused for retry.RefusedTime
 	err      error
 }
 

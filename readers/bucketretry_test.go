@@ -162,8 +162,9 @@ func TestAStoreNeverReachedGivesUpAfterTheRefusedTime(t *testing.T) {
 // with no bytes read is asked for again from where it stopped, as often
 // and as patiently as any request to the store: after a few cuts the
 // read goes on from there; a body cut off on every attempt fails the read
-// at Options.ObjectRetry's MaxRetryTime, not after its far higher
-// MaxRetries, with an error naming the object and the cause.
+// at Options.ObjectRetry's MaxRetryTime, its last attempt at that limit
+// as an HTTP send's would be, not after its far higher MaxRetries, with
+// an error naming the object and the cause.
 func TestAnObjectBodyThatKeepsFailingGivesUpAtThePolicy(t *testing.T) {
 	var lines []string
 	for i := range 200 {
@@ -176,7 +177,7 @@ func TestAnObjectBodyThatKeepsFailingGivesUpAtThePolicy(t *testing.T) {
 		want string
 	}{
 		{name: "resumed", cuts: 3},
-		{name: "given up", cuts: -1, want: "s3://logs/a.ndjson: 6 attempts failed in 3.1s, the last: "},
+		{name: "given up", cuts: -1, want: "s3://logs/a.ndjson: 7 attempts failed in 5s, the last: "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var (
@@ -242,8 +243,10 @@ func TestAnObjectBodyThatKeepsFailingGivesUpAtThePolicy(t *testing.T) {
 			if err == nil || !strings.HasPrefix(err.Error(), tc.want) || !strings.Contains(err.Error(), "unexpected EOF") {
 				t.Fatalf("read: %v; want %q… naming the cause", err, tc.want)
 			}
-			if failing := clock.now.Sub(start); failing > opts.ObjectRetry.MaxRetryTime {
-				t.Errorf("the read went on failing for %s, past MaxRetryTime", failing)
+			// Failing from 0 s, tried again after 0.1, 0.3, 0.7, 1.5 and 3.1
+			// s, and last at 5 s, the limit, rather than at 6.3 s.
+			if failing := clock.now.Sub(start); failing != opts.ObjectRetry.MaxRetryTime {
+				t.Errorf("the read went on failing for %s, want MaxRetryTime, %s", failing, opts.ObjectRetry.MaxRetryTime)
 			}
 			// The first attempt of the read that fails is of the first
 			// response, cut; every wait is followed by a request of the rest.
