@@ -197,6 +197,11 @@ func loadBucketCheckpoint(ctx context.Context, location string) (*Checkpoint, er
 		return nil, err
 	}
 	defer c.close()
+	return c.load(ctx)
+}
+
+// load reads and checks the checkpoint object.
+func (c *bucketCheckpoint) load(ctx context.Context) (*Checkpoint, error) {
 	b, err := c.read(ctx)
 	if err != nil {
 		return nil, err
