@@ -103,9 +103,10 @@ type bucketCheckpoint struct {
 	url    objectURL
 	bucket *blob.Bucket
 	lock   *objectLock
-	// copied is how many bytes of the rejects file the bucket holds (see
-	// bucketrejects.go).
+	// copied is how many bytes of the rejects file the bucket holds, in
+	// parts, by offset (see bucketrejects.go).
 	copied int64
+	parts  []rejectsPart
 }
 
 // checkpointRetry is how the store's SDK tries each request of a
@@ -255,7 +256,7 @@ func (c *bucketCheckpoint) save(cp *Checkpoint, crash func(point string)) error 
 			return err
 		}
 	}
-	if err := c.copyRejects(ctx, cp.RejectsFile, cp.RejectsOffset); err != nil {
+	if err := c.copyRejects(ctx, cp.RejectsFile, cp.RejectsOffset, crash); err != nil {
 		return err
 	}
 	return c.write(ctx, b, crash)

@@ -23,6 +23,18 @@ const (
 	// crashRejectsTornLine: the head of a reject's line reached the
 	// rejects file, its tail is still buffered.
 	crashRejectsTornLine = "rejects-torn-line"
+	// crashRejectsMerging: a checkpoint in a bucket is about to be
+	// written, and the copy of the rejects file there is about to be
+	// written as one object that replaces its last parts: nothing of it
+	// is written yet.
+	crashRejectsMerging = "rejects-merging"
+	// crashRejectsMerged: the object that replaces the last parts of the
+	// copy of the rejects file is written over the first of them, the
+	// others are not deleted yet, the checkpoint is not written.
+	crashRejectsMerged = "rejects-merged"
+	// crashRejectsPartDeleted: one more of the parts that the merged
+	// object replaces is deleted.
+	crashRejectsPartDeleted = "rejects-part-deleted"
 	// crashRunEnded: the final checkpoint is written, Run has not returned.
 	crashRunEnded = "run-ended"
 )
