@@ -47,31 +47,51 @@ func parseError(location string, err error) error {
 // SCHEME://BUCKET/KEY?QUERY: the query holds the options of the store's
 // driver (endpoint, use_path_style, region, …), which apply to the bucket.
 type objectURL struct {
-	// bucket is SCHEME://BUCKET?QUERY, for blob.OpenBucket.
+	// scheme is SCHEME, in lower case.
+	scheme string
+	// bucket is SCHEME://BUCKET?QUERY, for blob.OpenBucket; "" if the URL
+	// names no bucket.
 	bucket string
-	// key is the object's key in the bucket.
+	// key is the object's key in the bucket (a folder's, "PATH/", or ""
+	// for the bucket's top, where parseBucketURL allows it).
 	key string
 	// name is SCHEME://BUCKET/KEY, without the query, for messages.
 	name string
 }
 
-// parseObjectURL parses the bucket URL of a checkpoint.
-func parseObjectURL(location string) (objectURL, error) {
+// parseBucketURL parses a bucket URL of checkpoints, SCHEME://BUCKET/KEY,
+// where KEY may be a folder's or empty. A URL without a bucket gives an
+// objectURL whose bucket is "".
+func parseBucketURL(location string) (objectURL, error) {
 	u, err := url.Parse(location)
 	if err != nil {
 		return objectURL{}, parseError(location, err)
 	}
-	key := strings.TrimPrefix(u.Path, "/")
-	if u.Host == "" || key == "" || strings.HasSuffix(key, "/") {
-		return objectURL{}, fmt.Errorf("checkpoint %s: want %s://BUCKET/PATH/NAME.json, the object that holds the checkpoint", WithoutQuery(location), strings.ToLower(u.Scheme))
-	}
 	scheme := strings.ToLower(u.Scheme)
+	if u.Host == "" {
+		return objectURL{scheme: scheme}, nil
+	}
+	key := strings.TrimPrefix(u.Path, "/")
 	b := url.URL{Scheme: scheme, Host: u.Host, RawQuery: u.RawQuery}
 	return objectURL{
+		scheme: scheme,
 		bucket: b.String(),
 		key:    key,
 		name:   scheme + "://" + u.Host + "/" + key,
 	}, nil
+}
+
+// parseObjectURL parses the bucket URL of a checkpoint, which names an
+// object.
+func parseObjectURL(location string) (objectURL, error) {
+	o, err := parseBucketURL(location)
+	if err != nil {
+		return objectURL{}, err
+	}
+	if o.bucket == "" || o.key == "" || strings.HasSuffix(o.key, "/") {
+		return objectURL{}, fmt.Errorf("checkpoint %s: want %s://BUCKET/PATH/NAME.json, the object that holds the checkpoint", WithoutQuery(location), o.scheme)
+	}
+	return o, nil
 }
 
 // root is SCHEME://BUCKET/, which name is with key after it.
@@ -178,6 +198,11 @@ func loadBucketCheckpoint(ctx context.Context, location string) (*Checkpoint, er
 		return nil, err
 	}
 	defer c.close()
+	return c.load(ctx)
+}
+
+// load reads and checks the checkpoint object.
+func (c *bucketCheckpoint) load(ctx context.Context) (*Checkpoint, error) {
 	b, err := c.read(ctx)
 	if err != nil {
 		return nil, err
@@ -354,22 +379,20 @@ func shardObjects(ctx context.Context, location, stem string) ([]string, error) 
 // PATH but some are under PATH/, or the whole bucket. folder is false,
 // and nothing is listed, when location names an object, or nothing.
 func CheckpointsIn(ctx context.Context, location string) (paths []string, folder bool, err error) {
-	u, err := url.Parse(location)
+	o, err := parseBucketURL(location)
 	if err != nil {
-		return nil, false, parseError(location, err)
+		return nil, false, err
 	}
-	if u.Host == "" {
-		return nil, false, fmt.Errorf("checkpoint %s: want %s://BUCKET/PATH/, a folder of checkpoints, or %s://BUCKET/PATH/NAME.json, a checkpoint", WithoutQuery(location), strings.ToLower(u.Scheme), strings.ToLower(u.Scheme))
+	if o.bucket == "" {
+		return nil, false, fmt.Errorf("checkpoint %s: want %s://BUCKET/PATH/, a folder of checkpoints, or %s://BUCKET/PATH/NAME.json, a checkpoint", WithoutQuery(location), o.scheme, o.scheme)
 	}
-	scheme := strings.ToLower(u.Scheme)
-	bucketURL := url.URL{Scheme: scheme, Host: u.Host, RawQuery: u.RawQuery}
-	root := scheme + "://" + u.Host + "/"
-	b, err := readers.OpenBucket(ctx, bucketURL.String(), checkpointRetry)
+	root := o.root()
+	b, err := readers.OpenBucket(ctx, o.bucket, checkpointRetry)
 	if err != nil {
 		return nil, false, fmt.Errorf("checkpoint %s: open the bucket: %w", WithoutQuery(location), err)
 	}
 	defer b.Close()
-	prefix := strings.TrimPrefix(u.Path, "/")
+	prefix := o.key
 	named := prefix != "" && !strings.HasSuffix(prefix, "/")
 	if named {
 		ok, err := b.Exists(ctx, prefix)
@@ -388,9 +411,9 @@ func CheckpointsIn(ctx context.Context, location string) (paths []string, folder
 	if named && len(keys) == 0 {
 		return nil, false, nil
 	}
-	query := ""
-	if u.RawQuery != "" {
-		query = "?" + u.RawQuery
+	query := "" // of location, which ReadCheckpoint needs to reach the store
+	if i := strings.IndexByte(o.bucket, '?'); i >= 0 {
+		query = o.bucket[i:]
 	}
 	for _, k := range keys {
 		paths = append(paths, root+k+query)

@@ -623,11 +623,7 @@ func (r *run) loadCheckpoint(ctx context.Context) (*Checkpoint, error) {
 	if r.bucket == nil {
 		return LoadCheckpoint(r.cfg.CheckpointPath)
 	}
-	b, err := r.bucket.read(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return decodeCheckpoint(r.bucket.url.name, b)
+	return r.bucket.load(ctx)
 }
 
 // saveCheckpoint writes cp, to its bucket if it is kept in one.

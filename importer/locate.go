@@ -3,7 +3,6 @@ package importer
 import (
 	"os"
 	"path/filepath"
-	"strings"
 )
 
 // LocateCheckpoint returns the default checkpoint of an import
@@ -38,7 +37,7 @@ func locate(sources []string, path string) string {
 		starts = append(starts, wd)
 	}
 	for _, s := range sources {
-		if s == "-" || strings.Contains(s, "://") {
+		if s == "-" || IsBucketURL(s) {
 			continue
 		}
 		starts = append(starts, absPath(s))

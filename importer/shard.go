@@ -76,7 +76,7 @@ func SourceKey(args []string, p string) string {
 	slash := filepath.ToSlash(p)
 	for _, arg := range args {
 		root := filepath.ToSlash(filepath.Clean(globRoot(arg)))
-		if strings.Contains(arg, "://") {
+		if IsBucketURL(arg) {
 			root = urlRoot(arg)
 		}
 		switch {

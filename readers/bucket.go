@@ -2,7 +2,6 @@ package readers
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +24,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/backfillhq/backfill/internal/retry"
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
 	"google.golang.org/api/googleapi"
@@ -91,16 +91,11 @@ type bucketRef struct {
 	err  error
 
 	// reached is set once a request to the store has succeeded; until
-	// then, a request refused on every attempt for refusedTime fails.
+	// then, a request refused on every attempt for retry.RefusedTime
+	// fails, as an HTTP send does: a store that never answered is most
+	// likely named wrong.
 	reached atomic.Bool
 }
-
-// refusedTime is how long every attempt of a request to a store that no
-// request has reached yet may be refused (connection refused) before the
-// request fails, as for HTTP sends (segment.DefaultRefusedTime): a store
-// that never answered is most likely named wrong. Once a request has
-// succeeded, refusals are retried like any network error.
-const refusedTime = 30 * time.Second
 
 // sdkOnce is the policy of the SDKs' own retries for sources: none, as
 // retrying tries their requests again.
@@ -188,21 +183,11 @@ func mightPass(err error) bool {
 }
 
 // cannotRetry reports the errors that trying again cannot fix, as for
-// HTTP sends: an unknown host, a certificate that is not trusted, and
-// credentials that cannot be found.
+// HTTP sends (see retry.Unreachable): an unknown host, a certificate that
+// is not trusted, and credentials that cannot be found.
 func cannotRetry(err error) bool {
-	var dns *net.DNSError
-	if errors.As(err, &dns) && dns.IsNotFound {
-		return true
-	}
-	var unknownAuthority x509.UnknownAuthorityError
-	var hostname x509.HostnameError
-	var invalid x509.CertificateInvalidError
-	if errors.As(err, &unknownAuthority) || errors.As(err, &hostname) || errors.As(err, &invalid) {
-		return true
-	}
 	var signing *v4.SigningError
-	return errors.As(err, &signing)
+	return retry.Unreachable(err) != "" || errors.As(err, &signing)
 }
 
 // objectErrorKind classifies an error of object storage.
@@ -261,42 +246,25 @@ func objectError(name string, err error) error {
 
 // ObjectRetry says how often and how patiently a read from object storage
 // is tried again after an error that might pass (a network error, a 5xx,
-// throttling), on top of the SDK's own retries. Permission and not-found
-// errors are never retried. A zero field means its default, the same as
-// the HTTP sends'.
-type ObjectRetry struct {
-	// MaxRetries is how many times a request is tried again. Negative: no
-	// retries. Default: 1,000.
-	MaxRetries int
-	// MaxRetryTime is how long a request may go on failing before the
-	// read gives up, and how long the listing of a source may take.
-	// Negative: no limit. Default: 10 minutes.
-	MaxRetryTime time.Duration
-	// MinBackoff is the wait before the first retry; it doubles with every
-	// further one. Default: 100ms.
-	MinBackoff time.Duration
-	// MaxBackoff caps the wait. Default: 30s.
-	MaxBackoff time.Duration
-}
+// throttling), on top of the SDK's own retries: with the same fields,
+// defaults and rule as the HTTP sends' policy (segment.RetryPolicy).
+// Permission and not-found errors are never retried. A zero field means
+// its default. Its fields:
+//
+//   - MaxRetries is how many times a request is tried again. Negative: no
+//     retries. Default: 1,000.
+//   - MaxRetryTime is how long a request may go on failing, from its first
+//     failed attempt, before the read gives up (the back-off before the
+//     last attempt is shortened to end at this limit), and how long the
+//     listing of a source may take. Negative: no limit. Default: 10
+//     minutes.
+//   - MinBackoff is the wait before the first retry; it doubles with every
+//     further one. Default: 100ms.
+//   - MaxBackoff caps the wait (raised to MinBackoff if below it).
+//     Default: 30s.
+type ObjectRetry retry.Policy
 
-func (p ObjectRetry) withDefaults() ObjectRetry {
-	switch {
-	case p.MaxRetries == 0:
-		p.MaxRetries = 1000
-	case p.MaxRetries < 0:
-		p.MaxRetries = 0
-	}
-	if p.MaxRetryTime == 0 {
-		p.MaxRetryTime = 10 * time.Minute
-	}
-	if p.MinBackoff <= 0 {
-		p.MinBackoff = 100 * time.Millisecond
-	}
-	if p.MaxBackoff <= 0 {
-		p.MaxBackoff = 30 * time.Second
-	}
-	return p
-}
+func (p ObjectRetry) withDefaults() ObjectRetry { return ObjectRetry(retry.Policy(p).WithDefaults()) }
 
 // objectSleep waits d or until ctx ends; a seam for tests.
 var objectSleep = func(ctx context.Context, d time.Duration) error {
@@ -314,16 +282,14 @@ var objectSleep = func(ctx context.Context, d time.Duration) error {
 var objectNow = time.Now
 
 // retrying runs op, a request to the store of ref, until it succeeds,
-// fails for good (see classify), or the policy gives up, or every attempt
-// was refused for refusedTime before any request reached the store; it
-// returns op's last error, wrapped in a *retriedError if op was tried
-// more than once and the last error might have passed.
+// fails for good (see classify), or the policy gives up (see
+// retry.Attempts), or every attempt was refused for retry.RefusedTime
+// before any request reached the store; it returns op's last error,
+// wrapped in a *retriedError if op was tried more than once and the last
+// error might have passed.
 func retrying(ctx context.Context, p ObjectRetry, ref *bucketRef, op func() error) error {
-	p = p.withDefaults()
-	start := objectNow()
-	backoff := p.MinBackoff
-	allRefused := true
-	for attempt := 0; ; attempt++ {
+	tries := retry.Start(retry.Policy(p.withDefaults()), nil)
+	for {
 		err := op()
 		if err == nil {
 			ref.reached.Store(true)
@@ -333,36 +299,25 @@ func retrying(ctx context.Context, p ObjectRetry, ref *bucketRef, op func() erro
 			return err
 		}
 		now := objectNow()
-		wait := backoff
-		allRefused = allRefused && errors.Is(err, syscall.ECONNREFUSED)
-		refused := allRefused && !ref.reached.Load()
-		if refused {
-			left := start.Add(refusedTime).Sub(now)
-			if left <= 0 {
-				return &retriedError{attempts: attempt + 1, failing: now.Sub(start), refused: true, err: err}
-			}
-			wait = min(wait, left)
-		}
-		gaveUp := attempt >= p.MaxRetries || p.MaxRetryTime > 0 && now.Sub(start)+wait > p.MaxRetryTime
-		if !gaveUp {
-			gaveUp = objectSleep(ctx, wait) != nil
-		}
-		if gaveUp {
-			if attempt == 0 {
+		wait, limit := tries.Failed(now, err, ref.reached.Load())
+		switch {
+		case limit == retry.Refused:
+			return &retriedError{attempts: tries.Count(), failing: tries.Failing(now), refused: true, err: err}
+		case limit != retry.Again || objectSleep(ctx, wait) != nil:
+			if tries.Count() == 1 {
 				return err
 			}
-			return &retriedError{attempts: attempt + 1, failing: objectNow().Sub(start), err: err}
+			return &retriedError{attempts: tries.Count(), failing: tries.Failing(objectNow()), err: err}
 		}
-		backoff = min(2*backoff, p.MaxBackoff)
 	}
 }
 
 // retriedError is the last error of a request to a store that was tried
-// again until the policy gave up, or until refusedTime of refusals.
+// again until the policy gave up, or until retry.RefusedTime of refusals.
 type retriedError struct {
 	attempts int
 	failing  time.Duration
-	refused  bool // every attempt was refused for refusedTime
+	refused  bool // every attempt was refused for retry.RefusedTime
 	err      error
 }
 
@@ -424,35 +379,54 @@ type openedRange struct {
 
 // openRange opens a read of o from offset off, length n (-1: to the end),
 // retried as p says. A store that no longer has the listed version gives
-// a *ChangedError.
+// a *ChangedError; other errors name the object.
 func (o *object) openRange(ctx context.Context, p ObjectRetry, off, n int64) (*blob.Reader, error) {
+	var r *blob.Reader
+	err := retrying(ctx, p, o.bucket, func() error {
+		var err error
+		r, err = o.openRangeOnce(ctx, off, n)
+		return err
+	})
+	if err != nil {
+		return nil, o.readError(ctx, err)
+	}
+	return r, nil
+}
+
+// openRangeOnce is one attempt of openRange; its errors do not name the
+// object (see readError), except a *ChangedError.
+func (o *object) openRangeOnce(ctx context.Context, off, n int64) (*blob.Reader, error) {
 	b, err := o.bucket.open(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var r *blob.Reader
-	rctx := StoreContext(ctx, sdkOnce)
-	err = retrying(ctx, p, o.bucket, func() error {
-		var err error
-		r, err = b.NewRangeReader(rctx, o.key, off, n, &blob.ReaderOptions{BeforeRead: o.beforeRead})
-		return err
-	})
+	r, err := b.NewRangeReader(StoreContext(ctx, sdkOnce), o.key, off, n, &blob.ReaderOptions{BeforeRead: o.beforeRead})
 	if err != nil {
-		if isContextError(ctx, err) {
-			return nil, ctx.Err()
-		}
 		switch classify(err) {
 		case objectReplaced, objectMissing:
 			// Listed a moment ago: it was replaced or deleted since.
 			return nil, o.changedError(-1)
 		}
-		return nil, objectError(o.name(), err)
+		return nil, err
 	}
 	if r.Size() != o.size {
 		r.Close()
 		return nil, o.changedError(r.Size())
 	}
 	return r, nil
+}
+
+// readError is the error of a read of o that failed with err, as the
+// reader returns it: the context's error if ctx ended, a *ChangedError as
+// it is, and any other error naming the object.
+func (o *object) readError(ctx context.Context, err error) error {
+	switch {
+	case isContextError(ctx, err):
+		return ctx.Err()
+	case errors.Is(err, ErrChanged):
+		return err
+	}
+	return objectError(o.name(), err)
 }
 
 // prefetch opens the first read of o ahead of time, on a goroutine of its
@@ -547,6 +521,11 @@ func newObjectStream(ctx context.Context, obj *object, retry ObjectRetry) *objec
 	return &objectStream{obj: obj, ctx: ctx, cancel: cancel, retry: retry}
 }
 
+// Read reads on from where the last read stopped. A read that fails in a
+// way that might pass is tried again from there, as s.retry says, the
+// same as any request to the store (see retrying); one that got some
+// bytes before it failed returns them, and the next Read asks for the
+// rest.
 func (s *objectStream) Read(p []byte) (int, error) {
 	if s.err != nil {
 		return 0, s.err
@@ -554,30 +533,35 @@ func (s *objectStream) Read(p []byte) (int, error) {
 	if s.pos >= s.obj.size {
 		return 0, io.EOF
 	}
-	failures := 0
-	for {
-		if s.r == nil {
-			var got openedRange
-			ok := false
-			if s.pos == 0 {
-				got, ok = s.obj.takePrefetched(s.ctx)
-			}
-			if !ok {
-				got.r, got.err = s.obj.openRange(s.ctx, s.retry, s.pos, -1)
-			}
+	if s.r == nil && s.pos == 0 {
+		if got, ok := s.obj.takePrefetched(s.ctx); ok {
 			if got.err != nil {
+				// Opened ahead, with the same retries.
 				s.err = got.err
 				return 0, s.err
 			}
 			s.r = got.r
 		}
-		n, err := s.r.Read(p)
+	}
+	var n int
+	var end error
+	err := retrying(s.ctx, s.retry, s.obj.bucket, func() error {
+		if s.r == nil {
+			r, err := s.obj.openRangeOnce(s.ctx, s.pos, -1)
+			if err != nil {
+				return err
+			}
+			s.r = r
+		}
+		var err error
+		n, err = s.r.Read(p)
 		s.pos += int64(n)
 		switch {
 		case err == nil:
-			return n, nil
+			return nil
 		case err == io.EOF && s.pos == s.obj.size:
-			return n, io.EOF
+			end = io.EOF
+			return nil
 		case err == io.EOF:
 			// The read asked for the listed version, so a body that ends
 			// short was cut off: the rest is asked for again.
@@ -585,24 +569,16 @@ func (s *objectStream) Read(p []byte) (int, error) {
 		}
 		s.r.Close()
 		s.r = nil
-		if isContextError(s.ctx, err) || classify(err) != objectTransient {
-			s.err = objectError(s.obj.name(), err)
-			return n, s.err
+		if n > 0 && classify(err) == objectTransient && s.ctx.Err() == nil {
+			return nil // the next Read opens the rest
 		}
-		if n > 0 {
-			return n, nil // the next Read opens the rest
-		}
-		failures++
-		p := s.retry.withDefaults()
-		if failures > p.MaxRetries {
-			s.err = objectError(s.obj.name(), err)
-			return 0, s.err
-		}
-		if serr := objectSleep(s.ctx, min(p.MinBackoff<<min(failures-1, 16), p.MaxBackoff)); serr != nil {
-			s.err = objectError(s.obj.name(), err)
-			return 0, s.err
-		}
+		return err
+	})
+	if err != nil {
+		s.err = s.obj.readError(s.ctx, err)
+		return n, s.err
 	}
+	return n, end
 }
 
 // Seek moves the next read to offset off (whence io.SeekStart only).

@@ -11,12 +11,14 @@ import (
 	"cloud.google.com/go/storage"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awsretry "github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/googleapis/gax-go/v2"
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/s3blob"
+
+	"github.com/backfillhq/backfill/internal/retry"
 )
 
 // OpenBucket opens the bucket that bucketURL names (SCHEME://BUCKET?QUERY,
@@ -89,10 +91,10 @@ func withS3Retries(ctx context.Context, client *s3.Client, bucketURL string, p O
 	opts.KMSEncryptionID = q.Get("kmskeyid")
 	c := s3.New(client.Options(), func(o *s3.Options) {
 		o.RetryMaxAttempts = 0
-		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
+		o.Retryer = awsretry.NewStandard(func(so *awsretry.StandardOptions) {
 			so.MaxAttempts = p.MaxRetries + 1
 			so.MaxBackoff = p.MaxBackoff
-			so.Backoff = doublingBackoff{min: p.MinBackoff, max: p.MaxBackoff}
+			so.Backoff = doublingBackoff{p: retry.Policy(p)}
 			so.RateLimiter = ratelimit.None
 		})
 	})
@@ -101,18 +103,14 @@ func withS3Retries(ctx context.Context, client *s3.Client, bucketURL string, p O
 
 // doublingBackoff is the back-off of ObjectRetry for Amazon's SDK: min
 // before the first retry, twice as long before each further one, up to
-// max.
-type doublingBackoff struct{ min, max time.Duration }
+// max (see retry.Policy.Backoff).
+type doublingBackoff struct{ p retry.Policy }
 
 func (b doublingBackoff) BackoffDelay(attempt int, _ error) (time.Duration, error) {
 	if attempt < 1 {
 		return 0, errors.New("backoff: attempt < 1")
 	}
-	d := b.min
-	for i := 1; i < attempt && d < b.max; i++ {
-		d *= 2
-	}
-	return min(d, b.max), nil
+	return b.p.Backoff(attempt), nil
 }
 
-var _ retry.BackoffDelayer = doublingBackoff{}
+var _ awsretry.BackoffDelayer = doublingBackoff{}

@@ -2,7 +2,10 @@ package readers
 
 import (
 	"context"
+	"fmt"
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -108,17 +111,23 @@ func TestEachStoreTriesARequestAsThePolicySays(t *testing.T) {
 	}
 }
 
+// retryClock is the clock of the retries in a test: their waits advance
+// it, and are counted.
+type retryClock struct {
+	now   time.Time
+	waits int
+}
+
 // fakeRetryClock makes the retries' waits advance a clock of their own,
-// which they read, and counts the waits.
-func fakeRetryClock(t *testing.T) *int {
+// which they read.
+func fakeRetryClock(t *testing.T) *retryClock {
 	t.Helper()
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	var waits int
+	c := &retryClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	oldSleep, oldNow := objectSleep, objectNow
-	objectSleep = func(_ context.Context, d time.Duration) error { waits++; now = now.Add(d); return nil }
-	objectNow = func() time.Time { return now }
+	objectSleep = func(_ context.Context, d time.Duration) error { c.waits++; c.now = c.now.Add(d); return nil }
+	objectNow = func() time.Time { return c.now }
 	t.Cleanup(func() { objectSleep, objectNow = oldSleep, oldNow })
-	return &waits
+	return c
 }
 
 // TestAStoreNeverReachedGivesUpAfterTheRefusedTime: as for HTTP sends, a
@@ -128,7 +137,8 @@ func fakeRetryClock(t *testing.T) *int {
 // refusals are retried as the policy says.
 func TestAStoreNeverReachedGivesUpAfterTheRefusedTime(t *testing.T) {
 	arg := blobtest.At(t, "gs", blobtest.ClosedPort(t), "a.ndjson")
-	waits := fakeRetryClock(t)
+	clock := fakeRetryClock(t)
+	waits := &clock.waits
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	// Tries at 0, 0.1, 0.3, 0.7, 1.5, 3.1, 6.3, 12.7 and 25.5 s, then at
@@ -145,5 +155,104 @@ func TestAStoreNeverReachedGivesUpAfterTheRefusedTime(t *testing.T) {
 	_, err = readWithin(ctx, t, src, Options{ObjectRetry: ObjectRetry{MaxRetries: 20, MaxRetryTime: -1}})
 	if err == nil || !strings.HasPrefix(err.Error(), "gs://logs/a.ndjson: 21 attempts failed") || *waits != 20 {
 		t.Errorf("read of a store reached before: %v after %d waits; want 21 attempts", err, *waits)
+	}
+}
+
+// TestAnObjectBodyThatKeepsFailingGivesUpAtThePolicy: a body cut off
+// with no bytes read is asked for again from where it stopped, as often
+// and as patiently as any request to the store: after a few cuts the
+// read goes on from there; a body cut off on every attempt fails the read
+// at Options.ObjectRetry's MaxRetryTime, its last attempt at that limit
+// as an HTTP send's would be, not after its far higher MaxRetries, with
+// an error naming the object and the cause.
+func TestAnObjectBodyThatKeepsFailingGivesUpAtThePolicy(t *testing.T) {
+	var lines []string
+	for i := range 200 {
+		lines = append(lines, fmt.Sprintf(`{"n":%d}`, i))
+	}
+	body := strings.Join(lines, "\n") + "\n"
+	for _, tc := range []struct {
+		name string
+		cuts int // of the body after its first 500 bytes; -1: every one
+		want string
+	}{
+		{name: "resumed", cuts: 3},
+		{name: "given up", cuts: -1, want: "s3://logs/a.ndjson: 7 attempts failed in 5s, the last: "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var (
+				mu     sync.Mutex
+				ranges []string
+			)
+			s := blobtest.S3(t, "logs", blobtest.S3Options{Intercept: func(w http.ResponseWriter, r *http.Request) bool {
+				if r.Method != http.MethodGet || !strings.HasSuffix(r.URL.Path, "/a.ndjson") {
+					return false
+				}
+				mu.Lock()
+				ranges = append(ranges, r.Header.Get("Range"))
+				n := len(ranges)
+				mu.Unlock()
+				switch {
+				case n == 1:
+					// The object's length and its first 500 bytes.
+					w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+					w.WriteHeader(http.StatusOK)
+					w.Write([]byte(body[:500]))
+				case tc.cuts < 0 || n <= 1+tc.cuts:
+					// The rest's headers, and none of its bytes.
+					w.Header().Set("Content-Length", fmt.Sprint(len(body)-500))
+					w.Header().Set("Content-Range", fmt.Sprintf("bytes 500-%d/%d", len(body)-1, len(body)))
+					w.WriteHeader(http.StatusPartialContent)
+				default:
+					return false
+				}
+				w.Header().Set("Content-Type", "application/octet-stream")
+				w.(http.Flusher).Flush()
+				if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+					conn.Close()
+				}
+				return true
+			}})
+			s.Put(t, "a.ndjson", []byte(body))
+			srcs, err := ExpandContext(context.Background(), []string{s.URL("a.ndjson")}, Options{})
+			if err != nil || len(srcs) != 1 {
+				t.Fatalf("sources %v, %v", sourcePaths(srcs), err)
+			}
+			clock := fakeRetryClock(t)
+			start := clock.now
+			opts := Options{ObjectRetry: ObjectRetry{MaxRetryTime: 5 * time.Second}}
+			items, err := readSource(t, srcs[0], opts, nil)
+			mu.Lock()
+			defer mu.Unlock()
+			for i, r := range ranges[1:] {
+				if r != "bytes=500-" {
+					t.Fatalf("read %d asked for %q, want bytes=500-", i+2, r)
+				}
+			}
+			if tc.want == "" {
+				if err != nil || len(items) != len(lines) || items[len(items)-1].Raw != lines[len(lines)-1] {
+					t.Fatalf("read %d rows, %v; want %d", len(items), err, len(lines))
+				}
+				// A wait after the cut of the first response, and after
+				// each cut of the rest.
+				if len(ranges) != 2+tc.cuts || clock.waits != 1+tc.cuts {
+					t.Errorf("%d reads, %d waits; want %d reads, %d waits", len(ranges), clock.waits, 2+tc.cuts, 1+tc.cuts)
+				}
+				return
+			}
+			if err == nil || !strings.HasPrefix(err.Error(), tc.want) || !strings.Contains(err.Error(), "unexpected EOF") {
+				t.Fatalf("read: %v; want %q… naming the cause", err, tc.want)
+			}
+			// Failing from 0 s, tried again after 0.1, 0.3, 0.7, 1.5 and 3.1
+			// s, and last at 5 s, the limit, rather than at 6.3 s.
+			if failing := clock.now.Sub(start); failing != opts.ObjectRetry.MaxRetryTime {
+				t.Errorf("the read went on failing for %s, want MaxRetryTime, %s", failing, opts.ObjectRetry.MaxRetryTime)
+			}
+			// The first attempt of the read that fails is of the first
+			// response, cut; every wait is followed by a request of the rest.
+			if len(ranges) != 1+clock.waits {
+				t.Errorf("%d reads after %d waits; want a read after each wait", len(ranges), clock.waits)
+			}
+		})
 	}
 }

@@ -222,7 +222,7 @@ func (r *objectReaderAt) readChunks(chunks []extent) {
 		r.streams[c.start] = s
 		go func() {
 			defer close(s.opened)
-			s.r, s.err = r.obj.openRange(r.ctx, ObjectRetry{MaxRetries: -1}, s.pos, s.end-s.pos)
+			s.r, s.err = r.obj.openRangeOnce(r.ctx, s.pos, s.end-s.pos)
 		}()
 	}
 }
@@ -349,12 +349,8 @@ func (r *objectReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	err := retrying(r.ctx, r.retry, r.obj.bucket, func() error {
 		if s == nil {
 			end := r.requestEnd(off, n)
-			rr, err := r.obj.openRange(r.ctx, ObjectRetry{MaxRetries: -1}, off, end-off)
+			rr, err := r.obj.openRangeOnce(r.ctx, off, end-off)
 			if err != nil {
-				var named *objectNamedError
-				if errors.As(err, &named) {
-					return named.err // named once, below
-				}
 				return err
 			}
 			s = &chunkResponse{r: rr, pos: off, end: end}
@@ -368,10 +364,8 @@ func (r *objectReaderAt) ReadAt(p []byte, off int64) (int, error) {
 		}
 		return err
 	})
-	if err != nil && !errors.Is(err, ErrChanged) && !isContextError(r.ctx, err) {
-		err = objectError(r.obj.name(), err)
-	}
 	if err != nil {
+		err = r.obj.readError(r.ctx, err)
 		if !isContextError(r.ctx, err) {
 			r.fail(err)
 		}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/apache/arrow/go/v15/parquet/file"
 
@@ -40,11 +39,11 @@ func (r Range) String(format string) string {
 // may hold line breaks, so that a newline does not tell where a record
 // starts; compressed files, whose streams cannot be entered in the
 // middle; a .json file holding one array; UTF-16 text; members of zip
-// archives, objects in buckets (a Path with "://") and standard input.
+// archives, objects in buckets (see IsObjectURL) and standard input.
 // Split reads the first bytes of an NDJSON file, and a Parquet file's
 // footer; it does not cut a source with a Range already.
 func Split(src Source, opts Options, n int, minBytes int64) ([]Source, error) {
-	if n <= 1 || src.Range != nil || src.Archive != "" || src.Path == "-" || strings.Contains(src.Path, "://") {
+	if n <= 1 || src.Range != nil || src.Archive != "" || src.Path == "-" || IsObjectURL(src.Path) {
 		return []Source{src}, nil
 	}
 	format := opts.Format

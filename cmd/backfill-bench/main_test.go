@@ -265,6 +265,23 @@ func TestRunner(t *testing.T) {
 		}
 		big[0]++ // keep it alive until here
 	})
+	t.Run("an import that fails names the binary", func(t *testing.T) {
+		dir := t.TempDir()
+		for _, tc := range []struct{ name, script string }{
+			{"incomplete", `echo '{"rows_read":3,"delivered":2,"complete":false,"error":"boom"}' > "$(dirname "$0")/bench-report.json"`},
+			{"no report", "exit 0"},
+			{"a bad report", `echo '{' > "$(dirname "$0")/bench-report.json"`},
+		} {
+			bin := filepath.Join(dir, "backfill-"+strings.ReplaceAll(tc.name, " ", "-"))
+			if err := os.WriteFile(bin, []byte("#!"+sh+"\n"+tc.script+"\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			ir := importRun{bin: bin, dir: dir, source: "events.ndjson", rows: 3}
+			if _, err := ir.run(ctx, rn); err == nil || !strings.HasPrefix(err.Error(), bin+": ") {
+				t.Errorf("%s: %v; want an error that starts with the binary, %s", tc.name, err, bin)
+			}
+		}
+	})
 	t.Run("missing command", func(t *testing.T) {
 		if _, err := rn.run(ctx, runRequest{Args: []string{filepath.Join(t.TempDir(), "nothing")}}); err == nil {
 			t.Error("no error for a missing command")

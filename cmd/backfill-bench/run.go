@@ -92,15 +92,15 @@ func (r importRun) run(ctx context.Context, rn *runner) (importResult, error) {
 	res := importResult{wall: resp.Wall, cpu: resp.CPU, maxRSS: resp.MaxRSS}
 	b, err := os.ReadFile(reportPath)
 	if err != nil {
-		return res, err
+		return res, fmt.Errorf("%s: the report: %w", r.bin, err)
 	}
 	var rep report
 	if err := json.Unmarshal(b, &rep); err != nil {
-		return res, fmt.Errorf("%s: %w", reportPath, err)
+		return res, fmt.Errorf("%s: the report %s: %w", r.bin, reportPath, err)
 	}
 	if !rep.Complete || rep.RowsRead != int64(r.rows) || rep.Delivered != int64(r.rows) {
-		return res, fmt.Errorf("import of %s: %d rows read, %d delivered, %d rejected, %d filtered, complete %t (%s), want all %d delivered\n%s",
-			r.source, rep.RowsRead, rep.Delivered, rep.Rejected, rep.Filtered, rep.Complete, rep.Error, r.rows, resp.Output)
+		return res, fmt.Errorf("%s: import of %s: %d rows read, %d delivered, %d rejected, %d filtered, complete %t (%s), want all %d delivered\n%s",
+			r.bin, r.source, rep.RowsRead, rep.Delivered, rep.Rejected, rep.Filtered, rep.Complete, rep.Error, r.rows, resp.Output)
 	}
 	return res, nil
 }

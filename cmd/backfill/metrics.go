@@ -55,7 +55,7 @@ type metricsOptions struct {
 // once per request. Nothing is counted per row. Safe for concurrent use.
 type importMetrics struct {
 	opts  metricsOptions
-	stats importer.SinkStats // nil: a sink without transport
+	stats importer.SinkStats // nil: none yet, or a sink without transport
 	now   func() time.Time
 
 	mu    sync.Mutex
@@ -78,10 +78,10 @@ type importMetrics struct {
 
 var _ segment.RequestObserver = (*importMetrics)(nil)
 
-// newImportMetrics returns the metrics of an import whose sink counts into
-// stats (nil for none).
-func newImportMetrics(opts metricsOptions, stats importer.SinkStats) *importMetrics {
-	m := &importMetrics{opts: opts, stats: stats, now: time.Now}
+// newImportMetrics returns the metrics of an import; the import sets
+// stats once its sink is made.
+func newImportMetrics(opts metricsOptions) *importMetrics {
+	m := &importMetrics{opts: opts, now: time.Now}
 	desc := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc(name, help, labels, nil)
 	}

@@ -39,7 +39,8 @@ func (s fixedStats) Transport() importer.Transport { return importer.Transport(s
 // write, and the report's values once final.
 func TestImportMetricsValues(t *testing.T) {
 	stats := fixedStats{Requests: 4, Retries: 2, Throttled: 1, BytesSent: 900, CurrentRate: 25}
-	m := newImportMetrics(metricsOptions{Import: "imp", Shard: "2-of-3"}, stats)
+	m := newImportMetrics(metricsOptions{Import: "imp", Shard: "2-of-3"})
+	m.stats = stats
 	saved := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	m.now = func() time.Time { return saved.Add(7 * time.Second) }
 
@@ -106,7 +107,7 @@ func TestImportMetricsValues(t *testing.T) {
 // a label of the grouping key.
 func TestMetricsPushGroupsByShard(t *testing.T) {
 	pg, srv := newPushgateway(t, false)
-	m := newImportMetrics(metricsOptions{Push: srv.URL + "/", Import: "imp", Shard: "2-of-3"}, nil)
+	m := newImportMetrics(metricsOptions{Push: srv.URL + "/", Import: "imp", Shard: "2-of-3"})
 	m.finish(importer.Report{RowsRead: 5, Delivered: 5})
 	if err := m.push(context.Background()); err != nil {
 		t.Fatal(err)

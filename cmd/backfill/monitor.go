@@ -71,7 +71,7 @@ func (f *monitorFlags) metrics() *importMetrics {
 	if f.metricsAddr == "" && f.metricsPush == "" {
 		return nil
 	}
-	return newImportMetrics(metricsOptions{Addr: f.metricsAddr, Push: f.metricsPush}, nil)
+	return newImportMetrics(metricsOptions{Addr: f.metricsAddr, Push: f.metricsPush})
 }
 
 // logOutput is where an import writes what it logs, in the --log-format.

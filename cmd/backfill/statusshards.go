@@ -36,7 +36,12 @@ func printShards(w io.Writer, base string, shards []shardCheckpoint, now time.Ti
 	complete, stalled := 0, 0
 	var sum importer.CheckpointTotals
 	_, label := destinationOf(shards[0].cp)
-	rows := make([]string, 0, count)
+	// rows are the table's, by shard index.
+	type row struct {
+		index int
+		text  string
+	}
+	rows := make([]row, 0, count)
 	have := map[int]bool{}
 	for _, s := range shards {
 		if s.shard.Count != count {
@@ -57,15 +62,15 @@ func printShards(w io.Writer, base string, shards []shardCheckpoint, now time.Ti
 		sum.Delivered += t.Delivered
 		sum.Rejected += t.Rejected
 		sum.Filtered += t.Filtered
-		rows = append(rows, fmt.Sprintf("  %s\t%s\t%s\t%d\t%d\t%d\t%d\t%s (%s ago)\t%s", s.shard, state, shardDone(s.cp), t.Read, t.Delivered, t.Rejected, t.Filtered,
-			s.cp.Updated.Format(time.RFC3339), ago(now.Sub(s.cp.Updated)), s.path))
+		rows = append(rows, row{s.shard.Index, fmt.Sprintf("  %s\t%s\t%s\t%d\t%d\t%d\t%d\t%s (%s ago)\t%s", s.shard, state, shardDone(s.cp), t.Read, t.Delivered, t.Rejected, t.Filtered,
+			s.cp.Updated.Format(time.RFC3339), ago(now.Sub(s.cp.Updated)), s.path)})
 	}
 	for k := range count {
 		if !have[k] {
-			rows = append(rows, fmt.Sprintf("  %d/%d\tnot started\t\t\t\t\t\t\t(no checkpoint: not run yet, or no part of the sources falls to it)", k, count))
+			rows = append(rows, row{k, fmt.Sprintf("  %d/%d\tnot started\t\t\t\t\t\t\t(no checkpoint: not run yet, or no part of the sources falls to it)", k, count)})
 		}
 	}
-	slices.SortStableFunc(rows, func(a, b string) int { return shardIndexOf(a) - shardIndexOf(b) })
+	slices.SortStableFunc(rows, func(a, b row) int { return a.index - b.index })
 	state := fmt.Sprintf("%d of %d shards complete", complete, count)
 	if stalled > 0 {
 		state += fmt.Sprintf(", %d stalled or stopped (no checkpoint written for %s or more: run those shards again, they resume)", stalled, stalledAfter)
@@ -77,7 +82,7 @@ func printShards(w io.Writer, base string, shards []shardCheckpoint, now time.Ti
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "  shard\tstate\tdone\trows\t%s\trejected\tfiltered\tlast written\tcheckpoint\n", label)
 	for _, r := range rows {
-		fmt.Fprintln(tw, r)
+		fmt.Fprintln(tw, r.text)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "  total: %d rows settled: %d %s, %d rejected, %d filtered\n", sum.Read, sum.Delivered, label, sum.Rejected, sum.Filtered)
@@ -102,13 +107,6 @@ func shardDone(cp *importer.Checkpoint) string {
 		}
 	}
 	return fmt.Sprintf("%d/%d files", done, len(cp.Files))
-}
-
-// shardIndexOf reads the index back from a row of printShards.
-func shardIndexOf(row string) int {
-	var k int
-	fmt.Sscanf(strings.TrimSpace(row), "%d/", &k)
-	return k
 }
 
 // ago words a duration in whole seconds, minutes or hours.

@@ -10,59 +10,35 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/backfillhq/backfill/internal/retry"
 	"github.com/backfillhq/backfill/sink"
 )
 
 // RetryPolicy says how often and how patiently a Retrier tries a batch
-// again. A zero field means its default.
+// again; reads from object storage follow the same policy. A zero field
+// means its default. Its fields:
+//
+//   - MaxRetries is how many times a batch is tried again after its first
+//     attempt. Negative: no retries. Default: 1,000 (DefaultMaxRetries).
+//   - MaxRetryTime is how long one batch may go on failing, from its
+//     first failed attempt, before the Retrier gives up on it. Back-off
+//     waits are shortened so that the last attempt comes at this limit; a
+//     Retry-After pause that would end beyond it makes the Retrier give up
+//     at once. Negative: no time limit. Default: 10 minutes
+//     (DefaultMaxRetryTime).
+//   - MinBackoff is the back-off before the first retry; it doubles with
+//     every further retry. Default: 100ms (DefaultMinBackoff).
+//   - MaxBackoff caps the back-off (raised to MinBackoff if below it). It
+//     does not cap a server's Retry-After. Default: 30s
+//     (DefaultMaxBackoff).
 //
 // The Retrier gives up on a batch at whichever limit comes first: the count
 // of retries or the time the batch has been failing. The default count is
 // high enough that MaxRetryTime governs: with the default back-off, 1,000
 // retries take about eight hours.
-type RetryPolicy struct {
-	// MaxRetries is how many times a batch is tried again after its first
-	// attempt. Negative: no retries. Default: 1,000 (DefaultMaxRetries).
-	MaxRetries int
-	// MaxRetryTime is how long one batch may go on failing, from its first
-	// failed attempt, before the Retrier gives up on it. Back-off waits are
-	// shortened so that the last attempt comes at this limit; a
-	// Retry-After pause that would end beyond it makes the Retrier give up
-	// at once. Negative: no time limit. Default: 10 minutes
-	// (DefaultMaxRetryTime).
-	MaxRetryTime time.Duration
-	// MinBackoff is the back-off before the first retry; it doubles with
-	// every further retry. Default: 100ms.
-	MinBackoff time.Duration
-	// MaxBackoff caps the back-off. It does not cap a server's Retry-After.
-	// Default: 30s.
-	MaxBackoff time.Duration
-}
+type RetryPolicy retry.Policy
 
-func (p RetryPolicy) withDefaults() RetryPolicy {
-	switch {
-	case p.MaxRetries == 0:
-		p.MaxRetries = DefaultMaxRetries
-	case p.MaxRetries < 0:
-		p.MaxRetries = 0
-	}
-	switch {
-	case p.MaxRetryTime == 0:
-		p.MaxRetryTime = DefaultMaxRetryTime
-	case p.MaxRetryTime < 0:
-		p.MaxRetryTime = -1
-	}
-	if p.MinBackoff <= 0 {
-		p.MinBackoff = DefaultMinBackoff
-	}
-	if p.MaxBackoff <= 0 {
-		p.MaxBackoff = DefaultMaxBackoff
-	}
-	if p.MaxBackoff < p.MinBackoff {
-		p.MaxBackoff = p.MinBackoff
-	}
-	return p
-}
+func (p RetryPolicy) withDefaults() RetryPolicy { return RetryPolicy(retry.Policy(p).WithDefaults()) }
 
 // RetryError is the error of a Retrier that gave up on a batch: every
 // attempt failed in a way that might have passed, until MaxRetries or
@@ -125,17 +101,16 @@ func (e *RetryError) Unwrap() error { return e.Err }
 // busy loop, whatever the server answers. Safe for concurrent use.
 type Retrier struct {
 	next   sink.Sink
-	policy RetryPolicy
+	policy RetryPolicy // with its defaults
 	stats  *Stats
 
 	mu          sync.Mutex
 	pausedUntil time.Time
 
 	// succeeded is set by the first Send that succeeds; until then, a
-	// batch whose every attempt was refused for refusedTime fails with an
-	// *UnreachableError.
-	succeeded   atomic.Bool
-	refusedTime time.Duration
+	// batch whose every attempt was refused for DefaultRefusedTime fails
+	// with an *UnreachableError.
+	succeeded atomic.Bool
 
 	log *slog.Logger // of each retry, at Debug level; nil: none
 
@@ -155,24 +130,20 @@ func NewRetrier(next sink.Sink, p RetryPolicy, stats *Stats) *Retrier {
 		stats = new(Stats)
 	}
 	return &Retrier{
-		next:        next,
-		policy:      p.withDefaults(),
-		stats:       stats,
-		now:         time.Now,
-		sleep:       sleepContext,
-		jitter:      uniformJitter,
-		refusedTime: DefaultRefusedTime,
+		next:   next,
+		policy: p.withDefaults(),
+		stats:  stats,
+		now:    time.Now,
+		sleep:  sleepContext,
+		jitter: uniformJitter,
 	}
 }
 
 // Send sends b through the wrapped sink, retrying as the Retrier's doc
 // describes.
 func (r *Retrier) Send(ctx context.Context, b *sink.Batch) error {
-	var (
-		last         error
-		firstFailure time.Time
-		allRefused   = true // every attempt of b so far was refused
-	)
+	var last error
+	tries := retry.Start(retry.Policy(r.policy), r.jitter)
 	for attempt := 1; ; attempt++ {
 		if err := r.waitPause(ctx); err != nil {
 			return interrupted(err, attempt-1, last)
@@ -196,24 +167,17 @@ func (r *Retrier) Send(ctx context.Context, b *sink.Batch) error {
 		}
 		r.stats.setLastError(shortCause(err))
 		now := r.now()
-		if attempt == 1 {
-			firstFailure = now
-		}
-		allRefused = allRefused && isRefused(err)
-		var refusedDeadline time.Time
-		if allRefused && !r.succeeded.Load() {
-			refusedDeadline = firstFailure.Add(r.refusedTime)
-			if !now.Before(refusedDeadline) {
-				return &UnreachableError{
-					Endpoint: endpointOf(err),
-					Cause:    fmt.Sprintf("connection refused on every attempt for %s", now.Sub(firstFailure).Round(time.Second)),
-					Err:      err,
-				}
+		wait, limit := tries.Failed(now, err, r.succeeded.Load())
+		if limit == retry.Refused {
+			return &UnreachableError{
+				Endpoint: endpointOf(err),
+				Cause:    fmt.Sprintf("connection refused on every attempt for %s", tries.Failing(now).Round(time.Second)),
+				Err:      err,
 			}
 		}
 		last = err
-		giveUp := func(timeLimit bool) error {
-			return &RetryError{Attempts: attempt, Failing: now.Sub(firstFailure), TimeLimit: timeLimit, Err: err}
+		giveUp := func(timeLimit bool) *RetryError {
+			return &RetryError{Attempts: attempt, Failing: tries.Failing(now), TimeLimit: timeLimit, Err: err}
 		}
 		var se *StatusError
 		var pauseEnd time.Time
@@ -221,26 +185,18 @@ func (r *Retrier) Send(ctx context.Context, b *sink.Batch) error {
 			pauseEnd = now.Add(se.RetryAfter)
 			r.pause(pauseEnd)
 		}
-		if attempt > r.policy.MaxRetries {
+		switch limit {
+		case retry.Count:
 			return giveUp(false)
+		case retry.Time:
+			return giveUp(true)
 		}
-		wait := r.backoff(attempt)
-		if r.policy.MaxRetryTime > 0 {
-			deadline := firstFailure.Add(r.policy.MaxRetryTime)
-			switch {
-			case !now.Before(deadline):
-				return giveUp(true)
-			case !pauseEnd.IsZero() && pauseEnd.After(deadline):
-				re := giveUp(true).(*RetryError)
+		if !pauseEnd.IsZero() {
+			if deadline, ok := tries.Deadline(); ok && pauseEnd.After(deadline) {
+				re := giveUp(true)
 				re.RetryAfter = se.RetryAfter
 				return re
 			}
-			wait = min(wait, deadline.Sub(now))
-		}
-		if !refusedDeadline.IsZero() {
-			wait = min(wait, refusedDeadline.Sub(now))
-		}
-		if !pauseEnd.IsZero() {
 			wait = se.RetryAfter
 		}
 		if r.log != nil {
@@ -306,17 +262,7 @@ func (r *Retrier) waitPause(ctx context.Context) error {
 
 // backoff returns the wait before retry k (k ≥ 1).
 func (r *Retrier) backoff(k int) time.Duration {
-	d := r.policy.MinBackoff
-	for i := 1; i < k && d < r.policy.MaxBackoff; i++ {
-		if d > r.policy.MaxBackoff/2 {
-			d = r.policy.MaxBackoff
-			break
-		}
-		d *= 2
-	}
-	d = min(d, r.policy.MaxBackoff)
-	half := d / 2
-	return half + r.jitter(d-half)
+	return retry.Jittered(retry.Policy(r.policy).Backoff(k), r.jitter)
 }
 
 // interrupted is the error of a Send whose context ended while it waited.

@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/backfillhq/backfill/internal/retry"
 	"github.com/backfillhq/backfill/sink"
 	"github.com/klauspost/compress/gzip"
 )
@@ -44,14 +45,14 @@ const (
 	// DefaultMaxRetries is the default number of retries of one batch:
 	// high enough that DefaultMaxRetryTime, not the count, decides when a
 	// failing batch stops the run.
-	DefaultMaxRetries = 1000
+	DefaultMaxRetries = retry.DefaultMaxRetries
 	// DefaultMaxRetryTime is the default time one batch may go on failing
 	// before the sink gives up on it.
-	DefaultMaxRetryTime = 10 * time.Minute
+	DefaultMaxRetryTime = retry.DefaultMaxRetryTime
 	// DefaultMinBackoff is the default first back-off between attempts.
-	DefaultMinBackoff = 100 * time.Millisecond
+	DefaultMinBackoff = retry.DefaultMinBackoff
 	// DefaultMaxBackoff is the default cap of the exponential back-off.
-	DefaultMaxBackoff = 30 * time.Second
+	DefaultMaxBackoff = retry.DefaultMaxBackoff
 	// DefaultRequestTimeout is the default time one attempt may take.
 	DefaultRequestTimeout = 30 * time.Second
 )

@@ -1,8 +1,6 @@
 package segment
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -12,14 +10,15 @@ import (
 	"os"
 	"strings"
 	"syscall"
-	"time"
+
+	"github.com/backfillhq/backfill/internal/retry"
 )
 
 // DefaultRefusedTime is how long every attempt may be refused (connection
 // refused) before the first request of a sink succeeds, before the sink gives
 // up: an endpoint that never answered is most likely the wrong one. Once a
 // request has succeeded, refusals are retried like any network error.
-const DefaultRefusedTime = 30 * time.Second
+const DefaultRefusedTime = retry.RefusedTime
 
 // UnreachableError is an endpoint that retrying cannot reach: its host name
 // does not resolve, its TLS certificate is not trusted, or every connection
@@ -46,39 +45,10 @@ func (e *UnreachableError) Unwrap() error { return e.Err }
 // host name that does not resolve, or a TLS certificate that is not trusted.
 // Otherwise it returns nil.
 func unreachable(endpoint string, err error) *UnreachableError {
-	var dns *net.DNSError
-	if errors.As(err, &dns) && dns.IsNotFound {
-		return &UnreachableError{Endpoint: endpoint, Cause: fmt.Sprintf("no such host %q", dns.Name), Err: err}
-	}
-	var (
-		verify   *tls.CertificateVerificationError
-		unknown  x509.UnknownAuthorityError
-		hostname x509.HostnameError
-		invalid  x509.CertificateInvalidError
-	)
-	switch {
-	case errors.As(err, &unknown):
-		return &UnreachableError{Endpoint: endpoint, Cause: "its TLS certificate is signed by an unknown authority", Err: err}
-	case errors.As(err, &hostname):
-		return &UnreachableError{Endpoint: endpoint, Cause: "its TLS certificate is not valid for " + hostHint(hostname.Host), Err: err}
-	case errors.As(err, &invalid):
-		return &UnreachableError{Endpoint: endpoint, Cause: "its TLS certificate is not valid: " + invalid.Error(), Err: err}
-	case errors.As(err, &verify):
-		return &UnreachableError{Endpoint: endpoint, Cause: "its TLS certificate is not trusted: " + verify.Err.Error(), Err: err}
+	if cause := retry.Unreachable(err); cause != "" {
+		return &UnreachableError{Endpoint: endpoint, Cause: cause, Err: err}
 	}
 	return nil
-}
-
-func hostHint(h string) string {
-	if h == "" {
-		return "this host"
-	}
-	return fmt.Sprintf("%q", h)
-}
-
-// isRefused tells whether err is a connection refused.
-func isRefused(err error) bool {
-	return errors.Is(err, syscall.ECONNREFUSED)
 }
 
 // shortCause is the cause of a failed attempt in a few words, for a progress
@@ -95,7 +65,7 @@ func shortCause(err error) string {
 	}
 	var dns *net.DNSError
 	switch {
-	case isRefused(err):
+	case retry.IsRefused(err):
 		return "connection refused"
 	case errors.Is(err, syscall.ECONNRESET):
 		return "connection reset"
