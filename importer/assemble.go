@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/backfillhq/backfill/mappings"
+	"github.com/backfillhq/backfill/readers"
 	"github.com/backfillhq/backfill/sink"
 )
 
@@ -116,6 +117,23 @@ func (a *assembler) take(ctx context.Context, m *mapped) error {
 		if err := a.block(ctx, m); err != nil {
 			return err
 		}
+		// The memory of the block's rows is released here, once: the
+		// map stage read the rows, and this stage read what outcomes
+		// keep of them (raw and err, the row's bytes and errors that may
+		// refer to them) to make rejects and samples, which copy what
+		// they keep. From here on the reader writes later rows over it.
+		// So nothing that outlives this call may refer to a row's
+		// memory (Row.Raw, RawJSON, the slices behind its values, a
+		// RowError's Raw) without copying it: not a reject held in a
+		// job (newReject copies), a sample handed to Config.Sample
+		// (sample copies), an error kept as a reason's example (kept as
+		// its text), a message (the writer copies it into the block's
+		// buffer, the batcher into a batch) nor a mapper's state across
+		// rows (which keeps strings and names, never row bytes). A
+		// block that never gets here, because the run ended first,
+		// leaves its memory to the garbage collector.
+		m.mem.Release()
+		m.mem = nil
 		a.r.freeMapped(m)
 	}
 }
@@ -294,7 +312,9 @@ func (a *assembler) sample(m *mapped, o *outcome) {
 		return
 	}
 	a.sampled++
-	s := Sample{Pos: o.pos, Raw: o.raw}
+	// The row's memory is released once its block is assembled: a sample
+	// keeps copies.
+	s := Sample{Pos: o.pos, Raw: bytes.Clone(o.raw), Err: ownError(o.err)}
 	if o.kind == outMessage {
 		s.Message = bytes.Clone(m.buf[o.start:o.end]) // m.buf is reused
 		if o.n > 0 {
@@ -306,10 +326,22 @@ func (a *assembler) sample(m *mapped, o *outcome) {
 			}
 			s.Message = s.Messages[0]
 		}
-	} else {
-		s.Err = o.err
 	}
 	r.cfg.Sample(s)
+}
+
+// ownError returns err, or, for a *readers.RowError, a copy that holds
+// its raw bytes in memory of its own: a RowError refers to the memory of
+// its row, which is released once its block is assembled. The errors of
+// mappings and sink hold copies of what they show of a row.
+func ownError(err error) error {
+	re, ok := err.(*readers.RowError)
+	if !ok {
+		return err
+	}
+	c := *re
+	c.Raw = bytes.Clone(re.Raw)
+	return &c
 }
 
 // emit hands on the current job with batch b (nil when its range has no

@@ -49,6 +49,9 @@ type mapped struct {
 	ids []uint64
 	// msgs are the messages of the rows of a mapping of several per row.
 	msgs []mappings.RowMessage
+	// mem is the memory of the block's rows, which outs[i].raw and
+	// outs[i].err may still refer to; see assembler.take.
+	mem *readers.RowMemory
 }
 
 // newMapped returns a mapped block with n outcomes, to be set, and an empty
@@ -119,6 +122,7 @@ func (r *run) mapWorker(ctx context.Context, in <-chan block, out chan<- *mapped
 			}
 		}
 		m := r.newMapped(blk.seq, blk.file, len(blk.items))
+		m.mem = blk.mem
 		// Every row goes the same way, previews and imports alike: the
 		// mapper writes its message into the block's buffer.
 		w.Reset(m.buf)

@@ -190,6 +190,7 @@ func (r *run) newGate(src *readers.Source, schema []string) (*gate, error) {
 // gate has seen PrecheckRows rows or the source ended (end), then checked
 // and released in order, or refused with a *PrecheckError.
 func (r *run) pass(ctx context.Context, g *gate, blk *block, out chan<- block, end bool) error {
+	blk.cut()
 	if g == nil || g.open {
 		return r.handOn(ctx, blk, out)
 	}

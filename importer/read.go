@@ -36,6 +36,19 @@ type block struct {
 	src    *readers.Source
 	schema []string
 	items  []item
+	// rows is the reader, if its rows' memory can be reused; mem is the
+	// memory of the block's rows, cut from it as the block is handed on
+	// and released by the assemble stage (see assembler.take).
+	rows readers.Recycler
+	mem  *readers.RowMemory
+}
+
+// cut ends the block's run of rows in its reader's memory: the rows read
+// after it use other memory, and the block holds its own in mem.
+func (b *block) cut() {
+	if b.rows != nil {
+		b.mem = b.rows.CutRows()
+	}
 }
 
 // readAll reads the sources from the mark on and hands their rows on in
@@ -86,6 +99,11 @@ func (r *run) readSource(ctx context.Context, file int, at *readers.Position, ou
 		return err
 	}
 	blk := block{file: file, src: src, schema: schema, items: r.newItems()}
+	if rows, ok := rd.(readers.Recycler); ok {
+		// From here on the memory of each block's rows is its own.
+		rows.CutRows()
+		blk.rows = rows
+	}
 	g, err := r.newGate(src, schema)
 	if err != nil {
 		return err

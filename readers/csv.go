@@ -634,6 +634,9 @@ func (c *csvReader) resyncAfterFirstLine(rec *csvRecord, firstNL int, err error)
 	return nil
 }
 
+// CutRows ends a run of rows; see Recycler.
+func (c *csvReader) CutRows() *RowMemory { return c.arena.cut() }
+
 // Close releases the file. It is safe to call more than once.
 func (c *csvReader) Close() error {
 	if c.err == nil || c.err == io.EOF {

@@ -600,6 +600,9 @@ func (r *ndjsonReader) endExtent(i int, lines int64, prefix []byte, discarding b
 	return i, lines, nil, nil
 }
 
+// CutRows ends a run of rows; see Recycler.
+func (r *ndjsonReader) CutRows() *RowMemory { return r.arena.cut() }
+
 // Close releases the file. It is safe to call more than once.
 func (r *ndjsonReader) Close() error {
 	if r.err == nil || r.err == io.EOF {

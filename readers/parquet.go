@@ -807,6 +807,9 @@ func (r *parquetReader) report(off int64) {
 	}
 }
 
+// CutRows ends a run of rows; see Recycler.
+func (r *parquetReader) CutRows() *RowMemory { return r.arena.cut() }
+
 // Close releases the file. It is safe to call more than once.
 func (r *parquetReader) Close() error {
 	if r.err == nil || r.err == io.EOF {

@@ -48,7 +48,9 @@ func (p Position) String() string {
 // schema, its bytes with rows read before it): read it through the
 // accessors, which neither copy nor allocate (but Value and AllValues box
 // a string or JSON text), and never modify what they return. A Row is
-// safe for concurrent reads.
+// safe for concurrent reads. Its storage stays as it is for as long as
+// the row is held, unless its reader's caller releases it for later rows
+// (Recycler).
 //
 // A value is one of: nil (null or absent), a string (Text), valid JSON text
 // (RawJSON: NDJSON values are handed on verbatim), or another Go value

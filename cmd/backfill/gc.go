@@ -11,8 +11,10 @@ import (
 // collections unless GOGC or GOMEMLIMIT in the environment say otherwise.
 //
 // An import's live heap is a few tens of megabytes (batches in flight,
-// blocks of rows, pooled buffers; a Parquet row group) and the rows'
-// bytes it copies are garbage soon after. Collecting only at a limit,
+// blocks of rows, pooled buffers; a Parquet row group) and most of what
+// it allocates beyond that (batches, the strings of CSV fields and of
+// Parquet values) is garbage soon after; the memory of the rows' bytes
+// and values is reused. Collecting only at a limit,
 // rather than each time the heap doubles, keeps the collections few. But
 // every megabyte the heap grows to is memory the kernel hands the process
 // page by page, a cost each process pays again, each shard of an import
