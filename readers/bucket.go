@@ -246,8 +246,9 @@ func objectError(name string, err error) error {
 
 // ObjectRetry says how often and how patiently a read from object storage
 // is tried again after an error that might pass (a network error, a 5xx,
-// throttling), on top of the SDK's own retries: with the same fields,
-// defaults and rule as the HTTP sends' policy (segment.RetryPolicy).
+// throttling), with the same fields, defaults and rule as the HTTP sends'
+// policy (segment.RetryPolicy). These are the only retries of a source's
+// requests: the SDKs make none of their own (see OpenBucket).
 // Permission and not-found errors are never retried. A zero field means
 // its default. Its fields:
 //
@@ -714,8 +715,8 @@ func expandObjects(ctx context.Context, set bucketSet, arg string, opts Options)
 	var skipped []ArchiveDay
 	listOpts := opts
 	listOpts.ArchiveSkipped = func(d ArchiveDay) { skipped = append(skipped, d) }
-	// A store that cannot be reached fails the listing after the retries'
-	// time, rather than when the SDK would give up (Google's never does).
+	// The listing takes MaxRetryTime at most, however many requests it
+	// makes, and a request that stalls ends with it.
 	lctx, cancel := context.WithCancel(ctx)
 	if d := opts.ObjectRetry.withDefaults().MaxRetryTime; d > 0 {
 		lctx, cancel = context.WithTimeout(ctx, d)

@@ -3,7 +3,6 @@ package readers
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/url"
 	"strings"
 	"time"
@@ -78,14 +77,10 @@ func withS3Retries(ctx context.Context, client *s3.Client, bucketURL string, p O
 	}
 	opts := s3blob.Options{RequestChecksumCalculation: client.Options().RequestChecksumCalculation}
 	q := u.Query()
-	if v := q.Get("ssetype"); v != "" {
-		for _, t := range s3types.ServerSideEncryptionAes256.Values() {
-			if strings.EqualFold(string(t), v) {
-				opts.EncryptionType = t
-			}
-		}
-		if opts.EncryptionType == "" {
-			return nil, fmt.Errorf("open bucket %s: %q is not a valid value for ssetype", redactURL(bucketURL), v)
+	// blob.OpenBucket has checked the value of ssetype.
+	for _, t := range s3types.ServerSideEncryptionAes256.Values() {
+		if strings.EqualFold(string(t), q.Get("ssetype")) {
+			opts.EncryptionType = t
 		}
 	}
 	opts.KMSEncryptionID = q.Get("kmskeyid")

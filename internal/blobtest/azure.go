@@ -2,7 +2,6 @@ package blobtest
 
 import (
 	"context"
-	"net/url"
 	"os"
 	"os/exec"
 	"strconv"
@@ -51,17 +50,7 @@ func Azure(t testing.TB, name string) *Server {
 		t.Fatalf("blobtest: Azurite did not start on %s: %v", addr, err)
 	}
 	s := &Server{Scheme: "azblob", Bucket: name, Addr: addr}
-	q := url.Values{}
-	q.Set("protocol", "http")
-	q.Set("domain", addr)
-	q.Set("localemu", "true")
-	s.query = q.Encode()
-	s.setEnv(t,
-		"AZURE_STORAGE_ACCOUNT="+azuriteAccount,
-		"AZURE_STORAGE_KEY="+azuriteKey,
-		"AZURE_STORAGE_CONNECTION_STRING=",
-		"AZURE_STORAGE_SAS_TOKEN=",
-	)
+	s.reach(t)
 	s.open(t)
 	var c *container.Client
 	if !s.bucket.As(&c) {

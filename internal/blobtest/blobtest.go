@@ -14,6 +14,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -104,6 +105,52 @@ func (s *Server) setEnv(t testing.TB, kv ...string) {
 		t.Setenv(k, v)
 		s.env = append(s.env, e)
 	}
+}
+
+// reach sets the query of the URLs of s and the test's environment so
+// that the SDK of s.Scheme goes to s.Addr, and nowhere else, with dummy
+// credentials: for S3, the endpoint, path-style addressing and a region,
+// and the environment cleared of any profile or endpoint of the user's;
+// for Google Cloud Storage, STORAGE_EMULATOR_HOST; for Azure, Azurite's
+// development account.
+func (s *Server) reach(t testing.TB) {
+	t.Helper()
+	q := url.Values{}
+	switch s.Scheme {
+	case "s3":
+		q.Set("endpoint", "http://"+s.Addr)
+		q.Set("use_path_style", "true")
+		q.Set("region", "us-east-1")
+		s.setEnv(t,
+			"AWS_ACCESS_KEY_ID=blobtest",
+			"AWS_SECRET_ACCESS_KEY=blobtest",
+			"AWS_SESSION_TOKEN=",
+			"AWS_REGION=us-east-1",
+			"AWS_EC2_METADATA_DISABLED=true",
+			"AWS_CONFIG_FILE=/dev/null",
+			"AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+			"AWS_PROFILE=",
+			"AWS_ENDPOINT_URL=",
+		)
+	case "gs":
+		s.setEnv(t,
+			"STORAGE_EMULATOR_HOST="+s.Addr,
+			"GOOGLE_APPLICATION_CREDENTIALS=",
+		)
+	case "azblob":
+		q.Set("protocol", "http")
+		q.Set("domain", s.Addr)
+		q.Set("localemu", "true")
+		s.setEnv(t,
+			"AZURE_STORAGE_ACCOUNT="+azuriteAccount,
+			"AZURE_STORAGE_KEY="+azuriteKey,
+			"AZURE_STORAGE_CONNECTION_STRING=",
+			"AZURE_STORAGE_SAS_TOKEN=",
+		)
+	default:
+		t.Fatalf("blobtest: no store %q", s.Scheme)
+	}
+	s.query = q.Encode()
 }
 
 // open opens the bucket of s for Blob and Put, and closes it when the test

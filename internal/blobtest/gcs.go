@@ -28,10 +28,7 @@ func GCS(t testing.TB, bucket string) *Server {
 	requests := new(atomic.Int64)
 	addr := serve(t, fs.HTTPHandler(), 0, requests)
 	s := &Server{Scheme: "gs", Bucket: bucket, Addr: addr, requests: requests}
-	s.setEnv(t,
-		"STORAGE_EMULATOR_HOST="+addr,
-		"GOOGLE_APPLICATION_CREDENTIALS=",
-	)
+	s.reach(t)
 	s.open(t)
 	return s
 }

@@ -2,7 +2,6 @@ package blobtest
 
 import (
 	"net/http"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -45,22 +44,7 @@ func S3(t testing.TB, bucket string, opts S3Options) *Server {
 	}
 	addr := serve(t, h, opts.Latency, requests)
 	s := &Server{Scheme: "s3", Bucket: bucket, Addr: addr, requests: requests}
-	q := url.Values{}
-	q.Set("endpoint", "http://"+addr)
-	q.Set("use_path_style", "true")
-	q.Set("region", "us-east-1")
-	s.query = q.Encode()
-	s.setEnv(t,
-		"AWS_ACCESS_KEY_ID=blobtest",
-		"AWS_SECRET_ACCESS_KEY=blobtest",
-		"AWS_SESSION_TOKEN=",
-		"AWS_REGION=us-east-1",
-		"AWS_EC2_METADATA_DISABLED=true",
-		"AWS_CONFIG_FILE=/dev/null",
-		"AWS_SHARED_CREDENTIALS_FILE=/dev/null",
-		"AWS_PROFILE=",
-		"AWS_ENDPOINT_URL=",
-	)
+	s.reach(t)
 	s.open(t)
 	return s
 }

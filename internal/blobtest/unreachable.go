@@ -2,7 +2,6 @@ package blobtest
 
 import (
 	"net/http"
-	"net/url"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -16,28 +15,9 @@ import (
 // Unavailable).
 func At(t testing.TB, scheme, addr, key string) string {
 	t.Helper()
-	switch scheme {
-	case "s3":
-		t.Setenv("AWS_ACCESS_KEY_ID", "test")
-		t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-		t.Setenv("AWS_CONFIG_FILE", "/dev/null")
-		t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-		t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-		return "s3://logs/" + key + "?endpoint=http://" + addr + "&use_path_style=true&region=us-east-1"
-	case "gs":
-		t.Setenv("STORAGE_EMULATOR_HOST", addr)
-		t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", "")
-		return "gs://logs/" + key
-	case "azblob":
-		t.Setenv("AZURE_STORAGE_ACCOUNT", azuriteAccount)
-		t.Setenv("AZURE_STORAGE_KEY", azuriteKey)
-		t.Setenv("AZURE_STORAGE_CONNECTION_STRING", "")
-		t.Setenv("AZURE_STORAGE_SAS_TOKEN", "")
-		q := url.Values{"protocol": {"http"}, "domain": {addr}, "localemu": {"true"}}
-		return "azblob://logs/" + key + "?" + q.Encode()
-	}
-	t.Fatalf("blobtest: no store %q", scheme)
-	return ""
+	s := &Server{Scheme: scheme, Bucket: "logs", Addr: addr}
+	s.reach(t)
+	return s.URL(key)
 }
 
 // ClosedPort returns a host:port on 127.0.0.1 that nothing listens on:
