@@ -57,6 +57,8 @@ type objectURL struct {
 	key string
 	// name is SCHEME://BUCKET/KEY, without the query, for messages.
 	name string
+	// query is "?QUERY", or "" if the URL has none.
+	query string
 }
 
 // parseBucketURL parses a bucket URL of checkpoints, SCHEME://BUCKET/KEY,
@@ -73,12 +75,16 @@ func parseBucketURL(location string) (objectURL, error) {
 	}
 	key := strings.TrimPrefix(u.Path, "/")
 	b := url.URL{Scheme: scheme, Host: u.Host, RawQuery: u.RawQuery}
-	return objectURL{
+	o := objectURL{
 		scheme: scheme,
 		bucket: b.String(),
 		key:    key,
 		name:   scheme + "://" + u.Host + "/" + key,
-	}, nil
+	}
+	if u.RawQuery != "" {
+		o.query = "?" + u.RawQuery
+	}
+	return o, nil
 }
 
 // parseObjectURL parses the bucket URL of a checkpoint, which names an
@@ -411,12 +417,9 @@ func CheckpointsIn(ctx context.Context, location string) (paths []string, folder
 	if named && len(keys) == 0 {
 		return nil, false, nil
 	}
-	query := "" // of location, which ReadCheckpoint needs to reach the store
-	if i := strings.IndexByte(o.bucket, '?'); i >= 0 {
-		query = o.bucket[i:]
-	}
 	for _, k := range keys {
-		paths = append(paths, root+k+query)
+		// With the query, which ReadCheckpoint needs to reach the store.
+		paths = append(paths, root+k+o.query)
 	}
 	return paths, true, nil
 }

@@ -345,7 +345,7 @@ func (c *bucketCheckpoint) writePart(ctx context.Context, local string, start, e
 	}
 	n, err := io.Copy(w, io.NewSectionReader(f, start, end-start))
 	if err == nil && n < end-start {
-		err = fmt.Errorf("read %s: it holds %d bytes, fewer than the %d the checkpoint covers", local, start+n, end)
+		err = fmt.Errorf("it holds %d bytes, fewer than the %d the checkpoint covers", start+n, end)
 	}
 	if err != nil {
 		cancel() // the object is not written

@@ -146,9 +146,7 @@ func carve[T any](b *[]T, n int, keep bool, held *[]*valueChunk[T], free *freeLi
 	}
 	k := len(*b)
 	*b = (*b)[:k+n]
-	s := (*b)[k : k+n : k+n]
-	clear(s) // a chunk used before may hold what earlier rows left
-	return s
+	return (*b)[k : k+n : k+n] // zero: new, or cleared by Release
 }
 
 // cut ends the run of rows that the chunks handed out since the last cut
@@ -220,12 +218,12 @@ func (m *RowMemory) Release() {
 	freeValues.put(m.values, clearChunk[any])
 	freeTexts.put(m.texts, clearChunk[string])
 	freeJSON.put(m.json, clearChunk[json.RawMessage])
-	freeSpans.put(m.spans, nil)
+	freeSpans.put(m.spans, clearChunk[uint32])
 	m.chunks = chunks{}
 }
 
-// clearChunk drops what c refers to, so that a chunk on a free list keeps
-// no memory of earlier rows alive.
+// clearChunk zeroes c, so that a chunk on a free list keeps no memory of
+// earlier rows alive and carve hands out zero elements.
 func clearChunk[T any](c *valueChunk[T]) { clear(c[:]) }
 
 // The patterns poison writes over released memory: what a row read after
