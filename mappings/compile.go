@@ -869,38 +869,18 @@ func (m *specMapper) text(c *rowCtx, f int) (fieldText, error) {
 	case textColumn:
 		for i := range p.cols {
 			col := &p.cols[i]
-			if lit := columnLiteral(c, col); lit != nil {
-				return fieldText{lit: lit}, nil
-			}
-			s, ok, err := columnText(c, col)
+			t, ok, err := columnField(c, col)
 			if err != nil {
 				return fieldText{}, fieldError(c.row, fieldNames[f], col.name, c.get(col), sink.ReasonInvalidValue, err)
 			}
-			if ok && s != "" {
-				return fieldText{text: s}, nil
+			if ok && !t.empty() {
+				return t, nil
 			}
 		}
 	case textTemplate:
 		s, err = templateText(c, p.parts, fieldNames[f])
 	}
 	return fieldText{text: s}, err
-}
-
-// columnLiteral returns the JSON string literal that holds a column's
-// value as read, when it is a non-empty string of printable ASCII
-// without escapes (plainLiteral); else nil, and columnText reads it.
-func columnLiteral(c *rowCtx, col *colRef) []byte {
-	if col.typ != typeAsRead {
-		return nil
-	}
-	i := c.index(col)
-	if i < 0 {
-		return nil
-	}
-	if raw, ok := c.row.RawJSON(i); ok && len(raw) > 2 && plainLiteral(raw) {
-		return raw
-	}
-	return nil
 }
 
 // templateText expands a template for field; "" if a column of it has
@@ -929,26 +909,40 @@ func templateText(c *rowCtx, parts []partPlan, field string) (string, error) {
 
 // columnText returns a column's value as text, after its declared type.
 func columnText(c *rowCtx, col *colRef) (string, bool, error) {
+	t, ok, err := columnField(c, col)
+	return t.String(), ok, err
+}
+
+// columnField returns a column's value as a string field, after its
+// declared type: a value as read held as a JSON string literal of
+// printable ASCII without escapes (plainLiteral) as that literal, which
+// the writer copies as it is; else its text.
+func columnField(c *rowCtx, col *colRef) (fieldText, bool, error) {
 	if col.typ == typeAsRead {
 		// As read, the value is the text: no need to box it.
 		if i := c.index(col); i >= 0 {
 			if s, ok := c.row.Text(i); ok {
-				return s, s != "", nil
+				return fieldText{text: s}, s != "", nil
 			}
 			if raw, ok := c.row.RawJSON(i); ok {
-				return rawToText(raw)
+				if len(raw) > 2 && plainLiteral(raw) {
+					return fieldText{lit: raw}, true, nil
+				}
+				s, ok, err := rawToText(raw)
+				return fieldText{text: s}, ok, err
 			}
 		}
 	}
 	v, ok, err := coerceTo(c.get(col), col.typ, col.ts)
 	if err != nil || !ok {
-		return "", false, err
+		return fieldText{}, false, err
 	}
 	if b, isBool := v.(bool); isBool {
 		// A declared bool in a template or id reads as true/false.
-		return strconv.FormatBool(b), true, nil
+		return fieldText{text: strconv.FormatBool(b)}, true, nil
 	}
-	return toText(v)
+	s, ok, err := toText(v)
+	return fieldText{text: s}, ok, err
 }
 
 // timestamp returns the row's timestamp, or the error that refuses or
